@@ -1,0 +1,46 @@
+# Smart Library. Every target creates .venv/ on first use, so a fresh clone needs nothing else.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help run test bench protos protos-check lint stack ingest-10k clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+venv: $(STAMP) ## Create .venv/ and install the project into it
+
+run: $(STAMP) ## Serve the catalog on 127.0.0.1:50051 (loads the starter catalog when empty)
+	$(BIN)/smartlib serve --seed-starter
+
+test: $(STAMP) ## Run the whole test suite (needs PostgreSQL and Redis on 127.0.0.1)
+	$(BIN)/python -m pytest
+
+bench: $(STAMP) ## Run the benchmarks; writes bench/ and prints a summary
+	$(BIN)/python -m smartlib_bench
+
+protos: $(STAMP) ## Regenerate clients/smartlib/v1 from protos/
+	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=clients --pyi_out=clients \
+		--grpc_python_out=clients protos/smartlib/v1/*.proto
+
+ingest-10k: $(STAMP) ## Load ../shared/data/goodreads_best_books_10k.csv (override with DATA=path)
+	$(BIN)/smartlib ingest $(or $(DATA),../shared/data/goodreads_best_books_10k.csv)
+
+lint: $(STAMP) ## Check that generated code matches the protos and byte-compile everything
+	$(BIN)/python -m pytest -q tests/unit/test_protos_in_sync.py
+	$(BIN)/python -m compileall -q server clients handlers training
+
+clean: ## Remove the venv and local data
+	rm -rf $(VENV) var
