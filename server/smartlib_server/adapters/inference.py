@@ -1,0 +1,54 @@
+"""Model inference behind one small interface: in-process (default) or TorchServe."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from smartlib_server.embedding import MiniLMTextEncoder, assemble, query_vectors
+
+
+class Inference(Protocol):
+    """Turns text into 2688-d vectors and 2688-d vectors into the encoder's 256-d space."""
+
+    backend: str  # "local" or "torchserve", for metrics and logs
+
+    def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
+        """records: the 7 field texts per book (embedding.book_fields) -> (n, 2688) float32."""
+        ...
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Free-text queries -> (n, 2688) float32 laid out by embedding.query_vectors."""
+        ...
+
+    def encode(self, vectors: np.ndarray) -> np.ndarray:
+        """(n, 2688) -> (n, 256) unit vectors with the active encoder.
+
+        Raises:
+            FailedPrecondition: no encoder is active.
+        """
+        ...
+
+
+class LocalInference:
+    """Runs the embedder and the encoder inside the server process."""
+
+    backend = "local"
+
+    def __init__(self, text_encoder: MiniLMTextEncoder, encoder=None):
+        self.text_encoder = text_encoder
+        self.encoder = encoder  # smartlib_training.encoder_model.BookEncoder or None
+
+    def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
+        return assemble(records, self.text_encoder)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return query_vectors(texts, self.text_encoder)
+
+    def encode(self, vectors: np.ndarray) -> np.ndarray:
+        from smartlib_server.errors import FailedPrecondition
+
+        if self.encoder is None:
+            raise FailedPrecondition("no FINETUNED encoder is active; train one with `smartlib train`")
+        return self.encoder.encode_numpy(vectors)

@@ -1,0 +1,84 @@
+"""Maps domain errors to gRPC statuses with google.rpc details; hides everything else."""
+from __future__ import annotations
+
+import logging
+
+import grpc
+from google.protobuf import duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError, Unavailable
+
+log = logging.getLogger(__name__)
+INTERNAL_MESSAGE = "internal error; it has been logged. Retry later or contact the operators."
+
+
+def status_for(error: SmartLibError) -> status_pb2.Status:
+    """A google.rpc.Status carrying BadRequest field violations or RetryInfo where they apply."""
+    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    if isinstance(error, InvalidArgument) and error.violations:
+        bad = error_details_pb2.BadRequest()
+        for field, description in error.violations.items():
+            bad.field_violations.add(field=field, description=description)
+        status.details.add().Pack(bad)
+    if isinstance(error, (Unavailable, ResourceExhausted)):
+        seconds = max(error.retry_after, 0.0)
+        delay = duration_pb2.Duration(seconds=int(seconds), nanos=int((seconds % 1) * 1e9))
+        status.details.add().Pack(error_details_pb2.RetryInfo(retry_delay=delay))
+    return status
+
+
+async def abort_with(context: grpc.aio.ServicerContext, error: BaseException) -> None:
+    """Ends the RPC with the status `error` deserves. Always raises."""
+    if isinstance(error, SmartLibError):
+        status = status_for(error)
+        code = error.code
+    else:
+        log.error("unexpected error in %s", _method(context), exc_info=error)
+        status = status_pb2.Status(code=code_pb2.INTERNAL, message=INTERNAL_MESSAGE)
+        code = grpc.StatusCode.INTERNAL
+    await context.abort(code, status.message, trailing_metadata=(("grpc-status-details-bin", status.SerializeToString()),))
+
+
+def _method(context: grpc.aio.ServicerContext) -> str:
+    try:
+        return context._rpc_event.call_details.method.decode()  # best effort, for the log line only
+    except Exception:
+        return "an RPC"
+
+
+class ErrorInterceptor(grpc.aio.ServerInterceptor):
+    """Wraps every unary and streaming handler so domain errors become rich statuses."""
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary_unary(request, context):
+                try:
+                    return await inner(request, context)
+                except (grpc.aio.AbortError, KeyboardInterrupt):
+                    raise
+                except BaseException as exc:  # noqa: BLE001 - every failure must become a status
+                    if isinstance(exc, SystemExit):
+                        raise
+                    await abort_with(context, exc)
+
+            return handler._replace(unary_unary=unary_unary)
+        if handler.stream_stream:
+            inner_stream = handler.stream_stream
+
+            async def stream_stream(request_iterator, context):
+                try:
+                    async for response in inner_stream(request_iterator, context):
+                        yield response
+                except grpc.aio.AbortError:
+                    raise
+                except Exception as exc:  # noqa: BLE001
+                    await abort_with(context, exc)
+
+            return handler._replace(stream_stream=stream_stream)
+        return handler

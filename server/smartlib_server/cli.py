@@ -1,0 +1,91 @@
+"""`smartlib` command line: serve, ingest and the model/knowledge-base jobs."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from pathlib import Path
+
+from smartlib_server.config import Settings
+from smartlib_server.errors import ConfigError
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        home=Path(args.home) if getattr(args, "home", None) else None,
+        grpc_port=getattr(args, "port", None),
+        grpc_host=getattr(args, "host", None),
+        database_url=getattr(args, "database_url", None),
+    )
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from smartlib_server.server import serve
+
+    asyncio.run(serve(_settings(args), seed_starter=args.seed_starter))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from smartlib_server.app import build_services
+    from smartlib_server.services.ingest import ingest_csv
+
+    path = Path(args.path)
+    if not path.is_file():
+        print(f"error: {path} does not exist or is not a file", file=sys.stderr)
+        return 2
+    services = build_services(_settings(args))
+    try:
+        report = ingest_csv(services.catalog, path)
+    except ValueError as exc:  # wrong schema: say what is missing
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        services.close()
+    for error in report.errors[:20]:
+        print(f"line {error.line}: rejected: {error.reason}", file=sys.stderr)
+    if len(report.errors) > 20:
+        print(f"... and {len(report.errors) - 20} more rejected rows", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.summary()))
+    else:
+        print(", ".join(f"{k}={v}" for k, v in report.summary().items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smartlib", description="Smart Library book-recommendation server")
+    parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--home", help="data folder (env SMARTLIB_HOME, default ./var)")
+        p.add_argument("--database-url", help="postgresql:// URL (env SMARTLIB_DATABASE_URL); default SQLite")
+
+    serve = sub.add_parser("serve", help="run the gRPC server")
+    common(serve)
+    serve.add_argument("--host", help="bind address (env SMARTLIB_GRPC_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="gRPC port (env SMARTLIB_GRPC_PORT, default 50051)")
+    serve.add_argument("--seed-starter", action="store_true", help="load the bundled starter catalog if the store is empty")
+    serve.set_defaults(func=cmd_serve)
+
+    ingest = sub.add_parser("ingest", help="import a Goodreads books CSV and embed new or changed books")
+    common(ingest)
+    ingest.add_argument("path", help="CSV in the Kaggle 'Best Books 10k Multi-Genre Data' schema")
+    ingest.add_argument("--json", action="store_true", help="print one JSON line with the counts")
+    ingest.set_defaults(func=cmd_ingest)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("faiss.loader", "sentence_transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return 2

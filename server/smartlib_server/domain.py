@@ -1,0 +1,76 @@
+"""Plain data types shared by services and adapters; no gRPC here."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from enum import Enum
+
+
+@dataclasses.dataclass(frozen=True)
+class Book:
+    id: str
+    title: str
+    authors: tuple[str, ...]
+    description: str = ""
+    genres: tuple[str, ...] = ()
+    characters: tuple[str, ...] = ()
+    avg_rating: float = 0.0
+    num_ratings: int = 0
+    url: str = ""
+    series_name: str = ""
+    series_position: str = ""
+    list_rank: int = -1
+
+    @property
+    def main_genre(self) -> str:
+        return self.genres[0] if self.genres else ""
+
+    def content_hash(self) -> str:
+        """Hash of every stored field: equal hashes mean an upsert changes nothing."""
+        payload = json.dumps(dataclasses.astuple(self), ensure_ascii=False)
+        return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+class Approach(Enum):
+    BASELINE = "baseline"
+    FINETUNED = "finetuned"
+
+
+@dataclasses.dataclass(frozen=True)
+class BookFilter:
+    include_genres: frozenset[str] = frozenset()  # lower-cased
+    exclude_genres: frozenset[str] = frozenset()
+    min_avg_rating: float = 0.0
+    exclude_ids: frozenset[str] = frozenset()
+
+    def accepts(self, book: Book) -> bool:
+        if book.id in self.exclude_ids:
+            return False
+        if self.min_avg_rating and book.avg_rating < self.min_avg_rating:
+            return False
+        if self.include_genres or self.exclude_genres:
+            genres = {g.lower() for g in book.genres}
+            if self.include_genres and not genres & self.include_genres:
+                return False
+            if genres & self.exclude_genres:
+                return False
+        return True
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.include_genres or self.exclude_genres or self.min_avg_rating or self.exclude_ids)
+
+
+@dataclasses.dataclass(frozen=True)
+class Recommendation:
+    book: Book
+    score: float
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RecommendResult:
+    items: tuple[Recommendation, ...]
+    approach: Approach
+    model_version: str

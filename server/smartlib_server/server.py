@@ -1,0 +1,102 @@
+"""The gRPC server: build it (tests bind port 0) separately from running it until SIGTERM."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from smartlib.v1 import catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
+from smartlib_server.api.errors_interceptor import ErrorInterceptor
+from smartlib_server.api.servicers import CatalogServicer, RecommendServicer
+from smartlib_server.app import Services, build_services, starter_catalog_path
+from smartlib_server.config import Settings
+
+log = logging.getLogger(__name__)
+
+CATALOG = catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
+RECOMMEND = recommend_service_pb2.DESCRIPTOR.services_by_name["RecommendService"].full_name
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class SmartLibServer:
+    """A started-or-not grpc.aio server plus the health servicer that reports per service."""
+
+    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer, services: Services):
+        self.server = server
+        self.port = port
+        self.health = health_servicer
+        self.services = services
+
+    async def start(self) -> None:
+        await self.server.start()
+        await self.health.set(CATALOG, SERVING)
+
+    async def mark_ready(self) -> None:
+        """Called once the indexes are loaded: Recommend (and the server as a whole) is SERVING."""
+        await self.health.set(RECOMMEND, SERVING)
+        await self.health.set("", SERVING)
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()  # every service reports NOT_SERVING first
+        await self.server.stop(grace)
+
+
+def build_server(settings: Settings, services: Services, interceptors: list | None = None) -> SmartLibServer:
+    message_limit = settings.max_message_bytes
+    server = grpc.aio.server(
+        interceptors=[*(interceptors or []), ErrorInterceptor()],
+        options=[
+            ("grpc.max_receive_message_length", message_limit),
+            ("grpc.max_send_message_length", message_limit),
+            ("grpc.so_reuseport", 0),
+        ],
+    )
+    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(services.catalog, services.executor), server)
+    recommend_service_pb2_grpc.add_RecommendServiceServicer_to_server(
+        RecommendServicer(services.recommend, services.executor), server
+    )
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [CATALOG, RECOMMEND, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    reflection.enable_server_reflection(names, server)
+    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    if port == 0:
+        raise OSError(f"cannot bind {settings.grpc_host}:{settings.grpc_port}")
+    return SmartLibServer(server, port, health_servicer, services)
+
+
+async def _prepare(app: SmartLibServer, seed_starter: bool) -> None:
+    """Seeds the starter catalog into an empty store, then loads the indexes, off the event loop."""
+    services = app.services
+    loop = asyncio.get_running_loop()
+    if seed_starter and await loop.run_in_executor(services.executor, services.store.count_books) == 0:
+        from smartlib_server.services.ingest import ingest_csv
+
+        log.info("empty catalog: loading the bundled starter catalog")
+        report = await loop.run_in_executor(services.executor, ingest_csv, services.catalog, starter_catalog_path(), False)
+        log.info("starter catalog: %s", report.summary())
+    await loop.run_in_executor(services.executor, services.load)
+    await app.mark_ready()
+    services.follow_changes()
+
+
+async def serve(settings: Settings, seed_starter: bool = False) -> None:
+    services = build_services(settings)
+    app = build_server(settings, services)
+    await app.start()
+    log.info("smartlib serving on %s:%d", settings.grpc_host, app.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    prepare = asyncio.create_task(_prepare(app, seed_starter))
+    await stop.wait()
+    log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
+    prepare.cancel()
+    await app.stop(settings.shutdown_grace_s)
+    services.close()

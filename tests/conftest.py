@@ -1,0 +1,152 @@
+"""Shared fixtures: settings, a session-wide embedder, the embedded starter catalog, real
+PostgreSQL schemas and an in-process gRPC server on port 0."""
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+
+from smartlib_server.adapters.inference import LocalInference
+from smartlib_server.app import Services, build_services, starter_catalog_path
+from smartlib_server.config import Settings
+from smartlib_server.embedding import MiniLMTextEncoder
+from smartlib_server.server import SmartLibServer, build_server
+from smartlib_server.services.ingest import ingest_csv
+
+REPO = Path(__file__).resolve().parents[1]
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+def dataset_path() -> Path:
+    """The 10k Goodreads CSV, read by path and never copied into the project."""
+    folder = Path(os.environ.get("SMARTLIB_DATA_DIR", REPO.parent / "shared" / "data"))
+    return folder / "goodreads_best_books_10k.csv"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _offline() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # set before any model load; never reach a hub
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def text_encoder() -> MiniLMTextEncoder:
+    """One loaded all-MiniLM-L6-v2 for the whole run (loading costs seconds)."""
+    return MiniLMTextEncoder()
+
+
+@pytest.fixture(scope="session")
+def inference(text_encoder) -> LocalInference:
+    return LocalInference(text_encoder)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(home=tmp_path / "home", grpc_port=0, model_store=tmp_path / "model_store")
+
+
+@pytest.fixture(scope="session")
+def starter_sqlite(tmp_path_factory, inference) -> Path:
+    """A SQLite catalog with the starter books embedded once; tests copy it."""
+    home = tmp_path_factory.mktemp("starter")
+    services = build_services(Settings(home=home), inference=inference)
+    try:
+        ingest_csv(services.catalog, starter_catalog_path(), progress=False)
+    finally:
+        services.close()
+    return home / "catalog.sqlite3"
+
+
+@pytest.fixture
+def starter_settings(settings, starter_sqlite) -> Settings:
+    settings.home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(starter_sqlite, settings.sqlite_path)
+    return settings
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh schema in the real PostgreSQL; dropped afterwards."""
+    psycopg = pytest.importorskip("psycopg")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as exc:
+        pytest.fail(f"PostgreSQL must run on 127.0.0.1:5432 for this test: {exc}")
+    admin.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    finally:
+        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.close()
+
+
+class RunningServer:
+    """An in-process grpc.aio server on its own event-loop thread."""
+
+    def __init__(self, settings: Settings, services: Services, interceptors: list | None = None):
+        self.services = services
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="test-grpc-loop", daemon=True)
+        self._thread.start()
+        self.app: SmartLibServer = self.call(self._start(settings, interceptors))
+        self.address = f"127.0.0.1:{self.app.port}"
+
+    async def _start(self, settings: Settings, interceptors) -> SmartLibServer:
+        app = build_server(settings, self.services, interceptors)
+        await app.start()
+        return app
+
+    def call(self, coro):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=120)
+
+    def load(self) -> None:
+        self.services.load()
+        self.call(self.app.mark_ready())
+
+    def channel(self) -> grpc.Channel:
+        return grpc.insecure_channel(self.address)
+
+    def stop(self) -> None:
+        self.call(self.app.stop(0))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
+        self.services.close()
+
+
+@pytest.fixture
+def make_server(inference):
+    """Factory: make_server(settings, load=True) -> RunningServer, stopped after the test."""
+    started: list[RunningServer] = []
+
+    def make(settings: Settings, load: bool = True, interceptors: list | None = None, **kwargs) -> RunningServer:
+        services = build_services(settings, inference=kwargs.get("inference_override") or inference)
+        server = RunningServer(settings, services, interceptors)
+        started.append(server)
+        if load:
+            server.load()
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def server(make_server, starter_settings) -> RunningServer:
+    """A loaded server over the embedded starter catalog (SQLite)."""
+    return make_server(starter_settings)
+
+
+@pytest.fixture
+def channel(server) -> Iterator[grpc.Channel]:
+    with server.channel() as ch:
+        yield ch
