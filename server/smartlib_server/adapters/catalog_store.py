@@ -1,27 +1,21 @@
 """The catalog store: books, merged-edition aliases, stored vectors and a change log.
 
 One SQL implementation serves both SQLite (the embedded default) and PostgreSQL; the two
-differ only in the small `Dialect` below, so the same contract tests cover both.
+differ only in the small `Dialect` of adapters/sql.py, so the same contract tests cover both.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import logging
-import sqlite3
-import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from smartlib_server.adapters.sql import Cursor, SqlDatabase, open_database, postgres_database, sqlite_database
 from smartlib_server.domain import Book
-from smartlib_server.errors import Unavailable
 from smartlib_server.text import dedupe_key
-
-log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,16 +59,6 @@ class CatalogStore(Protocol):
     def close(self) -> None: ...
 
 
-@dataclasses.dataclass(frozen=True)
-class Dialect:
-    name: str
-    placeholder: str
-    blob: str
-    serial: str
-    connect: Callable[[], Any]
-    errors: tuple[type[BaseException], ...]  # connection-level errors worth one reconnect
-
-
 _BOOK_COLUMNS = (
     "id, title, authors, description, genres, characters, avg_rating, num_ratings, url, "
     "series_name, series_position, list_rank"
@@ -82,68 +66,14 @@ _BOOK_COLUMNS = (
 
 
 class SqlCatalogStore:
-    def __init__(self, dialect: Dialect):
-        self._dialect = dialect
-        self._local = threading.local()
-        self._all_connections: list[Any] = []
-        self._registry_lock = threading.Lock()
+    def __init__(self, db: SqlDatabase):
+        self._db = db
+        self._tx = db.tx
+        self._dialect = db.dialect
         self._create_schema()
 
-    # -- connection handling -------------------------------------------------------------
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = self._dialect.connect()
-            except self._dialect.errors as exc:
-                raise Unavailable(f"catalog database unreachable: {exc.__class__.__name__}") from exc
-            self._local.conn = conn
-            with self._registry_lock:
-                self._all_connections.append(conn)
-        return conn
-
-    def _drop_connection(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.conn = None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # already broken; nothing to save
-                pass
-
-    @contextmanager
-    def _tx(self) -> Iterator[Any]:
-        """A transaction on this thread's connection; reconnects once if the server went away."""
-        for attempt in (1, 2):
-            conn = self._connection()
-            try:
-                cur = conn.cursor()
-                if self._dialect.name == "sqlite":
-                    cur.execute("BEGIN IMMEDIATE")
-                yield _Cursor(cur, self._dialect.placeholder)
-                conn.commit()
-                return
-            except self._dialect.errors as exc:
-                self._drop_connection()
-                if attempt == 2 or not _is_disconnect(exc):
-                    raise Unavailable(f"catalog database error: {exc.__class__.__name__}: {exc}") from exc
-                log.warning("catalog database connection lost; reconnecting")
-            except BaseException:
-                try:
-                    conn.rollback()
-                except Exception:
-                    self._drop_connection()
-                raise
-
     def close(self) -> None:
-        with self._registry_lock:
-            for conn in self._all_connections:
-                try:
-                    conn.close()
-                except Exception:
-                    pass
-            self._all_connections.clear()
-        self._local = threading.local()
+        self._db.close()
 
     # -- schema --------------------------------------------------------------------------
     def _create_schema(self) -> None:
@@ -213,7 +143,7 @@ class SqlCatalogStore:
                 ids.append(book.id)
         return UpsertOutcome(tuple(ids), tuple(created), tuple(updated), tuple(unchanged))
 
-    def _canonical(self, cur: "_Cursor", book_id: str, key: str) -> str | None:
+    def _canonical(self, cur: Cursor, book_id: str, key: str) -> str | None:
         """The stored book an incoming one belongs to: by id, alias, or as another edition."""
         by_key = cur.one("SELECT id FROM books WHERE dedupe_key = ?", (key,))
         if by_key:
@@ -247,7 +177,7 @@ class SqlCatalogStore:
                     out[book_id] = np.frombuffer(bytes(blob), dtype="<f4").copy()
         return out
 
-    def _resolve(self, cur: "_Cursor", book_id: str) -> str | None:
+    def _resolve(self, cur: Cursor, book_id: str) -> str | None:
         row = cur.one("SELECT id FROM books WHERE id = ?", (book_id,))
         if row:
             return row[0]
@@ -305,7 +235,7 @@ class SqlCatalogStore:
                 self._put_vector(cur, embedder_id, book_id, text_hash, vector)
 
     @staticmethod
-    def _put_vector(cur: "_Cursor", embedder_id: str, book_id: str, text_hash: str, vector: np.ndarray) -> None:
+    def _put_vector(cur: Cursor, embedder_id: str, book_id: str, text_hash: str, vector: np.ndarray) -> None:
         data = np.ascontiguousarray(vector, dtype="<f4")
         cur.execute(
             "INSERT INTO vectors (book_id, embedder_id, text_hash, dim, vector) VALUES (?, ?, ?, ?, ?) "
@@ -361,25 +291,6 @@ class SqlCatalogStore:
         return problems
 
 
-class _Cursor:
-    """Lets one SQL text (with ? placeholders) run on either driver."""
-
-    def __init__(self, cur: Any, placeholder: str):
-        self._cur = cur
-        self._ph = placeholder
-
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self._cur.execute(sql if self._ph == "?" else sql.replace("?", self._ph), tuple(params))
-
-    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        self.execute(sql, params)
-        return self._cur.fetchone()
-
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
-        self.execute(sql, params)
-        return self._cur.fetchall()
-
-
 def _book_row(book: Book) -> tuple[Any, ...]:
     dump = lambda values: json.dumps(list(values), ensure_ascii=False)  # noqa: E731
     return (
@@ -397,38 +308,13 @@ def _row_book(row: Sequence[Any]) -> Book:
     )
 
 
-def _is_disconnect(exc: BaseException) -> bool:
-    try:
-        import psycopg
-
-        return isinstance(exc, psycopg.OperationalError)
-    except ImportError:  # pragma: no cover - psycopg is a hard dependency
-        return False
-
-
 def sqlite_store(path: Path) -> SqlCatalogStore:
-    """The embedded default: one SQLite file in WAL mode with full fsync on commit."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-
-    def connect() -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
-        conn.execute("PRAGMA foreign_keys=ON")
-        return conn
-
-    return SqlCatalogStore(Dialect("sqlite", "?", "BLOB", "INTEGER", connect, (sqlite3.OperationalError,)))
+    return SqlCatalogStore(sqlite_database(path))
 
 
 def postgres_store(url: str) -> SqlCatalogStore:
-    """PostgreSQL, the production source of truth shared by replicas."""
-    import psycopg
-
-    def connect() -> Any:
-        return psycopg.connect(url, connect_timeout=5)
-
-    return SqlCatalogStore(Dialect("postgres", "%s", "BYTEA", "BIGSERIAL", connect, (psycopg.OperationalError,)))
+    return SqlCatalogStore(postgres_database(url))
 
 
 def open_store(database_url: str, sqlite_path: Path) -> SqlCatalogStore:
-    return postgres_store(database_url) if database_url else sqlite_store(sqlite_path)
+    return SqlCatalogStore(open_database(database_url, sqlite_path))

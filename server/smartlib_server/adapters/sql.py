@@ -1,0 +1,145 @@
+"""SQL plumbing shared by the stores: one dialect-neutral SQL text runs on SQLite or PostgreSQL."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from smartlib_server.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Dialect:
+    name: str
+    placeholder: str
+    blob: str
+    serial: str
+    connect: Callable[[], Any]
+    errors: tuple[type[BaseException], ...]  # connection-level errors worth one reconnect
+
+
+class SqlDatabase:
+    """Per-thread connections and transactions that survive one server restart."""
+
+    def __init__(self, dialect: Dialect):
+        self.dialect = dialect
+        self._local = threading.local()
+        self._all_connections: list[Any] = []
+        self._registry_lock = threading.Lock()
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self.dialect.connect()
+            except self.dialect.errors as exc:
+                raise Unavailable(f"catalog database unreachable: {exc.__class__.__name__}") from exc
+            self._local.conn = conn
+            with self._registry_lock:
+                self._all_connections.append(conn)
+        return conn
+
+    def _drop_connection(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # already broken; nothing to save
+                pass
+
+    @contextmanager
+    def tx(self) -> Iterator[Any]:
+        """A transaction on this thread's connection; reconnects once if the server went away."""
+        for attempt in (1, 2):
+            conn = self._connection()
+            try:
+                cur = conn.cursor()
+                if self.dialect.name == "sqlite":
+                    cur.execute("BEGIN IMMEDIATE")
+                yield Cursor(cur, self.dialect.placeholder)
+                conn.commit()
+                return
+            except self.dialect.errors as exc:
+                self._drop_connection()
+                if attempt == 2 or not _is_disconnect(exc):
+                    raise Unavailable(f"catalog database error: {exc.__class__.__name__}: {exc}") from exc
+                log.warning("catalog database connection lost; reconnecting")
+            except BaseException:
+                try:
+                    conn.rollback()
+                except Exception:
+                    self._drop_connection()
+                raise
+
+    def close(self) -> None:
+        with self._registry_lock:
+            for conn in self._all_connections:
+                try:
+                    conn.close()
+                except Exception:
+                    pass
+            self._all_connections.clear()
+        self._local = threading.local()
+
+class Cursor:
+    """Lets one SQL text (with ? placeholders) run on either driver."""
+
+    def __init__(self, cur: Any, placeholder: str):
+        self._cur = cur
+        self._ph = placeholder
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
+        self._cur.execute(sql if self._ph == "?" else sql.replace("?", self._ph), tuple(params))
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.execute(sql, params)
+        return self._cur.fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        self.execute(sql, params)
+        return self._cur.fetchall()
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    try:
+        import psycopg
+
+        return isinstance(exc, psycopg.OperationalError)
+    except ImportError:  # pragma: no cover - psycopg is a hard dependency
+        return False
+
+
+def sqlite_database(path: Path) -> SqlDatabase:
+    """The embedded default: one SQLite file in WAL mode with full fsync on commit."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")  # an acknowledged write survives power loss
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    return SqlDatabase(Dialect("sqlite", "?", "BLOB", "INTEGER", connect, (sqlite3.OperationalError,)))
+
+
+def postgres_database(url: str) -> SqlDatabase:
+    """PostgreSQL, the production source of truth shared by replicas."""
+    import psycopg
+
+    def connect() -> Any:
+        return psycopg.connect(url, connect_timeout=5)
+
+    return SqlDatabase(Dialect("postgres", "%s", "BYTEA", "BIGSERIAL", connect, (psycopg.OperationalError,)))
+
+
+def open_database(database_url: str, sqlite_path: Path) -> SqlDatabase:
+    return postgres_database(database_url) if database_url else sqlite_database(sqlite_path)
