@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from smartlib_server.config import Settings
-from smartlib_server.errors import ConfigError
+from smartlib_server.errors import ConfigError, SmartLibError
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("path", help="CSV in the Kaggle 'Best Books 10k Multi-Genre Data' schema")
     ingest.add_argument("--json", action="store_true", help="print one JSON line with the counts")
     ingest.set_defaults(func=cmd_ingest)
+
+    from smartlib_server.artifacts.cli import add_kb_commands
+
+    add_kb_commands(sub)  # `kb ...` and `artifact ...`: handlers take (settings, args)
     return parser
 
 
@@ -85,7 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("faiss.loader", "sentence_transformers", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        if hasattr(args, "handler"):
+            return args.handler(Settings.from_env(), args)
         return args.func(args)
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
+    except SmartLibError as exc:  # a job refused with a reason the operator can act on
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1

@@ -1,0 +1,1 @@
+"""Versioned artifacts: knowledge-base snapshots, catalog exports and the artifact registry."""
