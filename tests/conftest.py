@@ -2,22 +2,19 @@
 PostgreSQL schemas and an in-process gRPC server on port 0."""
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import grpc
 import pytest
 
 from smartlib_server.adapters.inference import LocalInference
-from smartlib_server.app import Services, build_services, starter_catalog_path
+from smartlib_server.app import build_services, starter_catalog_path
+from smartlib_server.background import BackgroundServer
 from smartlib_server.config import Settings
 from smartlib_server.embedding import MiniLMTextEncoder
-from smartlib_server.server import SmartLibServer, build_server
 from smartlib_server.services.ingest import ingest_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -89,46 +86,18 @@ def postgres_url() -> Iterator[str]:
         admin.close()
 
 
-class RunningServer:
-    """An in-process grpc.aio server on its own event-loop thread."""
-
-    def __init__(self, settings: Settings, services: Services, interceptors: list | None = None):
-        self.services = services
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="test-grpc-loop", daemon=True)
-        self._thread.start()
-        self.app: SmartLibServer = self.call(self._start(settings, interceptors))
-        self.address = f"127.0.0.1:{self.app.port}"
-
-    async def _start(self, settings: Settings, interceptors) -> SmartLibServer:
-        app = build_server(settings, self.services, interceptors)
-        await app.start()
-        return app
-
-    def call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=120)
-
-    def load(self) -> None:
-        self.services.load()
-        self.call(self.app.mark_ready())
-
-    def channel(self) -> grpc.Channel:
-        return grpc.insecure_channel(self.address)
-
-    def stop(self) -> None:
-        self.call(self.app.stop(0))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.services.close()
+RunningServer = BackgroundServer  # the name tests use
 
 
 @pytest.fixture
 def make_server(inference):
-    """Factory: make_server(settings, load=True) -> RunningServer, stopped after the test."""
+    """Factory: make_server(settings, load=True) -> RunningServer, stopped after the test.
+
+    The session's loaded embedder is shared unless `inference_override` names another one."""
     started: list[RunningServer] = []
 
-    def make(settings: Settings, load: bool = True, interceptors: list | None = None, **kwargs) -> RunningServer:
-        services = build_services(settings, inference=kwargs.get("inference_override") or inference)
+    def make(settings: Settings, load: bool = True, interceptors: list | None = None, inference_override=None) -> RunningServer:
+        services = build_services(settings, inference=inference_override or inference)
         server = RunningServer(settings, services, interceptors)
         started.append(server)
         if load:
@@ -147,6 +116,6 @@ def server(make_server, starter_settings) -> RunningServer:
 
 
 @pytest.fixture
-def channel(server) -> Iterator[grpc.Channel]:
+def channel(server) -> Iterator["grpc.Channel"]:
     with server.channel() as ch:
         yield ch
