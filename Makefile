@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help run test bench protos protos-check lint stack ingest-10k clean
+.PHONY: help venv run test bench protos lint stack stack-stop ingest-10k clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -36,6 +36,12 @@ bench: $(STAMP) ## Run the benchmarks; writes bench/ and prints a summary
 protos: $(STAMP) ## Regenerate clients/smartlib/v1 from protos/
 	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=clients --pyi_out=clients \
 		--grpc_python_out=clients protos/smartlib/v1/*.proto
+
+stack: $(STAMP) ## Start TorchServe on 127.0.0.1 with the committed config (stop: make stack-stop)
+	$(BIN)/python -m smartlib_handlers.stack start
+
+stack-stop: ## Stop the TorchServe started by make stack
+	$(BIN)/python -m smartlib_handlers.stack stop
 
 ingest-10k: $(STAMP) ## Load ../shared/data/goodreads_best_books_10k.csv (override with DATA=path)
 	$(BIN)/smartlib ingest $(or $(DATA),../shared/data/goodreads_best_books_10k.csv)

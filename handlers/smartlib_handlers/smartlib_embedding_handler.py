@@ -1,0 +1,70 @@
+"""TorchServe handler: book field records or query texts -> 2688-d vectors.
+
+It calls the very functions the in-process path uses (smartlib_server.embedding), so both tiers
+produce the same vectors from the same code.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+import torch
+from ts.torch_handler.base_handler import BaseHandler
+
+from smartlib_handlers.batching import parse_batch, respond
+from smartlib_handlers.wire import parse_text_request, vectors_response
+from smartlib_server.embedding import EMBEDDER_ID, MiniLMTextEncoder, assemble, query_vectors
+
+log = logging.getLogger(__name__)
+EMBEDDER_INFO_FILE = "embedder.json"  # written into the .mar by smartlib_training.mar_export
+
+
+class SmartLibEmbeddingHandler(BaseHandler):
+    """Each request is {"books": [[7 fields], ...]} or {"queries": [text, ...]}; the answer is a
+    tagged float32 matrix (smartlib_handlers.wire). A dynamic batch costs one MiniLM pass per kind."""
+
+    def initialize(self, context):
+        self.context = context
+        self.manifest = context.manifest
+        self.device = torch.device("cpu")
+        options = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
+        torch.set_num_threads(int(options.get("torch_threads", torch.get_num_threads())))
+        model_dir = context.system_properties.get("model_dir")
+        info_path = os.path.join(model_dir, EMBEDDER_INFO_FILE)
+        if os.path.isfile(info_path):
+            with open(info_path, encoding="utf-8") as f:
+                archived = json.load(f).get("embedder_id")
+            if archived != EMBEDDER_ID:
+                # the archive was built for another field recipe; serving it would mix vector spaces
+                raise RuntimeError(f"archive is for embedder {archived!r}, installed code is {EMBEDDER_ID!r}")
+        self.text_encoder = MiniLMTextEncoder(batch_size=int(options.get("text_batch_size", 32)))
+        self.text_encoder(["warm up"])  # load the model now, not inside the first request's deadline
+        self.initialized = True
+        log.info("embedder %s ready with %d torch threads", EMBEDDER_ID, torch.get_num_threads())
+
+    def preprocess(self, data):
+        return parse_batch(data, parse_text_request)
+
+    def inference(self, data, *args, **kwargs):
+        parsed, errors = data
+        outputs: dict[int, np.ndarray] = {}
+        for kind in ("books", "queries"):
+            members = [(idx, rows) for idx, (k, rows) in parsed.items() if k == kind]
+            if not members:
+                continue
+            merged = [row for _, rows in members for row in rows]
+            if kind == "books":
+                vectors = assemble(merged, self.text_encoder)
+            else:
+                vectors = query_vectors(merged, self.text_encoder)
+            start = 0
+            for idx, rows in members:
+                outputs[idx] = vectors[start : start + len(rows)]
+                start += len(rows)
+        return len(parsed) + len(errors), outputs, errors
+
+    def postprocess(self, data):
+        size, outputs, errors = data
+        return respond(self.context, size, {i: vectors_response(v) for i, v in outputs.items()}, errors)

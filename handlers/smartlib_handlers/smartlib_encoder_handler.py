@@ -1,0 +1,56 @@
+"""TorchServe handler: 2688-d vectors -> the FINETUNED encoder's 256-d unit vectors.
+
+Weights come from the archive's safetensors file through smartlib_training.encoder_model, the
+same code the in-process path uses, so loading never unpickles anything.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import torch
+from ts.torch_handler.base_handler import BaseHandler
+
+from smartlib_handlers.batching import parse_batch, respond
+from smartlib_handlers.wire import vectors_from_bytes, vectors_response
+from smartlib_training.encoder_model import INPUT_DIM, WEIGHTS_FILE, load_weights
+
+log = logging.getLogger(__name__)
+
+
+class SmartLibEncoderHandler(BaseHandler):
+    """Each request is raw float32 rows of 2688; a dynamic batch runs as one forward pass."""
+
+    def initialize(self, context):
+        self.context = context
+        self.manifest = context.manifest
+        self.device = torch.device("cpu")
+        options = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
+        torch.set_num_threads(int(options.get("torch_threads", torch.get_num_threads())))
+        model_dir = context.system_properties.get("model_dir")
+        weights = self.manifest.get("model", {}).get("serializedFile") or WEIGHTS_FILE
+        if not weights.endswith(".safetensors"):
+            raise RuntimeError(f"refusing to load {weights!r}: only safetensors weights are accepted")
+        self.model = load_weights(os.path.join(model_dir, weights))
+        self.initialized = True
+        log.info("encoder %s ready with %d torch threads", weights, torch.get_num_threads())
+
+    def preprocess(self, data):
+        return parse_batch(data, lambda payload: vectors_from_bytes(payload, INPUT_DIM))
+
+    def inference(self, data, *args, **kwargs):
+        parsed, errors = data
+        outputs: dict[int, np.ndarray] = {}
+        if parsed:
+            order = sorted(parsed)
+            encoded = self.model.encode_numpy(np.concatenate([parsed[i] for i in order]))
+            start = 0
+            for idx in order:
+                outputs[idx] = encoded[start : start + len(parsed[idx])]
+                start += len(parsed[idx])
+        return len(parsed) + len(errors), outputs, errors
+
+    def postprocess(self, data):
+        size, outputs, errors = data
+        return respond(self.context, size, {i: vectors_response(v) for i, v in outputs.items()}, errors)
