@@ -8,14 +8,24 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
+from smartlib_server.adapters.cache import InProcessCache, RedisCache, redis_breaker, redis_client
 from smartlib_server.adapters.catalog_store import CatalogStore, open_store
+from smartlib_server.adapters.circuit_breaker import BreakerState
+from smartlib_server.adapters.conversation_memory import (
+    ConversationMemory,
+    InProcessConversationMemory,
+    RedisConversationMemory,
+)
 from smartlib_server.adapters.inference import Inference, LocalInference
 from smartlib_server.config import Settings
-from smartlib_server.embedding import MiniLMTextEncoder
+from smartlib_server.embedding import EMBEDDER_ID, MiniLMTextEncoder
+from smartlib_server.metrics import ServerMetrics
+from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.services.serving_index import ServingIndex
 from smartlib_server.services.title_search import TitleIndex
+from smartlib_server.services.versions import VersionManager
 from smartlib_server.vector_index import configure_faiss
 
 log = logging.getLogger(__name__)
@@ -34,22 +44,50 @@ class Services:
     catalog: CatalogService
     recommend: RecommendService
     executor: ThreadPoolExecutor
+    versions: VersionManager
+    metrics: ServerMetrics
+    caching: AnswerCaching
+    memory: ConversationMemory
     _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def load(self) -> None:
-        """Builds the in-memory indexes from the store (blocking)."""
-        self.index.load()
+        """Builds the in-memory indexes from the store, with the encoder to serve (blocking)."""
+        self.index.load(finetuned=self.versions.startup_encoder())
+        self.record_state()
+
+    def record_state(self) -> None:
+        """Publishes versions and index sizes as metrics (after a load, swap or write)."""
+        state = self.index.state
+        versions = {"embedder": EMBEDDER_ID, "catalog": str(self.index.version), "source": state.source}
+        sizes = {"baseline": len(state.baseline)}
+        nbytes = {"baseline": state.baseline.nbytes}
+        if state.finetuned is not None:
+            versions["encoder"] = state.finetuned.version
+            sizes["finetuned"] = len(state.finetuned.index)
+            nbytes["finetuned"] = state.finetuned.index.nbytes
+        self.metrics.set_versions(versions)
+        self.metrics.set_index_sizes(sizes, nbytes)
+        self.metrics.catalog_books.set(len(state.books))
 
     def follow_changes(self, interval: float = 0.5) -> threading.Thread:
-        """Polls the store's change log so writes made by other replicas show up here too."""
+        """Applies writes and activations made by other replicas that share the store.
+
+        PostgreSQL NOTIFY wakes the loop at once; otherwise it polls every `interval`. Either way
+        it re-reads the durable change log, so a missed notification only costs one interval.
+        """
 
         def loop() -> None:
-            while not self._stop.wait(interval):
+            while not self._stop.is_set():
+                self.store.wait_for_change(interval)
+                if self._stop.is_set() or not self.index.ready.is_set():
+                    continue
                 try:
-                    if self.index.ready.is_set():
-                        self.index.catch_up()
-                except Exception:  # the store may be briefly down; the next poll catches up
-                    log.warning("catching up with catalog changes failed", exc_info=True)
+                    changed = self.index.catch_up()
+                    self.versions.follow_active()
+                    if changed:
+                        self.record_state()
+                except Exception:  # the store may be briefly down; the next round catches up
+                    log.warning("following catalog changes failed", exc_info=True)
 
         thread = threading.Thread(target=loop, name="smartlib-change-follower", daemon=True)
         thread.start()
@@ -57,21 +95,59 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        close_inference = getattr(self.inference, "close", None)
+        if callable(close_inference):
+            close_inference()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
+        self.caching.cache.close()
 
 
-def build_services(settings: Settings, inference: Inference | None = None) -> Services:
+def build_inference(settings: Settings, metrics: ServerMetrics) -> Inference:
+    """In-process by default; TorchServe (with in-process fallback when enabled) by configuration."""
+    local = LocalInference(MiniLMTextEncoder(batch_size=settings.embed_batch_size, bf16=settings.embed_bf16))
+    if settings.inference == "local":
+        return local
+    from smartlib_server.adapters.torchserve_inference import TorchServeInference
+
+    return TorchServeInference.from_settings(settings, version="", fallback=local, metrics=metrics)
+
+
+def build_services(settings: Settings, inference: Inference | None = None, metrics: ServerMetrics | None = None) -> Services:
     configure_faiss(settings.faiss_threads)
     store = open_store(settings.database_url, settings.sqlite_path)
+    metrics = metrics or ServerMetrics()
     if inference is None:
-        inference = LocalInference(MiniLMTextEncoder(batch_size=settings.embed_batch_size, bf16=settings.embed_bf16))
+        inference = build_inference(settings, metrics)
     titles = TitleIndex()
     index = ServingIndex(store, titles)
     catalog = CatalogService(
         store, inference, titles, max_batch=settings.max_upsert_batch, max_query_chars=settings.max_query_chars,
-        on_change=index.catch_up,
+        on_change=index.catch_up, on_embedded=metrics.books_embedded.inc,
     )
     recommend = RecommendService(index, inference, max_k=settings.max_k, max_query_chars=settings.max_query_chars)
     executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="smartlib-worker")
-    return Services(settings, store, inference, index, catalog, recommend, executor)
+    versions = VersionManager(settings, index, inference)
+    caching = build_answer_caching(settings, metrics)
+    memory = build_conversation_memory(settings)
+    return Services(settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory)
+
+
+def build_conversation_memory(settings: Settings) -> ConversationMemory:
+    """Chat memory: Redis when configured (see docs/redis.md for its eviction policy), else in-process."""
+    if settings.redis_url:
+        return RedisConversationMemory(
+            redis_client(settings.redis_url), redis_breaker("redis-memory"), environment=settings.environment
+        )
+    return InProcessConversationMemory()
+
+
+def build_answer_caching(settings: Settings, metrics: ServerMetrics) -> AnswerCaching:
+    """Redis when SMARTLIB_REDIS_URL is set, else an in-process TTL LRU; both fail open."""
+    if settings.redis_url:
+        gauge = metrics.cache_circuit_open.labels(backend="redis")
+        breaker = redis_breaker("redis-cache", on_state_change=lambda old, new: gauge.set(new is BreakerState.OPEN))
+        cache = RedisCache(redis_client(settings.redis_url), breaker)
+    else:
+        cache = InProcessCache()
+    return AnswerCaching(cache, environment=settings.environment, ttl_s=settings.cache_ttl_s, metrics=metrics)

@@ -55,6 +55,20 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_mar(args: argparse.Namespace) -> int:
+    from smartlib_training.artifacts import latest_version
+    from smartlib_training.mar_export import export_mars
+
+    settings = _settings(args)
+    version = args.version or latest_version(settings.model_store)
+    if not version:
+        print(f"error: no encoder version in {settings.model_store}/encoder; run `smartlib train` first", file=sys.stderr)
+        return 2
+    for path in export_mars(settings.model_store, settings.model_store / "encoder" / version):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartlib", description="Smart Library book-recommendation server")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -76,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("path", help="CSV in the Kaggle 'Best Books 10k Multi-Genre Data' schema")
     ingest.add_argument("--json", action="store_true", help="print one JSON line with the counts")
     ingest.set_defaults(func=cmd_ingest)
+
+    export = sub.add_parser("export-mar", help="build TorchServe .mar archives for an encoder version")
+    common(export)
+    export.add_argument("--version", help="encoder version (default: the newest)")
+    export.set_defaults(func=cmd_export_mar)
 
     from smartlib_server.artifacts.cli import add_kb_commands
 

@@ -9,16 +9,27 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from smartlib.v1 import catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
+from smartlib.v1 import (
+    admin_service_pb2,
+    admin_service_pb2_grpc,
+    catalog_service_pb2,
+    catalog_service_pb2_grpc,
+    recommend_service_pb2,
+    recommend_service_pb2_grpc,
+)
+from smartlib_server.api.admin_servicer import AdminServicer
 from smartlib_server.api.errors_interceptor import ErrorInterceptor
+from smartlib_server.api.metrics_interceptor import MetricsInterceptor
 from smartlib_server.api.servicers import CatalogServicer, RecommendServicer
 from smartlib_server.app import Services, build_services, starter_catalog_path
 from smartlib_server.config import Settings
+from smartlib_server.metrics import start_metrics_endpoint
 
 log = logging.getLogger(__name__)
 
 CATALOG = catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
 RECOMMEND = recommend_service_pb2.DESCRIPTOR.services_by_name["RecommendService"].full_name
+ADMIN = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -35,6 +46,7 @@ class SmartLibServer:
     async def start(self) -> None:
         await self.server.start()
         await self.health.set(CATALOG, SERVING)
+        await self.health.set(ADMIN, SERVING)
 
     async def mark_ready(self) -> None:
         """Called once the indexes are loaded: Recommend (and the server as a whole) is SERVING."""
@@ -49,20 +61,22 @@ class SmartLibServer:
 def build_server(settings: Settings, services: Services, interceptors: list | None = None) -> SmartLibServer:
     message_limit = settings.max_message_bytes
     server = grpc.aio.server(
-        interceptors=[*(interceptors or []), ErrorInterceptor()],
+        # Metrics outermost, so rejections by later interceptors are counted too.
+        interceptors=[MetricsInterceptor(services.metrics), *(interceptors or []), ErrorInterceptor()],
         options=[
             ("grpc.max_receive_message_length", message_limit),
             ("grpc.max_send_message_length", message_limit),
             ("grpc.so_reuseport", 0),
         ],
     )
-    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(services.catalog, services.executor), server)
+    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(services.catalog, services.executor, services.caching, services.index), server)
     recommend_service_pb2_grpc.add_RecommendServiceServicer_to_server(
-        RecommendServicer(services.recommend, services.executor), server
+        RecommendServicer(services.recommend, services.executor, services.caching), server
     )
+    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [CATALOG, RECOMMEND, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    names = [CATALOG, RECOMMEND, ADMIN, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     if port == 0:
@@ -71,16 +85,26 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
 
 
 async def _prepare(app: SmartLibServer, seed_starter: bool) -> None:
-    """Seeds the starter catalog into an empty store, then loads the indexes, off the event loop."""
+    """Seeds the starter catalog into an empty store, then loads the indexes, off the event loop.
+
+    A failure here leaves RecommendService NOT_SERVING (and logged) instead of killing the server,
+    so CatalogService keeps answering and operators can see why.
+    """
     services = app.services
     loop = asyncio.get_running_loop()
-    if seed_starter and await loop.run_in_executor(services.executor, services.store.count_books) == 0:
-        from smartlib_server.services.ingest import ingest_csv
+    try:
+        if seed_starter and await loop.run_in_executor(services.executor, services.store.count_books) == 0:
+            from smartlib_server.services.ingest import ingest_csv
 
-        log.info("empty catalog: loading the bundled starter catalog")
-        report = await loop.run_in_executor(services.executor, ingest_csv, services.catalog, starter_catalog_path(), False)
-        log.info("starter catalog: %s", report.summary())
-    await loop.run_in_executor(services.executor, services.load)
+            log.info("empty catalog: loading the bundled starter catalog")
+            report = await loop.run_in_executor(
+                services.executor, ingest_csv, services.catalog, starter_catalog_path(), False, services.metrics
+            )
+            log.info("starter catalog: %s", report.summary())
+        await loop.run_in_executor(services.executor, services.load)
+    except Exception:
+        log.exception("preparing the indexes failed; RecommendService stays NOT_SERVING")
+        return
     await app.mark_ready()
     services.follow_changes()
 
@@ -89,6 +113,7 @@ async def serve(settings: Settings, seed_starter: bool = False) -> None:
     services = build_services(settings)
     app = build_server(settings, services)
     await app.start()
+    endpoint = start_metrics_endpoint(settings, services.metrics)  # None when SMARTLIB_METRICS_PORT=0
     log.info("smartlib serving on %s:%d", settings.grpc_host, app.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -99,4 +124,6 @@ async def serve(settings: Settings, seed_starter: bool = False) -> None:
     log.info("shutting down (grace %.1fs)", settings.shutdown_grace_s)
     prepare.cancel()
     await app.stop(settings.shutdown_grace_s)
+    if endpoint is not None:
+        endpoint.close()
     services.close()

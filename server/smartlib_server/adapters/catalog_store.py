@@ -56,6 +56,9 @@ class CatalogStore(Protocol):
     def changes_since(self, seq: int) -> list[Change]: ...
     def version(self) -> int: ...
     def integrity_check(self) -> list[str]: ...
+    def set_active_version(self, kind: str, version: str) -> None: ...
+    def active_versions(self) -> dict[str, str]: ...
+    def wait_for_change(self, timeout: float) -> None: ...
     def close(self) -> None: ...
 
 
@@ -75,6 +78,10 @@ class SqlCatalogStore:
     def close(self) -> None:
         self._db.close()
 
+    def wait_for_change(self, timeout: float) -> None:
+        """Blocks until another writer signals a change (PostgreSQL) or `timeout` passes."""
+        self._db.wait_for_notify(timeout)
+
     # -- schema --------------------------------------------------------------------------
     def _create_schema(self) -> None:
         d = self._dialect
@@ -91,6 +98,8 @@ class SqlCatalogStore:
                 dim INTEGER NOT NULL, vector {d.blob} NOT NULL, PRIMARY KEY (book_id, embedder_id))""",
             f"CREATE TABLE IF NOT EXISTS changes (seq {d.serial} PRIMARY KEY, book_id TEXT NOT NULL, op TEXT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS aliases_book ON aliases (book_id)",
+            # What every replica should serve; activations write here, followers read it.
+            "CREATE TABLE IF NOT EXISTS active_versions (kind TEXT PRIMARY KEY, version TEXT NOT NULL)",
         ]
         with self._tx() as cur:
             for statement in statements:
@@ -141,6 +150,8 @@ class SqlCatalogStore:
                     updated.append(book.id)
                 cur.execute("INSERT INTO changes (book_id, op) VALUES (?, 'upsert')", (book.id,))
                 ids.append(book.id)
+            if created or updated:
+                self._db.notify(cur)
         return UpsertOutcome(tuple(ids), tuple(created), tuple(updated), tuple(unchanged))
 
     def _canonical(self, cur: Cursor, book_id: str, key: str) -> str | None:
@@ -226,6 +237,7 @@ class SqlCatalogStore:
             cur.execute("DELETE FROM aliases WHERE book_id = ?", (canonical,))
             cur.execute("DELETE FROM vectors WHERE book_id = ?", (canonical,))
             cur.execute("INSERT INTO changes (book_id, op) VALUES (?, 'delete')", (canonical,))
+            self._db.notify(cur)
         return True
 
     # -- vectors -------------------------------------------------------------------------
@@ -273,6 +285,19 @@ class SqlCatalogStore:
         with self._tx() as cur:
             row = cur.one("SELECT MAX(seq) FROM changes")
         return int(row[0] or 0)
+
+    def set_active_version(self, kind: str, version: str) -> None:
+        with self._tx() as cur:
+            cur.execute(
+                "INSERT INTO active_versions (kind, version) VALUES (?, ?) "
+                "ON CONFLICT (kind) DO UPDATE SET version = excluded.version",
+                (kind, version),
+            )
+            self._db.notify(cur)
+
+    def active_versions(self) -> dict[str, str]:
+        with self._tx() as cur:
+            return dict(cur.all("SELECT kind, version FROM active_versions"))
 
     def integrity_check(self) -> list[str]:
         """Problems found in the stored data; empty when healthy."""

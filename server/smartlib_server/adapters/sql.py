@@ -5,6 +5,7 @@ import dataclasses
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,6 +26,9 @@ class Dialect:
     errors: tuple[type[BaseException], ...]  # connection-level errors worth one reconnect
 
 
+CHANNEL = "smartlib_changes"  # PostgreSQL NOTIFY channel: a wake-up only; the change log is the truth
+
+
 class SqlDatabase:
     """Per-thread connections and transactions that survive one server restart."""
 
@@ -33,6 +37,32 @@ class SqlDatabase:
         self._local = threading.local()
         self._all_connections: list[Any] = []
         self._registry_lock = threading.Lock()
+        self._listener: Any = None
+
+    def notify(self, cur: "Cursor") -> None:
+        """Wakes other replicas' followers when this transaction commits (PostgreSQL only)."""
+        if self.dialect.name == "postgres":
+            cur.execute(f"NOTIFY {CHANNEL}")
+
+    def wait_for_notify(self, timeout: float) -> None:
+        """Returns on a NOTIFY or after `timeout`; a lost listener reconnects on the next call.
+
+        Missing a notification costs at most one poll interval, because callers re-read the
+        change log after every return.
+        """
+        if self.dialect.name != "postgres":
+            time.sleep(timeout)
+            return
+        try:
+            if self._listener is None:
+                self._listener = self.dialect.connect()
+                self._listener.autocommit = True
+                self._listener.execute(f"LISTEN {CHANNEL}")
+            for _ in self._listener.notifies(timeout=timeout, stop_after=1):
+                pass
+        except self.dialect.errors:
+            self._listener = None
+            time.sleep(timeout)
 
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
@@ -80,6 +110,12 @@ class SqlDatabase:
                 raise
 
     def close(self) -> None:
+        if self._listener is not None:
+            try:
+                self._listener.close()
+            except Exception:
+                pass
+            self._listener = None
         with self._registry_lock:
             for conn in self._all_connections:
                 try:

@@ -7,8 +7,11 @@ from concurrent.futures import Executor
 
 from smartlib.v1 import books_pb2, catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
 from smartlib_server.api.conversion import approach_from_pb, book_from_pb, book_to_pb, filter_from_pb, result_to_pb
+from smartlib_server.embedding import EMBEDDER_ID
+from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.recommend import RecommendService
+from smartlib_server.services.serving_index import ServingIndex
 
 
 class _Blocking:
@@ -22,9 +25,11 @@ class _Blocking:
 
 
 class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, _Blocking):
-    def __init__(self, catalog: CatalogService, executor: Executor):
+    def __init__(self, catalog: CatalogService, executor: Executor, caching: AnswerCaching, index: ServingIndex):
         _Blocking.__init__(self, executor)
         self.catalog = catalog
+        self.caching = caching
+        self.index = index  # only for its version: every write bumps it before the RPC returns
 
     async def UpsertBooks(self, request, context):
         books = [book_from_pb(pb) for pb in request.books]
@@ -35,7 +40,13 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, _Blocking
         )
 
     async def GetBook(self, request, context):
-        return book_to_pb(await self.run(self.catalog.get_book, request.id))
+        return await self.run(self._get_book, request.id)
+
+    def _get_book(self, book_id: str) -> books_pb2.Book:
+        version, source = self.index.version, self.index.state.source  # before reading the book
+        key = self.caching.key("get_book", {"id": book_id}, index_version=version, model_version="", catalog_id=source)
+        compute = lambda: book_to_pb(self.catalog.get_book(book_id)).SerializeToString()
+        return books_pb2.Book.FromString(self.caching.get_or_compute(key, compute))
 
     async def ListBooks(self, request, context):
         books, token = await self.run(self.catalog.list_books, request.page_size, request.page_token)
@@ -50,23 +61,32 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, _Blocking
 
 
 class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, _Blocking):
-    def __init__(self, recommend: RecommendService, executor: Executor):
+    def __init__(self, recommend: RecommendService, executor: Executor, caching: AnswerCaching):
         _Blocking.__init__(self, executor)
         self.recommend = recommend
+        self.caching = caching
 
     async def SimilarBooks(self, request, context):
-        result = await self.run(
-            self.recommend.similar_books, request.book_id, request.k,
-            approach_from_pb(request.approach), filter_from_pb(request.filter),
-        )
-        return result_to_pb(result, recommend_service_pb2.RecommendResponse)
+        approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)
+        fields = {"book_id": request.book_id, "k": request.k, "filter": filt}
+        answer = lambda: self.recommend.similar_books(request.book_id, request.k, approach, filt)
+        return await self.run(self._cached, "similar_books", fields, approach, answer)
 
     async def SearchByText(self, request, context):
-        result = await self.run(
-            self.recommend.search_by_text, request.query, request.k,
-            approach_from_pb(request.approach), filter_from_pb(request.filter),
-        )
-        return result_to_pb(result, recommend_service_pb2.RecommendResponse)
+        approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)
+        fields = {"query": request.query, "k": request.k, "filter": filt}
+        answer = lambda: self.recommend.search_by_text(request.query, request.k, approach, filt)
+        return await self.run(self._cached, "search_by_text", fields, approach, answer)
+
+    def _cached(self, kind: str, fields: dict, approach, answer) -> recommend_service_pb2.RecommendResponse:
+        """On the worker pool: the cached response, or answer() converted and stored."""
+        index = self.recommend.index
+        version, state = index.version, index.state  # read before computing: see services/caching.py
+        finetuned = state.finetuned
+        model = f"{approach.value if approach else 'default'}:{finetuned.version if finetuned else EMBEDDER_ID}"
+        key = self.caching.key(kind, fields, index_version=version, model_version=model, catalog_id=state.source)
+        compute = lambda: result_to_pb(answer(), recommend_service_pb2.RecommendResponse).SerializeToString()
+        return recommend_service_pb2.RecommendResponse.FromString(self.caching.get_or_compute(key, compute))
 
 
 __all__ = ["CatalogServicer", "RecommendServicer", "books_pb2"]

@@ -41,6 +41,7 @@ class CatalogService:
         max_batch: int = 1000,
         max_query_chars: int = 512,
         on_change: Callable[[], None] | None = None,
+        on_embedded: Callable[[int], None] | None = None,
     ):
         self.store = store
         self.inference = inference
@@ -48,6 +49,7 @@ class CatalogService:
         self.max_batch = max_batch
         self.max_query_chars = max_query_chars
         self.on_change = on_change or (lambda: None)
+        self.on_embedded = on_embedded or (lambda count: None)
 
     # -- writes --------------------------------------------------------------------------
     def upsert_books(self, books: Sequence[Book], field_prefix: str = "books") -> UpsertReport:
@@ -68,9 +70,9 @@ class CatalogService:
         self.on_change()
         return report
 
-    def write(self, books: Sequence[Book]) -> UpsertReport:
-        """Stores already-valid books, embedding only those whose embedded text changed."""
-        stored = self.store.stored_text_hashes(books, EMBEDDER_ID)
+    def write(self, books: Sequence[Book], force_embed: bool = False) -> UpsertReport:
+        """Stores already-valid books, embedding only those whose embedded text changed (or all)."""
+        stored = {} if force_embed else self.store.stored_text_hashes(books, EMBEDDER_ID)
         fields = {b.id: book_fields(b) for b in books}
         hashes = {b.id: fields_hash(fields[b.id]) for b in books}
         todo = [b.id for b in books if stored.get(b.id) != hashes[b.id]]
@@ -79,6 +81,7 @@ class CatalogService:
             matrix = self.inference.embed_books([fields[i] for i in todo])
             vectors = {book_id: (hashes[book_id], matrix[row]) for row, book_id in enumerate(todo)}
         outcome = self.store.upsert_books(books, vectors, EMBEDDER_ID)
+        self.on_embedded(len(vectors))
         return UpsertReport(outcome, len(vectors))
 
     def delete_book(self, book_id: str) -> str:

@@ -30,7 +30,7 @@ class IngestReport:
         return {k: v for k, v in dataclasses.asdict(self).items() if k != "errors"}
 
 
-def ingest_csv(catalog: CatalogService, path: Path, progress: bool | None = None) -> IngestReport:
+def ingest_csv(catalog: CatalogService, path: Path, progress: bool | None = None, metrics=None) -> IngestReport:
     """Reads, merges editions, and writes the file batch by batch.
 
     Every row read ends up in exactly one of imported, updated, unchanged, duplicates_merged or
@@ -52,4 +52,7 @@ def ingest_csv(catalog: CatalogService, path: Path, progress: bool | None = None
             report.embedded += result.embedded
             bar.update(len(batch))
     catalog.on_change()
+    if metrics is not None:  # smartlib_server.metrics.ServerMetrics
+        for outcome in ("imported", "updated", "unchanged", "duplicates_merged", "rejected"):
+            metrics.ingest_rows.labels(outcome=outcome).inc(getattr(report, outcome))
     return report

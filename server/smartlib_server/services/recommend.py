@@ -7,7 +7,7 @@ from smartlib_server.adapters.inference import Inference
 from smartlib_server.domain import Approach, Book, BookFilter, Recommendation, RecommendResult
 from smartlib_server.embedding import EMBEDDER_ID, normalise
 from smartlib_server.errors import BookNotFound, FailedPrecondition, Unavailable
-from smartlib_server.services.serving_index import FinetunedModel, ServingIndex
+from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
 from smartlib_server.services.validation import require_id, require_k, require_text
 from smartlib_server.text import fold
 
@@ -21,8 +21,11 @@ class RecommendService:
         self.max_k = max_k
         self.max_query_chars = max_query_chars
 
-    def resolve_approach(self, approach: Approach | None) -> tuple[Approach, FinetunedModel | None]:
-        finetuned = self.index.finetuned  # read once: a concurrent swap cannot split a request
+    def resolve_approach(
+        self, approach: Approach | None, state: ServingState | None = None
+    ) -> tuple[Approach, FinetunedModel | None]:
+        """The approach that will answer: UNSPECIFIED means FINETUNED when a model is active."""
+        finetuned = (state or self.index.state).finetuned
         if approach is None:
             return (Approach.FINETUNED, finetuned) if finetuned else (Approach.BASELINE, None)
         if approach is Approach.FINETUNED and finetuned is None:
@@ -35,44 +38,48 @@ class RecommendService:
     def similar_books(self, book_id: str, k: int, approach: Approach | None, filt: BookFilter) -> RecommendResult:
         book_id = require_id(book_id, "book_id")
         k = require_k(k, self.max_k)
-        self._require_ready()
-        approach, finetuned = self.resolve_approach(approach)
-        book = self.index.books.get(book_id)
+        state = self._ready_state()
+        approach, finetuned = self.resolve_approach(approach, state)
+        book = state.books.get(book_id)
         if book is None:
             canonical = self.index.store.resolve_id(book_id)
-            book = self.index.books.get(canonical) if canonical else None
+            book = state.books.get(canonical) if canonical else None
         if book is None:
             raise BookNotFound(book_id)
-        vector_index = finetuned.index if finetuned else self.index.baseline
+        vector_index = finetuned.index if finetuned else state.baseline
         query = vector_index.vector(book.id)
         if query is None:
             raise FailedPrecondition(f"book {book.id!r} has no vector yet; retry in a moment")
         excluded = BookFilter(filt.include_genres, filt.exclude_genres, filt.min_avg_rating, filt.exclude_ids | {book.id})
-        items = self._search(query, k, excluded, finetuned, lambda cand: similar_reason(book, cand))
+        items = self._search(state, query, k, excluded, finetuned, lambda cand: similar_reason(book, cand))
         return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
 
     def search_by_text(self, query: str, k: int, approach: Approach | None, filt: BookFilter) -> RecommendResult:
         query = require_text(query, "query", self.max_query_chars)
         k = require_k(k, self.max_k)
-        self._require_ready()
-        approach, finetuned = self.resolve_approach(approach)
+        state = self._ready_state()
+        approach, finetuned = self.resolve_approach(approach, state)
         raw = self.inference.embed_queries([query])
         vector = normalise(finetuned.encode(raw) if finetuned else raw)[0]
         folded = fold(query)
-        items = self._search(vector, k, filt, finetuned, lambda cand: text_reason(folded, cand))
+        items = self._search(state, vector, k, filt, finetuned, lambda cand: text_reason(folded, cand))
         return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
 
     def model_version(self, approach: Approach, finetuned: FinetunedModel | None) -> str:
         model = f"encoder:{finetuned.version}" if finetuned else EMBEDDER_ID
         return f"{approach.value}:{model}@catalog-{self.index.version}"
 
-    def _require_ready(self) -> None:
+    def _ready_state(self) -> ServingState:
+        """The state this request uses throughout: read once, so a hot swap cannot split it."""
         if not self.index.ready.is_set():
             raise Unavailable("the recommendation index is still loading; retry shortly", retry_after=2.0)
+        return self.index.state
 
-    def _search(self, query: np.ndarray, k: int, filt: BookFilter, finetuned: FinetunedModel | None, reason) -> list[Recommendation]:
-        vector_index = finetuned.index if finetuned else self.index.baseline
-        books = self.index.books
+    def _search(
+        self, state: ServingState, query: np.ndarray, k: int, filt: BookFilter, finetuned: FinetunedModel | None, reason
+    ) -> list[Recommendation]:
+        vector_index = finetuned.index if finetuned else state.baseline
+        books = state.books
         fetch = (k + len(filt.exclude_ids)) * OVERSAMPLE
         while True:
             hits = vector_index.search(query, fetch)[0]

@@ -1,7 +1,9 @@
 """The in-memory serving state: books, the BASELINE index and the optional FINETUNED one.
 
-The state follows the catalog store's change log, so local writes, other replicas' writes and
-missed notifications all converge the same way: apply every change after the last seen one.
+Requests read `ServingIndex.state` once and use that object throughout, so a hot swap (one
+reference assignment) can never mix two versions inside a response. The state follows the
+catalog store's change log: local writes, other replicas' writes and missed notifications all
+converge the same way, by applying every change after the last one seen.
 """
 from __future__ import annotations
 
@@ -21,9 +23,9 @@ from smartlib_server.vector_index import VectorIndex
 log = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class FinetunedModel:
-    """An active encoder and its 256-d index. `rerank` blends in the popularity prior."""
+    """An active encoder and its 256-d index; `prior` is the popularity prior it was tuned with."""
 
     version: str
     encode: Callable[[np.ndarray], np.ndarray]
@@ -32,13 +34,19 @@ class FinetunedModel:
     prior: Callable[[Book], float] = lambda book: 0.0
 
 
+@dataclasses.dataclass(frozen=True)
+class ServingState:
+    books: dict[str, Book]
+    baseline: VectorIndex
+    finetuned: FinetunedModel | None
+    source: str = "catalog"  # or "kb:<version>" when started from a knowledge-base snapshot
+
+
 class ServingIndex:
     def __init__(self, store: CatalogStore, titles: TitleIndex):
         self.store = store
         self.titles = titles
-        self.books: dict[str, Book] = {}
-        self.baseline = VectorIndex(DIM)
-        self.finetuned: FinetunedModel | None = None
+        self.state = ServingState({}, VectorIndex(DIM), None)
         self.applied_seq = 0
         self.ready = threading.Event()
         self._apply_lock = threading.Lock()
@@ -47,7 +55,20 @@ class ServingIndex:
     def version(self) -> int:
         return self.applied_seq
 
-    def load(self) -> int:
+    # Shortcuts for callers that need one field and no consistency across fields.
+    @property
+    def books(self) -> dict[str, Book]:
+        return self.state.books
+
+    @property
+    def baseline(self) -> VectorIndex:
+        return self.state.baseline
+
+    @property
+    def finetuned(self) -> FinetunedModel | None:
+        return self.state.finetuned
+
+    def load(self, finetuned: FinetunedModel | None = None) -> int:
         """Builds everything from the store; returns the number of books served."""
         with self._apply_lock:
             seq = self.store.version()
@@ -56,24 +77,39 @@ class ServingIndex:
             baseline = VectorIndex(DIM)
             if ids:
                 baseline.upsert(ids, normalise(matrix))
-            self.books, self.baseline, self.applied_seq = books, baseline, seq
+            model = finetuned or self.state.finetuned
+            if model is not None:
+                model = with_index(model, ids, matrix)
             self.titles.upsert(books.values())
-            if self.finetuned is not None:
-                self.finetuned = self.build_finetuned(self.finetuned, ids, matrix)
+            self.state = ServingState(books, baseline, model)
+            self.applied_seq = seq
         self.ready.set()
         log.info("serving %d books (%d vectors) at catalog version %d", len(books), len(ids), seq)
         return len(books)
 
-    def build_finetuned(self, model: FinetunedModel, ids: list[str] | None = None, raw: np.ndarray | None = None) -> FinetunedModel:
-        """A new FinetunedModel whose index holds every stored book encoded by `model.encode`."""
-        if ids is None or raw is None:
-            ids, raw = self.store.load_vectors(EMBEDDER_ID)
-        index = VectorIndex(256)
-        if ids:
-            encoded = model.encode(raw)
-            index = VectorIndex(encoded.shape[1])
-            index.upsert(ids, normalise(encoded))
-        return dataclasses.replace(model, index=index)
+    def swap(self, state: ServingState, seq: int | None = None) -> ServingState:
+        """Replaces the whole state in one assignment; returns the previous one.
+
+        With `seq` (a snapshot's catalog version) the change log is replayed from there, so a
+        snapshot converges to what the store holds now.
+        """
+        with self._apply_lock:
+            previous, self.state = self.state, state
+            if seq is not None:
+                self.applied_seq = seq
+                self.titles.remove(set(previous.books) - set(state.books))
+                self.titles.upsert(state.books.values())
+        if seq is not None:
+            self.catch_up()
+        self.ready.set()
+        return previous
+
+    def activate_finetuned(self, model: FinetunedModel | None) -> FinetunedModel | None:
+        """Serves `model` (already indexed) for FINETUNED; returns the model it replaced."""
+        with self._apply_lock:
+            previous = self.state.finetuned
+            self.state = dataclasses.replace(self.state, finetuned=model)
+        return previous
 
     def catch_up(self) -> int:
         """Applies store changes made since the last call (by anyone); returns how many."""
@@ -88,24 +124,31 @@ class ServingIndex:
             deleted = [book_id for book_id, op in latest.items() if op == "delete"]
             books = self.store.get_books(upserted)
             vectors = self.store.get_vectors(EMBEDDER_ID, list(books))
-            gone = deleted + [b for b in upserted if b not in books]  # upserted then deleted
+            gone = deleted + [b for b in upserted if b not in books]  # upserted, then deleted
+            state = self.state
             with_vectors = [b for b in books if b in vectors]
             if with_vectors:
                 raw = np.stack([vectors[b] for b in with_vectors])
-                self.baseline.upsert(with_vectors, normalise(raw))
-                if self.finetuned is not None:
-                    self.finetuned.index.upsert(with_vectors, normalise(self.finetuned.encode(raw)))
-            self.books.update(books)
+                state.baseline.upsert(with_vectors, normalise(raw))
+                if state.finetuned is not None:
+                    state.finetuned.index.upsert(with_vectors, normalise(state.finetuned.encode(raw)))
+            state.books.update(books)
             self.titles.upsert(books.values())
             for book_id in gone:
-                self.books.pop(book_id, None)
-            self.baseline.remove(gone)
-            if self.finetuned is not None:
-                self.finetuned.index.remove(gone)
+                state.books.pop(book_id, None)
+            state.baseline.remove(gone)
+            if state.finetuned is not None:
+                state.finetuned.index.remove(gone)
             self.titles.remove(gone)
             self.applied_seq = changes[-1].seq
             return len(changes)
 
-    def activate_finetuned(self, model: FinetunedModel | None) -> None:
-        """Swaps the FINETUNED model in one assignment; requests in flight keep the old one."""
-        self.finetuned = model
+
+def with_index(model: FinetunedModel, ids: list[str], raw: np.ndarray) -> FinetunedModel:
+    """A copy of `model` whose 256-d index holds `raw` (n, 2688) encoded."""
+    if not ids:
+        return dataclasses.replace(model, index=VectorIndex(256))
+    encoded = normalise(model.encode(raw))
+    index = VectorIndex(encoded.shape[1])
+    index.upsert(ids, encoded)
+    return dataclasses.replace(model, index=index)

@@ -1,0 +1,133 @@
+"""Two real server processes sharing PostgreSQL: writes and deletes on A reach B within 1 s,
+and a replica that was frozen catches up when it runs again."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+
+from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc, recommend_service_pb2 as rs, recommend_service_pb2_grpc
+from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
+from smartlib_server.embedding import EMBEDDER_ID
+
+from .test_server_process import _free_port, _wait_serving
+
+pytestmark = pytest.mark.postgres
+VISIBLE_WITHIN_S = 1.0
+
+
+@pytest.fixture
+def shared_catalog(postgres_url, starter_sqlite):
+    """The embedded starter catalog copied into a fresh PostgreSQL schema."""
+    source, target = sqlite_store(starter_sqlite), postgres_store(postgres_url)
+    books = source.all_books()
+    ids, matrix = source.load_vectors(EMBEDDER_ID)
+    hashes = source.vector_hashes(EMBEDDER_ID)
+    vectors = {book_id: (hashes[book_id], matrix[row]) for row, book_id in enumerate(ids)}
+    target.upsert_books(books, vectors, EMBEDDER_ID)
+    source.close()
+    target.close()
+    return postgres_url
+
+
+@pytest.fixture
+def replicas(shared_catalog, tmp_path):
+    procs = []
+    addresses = []
+    for name in ("a", "b"):
+        port = _free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIB_")}
+        env.update(
+            SMARTLIB_HOME=str(tmp_path / name), SMARTLIB_GRPC_PORT=str(port), SMARTLIB_DATABASE_URL=shared_catalog,
+            SMARTLIB_MODEL_STORE=str(tmp_path / "model_store"), HF_HUB_OFFLINE="1",
+        )
+        log = open(tmp_path / f"{name}.log", "w")
+        procs.append((subprocess.Popen([sys.executable, "-m", "smartlib_server", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        addresses.append(f"127.0.0.1:{port}")
+    try:
+        for address in addresses:
+            _wait_serving(address, "smartlib.v1.RecommendService", timeout=120)
+        yield addresses, [p for p, _ in procs]
+    finally:
+        for proc, log in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGCONT)
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+            log.close()
+
+
+def _until(predicate, timeout: float) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.02)
+    raise AssertionError(f"not true within {timeout}s")
+
+
+def _new_book(title: str) -> books_pb2.Book:
+    return books_pb2.Book(
+        title=title, authors=["Replica Tester"], genres=["Fantasy", "Magic"],
+        description="A cartographer maps a floating archipelago where every island keeps one forgotten spell.",
+    )
+
+
+def test_upsert_and_delete_on_a_reach_b_within_a_second(replicas):
+    (a, b), _ = replicas
+    with grpc.insecure_channel(a) as ca, grpc.insecure_channel(b) as cb:
+        catalog_a = catalog_service_pb2_grpc.CatalogServiceStub(ca)
+        recommend_b = recommend_service_pb2_grpc.RecommendServiceStub(cb)
+        catalog_b = catalog_service_pb2_grpc.CatalogServiceStub(cb)
+        book_id = catalog_a.UpsertBooks(cs.UpsertBooksRequest(books=[_new_book("The Archipelago Cartographer")])).ids[0]
+        acked = time.monotonic()
+
+        def served_by_b() -> bool:
+            try:
+                return len(recommend_b.SimilarBooks(rs.SimilarBooksRequest(book_id=book_id, k=3)).items) == 3
+            except grpc.RpcError as err:
+                assert err.code() == grpc.StatusCode.NOT_FOUND
+                return False
+
+        _until(served_by_b, 10)
+        upsert_lag = time.monotonic() - acked
+        assert upsert_lag < VISIBLE_WITHIN_S, f"B served the upsert after {upsert_lag:.2f}s"
+        assert catalog_b.SearchBooks(cs.SearchBooksRequest(query="archipelago cartographer", limit=1)).books[0].id == book_id
+
+        catalog_a.DeleteBook(cs.DeleteBookRequest(id=book_id))
+        acked = time.monotonic()
+        _until(lambda: not served_by_b(), 10)
+        delete_lag = time.monotonic() - acked
+        assert delete_lag < VISIBLE_WITHIN_S, f"B still served the deleted book after {delete_lag:.2f}s"
+        print(f"replica lag: upsert {upsert_lag * 1000:.0f} ms, delete {delete_lag * 1000:.0f} ms")
+
+
+def test_a_frozen_replica_catches_up_when_it_runs_again(replicas):
+    (a, b), (_, proc_b) = replicas
+    with grpc.insecure_channel(a) as ca, grpc.insecure_channel(b) as cb:
+        catalog_a = catalog_service_pb2_grpc.CatalogServiceStub(ca)
+        catalog_b = catalog_service_pb2_grpc.CatalogServiceStub(cb)
+        proc_b.send_signal(signal.SIGSTOP)  # B misses every notification sent meanwhile
+        try:
+            ids = catalog_a.UpsertBooks(cs.UpsertBooksRequest(books=[_new_book(f"Frozen Replica Atlas {n}") for n in range(3)])).ids
+        finally:
+            proc_b.send_signal(signal.SIGCONT)
+
+        def b_has_all() -> bool:
+            for book_id in ids:
+                try:
+                    catalog_b.GetBook(cs.GetBookRequest(id=book_id))
+                except grpc.RpcError:
+                    return False
+            recommend = recommend_service_pb2_grpc.RecommendServiceStub(cb)
+            return all(len(recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=i, k=2)).items) == 2 for i in ids)
+
+        _until(b_has_all, 10)
