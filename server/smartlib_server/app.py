@@ -22,6 +22,7 @@ from smartlib_server.embedding import EMBEDDER_ID, MiniLMTextEncoder
 from smartlib_server.metrics import ServerMetrics
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
+from smartlib_server.services.chat import ChatService, build_chat_service
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.services.serving_index import ServingIndex
 from smartlib_server.services.title_search import TitleIndex
@@ -48,6 +49,7 @@ class Services:
     metrics: ServerMetrics
     caching: AnswerCaching
     memory: ConversationMemory
+    chat: ChatService
     _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def load(self) -> None:
@@ -98,6 +100,8 @@ class Services:
         close_inference = getattr(self.inference, "close", None)
         if callable(close_inference):
             close_inference()
+        self.chat.close()
+        self.memory.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
         self.caching.cache.close()
@@ -130,7 +134,10 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     versions = VersionManager(settings, index, inference)
     caching = build_answer_caching(settings, metrics)
     memory = build_conversation_memory(settings)
-    return Services(settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory)
+    chat = build_chat_service(recommend, memory, executor, settings)
+    return Services(
+        settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory, chat
+    )
 
 
 def build_conversation_memory(settings: Settings) -> ConversationMemory:

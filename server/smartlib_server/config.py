@@ -42,7 +42,14 @@ class Settings:
     gcs_endpoint: str = ""  # for the emulator; empty uses Google's endpoint
     auth_token: str = ""
     admin_token: str = ""
-    llm_url: str = ""
+    llm_url: str = ""  # OpenAI-compatible chat-completions endpoint for optional chat phrasing
+    llm_model: str = ""
+    llm_timeout_s: float = 30.0
+    chat_max_text_chars: int = 2000
+    chat_max_turns_per_stream: int = 500
+    chat_idle_timeout_s: float = 300.0
+    chat_max_streams: int = 2000
+    chat_chunk_words: int = 8
     shutdown_grace_s: float = 5.0
 
     @classmethod
@@ -87,6 +94,10 @@ class Settings:
         need(self.environment.replace("-", "").replace("_", "").isalnum(), "environment", "letters, digits, - and _ only")
         need(self.faiss_threads >= 1, "faiss_threads", "must be at least 1")
         need(self.inference_timeout_ms > 0, "inference_timeout_ms", "must be positive")
+        need(not self.llm_url or self.llm_url.startswith(("http://", "https://")), "llm_url", "must be an http(s):// URL")
+        for name in ("llm_timeout_s", "chat_max_text_chars", "chat_max_turns_per_stream", "chat_idle_timeout_s",
+                     "chat_max_streams", "chat_chunk_words"):
+            need(getattr(self, name) > 0, name, "must be positive")
 
     @property
     def sqlite_path(self) -> Path:

@@ -12,12 +12,15 @@ from grpc_reflection.v1alpha import reflection
 from smartlib.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
+    chat_service_pb2,
+    chat_service_pb2_grpc,
     catalog_service_pb2,
     catalog_service_pb2_grpc,
     recommend_service_pb2,
     recommend_service_pb2_grpc,
 )
 from smartlib_server.api.admin_servicer import AdminServicer
+from smartlib_server.api.chat_servicer import ChatServicer
 from smartlib_server.api.errors_interceptor import ErrorInterceptor
 from smartlib_server.api.metrics_interceptor import MetricsInterceptor
 from smartlib_server.api.servicers import CatalogServicer, RecommendServicer
@@ -30,6 +33,7 @@ log = logging.getLogger(__name__)
 CATALOG = catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full_name
 RECOMMEND = recommend_service_pb2.DESCRIPTOR.services_by_name["RecommendService"].full_name
 ADMIN = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
+CHAT = chat_service_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -51,6 +55,7 @@ class SmartLibServer:
     async def mark_ready(self) -> None:
         """Called once the indexes are loaded: Recommend (and the server as a whole) is SERVING."""
         await self.health.set(RECOMMEND, SERVING)
+        await self.health.set(CHAT, SERVING)  # the agent answers from the recommendation index
         await self.health.set("", SERVING)
 
     async def stop(self, grace: float) -> None:
@@ -74,9 +79,10 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
         RecommendServicer(services.recommend, services.executor, services.caching), server
     )
     admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services), server)
+    chat_service_pb2_grpc.add_ChatServiceServicer_to_server(ChatServicer(services.chat), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [CATALOG, RECOMMEND, ADMIN, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    names = [CATALOG, RECOMMEND, ADMIN, CHAT, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
     port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
     if port == 0:

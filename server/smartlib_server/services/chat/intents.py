@@ -1,0 +1,202 @@
+"""What the user asked for, parsed from folded text with patterns for English and Portuguese.
+
+The parser only splits the message into an intent and raw phrases (a title, a genre, an
+ordinal); the agent resolves phrases against the catalog. Patterns of both languages are
+tried, because people mix them ("Compare Duna and Foundation").
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from smartlib_server.services.chat import lexicon
+from smartlib_server.text import fold
+
+
+@dataclasses.dataclass(frozen=True)
+class Intent:
+    kind: str  # one of KINDS
+    subject: str = ""  # a title, author or series phrase, folded
+    other: str = ""  # the second title of a comparison
+    genres: tuple[str, ...] = ()  # catalog genre names
+    query: str = ""  # English topic words for a free-text search
+    ordinal: int = 0  # 1-based position in the last list; -1 is the last one; 0 is none
+    pairs: tuple[tuple[str, str], ...] = ()  # compare: every way to split "A and B", first split first
+
+
+KINDS = (
+    "greet", "help", "thanks", "bye", "about", "similar", "recommend", "compare", "more", "shorter",
+    "pick", "why", "not_like", "like", "dislike", "unknown",
+)
+
+_ORDINALS = {
+    "first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2, "third": 3, "3rd": 3, "three": 3,
+    "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5, "last": -1,
+    "primeiro": 1, "primeira": 1, "1o": 1, "1a": 1, "um": 1, "segundo": 2, "segunda": 2, "2o": 2, "2a": 2,
+    "dois": 2, "terceiro": 3, "terceira": 3, "3o": 3, "3a": 3, "tres": 3, "quarto": 4, "quarta": 4, "4o": 4,
+    "quatro": 4, "quinto": 5, "quinta": 5, "5o": 5, "cinco": 5, "ultimo": -1, "ultima": -1,
+}
+_ORDINAL_WORD = "|".join(sorted(map(re.escape, _ORDINALS), key=len, reverse=True))
+# "the second one", "number 2", "#2", "o segundo", "a segunda opcao", "o numero 2"
+_ORDINAL = re.compile(
+    rf"^(?:the |o |a |os |as |that |esse |essa )?(?:(?:number|numero|n) ?)?(?P<n>{_ORDINAL_WORD}|[1-9])"
+    r"(?: (?:one|book|livro|opcao|option|item|ones))?$"
+)
+_FOCUS = frozenset("it that that one this this one this book that book esse essa este esta isso isto ele ela esse livro este livro".split(" "))
+
+_GREET = re.compile(
+    r"^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|ola|oi|e ai|bom dia|boa tarde|boa noite|hola)"
+    r"( there| again| everyone| de novo| novamente| tudo bem| tudo bom| como vai)?( smart library| agent| agente)?$"
+)
+_HELP = re.compile(r"^(help|ajuda|socorro|\?|what can you do|what do you do|how does this work|o que voce (sabe )?faz(er)?|como funciona|me ajuda|pode me ajudar|can you help( me)?)$")
+_THANKS = re.compile(r"^(thanks?( you)?( so much| a lot)?|thx|cheers|great thanks|obrigad[oa]( mesmo)?|valeu|muito obrigad[oa])$")
+_BYE = re.compile(r"^(bye|goodbye|see you|see ya|tchau|ate logo|ate mais|adeus)$")
+
+_COMPARE = [
+    re.compile(r"^(?:please |can you |could you |pode |poderia )?(?:compare|comparar|compara|contrast)(?: the books?| os livros| o livro)? (?P<x>.+)$"),
+    re.compile(r"^(?:what is the |whats the |qual e a |qual a )?(?:difference|diferenca|diferencas|differences) (?:between|entre) (?P<x>.+)$"),
+    re.compile(r"^(?P<x>.+? (?:vs|versus) .+?)(?: which is better| qual e melhor| qual o melhor)?$"),
+]
+_SEPARATOR = re.compile(r" (?:and|with|to|vs|versus|e|com|x|against|contra) ")
+_SIMILAR = re.compile(
+    r"^(?:(?:can you |could you |please )?(?:recommend|suggest|give me|show me|find|find me|any|i want|i would like|id like)(?: some| me)? )?"
+    r"(?:(?:me )?(?:recomende|recomenda|indique|indica|sugira|mostre|quero|queria|gostaria de)(?: me)? )?"
+    r"(?:more |other |mais |outros )?"
+    r"(?:books?|novels?|something|anything|stuff|reads|livros?|algo|alguma coisa|obras?|romances)? ?"
+    r"(?:just |a bit |bem |um pouco )?"
+    r"(?:like|similar to|in the vein of|along the lines of|parecid[oa]s? com|semelhantes? a|similar(?:es)? a|como|tipo|no estilo de|na linha de) "
+    r"(?P<x>.+)$"
+)
+_SIMILAR_TAIL = re.compile(r"^(?:if i liked|since i liked|i liked|i loved|se eu gostei de|ja que gostei de|gostei de|adorei|amei) (?P<x>.+?) (?:what else|what next|what should i read( next)?|o que mais|o que ler( agora| depois)?)$")
+_ABOUT = [
+    re.compile(r"^(?:(?:can|could) you )?(?:please )?(?:tell me|tell us|talk|say something|teach me) (?:more )?(?:about|on) (?P<x>.+)$"),
+    re.compile(r"^(?:what is|whats|what s) (?P<x>.+?)(?: about)?$"),
+    re.compile(r"^(?:who (?:wrote|is the author of|is author of)|who s the author of) (?P<x>.+)$"),
+    re.compile(r"^(?:info|information|details|more) (?:about|on) (?P<x>.+)$"),
+    re.compile(r"^(?:describe|explain|summari[sz]e|about) (?P<x>.+)$"),
+    re.compile(r"^(?:me )?(?:fale|fala|conte|conta|diga|explique|explica|descreva|resuma)(?: me)?(?: mais)? (?:sobre|de|do|da) (?P<x>.+)$"),
+    re.compile(r"^(?:o que (?:e|sao)|que livro e|sobre o que (?:e|fala)|do que (?:se )?trata) (?P<x>.+)$"),
+    re.compile(r"^(?:quem (?:escreveu|e o autor de|e a autora de|e o autor do|e o autor da)) (?P<x>.+)$"),
+    re.compile(r"^(?:informacoes|detalhes|mais) (?:sobre|de) (?P<x>.+)$"),
+    re.compile(r"^(?:and|what about|how about|e|e quanto a|e sobre|e o|e a) (?P<x>.+)$"),
+]
+_LIKE = re.compile(r"^(?:i (?:really )?(?:liked|loved|enjoyed|like|love|adored)|(?:eu )?(?:gostei (?:muito )?(?:de|do|da)|adorei|amei|curti)) (?P<x>.+?)(?: a lot| so much| muito)?$")
+_DISLIKE = re.compile(r"^(?:i (?:didnt|did not|don t|dont|do not) (?:like|enjoy)|i (?:hated|disliked)|(?:eu )?(?:nao gostei (?:de|do|da)|odiei|detestei)) (?P<x>.+)$")
+
+_MORE = re.compile(r"^(?:(?:show me |give me |any |some )?(?:more|others|another|another one|other ones|more please|more of those|more like (?:that|those|these))( please)?|(?:me )?(?:mostre |mostra |de |da |quero )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais um)( por favor)?)$")
+_SHORTER = re.compile(r"(?:^| )(?:shorter|short one|short ones|quicker read|less long|something short|mais curt[oa]s?|menor(?:es)?|mais rapido de ler|algo curto|curtinho)(?: |$)")
+_WHY = re.compile(r"^(?:why|how come|por que|porque|por qual motivo|pq)(?: (?:that|those|these|this|is that|esse|esses|isso|essa|estes|estas|these ones|did you pick (?:that|those|it)|voce escolheu (?:esse|esses|isso)))?(?: (?P<x>.+?))?$")
+_NOT_LIKE = re.compile(
+    r"^(?:no|nope|nah|nao|not like that|not that|not those|not these|not quite|something (?:else|different)|"
+    r"different ones?|i don t like (?:those|these|that|them)|i dont like (?:those|these|that|them)|none of (?:those|these|them)|"
+    r"nao (?:assim|isso|esses|essas|gostei (?:desses|dessas|disso)|e isso)|nada disso|algo diferente|outra coisa|outro tipo|"
+    r"nenhum desses|nenhuma dessas|diferente)(?: please| por favor)?$"
+)
+_RECOMMEND_WORDS = re.compile(
+    r"(?:^| )(?:recommend|recommendation|recommendations|suggest|suggestion|suggestions|looking for|i want|i would like|id like|"
+    r"in the mood for|give me|show me|any good|what should i read|books|novels|recomende|recomenda|recomendacao|recomendacoes|"
+    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que devo ler|o que ler)(?: |$)"
+)
+
+
+def parse(text: str, language: str) -> Intent:
+    """Parses one message. `language` only breaks ties between the two tables of genre words."""
+    folded = fold(text)
+    if not folded:
+        return Intent("help")
+    for kind, pattern in (("greet", _GREET), ("help", _HELP), ("thanks", _THANKS), ("bye", _BYE)):
+        if pattern.match(folded):
+            return Intent(kind)
+    if _MORE.match(folded):
+        return Intent("more")
+    if _NOT_LIKE.match(folded):
+        return Intent("not_like")
+    why = _WHY.match(folded)
+    if why:
+        return Intent("why", ordinal=ordinal_of(why.group("x") or ""))
+    ordinal = ordinal_of(folded)
+    if ordinal:
+        return Intent("pick", ordinal=ordinal)
+    if _SHORTER.search(f" {folded} "):
+        return Intent("shorter", query=lexicon.english_query(_drop_phrase(folded, _SHORTER), language))
+    for pattern in _COMPARE:
+        match = pattern.match(folded)
+        pairs = split_pair(match.group("x")) if match else ()
+        if pairs:
+            return Intent("compare", subject=pairs[0][0], other=pairs[0][1], pairs=pairs)
+    match = _SIMILAR_TAIL.match(folded) or _SIMILAR.match(folded)
+    if match and not _looks_like_genre_request(match.group("x"), language):
+        return _with_reference(Intent("similar", subject=_clean_subject(match.group("x"))))
+    match = _DISLIKE.match(folded)
+    if match:
+        return _with_reference(Intent("dislike", subject=_clean_subject(match.group("x"))))
+    match = _LIKE.match(folded)
+    if match and not _looks_like_genre_request(match.group("x"), language):
+        return _with_reference(Intent("like", subject=_clean_subject(match.group("x"))))
+    for pattern in _ABOUT:
+        match = pattern.match(folded)
+        if match and _clean_subject(match.group("x")) and not _looks_like_genre_request(match.group("x"), language):
+            return _with_reference(Intent("about", subject=_clean_subject(match.group("x"))))
+    genres = tuple(dict.fromkeys(genre for _, genre in lexicon.genre_phrases(folded, language)))
+    if genres or _RECOMMEND_WORDS.search(f" {folded} "):
+        rest = folded
+        for phrase, _ in lexicon.genre_phrases(folded, language):
+            rest = f" {rest} ".replace(f" {phrase} ", " ").strip()
+        return Intent("recommend", genres=genres, query=lexicon.english_query(rest, language))
+    # A bare phrase: maybe a title ("Dune", "o hobbit"), maybe a description; the agent decides.
+    return Intent("unknown", subject=_clean_subject(folded), query=lexicon.english_query(folded, language))
+
+
+def split_pair(phrase: str) -> tuple[tuple[str, str], ...]:
+    """'harry potter and the philosophers stone and dune' -> every (A, B) split at a separator;
+    titles may contain 'and' themselves, so the agent keeps the split whose sides both resolve."""
+    pairs = []
+    for match in _SEPARATOR.finditer(phrase):
+        a, b = _clean_subject(phrase[: match.start()]), _clean_subject(phrase[match.end():])
+        if a and b:
+            pairs.append((a, b))
+    return tuple(pairs)
+
+
+def ordinal_of(phrase: str) -> int:
+    match = _ORDINAL.match(phrase.strip())
+    if not match:
+        return 0
+    word = match.group("n")
+    return int(word) if word.isdigit() else _ORDINALS[word]
+
+
+def is_focus(subject: str) -> bool:
+    """'it', 'that one', 'esse livro': the book the conversation is about."""
+    return subject in _FOCUS
+
+
+_TRAILING = re.compile(r"(?: please| por favor| then| entao| again| de novo| for me| pra mim| para mim)+$")
+_LEADING = re.compile(r"^(?:the book |the novel |the series |the author |o livro |a obra |a serie |a saga |o autor |a autora |os livros (?:de|do|da) |books by |livros (?:de|do|da) )")
+
+
+def _clean_subject(phrase: str) -> str:
+    phrase = _TRAILING.sub("", phrase.strip())
+    return _LEADING.sub("", phrase).strip()
+
+
+def _with_reference(intent: Intent) -> Intent:
+    """'books like the second one' points into the last list instead of naming a title."""
+    position = ordinal_of(intent.subject)
+    return dataclasses.replace(intent, ordinal=position) if position else intent
+
+
+def _looks_like_genre_request(phrase: str, language: str) -> bool:
+    """'I like fantasy' or 'tell me about sci-fi books' ask for a genre, not a title."""
+    phrase = _clean_subject(phrase)
+    found = lexicon.genre_phrases(phrase, language)
+    if not found:
+        return False
+    rest = f" {phrase} "
+    for p, _ in found:
+        rest = rest.replace(f" {p} ", " ")
+    return not [w for w in rest.split() if w not in lexicon.FILLER]
+
+
+def _drop_phrase(folded: str, pattern: re.Pattern) -> str:
+    return pattern.sub(" ", f" {folded} ").strip()

@@ -1,0 +1,94 @@
+"""English or Portuguese? Counts function words and Portuguese spelling; no model needed.
+
+Book titles are mostly English whatever the user's language, so short function words ("de",
+"e", "sobre", "the", "and") carry the signal, and Portuguese diacritics count extra.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from smartlib_server.errors import InvalidArgument
+from smartlib_server.text import fold
+
+LANGUAGES = ("en", "pt")
+
+_PT = frozenset(
+    "e de do da dos das em no na nos nas um uma uns umas que nao sim eu voce voces me te se sobre para pra por "
+    "com sem mais menos muito muita livro livros parecido parecidos parecida parecidas semelhantes similares "
+    "recomende recomenda recomendar recomendacao recomendacoes indique indica indicar sugira sugerir fale fala "
+    "conte conta quero queria gostaria gostei gosto adorei amei odiei detestei ola oi obrigado obrigada valeu "
+    "ajuda ajudar tchau ate logo qual quais quem porque outro outros outra outras esse essa este esta isso isto "
+    "primeiro segundo terceiro ultimo mostre mostra compare comparar compara entre diferenca algo alguma algum "
+    "curto curtos mesmo tambem agora bom boa dia tarde noite tudo bem como vai pode poderia escreveu autor "
+    "autora serie saga escrito ler leitura historia historias genero".split()
+)
+_EN = frozenset(
+    "the and of to about tell me books book like similar recommend recommendation recommendations suggest "
+    "give show more something shorter short why what who wrote written is are was it that this these those "
+    "one ones first second third last please thanks thank you hello hi hey help compare with versus between "
+    "difference want would love liked loved hated read reading any some good great other others another "
+    "not no yes how can could do does did author series by from for in on kind sort".split()
+)
+# Words spelled the same in both languages are no evidence either way.
+_SHARED = frozenset("a o as compare romance terror drama horror humor suspense thriller".split())
+_PT_MARKS = re.compile(r"[ãõçâêôáéíóúà]", re.IGNORECASE)
+_FOREIGN = frozenset(
+    "le la les des du et je tu il est une pour avec sur qui bonjour merci livre "
+    "el los las del y es por favor hola gracias libro libros quiero sobre una "
+    "der die das und ist ich nicht ein eine buch bucher hallo danke mit".split()
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Detection:
+    language: str | None  # "en", "pt", or None when the text gives no clear signal
+    en: float
+    pt: float
+    foreign: int  # words that look like French, Spanish or German, and like neither of ours
+
+    @property
+    def looks_foreign(self) -> bool:
+        return self.language is None and self.foreign >= 2
+
+
+def detect(text: str) -> Detection:
+    """Scores English and Portuguese evidence; a margin of one word or more decides."""
+    words = fold(text).split()
+    en = sum(1.0 for w in words if w in _EN and w not in _SHARED)
+    pt = sum(1.0 for w in words if w in _PT and w not in _SHARED)
+    pt += 1.5 * min(len(_PT_MARKS.findall(text)), 2)
+    foreign = sum(1 for w in words if w in _FOREIGN and w not in _EN and w not in _PT)
+    if pt - en >= 1:
+        language = "pt"
+    elif en - pt >= 1:
+        language = "en"
+    else:
+        language = None
+    if language and foreign > max(en, pt):
+        language = None  # "je cherche des livres" shares "des"/"livres" with nobody we speak
+    return Detection(language, en, pt, foreign)
+
+
+def normalise_hint(hint: str) -> str:
+    """'' -> '', 'pt-BR' -> 'pt', 'EN_us' -> 'en'.
+
+    Raises:
+        InvalidArgument: a language other than English or Portuguese.
+    """
+    code = hint.strip().lower().replace("_", "-").split("-")[0]
+    if not code:
+        return ""
+    if code in ("en", "eng", "english"):
+        return "en"
+    if code in ("pt", "por", "portuguese", "portugues"):
+        return "pt"
+    raise InvalidArgument.field("turn.language", f"must be empty, 'en' or 'pt' (got {hint[:20]!r}); I speak English and Portuguese")
+
+
+def choose(text: str, hint: str, previous: str | None) -> tuple[str, Detection]:
+    """The answer language: clear evidence in the text, else the client's hint, else the
+    session's last language, else English."""
+    detection = detect(text)
+    language = detection.language or hint or previous or "en"
+    return language, detection

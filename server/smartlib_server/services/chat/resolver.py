@@ -1,0 +1,203 @@
+"""Turns a phrase ("Duna", "the hobit", "harry potter", "tolkien") into catalog books.
+
+Stricter than the catalog's search box: a chat answer commits to one book, so a phrase must
+match a whole title, series or author name (allowing typos and a missing leading article),
+and near-ties become a question instead of a guess.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections import defaultdict
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import OSA
+
+from smartlib_server.domain import Book
+from smartlib_server.services.chat import lexicon
+from smartlib_server.services.serving_index import ServingIndex
+from smartlib_server.text import bare_title, fold
+
+FUZZY_MIN = 84.0  # whole-phrase similarity a typo may cost on longer phrases
+TIE_MARGIN = 4.0  # candidates closer than this are a tie worth asking about
+MAX_CHOICES = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class Resolution:
+    kind: str  # "book", "series", "author", "ambiguous" or "none"
+    books: tuple[Book, ...] = ()  # the book; the series in order; the author's books; the choices
+    name: str = ""  # the series or author name as the catalog spells it
+
+    @property
+    def book(self) -> Book:
+        return self.books[0]
+
+
+@dataclasses.dataclass
+class _Snapshot:
+    key: tuple[int, int, int]
+    titles: list[str]  # folded bare titles without a leading article, parallel to `title_ids`
+    title_ids: list[str]
+    series: dict[str, list[str]]  # folded series name without article -> ids in series order
+    series_names: dict[str, str]
+    authors: dict[str, list[str]]  # folded author -> ids, most popular first
+    author_names: dict[str, str]
+
+
+class TitleResolver:
+    def __init__(self, index: ServingIndex):
+        self.index = index
+        self._snapshot: _Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def resolve(self, phrase: str) -> Resolution:
+        needle = _key(fold(phrase))
+        if not needle:
+            return Resolution("none")
+        snap, books = self._current()
+        mapped = lexicon.pt_title_key(fold(phrase)) or lexicon.pt_title_key(needle) or _fuzzy_pt(fold(phrase))
+        candidates = [_key(mapped), needle] if mapped else [needle]
+        for key in candidates:
+            found = self._exact(key, snap, books)
+            if found:
+                return found
+        return self._fuzzy(needle, snap, books)
+
+    def _exact(self, key: str, snap: _Snapshot, books: dict[str, Book]) -> Resolution | None:
+        same = [snap.title_ids[i] for i, t in enumerate(snap.titles) if t == key]
+        same = [i for i in same if i in books]
+        if len(same) == 1:
+            return Resolution("book", (books[same[0]],))
+        if len(same) > 1:
+            return Resolution("ambiguous", _popular(books, same)[:MAX_CHOICES])
+        if key in snap.series:
+            return Resolution("series", _present(books, snap.series[key]), snap.series_names[key])
+        # "narnia" names "Chronicles of Narnia": every word of the phrase is in one series name.
+        words = set(key.split())
+        series = [name for name in snap.series if len(key) >= 5 and words <= set(name.split())]
+        if len(series) == 1:
+            return Resolution("series", _present(books, snap.series[series[0]]), snap.series_names[series[0]])
+        author = _author_match(key, snap)
+        if author:
+            return Resolution("author", _present(books, snap.authors[author]), snap.author_names[author])
+        return None
+
+    def _fuzzy(self, needle: str, snap: _Snapshot, books: dict[str, Book]) -> Resolution:
+        scored: dict[str, float] = {}
+        for title, score, i in process.extract(needle, snap.titles, scorer=_similarity, limit=20, score_cutoff=FUZZY_MIN):
+            scored[snap.title_ids[i]] = max(scored.get(snap.title_ids[i], 0.0), score)
+        # A phrase that starts a longer title ("the name" -> "The Name of the Wind"): a weaker match.
+        if len(needle) >= 4:
+            for i, title in enumerate(snap.titles):
+                if title.startswith(needle + " "):
+                    scored[snap.title_ids[i]] = max(scored.get(snap.title_ids[i], 0.0), 85.0)
+        series = process.extractOne(needle, list(snap.series), scorer=_similarity, score_cutoff=FUZZY_MIN)
+        authors = process.extractOne(needle, list(snap.authors), scorer=_similarity, score_cutoff=FUZZY_MIN)
+        ranked = sorted(((i, score) for i, score in scored.items() if i in books), key=lambda item: -item[1])
+        best_book = ranked[0][1] if ranked else 0.0
+        top_title = snap.titles[snap.title_ids.index(ranked[0][0])] if ranked else ""
+        if series and series[1] >= best_book and series[0] != top_title:
+            key = series[0]
+            return Resolution("series", _present(books, snap.series[key]), snap.series_names[key])
+        if authors and authors[1] > best_book:
+            key = authors[0]
+            return Resolution("author", _present(books, snap.authors[key]), snap.author_names[key])
+        if not ranked:
+            return Resolution("none")
+        tied = [book_id for book_id, score in ranked if score > best_book - TIE_MARGIN]
+        if len(tied) == 1:
+            return Resolution("book", (books[tied[0]],))
+        tied_books = _popular(books, tied)
+        names = {b.series_name for b in tied_books}
+        if len(names) == 1 and "" not in names:
+            key = _key(fold(tied_books[0].series_name))
+            if key in snap.series:
+                return Resolution("series", _present(books, snap.series[key]), snap.series_names[key])
+        return Resolution("ambiguous", tied_books[:MAX_CHOICES])
+
+    def _current(self) -> tuple[_Snapshot, dict[str, Book]]:
+        """The lookup tables and the books they were built from. The catalog may change under
+        them (catch_up edits the dict in place), so lookups below tolerate missing ids."""
+        books = self.index.books
+        key = (id(books), self.index.version, len(books))
+        snap = self._snapshot
+        if snap is not None and snap.key == key:
+            return snap, books
+        with self._lock:
+            if self._snapshot is None or self._snapshot.key != key:
+                self._snapshot = _build(key, books)
+            return self._snapshot, books
+
+
+def _build(key: tuple[int, int, int], books: dict[str, Book]) -> _Snapshot:
+    titles, title_ids = [], []
+    series: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    series_names: dict[str, str] = {}
+    authors: dict[str, list[str]] = defaultdict(list)
+    author_names: dict[str, str] = {}
+    for book in list(books.values()):
+        titles.append(_key(bare_title(book.title)))
+        title_ids.append(book.id)
+        if book.series_name:
+            name = _key(fold(book.series_name))
+            series[name].append((_position(book.series_position), book.id))
+            series_names.setdefault(name, book.series_name)
+        for author in book.authors:
+            name = fold(author)
+            authors[name].append(book.id)
+            author_names.setdefault(name, author)
+    ordered_series = {name: [i for _, i in sorted(members)] for name, members in series.items()}
+    by_rank = {name: _popular_ids(books, ids) for name, ids in authors.items()}
+    return _Snapshot(key, titles, title_ids, ordered_series, series_names, by_rank, author_names)
+
+
+def _key(folded: str) -> str:
+    return lexicon.strip_article(folded)
+
+
+def _similarity(a: str, b: str, **kwargs) -> float:
+    # Short phrases: one edit (a typo or a swapped pair) is allowed, whatever the ratio says.
+    if min(len(a), len(b)) <= 6:
+        return 90.0 if OSA.distance(a, b) <= 1 and min(len(a), len(b)) >= 4 else fuzz.ratio(a, b)
+    return fuzz.ratio(a, b)
+
+
+def _author_match(key: str, snap: _Snapshot) -> str | None:
+    """'tolkien', 'stephen king' or 'j r r tolkien': the phrase must include the surname."""
+    if key in snap.authors:
+        return key
+    words = key.split()
+    matches = [name for name in snap.authors if name.split()[-1:] == words[-1:] and set(words) <= set(name.split())]
+    if len(matches) == 1:
+        return matches[0]
+    if len(words) == 1 and len(key) >= 5:  # a misspelt surname: "tolkein"
+        close = [name for name in snap.authors if name.split() and _similarity(key, name.split()[-1]) >= FUZZY_MIN]
+        if len(close) == 1:
+            return close[0]
+    return None
+
+
+def _fuzzy_pt(folded: str) -> str | None:
+    hit = process.extractOne(folded, list(lexicon.PT_TITLES), scorer=fuzz.ratio, score_cutoff=90)
+    return lexicon.PT_TITLES[hit[0]] if hit else None
+
+
+def _position(position: str) -> float:
+    try:
+        return float(position.split("-")[0])
+    except ValueError:
+        return 1e9
+
+
+def _present(books: dict[str, Book], ids: list[str]) -> tuple[Book, ...]:
+    return tuple(books[i] for i in ids if i in books)
+
+
+def _popular_ids(books: dict[str, Book], ids: list[str]) -> list[str]:
+    ids = [i for i in ids if i in books]
+    return sorted(ids, key=lambda i: (books[i].list_rank < 0, books[i].list_rank, -books[i].num_ratings))
+
+
+def _popular(books: dict[str, Book], ids: list[str]) -> tuple[Book, ...]:
+    return tuple(books[i] for i in _popular_ids(books, ids))

@@ -1,0 +1,84 @@
+"""The state a turn works with: its input, the answer being drafted, what the session remembers."""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from smartlib_server.domain import Book
+from smartlib_server.services.chat import wording as w
+from smartlib_server.services.chat.wording import Phrasebook
+
+
+@dataclasses.dataclass(frozen=True)
+class TurnInput:
+    session_id: str
+    text: str
+    user_id: str = ""
+    language_hint: str = ""  # "", "en" or "pt" (already normalised)
+    seed: str = ""  # varies the wording between turns; the turn id in production
+
+
+@dataclasses.dataclass
+class Reply:
+    language: str
+    text: str
+    cards: list[tuple[Book, str]]
+    turn: TurnInput
+    intent: str
+    record: dict[str, Any]  # what the session remembers of this turn
+    remember: dict[str, list[str]]  # profile updates for the user, if any
+
+    @property
+    def books(self) -> list[Book]:
+        return [book for book, _ in self.cards]
+
+
+@dataclasses.dataclass
+class Context:
+    """What earlier turns of the session left behind."""
+
+    language: str | None = None
+    shown: list[list[str]] = dataclasses.field(default_factory=list)  # [book id, reason] of the last list
+    query: dict[str, Any] | None = None  # the last list's query, for "more", "shorter", "not like that"
+    focus: str = ""  # the book the conversation is about
+    pending: str = ""  # an action waiting for the user to pick a book: about, similar, compare:<id>
+    approach: str = ""
+
+    @classmethod
+    def from_records(cls, records: list[dict[str, Any]]) -> "Context":
+        ctx = cls()
+        for record in records:
+            ctx.language = record.get("lang") or ctx.language
+            if record.get("shown"):
+                ctx.shown = record["shown"]
+                ctx.approach = record.get("approach", "")
+            if record.get("query"):
+                ctx.query = record["query"]
+            ctx.focus = record.get("focus") or ctx.focus
+            ctx.pending = record.get("pending", "")
+        return ctx
+
+
+class Draft:
+    """The answer being built by a handler."""
+
+    def __init__(self, p: Phrasebook):
+        self.p = p
+        self.text = ""
+        self.cards: list[tuple[Book, str]] = []
+        self.shown: list[list[str]] = []
+        self.query: dict[str, Any] | None = None
+        self.focus = ""
+        self.pending = ""
+        self.approach = ""
+        self.remember: dict[str, list[str]] = {}
+
+    def set_list(self, items: list[tuple[Book, str]], query: dict[str, Any]) -> None:
+        reasons = [(b, w.reason(r, self.p.language)) for b, r in items]
+        self.cards = reasons
+        self.shown = [[b.id, r] for b, r in items]
+        self.query = {**query, "seen": list(dict.fromkeys([*query.get("seen", []), *(b.id for b, _ in items)]))}
+
+    def list_books(self, books, why: str) -> None:
+        self.cards = [(b, why) for b in books]
+        self.shown = [[b.id, why] for b in books]

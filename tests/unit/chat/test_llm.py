@@ -1,0 +1,142 @@
+"""LLM phrasing against a local OpenAI-compatible streaming server, and the fallback to the
+built-in generator when the model fails before or during an answer."""
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from smartlib_server.domain import Book
+from smartlib_server.services.chat.agent import Reply, TurnInput
+from smartlib_server.services.chat.llm import LLMConfig, LLMFailed, LLMPhraser
+from smartlib_server.services.chat.turns import ChatLimits, ChatService
+
+DUNE = Book("dune", "Dune (Dune, #1)", ("Frank Herbert",), "On the desert planet Arrakis...", ("Science Fiction",), avg_rating=4.28)
+
+
+class FakeModel(BaseHTTPRequestHandler):
+    """Streams like /v1/chat/completions; `mode` picks a behaviour."""
+
+    mode = "ok"
+    requests: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        length = int(self.headers["Content-Length"])
+        type(self).requests.append({"path": self.path, "body": json.loads(self.rfile.read(length))})
+        if self.mode == "error":
+            self.send_error(500, "model crashed")
+            return
+        if self.mode == "hang":
+            time.sleep(2)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        for word in ("Dune ", "is ", "a ", "classic."):
+            self._event({"choices": [{"delta": {"content": word}}]})
+            if self.mode == "stall":
+                time.sleep(2)
+                return
+        if self.mode == "cut":
+            return  # no [DONE]: the answer was cut off
+        if self.mode == "garbage":
+            self.wfile.write(b"data: {not json}\n\n")
+        self.wfile.write(b"data: [DONE]\n\n")
+
+    def _event(self, payload: dict) -> None:
+        self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
+        self.wfile.flush()
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+@pytest.fixture
+def model(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeModel)
+    server.daemon_threads = True
+    monkeypatch.setattr(FakeModel, "requests", [])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _phraser(server, mode: str, monkeypatch) -> LLMPhraser:
+    monkeypatch.setattr(FakeModel, "mode", mode)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    return LLMPhraser(LLMConfig(url, model="tiny", first_token_timeout_s=0.5, stall_timeout_s=0.5, total_timeout_s=5))
+
+
+def _reply(language: str = "en") -> Reply:
+    turn = TurnInput("s", "Tell me about Dune", language_hint=language)
+    return Reply(language, "Dune by Frank Herbert.\n\nA desert planet.", [(DUNE, "the book you asked about")], turn, "about", {}, {})
+
+
+async def _collect(agen) -> list[str]:
+    return [piece async for piece in agen]
+
+
+def test_streams_the_model_text_with_a_grounded_prompt(model, monkeypatch):
+    phraser = _phraser(model, "ok", monkeypatch)
+    assert asyncio.run(_collect(phraser.stream(_reply("pt")))) == ["Dune ", "is ", "a ", "classic."]
+    request = FakeModel.requests[0]
+    assert request["path"] == "/v1/chat/completions"
+    body = request["body"]
+    assert body["model"] == "tiny" and body["stream"] is True
+    system, user = body["messages"]
+    assert "SOMENTE" in system["content"] and "português" in system["content"]
+    assert "Dune by Frank Herbert" in user["content"] and "the only ones you may mention" in user["content"]
+    phraser.close()
+
+
+@pytest.mark.parametrize("mode", ["error", "hang", "cut", "garbage"])
+def test_failures_raise_llm_failed_quickly(model, monkeypatch, mode):
+    phraser = _phraser(model, mode, monkeypatch)
+    started = time.monotonic()
+    with pytest.raises(LLMFailed):
+        asyncio.run(_collect(phraser.stream(_reply())))
+    assert time.monotonic() - started < 2.0
+    phraser.close()
+
+
+def test_unreachable_model_fails():
+    phraser = LLMPhraser(LLMConfig("http://127.0.0.1:9", first_token_timeout_s=1, stall_timeout_s=1))
+    with pytest.raises(LLMFailed):
+        asyncio.run(_collect(phraser.stream(_reply())))
+    phraser.close()
+
+
+def test_a_stalled_model_falls_back_mid_turn(model, monkeypatch):
+    phraser = _phraser(model, "stall", monkeypatch)
+    service = ChatService(agent=None, executor=None, limits=ChatLimits(), phraser=phraser)
+    pieces = asyncio.run(_collect(service._phrase(_reply())))
+    assert pieces[0] == "Dune " and pieces[1] == "\n\n"
+    assert "".join(pieces[2:]) == _reply().text  # the whole built-in answer follows
+    assert service.llm_fallbacks == 1
+    phraser.close()
+
+
+def test_a_failing_model_before_any_text_leaves_only_the_built_in_answer(model, monkeypatch):
+    phraser = _phraser(model, "error", monkeypatch)
+    service = ChatService(agent=None, executor=None, limits=ChatLimits(), phraser=phraser)
+    assert "".join(asyncio.run(_collect(service._phrase(_reply())))) == _reply().text
+    phraser.close()
+
+
+@pytest.mark.parametrize("url, endpoint", [
+    ("http://localhost:11434", "http://localhost:11434/v1/chat/completions"),
+    ("http://localhost:8000/v1/", "http://localhost:8000/v1/chat/completions"),
+    ("https://llm.internal/v1/chat/completions", "https://llm.internal/v1/chat/completions"),
+])
+def test_endpoint(url, endpoint):
+    assert LLMConfig(url).endpoint == endpoint
+
+
+def test_rejects_non_http_urls():
+    with pytest.raises(ValueError):
+        LLMConfig("ftp://example")

@@ -1,0 +1,82 @@
+"""Title, series and author resolution over a small catalog held in a real ServingIndex."""
+from __future__ import annotations
+
+import pytest
+
+from smartlib_server.domain import Book
+from smartlib_server.services.chat.resolver import TitleResolver
+from smartlib_server.embedding import DIM
+from smartlib_server.services.serving_index import ServingIndex, ServingState
+from smartlib_server.services.title_search import TitleIndex
+from smartlib_server.vector_index import VectorIndex
+
+BOOKS = [
+    Book("dune", "Dune (Dune, #1)", ("Frank Herbert",), series_name="Dune", series_position="1", list_rank=3),
+    Book("messiah", "Dune Messiah (Dune, #2)", ("Frank Herbert",), series_name="Dune", series_position="2", list_rank=40),
+    Book("found", "Foundation (Foundation, #1)", ("Isaac Asimov",), series_name="Foundation", series_position="1", list_rank=5),
+    Book("hobbit", "The Hobbit (The Lord of the Rings, #0)", ("J.R.R. Tolkien",), series_name="The Lord of the Rings", series_position="0", list_rank=1),
+    Book("fellowship", "The Fellowship of the Ring (The Lord of the Rings, #1)", ("J.R.R. Tolkien",), series_name="The Lord of the Rings", series_position="1", list_rank=2),
+    Book("hp2", "Harry Potter and the Chamber of Secrets (Harry Potter, #2)", ("J.K. Rowling",), series_name="Harry Potter", series_position="2", list_rank=8),
+    Book("hp1", "Harry Potter and the Philosopher's Stone (Harry Potter, #1)", ("J.K. Rowling",), series_name="Harry Potter", series_position="1", list_rank=0),
+    Book("tattoo", "The Girl with the Dragon Tattoo (Millennium, #1)", ("Stieg Larsson",), series_name="Millennium", series_position="1"),
+    Book("train", "The Girl on the Train", ("Paula Hawkins",)),
+    Book("it", "It", ("Stephen King",), list_rank=30),
+    Book("shining", "The Shining (The Shining, #1)", ("Stephen King",), series_name="The Shining", series_position="1", list_rank=20),
+    Book("lion", "The Lion, the Witch and the Wardrobe (Chronicles of Narnia, #2)", ("C.S. Lewis",), series_name="Chronicles of Narnia", series_position="2"),
+]
+
+
+@pytest.fixture
+def resolver() -> TitleResolver:
+    index = ServingIndex(store=None, titles=TitleIndex())
+    index.state = ServingState({b.id: b for b in BOOKS}, VectorIndex(DIM), None)
+    return TitleResolver(index)
+
+
+@pytest.mark.parametrize("phrase, book_id", [
+    ("Dune", "dune"), ("dnue", "dune"), ("Duna", "dune"), ("Fundação", "found"), ("fundacao", "found"),
+    ("the hobbit", "hobbit"), ("hobbit", "hobbit"), ("O Hobbit", "hobbit"), ("the hobit", "hobbit"),
+    ("harry potter and the chamber of secrets", "hp2"), ("harry potter e a camara secreta", "hp2"),
+    ("It", "it"), ("the girl on the train", "train"), ("Dune Messiah", "messiah"),
+])
+def test_books(resolver, phrase, book_id):
+    found = resolver.resolve(phrase)
+    assert (found.kind, found.book.id) == ("book", book_id)
+
+
+def test_series_in_reading_order(resolver):
+    found = resolver.resolve("Harry Potter")
+    assert found.kind == "series" and found.name == "Harry Potter"
+    assert [b.id for b in found.books] == ["hp1", "hp2"]
+    assert resolver.resolve("o senhor dos anéis").name == "The Lord of the Rings"
+    assert resolver.resolve("lord of the rings").kind == "series"
+    assert resolver.resolve("narnia").name == "Chronicles of Narnia"
+    assert resolver.resolve("harry poter").kind == "series"
+
+
+def test_authors(resolver):
+    found = resolver.resolve("stephen king")
+    assert found.kind == "author" and found.name == "Stephen King"
+    assert [b.id for b in found.books] == ["shining", "it"]  # most popular first
+    assert resolver.resolve("tolkien").name == "J.R.R. Tolkien"
+    assert resolver.resolve("tolkein").name == "J.R.R. Tolkien"
+
+
+def test_ambiguous_titles_are_a_question(resolver):
+    found = resolver.resolve("the girl")
+    assert found.kind == "ambiguous" and {b.id for b in found.books} == {"tattoo", "train"}
+
+
+def test_unknown(resolver):
+    assert resolver.resolve("zorblax the unwritten").kind == "none"
+    assert resolver.resolve("   ").kind == "none"
+
+
+def test_catalog_changes_are_picked_up(resolver):
+    assert resolver.resolve("Neuromancer").kind == "none"
+    resolver.index.books["neuro"] = Book("neuro", "Neuromancer (Sprawl, #1)", ("William Gibson",))  # as catch_up does
+    resolver.index.applied_seq += 1
+    assert resolver.resolve("Neuromancer").book.id == "neuro"
+    del resolver.index.books["dune"]  # removed before the snapshot is rebuilt: no KeyError
+    assert resolver.resolve("Dune Messiah").book.id == "messiah"
+    assert [b.id for b in resolver.resolve("dune").books] != ["dune"]
