@@ -79,7 +79,7 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
         RecommendServicer(services.recommend, services.executor, services.caching), server
     )
     admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services), server)
-    chat_service_pb2_grpc.add_ChatServiceServicer_to_server(ChatServicer(services.chat), server)
+    chat_service_pb2_grpc.add_ChatServiceServicer_to_server(ChatServicer(services.chat, services.metrics), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     names = [CATALOG, RECOMMEND, ADMIN, CHAT, health.SERVICE_NAME, reflection.SERVICE_NAME]

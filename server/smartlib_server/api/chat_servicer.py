@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 
 import grpc
@@ -41,8 +42,9 @@ class _Stream:
 
 
 class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
-    def __init__(self, chat: ChatService):
+    def __init__(self, chat: ChatService, metrics=None):
         self.chat = chat
+        self.metrics = metrics  # smartlib_server.metrics.ServerMetrics, or None in unit tests
         self.open_streams = 0
 
     async def Converse(self, request_iterator, context):
@@ -50,6 +52,8 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
         if self.open_streams >= limits.max_streams:
             raise ResourceExhausted(f"too many open chat streams (limit {limits.max_streams}); retry shortly", retry_after=2.0)
         self.open_streams += 1
+        if self.metrics is not None:
+            self.metrics.chat_active_streams.inc()
         stream = _Stream()
         reader = asyncio.create_task(self._read(request_iterator, stream))
         try:
@@ -65,6 +69,8 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
             if stream.busy:
                 stream.task.cancel()
             self.open_streams -= 1
+            if self.metrics is not None:
+                self.metrics.chat_active_streams.dec()
 
     async def _read(self, request_iterator, stream: _Stream) -> None:
         idle = self.chat.limits.idle_timeout_s
@@ -131,22 +137,35 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
 
     async def _run_turn(self, turn, turn_id: str, stream: _Stream) -> None:
         language = turn.language_hint or "en"
+        started, first = time.perf_counter(), True
         try:
             async for event in self.chat.run_turn(turn):
+                if first and self.metrics is not None:
+                    self.metrics.chat_first_event_seconds.observe(time.perf_counter() - started)
+                first = False
                 if isinstance(event, Done):
                     language = event.language
+                    self._count(language, "done")
                 await stream.outbox.put(_to_pb(event, turn_id))
         except asyncio.CancelledError:
             if stream.cancel_requested:  # the client cancelled: the turn ends, the stream goes on
+                self._count(language, "cancelled")
                 await stream.outbox.put(pb.ConverseEvent(done=pb.TurnDone(turn_id=turn_id, cancelled=True, language=language)))
                 return
             raise
         except SmartLibError as exc:
+            self._count(language, "error")
             await stream.outbox.put(_error(exc, turn_id))
         except Exception:
+            self._count(language, "error")
             log.exception("chat turn failed")
             await stream.outbox.put(pb.ConverseEvent(error=pb.TurnError(
                 code="INTERNAL", message="internal error; it has been logged. Try again.", turn_id=turn_id)))
+
+
+    def _count(self, language: str, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.chat_turns.labels(language=language if language in ("en", "pt") else "other", outcome=outcome).inc()
 
 
 class _Abort:
