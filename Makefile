@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test bench protos lint stack stack-stop ingest-10k clean
+.PHONY: help venv run test bench soak fuzz crash protos lint stack stack-stop ingest-10k clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -32,6 +32,15 @@ test: $(STAMP) ## Run the whole test suite (needs PostgreSQL and Redis on 127.0.
 
 bench: $(STAMP) ## Run the benchmarks; writes bench/ and prints a summary
 	$(BIN)/python -m smartlib_bench
+
+soak: $(STAMP) ## Mixed load for SOAK_SECONDS (default 600); reports RSS, threads and fds in bench/soak.json
+	$(BIN)/python -m smartlib_bench.soak
+
+fuzz: $(STAMP) ## A longer Hypothesis run over every RPC (EXAMPLES=200)
+	SMARTLIB_FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(BIN)/python -m pytest -q tests/integration/test_fuzz.py
+
+crash: $(STAMP) ## A longer kill -9 run (ROUNDS=25)
+	SMARTLIB_CRASH_ROUNDS=$(or $(ROUNDS),25) $(BIN)/python -m pytest -q tests/integration/test_crash_safety.py
 
 protos: $(STAMP) ## Regenerate clients/smartlib/v1 from protos/
 	$(BIN)/python -m grpc_tools.protoc -I protos --python_out=clients --pyi_out=clients \

@@ -116,6 +116,6 @@ def server(make_server, starter_settings) -> RunningServer:
 
 
 @pytest.fixture
-def channel(server) -> Iterator["grpc.Channel"]:
+def channel(server):
     with server.channel() as ch:
         yield ch

@@ -40,8 +40,14 @@ class Settings:
     cache_ttl_s: int = 300
     gcs_bucket: str = ""
     gcs_endpoint: str = ""  # for the emulator; empty uses Google's endpoint
-    auth_token: str = ""
-    admin_token: str = ""
+    auth_token: str = ""  # when set, every call needs `authorization: Bearer <token>` (health exempt)
+    admin_token: str = ""  # AdminService needs this one; without it AdminService is refused
+    tls_cert: str = ""  # server certificate (PEM); with tls_key, the port speaks TLS
+    tls_key: str = ""
+    tls_client_ca: str = ""  # with it, clients must present a certificate signed by this CA (mTLS)
+    max_concurrent_rpcs: int = 32  # admitted unary calls; more fail fast with RESOURCE_EXHAUSTED
+    max_streams: int = 256  # admitted streams
+    cf_retrain_interval_s: float = 60.0  # how often collaborative filtering folds in new interactions
     llm_url: str = ""  # OpenAI-compatible chat-completions endpoint for optional chat phrasing
     llm_model: str = ""
     llm_timeout_s: float = 30.0
@@ -93,6 +99,9 @@ class Settings:
         need(not self.redis_url or self.redis_url.startswith(("redis://", "rediss://")), "redis_url", "must be a redis:// URL")
         need(self.environment.replace("-", "").replace("_", "").isalnum(), "environment", "letters, digits, - and _ only")
         need(self.faiss_threads >= 1, "faiss_threads", "must be at least 1")
+        need(self.max_concurrent_rpcs >= 1, "max_concurrent_rpcs", "must be at least 1")
+        need(self.max_streams >= 1, "max_streams", "must be at least 1")
+        need(self.cf_retrain_interval_s > 0, "cf_retrain_interval_s", "must be positive")
         need(self.inference_timeout_ms > 0, "inference_timeout_ms", "must be positive")
         need(not self.llm_url or self.llm_url.startswith(("http://", "https://")), "llm_url", "must be an http(s):// URL")
         for name in ("llm_timeout_s", "chat_max_text_chars", "chat_max_turns_per_stream", "chat_idle_timeout_s",

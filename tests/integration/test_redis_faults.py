@@ -3,7 +3,6 @@ noeviction), each on a redis-server of our own, never the shared one on 6379."""
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 import signal
 import socket

@@ -87,27 +87,41 @@ class SqlDatabase:
 
     @contextmanager
     def tx(self) -> Iterator[Any]:
-        """A transaction on this thread's connection; reconnects once if the server went away."""
-        for attempt in (1, 2):
+        """A transaction on this thread's connection.
+
+        A dropped PostgreSQL connection (server restart, killed backend) is found by a ping
+        before the body runs and replaced. A failure inside the body becomes Unavailable and
+        drops the connection, since a context manager cannot run its body twice.
+        """
+        conn = self._connection()
+        if self.dialect.name != "sqlite" and not self._alive(conn):
+            log.warning("catalog database connection lost; reconnecting")
+            self._drop_connection()
             conn = self._connection()
+        try:
+            cur = conn.cursor()
+            if self.dialect.name == "sqlite":
+                cur.execute("BEGIN IMMEDIATE")
+            yield Cursor(cur, self.dialect.placeholder)
+            conn.commit()
+        except self.dialect.errors as exc:
+            self._drop_connection()
+            log.warning("catalog database error: %s", exc)
+            raise Unavailable(f"catalog database error ({exc.__class__.__name__}); retry shortly") from exc
+        except BaseException:
             try:
-                cur = conn.cursor()
-                if self.dialect.name == "sqlite":
-                    cur.execute("BEGIN IMMEDIATE")
-                yield Cursor(cur, self.dialect.placeholder)
-                conn.commit()
-                return
-            except self.dialect.errors as exc:
+                conn.rollback()
+            except Exception:
                 self._drop_connection()
-                if attempt == 2 or not _is_disconnect(exc):
-                    raise Unavailable(f"catalog database error: {exc.__class__.__name__}: {exc}") from exc
-                log.warning("catalog database connection lost; reconnecting")
-            except BaseException:
-                try:
-                    conn.rollback()
-                except Exception:
-                    self._drop_connection()
-                raise
+            raise
+
+    def _alive(self, conn: Any) -> bool:
+        """One round trip; it also opens the transaction the body then runs in."""
+        try:
+            conn.execute("SELECT 1")
+            return True
+        except self.dialect.errors:
+            return False
 
     def close(self) -> None:
         if self._listener is not None:
@@ -142,15 +156,6 @@ class Cursor:
     def all(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         self.execute(sql, params)
         return self._cur.fetchall()
-
-
-def _is_disconnect(exc: BaseException) -> bool:
-    try:
-        import psycopg
-
-        return isinstance(exc, psycopg.OperationalError)
-    except ImportError:  # pragma: no cover - psycopg is a hard dependency
-        return False
 
 
 def sqlite_database(path: Path) -> SqlDatabase:

@@ -17,6 +17,7 @@ import grpc
 import numpy as np
 
 from smartlib_handlers import wire
+from smartlib_server import deadlines
 from smartlib_server.adapters.circuit_breaker import BreakerState, CircuitBreaker
 from smartlib_server.adapters.inference import LocalInference
 from smartlib_server.adapters.torchserve_pb import inference_pb2, inference_pb2_grpc
@@ -206,7 +207,7 @@ class TorchServeInference:
         request = inference_pb2.PredictionsRequest(
             model_name=model, model_version=self.version, input={wire.INPUT_KEY: payload}
         )
-        answer = self._stub.Predictions(request, timeout=timeout_s)
+        answer = self._stub.Predictions(request, timeout=deadlines.cap(timeout_s))  # never past the caller's deadline
         return wire.parse_response(answer.prediction, dim)
 
     def _predict(self, model: str, payload: bytes, dim: int, timeout_s: float, local: Callable[[], np.ndarray]) -> np.ndarray:

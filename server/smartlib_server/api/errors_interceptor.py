@@ -30,7 +30,10 @@ def status_for(error: SmartLibError) -> status_pb2.Status:
 
 async def abort_with(context: grpc.aio.ServicerContext, error: BaseException) -> None:
     """Ends the RPC with the status `error` deserves. Always raises."""
-    if isinstance(error, SmartLibError):
+    if isinstance(error, NotImplementedError):  # a declared method this server does not serve yet
+        status = status_pb2.Status(code=code_pb2.UNIMPLEMENTED, message="this server does not implement the method yet")
+        code = grpc.StatusCode.UNIMPLEMENTED
+    elif isinstance(error, SmartLibError):
         status = status_for(error)
         code = error.code
     else:

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 from concurrent.futures import Executor
 
 from smartlib.v1 import books_pb2, catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
+from smartlib_server import deadlines
 from smartlib_server.api.conversion import approach_from_pb, book_from_pb, book_to_pb, filter_from_pb, result_to_pb
 from smartlib_server.embedding import EMBEDDER_ID
 from smartlib_server.services.caching import AnswerCaching
@@ -21,7 +21,9 @@ class _Blocking:
         self._executor = executor
 
     async def run(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+        # in_context carries the caller's deadline into the worker thread and refuses work whose
+        # deadline passed while it waited for a worker.
+        return await asyncio.get_running_loop().run_in_executor(self._executor, deadlines.in_context(fn, *args))
 
 
 class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, _Blocking):
@@ -61,10 +63,16 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, _Blocking
 
 
 class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, _Blocking):
-    def __init__(self, recommend: RecommendService, executor: Executor, caching: AnswerCaching):
+    def __init__(self, recommend: RecommendService, executor: Executor, caching: AnswerCaching, personal=None):
         _Blocking.__init__(self, executor)
         self.recommend = recommend
         self.caching = caching
+        self.personal = personal  # api.interaction_servicer.PersonalizationHandlers
+
+    async def RecommendForUser(self, request, context):
+        if self.personal is None:
+            raise NotImplementedError
+        return await self.personal.RecommendForUser(request, context)
 
     async def SimilarBooks(self, request, context):
         approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)

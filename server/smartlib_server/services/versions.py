@@ -79,9 +79,9 @@ class VersionManager:
         from smartlib_training import artifacts
         from smartlib_training.ranking import popularity_prior
 
-        directory = self.encoder_root / version
-        if not version or Path(version).name != version:
+        if not version or len(version) > 128 or Path(version).name != version or version.startswith("."):
             raise InvalidArgument.field("version", "must be a version name from ListVersions")
+        directory = self.encoder_root / version
         if not directory.is_dir():
             raise NotFound(f"no encoder version {version!r} in {self.encoder_root}")
         try:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
 from typing import Any, Union
 
+from smartlib_server import deadlines
 from smartlib_server.domain import Book
 from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.chat.agent import ChatAgent
@@ -112,12 +113,12 @@ class ChatService:
         """
         yield Typing()
         loop = asyncio.get_running_loop()
-        reply: Reply = await loop.run_in_executor(self.executor, self.agent.prepare, turn)
+        reply: Reply = await loop.run_in_executor(self.executor, deadlines.in_context(self.agent.prepare, turn))
         async for piece in self._phrase(reply):
             yield TextDelta(piece)
         for book, reason in reply.cards:
             yield Card(book, reason)
-        await loop.run_in_executor(self.executor, self.agent.commit, reply)
+        await loop.run_in_executor(self.executor, deadlines.in_context(self.agent.commit, reply))
         yield Done(reply.language)
 
     async def _phrase(self, reply: Reply) -> AsyncIterator[str]:

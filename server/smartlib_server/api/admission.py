@@ -1,0 +1,212 @@
+"""Admission control: decides whether a call may start any work at all.
+
+A call is turned away, before the servicer runs, when
+- its payload does not parse (INVALID_ARGUMENT; gRPC itself would answer UNKNOWN and leak the
+  parser's class name),
+- its deadline has already passed (DEADLINE_EXCEEDED, nothing downstream is touched),
+- the server already runs `max_concurrent` unary calls or `max_streams` streams
+  (RESOURCE_EXHAUSTED with RetryInfo, at once: a caller is better served retrying elsewhere
+  than queueing behind work it would time out on).
+Admitted calls get their deadline published through smartlib_server.deadlines.
+
+Health checks and reflection are never counted or shed: probes must answer under overload.
+Everything here runs on the server's single event loop, so plain counters need no lock.
+"""
+from __future__ import annotations
+
+import inspect
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+
+from smartlib_server import deadlines
+from smartlib_server.api.errors_interceptor import abort_with
+from smartlib_server.errors import InvalidArgument, ResourceExhausted
+
+NEVER_SHED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class _Malformed:
+    """Stands in for a request whose bytes did not parse, so the behaviour can reject it."""
+
+
+MALFORMED = _Malformed()
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    if deserializer is None:
+        return None
+
+    def parse(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except Exception:  # noqa: BLE001 - any parse failure is the caller's input, not our fault
+            return MALFORMED
+
+    return parse
+
+
+def _malformed_error() -> InvalidArgument:
+    return InvalidArgument("the request message could not be parsed; send a serialized message of the method's request type")
+
+
+class AdmissionInterceptor(grpc.aio.ServerInterceptor):
+    """Sheds load and expired calls at the door.
+
+    Args:
+        max_concurrent: unary calls (and server-streaming calls) allowed in flight at once.
+        max_streams: client- and bidirectional streams (chat conversations) open at once.
+        retry_after: the delay put in RetryInfo when a call is shed, in seconds.
+    """
+
+    def __init__(self, max_concurrent: int, max_streams: int, retry_after: float = 0.2):
+        if max_concurrent < 1 or max_streams < 1:
+            raise ValueError("max_concurrent and max_streams must be at least 1")
+        self.max_concurrent = max_concurrent
+        self.max_streams = max_streams
+        self.retry_after = retry_after
+        self.active = 0
+        self.streams = 0
+        self.shed = 0  # calls turned away for capacity since start, for tests and metrics
+
+    # -- slots ------------------------------------------------------------------------------
+    def _try_acquire(self, stream: bool) -> bool:
+        if stream:
+            if self.streams >= self.max_streams:
+                return False
+            self.streams += 1
+        else:
+            if self.active >= self.max_concurrent:
+                return False
+            self.active += 1
+        return True
+
+    def _release(self, stream: bool) -> None:
+        if stream:
+            self.streams -= 1
+        else:
+            self.active -= 1
+
+    async def _admit(self, context: grpc.aio.ServicerContext, counted: bool, stream: bool) -> None:
+        """Aborts the call unless it may run; on return a slot is held when `counted`."""
+        left = context.time_remaining()
+        if left is not None and left <= 0:
+            await abort_with(context, deadlines.DeadlineExceeded("deadline exceeded before the call started; nothing was done"))
+        if counted and not self._try_acquire(stream):
+            self.shed += 1
+            kind = "streams" if stream else "calls"
+            limit = self.max_streams if stream else self.max_concurrent
+            await abort_with(
+                context,
+                ResourceExhausted(f"server busy: {limit} {kind} already in progress; retry after the RetryInfo delay", self.retry_after),
+            )
+
+    # -- wrapping ---------------------------------------------------------------------------
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        counted = not handler_call_details.method.startswith(NEVER_SHED)
+        handler = handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
+        admit, release = self._admit, self._release
+
+        def checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            async def gen() -> AsyncIterator[Any]:
+                async for request in requests:
+                    if request is MALFORMED:
+                        await abort_with(context, _malformed_error())
+                    yield request
+
+            return gen()
+
+        if handler.unary_unary:
+            inner = handler.unary_unary
+
+            async def unary_unary(request, context):
+                if request is MALFORMED:
+                    await abort_with(context, _malformed_error())
+                await admit(context, counted, False)
+                try:
+                    with deadlines.bound(context.time_remaining()):
+                        return await inner(request, context)
+                finally:
+                    if counted:
+                        release(False)
+
+            return handler._replace(unary_unary=unary_unary)
+
+        if handler.unary_stream:
+            inner_us = handler.unary_stream
+
+            if inspect.isasyncgenfunction(inner_us):
+
+                async def unary_stream(request, context):
+                    if request is MALFORMED:
+                        await abort_with(context, _malformed_error())
+                    await admit(context, counted, False)
+                    try:
+                        with deadlines.bound(context.time_remaining()):
+                            async for response in inner_us(request, context):
+                                yield response
+                    finally:
+                        if counted:
+                            release(False)
+
+            else:  # a coroutine that answers through context.write()
+
+                async def unary_stream(request, context):
+                    if request is MALFORMED:
+                        await abort_with(context, _malformed_error())
+                    await admit(context, counted, False)
+                    try:
+                        with deadlines.bound(context.time_remaining()):
+                            return await inner_us(request, context)
+                    finally:
+                        if counted:
+                            release(False)
+
+            return handler._replace(unary_stream=unary_stream)
+
+        if handler.stream_unary:
+            inner_su = handler.stream_unary
+
+            async def stream_unary(request_iterator, context):
+                await admit(context, counted, True)
+                try:
+                    with deadlines.bound(context.time_remaining()):
+                        return await inner_su(checked(request_iterator, context), context)
+                finally:
+                    if counted:
+                        release(True)
+
+            return handler._replace(stream_unary=stream_unary)
+
+        if handler.stream_stream:
+            inner_ss = handler.stream_stream
+
+            if inspect.isasyncgenfunction(inner_ss):
+
+                async def stream_stream(request_iterator, context):
+                    await admit(context, counted, True)
+                    try:
+                        with deadlines.bound(context.time_remaining()):
+                            async for response in inner_ss(checked(request_iterator, context), context):
+                                yield response
+                    finally:
+                        if counted:
+                            release(True)
+
+            else:
+
+                async def stream_stream(request_iterator, context):
+                    await admit(context, counted, True)
+                    try:
+                        with deadlines.bound(context.time_remaining()):
+                            return await inner_ss(checked(request_iterator, context), context)
+                    finally:
+                        if counted:
+                            release(True)
+
+            return handler._replace(stream_stream=stream_stream)
+        return handler
