@@ -23,6 +23,7 @@ from smartlib_server.metrics import ServerMetrics
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.chat import ChatService, build_chat_service
+from smartlib_server.services.personalization.wiring import Personalization, build_personalization
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.services.serving_index import ServingIndex
 from smartlib_server.services.title_search import TitleIndex
@@ -50,12 +51,14 @@ class Services:
     caching: AnswerCaching
     memory: ConversationMemory
     chat: ChatService
+    personalization: Personalization
     _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def load(self) -> None:
         """Builds the in-memory indexes from the store, with the encoder to serve (blocking)."""
         self.index.load(finetuned=self.versions.startup_encoder())
         self.record_state()
+        self.personalization.start(self.settings.cf_retrain_interval_s)  # idempotent
 
     def record_state(self) -> None:
         """Publishes versions and index sizes as metrics (after a load, swap or write)."""
@@ -101,6 +104,7 @@ class Services:
         if callable(close_inference):
             close_inference()
         self.chat.close()
+        self.personalization.close()
         self.memory.close()
         self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.close()
@@ -135,8 +139,10 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     caching = build_answer_caching(settings, metrics)
     memory = build_conversation_memory(settings)
     chat = build_chat_service(recommend, memory, executor, settings)
+    personalization = build_personalization(store.db, recommend, metrics, settings.max_k)
     return Services(
-        settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory, chat
+        settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory, chat,
+        personalization,
     )
 
 

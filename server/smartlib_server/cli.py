@@ -97,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=cmd_export_mar)
 
     from smartlib_server.artifacts.cli import add_kb_commands
+    from smartlib_server.services.personalization.cli_commands import add_experiment_commands
 
+    add_experiment_commands(sub, common, _settings)
     add_kb_commands(sub)  # `kb ...` and `artifact ...`: handlers take (settings, args)
     return parser
 

@@ -14,13 +14,19 @@ from smartlib.v1 import (
     admin_service_pb2_grpc,
     chat_service_pb2,
     chat_service_pb2_grpc,
+    interaction_service_pb2,
+    interaction_service_pb2_grpc,
     catalog_service_pb2,
     catalog_service_pb2_grpc,
     recommend_service_pb2,
     recommend_service_pb2_grpc,
 )
+from smartlib_server import tls
 from smartlib_server.api.admin_servicer import AdminServicer
+from smartlib_server.api.admission import AdmissionInterceptor
+from smartlib_server.api.auth_interceptor import auth_interceptor
 from smartlib_server.api.chat_servicer import ChatServicer
+from smartlib_server.api.interaction_servicer import InteractionServicer, PersonalizationHandlers
 from smartlib_server.api.errors_interceptor import ErrorInterceptor
 from smartlib_server.api.metrics_interceptor import MetricsInterceptor
 from smartlib_server.api.servicers import CatalogServicer, RecommendServicer
@@ -34,6 +40,7 @@ CATALOG = catalog_service_pb2.DESCRIPTOR.services_by_name["CatalogService"].full
 RECOMMEND = recommend_service_pb2.DESCRIPTOR.services_by_name["RecommendService"].full_name
 ADMIN = admin_service_pb2.DESCRIPTOR.services_by_name["AdminService"].full_name
 CHAT = chat_service_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name
+INTERACTION = interaction_service_pb2.DESCRIPTOR.services_by_name["InteractionService"].full_name
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -56,6 +63,7 @@ class SmartLibServer:
         """Called once the indexes are loaded: Recommend (and the server as a whole) is SERVING."""
         await self.health.set(RECOMMEND, SERVING)
         await self.health.set(CHAT, SERVING)  # the agent answers from the recommendation index
+        await self.health.set(INTERACTION, SERVING)  # validation needs the loaded books
         await self.health.set("", SERVING)
 
     async def stop(self, grace: float) -> None:
@@ -65,26 +73,36 @@ class SmartLibServer:
 
 def build_server(settings: Settings, services: Services, interceptors: list | None = None) -> SmartLibServer:
     message_limit = settings.max_message_bytes
+    guards = [g for g in (auth_interceptor(settings),) if g is not None]
+    guards.append(AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_streams))
     server = grpc.aio.server(
-        # Metrics outermost, so rejections by later interceptors are counted too.
-        interceptors=[MetricsInterceptor(services.metrics), *(interceptors or []), ErrorInterceptor()],
+        # Metrics outermost, so rejections by the guards are counted too.
+        interceptors=[MetricsInterceptor(services.metrics), *guards, *(interceptors or []), ErrorInterceptor()],
         options=[
             ("grpc.max_receive_message_length", message_limit),
             ("grpc.max_send_message_length", message_limit),
             ("grpc.so_reuseport", 0),
         ],
+        # A backstop against floods far above what admission control lets through.
+        maximum_concurrent_rpcs=8 * settings.max_concurrent_rpcs + settings.max_streams,
     )
     catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(services.catalog, services.executor, services.caching, services.index), server)
-    recommend_service_pb2_grpc.add_RecommendServiceServicer_to_server(
-        RecommendServicer(services.recommend, services.executor, services.caching), server
+    personal = PersonalizationHandlers(
+        services.personalization.recommender, services.personalization.experiments, services.executor
     )
-    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services), server)
+    recommend_service_pb2_grpc.add_RecommendServiceServicer_to_server(
+        RecommendServicer(services.recommend, services.executor, services.caching, personal), server
+    )
+    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services, personal), server)
+    interaction_service_pb2_grpc.add_InteractionServiceServicer_to_server(
+        InteractionServicer(services.personalization.interactions, services.executor), server
+    )
     chat_service_pb2_grpc.add_ChatServiceServicer_to_server(ChatServicer(services.chat, services.metrics), server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    names = [CATALOG, RECOMMEND, ADMIN, CHAT, health.SERVICE_NAME, reflection.SERVICE_NAME]
+    names = [CATALOG, RECOMMEND, ADMIN, CHAT, INTERACTION, health.SERVICE_NAME, reflection.SERVICE_NAME]
     reflection.enable_server_reflection(names, server)
-    port = server.add_insecure_port(f"{settings.grpc_host}:{settings.grpc_port}")
+    port = tls.add_port(server, f"{settings.grpc_host}:{settings.grpc_port}", settings)
     if port == 0:
         raise OSError(f"cannot bind {settings.grpc_host}:{settings.grpc_port}")
     return SmartLibServer(server, port, health_servicer, services)

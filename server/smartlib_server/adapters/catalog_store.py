@@ -75,6 +75,11 @@ class SqlCatalogStore:
         self._dialect = db.dialect
         self._create_schema()
 
+    @property
+    def db(self) -> SqlDatabase:
+        """The database the catalog lives in; interactions and experiments share it."""
+        return self._db
+
     def close(self) -> None:
         self._db.close()
 
@@ -86,7 +91,7 @@ class SqlCatalogStore:
     def _create_schema(self) -> None:
         d = self._dialect
         statements = [
-            f"""CREATE TABLE IF NOT EXISTS books (
+            """CREATE TABLE IF NOT EXISTS books (
                 id TEXT PRIMARY KEY, title TEXT NOT NULL, authors TEXT NOT NULL,
                 description TEXT NOT NULL, genres TEXT NOT NULL, characters TEXT NOT NULL,
                 avg_rating DOUBLE PRECISION NOT NULL, num_ratings BIGINT NOT NULL, url TEXT NOT NULL,

@@ -33,9 +33,22 @@ def _info_pb(info: VersionInfo) -> pb.VersionInfo:
 
 
 class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer, _Blocking):
-    def __init__(self, services: Services):
+    def __init__(self, services: Services, personal=None):
         _Blocking.__init__(self, services.executor)
         self.services = services
+        self.personal = personal  # experiments live with personalisation (api.interaction_servicer)
+
+    async def CreateExperiment(self, request, context):
+        return await self.personal.CreateExperiment(request, context)
+
+    async def StopExperiment(self, request, context):
+        return await self.personal.StopExperiment(request, context)
+
+    async def ListExperiments(self, request, context):
+        return await self.personal.ListExperiments(request, context)
+
+    async def GetExperimentResults(self, request, context):
+        return await self.personal.GetExperimentResults(request, context)
 
     async def ListVersions(self, request, context):
         kind = _kind(request.kind, allow_unspecified=True)

@@ -1,0 +1,149 @@
+"""gRPC surface of personalisation: InteractionService, RecommendForUser and AdminService's
+experiment methods. Thin: unpack, run the plain service on the worker pool, pack."""
+from __future__ import annotations
+
+import asyncio
+import functools
+from concurrent.futures import Executor
+
+from google.protobuf import timestamp_pb2
+
+from smartlib.v1 import admin_service_pb2, interaction_service_pb2, interaction_service_pb2_grpc, recommend_service_pb2
+from smartlib_server.api.conversion import approach_from_pb, approach_to_pb, book_to_pb, filter_from_pb
+from smartlib_server.errors import InvalidArgument
+from smartlib_server.services.personalization.blend import PersonalRecommender
+from smartlib_server.services.personalization.experiments import ExperimentService
+from smartlib_server.services.personalization.interactions import InteractionService
+from smartlib_server.services.personalization.records import (
+    Arm,
+    Experiment,
+    ExperimentResults,
+    InteractionInput,
+    InteractionKind,
+    PersonalResult,
+    RateEstimate,
+)
+
+_KINDS = {
+    interaction_service_pb2.INTERACTION_KIND_VIEW: InteractionKind.VIEW,
+    interaction_service_pb2.INTERACTION_KIND_CLICK: InteractionKind.CLICK,
+    interaction_service_pb2.INTERACTION_KIND_LIKE: InteractionKind.LIKE,
+    interaction_service_pb2.INTERACTION_KIND_DISLIKE: InteractionKind.DISLIKE,
+    interaction_service_pb2.INTERACTION_KIND_RATE: InteractionKind.RATE,
+    interaction_service_pb2.INTERACTION_KIND_READ: InteractionKind.READ,
+    interaction_service_pb2.INTERACTION_KIND_DISMISS: InteractionKind.DISMISS,
+}
+
+
+class _Blocking:
+    """Runs blocking service calls (SQL, FAISS) on the shared worker pool."""
+
+    def __init__(self, executor: Executor):
+        self._executor = executor
+
+    async def run(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
+
+
+class InteractionServicer(interaction_service_pb2_grpc.InteractionServiceServicer, _Blocking):
+    def __init__(self, interactions: InteractionService, executor: Executor):
+        _Blocking.__init__(self, executor)
+        self.interactions = interactions
+
+    async def RecordInteractions(self, request, context):
+        outcome = await self.run(self.interactions.record, [interaction_from_pb(pb) for pb in request.interactions])
+        response = interaction_service_pb2.RecordInteractionsResponse(accepted=outcome.accepted)
+        for r in outcome.rejected:
+            response.rejected.add(index=r.index, field=r.field, description=r.description)
+        return response
+
+
+class PersonalizationHandlers(_Blocking):
+    """RecommendForUser and the experiment RPCs, for RecommendServicer and AdminServicer to delegate to."""
+
+    def __init__(self, recommender: PersonalRecommender, experiments: ExperimentService, executor: Executor):
+        _Blocking.__init__(self, executor)
+        self.recommender = recommender
+        self.experiments = experiments
+
+    async def RecommendForUser(self, request, context):
+        result = await self.run(self.recommender.recommend_for_user, request.user_id, request.k, filter_from_pb(request.filter))
+        return personal_result_to_pb(result)
+
+    async def CreateExperiment(self, request, context):
+        return experiment_to_pb(await self.run(self.experiments.create, experiment_from_pb(request.experiment)))
+
+    async def StopExperiment(self, request, context):
+        return experiment_to_pb(await self.run(self.experiments.stop, request.name))
+
+    async def ListExperiments(self, request, context):
+        experiments = await self.run(self.experiments.list)
+        return admin_service_pb2.ListExperimentsResponse(experiments=[experiment_to_pb(e) for e in experiments])
+
+    async def GetExperimentResults(self, request, context):
+        return results_to_pb(await self.run(self.experiments.results, request.name))
+
+
+# -- conversion ----------------------------------------------------------------------------
+def interaction_from_pb(pb: interaction_service_pb2.Interaction) -> InteractionInput:
+    timestamp = None
+    if pb.HasField("timestamp"):
+        timestamp = pb.timestamp.seconds * 1000 + pb.timestamp.nanos // 1_000_000
+    return InteractionInput(
+        user_id=pb.user_id, book_id=pb.book_id, kind=_KINDS.get(pb.kind, pb.kind), rating=pb.rating,
+        timestamp_ms=timestamp, recommendation_id=pb.recommendation_id,
+    )
+
+
+def personal_result_to_pb(result: PersonalResult) -> recommend_service_pb2.RecommendResponse:
+    response = recommend_service_pb2.RecommendResponse(
+        approach=approach_to_pb(result.approach), model_version=result.model_version,
+        arm=result.arm, recommendation_id=result.recommendation_id,
+    )
+    for item in result.items:
+        response.items.add(book=book_to_pb(item.book), score=item.score, reason=item.reason)
+    return response
+
+
+def experiment_from_pb(pb: admin_service_pb2.Experiment, field: str = "experiment") -> Experiment:
+    arms = []
+    for i, arm in enumerate(pb.arms):
+        approach = approach_from_pb(arm.approach, f"{field}.arms[{i}].approach")
+        arms.append(Arm(arm.name, arm.weight, approach, arm.cf_weight, arm.content_weight))
+    if not pb.name.strip():
+        raise InvalidArgument.field(f"{field}.name", "must not be empty")
+    return Experiment(pb.name, tuple(arms))
+
+
+def experiment_to_pb(experiment: Experiment) -> admin_service_pb2.Experiment:
+    pb = admin_service_pb2.Experiment(name=experiment.name, running=experiment.running)
+    for arm in experiment.arms:
+        pb.arms.add(
+            name=arm.name, weight=arm.weight, approach=approach_to_pb(arm.approach) if arm.approach else 0,
+            cf_weight=arm.cf_weight, content_weight=arm.content_weight,
+        )
+    pb.created_at.CopyFrom(_timestamp(experiment.created_at_ms))
+    if experiment.stopped_at_ms is not None:
+        pb.stopped_at.CopyFrom(_timestamp(experiment.stopped_at_ms))
+    return pb
+
+
+def results_to_pb(results: ExperimentResults) -> admin_service_pb2.ExperimentResults:
+    pb = admin_service_pb2.ExperimentResults(
+        experiment=experiment_to_pb(results.experiment),
+        ctr_p_value=results.ctr_p_value, like_rate_p_value=results.like_rate_p_value,
+    )
+    for arm in results.arms:
+        pb.arms.add(
+            name=arm.name, exposures=arm.exposures, clicks=arm.clicks, likes=arm.likes, reads=arm.reads,
+            ctr=_rate(arm.ctr), like_rate=_rate(arm.like_rate),
+        )
+    return pb
+
+
+def _rate(rate: RateEstimate) -> admin_service_pb2.RateEstimate:
+    return admin_service_pb2.RateEstimate(rate=rate.rate, low=rate.low, high=rate.high)
+
+
+def _timestamp(ms: int) -> timestamp_pb2.Timestamp:
+    return timestamp_pb2.Timestamp(seconds=ms // 1000, nanos=(ms % 1000) * 1_000_000)

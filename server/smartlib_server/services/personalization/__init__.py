@@ -1,0 +1,1 @@
+"""Personalisation: interactions, per-user recommendations (content + CF + popularity) and A/B experiments."""

@@ -1,0 +1,230 @@
+"""RecommendForUser: content profile + collaborative filtering + popular-in-your-genres, blended.
+
+Each source's scores are scaled to [0, 1] by its best candidate, then mixed with the arm's
+weights. Popularity's weight shrinks as the history grows: with no history it is the whole
+answer, with a long one it only breaks ties. Books the user already read, liked, rated,
+disliked or dismissed are never recommended.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+from smartlib_server.domain import Approach, Book, BookFilter, Recommendation
+from smartlib_server.errors import FailedPrecondition, Unavailable
+from smartlib_server.services.personalization.cf import CFModel, fold_preferences, normalise_scores
+from smartlib_server.services.personalization.experiments import ExperimentService
+from smartlib_server.services.personalization.interaction_store import InteractionStore
+from smartlib_server.services.personalization.popularity import CatalogPriors
+from smartlib_server.services.personalization.profile import build_profile, content_scores
+from smartlib_server.services.personalization.records import (
+    BlendWeights,
+    Interaction,
+    InteractionKind,
+    PersonalResult,
+)
+from smartlib_server.services.validation import require_id, require_k
+from smartlib_server.text import split_series
+from smartlib_server.vector_index import VectorIndex
+
+SEEN_KINDS = frozenset({InteractionKind.READ, InteractionKind.LIKE, InteractionKind.RATE,
+                        InteractionKind.DISLIKE, InteractionKind.DISMISS})
+
+
+@dataclasses.dataclass(frozen=True)
+class ContentView:
+    """The catalog and vector index one request reads (read once, so a swap cannot split it)."""
+
+    books: Mapping[str, Book]
+    index: VectorIndex
+    approach: Approach
+    model_version: str
+    catalog_version: object
+
+
+class PersonalRecommender:
+    """Args:
+        interactions: the durable log (a user's fresh history is read per request).
+        cf_model: returns the current CF model (the trainer swaps it in the background).
+        experiments: assigns arms and records exposures.
+        content: returns the ContentView for an approach (None: the server's default).
+        max_k: the largest k accepted.
+    """
+
+    def __init__(
+        self,
+        interactions: InteractionStore,
+        cf_model: Callable[[], CFModel],
+        experiments: ExperimentService,
+        content: Callable[[Approach | None], ContentView],
+        max_k: int = 100,
+        history_limit: int = 2000,
+    ):
+        self.interactions = interactions
+        self.cf_model = cf_model
+        self.experiments = experiments
+        self.content = content
+        self.max_k = max_k
+        self.history_limit = history_limit
+        self._priors: CatalogPriors | None = None
+        self._priors_lock = threading.Lock()
+
+    def recommend_for_user(self, user_id: str, k: int, filt: BookFilter) -> PersonalResult:
+        user_id = require_id(user_id, "user_id")
+        k = require_k(k, self.max_k)
+        assignment = self.experiments.assign(user_id)
+        view = self.content(assignment.arm.approach)
+        history = self.interactions.user_history(user_id, self.history_limit)
+        model = self.cf_model()
+        items = rank(history, k, filt, view, model, self.priors(view), assignment.arm.blend)
+        recommendation_id = self.experiments.record_exposure(assignment, user_id, [i.book.id for i in items])
+        return PersonalResult(
+            tuple(items), view.approach, f"{view.model_version}+{model.version}",
+            assignment.arm.name, recommendation_id, assignment.experiment,
+        )
+
+    def priors(self, view: ContentView) -> CatalogPriors:
+        with self._priors_lock:
+            if self._priors is None or self._priors.version != view.catalog_version:
+                self._priors = CatalogPriors(dict(view.books), view.catalog_version)  # copy: catch_up mutates it
+            return self._priors
+
+
+@dataclasses.dataclass(frozen=True)
+class Signals:
+    """Everything the blend needs about one user, computed once and reusable across weightings."""
+
+    prefs: Mapping[str, float]
+    seen: frozenset[str]
+    content: Mapping[str, float]  # candidate -> [0, 1]
+    content_because: Mapping[str, str]
+    cf: Mapping[str, float]  # candidate -> [0, 1]
+    affinity: Mapping[str, float]
+    pop: np.ndarray  # per priors row, in [0, 1]
+
+
+def signals(history: Sequence[Interaction], fetch: int, view: ContentView, model: CFModel, priors: CatalogPriors) -> Signals:
+    books = view.books
+    prefs = {b: w for b, w in fold_preferences(history).items() if b in books}
+    seen = frozenset(e.book_id for e in history if e.kind in SEEN_KINDS)
+    newest_first = list(dict.fromkeys(e.book_id for e in reversed(history)))
+    profile = build_profile(prefs, newest_first, view.index.vector)
+    content_raw, because = content_scores(profile, view.index, fetch + len(seen))
+    affinity = priors.affinity(prefs, books)
+    pop = priors.scores(affinity)
+    top = float(pop.max()) if pop.size else 0.0
+    return Signals(
+        prefs, seen, normalise_scores(content_raw), because, normalise_scores(model.scores(prefs)), affinity,
+        pop / top if top > 0 else pop,
+    )
+
+
+def rank(
+    history: Sequence[Interaction],
+    k: int,
+    filt: BookFilter,
+    view: ContentView,
+    model: CFModel,
+    priors: CatalogPriors,
+    weights: BlendWeights,
+) -> list[Recommendation]:
+    """The blend itself, free of storage and experiments (the evaluation calls it directly)."""
+    fetch = (k + len(filt.exclude_ids)) * 4
+    return blend(signals(history, fetch, view, model, priors), k, filt, view, model, priors, weights, history)
+
+
+def blend(
+    sig: Signals, k: int, filt: BookFilter, view: ContentView, model: CFModel, priors: CatalogPriors,
+    weights: BlendWeights, history: Sequence[Interaction],
+) -> list[Recommendation]:
+    books = view.books
+    fetch = (k + len(sig.seen) + len(filt.exclude_ids)) * 4
+    n = len(sig.prefs)
+    pop_weight = weights.popularity / (1.0 + n / weights.popularity_half_history) if n else 1.0
+    order = np.argsort(-sig.pop, kind="stable")
+
+    def pop(book_id: str) -> float:
+        row = priors.row.get(book_id)
+        return float(sig.pop[row]) if row is not None else 0.0
+
+    def global_pop(book_id: str) -> float:
+        row = priors.row.get(book_id)
+        return float(priors.percentile[row]) if row is not None else 0.0
+
+    candidates = set(sig.content) | set(sig.cf)
+    candidates.update(priors.ids[row] for row in order[:fetch])
+    scored: list[tuple[float, str, str]] = []
+    for book_id in candidates:
+        book = books.get(book_id)
+        if book is None or book_id in sig.seen or not filt.accepts(book):
+            continue
+        # Readers pick popular books more. Global popularity, not the genre-weighted one, so
+        # a CF find outside the user's genres is not penalised twice.
+        prior = 1.0 - weights.prior + weights.prior * global_pop(book_id)
+        parts = {
+            "content": weights.content * sig.content.get(book_id, 0.0) * prior,
+            "cf": weights.cf * sig.cf.get(book_id, 0.0) * prior,
+            "popularity": pop_weight * pop(book_id),
+        }
+        total = sum(parts.values())
+        if total > 0:
+            # Name a personal source whenever it carries a real share of the score: "because you
+            # liked X" is more useful than "popular", and true once X contributed a third.
+            personal = max(("content", "cf"), key=parts.__getitem__)
+            scored.append((total, book_id, personal if parts[personal] >= total / 3 else "popularity"))
+    if len(scored) < k:  # a selective filter: walk the whole catalog by popularity
+        have = {b for _, b, _ in scored}
+        for row in order:
+            book_id = priors.ids[row]
+            book = books.get(book_id)
+            if book is not None and book_id not in have and book_id not in sig.seen and filt.accepts(book):
+                scored.append((1e-3 * pop(book_id), book_id, "popularity"))
+                if len(scored) >= k:
+                    break
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return [
+        Recommendation(books[b], float(score), _reason(source, books[b], books, sig, model, priors, history))
+        for score, b, source in scored[:k]
+    ]
+
+
+def _reason(source, book, books, sig: Signals, model, priors, history) -> str:
+    if source == "content" and book.id in sig.content_because:
+        anchor = sig.content_because[book.id]
+        return f"because you {_verb(anchor, history)} {_title(books.get(anchor))}"
+    if source == "cf":
+        anchor = model.because_of(book.id, sig.prefs)
+        if anchor is not None and anchor in books:
+            return f"readers of {_title(books[anchor])} also read {_title(book)}"
+    return priors.reason(book, sig.affinity)
+
+
+def _verb(book_id: str, history: Sequence[Interaction]) -> str:
+    kinds = {e.kind for e in history if e.book_id == book_id}
+    if InteractionKind.LIKE in kinds or InteractionKind.RATE in kinds:
+        return "liked"
+    return "read" if InteractionKind.READ in kinds else "showed interest in"
+
+
+def _title(book: Book | None) -> str:
+    return split_series(book.title)[0] if book else "a book you liked"
+
+
+def serving_content(recommend) -> Callable[[Approach | None], ContentView]:
+    """ContentView factory over the live RecommendService (its ServingIndex and encoders)."""
+
+    def view(approach: Approach | None) -> ContentView:
+        index = recommend.index
+        if not index.ready.is_set():
+            raise Unavailable("the recommendation index is still loading; retry shortly", retry_after=2.0)
+        try:
+            resolved, finetuned = recommend.resolve_approach(approach)
+        except FailedPrecondition:  # an arm asked for FINETUNED after it was deactivated
+            resolved, finetuned = Approach.BASELINE, None
+        vectors = finetuned.index if finetuned else index.baseline
+        return ContentView(index.books, vectors, resolved, recommend.model_version(resolved, finetuned), index.version)
+
+    return view

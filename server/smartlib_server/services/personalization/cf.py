@@ -1,0 +1,227 @@
+"""Collaborative filtering: item-item similarity from co-occurrence in users' histories.
+
+Why item-item rather than ALS: it needs no per-user factors, so a user's newest interaction
+changes their recommendations at once (scoring reads the fresh history), and "readers of X also
+read Y" is a direct read-out of the model. The `implicit` library was not added: the co-occurrence
+model is a few sparse products in scipy, which is already installed.
+
+Training is incremental on input and cheap on compute: the trainer keeps a running user x book
+preference table, reads only interactions logged after the last one it saw (from any replica),
+and recomputes the similarity matrix (one sparse X^T X) when something changed. The model
+version `cf@<seq>` names the last interaction it includes.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+from scipy import sparse
+
+from smartlib_server.services.personalization.interaction_store import InteractionStore
+from smartlib_server.services.personalization.records import Interaction, InteractionKind
+
+log = logging.getLogger(__name__)
+
+NEIGHBOURS = 100  # similar books kept per book: bounds memory at ~n_books * 100 entries
+SHRINK = 5.0  # damps similarities resting on one or two co-readers
+
+
+def preference(kind: InteractionKind, rating: int) -> float | None:
+    """Implicit preference of one event: >0 positive, 0 negative (cancels earlier ones), None: no signal."""
+    if kind in (InteractionKind.READ, InteractionKind.LIKE):
+        return 1.0
+    if kind is InteractionKind.RATE:
+        return {5: 1.0, 4: 0.8, 3: 0.3}.get(rating, 0.0)
+    if kind is InteractionKind.CLICK:
+        return 0.3
+    if kind in (InteractionKind.DISLIKE, InteractionKind.DISMISS):
+        return 0.0
+    return None  # a view alone says nothing about taste
+
+
+def fold_preferences(history: Iterable[Interaction]) -> dict[str, float]:
+    """Book -> preference of one user, applying events in order: a dislike after a like wins,
+    and a later like restores it. Books whose preference ends at 0 are left out."""
+    prefs: dict[str, float] = {}
+    for event in history:
+        value = preference(event.kind, event.rating)
+        if value is None:
+            continue
+        prefs[event.book_id] = 0.0 if value == 0 else max(prefs.get(event.book_id, 0.0), value)
+    return {b: w for b, w in prefs.items() if w > 0}
+
+
+@dataclasses.dataclass(frozen=True)
+class CFModel:
+    """An immutable trained model; the trainer swaps whole models, so readers never see a half."""
+
+    version: str
+    book_ids: tuple[str, ...]
+    columns: Mapping[str, int]
+    similarity: sparse.csr_matrix  # book x book, top NEIGHBOURS per row, diagonal zero
+    users: int = 0
+
+    @classmethod
+    def empty(cls) -> "CFModel":
+        return cls("cf@0", (), {}, sparse.csr_matrix((0, 0), dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.book_ids)
+
+    def scores(self, prefs: Mapping[str, float]) -> dict[str, float]:
+        """Candidate book -> sum over the user's books of preference x similarity."""
+        known = [(self.columns[b], w) for b, w in prefs.items() if b in self.columns]
+        if not known:
+            return {}
+        rows = np.array([c for c, _ in known])
+        weights = np.array([w for _, w in known], dtype=np.float32)
+        totals = np.asarray(self.similarity[rows].T @ weights).ravel()
+        nz = np.flatnonzero(totals > 0)
+        return {self.book_ids[i]: float(totals[i]) for i in nz}
+
+    def because_of(self, candidate: str, prefs: Mapping[str, float]) -> str | None:
+        """The user's book contributing most to `candidate`'s score (for the reason text)."""
+        column = self.columns.get(candidate)
+        if column is None:
+            return None
+        best, best_score = None, 0.0
+        for book, weight in prefs.items():
+            row = self.columns.get(book)
+            if row is None:
+                continue
+            score = weight * self.similarity[row, column]
+            if score > best_score:
+                best, best_score = book, score
+        return best
+
+
+def train(pairs: Mapping[tuple[str, str], float], version: str, neighbours: int = NEIGHBOURS, shrink: float = SHRINK) -> CFModel:
+    """Builds a CFModel from (user, book) -> preference; cosine with shrinkage and inverse user frequency."""
+    if not pairs:
+        return dataclasses.replace(CFModel.empty(), version=version)
+    users: dict[str, int] = {}
+    books: dict[str, int] = {}
+    rows, cols, vals = [], [], []
+    for (user, book), weight in pairs.items():
+        rows.append(users.setdefault(user, len(users)))
+        cols.append(books.setdefault(book, len(books)))
+        vals.append(weight)
+    x = sparse.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)), shape=(len(users), len(books)))
+    # Heavy readers' co-reads say less about any one pair of books: weight each user by 1/log.
+    per_user = np.diff(x.indptr)
+    x = sparse.diags((1.0 / np.log2(2.0 + per_user)).astype(np.float32)) @ x
+    binary = (x > 0).astype(np.float32)
+    co, counts = _offdiagonal(x.T @ x), _offdiagonal(binary.T @ binary)  # same sparsity pattern
+    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=0)).ravel())
+    row = np.repeat(np.arange(co.shape[0]), np.diff(co.indptr))
+    data = co.data / (norms[row] * norms[co.indices] + 1e-9) * (counts.data / (counts.data + shrink))
+    co.data = data.astype(np.float32)
+    sim = _top_per_row(co, neighbours)
+    ids = tuple(sorted(books, key=books.__getitem__))
+    return CFModel(version, ids, {b: i for i, b in enumerate(ids)}, sim, users=len(users))
+
+
+def _offdiagonal(matrix) -> sparse.csr_matrix:
+    matrix = sparse.csr_matrix(matrix)
+    matrix.setdiag(0)
+    matrix.eliminate_zeros()
+    matrix.sort_indices()
+    return matrix
+
+
+def _top_per_row(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
+    matrix.sort_indices()
+    indptr, indices, data = [0], [], []
+    for r in range(matrix.shape[0]):
+        start, end = matrix.indptr[r], matrix.indptr[r + 1]
+        row_data, row_idx = matrix.data[start:end], matrix.indices[start:end]
+        if end - start > k:
+            keep = np.argpartition(-row_data, k)[:k]
+            row_data, row_idx = row_data[keep], row_idx[keep]
+        indices.append(row_idx)
+        data.append(row_data)
+        indptr.append(indptr[-1] + len(row_idx))
+    cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)  # noqa: E731
+    return sparse.csr_matrix((cat(data, np.float32), cat(indices, np.int32), np.array(indptr)), shape=matrix.shape)
+
+
+class CFTrainer:
+    """Keeps `model` current with the interaction log.
+
+    `refresh()` reads only the interactions logged after the last one applied; it can run on a
+    schedule (`start`) and is also safe to call directly (tests, the CLI, after a bulk import).
+    """
+
+    def __init__(self, store: InteractionStore, neighbours: int = NEIGHBOURS, page: int = 100_000):
+        self.store = store
+        self.neighbours = neighbours
+        self.page = page
+        self.model = CFModel.empty()
+        self.seq = 0
+        self.trained_at = 0.0
+        self._pairs: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def refresh(self) -> bool:
+        """Applies new interactions and retrains if there were any. Returns True when it retrained."""
+        with self._lock:
+            changed = False
+            while True:
+                batch = self.store.since(self.seq, self.page)
+                for seq, event in batch:
+                    self._apply(event)
+                    self.seq = seq
+                changed |= bool(batch)
+                if len(batch) < self.page:
+                    break
+            if not changed:
+                return False
+            started = time.perf_counter()
+            live = {pair: w for pair, w in self._pairs.items() if w > 0}
+            self.model = train(live, f"cf@{self.seq}", self.neighbours)
+            self.trained_at = time.time()
+            log.info(
+                "CF model %s: %d books, %d users, %d pairs, %.2fs",
+                self.model.version, len(self.model), self.model.users, len(live), time.perf_counter() - started,
+            )
+            return True
+
+    def _apply(self, event: Interaction) -> None:
+        value = preference(event.kind, event.rating)
+        if value is None:
+            return
+        key = (event.user_id, event.book_id)
+        self._pairs[key] = 0.0 if value == 0 else max(self._pairs.get(key, 0.0), value)
+
+    def start(self, interval_s: float) -> threading.Thread:
+        """Retrains every `interval_s` seconds when the log grew (writes from any replica count)."""
+
+        def loop() -> None:
+            while not self._stop.wait(interval_s):
+                try:
+                    self.refresh()
+                except Exception:  # the database may be briefly down; the next round catches up
+                    log.warning("CF retraining failed", exc_info=True)
+
+        thread = threading.Thread(target=loop, name="smartlib-cf-trainer", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def normalise_scores(scores: Mapping[str, float]) -> dict[str, float]:
+    """Scales a source's scores into [0, 1] by its best score, so sources can be blended."""
+    if not scores:
+        return {}
+    top = max(scores.values())
+    if top <= 0 or math.isnan(top):
+        return {}
+    return {b: s / top for b, s in scores.items()}

@@ -1,0 +1,48 @@
+"""Builds the personalisation services from the core ones, so app.py needs a few lines only."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+from smartlib_server.adapters.sql import SqlDatabase
+from smartlib_server.services.personalization.blend import PersonalRecommender, serving_content
+from smartlib_server.services.personalization.cf import CFTrainer
+from smartlib_server.services.personalization.experiment_store import ExperimentStore
+from smartlib_server.services.personalization.experiments import ExperimentService
+from smartlib_server.services.personalization.interaction_store import InteractionStore
+from smartlib_server.services.personalization.interactions import InteractionService, book_resolver
+
+
+@dataclasses.dataclass
+class Personalization:
+    store: InteractionStore
+    interactions: InteractionService
+    trainer: CFTrainer
+    experiments: ExperimentService
+    recommender: PersonalRecommender
+
+    _thread: threading.Thread | None = None
+
+    def start(self, cf_interval_s: float) -> None:
+        """Trains CF from the stored log, then keeps it current in the background. Idempotent."""
+        self.trainer.refresh()
+        if self._thread is None:
+            self._thread = self.trainer.start(cf_interval_s)
+
+    def close(self) -> None:
+        self.trainer.stop()
+
+
+def build_personalization(db: SqlDatabase, recommend, metrics=None, max_k: int = 100) -> Personalization:
+    """Args:
+        db: the catalog database (interactions, experiments and exposures live beside the books).
+        recommend: the RecommendService, whose index and encoders give the content signal.
+        metrics: the ServerMetrics, for the per-arm exposure and outcome counters; None disables them.
+    """
+    store = InteractionStore(db)
+    trainer = CFTrainer(store)
+    experiments = ExperimentService(ExperimentStore(db, store), metrics)
+    resolve = book_resolver(lambda: recommend.index.books, recommend.index.store.resolve_id)
+    interactions = InteractionService(store, resolve, listeners=[experiments.on_interactions])
+    recommender = PersonalRecommender(store, lambda: trainer.model, experiments, serving_content(recommend), max_k=max_k)
+    return Personalization(store, interactions, trainer, experiments, recommender)

@@ -1,0 +1,54 @@
+"""Item-item CF: preferences, similarity from co-occurrence, and incremental retraining."""
+from __future__ import annotations
+
+from smartlib_server.services.personalization.cf import CFTrainer, fold_preferences, train
+from smartlib_server.services.personalization.records import Interaction, InteractionKind as K
+
+T = 1_780_000_000_000
+
+
+def ev(user, book, kind, rating=0, t=0):
+    return Interaction(user, book, kind, rating, T + t)
+
+
+def test_preferences_follow_the_latest_signal():
+    prefs = fold_preferences([
+        ev("u", "a", K.LIKE, t=1), ev("u", "a", K.DISLIKE, t=2),  # disliked after liking: gone
+        ev("u", "b", K.DISMISS, t=1), ev("u", "b", K.READ, t=2),  # read after dismissing: back
+        ev("u", "c", K.CLICK), ev("u", "d", K.VIEW), ev("u", "e", K.RATE, 2), ev("u", "f", K.RATE, 4),
+    ])
+    assert prefs == {"b": 1.0, "c": 0.3, "f": 0.8}
+
+
+def test_co_read_books_are_similar_and_unrelated_ones_are_not():
+    pairs = {}
+    for u in range(10):  # ten readers read both x and y
+        pairs[(f"u{u}", "x")] = pairs[(f"u{u}", "y")] = 1.0
+    pairs[("loner", "x")] = pairs[("loner", "z")] = 1.0  # one reader pairs x with z
+    for u in range(5):
+        pairs[(f"w{u}", "q")] = 1.0
+    model = train(pairs, "cf@1")
+    scores = model.scores({"x": 1.0})
+    assert scores["y"] > scores["z"] > 0  # shrinkage: one co-reader is weak evidence
+    assert "q" not in scores and "x" not in scores
+    assert model.because_of("y", {"x": 1.0, "q": 1.0}) == "x"
+
+
+def test_neighbour_lists_are_capped():
+    pairs = {(f"u{u}", f"b{b}"): 1.0 for u in range(3) for b in range(30)}
+    model = train(pairs, "cf@1", neighbours=5)
+    assert max(model.similarity.getnnz(axis=1)) == 5
+
+
+def test_trainer_reads_only_new_interactions_and_versions_the_model(interaction_store):
+    trainer = CFTrainer(interaction_store, page=2)  # a small page exercises the paging loop
+    assert not trainer.refresh() and trainer.model.version == "cf@0"
+    interaction_store.add([ev("u1", "a", K.READ), ev("u1", "b", K.READ), ev("u2", "a", K.LIKE), ev("u2", "b", K.LIKE)])
+    assert trainer.refresh()
+    first = trainer.model
+    assert first.version == f"cf@{interaction_store.last_seq()}" and "b" in first.scores({"a": 1.0})
+    assert not trainer.refresh() and trainer.model is first  # nothing new: no retraining
+    interaction_store.add([ev("u1", "b", K.DISLIKE, t=5), ev("u2", "b", K.DISMISS, t=5)])
+    assert trainer.refresh()
+    assert trainer.model.version != first.version
+    assert "b" not in trainer.model.scores({"a": 1.0})  # both readers took b back
