@@ -1,0 +1,133 @@
+"""`make bench`: measures the serving path against ceilings taken in the same run.
+
+Writes bench/results.json and bench/report.md (with plots) and prints a summary table.
+Use --home to point at an existing catalog (for example one with the 10k books ingested);
+by default a temporary starter catalog is built.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import random
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from smartlib_bench import embedding_bench, faiss_bench, grpc_bench, machine, report
+from smartlib_server.app import build_services, starter_catalog_path
+from smartlib_server.background import BackgroundServer
+from smartlib_server.config import Settings
+from smartlib_server.csv_source import load_file
+from smartlib_server.embedding import EMBEDDER_ID, normalise
+from smartlib_server.services.ingest import ingest_csv
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _dataset(args) -> Path:
+    return Path(args.data_dir or os.environ.get("SMARTLIB_DATA_DIR", REPO.parent / "shared" / "data")) / "goodreads_best_books_10k.csv"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m smartlib_bench")
+    parser.add_argument("--home", help="SMARTLIB_HOME of an existing catalog to serve (default: a temporary starter catalog)")
+    parser.add_argument("--out", default="bench", help="output folder (default bench/)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per load phase")
+    parser.add_argument("--embed-books", type=int, default=300, help="books in the embedding benchmark")
+    parser.add_argument("--data-dir", help="folder holding goodreads_best_books_10k.csv")
+    parser.add_argument("--skip-torchserve", action="store_true", help="skip the TorchServe section (about 2 minutes)")
+    parser.add_argument("--skip-cache", action="store_true", help="skip the Redis round-trip section")
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.WARNING)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict = {"machine": machine.describe(), "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+    print("measuring memory bandwidth ...", flush=True)
+    bandwidth = machine.read_bandwidth_gbs()
+    results["read_bandwidth_gbs"] = bandwidth
+
+    dataset = _dataset(args)
+    if dataset.is_file():
+        print(f"embedding {args.embed_books} books from {dataset.name}: naive vs ours ...", flush=True)
+        books = [b for _, b in load_file(dataset)[0]]
+        random.Random(7).shuffle(books)
+        results["embedding"] = embedding_bench.run(books[: args.embed_books])
+    else:
+        results["embedding"] = {"skipped": f"{dataset} not found"}
+
+    temp = None
+    home = Path(args.home) if args.home else None
+    if home is None:
+        temp = Path(tempfile.mkdtemp(prefix="smartlib-bench-"))
+        home = temp
+    settings = Settings.from_env(home=home, grpc_port=0)
+    services = build_services(settings)
+    try:
+        if services.store.count_books() == 0:
+            print("building a starter catalog ...", flush=True)
+            ingest_csv(services.catalog, starter_catalog_path(), progress=False)
+        server = BackgroundServer(settings, services)
+        server.load()
+        ids, matrix = services.store.load_vectors(EMBEDDER_ID)
+        print(f"FAISS over {len(ids)} books ...", flush=True)
+        results["faiss_baseline"] = faiss_bench.flat_search(normalise(matrix), bandwidth)
+        finetuned = services.index.finetuned
+        if finetuned is not None:
+            encoded = normalise(finetuned.encode(matrix))
+            results["faiss_finetuned"] = faiss_bench.flat_search(encoded, bandwidth)
+        sample = random.Random(3).sample(ids, min(200, len(ids)))
+        print("gRPC load (separate client process) ...", flush=True)
+        results["grpc"] = grpc_bench.run(server.address, sample, args.seconds, finetuned is not None)
+        server.stop()
+    finally:
+        if temp is not None:
+            shutil.rmtree(temp, ignore_errors=True)
+
+    results["extra"] = {}
+    if not args.skip_cache:
+        print("cache round trips: Redis vs in-process ...", flush=True)
+        results["extra"]["cache"] = _cache_section(os.environ.get("SMARTLIB_REDIS_URL") or "redis://127.0.0.1:6379/0")
+    if not args.skip_torchserve:
+        print("TorchServe vs in-process encoder (starts TorchServe) ...", flush=True)
+        results["extra"]["torchserve"] = _torchserve_section(args.seconds)
+
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    table = report.summary_table(results)
+    report.write(out, results, table)
+    print(table)
+
+
+def _cache_section(redis_url: str) -> dict:
+    from smartlib_server.adapters.cache import CacheUnavailable
+    from smartlib_server.services.caching_bench import bench_cache_lookup
+
+    try:
+        figures = bench_cache_lookup(redis_url)
+    except CacheUnavailable as exc:
+        return {"skipped": f"Redis at {redis_url} unreachable: {exc}", "rows": []}
+    rows = [(f"cache {name}", f"{value:.1f}", "") for name, value in figures.items()]
+    return {"figures": figures, "rows": rows}
+
+
+def _torchserve_section(seconds: float) -> dict:
+    from smartlib_handlers.bench_torchserve import run_bench
+
+    figures = run_bench(seconds=seconds)
+    rows = []
+    for key, value in figures.items():
+        if isinstance(value, (int, float)):
+            rows.append((f"torchserve {key}", f"{value:.3f}", ""))
+        elif isinstance(value, dict):
+            for inner, number in value.items():
+                if isinstance(number, (int, float)):
+                    rows.append((f"torchserve {key} {inner}", f"{number:.3f}", ""))
+    return {"figures": figures, "rows": rows}
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The bench report: a Markdown summary table plus a plot of the ratios."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def summary_table(results: dict) -> str:
+    rows: list[tuple[str, str, str]] = []
+    emb = results.get("embedding", {})
+    if "naive_books_per_s" in emb:
+        rows.append(("embedding, naive baseline", f"{emb['naive_books_per_s']:.1f} books/s", "1.00x"))
+        for name in ("fp32", "bf16"):
+            e = emb[name]
+            rows.append((
+                f"embedding, ours {name}", f"{e['books_per_s']:.1f} books/s",
+                f"{e['speedup_vs_naive']:.2f}x naive; cosine mean {e['cosine_mean']:.5f}, min {e['cosine_min']:.5f}",
+            ))
+    for key, label in (("faiss_baseline", "BASELINE"), ("faiss_finetuned", "FINETUNED")):
+        f = results.get(key)
+        if f:
+            rows.append((
+                f"FAISS flat {label} {f['vectors']}x{f['dim']}", f"{f['single_query_ms']:.3f} ms/query",
+                f"{f['fraction_of_bound']:.0%} of the bandwidth bound ({f['bandwidth_bound_ms']:.3f} ms); index {f['index_mb']:.1f} MB",
+            ))
+            rows.append((
+                f"FAISS {label} batch of 32", f"{f['batch32_default_ms']:.2f} ms default",
+                f"{f['batch32_blas_ms']:.2f} ms with BLAS forced",
+            ))
+    for name, g in results.get("grpc", {}).items():
+        rows.append((f"gRPC {name}", f"{g['qps']:.0f} req/s, p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
+                     f"{g['ratio_to_empty_c8']:.2f}x empty RPC c8; errors {g['errors']}"))
+    for section in results.get("extra", {}).values():
+        rows.extend(tuple(r) for r in section.get("rows", []))
+    m = results["machine"]
+    head = f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; read bandwidth {results['read_bandwidth_gbs']:.1f} GB/s (1 thread)\n\n"
+    lines = ["| what | measured | relative |", "|---|---|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
+    return head + "\n".join(lines)
+
+
+def write(out: Path, results: dict, table: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    grpc = results.get("grpc", {})
+    if grpc:
+        names = list(grpc)
+        fig, ax = plt.subplots(figsize=(7, 3.5))
+        ax.barh(names, [grpc[n]["ratio_to_empty_c8"] for n in names])
+        ax.set_xlabel("QPS relative to the empty RPC at concurrency 8")
+        fig.tight_layout()
+        fig.savefig(out / "grpc_ratios.png", dpi=110)
+        plt.close(fig)
+    body = f"# Smart Library benchmark\n\nRun started {results['started']}.\n\n{table}\n"
+    if grpc:
+        body += "\n![gRPC throughput relative to the empty RPC](grpc_ratios.png)\n"
+    (out / "report.md").write_text(body)
