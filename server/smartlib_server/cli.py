@@ -69,6 +69,61 @@ def cmd_export_mar(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalog_for_training(settings: Settings):
+    """Books and their stored 2688-d vectors, row-aligned, from the catalog store."""
+    from smartlib_server.adapters.catalog_store import open_store
+    from smartlib_server.embedding import EMBEDDER_ID
+
+    store = open_store(settings.database_url, settings.sqlite_path)
+    try:
+        books = {b.id: b for b in store.all_books()}
+        ids, vectors = store.load_vectors(EMBEDDER_ID)
+    finally:
+        store.close()
+    return [books[i] for i in ids], vectors
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from smartlib_server.embedding import MiniLMTextEncoder
+    from smartlib_training.pipeline import run_train
+    from smartlib_training.train import TrainParams
+
+    settings = _settings(args)
+    books, vectors = _catalog_for_training(settings)
+    if len(books) < 20:
+        print(f"error: the catalog has {len(books)} embedded books; ingest a catalog first", file=sys.stderr)
+        return 2
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    params = TrainParams(**overrides)
+    version_dir = run_train(books, vectors, settings.model_store, params, progress=True, text_encoder=MiniLMTextEncoder())
+    print(f"encoder version {version_dir.name} written to {version_dir}")
+    print(f"report: {version_dir / 'report.md'}")
+    if not args.no_mar:
+        from smartlib_training.mar_export import export_mars
+
+        for path in export_mars(settings.model_store, version_dir):
+            print(f"archive: {path}")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from smartlib_server.embedding import MiniLMTextEncoder
+    from smartlib_training.artifacts import latest_version
+    from smartlib_training.pipeline import run_eval
+    from smartlib_training.report import metrics_table
+
+    settings = _settings(args)
+    version = args.version or latest_version(settings.model_store)
+    if not version:
+        print(f"error: no encoder version in {settings.model_store}/encoder; run `smartlib train` first", file=sys.stderr)
+        return 2
+    books, vectors = _catalog_for_training(settings)
+    metrics = run_eval(books, vectors, settings.model_store / "encoder" / version, MiniLMTextEncoder(),
+                       Path(args.report_dir) if args.report_dir else None)
+    print(metrics_table(metrics))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartlib", description="Smart Library book-recommendation server")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -90,6 +145,19 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("path", help="CSV in the Kaggle 'Best Books 10k Multi-Genre Data' schema")
     ingest.add_argument("--json", action="store_true", help="print one JSON line with the counts")
     ingest.set_defaults(func=cmd_ingest)
+
+    train = sub.add_parser("train", help="train a FINETUNED encoder on the stored vectors, evaluate it, version it")
+    common(train)
+    train.add_argument("--epochs", type=int, help="training epochs (default from TrainParams)")
+    train.add_argument("--seed", type=int, help="random seed (default 13)")
+    train.add_argument("--no-mar", action="store_true", help="skip building the TorchServe archives")
+    train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("eval", help="score BASELINE and FINETUNED on the held-out books")
+    common(evaluate)
+    evaluate.add_argument("--version", help="encoder version (default: the newest)")
+    evaluate.add_argument("--report-dir", help="write a fresh Markdown report with plots here")
+    evaluate.set_defaults(func=cmd_eval)
 
     export = sub.add_parser("export-mar", help="build TorchServe .mar archives for an encoder version")
     common(export)

@@ -7,6 +7,12 @@ The input passes through a fixed per-dimension scale (one weight per 384-d block
 L2-normalised. The scale is a buffer, saved with the weights, so serving applies exactly the
 block weighting the model was trained with; normalising makes a book with missing blocks (zero
 blocks) look like any other input to the first layer.
+
+A bias-free linear shortcut 2688 -> 256 runs beside the MLP and the two outputs are summed.
+Training starts it at the principal components of the weighted input and the MLP's last layer
+at zero, so the model begins as a faithful linear projection of the raw space (which keeps
+same-author and same-series neighbours) and the MLP learns the corrections. Without it, the
+MLP lost most of that identity structure (see the README's ablation).
 """
 from __future__ import annotations
 
@@ -49,17 +55,18 @@ class BookEncoder(nn.Module):
             layers.append(nn.Linear(previous, width))
             if i < len(layer_dims) - 1:
                 layers.append(nn.GELU())
-                if dropout:
-                    layers.append(nn.Dropout(dropout))
+                layers.append(nn.Dropout(dropout))  # always present, so state_dict keys do not depend on p
             previous = width
         self.net = nn.Sequential(*layers)
+        self.skip = nn.Linear(input_dim, layer_dims[-1], bias=False)
 
     def weigh(self, x: torch.Tensor) -> torch.Tensor:
         """The block-weighted, unit-length input: also the teacher space used in training."""
         return nn.functional.normalize(x * self.input_scale, dim=-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return nn.functional.normalize(self.net(self.weigh(x)), dim=-1)
+        h = self.weigh(x)
+        return nn.functional.normalize(self.net(h) + self.skip(h), dim=-1)
 
     @torch.inference_mode()
     def encode_numpy(self, vectors: np.ndarray, batch_size: int = 1024) -> np.ndarray:

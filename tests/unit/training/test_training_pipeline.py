@@ -1,0 +1,145 @@
+"""End to end on a generated catalog: train -> evaluate -> report -> verified artifact."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+
+from smartlib_training import artifacts
+from smartlib_training.pipeline import run_eval, run_train
+from smartlib_training.relations import author_disjoint_split
+from smartlib_training.train import TrainParams, train_encoder
+
+# Small batches and few epochs keep the whole file to a few seconds on 2 cores.
+TINY = TrainParams(epochs=6, batch_size=12, lr=2e-3, test_fraction=0.25, genre_neighbours=4, raw_neighbours=4, threads=1)
+
+
+@pytest.fixture(scope="module")
+def trained(catalog):
+    return train_encoder(catalog.books, catalog.vectors, TINY, progress=False)
+
+
+@pytest.fixture(scope="module")
+def version_dir(catalog, tmp_path_factory):
+    store = tmp_path_factory.mktemp("model_store")
+    return run_train(catalog.books, catalog.vectors, store, TINY, progress=False, text_encoder=catalog.text_encoder)
+
+
+def test_split_keeps_every_author_on_one_side(catalog):
+    train, test = author_disjoint_split(catalog.books, 0.25, seed=3)
+    assert len(train) + len(test) == len(catalog.books) and len(test) > 0
+    train_authors = {a for i in train for a in catalog.books[i].authors}
+    test_authors = {a for i in test for a in catalog.books[i].authors}
+    assert not train_authors & test_authors
+
+
+def test_coauthors_are_split_together(catalog):
+    books = list(catalog.books)
+    # b0 is by Author 0; giving it Author 1 as co-author must pull both authors' books together.
+    books[0] = dataclasses.replace(books[0], authors=("Author 0", "Author 1"))
+    for seed in range(5):
+        _, test = author_disjoint_split(books, 0.5, seed)
+        held = {a for i in test for a in books[i].authors}
+        assert ("Author 0" in held) == ("Author 1" in held)
+
+
+def test_loss_falls_and_model_outputs_unit_vectors(trained, catalog):
+    assert len(trained.epoch_losses) == TINY.epochs
+    assert trained.epoch_losses[-1] < 0.9 * trained.epoch_losses[0]
+    out = trained.model.encode_numpy(catalog.vectors[:5])
+    assert out.shape == (5, 256)
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+
+
+def test_training_is_reproducible(trained, version_dir):
+    # The pipeline trained separately with the same params and seed; its losses are in the manifest.
+    manifest = json.loads((version_dir / "manifest.json").read_text())
+    assert manifest["epoch_losses"] == pytest.approx(trained.epoch_losses, rel=1e-4)
+
+
+def test_rejects_misaligned_inputs(catalog):
+    with pytest.raises(ValueError, match="one 2688-d vector per book"):
+        train_encoder(catalog.books[:10], catalog.vectors[:9], TINY, progress=False)
+
+
+@pytest.mark.parametrize("bad", [{"epochs": 0}, {"block_weights": (1.0, 1.0)}, {"test_fraction": 1.0}, {"temperature": 0.0}])
+def test_invalid_training_parameters_are_rejected(bad):
+    with pytest.raises(ValueError, match="invalid training parameters"):
+        TrainParams(**bad)
+
+
+def test_pipeline_writes_a_verified_version(version_dir, catalog):
+    names = {p.name for p in version_dir.iterdir()}
+    assert {"encoder.safetensors", "manifest.json", "report.md", "loss.png", "metrics.png"} <= names
+    assert artifacts.latest_version(version_dir.parent.parent) == version_dir.name
+    model, manifest = artifacts.load_verified(version_dir)
+    assert manifest["version"] == version_dir.name
+    assert manifest["training_data_sha256"] == artifacts.training_data_hash(catalog.books, catalog.vectors)
+    assert manifest["ranking"]["popularity_weight"] == TINY.ranking_weight
+    assert set(manifest["files"]) == names - {"manifest.json"}
+    for approach in ("baseline", "finetuned"):
+        metrics = manifest["metrics"][approach]
+        assert 0.0 <= metrics["ndcg@10"] <= 1.0
+        assert 0.0 <= metrics["genre_query_precision@10"] <= 1.0
+    # The 256-d index is 2688/256 = 10.5x smaller than the raw one.
+    assert manifest["metrics"]["baseline"]["index_mb"] / manifest["metrics"]["finetuned"]["index_mb"] == pytest.approx(10.5)
+    assert "| nDCG@10 (genre Jaccard) |" in (version_dir / "report.md").read_text()
+    assert (version_dir / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Loading restores the exact trained weights, block weighting included.
+    assert model.input_scale[384 * 4].item() == pytest.approx(TINY.block_weights[4])
+
+
+def test_run_eval_reproduces_the_stored_metrics(version_dir, catalog, tmp_path):
+    metrics = run_eval(catalog.books, catalog.vectors, version_dir, catalog.text_encoder, report_dir=tmp_path)
+    stored = json.loads((version_dir / "manifest.json").read_text())["metrics"]
+    for approach in ("baseline", "finetuned"):
+        for key in ("ndcg@10", "author_recall@10", "genre_query_precision@10"):
+            assert metrics[approach][key] == pytest.approx(stored[approach][key], abs=1e-6)
+    assert (tmp_path / "report.md").is_file()
+
+
+@pytest.mark.parametrize("target", ["report.md", "encoder.safetensors", "loss.png"])
+def test_tampered_file_is_refused(version_dir, tmp_path, target):
+    import shutil
+
+    copy = tmp_path / version_dir.name
+    shutil.copytree(version_dir, copy)
+    data = bytearray((copy / target).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / target).write_bytes(bytes(data))
+    with pytest.raises(artifacts.ArtifactIntegrityError, match=target):
+        artifacts.load_verified(copy)
+
+
+def test_edited_manifest_and_missing_file_are_refused(version_dir, tmp_path):
+    import shutil
+
+    edited = tmp_path / "edited"
+    shutil.copytree(version_dir, edited)
+    manifest = json.loads((edited / "manifest.json").read_text())
+    manifest["ranking"]["popularity_weight"] = 1.0
+    (edited / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(artifacts.ArtifactIntegrityError, match="modified"):
+        artifacts.load_verified(edited)
+
+    missing = tmp_path / "missing"
+    shutil.copytree(version_dir, missing)
+    (missing / "metrics.png").unlink()
+    with pytest.raises(artifacts.ArtifactIntegrityError, match="missing"):
+        artifacts.load_verified(missing)
+
+    (missing / "manifest.json").write_text("{not json")
+    with pytest.raises(artifacts.ArtifactIntegrityError, match="unreadable"):
+        artifacts.load_verified(missing)
+
+
+def test_latest_version_ignores_partial_and_foreign_dirs(tmp_path):
+    root = tmp_path / "encoder"
+    for name in ("20260101T000000Z", "20260102T000000Z", ".20260103T000000Z.partial", "notes"):
+        (root / name).mkdir(parents=True)
+        (root / name / "manifest.json").write_text("{}")
+    (root / "20260104T000000Z").mkdir()  # no manifest yet: not a complete version
+    assert artifacts.latest_version(tmp_path) == "20260102T000000Z"
+    assert artifacts.latest_version(tmp_path / "empty") is None
