@@ -94,7 +94,11 @@ def cmd_train(args: argparse.Namespace) -> int:
         print(f"error: the catalog has {len(books)} embedded books; ingest a catalog first", file=sys.stderr)
         return 2
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
-    params = TrainParams(**overrides)
+    try:
+        params = TrainParams(**overrides)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     version_dir = run_train(books, vectors, settings.model_store, params, progress=True, text_encoder=MiniLMTextEncoder())
     print(f"encoder version {version_dir.name} written to {version_dir}")
     print(f"report: {version_dir / 'report.md'}")
