@@ -1,0 +1,133 @@
+"""A tiny encoder trained on the starter catalog, served, hot-swapped and rolled back over gRPC."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import grpc
+import pytest
+
+from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc, books_pb2, recommend_service_pb2 as rs, recommend_service_pb2_grpc
+from smartlib_server.adapters.catalog_store import sqlite_store
+from smartlib_server.embedding import EMBEDDER_ID
+from smartlib_training.pipeline import run_train
+from smartlib_training.train import TrainParams
+
+ENCODER = ad.VERSION_KIND_ENCODER
+
+
+@pytest.fixture(scope="module")
+def trained_store(tmp_path_factory, starter_sqlite):
+    """Two encoder versions trained on the starter catalog (2 epochs each, seconds)."""
+    store = sqlite_store(starter_sqlite)
+    books = {b.id: b for b in store.all_books()}
+    ids, vectors = store.load_vectors(EMBEDDER_ID)
+    store.close()
+    root = tmp_path_factory.mktemp("model_store")
+    versions = []
+    for seed in (1, 2):
+        params = TrainParams(epochs=2, seed=seed, threads=1, batch_size=64)
+        versions.append(run_train([books[i] for i in ids], vectors, root, params, progress=False).name)
+    return root, versions
+
+
+@pytest.fixture
+def served(make_server, starter_settings, trained_store):
+    root, versions = trained_store
+    settings = dataclasses.replace(starter_settings, model_store=root, encoder_version=versions[0])
+    server = make_server(settings)
+    with server.channel() as channel:
+        yield server, channel, versions
+
+
+def _hobbit_id(server) -> str:
+    return next(b.id for b in server.services.index.books.values() if b.title.startswith("The Hobbit"))
+
+
+def test_finetuned_is_the_default_once_a_model_is_active(served):
+    server, channel, versions = served
+    recommend = recommend_service_pb2_grpc.RecommendServiceStub(channel)
+    hobbit = _hobbit_id(server)
+    reply = recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=hobbit, k=10))
+    assert reply.approach == books_pb2.APPROACH_FINETUNED
+    assert versions[0] in reply.model_version
+    assert sum("Fantasy" in item.book.genres for item in reply.items) >= 7
+    baseline = recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=hobbit, k=10, approach=books_pb2.APPROACH_BASELINE))
+    assert baseline.approach == books_pb2.APPROACH_BASELINE
+    text = recommend.SearchByText(rs.SearchByTextRequest(query="space opera about galactic empires", k=5))
+    assert text.approach == books_pb2.APPROACH_FINETUNED and len(text.items) == 5
+
+
+def test_twenty_swaps_under_load_one_corrupt_zero_failures(served, trained_store):
+    server, channel, versions = served
+    root, _ = trained_store
+    corrupt = root / "encoder" / "corrupt-copy"
+    import shutil
+
+    shutil.copytree(root / "encoder" / versions[1], corrupt)
+    weights = corrupt / "encoder.safetensors"
+    data = bytearray(weights.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 64] = bytes(255 - b for b in data[middle : middle + 64])  # same size, wrong bytes
+    weights.write_bytes(bytes(data))
+
+    recommend = recommend_service_pb2_grpc.RecommendServiceStub(channel)
+    admin = admin_service_pb2_grpc.AdminServiceStub(channel)
+    hobbit = _hobbit_id(server)
+    stop = threading.Event()
+    failures: list[str] = []
+    seen_versions: set[str] = set()
+
+    def load() -> None:
+        k = 5
+        while not stop.is_set():
+            k = 5 + (k - 4) % 90  # distinct requests, so the answer cache does not hide swaps
+            try:
+                reply = recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=hobbit, k=k), timeout=10)
+                seen_versions.add(reply.model_version.split("encoder:")[1].split("@")[0])
+            except grpc.RpcError as err:
+                failures.append(err.code().name)
+
+    workers = [threading.Thread(target=load) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    refused = 0
+    try:
+        for n in range(20):
+            target = "corrupt-copy" if n == 10 else versions[n % 2]
+            try:
+                reply = admin.ActivateVersion(ad.ActivateVersionRequest(kind=ENCODER, version=target), timeout=60)
+                assert reply.active.version == target
+            except grpc.RpcError as err:
+                assert target == "corrupt-copy", err
+                assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+                assert "sha256" in err.details() or "refused" in err.details()
+                refused += 1
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+    assert refused == 1
+    assert failures == []
+    assert seen_versions <= set(versions), seen_versions  # every response names one real version
+    assert server.services.index.finetuned.version == versions[1]  # the last good activation
+
+
+def test_rollback_and_listing(served):
+    server, channel, versions = served
+    admin = admin_service_pb2_grpc.AdminServiceStub(channel)
+    admin.ActivateVersion(ad.ActivateVersionRequest(kind=ENCODER, version=versions[1]))
+    back = admin.Rollback(ad.RollbackRequest(kind=ENCODER))
+    assert back.active.version == versions[0] and back.previous_version == versions[1]
+    listed = admin.ListVersions(ad.ListVersionsRequest(kind=ENCODER)).versions
+    assert {v.version for v in listed} >= set(versions)
+    assert [v.version for v in listed if v.active] == [versions[0]]
+    assert any(key.startswith("finetuned/") for key in listed[0].metrics)
+    with pytest.raises(grpc.RpcError) as info:
+        admin.ActivateVersion(ad.ActivateVersionRequest(kind=ENCODER, version="../../etc"))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as info:
+        admin.ActivateVersion(ad.ActivateVersionRequest(kind=ENCODER, version="no-such-version"))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    stats = admin.GetStats(ad.GetStatsRequest())
+    assert stats.active_versions["encoder"] == versions[0] and stats.index_sizes["finetuned"] == stats.books
