@@ -17,6 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+# One integrity error and one file hash for every artifact kind (encoders, KBs, archives).
+from smartlib_server.artifacts.manifest import ArtifactIntegrityError
+from smartlib_server.artifacts.manifest import sha256_file as file_sha256
 from smartlib_server.domain import Book
 from smartlib_training.encoder_model import WEIGHTS_FILE, BookEncoder, load_weights, save_weights
 
@@ -26,16 +29,6 @@ FORMAT = 1
 _VERSION = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 
 
-class ArtifactIntegrityError(Exception):
-    """A version directory whose manifest is missing, unreadable or disagrees with its files."""
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def training_data_hash(books: Sequence[Book], vectors: np.ndarray) -> str:

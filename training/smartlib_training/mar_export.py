@@ -12,7 +12,6 @@ differs from archives.json; the TorchServe launcher calls it before handing arch
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import subprocess
@@ -20,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from smartlib_server.artifacts.manifest import sha256_file as sha256_of  # one file hash for every artifact kind
 from smartlib_server.embedding import EMBEDDER_ID
 from smartlib_training.encoder_model import WEIGHTS_FILE
 
@@ -34,12 +34,6 @@ class ArchiveError(Exception):
     """An archive is missing, or its checksum does not match the manifest."""
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def handlers_dir() -> Path:
