@@ -262,7 +262,9 @@ def test_killing_torchserve_during_recommend_load(torchserve, make_server, start
             while not stop.is_set():
                 i += 1
                 try:
-                    reply = stub.SearchByText(rs.SearchByTextRequest(query=QUERIES[i % 3], k=5), timeout=10)
+                    # A distinct query each time: the answer cache must not hide the inference tier.
+                    query = f"{QUERIES[i % 3]} {i}"
+                    reply = stub.SearchByText(rs.SearchByTextRequest(query=query, k=5), timeout=10)
                     outcomes[name]["OK" if len(reply.items) == 5 else "SHORT"] += 1
                 except grpc.RpcError as exc:
                     outcomes[name][exc.code().name] += 1

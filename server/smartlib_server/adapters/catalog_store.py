@@ -106,7 +106,7 @@ class SqlCatalogStore:
             # What every replica should serve; activations write here, followers read it.
             "CREATE TABLE IF NOT EXISTS active_versions (kind TEXT PRIMARY KEY, version TEXT NOT NULL)",
         ]
-        with self._tx() as cur:
+        with self._db.schema_tx() as cur:
             for statement in statements:
                 cur.execute(statement)
 

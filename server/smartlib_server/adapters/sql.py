@@ -26,6 +26,7 @@ class Dialect:
     errors: tuple[type[BaseException], ...]  # connection-level errors worth one reconnect
 
 
+SCHEMA_LOCK_KEY = 0x534C5343  # any constant shared by every replica: serialises schema creation
 CHANNEL = "smartlib_changes"  # PostgreSQL NOTIFY channel: a wake-up only; the change log is the truth
 
 
@@ -114,6 +115,19 @@ class SqlDatabase:
             except Exception:
                 self._drop_connection()
             raise
+
+    @contextmanager
+    def schema_tx(self) -> Iterator["Cursor"]:
+        """A transaction for CREATE ... IF NOT EXISTS statements.
+
+        PostgreSQL's IF NOT EXISTS is not safe when two replicas start at once (both pass the
+        check, one fails on a catalog unique index), so schema changes take a transaction-level
+        advisory lock first and run one replica at a time.
+        """
+        with self.tx() as cur:
+            if self.dialect.name == "postgres":
+                cur.execute("SELECT pg_advisory_xact_lock(?)", (SCHEMA_LOCK_KEY,))
+            yield cur
 
     def _alive(self, conn: Any) -> bool:
         """One round trip; it also opens the transaction the body then runs in."""

@@ -91,3 +91,23 @@ def test_unicode_round_trips(store):
 def test_integrity_check_passes_on_healthy_data(store):
     store.upsert_books([book()], {"gr-1": ("h", vec(2))}, "emb")
     assert store.integrity_check() == []
+
+
+@pytest.mark.postgres
+def test_replicas_creating_the_schema_at_once_do_not_collide(postgres_url):
+    """Replicas start together; PostgreSQL's IF NOT EXISTS alone lets one of them fail."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from smartlib_server.services.personalization.experiment_store import ExperimentStore
+    from smartlib_server.services.personalization.interaction_store import InteractionStore
+
+    def start(_):
+        store = postgres_store(postgres_url)
+        try:
+            ExperimentStore(store.db, InteractionStore(store.db))
+            return store.count_books()
+        finally:
+            store.close()
+
+    with ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(start, range(6))) == [0] * 6

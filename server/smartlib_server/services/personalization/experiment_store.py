@@ -37,7 +37,7 @@ class ExperimentStore:
     def __init__(self, db: SqlDatabase, interactions: InteractionStore):
         self._db = db
         self._interactions = interactions  # results join its table, so it must exist first
-        with db.tx() as cur:
+        with db.schema_tx() as cur:
             cur.execute(
                 """CREATE TABLE IF NOT EXISTS experiments (
                     name TEXT PRIMARY KEY, arms TEXT NOT NULL, running INTEGER NOT NULL,

@@ -16,7 +16,7 @@ class InteractionStore:
     def __init__(self, db: SqlDatabase):
         self._db = db
         serial = db.dialect.serial
-        with db.tx() as cur:
+        with db.schema_tx() as cur:
             cur.execute(
                 f"""CREATE TABLE IF NOT EXISTS interactions (
                     seq {serial} PRIMARY KEY, user_id TEXT NOT NULL, book_id TEXT NOT NULL,
