@@ -26,11 +26,12 @@ def flat_search(matrix: np.ndarray, bandwidth_gbs: float, queries: int = 200) ->
     single = _median_ms(lambda: [index.search(picks[i : i + 1], 10) for i in range(len(picks))], 3) / len(picks)
     bound_ms = matrix.nbytes / (bandwidth_gbs * 1e9) * 1000
     batch = picks[:32]
-    default_threshold = faiss.cvar.distance_compute_blas_threshold
+    configured = faiss.cvar.distance_compute_blas_threshold
+    faiss.cvar.distance_compute_blas_threshold = 2**31 - 1  # never BLAS
     batch_default = _median_ms(lambda: index.search(batch, 10), 5)
-    faiss.cvar.distance_compute_blas_threshold = 0  # force the BLAS path
+    faiss.cvar.distance_compute_blas_threshold = 0  # always BLAS
     batch_blas = _median_ms(lambda: index.search(batch, 10), 5)
-    faiss.cvar.distance_compute_blas_threshold = default_threshold
+    faiss.cvar.distance_compute_blas_threshold = configured
     return {
         "vectors": len(matrix), "dim": matrix.shape[1], "index_mb": matrix.nbytes / 1e6,
         "single_query_ms": single, "bandwidth_bound_ms": bound_ms, "fraction_of_bound": bound_ms / single,

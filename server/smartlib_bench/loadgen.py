@@ -3,9 +3,9 @@
     python -m smartlib_bench.loadgen ADDRESS KIND CONCURRENCY SECONDS [ARG]
 
 KIND is `empty` (grpc.health.v1 Check: the cheapest RPC the server answers), `similar_hit`
-(SimilarBooks cycling over the first 20 ids in ARG, comma-separated: after warm-up every call
-is a cache hit), `similar_miss` (a distinct (id, k) pair per call, so the answer cache never
-helps) or `text_miss` (SearchByText with a distinct query per call). APPROACH comes from the
+(SimilarBooks, k=10, cycling over the first 20 ids in ARG, comma-separated: after warm-up every
+call is a cache hit), `similar_miss` (the same with a distinct excluded id per call, so the
+answer cache never helps) or `text_miss` (SearchByText with a distinct query per call). APPROACH comes from the
 environment. Prints one JSON line.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from smartlib.v1 import recommend_service_pb2 as rs, recommend_service_pb2_grpc
+from smartlib.v1 import books_pb2, recommend_service_pb2 as rs, recommend_service_pb2_grpc
 
 QUERIES = ["space opera about galactic empires", "a cozy village mystery", "dragons and magic schools", "a war memoir"]
 
@@ -36,10 +36,13 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
         hot = itertools.cycle(arg.split(",")[:20])
         return lambda: recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=next(hot), k=10, approach=approach))
     if kind == "similar_miss":
-        pairs = itertools.cycle([(i, k) for k in range(5, 101) for i in arg.split(",")])
+        ids = itertools.cycle(arg.split(","))
+        counter = itertools.count()
+
         def similar_miss():
-            book_id, k = next(pairs)
-            return recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=book_id, k=k, approach=approach))
+            # k=10 like the hit case; a never-matching excluded id makes every request a cache miss.
+            flt = books_pb2.BookFilter(exclude_ids=[f"bench-{next(counter)}"])
+            return recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=next(ids), k=10, approach=approach, filter=flt))
         return similar_miss
     if kind == "text_miss":
         counter = itertools.count()

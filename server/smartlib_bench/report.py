@@ -23,7 +23,7 @@ def summary_table(results: dict) -> str:
                 f"{f['fraction_of_bound']:.0%} of the bandwidth bound ({f['bandwidth_bound_ms']:.3f} ms); index {f['index_mb']:.1f} MB",
             ))
             rows.append((
-                f"FAISS {label} batch of 32", f"{f['batch32_default_ms']:.2f} ms default",
+                f"FAISS {label} batch of 32", f"{f['batch32_default_ms']:.2f} ms without BLAS",
                 f"{f['batch32_blas_ms']:.2f} ms with BLAS forced",
             ))
     for name, g in results.get("grpc", {}).items():

@@ -56,6 +56,7 @@ class SmartLibServer:
 
     async def start(self) -> None:
         await self.server.start()
+        await self.health.set("", NOT_SERVING)  # grpc's default is SERVING; the whole server is not ready yet
         await self.health.set(CATALOG, SERVING)
         await self.health.set(ADMIN, SERVING)
 

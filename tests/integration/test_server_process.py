@@ -68,3 +68,19 @@ def test_health_reflection_and_graceful_sigterm(served):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=30) == 0, log.read_text()
     assert "shutting down" in log.read_text()
+
+
+def test_not_serving_until_the_index_is_loaded(make_server, starter_settings):
+    server = make_server(starter_settings, load=False)
+    with server.channel() as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+
+        def status(service: str) -> int:
+            return health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5).status
+
+        assert status("") == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert status("smartlib.v1.RecommendService") == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert status("smartlib.v1.CatalogService") == health_pb2.HealthCheckResponse.SERVING
+        server.load()
+        assert status("") == health_pb2.HealthCheckResponse.SERVING
+        assert status("smartlib.v1.RecommendService") == health_pb2.HealthCheckResponse.SERVING
