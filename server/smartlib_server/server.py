@@ -56,7 +56,9 @@ class SmartLibServer:
 
     async def start(self) -> None:
         await self.server.start()
-        await self.health.set("", NOT_SERVING)  # grpc's default is SERVING; the whole server is not ready yet
+        # grpc's default for "" is SERVING; the server as a whole, and what needs the index, is not ready yet.
+        for service in ("", RECOMMEND, CHAT, INTERACTION):
+            await self.health.set(service, NOT_SERVING)
         await self.health.set(CATALOG, SERVING)
         await self.health.set(ADMIN, SERVING)
 
