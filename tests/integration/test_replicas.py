@@ -131,3 +131,31 @@ def test_a_frozen_replica_catches_up_when_it_runs_again(replicas):
             return all(len(recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=i, k=2)).items) == 2 for i in ids)
 
         _until(b_has_all, 10)
+
+
+def test_an_activation_on_a_switches_b(replicas, tmp_path, starter_sqlite):
+    """Both replicas share a model store; activating a version through A's AdminService makes B serve it."""
+    from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc
+    from smartlib_training.pipeline import run_train
+    from smartlib_training.train import TrainParams
+
+    store = sqlite_store(starter_sqlite)
+    books = {b.id: b for b in store.all_books()}
+    ids, vectors = store.load_vectors(EMBEDDER_ID)
+    store.close()
+    version = run_train([books[i] for i in ids], vectors, tmp_path / "model_store",
+                        TrainParams(epochs=1, threads=1, batch_size=64), progress=False).name
+    (a, b), _ = replicas
+    with grpc.insecure_channel(a) as ca, grpc.insecure_channel(b) as cb:
+        admin_service_pb2_grpc.AdminServiceStub(ca).ActivateVersion(
+            ad.ActivateVersionRequest(kind=ad.VERSION_KIND_ENCODER, version=version), timeout=120)
+        acked = time.monotonic()
+        recommend_b = recommend_service_pb2_grpc.RecommendServiceStub(cb)
+        book_id = ids[0]
+
+        def b_serves_it() -> bool:
+            reply = recommend_b.SimilarBooks(rs.SimilarBooksRequest(book_id=book_id, k=3, approach=books_pb2.APPROACH_UNSPECIFIED))
+            return reply.approach == books_pb2.APPROACH_FINETUNED and version in reply.model_version
+
+        _until(b_serves_it, 30)
+        print(f"activation reached replica B after {(time.monotonic() - acked) * 1000:.0f} ms")
