@@ -18,56 +18,19 @@ from smartlib.v1 import books_pb2, catalog_service_pb2, catalog_service_pb2_grpc
 from smartlib.v1 import chat_service_pb2 as pb
 from smartlib.v1 import chat_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
 from smartlib_server.adapters.conversation_memory import InProcessConversationMemory
-from smartlib_server.api.chat_servicer import ChatServicer
 from smartlib_server.app import build_services
-from smartlib_server.server import build_server
+from smartlib_server.background import BackgroundServer
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.llm import LLMConfig, LLMPhraser
 from smartlib_server.services.chat.turns import ChatLimits, ChatService
 from smartlib_server.text import split_series
 
 
-class ChatServer:
-    """The lead's build_server plus the chat servicer, registered before start (grpc.aio cannot
-    add services later), on its own event-loop thread like conftest's RunningServer."""
-
-    def __init__(self, settings, services, limits: ChatLimits, memory, phraser=None):
-        self.services = services
-        self.chat = ChatService(ChatAgent(services.recommend, memory), services.executor, limits, phraser)
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, name="test-chat-loop", daemon=True)
-        self._thread.start()
-        self.app = self.call(self._start(settings))
-        self.address = f"127.0.0.1:{self.app.port}"
-
-    async def _start(self, settings):
-        app = build_server(settings, self.services)
-        chat_service_pb2_grpc.add_ChatServiceServicer_to_server(ChatServicer(self.chat), app.server)
-        await app.start()
-        return app
-
-    def call(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=120)
-
-    def load(self) -> None:
-        self.services.load()
-        self.call(self.app.mark_ready())
-
-    def channel(self) -> grpc.Channel:
-        return grpc.insecure_channel(self.address)
-
-    def stop(self) -> None:
-        self.call(self.app.stop(0))
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(timeout=10)
-        self.services.close()
-
-
 @pytest.fixture
 def make_chat_server(inference, starter_settings, tmp_path):
-    started: list[ChatServer] = []
+    started: list[BackgroundServer] = []
 
-    def make(limits: ChatLimits = ChatLimits(), memory=None, workers: int | None = None, phraser=None) -> ChatServer:
+    def make(limits: ChatLimits = ChatLimits(), memory=None, workers: int | None = None, phraser=None) -> BackgroundServer:
         settings = starter_settings
         if started or workers:  # every server gets its own copy of the catalog
             home = tmp_path / f"home{len(started)}"
@@ -75,7 +38,12 @@ def make_chat_server(inference, starter_settings, tmp_path):
             shutil.copy(starter_settings.sqlite_path, home / "catalog.sqlite3")
             settings = dataclasses.replace(starter_settings, home=home, workers=workers or starter_settings.workers)
         services = build_services(settings, inference=inference)
-        server = ChatServer(settings, services, limits, memory or InProcessConversationMemory(), phraser)
+        services.chat.close()  # replaced by one with this test's limits, memory and phraser
+        services.chat = ChatService(
+            ChatAgent(services.recommend, memory or InProcessConversationMemory()), services.executor, limits, phraser
+        )
+        server = BackgroundServer(settings, services)
+        server.chat = services.chat
         started.append(server)
         server.load()
         return server
@@ -86,7 +54,7 @@ def make_chat_server(inference, starter_settings, tmp_path):
 
 
 @pytest.fixture
-def chat_server(make_chat_server) -> ChatServer:
+def chat_server(make_chat_server) -> BackgroundServer:
     return make_chat_server()
 
 
