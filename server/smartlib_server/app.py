@@ -60,6 +60,13 @@ class Services:
         self.record_state()
         self.personalization.start(self.settings.cf_retrain_interval_s)  # idempotent
 
+    def inference_ready(self) -> bool:
+        """Whether inference can answer now: in-process always can; TorchServe with fallback
+        can (the fallback answers); TorchServe without fallback must pass a real tiny inference."""
+        if self.inference.backend != "torchserve" or getattr(self.inference, "fallback", None) is not None:
+            return True
+        return self.inference.ready()
+
     def record_state(self) -> None:
         """Publishes versions and index sizes as metrics (after a load, swap or write)."""
         state = self.index.state

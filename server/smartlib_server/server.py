@@ -129,6 +129,9 @@ async def _prepare(app: SmartLibServer, seed_starter: bool) -> None:
             )
             log.info("starter catalog: %s", report.summary())
         await loop.run_in_executor(services.executor, services.load)
+        while not await loop.run_in_executor(services.executor, services.inference_ready):
+            log.warning("inference is not ready (TorchServe without fallback); RecommendService stays NOT_SERVING")
+            await asyncio.sleep(2.0)
     except Exception:
         log.exception("preparing the indexes failed; RecommendService stays NOT_SERVING")
         return

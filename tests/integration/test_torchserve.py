@@ -308,3 +308,21 @@ def test_killing_torchserve_during_recommend_load(torchserve, make_server, start
 
     assert set(outcomes["fallback"]) == {"OK"}, f"zero failed RPCs with fallback on: {dict(outcomes['fallback'])}"
     assert set(outcomes["strict"]) == {"OK", "UNAVAILABLE"}, f"only clean UNAVAILABLEs: {dict(outcomes['strict'])}"
+
+
+def test_server_readiness_comes_from_a_real_inference(torchserve, tmp_path, local):
+    """Without fallback, the server is ready only when TorchServe really computes; with it, always."""
+    from smartlib_server.app import build_services
+
+    dead = Settings(home=tmp_path / "dead", inference="torchserve", torchserve_url=f"127.0.0.1:{_free_ports(1)[0]}",
+                    torchserve_fallback=False, inference_timeout_ms=300)
+    live = Settings(home=tmp_path / "live", inference="torchserve", torchserve_url=torchserve.info.grpc_target,
+                    torchserve_fallback=False)
+    with_fallback = Settings(home=tmp_path / "fb", inference="torchserve", torchserve_url=dead.torchserve_url,
+                             torchserve_fallback=True, inference_timeout_ms=300)
+    for settings, expected in ((dead, False), (live, True), (with_fallback, True)):
+        services = build_services(settings)
+        try:
+            assert services.inference_ready() is expected, settings.torchserve_url
+        finally:
+            services.close()
