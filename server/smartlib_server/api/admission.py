@@ -14,6 +14,7 @@ Everything here runs on the server's single event loop, so plain counters need n
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -102,6 +103,17 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
                 ResourceExhausted(f"server busy: {limit} {kind} already in progress; retry after the RetryInfo delay", self.retry_after),
             )
 
+    @contextlib.asynccontextmanager
+    async def _admitted(self, context: grpc.aio.ServicerContext, counted: bool, stream: bool):
+        """Holds a slot (when `counted`) and publishes the call's deadline for the body."""
+        await self._admit(context, counted, stream)
+        try:
+            with deadlines.bound(context.time_remaining()):
+                yield
+        finally:
+            if counted:
+                self._release(stream)
+
     # -- wrapping ---------------------------------------------------------------------------
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
@@ -109,13 +121,16 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
             return None
         counted = not handler_call_details.method.startswith(NEVER_SHED)
         handler = handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
-        admit, release = self._admit, self._release
+        admitted = self._admitted
+
+        async def well_formed(request: Any, context: grpc.aio.ServicerContext) -> None:
+            if request is MALFORMED:
+                await abort_with(context, _malformed_error())
 
         def checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
             async def gen() -> AsyncIterator[Any]:
                 async for request in requests:
-                    if request is MALFORMED:
-                        await abort_with(context, _malformed_error())
+                    await well_formed(request, context)
                     yield request
 
             return gen()
@@ -124,15 +139,9 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
             inner = handler.unary_unary
 
             async def unary_unary(request, context):
-                if request is MALFORMED:
-                    await abort_with(context, _malformed_error())
-                await admit(context, counted, False)
-                try:
-                    with deadlines.bound(context.time_remaining()):
-                        return await inner(request, context)
-                finally:
-                    if counted:
-                        release(False)
+                await well_formed(request, context)
+                async with admitted(context, counted, False):
+                    return await inner(request, context)
 
             return handler._replace(unary_unary=unary_unary)
 
@@ -142,29 +151,17 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
             if inspect.isasyncgenfunction(inner_us):
 
                 async def unary_stream(request, context):
-                    if request is MALFORMED:
-                        await abort_with(context, _malformed_error())
-                    await admit(context, counted, False)
-                    try:
-                        with deadlines.bound(context.time_remaining()):
-                            async for response in inner_us(request, context):
-                                yield response
-                    finally:
-                        if counted:
-                            release(False)
+                    await well_formed(request, context)
+                    async with admitted(context, counted, False):
+                        async for response in inner_us(request, context):
+                            yield response
 
             else:  # a coroutine that answers through context.write()
 
                 async def unary_stream(request, context):
-                    if request is MALFORMED:
-                        await abort_with(context, _malformed_error())
-                    await admit(context, counted, False)
-                    try:
-                        with deadlines.bound(context.time_remaining()):
-                            return await inner_us(request, context)
-                    finally:
-                        if counted:
-                            release(False)
+                    await well_formed(request, context)
+                    async with admitted(context, counted, False):
+                        return await inner_us(request, context)
 
             return handler._replace(unary_stream=unary_stream)
 
@@ -172,13 +169,8 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
             inner_su = handler.stream_unary
 
             async def stream_unary(request_iterator, context):
-                await admit(context, counted, True)
-                try:
-                    with deadlines.bound(context.time_remaining()):
-                        return await inner_su(checked(request_iterator, context), context)
-                finally:
-                    if counted:
-                        release(True)
+                async with admitted(context, counted, True):
+                    return await inner_su(checked(request_iterator, context), context)
 
             return handler._replace(stream_unary=stream_unary)
 
@@ -188,25 +180,15 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
             if inspect.isasyncgenfunction(inner_ss):
 
                 async def stream_stream(request_iterator, context):
-                    await admit(context, counted, True)
-                    try:
-                        with deadlines.bound(context.time_remaining()):
-                            async for response in inner_ss(checked(request_iterator, context), context):
-                                yield response
-                    finally:
-                        if counted:
-                            release(True)
+                    async with admitted(context, counted, True):
+                        async for response in inner_ss(checked(request_iterator, context), context):
+                            yield response
 
             else:
 
                 async def stream_stream(request_iterator, context):
-                    await admit(context, counted, True)
-                    try:
-                        with deadlines.bound(context.time_remaining()):
-                            return await inner_ss(checked(request_iterator, context), context)
-                    finally:
-                        if counted:
-                            release(True)
+                    async with admitted(context, counted, True):
+                        return await inner_ss(checked(request_iterator, context), context)
 
             return handler._replace(stream_stream=stream_stream)
         return handler
