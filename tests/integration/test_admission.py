@@ -117,7 +117,12 @@ def test_services_see_the_callers_remaining_deadline(make_server, starter_settin
     with server.channel() as channel:
         assert _search(channel, timeout=7.0).result().items
     seen = gated.seen_remaining[-1]
-    assert seen is not None and 0 < seen <= 7.0
+    # gRPC rounds the timeout up when it encodes it on the wire (CI once saw 7.008 s), so the
+    # server may see a few milliseconds more than the caller set; never a different deadline.
+    assert seen is not None and 0 < seen <= 7.0 + WIRE_ROUNDING_S
+
+
+WIRE_ROUNDING_S = 0.05
 
 
 def _p99(latencies: list[float]) -> float:
