@@ -135,7 +135,7 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     if inference is None:
         inference = build_inference(settings, metrics)
     titles = TitleIndex()
-    index = ServingIndex(store, titles)
+    index = ServingIndex(store, titles, index_kind=settings.index_kind)
     catalog = CatalogService(
         store, inference, titles, max_batch=settings.max_upsert_batch, max_query_chars=settings.max_query_chars,
         on_change=index.catch_up, on_embedded=metrics.books_embedded.inc,

@@ -31,6 +31,7 @@ class Settings:
     embed_batch_size: int = 32
     embed_bf16: bool = True  # bf16 autocast: 3.1x the naive embedder; cosine to fp32 >= 0.99996 (make bench)
     faiss_threads: int = 1  # one OpenMP thread gives steady single-query latency on 2 cores
+    index_kind: str = "auto"  # auto | flat | ivf: auto is flat up to 32 MiB of vectors, IVF-SQ8 above (docs/scale.md)
     model_store: Path = Path("model_store")
     encoder_version: str = ""  # empty: the newest valid version in model_store/encoder
     inference: str = "local"  # local | torchserve
@@ -99,6 +100,7 @@ class Settings:
         need(not self.redis_url or self.redis_url.startswith(("redis://", "rediss://")), "redis_url", "must be a redis:// URL")
         need(self.environment.replace("-", "").replace("_", "").isalnum(), "environment", "letters, digits, - and _ only")
         need(self.faiss_threads >= 1, "faiss_threads", "must be at least 1")
+        need(self.index_kind in ("auto", "flat", "ivf"), "index_kind", "must be 'auto', 'flat' or 'ivf'")
         need(self.max_concurrent_rpcs >= 1, "max_concurrent_rpcs", "must be at least 1")
         need(self.max_streams >= 1, "max_streams", "must be at least 1")
         need(self.cf_retrain_interval_s > 0, "cf_retrain_interval_s", "must be positive")

@@ -1,12 +1,17 @@
 """An in-memory FAISS inner-product index keyed by book id, safe for concurrent search and update."""
 from __future__ import annotations
 
+import logging
+import math
 import threading
 from collections.abc import Sequence
 
 import faiss
 import numpy as np
 
+from smartlib_server.neighbour_table import NeighbourTable
+
+log = logging.getLogger(__name__)
 
 # FAISS switches to its BLAS path when queries x dimension reaches this. Measured on 10k x 2688:
 # a single query is 3.7 ms without BLAS and 8.8 ms with it, but 4 queries take 14.7 ms without
@@ -21,15 +26,65 @@ def configure_faiss(threads: int) -> None:
     faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
 
 
+# Index kinds (SMARTLIB_INDEX_KIND; docs/scale.md has the measurements behind these numbers).
+# "flat" scans every vector exactly. "ivf" is IVF with 8-bit scalar-quantised residuals
+# (IndexIVFScalarQuantizer, QT_8bit): 4 x sqrt(n) lists, NPROBE of them searched per query.
+INDEX_KINDS = ("flat", "ivf")
+# Single 256-d flat queries on 1 thread, p50 (scale_bench, docs/scale.md): 0.10 ms at 10k books,
+# 0.41 ms at 20k, 1.0 ms at 32,768, 1.7 ms at 50k, 3.4-4.0 ms at 100k and 30-41 ms at 1M, where
+# ivf answers in 0.12 ms (100k) and 0.3 ms (1M). Latency climbs once the float32 matrix outgrows
+# the 32 MiB L3 cache and every query streams it from DRAM, so "auto" keeps flat while the
+# matrix fits in 32 MiB (32,768 books at 256-d, 3,120 at 2688-d) and switches to ivf above.
+AUTO_FLAT_MAX_BYTES = 32 * 2**20
+IVF_NPROBE = 32  # recall@10 vs flat 0.99 at 100k and 0.97 at 1M on perturbed real vectors
+IVF_MIN_TRAIN_PER_LIST = 39  # FAISS warns below 39 training points per list
+IVF_TRAIN_PER_LIST = 50  # k-means trains on at most 50 x nlist sampled vectors, 10 iterations
+IVF_KMEANS_ITERATIONS = 10
+
+
+def ivf_nlist(n_books: int) -> int:
+    """Inverted lists for a catalog of `n_books`: about 4 x sqrt(n)."""
+    return max(1, round(4 * math.sqrt(n_books)))
+
+
+def choose_index_kind(n_books: int, dim: int, configured: str) -> str:
+    """"flat" or "ivf": a configured kind wins; "auto" decides by the size of the flat matrix.
+
+    "auto" only picks ivf when the catalog has enough vectors to train the lists
+    (IVF_MIN_TRAIN_PER_LIST per list, about 24k books), so it never relies on the fallback.
+    """
+    if configured in INDEX_KINDS:
+        return configured
+    if configured != "auto":
+        raise ValueError(f"index kind must be auto, flat or ivf, not {configured!r}")
+    big = n_books * dim * 4 > AUTO_FLAT_MAX_BYTES
+    return "ivf" if big and n_books >= IVF_MIN_TRAIN_PER_LIST * ivf_nlist(n_books) else "flat"
+
+
 class VectorIndex:
-    """IndexFlatIP over unit vectors, with add/remove by book id.
+    """IndexFlatIP (or, with kind="ivf", IVF-SQ8) over unit vectors, with add/remove by book id.
 
     Searches take a shared lock and updates an exclusive one, so an update never races a search
-    and readers do not serialise each other.
+    and readers do not serialise each other. With `neighbours` > 0 the index also keeps each
+    vector's exact top-`neighbours` list (neighbour_table.py), read by `neighbours()`.
+
+    kind="ivf" trains on the vectors of the first non-empty upsert (the load path upserts the
+    whole catalog at once) with `nlist` lists (default ivf_nlist(n)); with fewer than
+    IVF_MIN_TRAIN_PER_LIST x nlist vectors it logs and stays flat. `kind` then tells which one
+    is in use. An ivf index keeps a hashtable from label to list entry, so remove() and
+    vector() work; vector() returns the 8-bit decoded vector, not the exact one.
     """
 
-    def __init__(self, dim: int):
+    def __init__(
+        self, dim: int, kind: str = "flat", *, neighbours: int = 0, nlist: int | None = None, nprobe: int = IVF_NPROBE,
+    ):
+        if kind not in INDEX_KINDS:
+            raise ValueError(f"index kind must be one of {INDEX_KINDS}, not {kind!r}")
         self.dim = dim
+        self.kind = kind
+        self._pending_ivf = kind == "ivf"  # trained on the first upsert
+        self._nlist, self._nprobe = nlist, nprobe
+        self._table = NeighbourTable(dim, neighbours) if neighbours > 0 else None
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
         self._ids: dict[int, str] = {}
         self._rows: dict[str, int] = {}
@@ -41,7 +96,38 @@ class VectorIndex:
 
     @property
     def nbytes(self) -> int:
+        """Flat: the float32 vectors. Ivf: codes, ids, centroids and the id hashtable as FAISS
+        serialises them (within 1 % of len(serialize_index)). Python dicts are not counted."""
+        if self.kind == "ivf" and not self._pending_ivf:
+            ivf = self._index
+            return len(self._rows) * (ivf.code_size + 8 + 16) + ivf.nlist * self.dim * 4
         return len(self._rows) * self.dim * 4
+
+    @property
+    def table_nbytes(self) -> int:
+        """The neighbour table's arrays (vectors, neighbour lists), 0 without one."""
+        return self._table.nbytes if self._table is not None else 0
+
+    def _start_ivf(self, vectors: np.ndarray) -> None:
+        """Replaces the (empty) flat index with an IVF-SQ8 one trained on `vectors`, or stays flat."""
+        self._pending_ivf = False
+        nlist = self._nlist or ivf_nlist(len(vectors))
+        if len(vectors) < IVF_MIN_TRAIN_PER_LIST * nlist:
+            log.warning("ivf index wanted but %d vectors cannot train %d lists (%d needed): using flat",
+                        len(vectors), nlist, IVF_MIN_TRAIN_PER_LIST * nlist)
+            self.kind = "flat"
+            return
+        quantizer = faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, self.dim, nlist, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT)
+        index.cp.niter = IVF_KMEANS_ITERATIONS
+        sample = len(vectors) if len(vectors) <= IVF_TRAIN_PER_LIST * nlist else IVF_TRAIN_PER_LIST * nlist
+        picks = np.random.default_rng(0).choice(len(vectors), sample, replace=False) if sample < len(vectors) else None
+        index.train(vectors if picks is None else vectors[np.sort(picks)])
+        index.set_direct_map_type(faiss.DirectMap.Hashtable)
+        index.nprobe = min(self._nprobe, nlist)
+        self._quantizer, self._index = quantizer, index  # the IVF index does not own its quantizer
+        log.info("ivf index: %d lists, nprobe %d, trained on %d of %d vectors", nlist, index.nprobe, sample, len(vectors))
 
     def __contains__(self, book_id: str) -> bool:
         return book_id in self._rows
@@ -54,12 +140,18 @@ class VectorIndex:
         if vectors.shape != (len(book_ids), self.dim):
             raise ValueError(f"expected {(len(book_ids), self.dim)} vectors, got {vectors.shape}")
         with self._lock.write():
+            if self._pending_ivf:
+                self._start_ivf(vectors)
             stale = [self._rows[b] for b in book_ids if b in self._rows]
             if stale:
                 self._index.remove_ids(np.asarray(stale, dtype=np.int64))
+                if self._table is not None:
+                    self._table.remove(np.asarray(stale, dtype=np.int64))
             labels = np.arange(self._next, self._next + len(book_ids), dtype=np.int64)
             self._next += len(book_ids)
             self._index.add_with_ids(vectors, labels)
+            if self._table is not None:
+                self._table.add(labels, vectors)
             for label, book_id in zip(labels.tolist(), book_ids):
                 old = self._rows.get(book_id)
                 if old is not None:
@@ -72,6 +164,8 @@ class VectorIndex:
             labels = [self._rows.pop(b) for b in book_ids if b in self._rows]
             if labels:
                 self._index.remove_ids(np.asarray(labels, dtype=np.int64))
+                if self._table is not None:
+                    self._table.remove(np.asarray(labels, dtype=np.int64))
                 for label in labels:
                     del self._ids[label]
 
@@ -79,6 +173,26 @@ class VectorIndex:
         with self._lock.read():
             label = self._rows.get(book_id)
             return None if label is None else self._index.reconstruct(label)
+
+    def neighbours(self, book_id: str, n: int, *, wait: bool = True) -> list[tuple[str, float]] | None:
+        """The best `n` other books for `book_id` (book id, inner product) from the neighbour
+        table: what `search(vector(book_id), n + 1)` returns, less the book itself.
+
+        None when the table cannot answer: there is none, the book is not indexed, its row is
+        shallower than `n`, or (`wait=False`, for callers that must not block) a write is in
+        progress or waiting.
+        """
+        if self._table is None:
+            return None
+        lock = self._lock.read() if wait else self._lock.try_read()
+        if lock is None:
+            return None
+        with lock:
+            label = self._rows.get(book_id)
+            found = None if label is None else self._table.lookup(label, n)
+            if found is None:
+                return None
+            return list(zip(map(self._ids.__getitem__, found[0].tolist()), found[1].tolist()))
 
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Top-k (book id, inner product) per query row."""
@@ -109,6 +223,14 @@ class _ReadWriteLock:
 
     def write(self) -> "_Guard":
         return _Guard(self._acquire_write, self._release_write)
+
+    def try_read(self) -> "_Guard | None":
+        """A read guard already held, or None when taking one would wait for a writer."""
+        with self._cond:
+            if self._writing or self._writers_waiting:
+                return None
+            self._readers += 1
+        return _Guard(lambda: None, self._release_read)
 
     def _acquire_read(self) -> None:
         with self._cond:

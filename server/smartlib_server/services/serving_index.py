@@ -18,9 +18,17 @@ from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.domain import Book
 from smartlib_server.embedding import DIM, EMBEDDER_ID, normalise
 from smartlib_server.services.title_search import TitleIndex
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.vector_index import VectorIndex, choose_index_kind
 
 log = logging.getLogger(__name__)
+
+# The FINETUNED index keeps every book's top neighbours precomputed (neighbour_table.py), so
+# SimilarBooks needs no search. Building the table is O(N^2): 0.35-0.7 s for 10k books and
+# 1.3 s for 20k on one core here, so larger catalogs go without and search instead.
+NEIGHBOUR_TABLE_MAX_BOOKS = 20_000
+# SimilarBooks reads (k + exclusions) x OVERSAMPLE candidates: 100 covers k up to 23 with one
+# excluded id besides the book itself; deeper requests search.
+NEIGHBOUR_TABLE_DEPTH = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,8 +51,9 @@ class ServingState:
 
 
 class ServingIndex:
-    def __init__(self, store: CatalogStore, titles: TitleIndex):
+    def __init__(self, store: CatalogStore, titles: TitleIndex, index_kind: str = "auto"):
         self.store = store
+        self.index_kind = index_kind  # auto | flat | ivf, resolved per index by choose_index_kind
         self.titles = titles
         self.state = ServingState({}, VectorIndex(DIM), None)
         self.applied_seq = 0
@@ -74,12 +83,10 @@ class ServingIndex:
             seq = self.store.version()
             books = {b.id: b for b in self.store.all_books()}
             ids, matrix = self.store.load_vectors(EMBEDDER_ID)
-            baseline = VectorIndex(DIM)
-            if ids:
-                baseline.upsert(ids, normalise(matrix))
+            baseline = baseline_index(ids, matrix, self.index_kind)
             model = finetuned or self.state.finetuned
             if model is not None:
-                model = with_index(model, ids, matrix)
+                model = with_index(model, ids, matrix, self.index_kind)
             self.titles.upsert(books.values())
             self.state = ServingState(books, baseline, model)
             self.applied_seq = seq
@@ -144,11 +151,21 @@ class ServingIndex:
             return len(changes)
 
 
-def with_index(model: FinetunedModel, ids: list[str], raw: np.ndarray) -> FinetunedModel:
+def baseline_index(ids: list[str], raw: np.ndarray, index_kind: str = "auto") -> VectorIndex:
+    """The BASELINE index over `raw` (n, 2688), normalised, of the kind `index_kind` resolves to."""
+    index = VectorIndex(DIM, choose_index_kind(len(ids), DIM, index_kind))
+    if ids:
+        index.upsert(ids, normalise(raw))
+    return index
+
+
+def with_index(model: FinetunedModel, ids: list[str], raw: np.ndarray, index_kind: str = "auto") -> FinetunedModel:
     """A copy of `model` whose 256-d index holds `raw` (n, 2688) encoded."""
+    depth = NEIGHBOUR_TABLE_DEPTH if len(ids) <= NEIGHBOUR_TABLE_MAX_BOOKS else 0
     if not ids:
-        return dataclasses.replace(model, index=VectorIndex(256))
+        return dataclasses.replace(model, index=VectorIndex(256, neighbours=depth))
     encoded = normalise(model.encode(raw))
-    index = VectorIndex(encoded.shape[1])
+    dim = encoded.shape[1]
+    index = VectorIndex(dim, choose_index_kind(len(ids), dim, index_kind), neighbours=depth)
     index.upsert(ids, encoded)
     return dataclasses.replace(model, index=index)

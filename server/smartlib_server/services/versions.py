@@ -16,9 +16,9 @@ import numpy as np
 from smartlib_server.artifacts import atomic
 from smartlib_server.config import Settings
 from smartlib_server.domain import Book
-from smartlib_server.embedding import DIM, EMBEDDER_ID, normalise
+from smartlib_server.embedding import DIM, EMBEDDER_ID
 from smartlib_server.errors import ConfigError, FailedPrecondition, InvalidArgument, NotFound
-from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState, with_index
+from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState, baseline_index, with_index
 from smartlib_server.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ class VersionManager:
     def load_encoder(self, version: str) -> FinetunedModel:
         """Verifies and loads an encoder version and indexes every stored book with it (not yet serving)."""
         ids, raw = self.index.store.load_vectors(EMBEDDER_ID)
-        return with_index(self.verified_encoder(version), ids, raw)
+        return with_index(self.verified_encoder(version), ids, raw, self.index.index_kind)
 
     def verified_encoder(self, version: str) -> FinetunedModel:
         """Verifies and loads an encoder version, without indexing anything yet."""
@@ -179,11 +179,10 @@ class VersionManager:
         books = self.index.store.get_books(loaded.ids)
         ids = [i for i in loaded.ids if i in books]
         rows = [n for n, i in enumerate(loaded.ids) if i in books]
-        baseline = VectorIndex(DIM)
-        baseline.upsert(ids, normalise(raw[rows]))
+        baseline = baseline_index(ids, raw[rows], self.index.index_kind)
         finetuned = self.index.finetuned
         if finetuned is not None:
-            finetuned = with_index(finetuned, ids, raw[rows])
+            finetuned = with_index(finetuned, ids, raw[rows], self.index.index_kind)
         state = ServingState(dict(books), baseline, finetuned, source=f"kb:{version}")
         _canary(finetuned.index if finetuned else baseline, baseline, state.books)
         self.index.swap(state, seq=int(loaded.manifest.get("catalog_version", 0)))
