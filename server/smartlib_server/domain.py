@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 from enum import Enum
@@ -25,6 +26,11 @@ class Book:
     @property
     def main_genre(self) -> str:
         return self.genres[0] if self.genres else ""
+
+    @functools.cached_property
+    def genre_keys(self) -> frozenset[str]:
+        """Lower-cased genres, computed once per book: filters and reasons ask on every request."""
+        return frozenset(g.lower() for g in self.genres)
 
     def content_hash(self) -> str:
         """Hash of every stored field: equal hashes mean an upsert changes nothing."""
@@ -50,7 +56,7 @@ class BookFilter:
         if self.min_avg_rating and book.avg_rating < self.min_avg_rating:
             return False
         if self.include_genres or self.exclude_genres:
-            genres = {g.lower() for g in book.genres}
+            genres = book.genre_keys
             if self.include_genres and not genres & self.include_genres:
                 return False
             if genres & self.exclude_genres:

@@ -131,3 +131,53 @@ def test_rollback_and_listing(served):
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
     stats = admin.GetStats(ad.GetStatsRequest())
     assert stats.active_versions["encoder"] == versions[0] and stats.index_sizes["finetuned"] == stats.books
+
+
+def test_neighbour_table_answers_exactly_like_a_full_search(served):
+    """SimilarBooks from the precomputed table (no search, event-loop safe) must equal the
+    answer a FAISS search gives, through filters and re-ranking; what the table cannot answer
+    without blocking it refuses with WouldBlock."""
+    import numpy as np
+
+    from smartlib_server.domain import Approach, BookFilter
+    from smartlib_server.services.recommend import RecommendService, WouldBlock
+    from smartlib_server.services.serving_index import ServingIndex
+    from smartlib_server.vector_index import VectorIndex
+
+    server, _, _ = served
+    live = server.services.recommend
+    state = server.services.index.state
+    finetuned = state.finetuned
+    ids = sorted(state.books)
+    plain = VectorIndex(256)  # no table: every request searches
+    plain.upsert(ids, np.stack([finetuned.index.vector(i) for i in ids]))
+    searching_index = ServingIndex(server.services.store, server.services.index.titles)
+    searching_index.state = dataclasses.replace(state, finetuned=dataclasses.replace(finetuned, index=plain))
+    searching_index.ready.set()
+    searching = RecommendService(searching_index, live.inference)
+
+    fantasy = BookFilter(include_genres=frozenset({"fantasy"}))
+    filters = [BookFilter(), BookFilter(exclude_ids=frozenset(ids[:40])), BookFilter(min_avg_rating=4.0), fantasy]
+    compared = 0
+    for book_id in ids[::15]:
+        for k in (1, 5, 10, 20):
+            for filt in filters:
+                try:
+                    fast = live.similar_books(book_id, k, Approach.FINETUNED, filt, wait=False)
+                except WouldBlock:
+                    continue  # a selective filter widened the candidates past the table
+                slow = searching.similar_books(book_id, k, Approach.FINETUNED, filt)
+                assert [i.book.id for i in fast.items] == [i.book.id for i in slow.items], (book_id, k, filt)
+                np.testing.assert_allclose([i.score for i in fast.items], [i.score for i in slow.items], atol=1e-5)
+                compared += 1
+    assert compared >= 60  # most combinations are answered from the table
+
+    hobbit = _hobbit_id(server)
+    with pytest.raises(WouldBlock):  # (50 + 1) x 4 candidates: deeper than the 100-deep table
+        live.similar_books(hobbit, 50, Approach.FINETUNED, BookFilter(), wait=False)
+    assert len(live.similar_books(hobbit, 50, Approach.FINETUNED, BookFilter()).items) == 50  # searched instead
+    with pytest.raises(WouldBlock):  # baseline has no table
+        live.similar_books(hobbit, 5, Approach.BASELINE, BookFilter(), wait=False)
+    with finetuned.index._lock.write():  # a write in progress: never wait for it on the event loop
+        with pytest.raises(WouldBlock):
+            live.similar_books(hobbit, 5, Approach.FINETUNED, BookFilter(), wait=False)

@@ -7,6 +7,7 @@ set from the 256-d index; the weight travels in the model manifest.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -21,6 +22,7 @@ DEFAULT_WEIGHT = 0.05
 DEFAULT_OVERSAMPLE = 5
 
 
+@functools.lru_cache(maxsize=1 << 16)  # serving asks for the same books' priors on every request
 def popularity_prior(list_rank: int, num_ratings: int) -> float:
     """A popularity score in [0, 1]; 0 when neither signal is known (list_rank < 0, num_ratings 0)."""
     parts = []

@@ -25,6 +25,29 @@ def book_to_pb(book: Book) -> books_pb2.Book:
     return pb
 
 
+_MESSAGES: dict[str, tuple[Book, books_pb2.Book]] = {}
+_MESSAGES_LIMIT = 200_000
+
+
+def shared_book_pb(book: Book) -> books_pb2.Book:
+    """`book_to_pb(book)`, built once per Book object and shared: only copy it into a reply
+    (`items.add(book=...)`), never modify it.
+
+    Answers keep naming the same books, and copying a built message costs a fraction of
+    building one from Python strings. Entries are keyed by id and checked by identity: an
+    updated book is a new Book object, so a stale message is never served. The cache holds each
+    Book it keyed, so an identity can never be reused by another object.
+    """
+    entry = _MESSAGES.get(book.id)
+    if entry is not None and entry[0] is book:
+        return entry[1]
+    message = book_to_pb(book)
+    if len(_MESSAGES) >= _MESSAGES_LIMIT:
+        _MESSAGES.clear()  # a bound, not an eviction policy: the catalog is far smaller
+    _MESSAGES[book.id] = (book, message)
+    return message
+
+
 def book_from_pb(pb: books_pb2.Book) -> Book:
     return Book(
         id=pb.id, title=pb.title, authors=tuple(pb.authors), description=pb.description,
@@ -62,5 +85,5 @@ def filter_from_pb(pb: books_pb2.BookFilter, field: str = "filter") -> BookFilte
 def result_to_pb(result: RecommendResult, response_cls):
     response = response_cls(approach=approach_to_pb(result.approach), model_version=result.model_version)
     for item in result.items:
-        response.items.add(book=book_to_pb(item.book), score=item.score, reason=item.reason)
+        response.items.add(book=shared_book_pb(item.book), score=item.score, reason=item.reason)
     return response

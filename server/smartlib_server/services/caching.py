@@ -221,6 +221,30 @@ class AnswerCaching:
                 del self._flights[key.value]
             flight.done.set()
 
+    def get_or_compute_now(self, key: AnswerKey, compute: Callable[[], bytes | None]) -> bytes | None:
+        """`get_or_compute` for a caller that must not block (the event loop): None whenever
+        answering would wait, so the caller can fall back to `get_or_compute` on a thread.
+
+        It answers only over an in-process cache (Redis means network waits) when no identical
+        request is computing (joining it means waiting), from the cache or from `compute()`,
+        which itself returns None when it would block. Its answer is stored as usual.
+        """
+        if self.cache.shared:
+            return None
+        with self._lock:
+            if key.value in self._flights:
+                return None
+        cached = self.cache.get(key.value)  # in-process: a dict lookup that cannot fail
+        if cached is not None:
+            self._count("hits", key.kind)
+            return cached
+        value = compute()
+        if value is None:
+            return None
+        self._count("misses", key.kind)
+        self.cache.set(key.value, value, self.ttl_s)
+        return value
+
     def stats(self) -> CacheStats:
         with self._lock:
             return CacheStats(

@@ -1,7 +1,7 @@
 """Recommendation use cases over the serving index: similar books and free-text search."""
 from __future__ import annotations
 
-import numpy as np
+from operator import itemgetter
 
 from smartlib_server.adapters.inference import Inference
 from smartlib_server.domain import Approach, Book, BookFilter, Recommendation, RecommendResult
@@ -12,6 +12,11 @@ from smartlib_server.services.validation import require_id, require_k, require_t
 from smartlib_server.text import fold
 
 OVERSAMPLE = 4  # candidates fetched per requested result before filtering and re-ranking
+
+
+class WouldBlock(Exception):
+    """Raised with `wait=False` when answering needs blocking work (a vector search, a database
+    read, a lock held by a writer); the caller retries on a worker thread. Never reaches a client."""
 
 
 class RecommendService:
@@ -35,34 +40,58 @@ class RecommendService:
             )
         return approach, finetuned if approach is Approach.FINETUNED else None
 
-    def similar_books(self, book_id: str, k: int, approach: Approach | None, filt: BookFilter) -> RecommendResult:
+    def similar_books(
+        self, book_id: str, k: int, approach: Approach | None, filt: BookFilter, *, wait: bool = True
+    ) -> RecommendResult:
+        """Books like `book_id`. With `wait=False` only the precomputed neighbour table may
+        answer (no search, no database, no waiting on a lock): otherwise WouldBlock."""
         book_id = require_id(book_id, "book_id")
         k = require_k(k, self.max_k)
         state = self._ready_state()
         approach, finetuned = self.resolve_approach(approach, state)
         book = state.books.get(book_id)
         if book is None:
+            if not wait:
+                raise WouldBlock  # maybe an alias: resolving it reads the database
             canonical = self.index.store.resolve_id(book_id)
             book = state.books.get(canonical) if canonical else None
         if book is None:
             raise BookNotFound(book_id)
         vector_index = finetuned.index if finetuned else state.baseline
-        query = vector_index.vector(book.id)
-        if query is None:
-            raise FailedPrecondition(f"book {book.id!r} has no vector yet; retry in a moment")
+
+        def candidates(fetch: int) -> list[tuple[str, float]]:
+            # The table leaves the book itself out; the exclusions drop it from a search anyway.
+            hits = vector_index.neighbours(book.id, fetch - 1, wait=wait)
+            if hits is not None:
+                return [(book.id, 1.0)] + hits
+            if not wait:
+                raise WouldBlock
+            query = vector_index.vector(book.id)
+            if query is None:
+                raise FailedPrecondition(f"book {book.id!r} has no vector yet; retry in a moment")
+            return vector_index.search(query, fetch)[0]
+
         excluded = BookFilter(filt.include_genres, filt.exclude_genres, filt.min_avg_rating, filt.exclude_ids | {book.id})
-        items = self._search(state, query, k, excluded, finetuned, lambda cand: similar_reason(book, cand))
+        items = self._search(state, candidates, k, excluded, finetuned, similar_reason(book))
         return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
 
-    def search_by_text(self, query: str, k: int, approach: Approach | None, filt: BookFilter) -> RecommendResult:
+    def search_by_text(
+        self, query: str, k: int, approach: Approach | None, filt: BookFilter, *, wait: bool = True
+    ) -> RecommendResult:
+        """Books matching a free-text description; always embeds and searches, so `wait=False`
+        raises WouldBlock once the request is valid."""
         query = require_text(query, "query", self.max_query_chars)
         k = require_k(k, self.max_k)
         state = self._ready_state()
+        if not wait:
+            raise WouldBlock
         approach, finetuned = self.resolve_approach(approach, state)
         raw = self.inference.embed_queries([query])
         vector = normalise(finetuned.encode(raw) if finetuned else raw)[0]
         folded = fold(query)
-        items = self._search(state, vector, k, filt, finetuned, lambda cand: text_reason(folded, cand))
+        vector_index = finetuned.index if finetuned else state.baseline
+        candidates = lambda fetch: vector_index.search(vector, fetch)[0]
+        items = self._search(state, candidates, k, filt, finetuned, lambda cand: text_reason(folded, cand))
         return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
 
     def model_version(self, approach: Approach, finetuned: FinetunedModel | None) -> str:
@@ -76,39 +105,55 @@ class RecommendService:
         return self.index.state
 
     def _search(
-        self, state: ServingState, query: np.ndarray, k: int, filt: BookFilter, finetuned: FinetunedModel | None, reason
+        self, state: ServingState, candidates, k: int, filt: BookFilter, finetuned: FinetunedModel | None, reason
     ) -> list[Recommendation]:
-        vector_index = finetuned.index if finetuned else state.baseline
-        books = state.books
-        fetch = (k + len(filt.exclude_ids)) * OVERSAMPLE
+        """The best k of `candidates(fetch)` (the top `fetch` by inner product) that pass the
+        filter, re-ranked by the popularity prior when the encoder has one."""
+        books, excluded = state.books, filt.exclude_ids
+        # This loop runs for every candidate of every request: exclusions are checked by id,
+        # and the whole filter only when it narrows by genre or rating.
+        narrowing = filt.accepts if filt.include_genres or filt.exclude_genres or filt.min_avg_rating else None
+        weight = finetuned.popularity_weight if finetuned else 0.0
+        prior = finetuned.prior if finetuned else None
+        enough = k * OVERSAMPLE if weight else k  # re-ranking needs a pool to choose from
+        fetch = (k + len(excluded)) * OVERSAMPLE
         while True:
-            hits = vector_index.search(query, fetch)[0]
+            hits = candidates(fetch)
             scored: list[tuple[float, Book]] = []
             for book_id, score in hits:
+                if book_id in excluded:
+                    continue
                 book = books.get(book_id)
-                if book is not None and filt.accepts(book):
-                    if finetuned and finetuned.popularity_weight:
-                        score += finetuned.popularity_weight * finetuned.prior(book)
-                    scored.append((score, book))
+                if book is not None and (narrowing is None or narrowing(book)):
+                    scored.append((score + weight * prior(book) if weight else score, book))
             exhausted = len(hits) < fetch
-            if len(scored) >= k * (OVERSAMPLE if finetuned and finetuned.popularity_weight else 1) or exhausted:
+            if len(scored) >= enough or exhausted:
                 break
             fetch *= 4  # a selective filter: widen the candidate set until enough pass
-        scored.sort(key=lambda item: -item[0])
+        scored.sort(key=itemgetter(0), reverse=True)  # stable: ties keep the index's order
         return [Recommendation(book, float(score), reason(book)) for score, book in scored[:k]]
 
 
-def similar_reason(query: Book, candidate: Book) -> str:
-    if query.series_name and fold(query.series_name) == fold(candidate.series_name):
-        return f"same series: {candidate.series_name}"
-    shared_authors = [a for a in candidate.authors if a in set(query.authors)]
-    if shared_authors:
-        return f"same author: {shared_authors[0]}"
-    query_genres = {g.lower() for g in query.genres}
-    shared = [g for g in candidate.genres if g.lower() in query_genres and g.lower() != "fiction"]
-    if shared:
-        return "shares genres: " + ", ".join(shared[:3])
-    return "similar description and themes"
+def similar_reason(query: Book):
+    """A function naming why a candidate resembles `query`; the query's side is folded once."""
+    series = fold(query.series_name) if query.series_name else ""
+    authors = set(query.authors)
+    genres = query.genre_keys - {"fiction"}
+
+    def reason(candidate: Book) -> str:
+        if series and candidate.series_name and fold(candidate.series_name) == series:
+            return f"same series: {candidate.series_name}"
+        shared_author = next((a for a in candidate.authors if a in authors), None)
+        if shared_author is not None:
+            return f"same author: {shared_author}"
+        if genres.isdisjoint(candidate.genre_keys):
+            return "similar description and themes"
+        shared = [g for g in candidate.genres if g.lower() in genres]
+        if shared:
+            return "shares genres: " + ", ".join(shared[:3])
+        return "similar description and themes"
+
+    return reason
 
 
 def text_reason(folded_query: str, candidate: Book) -> str:

@@ -309,3 +309,45 @@ def test_the_lookup_bench_compares_both_backends_and_leaves_no_keys():
     assert result["get_ratio_redis_to_memory"] > 1
     leftovers = list(redis.Redis.from_url(REDIS_URL).scan_iter(match="smartlib:bench-*"))
     assert leftovers == []
+
+
+def test_get_or_compute_now_answers_only_when_nothing_would_wait(make_caching):
+    """The event-loop path: in-process hits and non-blocking computations; None otherwise."""
+    caching = make_caching()
+    key = caching.key("similar_books", {"book_id": "b1"}, index_version=1, model_version="m")
+    calls: list[str] = []
+
+    def compute() -> bytes:
+        calls.append("computed")
+        return b"answer"
+
+    if caching.cache.shared:  # Redis: every call is a network wait, so never on the loop
+        assert caching.get_or_compute_now(key, compute) is None
+        assert calls == []
+        return
+    assert caching.get_or_compute_now(key, lambda: None) is None  # compute would block
+    assert caching.cache.get(key.value) is None  # and nothing was stored for it
+    assert caching.get_or_compute_now(key, compute) == b"answer"
+    assert caching.get_or_compute_now(key, compute) == b"answer"  # now a hit
+    assert calls == ["computed"]
+    assert (caching.stats().hits, caching.stats().misses) == (1, 1)
+
+    other = caching.key("similar_books", {"book_id": "b2"}, index_version=1, model_version="m")
+    entered, release = threading.Event(), threading.Event()
+
+    def slow() -> bytes:
+        entered.set()
+        release.wait(5)
+        return b"slow"
+
+    worker = threading.Thread(target=caching.get_or_compute, args=(other, slow))
+    worker.start()
+    try:
+        assert entered.wait(5)
+        # An identical request is computing on a thread: joining it would wait.
+        assert caching.get_or_compute_now(other, compute) is None
+        assert calls == ["computed"]
+    finally:
+        release.set()
+        worker.join()
+    assert caching.get_or_compute_now(other, compute) == b"slow"
