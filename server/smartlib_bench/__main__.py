@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from smartlib_bench import embedding_bench, faiss_bench, grpc_bench, machine, report
+from smartlib_bench import embedding_bench, faiss_bench, grpc_bench, machine, process_bench, report, scale_bench
 from smartlib_server.app import build_services, starter_catalog_path
 from smartlib_server.background import BackgroundServer
 from smartlib_server.config import Settings
@@ -40,7 +40,13 @@ def main() -> None:
     parser.add_argument("--data-dir", help="folder holding goodreads_best_books_10k.csv")
     parser.add_argument("--skip-torchserve", action="store_true", help="skip the TorchServe section (about 2 minutes)")
     parser.add_argument("--skip-cache", action="store_true", help="skip the Redis round-trip section")
+    parser.add_argument("--scale-sizes", default="100000,1000000",
+                        help="synthetic catalog sizes for the index-type comparison ('' skips it)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="the smallest configuration, for CI: tiny phases, a 1-epoch encoder, no TorchServe")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds, args.embed_books, args.skip_torchserve, args.scale_sizes = 0.5, 6, True, "2000"
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING)
     out = Path(args.out)
@@ -65,28 +71,42 @@ def main() -> None:
     if home is None:
         temp = Path(tempfile.mkdtemp(prefix="smartlib-bench-"))
         home = temp
-    settings = Settings.from_env(home=home, grpc_port=0)
+    settings = Settings.from_env(home=home, grpc_port=0, **({"model_store": home / "model_store"} if temp else {}))
     services = build_services(settings)
     try:
         if services.store.count_books() == 0:
             print("building a starter catalog ...", flush=True)
             ingest_csv(services.catalog, starter_catalog_path(), progress=False)
+        if temp is not None:
+            print("training an encoder on it ...", flush=True)
+            _train_encoder(services, settings.model_store, epochs=1 if args.smoke else None)
         server = BackgroundServer(settings, services)
         server.load()
         ids, matrix = services.store.load_vectors(EMBEDDER_ID)
         print(f"FAISS over {len(ids)} books ...", flush=True)
         results["faiss_baseline"] = faiss_bench.flat_search(normalise(matrix), bandwidth)
         finetuned = services.index.finetuned
+        encoded = None
         if finetuned is not None:
             encoded = normalise(finetuned.encode(matrix))
             results["faiss_finetuned"] = faiss_bench.flat_search(encoded, bandwidth)
         sample = random.Random(3).sample(ids, min(200, len(ids)))
         print("gRPC load (separate client process) ...", flush=True)
         results["grpc"] = grpc_bench.run(server.address, sample, args.seconds, finetuned is not None)
+        results["index_memory"] = _index_memory(services)
         server.stop()
+        print("restarting as a separate `smartlib serve` process: time to SERVING, RSS ...", flush=True)
+        results["server_process"] = process_bench.restart(home)
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
+
+    sizes = [int(n) for n in args.scale_sizes.split(",") if n.strip()]
+    if sizes:
+        print(f"index types at {args.scale_sizes} synthetic books ...", flush=True)
+        source = f"{len(encoded)} FINETUNED 256-d catalog vectors" if encoded is not None else ""
+        results["scale"] = scale_bench.run(sizes, real_vectors=encoded, queries=100 if args.smoke else 1000,
+                                           latency_queries=50 if args.smoke else 200, real_source=source)
 
     results["extra"] = {}
     if not args.skip_cache:
@@ -98,8 +118,34 @@ def main() -> None:
 
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = report.summary_table(results)
-    report.write(out, results, table)
+    scale = scale_bench.markdown(results["scale"]) if "scale" in results else ""
+    report.write(out, results, table, scale)
     print(table)
+    if scale:
+        print("\nIndex types on synthetic catalogs (docs/scale.md):\n\n" + scale)
+
+
+def _train_encoder(services, model_store: Path, epochs: int | None) -> None:
+    """A FINETUNED encoder for a temporary catalog, so its paths are measured too."""
+    from smartlib_training.pipeline import run_train
+    from smartlib_training.train import TrainParams
+
+    books = {b.id: b for b in services.store.all_books()}
+    ids, vectors = services.store.load_vectors(EMBEDDER_ID)
+    params = TrainParams(seed=13) if epochs is None else TrainParams(epochs=epochs, seed=13)
+    run_train([books[i] for i in ids], vectors, model_store, params, progress=False)
+
+
+def _index_memory(services) -> dict:
+    """Bytes per book of each serving structure, as held in the server's memory."""
+    state = services.index.state
+    parts = {"baseline_flat_2688d": (state.baseline.nbytes, len(state.baseline))}
+    if state.finetuned is not None:
+        index = state.finetuned.index
+        parts["finetuned_256d"] = (index.nbytes, len(index))
+        parts["finetuned_neighbour_table"] = (index.table_nbytes, len(index))
+    return {name: {"bytes": size, "books": books, "bytes_per_book": size / books if books else 0.0}
+            for name, (size, books) in parts.items()}
 
 
 def _cache_section(redis_url: str) -> dict:

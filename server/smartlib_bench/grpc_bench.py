@@ -29,6 +29,7 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool) -> d
         for concurrency in (8, 32):
             results[f"similar_finetuned_miss_c{concurrency}"] = load(
                 address, "similar_miss", concurrency, seconds, ids, approach=2)
+        results["similar_finetuned_deep_c8"] = load(address, "similar_deep", 8, seconds, ids, approach=2)
         results["similar_finetuned_hit_c8"] = load(address, "similar_hit", 8, seconds, ids, approach=2)
         results["text_finetuned_miss_c8"] = load(address, "text_miss", 8, seconds, approach=2)
     ceiling = results["empty_c8"]["qps"]

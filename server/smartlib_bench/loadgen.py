@@ -5,7 +5,8 @@
 KIND is `empty` (grpc.health.v1 Check: the cheapest RPC the server answers), `similar_hit`
 (SimilarBooks, k=10, cycling over the first 20 ids in ARG, comma-separated: after warm-up every
 call is a cache hit), `similar_miss` (the same with a distinct excluded id per call, so the
-answer cache never helps) or `text_miss` (SearchByText with a distinct query per call). APPROACH comes from the
+answer cache never helps), `similar_deep` (a miss with k=30, which a FINETUNED server answers
+with a search rather than from its neighbour table) or `text_miss` (SearchByText with a distinct query per call). APPROACH comes from the
 environment. Prints one JSON line.
 """
 from __future__ import annotations
@@ -35,14 +36,16 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
     if kind == "similar_hit":
         hot = itertools.cycle(arg.split(",")[:20])
         return lambda: recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=next(hot), k=10, approach=approach))
-    if kind == "similar_miss":
+    if kind in ("similar_miss", "similar_deep"):
         ids = itertools.cycle(arg.split(","))
         counter = itertools.count()
+        k = 10 if kind == "similar_miss" else 30
 
         def similar_miss():
-            # k=10 like the hit case; a never-matching excluded id makes every request a cache miss.
+            # A never-matching excluded id makes every request a cache miss. k=10 like the hit
+            # case; k=30 reads 128 candidates, deeper than the neighbour table, so it searches.
             flt = books_pb2.BookFilter(exclude_ids=[f"bench-{next(counter)}"])
-            return recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=next(ids), k=10, approach=approach, filter=flt))
+            return recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=next(ids), k=k, approach=approach, filter=flt))
         return similar_miss
     if kind == "text_miss":
         counter = itertools.count()

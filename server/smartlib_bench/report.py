@@ -29,6 +29,12 @@ def summary_table(results: dict) -> str:
     for name, g in results.get("grpc", {}).items():
         rows.append((f"gRPC {name}", f"{g['qps']:.0f} req/s, p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
                      f"{g['ratio_to_empty_c8']:.2f}x empty RPC c8; errors {g['errors']}"))
+    for name, m in results.get("index_memory", {}).items():
+        rows.append((f"memory {name}", f"{m['bytes'] / 2**20:.1f} MiB for {m['books']} books", f"{m['bytes_per_book']:.0f} bytes/book"))
+    proc = results.get("server_process")
+    if proc:
+        rows.append(("restart to SERVING (separate `smartlib serve`)", f"{proc['seconds_to_serving']:.2f} s",
+                     f"RSS {proc['rss_mib']:.0f} MiB once serving"))
     for section in results.get("extra", {}).values():
         rows.extend(tuple(r) for r in section.get("rows", []))
     m = results["machine"]
@@ -37,7 +43,7 @@ def summary_table(results: dict) -> str:
     return head + "\n".join(lines)
 
 
-def write(out: Path, results: dict, table: str) -> None:
+def write(out: Path, results: dict, table: str, scale: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -55,4 +61,6 @@ def write(out: Path, results: dict, table: str) -> None:
     body = f"# Smart Library benchmark\n\nRun started {results['started']}.\n\n{table}\n"
     if grpc:
         body += "\n![gRPC throughput relative to the empty RPC](grpc_ratios.png)\n"
+    if scale:
+        body += f"\n## Index types on synthetic catalogs\n\n{scale}\n"
     (out / "report.md").write_text(body)

@@ -24,7 +24,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,8 +33,8 @@ from pathlib import Path
 
 import grpc
 import psutil
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from smartlib_bench.process_bench import start_server
 from smartlib.v1 import (
     catalog_service_pb2 as cs, catalog_service_pb2_grpc, chat_service_pb2 as chat, chat_service_pb2_grpc,
     recommend_service_pb2 as rs, recommend_service_pb2_grpc,
@@ -79,36 +78,6 @@ class Counters:
                 self.errors.append(f"{kind}: {getattr(error, 'code', lambda: '')()} {error}")
             else:
                 self.errors.append(kind)
-
-
-# -- the server process ---------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(home: Path, log: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIB_")}
-    env.update(SMARTLIB_HOME=str(home), SMARTLIB_GRPC_PORT=str(port), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
-    proc = subprocess.Popen([sys.executable, "-m", "smartlib_server", "serve", "--seed-starter"], env=env,
-                            stdout=log.open("w"), stderr=subprocess.STDOUT)
-    address = f"127.0.0.1:{port}"
-    deadline = time.monotonic() + 900  # seeding embeds the starter catalog on a fresh home
-    with grpc.insecure_channel(address) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(f"server exited with {proc.returncode}; see {log}")
-            try:
-                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == health_pb2.HealthCheckResponse.SERVING:
-                    return proc, address
-            except grpc.RpcError:
-                pass
-            time.sleep(0.5)
-    proc.kill()
-    raise SystemExit(f"server not SERVING after 900 s; see {log}")
 
 
 # -- the load -------------------------------------------------------------------------------
@@ -220,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             home.mkdir()
         log = Path(scratch) / "server.log"
-        proc, address = start_server(home, log)
+        proc, address, _ = start_server(home, log=log, seed_starter=True, timeout_s=900)  # seeding embeds the starter
         server = psutil.Process(proc.pid)
         try:
             with grpc.insecure_channel(address) as channel:

@@ -1,0 +1,85 @@
+"""A real `smartlib serve` process: started, waited for until SERVING, measured, stopped."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from smartlib_server.config import ENV_PREFIX
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def start_server(
+    home: Path, *, log: Path | None = None, seed_starter: bool = False, timeout_s: float = 120.0
+) -> tuple[subprocess.Popen, str, float]:
+    """Starts `smartlib serve` on `home` and a free port; returns the process, its address and
+    the seconds it took to report SERVING. Only SMARTLIB_MODEL_STORE passes through from the
+    environment, so the process serves `home` and nothing else."""
+    port = free_port()
+    keep = f"{ENV_PREFIX}MODEL_STORE"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k == keep}
+    env.update({f"{ENV_PREFIX}HOME": str(home), f"{ENV_PREFIX}GRPC_PORT": str(port), "HF_HUB_OFFLINE": "1"})
+    command = [sys.executable, "-m", "smartlib_server", "serve"] + (["--seed-starter"] if seed_starter else [])
+    output = log.open("w") if log else subprocess.DEVNULL
+    started = time.perf_counter()
+    proc = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+    address = f"127.0.0.1:{port}"
+    try:
+        return proc, address, _wait_serving(address, started, timeout_s, proc, log)
+    except BaseException:
+        stop_server(proc)
+        raise
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def restart(home: Path, timeout_s: float = 120.0) -> dict:
+    """Serves an already ingested `home` (so nothing is rebuilt): seconds to SERVING, and the
+    RSS once serving, after a short settle."""
+    proc, _, seconds = start_server(home, timeout_s=timeout_s)
+    try:
+        time.sleep(1.0)  # let start-up garbage settle before reading RSS
+        return {"seconds_to_serving": seconds, "rss_mib": rss_mib(proc.pid)}
+    finally:
+        stop_server(proc)
+
+
+def _wait_serving(address: str, started: float, timeout_s: float, proc: subprocess.Popen, log: Path | None) -> float:
+    request = health_pb2.HealthCheckRequest(service="")
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.perf_counter() - started < timeout_s:
+            if proc.poll() is not None:
+                raise RuntimeError(f"smartlib serve exited with {proc.returncode}" + (f"; see {log}" if log else ""))
+            try:
+                if stub.Check(request, timeout=0.5).status == health_pb2.HealthCheckResponse.SERVING:
+                    return time.perf_counter() - started
+            except grpc.RpcError:
+                pass
+            time.sleep(0.02)
+    raise TimeoutError(f"smartlib serve not SERVING within {timeout_s} s" + (f"; see {log}" if log else ""))

@@ -1,0 +1,46 @@
+"""`make bench` in its smallest configuration, once, so the benchmark code cannot rot.
+
+No figure is asserted against a speed: only that every section ran, produced sane numbers
+and that the load generator saw no errors.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def test_bench_smoke_runs_every_section(tmp_path):
+    out = tmp_path / "bench"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    run = subprocess.run(
+        [sys.executable, "-m", "smartlib_bench", "--smoke", "--out", str(out)],
+        env=env, capture_output=True, text=True, timeout=600,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    report = (out / "report.md").read_text()
+    assert "| what | measured | relative |" in report and "| what | measured | relative |" in run.stdout
+
+    grpc = results["grpc"]
+    for phase in ("empty_c8", "empty_c32", "similar_baseline_miss_c8", "similar_finetuned_miss_c8",
+                  "similar_finetuned_deep_c8", "similar_finetuned_hit_c8", "text_finetuned_miss_c8"):
+        assert grpc[phase]["calls"] > 0 and grpc[phase]["errors"] == 0, (phase, grpc[phase])
+    assert grpc["empty_c8"]["ratio_to_empty_c8"] == 1.0
+
+    assert results["faiss_finetuned"]["dim"] == 256 and results["faiss_baseline"]["dim"] == 2688
+    memory = results["index_memory"]
+    assert memory["baseline_flat_2688d"]["bytes_per_book"] == 2688 * 4
+    assert memory["finetuned_256d"]["bytes_per_book"] == 256 * 4
+    assert memory["finetuned_neighbour_table"]["bytes"] > 0
+    assert 0 < results["server_process"]["seconds_to_serving"] < 120
+    assert results["server_process"]["rss_mib"] > 50
+    if "naive_books_per_s" in results["embedding"]:  # needs the 10k CSV
+        assert results["embedding"]["bf16"]["cosine_min"] > 0.99
+
+    scale = results["scale"]["sizes"]["2000"]
+    assert scale["configs"]["flat"]["recall_at_10"] == 1.0
+    assert all(0.0 <= c["recall_at_10"] <= 1.0 for c in scale["configs"].values())
+    assert scale["auto"]["kind"] == "flat"  # 2,000 x 256 floats fit in the cache: no approximation
+    assert "## Index types on synthetic catalogs" in report
