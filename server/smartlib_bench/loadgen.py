@@ -23,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from smartlib.v1 import books_pb2, recommend_service_pb2 as rs, recommend_service_pb2_grpc
 
+RUN = os.urandom(4).hex()  # in every miss key: a later run on the same server must not hit this one's answers
 QUERIES = ["space opera about galactic empires", "a cozy village mystery", "dragons and magic schools", "a war memoir"]
 
 
@@ -44,13 +45,13 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
         def similar_miss():
             # A never-matching excluded id makes every request a cache miss. k=10 like the hit
             # case; k=30 reads 128 candidates, deeper than the neighbour table, so it searches.
-            flt = books_pb2.BookFilter(exclude_ids=[f"bench-{next(counter)}"])
+            flt = books_pb2.BookFilter(exclude_ids=[f"bench-{RUN}-{next(counter)}"])
             return recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=next(ids), k=k, approach=approach, filter=flt))
         return similar_miss
     if kind == "text_miss":
         counter = itertools.count()
         return lambda: recommend.SearchByText(rs.SearchByTextRequest(
-            query=f"{QUERIES[n % len(QUERIES)]} {n}" if (n := next(counter)) else QUERIES[0], k=10, approach=approach))
+            query=f"{QUERIES[(n := next(counter)) % len(QUERIES)]} {RUN} {n}", k=10, approach=approach))
     raise SystemExit(f"unknown kind {kind}")
 
 

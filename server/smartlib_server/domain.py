@@ -7,6 +7,8 @@ import hashlib
 import json
 from enum import Enum
 
+from smartlib_server.text import fold
+
 
 @dataclasses.dataclass(frozen=True)
 class Book:
@@ -28,9 +30,19 @@ class Book:
         return self.genres[0] if self.genres else ""
 
     @functools.cached_property
+    def series_key(self) -> str:
+        """The series name folded for comparison ("" without a series), computed once per book."""
+        return fold(self.series_name) if self.series_name else ""
+
+    @functools.cached_property
     def genre_keys(self) -> frozenset[str]:
         """Lower-cased genres, computed once per book: filters and reasons ask on every request."""
-        return frozenset(g.lower() for g in self.genres)
+        return frozenset(self.genres_lower)
+
+    @functools.cached_property
+    def genres_lower(self) -> tuple[str, ...]:
+        """`genres` lower-cased, in their order."""
+        return tuple(g.lower() for g in self.genres)
 
     def content_hash(self) -> str:
         """Hash of every stored field: equal hashes mean an upsert changes nothing."""

@@ -11,6 +11,10 @@ Every write keeps it:
   (every row, while rows still hold all other vectors);
 - a removed vector's rows that listed it are recomputed in full.
 
+Each vector may carry a bias (the FINETUNED popularity prior), copied into every row that
+lists it, so a request can re-rank its candidates without looking anything up. A label's
+vector and bias never change (VectorIndex gives an updated book a new label).
+
 Not thread-safe by itself: VectorIndex calls it under its own read/write lock.
 """
 from __future__ import annotations
@@ -28,9 +32,11 @@ class NeighbourTable:
         self._n = 0  # slots in use: [0, _n)
         self._vectors = np.empty((0, dim), dtype=np.float32)
         self._labels = np.empty(0, dtype=np.int64)
+        self._bias = np.empty(0, dtype=np.float64)  # float64: re-ranked sums match Python's floats
         self._slot: dict[int, int] = {}
         self._nbr = np.empty((0, depth), dtype=np.int64)  # neighbour labels per slot
         self._score = np.empty((0, depth), dtype=np.float32)
+        self._nbr_bias = np.empty((0, depth), dtype=np.float64)
         self._len = np.empty(0, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -39,11 +45,11 @@ class NeighbourTable:
     @property
     def nbytes(self) -> int:
         capacity = len(self._labels)
-        return capacity * (self.dim * 4 + 8 + self.depth * 12 + 8)
+        return capacity * (self.dim * 4 + 8 + 8 + self.depth * 20 + 8)
 
-    def lookup(self, label: int, n: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Labels and scores of the best `n` neighbours of `label`, or None when the row is
-        shallower than `n` and does not already hold every other vector."""
+    def lookup(self, label: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Labels, scores and biases of the best `n` neighbours of `label`, or None when the
+        row is shallower than `n` and does not already hold every other vector."""
         slot = self._slot.get(label)
         if slot is None:
             return None
@@ -51,10 +57,11 @@ class NeighbourTable:
         if n > length and length < self._n - 1:
             return None
         n = min(n, length)
-        return self._nbr[slot, :n], self._score[slot, :n]
+        return self._nbr[slot, :n], self._score[slot, :n], self._nbr_bias[slot, :n]
 
-    def add(self, labels: np.ndarray, vectors: np.ndarray) -> None:
-        """Adds vectors under new labels (callers remove a label before re-adding it)."""
+    def add(self, labels: np.ndarray, vectors: np.ndarray, bias: np.ndarray | None = None) -> None:
+        """Adds vectors (and their biases, default 0) under new labels; callers remove a label
+        before re-adding it."""
         count = len(labels)
         if count == 0:
             return
@@ -62,6 +69,7 @@ class NeighbourTable:
         self._grow(old + count)
         self._vectors[old : old + count] = vectors
         self._labels[old : old + count] = labels
+        self._bias[old : old + count] = 0.0 if bias is None else bias
         for offset, label in enumerate(labels.tolist()):
             self._slot[label] = old + offset
         self._n = old + count
@@ -74,7 +82,7 @@ class NeighbourTable:
         bar = np.where(deep, self._score[np.arange(old), np.maximum(self._len[:old] - 1, 0)], -np.inf)
         for slot in np.flatnonzero((scores > bar[:, None]).any(axis=1)).tolist():
             beats = scores[slot] > bar[slot]
-            self._merge(slot, labels[beats], scores[slot, beats])
+            self._merge(slot, labels[beats], scores[slot, beats], self._bias[old : self._n][beats])
         self._recompute(new_slots)
 
     def remove(self, labels: np.ndarray) -> None:
@@ -91,13 +99,15 @@ class NeighbourTable:
         stale = (np.isin(self._nbr[:n], labels) & positions).any(axis=1)
         self._recompute(np.flatnonzero(stale))
 
-    def _merge(self, slot: int, labels: np.ndarray, scores: np.ndarray) -> None:
+    def _merge(self, slot: int, labels: np.ndarray, scores: np.ndarray, bias: np.ndarray) -> None:
         length = int(self._len[slot])
         all_labels = np.concatenate([self._nbr[slot, :length], labels])
         all_scores = np.concatenate([self._score[slot, :length], scores])
+        all_bias = np.concatenate([self._nbr_bias[slot, :length], bias])
         order = np.argsort(-all_scores, kind="stable")[: self.depth]
         self._nbr[slot, : len(order)] = all_labels[order]
         self._score[slot, : len(order)] = all_scores[order]
+        self._nbr_bias[slot, : len(order)] = all_bias[order]
         self._len[slot] = len(order)
 
     def _recompute(self, slots: np.ndarray) -> None:
@@ -111,14 +121,18 @@ class NeighbourTable:
         # Drop each row's own slot; a row whose own slot lost a tie drops its last instead.
         others = found != slots[:, None]
         others[others.all(axis=1), -1] = False
-        self._nbr[slots, :keep] = self._labels[found[others].reshape(len(slots), keep)]
+        found = found[others].reshape(len(slots), keep)
+        self._nbr[slots, :keep] = self._labels[found]
+        self._nbr_bias[slots, :keep] = self._bias[found]
         self._score[slots, :keep] = scores[others].reshape(len(slots), keep)
 
     def _move(self, source: int, target: int) -> None:
         self._vectors[target] = self._vectors[source]
         self._labels[target] = self._labels[source]
+        self._bias[target] = self._bias[source]
         self._nbr[target] = self._nbr[source]
         self._score[target] = self._score[source]
+        self._nbr_bias[target] = self._nbr_bias[source]
         self._len[target] = self._len[source]
         self._slot[int(self._labels[target])] = target
 
@@ -133,5 +147,6 @@ class NeighbourTable:
             bigger[: self._n] = array[: self._n]
             return bigger
 
-        self._vectors, self._labels = grown(self._vectors), grown(self._labels)
+        self._vectors, self._labels, self._bias = grown(self._vectors), grown(self._labels), grown(self._bias)
         self._nbr, self._score, self._len = grown(self._nbr), grown(self._score), grown(self._len)
+        self._nbr_bias = grown(self._nbr_bias)

@@ -19,7 +19,6 @@ from smartlib.v1 import (
     catalog_service_pb2,
     catalog_service_pb2_grpc,
     recommend_service_pb2,
-    recommend_service_pb2_grpc,
 )
 from smartlib_server import tls
 from smartlib_server.api.admin_servicer import AdminServicer
@@ -29,7 +28,7 @@ from smartlib_server.api.chat_servicer import ChatServicer
 from smartlib_server.api.interaction_servicer import InteractionServicer, PersonalizationHandlers
 from smartlib_server.api.errors_interceptor import ErrorInterceptor
 from smartlib_server.api.metrics_interceptor import MetricsInterceptor
-from smartlib_server.api.servicers import CatalogServicer, RecommendServicer
+from smartlib_server.api.servicers import CatalogServicer, RecommendServicer, add_recommend_servicer
 from smartlib_server.app import Services, build_services, starter_catalog_path
 from smartlib_server.config import Settings
 from smartlib_server.metrics import start_metrics_endpoint
@@ -93,9 +92,7 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
     personal = PersonalizationHandlers(
         services.personalization.recommender, services.personalization.experiments, services.executor
     )
-    recommend_service_pb2_grpc.add_RecommendServiceServicer_to_server(
-        RecommendServicer(services.recommend, services.executor, services.caching, personal), server
-    )
+    add_recommend_servicer(RecommendServicer(services.recommend, services.executor, services.caching, personal), server)
     admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services, personal), server)
     interaction_service_pb2_grpc.add_InteractionServiceServicer_to_server(
         InteractionServicer(services.personalization.interactions, services.executor), server

@@ -132,8 +132,9 @@ class VectorIndex:
     def __contains__(self, book_id: str) -> bool:
         return book_id in self._rows
 
-    def upsert(self, book_ids: Sequence[str], vectors: np.ndarray) -> None:
-        """Adds or replaces vectors (already unit-length) for the given ids."""
+    def upsert(self, book_ids: Sequence[str], vectors: np.ndarray, bias: Sequence[float] | None = None) -> None:
+        """Adds or replaces vectors (already unit-length) for the given ids; `bias` (one per
+        id) is what `neighbours(..., bias_weight=w)` adds, times w, to each score."""
         if len(book_ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -151,7 +152,7 @@ class VectorIndex:
             self._next += len(book_ids)
             self._index.add_with_ids(vectors, labels)
             if self._table is not None:
-                self._table.add(labels, vectors)
+                self._table.add(labels, vectors, None if bias is None else np.asarray(bias, dtype=np.float64))
             for label, book_id in zip(labels.tolist(), book_ids):
                 old = self._rows.get(book_id)
                 if old is not None:
@@ -174,9 +175,15 @@ class VectorIndex:
             label = self._rows.get(book_id)
             return None if label is None else self._index.reconstruct(label)
 
-    def neighbours(self, book_id: str, n: int, *, wait: bool = True) -> list[tuple[str, float]] | None:
-        """The best `n` other books for `book_id` (book id, inner product) from the neighbour
-        table: what `search(vector(book_id), n + 1)` returns, less the book itself.
+    def neighbours(
+        self, book_id: str, n: int, *, wait: bool = True, bias_weight: float = 0.0
+    ) -> tuple[list[str], list[float]] | None:
+        """The best `n` other books for `book_id` from the neighbour table (what
+        `search(vector(book_id), n + 1)` finds, less the book itself), as ids and scores.
+
+        With `bias_weight`, the same `n` books come re-ordered by inner product + bias_weight x
+        their upsert bias, with those sums as scores (ties keep the inner-product order), so a
+        caller re-ranks without touching any book.
 
         None when the table cannot answer: there is none, the book is not indexed, its row is
         shallower than `n`, or (`wait=False`, for callers that must not block) a write is in
@@ -192,7 +199,12 @@ class VectorIndex:
             found = None if label is None else self._table.lookup(label, n)
             if found is None:
                 return None
-            return list(zip(map(self._ids.__getitem__, found[0].tolist()), found[1].tolist()))
+            labels, scores, bias = found
+            if bias_weight:
+                scores = scores.astype(np.float64) + bias_weight * bias
+                order = np.argsort(-scores, kind="stable")
+                labels, scores = labels[order], scores[order]
+            return list(map(self._ids.__getitem__, labels.tolist())), scores.tolist()
 
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Top-k (book id, inner product) per query row."""

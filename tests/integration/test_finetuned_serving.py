@@ -146,8 +146,13 @@ def test_neighbour_table_answers_exactly_like_a_full_search(served):
 
     server, _, _ = served
     live = server.services.recommend
+    # A write first, so the table's incremental upkeep (new vector, new prior) is compared too.
+    some = sorted(server.services.index.books.values(), key=lambda b: b.id)[7]
+    server.services.catalog.upsert_books([dataclasses.replace(some, num_ratings=some.num_ratings * 50 + 1000,
+                                                              description=some.description + " Retold.")])
     state = server.services.index.state
     finetuned = state.finetuned
+    assert finetuned.popularity_weight > 0  # so the table's re-ranking is compared too
     ids = sorted(state.books)
     plain = VectorIndex(256)  # no table: every request searches
     plain.upsert(ids, np.stack([finetuned.index.vector(i) for i in ids]))

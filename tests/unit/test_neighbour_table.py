@@ -9,6 +9,11 @@ from smartlib_server.neighbour_table import NeighbourTable
 DIM = 16
 
 
+def bias_of(labels: np.ndarray) -> np.ndarray:
+    """Each label's bias: any fixed function of the label will do."""
+    return (np.asarray(labels) % 97 / 97).astype(np.float32)
+
+
 def unit(rng: np.random.Generator, count: int) -> np.ndarray:
     vectors = rng.standard_normal((count, DIM)).astype(np.float32)
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
@@ -24,7 +29,8 @@ def assert_exact(table: NeighbourTable, live: dict[int, np.ndarray]) -> None:
         expected = np.sort(scores)[::-1][:want]
         found = table.lookup(label, want)
         assert found is not None
-        got_labels, got_scores = found
+        got_labels, got_scores, got_bias = found
+        np.testing.assert_allclose(got_bias, bias_of(got_labels))  # each neighbour's own bias
         np.testing.assert_allclose(got_scores, expected, rtol=0, atol=1e-5)
         # Labels must be the ones holding those scores (random vectors: no ties).
         np.testing.assert_allclose(matrix[np.searchsorted(labels, got_labels)] @ matrix[row], got_scores, atol=1e-5)
@@ -35,7 +41,7 @@ def test_bulk_load_is_exact() -> None:
     rng = np.random.default_rng(1)
     vectors = unit(rng, 300)
     table = NeighbourTable(DIM, depth=10)
-    table.add(np.arange(300), vectors)
+    table.add(np.arange(300), vectors, bias_of(np.arange(300)))
     assert_exact(table, dict(enumerate(vectors)))
 
 
@@ -48,7 +54,7 @@ def test_random_writes_keep_every_row_exact(depth: int) -> None:
     live: dict[int, np.ndarray] = {}
     next_label = 0
     start = unit(rng, 30)
-    table.add(np.arange(30), start)
+    table.add(np.arange(30), start, bias_of(np.arange(30)))
     live.update(enumerate(start))
     next_label = 30
     for step in range(60):
@@ -58,7 +64,7 @@ def test_random_writes_keep_every_row_exact(depth: int) -> None:
             vectors = unit(rng, count)
             labels = np.arange(next_label, next_label + count)
             next_label += count
-            table.add(labels, vectors)
+            table.add(labels, vectors, bias_of(labels))
             live.update(zip(labels.tolist(), vectors))
         elif action == 1:
             gone = rng.choice(sorted(live), size=int(rng.integers(1, 3)), replace=False)
@@ -70,7 +76,7 @@ def test_random_writes_keep_every_row_exact(depth: int) -> None:
             table.remove(np.array([old]))
             del live[old]
             vector = unit(rng, 1)
-            table.add(np.array([next_label]), vector)
+            table.add(np.array([next_label]), vector, bias_of(np.array([next_label])))
             live[next_label] = vector[0]
             next_label += 1
         assert len(table) == len(live)
@@ -87,14 +93,15 @@ def test_lookup_refuses_rows_shallower_than_asked() -> None:
 
     small = NeighbourTable(DIM, depth=8)
     small.add(np.arange(4), unit(rng, 4))
-    labels, _ = small.lookup(0, 100)  # holds every other vector: any depth can be answered
+    labels, _, bias = small.lookup(0, 100)  # holds every other vector: any depth can be answered
     assert sorted(labels.tolist()) == [1, 2, 3]
+    assert not bias.any()  # added without biases: 0
 
 
 def test_single_vector_has_no_neighbours() -> None:
     table = NeighbourTable(DIM, depth=4)
     table.add(np.array([5]), unit(np.random.default_rng(0), 1))
-    labels, scores = table.lookup(5, 3)
+    labels, scores, _ = table.lookup(5, 3)
     assert len(labels) == 0 and len(scores) == 0
     table.remove(np.array([5]))
     assert len(table) == 0 and table.lookup(5, 1) is None

@@ -166,10 +166,10 @@ def test_with_index_uses_the_configured_kind():
     rng = np.random.default_rng(2)
     raw = clustered(rng, 25_000, dim=16, centres=300)
     model = FinetunedModel(version="v", encode=lambda x: x, index=VectorIndex(16))
-    assert with_index(model, ids(len(raw)), raw, "ivf").index.kind == "ivf"
-    assert with_index(model, ids(len(raw)), raw, "flat").index.kind == "flat"
-    assert with_index(model, ids(100), raw[:100]).index.kind == "flat"  # auto, small
-    assert with_index(model, [], raw[:0], "ivf").index.kind == "flat"  # empty state stays flat
+    assert with_index(model, ids(len(raw)), raw, {}, "ivf").index.kind == "ivf"
+    assert with_index(model, ids(len(raw)), raw, {}, "flat").index.kind == "flat"
+    assert with_index(model, ids(100), raw[:100], {}).index.kind == "flat"  # auto, small
+    assert with_index(model, [], raw[:0], {}, "ivf").index.kind == "flat"  # empty state stays flat
 
 
 class _Store:

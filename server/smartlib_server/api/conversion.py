@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from smartlib.v1 import books_pb2
-from smartlib_server.domain import Approach, Book, BookFilter, RecommendResult
+from smartlib_server.domain import Approach, Book, BookFilter
 from smartlib_server.errors import InvalidArgument
 
 _APPROACHES = {
@@ -23,29 +23,6 @@ def book_to_pb(book: Book) -> books_pb2.Book:
         pb.series.name = book.series_name
         pb.series.position = book.series_position
     return pb
-
-
-_MESSAGES: dict[str, tuple[Book, books_pb2.Book]] = {}
-_MESSAGES_LIMIT = 200_000
-
-
-def shared_book_pb(book: Book) -> books_pb2.Book:
-    """`book_to_pb(book)`, built once per Book object and shared: only copy it into a reply
-    (`items.add(book=...)`), never modify it.
-
-    Answers keep naming the same books, and copying a built message costs a fraction of
-    building one from Python strings. Entries are keyed by id and checked by identity: an
-    updated book is a new Book object, so a stale message is never served. The cache holds each
-    Book it keyed, so an identity can never be reused by another object.
-    """
-    entry = _MESSAGES.get(book.id)
-    if entry is not None and entry[0] is book:
-        return entry[1]
-    message = book_to_pb(book)
-    if len(_MESSAGES) >= _MESSAGES_LIMIT:
-        _MESSAGES.clear()  # a bound, not an eviction policy: the catalog is far smaller
-    _MESSAGES[book.id] = (book, message)
-    return message
 
 
 def book_from_pb(pb: books_pb2.Book) -> Book:
@@ -80,10 +57,3 @@ def filter_from_pb(pb: books_pb2.BookFilter, field: str = "filter") -> BookFilte
         min_avg_rating=rating,
         exclude_ids=frozenset(pb.exclude_ids),
     )
-
-
-def result_to_pb(result: RecommendResult, response_cls):
-    response = response_cls(approach=approach_to_pb(result.approach), model_version=result.model_version)
-    for item in result.items:
-        response.items.add(book=shared_book_pb(item.book), score=item.score, reason=item.reason)
-    return response

@@ -4,9 +4,12 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import Executor
 
+import grpc
+
 from smartlib.v1 import books_pb2, catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
 from smartlib_server import deadlines
-from smartlib_server.api.conversion import approach_from_pb, book_from_pb, book_to_pb, filter_from_pb, result_to_pb
+from smartlib_server.api import wire
+from smartlib_server.api.conversion import approach_from_pb, book_from_pb, book_to_pb, filter_from_pb
 from smartlib_server.embedding import EMBEDDER_ID
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
@@ -76,53 +79,68 @@ class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, _Bl
 
     async def SimilarBooks(self, request, context):
         approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)
-        fields = {"book_id": request.book_id, "k": request.k, "filter": filt}
         answer = lambda wait: self.recommend.similar_books(request.book_id, request.k, approach, filt, wait=wait)
-        return await self._respond("similar_books", fields, approach, answer)
+        return await self._respond("similar_books", request, approach, answer)
 
     async def SearchByText(self, request, context):
         approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)
-        fields = {"query": request.query, "k": request.k, "filter": filt}
         answer = lambda wait: self.recommend.search_by_text(request.query, request.k, approach, filt, wait=wait)
-        return await self._respond("search_by_text", fields, approach, answer)
+        return await self._respond("search_by_text", request, approach, answer)
 
-    async def _respond(self, kind: str, fields: dict, approach, answer) -> recommend_service_pb2.RecommendResponse:
-        """Answers on the event loop when nothing would block (an in-process cache hit, or the
-        neighbour table), else on the worker pool.
+    async def _respond(self, kind: str, request, approach, answer) -> bytes:
+        """The encoded RecommendResponse (server.py passes bytes through to the wire).
 
-        A thread hand-off costs more than such an answer: measured, it halved the QPS of
-        cache hits (make bench). Anything that may wait (a search, the database, Redis, a
-        locked index) raises WouldBlock inside and goes to the pool.
+        Answered on the event loop when nothing would block (an in-process cache hit, or the
+        neighbour table), else on the worker pool: a thread hand-off costs more than such an
+        answer (make bench: it halved the QPS of cache hits). Anything that may wait (a search,
+        the database, Redis, a locked index) raises WouldBlock inside and goes to the pool.
         """
-        key = self._key(kind, fields, approach)
+        key = self._key(kind, request, approach)
         encoded = self.caching.get_or_compute_now(key, lambda: _now_or_none(answer))
         if encoded is None:
-            compute = lambda: _encode(answer(True))
-            return await self.run(lambda: _decode(self.caching.get_or_compute(key, compute)))
-        return _decode(encoded)
+            compute = lambda: wire.recommend_response(answer(True))
+            encoded = await self.run(self.caching.get_or_compute, key, compute)
+        return encoded
 
-    def _key(self, kind: str, fields: dict, approach):
-        """The answer-cache key, naming the versions the answer will be computed from."""
+    def _key(self, kind: str, request, approach):
+        """The answer-cache key: the request's own bytes (deterministic serialisation) and the
+        versions the answer will be computed from."""
         index = self.recommend.index
         version, state = index.version, index.state  # read before computing: see services/caching.py
         finetuned = state.finetuned
         model = f"{approach.value if approach else 'default'}:{finetuned.version if finetuned else EMBEDDER_ID}"
-        return self.caching.key(kind, fields, index_version=version, model_version=model, catalog_id=state.source)
+        encoded = request.SerializeToString(deterministic=True)
+        return self.caching.key(kind, encoded, index_version=version, model_version=model, catalog_id=state.source)
+
+
+def add_recommend_servicer(servicer: RecommendServicer, server) -> None:
+    """The generated `add_RecommendServiceServicer_to_server`, except that a reply may also be
+    the encoded bytes of a RecommendResponse (api/wire.py), sent as they are."""
+
+    def serialize(reply) -> bytes:
+        return reply if isinstance(reply, bytes) else reply.SerializeToString()
+
+    requests = {
+        "SimilarBooks": recommend_service_pb2.SimilarBooksRequest,
+        "SearchByText": recommend_service_pb2.SearchByTextRequest,
+        "RecommendForUser": recommend_service_pb2.RecommendForUserRequest,
+    }
+    handlers = {
+        name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, name), request_deserializer=request.FromString, response_serializer=serialize
+        )
+        for name, request in requests.items()
+    }
+    service = recommend_service_pb2.DESCRIPTOR.services_by_name["RecommendService"].full_name
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    server.add_registered_method_handlers(service, handlers)
 
 
 def _now_or_none(answer) -> bytes | None:
     try:
-        return _encode(answer(False))
+        return wire.recommend_response(answer(False))
     except WouldBlock:
         return None
 
 
-def _encode(result) -> bytes:
-    return result_to_pb(result, recommend_service_pb2.RecommendResponse).SerializeToString()
-
-
-def _decode(encoded: bytes) -> recommend_service_pb2.RecommendResponse:
-    return recommend_service_pb2.RecommendResponse.FromString(encoded)
-
-
-__all__ = ["CatalogServicer", "RecommendServicer", "books_pb2"]
+__all__ = ["CatalogServicer", "RecommendServicer", "add_recommend_servicer", "books_pb2"]

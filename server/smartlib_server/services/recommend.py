@@ -61,9 +61,9 @@ class RecommendService:
 
         def candidates(fetch: int) -> list[tuple[str, float]]:
             # The table leaves the book itself out; the exclusions drop it from a search anyway.
-            hits = vector_index.neighbours(book.id, fetch - 1, wait=wait)
-            if hits is not None:
-                return [(book.id, 1.0)] + hits
+            found = vector_index.neighbours(book.id, fetch - 1, wait=wait)
+            if found is not None:
+                return [(book.id, 1.0), *zip(*found)]
             if not wait:
                 raise WouldBlock
             query = vector_index.vector(book.id)
@@ -72,7 +72,12 @@ class RecommendService:
             return vector_index.search(query, fetch)[0]
 
         excluded = BookFilter(filt.include_genres, filt.exclude_genres, filt.min_avg_rating, filt.exclude_ids | {book.id})
-        items = self._search(state, candidates, k, excluded, finetuned, similar_reason(book))
+        reason = similar_reason(book)
+        items = None
+        if not (filt.include_genres or filt.exclude_genres or filt.min_avg_rating):
+            items = self._from_table(state, book, k, excluded.exclude_ids, finetuned, reason, wait)
+        if items is None:
+            items = self._search(state, candidates, k, excluded, finetuned, reason)
         return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
 
     def search_by_text(
@@ -103,6 +108,33 @@ class RecommendService:
         if not self.index.ready.is_set():
             raise Unavailable("the recommendation index is still loading; retry shortly", retry_after=2.0)
         return self.index.state
+
+    def _from_table(
+        self, state: ServingState, book: Book, k: int, excluded: frozenset[str], finetuned: FinetunedModel | None,
+        reason, wait: bool,
+    ) -> list[Recommendation] | None:
+        """`_search`'s answer for a filter that only excludes ids, read off the neighbour table
+        where the candidates come re-ranked already: only the k books returned are looked up.
+        None when the table cannot answer alone (the caller then runs `_search`)."""
+        vector_index = finetuned.index if finetuned else state.baseline
+        weight = finetuned.popularity_weight if finetuned else 0.0
+        fetch = (k + len(excluded)) * OVERSAMPLE
+        found = vector_index.neighbours(book.id, fetch - 1, wait=wait, bias_weight=weight)
+        if found is None:
+            return None
+        ids, scores = found
+        accepted = len(ids) - len(excluded.intersection(ids))  # `book` itself is never in ids
+        exhausted = len(ids) + 1 < fetch  # + 1: a search would have found `book` too
+        if accepted < (k * OVERSAMPLE if weight else k) and not exhausted:
+            return None  # _search widens the candidate set
+        books, picks = state.books, []
+        for book_id, score in zip(ids, scores):
+            candidate = None if book_id in excluded else books.get(book_id)
+            if candidate is not None:
+                picks.append(Recommendation(candidate, score, reason(candidate)))
+                if len(picks) == k:
+                    break
+        return picks
 
     def _search(
         self, state: ServingState, candidates, k: int, filt: BookFilter, finetuned: FinetunedModel | None, reason
@@ -135,23 +167,20 @@ class RecommendService:
 
 
 def similar_reason(query: Book):
-    """A function naming why a candidate resembles `query`; the query's side is folded once."""
-    series = fold(query.series_name) if query.series_name else ""
+    """A function naming why a candidate resembles `query`, from fields each book folds once."""
+    series = query.series_key
     authors = set(query.authors)
     genres = query.genre_keys - {"fiction"}
 
     def reason(candidate: Book) -> str:
-        if series and candidate.series_name and fold(candidate.series_name) == series:
+        if series and candidate.series_key == series:
             return f"same series: {candidate.series_name}"
-        shared_author = next((a for a in candidate.authors if a in authors), None)
-        if shared_author is not None:
-            return f"same author: {shared_author}"
+        if not authors.isdisjoint(candidate.authors):
+            return "same author: " + next(a for a in candidate.authors if a in authors)
         if genres.isdisjoint(candidate.genre_keys):
             return "similar description and themes"
-        shared = [g for g in candidate.genres if g.lower() in genres]
-        if shared:
-            return "shares genres: " + ", ".join(shared[:3])
-        return "similar description and themes"
+        shared = [g for g, low in zip(candidate.genres, candidate.genres_lower) if low in genres]
+        return "shares genres: " + ", ".join(shared[:3])
 
     return reason
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -40,6 +40,10 @@ class FinetunedModel:
     index: VectorIndex
     popularity_weight: float = 0.0
     prior: Callable[[Book], float] = lambda book: 0.0
+
+    def priors(self, ids: Sequence[str], books: Mapping[str, Book]) -> list[float]:
+        """`prior` of each id's book (0 for an id without one), to store beside its vector."""
+        return [self.prior(books[i]) if i in books else 0.0 for i in ids]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +90,7 @@ class ServingIndex:
             baseline = baseline_index(ids, matrix, self.index_kind)
             model = finetuned or self.state.finetuned
             if model is not None:
-                model = with_index(model, ids, matrix, self.index_kind)
+                model = with_index(model, ids, matrix, books, self.index_kind)
             self.titles.upsert(books.values())
             self.state = ServingState(books, baseline, model)
             self.applied_seq = seq
@@ -138,7 +142,8 @@ class ServingIndex:
                 raw = np.stack([vectors[b] for b in with_vectors])
                 state.baseline.upsert(with_vectors, normalise(raw))
                 if state.finetuned is not None:
-                    state.finetuned.index.upsert(with_vectors, normalise(state.finetuned.encode(raw)))
+                    bias = state.finetuned.priors(with_vectors, books)
+                    state.finetuned.index.upsert(with_vectors, normalise(state.finetuned.encode(raw)), bias)
             state.books.update(books)
             self.titles.upsert(books.values())
             for book_id in gone:
@@ -159,13 +164,16 @@ def baseline_index(ids: list[str], raw: np.ndarray, index_kind: str = "auto") ->
     return index
 
 
-def with_index(model: FinetunedModel, ids: list[str], raw: np.ndarray, index_kind: str = "auto") -> FinetunedModel:
-    """A copy of `model` whose 256-d index holds `raw` (n, 2688) encoded."""
+def with_index(
+    model: FinetunedModel, ids: list[str], raw: np.ndarray, books: Mapping[str, Book], index_kind: str = "auto"
+) -> FinetunedModel:
+    """A copy of `model` whose 256-d index holds `raw` (n, 2688) encoded, each book's
+    popularity prior attached for re-ranking (a book missing from `books` gets none)."""
     depth = NEIGHBOUR_TABLE_DEPTH if len(ids) <= NEIGHBOUR_TABLE_MAX_BOOKS else 0
     if not ids:
         return dataclasses.replace(model, index=VectorIndex(256, neighbours=depth))
     encoded = normalise(model.encode(raw))
     dim = encoded.shape[1]
     index = VectorIndex(dim, choose_index_kind(len(ids), dim, index_kind), neighbours=depth)
-    index.upsert(ids, encoded)
+    index.upsert(ids, encoded, model.priors(ids, books))
     return dataclasses.replace(model, index=index)

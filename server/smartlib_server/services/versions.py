@@ -72,7 +72,7 @@ class VersionManager:
     def load_encoder(self, version: str) -> FinetunedModel:
         """Verifies and loads an encoder version and indexes every stored book with it (not yet serving)."""
         ids, raw = self.index.store.load_vectors(EMBEDDER_ID)
-        return with_index(self.verified_encoder(version), ids, raw, self.index.index_kind)
+        return with_index(self.verified_encoder(version), ids, raw, self.index.books, self.index.index_kind)
 
     def verified_encoder(self, version: str) -> FinetunedModel:
         """Verifies and loads an encoder version, without indexing anything yet."""
@@ -182,7 +182,7 @@ class VersionManager:
         baseline = baseline_index(ids, raw[rows], self.index.index_kind)
         finetuned = self.index.finetuned
         if finetuned is not None:
-            finetuned = with_index(finetuned, ids, raw[rows], self.index.index_kind)
+            finetuned = with_index(finetuned, ids, raw[rows], books, self.index.index_kind)
         state = ServingState(dict(books), baseline, finetuned, source=f"kb:{version}")
         _canary(finetuned.index if finetuned else baseline, baseline, state.books)
         self.index.swap(state, seq=int(loaded.manifest.get("catalog_version", 0)))

@@ -351,3 +351,15 @@ def test_get_or_compute_now_answers_only_when_nothing_would_wait(make_caching):
         release.set()
         worker.join()
     assert caching.get_or_compute_now(other, compute) == b"slow"
+
+
+def test_serialised_requests_are_digested_by_their_bytes():
+    from smartlib.v1 import books_pb2, recommend_service_pb2 as rs
+
+    def encoded(**fields) -> bytes:
+        return rs.SimilarBooksRequest(**fields).SerializeToString(deterministic=True)
+
+    same = encoded(book_id="b1", k=10, filter=books_pb2.BookFilter(exclude_ids=["x"]))
+    assert request_digest(same) == request_digest(encoded(book_id="b1", k=10, filter=books_pb2.BookFilter(exclude_ids=["x"])))
+    assert request_digest(same) != request_digest(encoded(book_id="b1", k=10, filter=books_pb2.BookFilter(exclude_ids=["y"])))
+    assert request_digest(same) != request_digest(encoded(book_id="b1", k=11))

@@ -1,0 +1,53 @@
+"""The hand-assembled RecommendResponse bytes must parse to what the protobuf library builds."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from smartlib.v1 import books_pb2, recommend_service_pb2
+from smartlib_server.api import wire
+from smartlib_server.api.conversion import approach_to_pb, book_to_pb
+from smartlib_server.domain import Approach, Book, Recommendation, RecommendResult
+
+BOOKS = [
+    Book(id="b1", title="A Wizard's Apprentice", authors=("Ann Example",), description="x" * 300,
+         genres=("Fantasy", "Magic"), characters=("Ged",), avg_rating=4.2, num_ratings=123456,
+         url="https://example.org/b1", series_name="Isles", series_position="1", list_rank=0),
+    Book(id="b2", title="Ünïcode — tïtle", authors=("Bé",), list_rank=-1),  # sparse, non-ASCII
+    Book(id="b3", title="Long", authors=("C",), description="d" * 5000),  # multi-byte length varint
+]
+
+
+def expected(result: RecommendResult) -> recommend_service_pb2.RecommendResponse:
+    return recommend_service_pb2.RecommendResponse(
+        items=[books_pb2.RecommendedItem(book=book_to_pb(i.book), score=i.score, reason=i.reason) for i in result.items],
+        approach=approach_to_pb(result.approach), model_version=result.model_version,
+    )
+
+
+@pytest.mark.parametrize("scores", [(0.93, -0.25, 1e-9), (0.0, 0.5, 2.0)])
+def test_bytes_parse_to_the_library_message(scores):
+    items = tuple(Recommendation(book, score, reason) for book, score, reason in
+                  zip(BOOKS, scores, ("same series: Isles", "", "shares genres: Ünïcode")))
+    result = RecommendResult(items, Approach.FINETUNED, "finetuned:encoder:v1@catalog-7")
+    encoded = wire.recommend_response(result)
+    assert recommend_service_pb2.RecommendResponse.FromString(encoded) == expected(result)
+    assert encoded == expected(result).SerializeToString()  # same field order, same omissions
+
+
+def test_empty_result_and_baseline():
+    result = RecommendResult((), Approach.BASELINE, "")
+    assert recommend_service_pb2.RecommendResponse.FromString(wire.recommend_response(result)) == expected(result)
+
+
+def test_book_fields_follow_a_changed_book():
+    def title(field: bytes) -> str:
+        return books_pb2.RecommendedItem.FromString(field).book.title
+
+    book = BOOKS[0]
+    first = wire.book_field(book)
+    assert wire.book_field(book) is first  # encoded once
+    changed = dataclasses.replace(book, title="Renamed")
+    assert title(wire.book_field(changed)) == "Renamed"
+    assert title(wire.book_field(book)) == book.title
