@@ -14,6 +14,7 @@ docs/scale.md records a run and explains the numbers.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sqlite3
 import sys
@@ -198,11 +199,8 @@ def _measure_size(base, queries, truth, latency_queries, seed, progress) -> dict
     ivfpq.train(sample[:PQ_TRAIN_MAX])
     ivfpq.add(base)
     pq_build = coarse_s + time.perf_counter() - started
-    for nprobe in _nprobes(nlist):
-        ivfpq.nprobe = nprobe
-        configs[f"IVF{nlist},PQ{m} nprobe={nprobe}"] = _entry(
-            ivfpq, pq_build, queries, truth, latency_queries,
-            {"factory": f"IVF{nlist},PQ{m}", "nprobe": nprobe, **common}, progress)
+    sweep = functools.partial(_nprobe_sweep, configs, nlist, queries, truth, latency_queries, progress)
+    sweep(ivfpq, ivfpq, pq_build, {"factory": f"IVF{nlist},PQ{m}", **common})
     bar.update()
 
     # Refine: IVF-PQ proposes 4k candidates, fp16 copies of the vectors re-rank them.
@@ -212,11 +210,7 @@ def _measure_size(base, queries, truth, latency_queries, seed, progress) -> dict
     refine = faiss.IndexRefine(ivfpq, fp16)
     refine.k_factor = 4
     refine_build = pq_build + time.perf_counter() - started
-    for nprobe in _nprobes(nlist):
-        ivfpq.nprobe = nprobe
-        configs[f"IVF{nlist},PQ{m},Refine(SQfp16) nprobe={nprobe}"] = _entry(
-            refine, refine_build, queries, truth, latency_queries,
-            {"factory": f"IVF{nlist},PQ{m},Refine(SQfp16)", "nprobe": nprobe, "k_factor": 4, **common}, progress)
+    sweep(refine, ivfpq, refine_build, {"factory": f"IVF{nlist},PQ{m},Refine(SQfp16)", "k_factor": 4, **common})
     del refine, fp16, ivfpq
     bar.update()
 
@@ -226,11 +220,7 @@ def _measure_size(base, queries, truth, latency_queries, seed, progress) -> dict
     ivfsq.train(sample)
     ivfsq.add(base)
     sq_build = coarse_s + time.perf_counter() - started
-    for nprobe in _nprobes(nlist):
-        ivfsq.nprobe = nprobe
-        configs[f"IVF{nlist},SQ8 nprobe={nprobe}"] = _entry(
-            ivfsq, sq_build, queries, truth, latency_queries,
-            {"factory": f"IVF{nlist},SQ8", "nprobe": nprobe, **common}, progress)
+    sweep(ivfsq, ivfsq, sq_build, {"factory": f"IVF{nlist},SQ8", **common})
     del ivfsq, quantizer, sample
     configs.update(_measure_ivf_server(base, queries, truth, latency_queries, progress))
     bar.update()
@@ -267,6 +257,14 @@ def _measure_ivf_server(base, queries, truth, latency_queries, progress) -> dict
                    "python_bytes": python_bytes, "python_bytes_per_book": python_bytes / n},
     }
     return {"server ivf": entry}
+
+
+def _nprobe_sweep(configs, nlist, queries, truth, latency_queries, progress, index, ivf, build_s, params) -> None:
+    """Measures `index` at each nprobe of its IVF part `ivf`, one config row per value."""
+    for nprobe in _nprobes(nlist):
+        ivf.nprobe = nprobe
+        configs[f"{params['factory']} nprobe={nprobe}"] = _entry(
+            index, build_s, queries, truth, latency_queries, {**params, "nprobe": nprobe}, progress)
 
 
 def _nprobes(nlist: int) -> list[int]:
