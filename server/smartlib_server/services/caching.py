@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import hashlib
 import json
 import logging
@@ -187,7 +188,7 @@ class AnswerCaching:
             raise ValueError(f"kind must match {_KIND.pattern}, got {kind!r}")
         if index_version < 0:
             raise ValueError("index_version must be non-negative")
-        model_tag = hashlib.sha256(f"{catalog_id}\0{model_version}".encode()).hexdigest()[:16]
+        model_tag = _model_tag(catalog_id, model_version)
         return AnswerKey(kind, f"{self.namespace}:{kind}:i{index_version}:m{model_tag}:{request_digest(request)}")
 
     def get_or_compute(self, key: AnswerKey, compute: Callable[[], bytes], *, wait_s: float | None = None) -> bytes:
@@ -339,6 +340,11 @@ class AnswerCaching:
             self._metrics.cache_errors.labels(backend=self.cache.backend, operation=operation).inc()
         if loud:  # at most one line per 10 s: a dead Redis must not flood the log
             log.warning("answer cache (%s) failing, serving without it: %s", self.cache.backend, exc)
+
+
+@functools.lru_cache(maxsize=256)  # a handful of catalog/model pairs, asked on every request
+def _model_tag(catalog_id: str, model_version: str) -> str:
+    return hashlib.sha256(f"{catalog_id}\0{model_version}".encode()).hexdigest()[:16]
 
 
 def _run(compute: Callable[[], bytes]) -> bytes:
