@@ -178,8 +178,9 @@ class VectorIndex:
     def neighbours(
         self, book_id: str, n: int, *, wait: bool = True, bias_weight: float = 0.0
     ) -> tuple[list[str], list[float]] | None:
-        """The best `n` other books for `book_id` from the neighbour table (what
-        `search(vector(book_id), n + 1)` finds, less the book itself), as ids and scores.
+        """The best `n` other books for `book_id` from the neighbour table, as ids and scores:
+        what a flat `search(vector(book_id), n + 1)` finds, less the book itself (the table is
+        exact even when the index is ivf).
 
         With `bias_weight`, the same `n` books come re-ordered by inner product + bias_weight x
         their upsert bias, with those sums as scores (ties keep the inner-product order), so a
