@@ -120,20 +120,17 @@ def add_recommend_servicer(servicer: RecommendServicer, server) -> None:
     def serialize(reply) -> bytes:
         return reply if isinstance(reply, bytes) else reply.SerializeToString()
 
-    requests = {
-        "SimilarBooks": recommend_service_pb2.SimilarBooksRequest,
-        "SearchByText": recommend_service_pb2.SearchByTextRequest,
-        "RecommendForUser": recommend_service_pb2.RecommendForUserRequest,
-    }
-    handlers = {
-        name: grpc.unary_unary_rpc_method_handler(
-            getattr(servicer, name), request_deserializer=request.FromString, response_serializer=serialize
+    service = recommend_service_pb2.DESCRIPTOR.services_by_name["RecommendService"]
+    handlers = {  # every method the contract declares, so a new RPC cannot be left unregistered
+        method.name: grpc.unary_unary_rpc_method_handler(
+            getattr(servicer, method.name),
+            request_deserializer=getattr(recommend_service_pb2, method.input_type.name).FromString,
+            response_serializer=serialize,
         )
-        for name, request in requests.items()
+        for method in service.methods
     }
-    service = recommend_service_pb2.DESCRIPTOR.services_by_name["RecommendService"].full_name
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
-    server.add_registered_method_handlers(service, handlers)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
+    server.add_registered_method_handlers(service.full_name, handlers)
 
 
 def _now_or_none(answer) -> bytes | None:
