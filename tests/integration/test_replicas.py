@@ -11,6 +11,7 @@ import time
 import grpc
 import pytest
 
+from smartlib_bench.process_bench import stop_server
 from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc, recommend_service_pb2 as rs, recommend_service_pb2_grpc
 from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
 from smartlib_server.embedding import EMBEDDER_ID
@@ -56,12 +57,8 @@ def replicas(shared_catalog, tmp_path):
     finally:
         for proc, log in procs:
             if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                proc.send_signal(signal.SIGCONT)  # a test may have paused it
+                stop_server(proc)
             log.close()
 
 
