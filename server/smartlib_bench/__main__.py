@@ -139,7 +139,7 @@ def _train_encoder(services, model_store: Path, epochs: int | None) -> None:
 def _index_memory(services) -> dict:
     """Bytes per book of each serving structure, as held in the server's memory."""
     state = services.index.state
-    parts = {"baseline_flat_2688d": (state.baseline.nbytes, len(state.baseline))}
+    parts = {f"baseline_{state.baseline.kind}_2688d": (state.baseline.nbytes, len(state.baseline))}
     if state.finetuned is not None:
         index = state.finetuned.index
         parts["finetuned_256d"] = (index.nbytes, len(index))

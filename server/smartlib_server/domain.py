@@ -76,8 +76,13 @@ class BookFilter:
         return True
 
     @property
+    def narrows(self) -> bool:
+        """Whether it drops books by genre or rating, beyond the excluded ids."""
+        return bool(self.include_genres or self.exclude_genres or self.min_avg_rating)
+
+    @property
     def is_empty(self) -> bool:
-        return not (self.include_genres or self.exclude_genres or self.min_avg_rating or self.exclude_ids)
+        return not (self.narrows or self.exclude_ids)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,6 +10,7 @@ from smartlib_server.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
 from smartlib_server.services.validation import require_id, require_k, require_text
 from smartlib_server.text import fold
+from smartlib_server.vector_index import VectorIndex
 
 OVERSAMPLE = 4  # candidates fetched per requested result before filtering and re-ranking
 
@@ -74,8 +75,8 @@ class RecommendService:
         excluded = BookFilter(filt.include_genres, filt.exclude_genres, filt.min_avg_rating, filt.exclude_ids | {book.id})
         reason = similar_reason(book)
         items = None
-        if not (filt.include_genres or filt.exclude_genres or filt.min_avg_rating):
-            items = self._from_table(state, book, k, excluded.exclude_ids, finetuned, reason, wait)
+        if not filt.narrows:
+            items = self._from_table(state, vector_index, book, k, excluded.exclude_ids, finetuned, reason, wait)
         if items is None:
             items = self._search(state, candidates, k, excluded, finetuned, reason)
         return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
@@ -110,22 +111,20 @@ class RecommendService:
         return self.index.state
 
     def _from_table(
-        self, state: ServingState, book: Book, k: int, excluded: frozenset[str], finetuned: FinetunedModel | None,
-        reason, wait: bool,
+        self, state: ServingState, vector_index: VectorIndex, book: Book, k: int, excluded: frozenset[str],
+        finetuned: FinetunedModel | None, reason, wait: bool,
     ) -> list[Recommendation] | None:
         """`_search`'s answer for a filter that only excludes ids, read off the neighbour table
         where the candidates come re-ranked already: only the k books returned are looked up.
         None when the table cannot answer alone (the caller then runs `_search`)."""
-        vector_index = finetuned.index if finetuned else state.baseline
-        weight = finetuned.popularity_weight if finetuned else 0.0
-        fetch = (k + len(excluded)) * OVERSAMPLE
+        weight, fetch, enough = _pool(k, excluded, finetuned)
         found = vector_index.neighbours(book.id, fetch - 1, wait=wait, bias_weight=weight)
         if found is None:
             return None
         ids, scores = found
         accepted = len(ids) - len(excluded.intersection(ids))  # `book` itself is never in ids
         exhausted = len(ids) + 1 < fetch  # + 1: a search would have found `book` too
-        if accepted < (k * OVERSAMPLE if weight else k) and not exhausted:
+        if accepted < enough and not exhausted:
             return None  # _search widens the candidate set
         books, picks = state.books, []
         for book_id, score in zip(ids, scores):
@@ -144,11 +143,9 @@ class RecommendService:
         books, excluded = state.books, filt.exclude_ids
         # This loop runs for every candidate of every request: exclusions are checked by id,
         # and the whole filter only when it narrows by genre or rating.
-        narrowing = filt.accepts if filt.include_genres or filt.exclude_genres or filt.min_avg_rating else None
-        weight = finetuned.popularity_weight if finetuned else 0.0
+        narrowing = filt.accepts if filt.narrows else None
+        weight, fetch, enough = _pool(k, excluded, finetuned)
         prior = finetuned.prior if finetuned else None
-        enough = k * OVERSAMPLE if weight else k  # re-ranking needs a pool to choose from
-        fetch = (k + len(excluded)) * OVERSAMPLE
         while True:
             hits = candidates(fetch)
             scored: list[tuple[float, Book]] = []
@@ -164,6 +161,14 @@ class RecommendService:
             fetch *= 4  # a selective filter: widen the candidate set until enough pass
         scored.sort(key=itemgetter(0), reverse=True)  # stable: ties keep the index's order
         return [Recommendation(book, float(score), reason(book)) for score, book in scored[:k]]
+
+
+def _pool(k: int, excluded: frozenset[str], finetuned: FinetunedModel | None) -> tuple[float, int, int]:
+    """The popularity prior's weight, the candidates read first (`fetch`) and how many of them
+    must pass the filter (`enough`; re-ranking needs a pool to choose from). `_search` and
+    `_from_table` both size their pool here, so they give one answer."""
+    weight = finetuned.popularity_weight if finetuned else 0.0
+    return weight, (k + len(excluded)) * OVERSAMPLE, k * OVERSAMPLE if weight else k
 
 
 def similar_reason(query: Book):
