@@ -27,6 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from smartlib_bench import machine
+from smartlib_server.embedding import normalise
 from smartlib_server.vector_index import (
     AUTO_FLAT_MAX_BYTES, IVF_KMEANS_ITERATIONS, IVF_NPROBE, IVF_TRAIN_PER_LIST, VectorIndex, choose_index_kind,
     ivf_nlist,
@@ -53,10 +54,10 @@ def run(
     rng = np.random.default_rng(seed)
     sigma = float(np.sqrt((1 / PARENT_COSINE**2 - 1) / dim))  # |noise|^2 ~ dim * sigma^2 around a unit parent
     if real_vectors is not None:
-        parents = _unit(np.asarray(real_vectors, dtype=np.float32))
+        parents = normalise(np.asarray(real_vectors, dtype=np.float32))
         data = {"kind": "perturbed real", "source": real_source, "parents": len(parents)}
     else:
-        parents = _unit(rng.standard_normal((CENTRES, dim), dtype=np.float32))
+        parents = normalise(rng.standard_normal((CENTRES, dim), dtype=np.float32))
         data = {"kind": "synthetic clustered", "source": f"{CENTRES} random unit centres", "parents": CENTRES}
     data["noise_scale"] = sigma
     data["target_cosine_to_parent"] = PARENT_COSINE
@@ -83,8 +84,8 @@ def run(
         del base, truth
     data["mean_cosine_to_parent"] = float(np.mean(cosines)) if cosines else None
     smallest = min(sizes)
-    uniform = _unit(rng.standard_normal((smallest, dim), dtype=np.float32))
-    uniform_queries = _unit(rng.standard_normal((queries, dim), dtype=np.float32))
+    uniform = normalise(rng.standard_normal((smallest, dim), dtype=np.float32))
+    uniform_queries = normalise(rng.standard_normal((queries, dim), dtype=np.float32))
     out["uniform_random"] = {
         "size": smallest,
         "configs": _measure_ivf_server(uniform, uniform_queries, ground_truth(uniform, uniform_queries, progress),
@@ -105,9 +106,9 @@ def flat_curve(dim: int, sizes: list[int], latency_queries: int = 200, seed: int
     curve = {}
     for n in sizes:
         flat = faiss.IndexFlatIP(dim)
-        flat.add(_unit(rng.standard_normal((n, dim), dtype=np.float32)))
+        flat.add(normalise(rng.standard_normal((n, dim), dtype=np.float32)))
         faiss.omp_set_num_threads(SEARCH_THREADS)
-        queries = _unit(rng.standard_normal((latency_queries, dim), dtype=np.float32))
+        queries = normalise(rng.standard_normal((latency_queries, dim), dtype=np.float32))
         times = _latencies(lambda q: flat.search(q, K), queries, progress)
         faiss.omp_set_num_threads(BUILD_THREADS)
         curve[str(n)] = {"mib": n * dim * 4 / 2**20, **_percentiles(times),
@@ -129,10 +130,6 @@ def ground_truth(base: np.ndarray, queries: np.ndarray, progress: bool = False, 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
     hits = sum(len(set(f[f >= 0].tolist()) & set(t.tolist())) for f, t in zip(found, truth))
     return hits / truth.size
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
 def _perturbed(parents: np.ndarray, n: int, sigma: float, rng, progress: bool = False) -> tuple[np.ndarray, float]:
@@ -333,14 +330,14 @@ def load_real_vectors(home: Path, dim: int) -> tuple[np.ndarray, str]:
     if not rows:
         raise SystemExit(f"{path} holds no vectors")
     embedder, width = rows[0][0], rows[0][1]
-    x = _unit(np.stack([np.frombuffer(bytes(r[2]), dtype="<f4") for r in rows]).astype(np.float32))
+    x = normalise(np.stack([np.frombuffer(bytes(r[2]), dtype="<f4") for r in rows]).astype(np.float32))
     source = f"{len(x):,} {embedder} vectors ({width}-d) from {path}"
     if width != dim:
         if width < dim or len(x) < dim:
             raise SystemExit(f"cannot project {len(x)} {width}-d vectors to {dim}-d")
         pca = faiss.PCAMatrix(width, dim)
         pca.train(x)
-        x = _unit(pca.apply(x))
+        x = normalise(pca.apply(x))
         source += f", PCA-projected to {dim}-d"
     return x, source
 

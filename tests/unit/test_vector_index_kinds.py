@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from smartlib_server.config import Settings
+from smartlib_server.embedding import normalise
 from smartlib_server.errors import ConfigError
 from smartlib_server.services import serving_index
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, with_index
@@ -18,14 +19,10 @@ from smartlib_server.vector_index import VectorIndex, choose_index_kind, ivf_nli
 DIM = 32
 
 
-def unit(x: np.ndarray) -> np.ndarray:
-    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
-
-
 def clustered(rng: np.random.Generator, count: int, dim: int = DIM, centres: int = 100) -> np.ndarray:
     """Points around random centres (cosine to the centre about 0.85), like a catalog's topics."""
-    c = unit(rng.standard_normal((centres, dim)))
-    return unit(c[rng.integers(0, centres, count)] + rng.standard_normal((count, dim)) * 0.62 / np.sqrt(dim))
+    c = normalise(rng.standard_normal((centres, dim)))
+    return normalise(c[rng.integers(0, centres, count)] + rng.standard_normal((count, dim)) * 0.62 / np.sqrt(dim))
 
 
 def ids(count: int, prefix: str = "b") -> list[str]:
