@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import grpc
+import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from smartlib_server.config import ENV_PREFIX
@@ -18,13 +19,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def start_server(
@@ -64,7 +58,7 @@ def restart(home: Path, timeout_s: float = 120.0) -> dict:
     proc, _, seconds = start_server(home, timeout_s=timeout_s)
     try:
         time.sleep(1.0)  # let start-up garbage settle before reading RSS
-        return {"seconds_to_serving": seconds, "rss_mib": rss_mib(proc.pid)}
+        return {"seconds_to_serving": seconds, "rss_mib": psutil.Process(proc.pid).memory_info().rss / 2**20}
     finally:
         stop_server(proc)
 
