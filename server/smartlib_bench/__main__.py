@@ -144,8 +144,47 @@ def _index_memory(services) -> dict:
         index = state.finetuned.index
         parts["finetuned_256d"] = (index.nbytes, len(index))
         parts["finetuned_neighbour_table"] = (index.table_nbytes, len(index))
-    return {name: {"bytes": size, "books": books, "bytes_per_book": size / books if books else 0.0}
-            for name, (size, books) in parts.items()}
+    memory = {name: {"bytes": size, "books": books, "bytes_per_book": size / books if books else 0.0}
+              for name, (size, books) in parts.items()}
+    if state.finetuned is not None and state.finetuned.index.table_nbytes:
+        memory["similar_rows"] = _similar_rows_memory(services)
+    return memory
+
+
+def _similar_rows_memory(services, sample: int = 1000) -> dict:
+    """Traced bytes of the SimilarBooks rows (services/similar_rows.py) for `sample` books
+    answered at k=10, and that cost at the rows' bound. A first pass over the same books leaves
+    out what every answer path pays once per book (its encoded Book, its folded genres), so
+    only the rows' own memory is counted."""
+    import gc
+    import tracemalloc
+
+    from smartlib_server.api import wire
+    from smartlib_server.domain import Approach, BookFilter
+    from smartlib_server.services.recommend import RecommendService
+    from smartlib_server.services.similar_rows import MAX_ROWS
+
+    ids = list(services.index.state.books)[:sample]
+    filt = BookFilter(exclude_ids=frozenset({"bench-none"}))
+
+    def answer_all() -> RecommendService:
+        service = RecommendService(services.index, services.inference)
+        for book_id in ids:
+            wire.recommend_response(service.similar_books(book_id, 10, Approach.FINETUNED, filt))
+        return service
+
+    answer_all()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        service = answer_all()
+        gc.collect()
+        size = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    rows = len(service.rows)
+    per_row = size / rows if rows else 0.0
+    return {"bytes": size, "books": rows, "bytes_per_book": per_row, "bound_bytes": per_row * MAX_ROWS}
 
 
 def _cache_section(redis_url: str) -> dict:

@@ -30,7 +30,10 @@ def summary_table(results: dict) -> str:
         rows.append((f"gRPC {name}", f"{g['qps']:.0f} req/s, p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
                      f"{g['ratio_to_empty_c8']:.2f}x empty RPC c8; errors {g['errors']}"))
     for name, m in results.get("index_memory", {}).items():
-        rows.append((f"memory {name}", f"{m['bytes'] / 2**20:.1f} MiB for {m['books']} books", f"{m['bytes_per_book']:.0f} bytes/book"))
+        per_book = f"{m['bytes_per_book']:.0f} bytes/book"
+        if "bound_bytes" in m:  # a bounded per-book structure: what it can grow to
+            per_book += f", at most {m['bound_bytes'] / 2**20:.0f} MiB"
+        rows.append((f"memory {name}", f"{m['bytes'] / 2**20:.1f} MiB for {m['books']} books", per_book))
     proc = results.get("server_process")
     if proc:
         rows.append(("restart to SERVING (separate `smartlib serve`)", f"{proc['seconds_to_serving']:.2f} s",

@@ -183,6 +183,29 @@ def test_neighbour_table_answers_exactly_like_a_full_search(served):
     assert len(live.similar_books(hobbit, 50, Approach.FINETUNED, BookFilter()).items) == 50  # searched instead
     with pytest.raises(WouldBlock):  # baseline has no table
         live.similar_books(hobbit, 5, Approach.BASELINE, BookFilter(), wait=False)
+    before = live.similar_books(hobbit, 5, Approach.FINETUNED, BookFilter(), wait=False)
     with finetuned.index._lock.write():  # a write in progress: never wait for it on the event loop
-        with pytest.raises(WouldBlock):
-            live.similar_books(hobbit, 5, Approach.FINETUNED, BookFilter(), wait=False)
+        with pytest.raises(WouldBlock):  # k=7: a pool size no request has read for this book yet
+            live.similar_books(hobbit, 7, Approach.FINETUNED, BookFilter(), wait=False)
+        # A row read before the write began still answers: the write has not happened yet.
+        assert live.similar_books(hobbit, 5, Approach.FINETUNED, BookFilter(), wait=False) == before
+
+
+def test_table_answers_follow_catalog_writes(served):
+    """Table answers are kept per book (services/similar_rows.py); a write must never leave
+    them naming a book as it was, or a book that is gone."""
+    from smartlib_server.domain import Approach, BookFilter
+
+    server, _, _ = served
+    live, catalog = server.services.recommend, server.services.catalog
+    hobbit = _hobbit_id(server)
+    first = live.similar_books(hobbit, 5, Approach.FINETUNED, BookFilter(), wait=False)
+    neighbour = first.items[0].book
+    catalog.upsert_books([dataclasses.replace(neighbour, title=neighbour.title + " (Revised)")])
+    renamed = live.similar_books(hobbit, 5, Approach.FINETUNED, BookFilter(), wait=False)
+    assert renamed.items[0].book.title == neighbour.title + " (Revised)"
+    assert renamed.model_version != first.model_version  # names the catalog version it read
+    catalog.delete_book(neighbour.id)
+    after = live.similar_books(hobbit, 5, Approach.FINETUNED, BookFilter(), wait=False)
+    assert neighbour.id not in [i.book.id for i in after.items]
+    assert [i.book.id for i in after.items[:4]] == [i.book.id for i in first.items[1:]]

@@ -8,6 +8,7 @@ from smartlib_server.domain import Approach, Book, BookFilter, Recommendation, R
 from smartlib_server.embedding import EMBEDDER_ID, normalise
 from smartlib_server.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
+from smartlib_server.services.similar_rows import SimilarRow, SimilarRows
 from smartlib_server.services.validation import require_id, require_k, require_text
 from smartlib_server.text import fold
 from smartlib_server.vector_index import VectorIndex
@@ -26,6 +27,7 @@ class RecommendService:
         self.inference = inference
         self.max_k = max_k
         self.max_query_chars = max_query_chars
+        self.rows = SimilarRows()
 
     def resolve_approach(
         self, approach: Approach | None, state: ServingState | None = None
@@ -48,6 +50,7 @@ class RecommendService:
         answer (no search, no database, no waiting on a lock): otherwise WouldBlock."""
         book_id = require_id(book_id, "book_id")
         k = require_k(k, self.max_k)
+        version = self.index.version  # before the state: see services/similar_rows.py
         state = self._ready_state()
         approach, finetuned = self.resolve_approach(approach, state)
         book = state.books.get(book_id)
@@ -73,13 +76,12 @@ class RecommendService:
             return vector_index.search(query, fetch)[0]
 
         excluded = BookFilter(filt.include_genres, filt.exclude_genres, filt.min_avg_rating, filt.exclude_ids | {book.id})
-        reason = similar_reason(book)
         items = None
         if not filt.narrows:
-            items = self._from_table(state, vector_index, book, k, excluded.exclude_ids, finetuned, reason, wait)
+            items = self._from_table(state, version, vector_index, book, k, excluded.exclude_ids, finetuned, wait)
         if items is None:
-            items = self._search(state, candidates, k, excluded, finetuned, reason)
-        return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
+            items = self._search(state, candidates, k, excluded, finetuned, similar_reason(book))
+        return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
 
     def search_by_text(
         self, query: str, k: int, approach: Approach | None, filt: BookFilter, *, wait: bool = True
@@ -100,9 +102,9 @@ class RecommendService:
         items = self._search(state, candidates, k, filt, finetuned, lambda cand: text_reason(folded, cand))
         return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
 
-    def model_version(self, approach: Approach, finetuned: FinetunedModel | None) -> str:
+    def model_version(self, approach: Approach, finetuned: FinetunedModel | None, version: int | None = None) -> str:
         model = f"encoder:{finetuned.version}" if finetuned else EMBEDDER_ID
-        return f"{approach.value}:{model}@catalog-{self.index.version}"
+        return f"{approach.value}:{model}@catalog-{self.index.version if version is None else version}"
 
     def _ready_state(self) -> ServingState:
         """The state this request uses throughout: read once, so a hot swap cannot split it."""
@@ -111,29 +113,27 @@ class RecommendService:
         return self.index.state
 
     def _from_table(
-        self, state: ServingState, vector_index: VectorIndex, book: Book, k: int, excluded: frozenset[str],
-        finetuned: FinetunedModel | None, reason, wait: bool,
+        self, state: ServingState, version: int, vector_index: VectorIndex, book: Book, k: int,
+        excluded: frozenset[str], finetuned: FinetunedModel | None, wait: bool,
     ) -> list[Recommendation] | None:
         """`_search`'s answer for a filter that only excludes ids, read off the neighbour table
-        where the candidates come re-ranked already: only the k books returned are looked up.
-        None when the table cannot answer alone (the caller then runs `_search`)."""
+        where the candidates come re-ranked already, through the book's SimilarRow. None when
+        the table cannot answer alone (the caller then runs `_search`)."""
         weight, fetch, enough = _pool(k, excluded, finetuned)
-        found = vector_index.neighbours(book.id, fetch - 1, wait=wait, bias_weight=weight)
-        if found is None:
+
+        def build() -> SimilarRow | None:
+            found = vector_index.neighbours(book.id, fetch - 1, wait=wait, bias_weight=weight)
+            return None if found is None else SimilarRow(*found, state.books, similar_reason(book))
+
+        row = self.rows.row(vector_index, version, book.id, fetch, build)
+        if row is None:
             return None
-        ids, scores = found
+        ids = row.ids
         accepted = len(ids) - len(excluded.intersection(ids))  # `book` itself is never in ids
         exhausted = len(ids) + 1 < fetch  # + 1: a search would have found `book` too
         if accepted < enough and not exhausted:
             return None  # _search widens the candidate set
-        books, picks = state.books, []
-        for book_id, score in zip(ids, scores):
-            candidate = None if book_id in excluded else books.get(book_id)
-            if candidate is not None:
-                picks.append(Recommendation(candidate, score, reason(candidate)))
-                if len(picks) == k:
-                    break
-        return picks
+        return row.picks(k, excluded)
 
     def _search(
         self, state: ServingState, candidates, k: int, filt: BookFilter, finetuned: FinetunedModel | None, reason

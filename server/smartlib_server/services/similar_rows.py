@@ -1,0 +1,92 @@
+"""SimilarBooks candidates read off the neighbour table once per book, kept until the catalog changes.
+
+Two requests for the same book and pool size re-rank the same table row the same way and give
+each candidate the same reason; only their exclusions and k differ. So a row (the re-ranked
+candidate ids and scores) is read once, and each Recommendation is built the first time a
+request returns it, then reused by every later request, whose own work shrinks to skipping its
+excluded ids.
+
+Rows belong to one index object at one catalog version: a write bumps the version and a swap
+or a new encoder replaces the index, and either starts an empty set of rows.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from smartlib_server.domain import Book, Recommendation
+from smartlib_server.vector_index import VectorIndex
+
+# A bound on memory, not an eviction policy: a row answered at k=10 holds about 4.5 KB (make
+# bench, `memory similar_rows`), so the rows stay under about 40 MB.
+MAX_ROWS = 8_192
+
+
+class SimilarRow:
+    """The table's candidates for one book and pool size, best first, with the `Recommendation`
+    of each candidate built on first use (None where the candidate has no book in the catalog)."""
+
+    __slots__ = ("ids", "_scores", "_items", "_books", "_reason")
+
+    def __init__(self, ids: list[str], scores: list[float], books: dict[str, Book], reason: Callable[[Book], str]):
+        self.ids = ids
+        self._scores = np.asarray(scores, dtype=np.float64)  # a third of a list of floats' memory
+        self._items: list[Recommendation | None | bool] = [False] * len(ids)  # False: not built yet
+        self._books = books
+        self._reason = reason
+
+    def picks(self, k: int, excluded: frozenset[str]) -> list[Recommendation]:
+        """The first k candidates that are not excluded and have a book, in row order."""
+        picks: list[Recommendation] = []
+        items = self._items
+        for position, book_id in enumerate(self.ids):
+            if book_id in excluded:
+                continue
+            item = items[position]
+            if item is False:
+                item = items[position] = self._build(position)  # racing threads build equal items
+            if item is not None:
+                picks.append(item)
+                if len(picks) == k:
+                    break
+        return picks
+
+    def _build(self, position: int) -> Recommendation | None:
+        candidate = self._books.get(self.ids[position])
+        return None if candidate is None else Recommendation(candidate, float(self._scores[position]), self._reason(candidate))
+
+
+class SimilarRows:
+    """SimilarRow objects by (book id, pool size) for the index and catalog version last asked for."""
+
+    def __init__(self, max_rows: int = MAX_ROWS):
+        self.max_rows = max_rows
+        self._current: tuple[VectorIndex | None, int, dict[tuple[str, int], SimilarRow]] = (None, -1, {})
+
+    def row(
+        self, index: VectorIndex, version: int, book_id: str, fetch: int, build: Callable[[], SimilarRow | None]
+    ) -> SimilarRow | None:
+        """The row of `book_id` for a pool of `fetch` candidates, from `build()` on first use.
+
+        `version` must be read before the state `build` reads from, so a row built from data
+        newer than `version` can only be reused by requests that are concurrent with the write.
+        None when `build()` returns None (the table cannot answer right now); that is not kept.
+        """
+        current = self._current  # one read: another thread may replace it meanwhile
+        if current[0] is not index or current[1] != version:
+            current = self._current = (index, version, {})
+        rows = current[2]
+        key = (book_id, fetch)
+        found = rows.get(key)
+        if found is None:
+            found = build()
+            if found is None:
+                return None
+            if len(rows) >= self.max_rows:
+                rows.clear()
+            rows[key] = found
+        return found
+
+    def __len__(self) -> int:
+        return len(self._current[2])
