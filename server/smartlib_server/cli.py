@@ -103,9 +103,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"encoder version {version_dir.name} written to {version_dir}")
     print(f"report: {version_dir / 'report.md'}")
     if not args.no_mar:
-        from smartlib_training.mar_export import export_mars
+        from smartlib_training.mar_export import ArchiveError, export_mars
 
-        for path in export_mars(settings.model_store, version_dir):
+        try:
+            paths = export_mars(settings.model_store, version_dir)
+        except ArchiveError as exc:  # the encoder itself is saved and servable in-process
+            print(f"error: no TorchServe archives for {version_dir.name}: {exc}; the model store needs "
+                  "config/ (copy the project's model_store/config), or pass --no-mar", file=sys.stderr)
+            return 1
+        for path in paths:
             print(f"archive: {path}")
     return 0
 
