@@ -62,7 +62,7 @@ def main() -> None:
         print(f"embedding {args.embed_books} books from {dataset.name}: naive vs ours ...", flush=True)
         books = [b for _, b in load_file(dataset)[0]]
         random.Random(7).shuffle(books)
-        results["embedding"] = embedding_bench.run(books[: args.embed_books])
+        results["embedding"] = embedding_bench.run(books[: args.embed_books], repeats=1 if args.smoke else 2)
     else:
         results["embedding"] = {"skipped": f"{dataset} not found"}
 
