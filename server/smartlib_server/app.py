@@ -23,6 +23,7 @@ from smartlib_server.metrics import ServerMetrics
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.chat import ChatService, build_chat_service
+from smartlib_server.services.derived_index import DerivedIndexStore
 from smartlib_server.services.personalization.wiring import Personalization, build_personalization
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.services.serving_index import ServingIndex
@@ -135,7 +136,7 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     if inference is None:
         inference = build_inference(settings, metrics)
     titles = TitleIndex()
-    index = ServingIndex(store, titles, index_kind=settings.index_kind)
+    index = ServingIndex(store, titles, index_kind=settings.index_kind, derived=DerivedIndexStore(settings.home / "derived"))
     catalog = CatalogService(
         store, inference, titles, max_batch=settings.max_upsert_batch, max_query_chars=settings.max_query_chars,
         on_change=index.catch_up, on_embedded=metrics.books_embedded.inc,

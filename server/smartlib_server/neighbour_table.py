@@ -59,13 +59,20 @@ class NeighbourTable:
         n = min(n, length)
         return self._nbr[slot, :n], self._score[slot, :n], self._nbr_bias[slot, :n]
 
-    def add(self, labels: np.ndarray, vectors: np.ndarray, bias: np.ndarray | None = None) -> None:
+    def add(
+        self, labels: np.ndarray, vectors: np.ndarray, bias: np.ndarray | None = None,
+        rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """Adds vectors (and their biases, default 0) under new labels; callers remove a label
-        before re-adding it."""
+        before re-adding it. `rows`, what `rows()` returned for the same vectors, labels aside,
+        fills an empty table without computing anything."""
         count = len(labels)
         if count == 0:
             return
         old = self._n
+        if rows is not None:
+            self._restore(labels, vectors, np.zeros(count) if bias is None else bias, rows)
+            return
         self._grow(old + count)
         self._vectors[old : old + count] = vectors
         self._labels[old : old + count] = labels
@@ -84,6 +91,33 @@ class NeighbourTable:
             beats = scores[slot] > bar[slot]
             self._merge(slot, labels[beats], scores[slot, beats], self._bias[old : self._n][beats])
         self._recompute(new_slots)
+
+    def rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every row as (neighbour positions, scores, lengths), positions counting from the
+        first vector added: what `add(..., rows=)` takes to skip the k-NN pass. Only a table
+        filled by one add and never changed since has them."""
+        n = self._n
+        first = int(self._labels[0]) if n else 0
+        if not np.array_equal(self._labels[:n], np.arange(first, first + n)):
+            raise ValueError("rows() needs a table filled by a single add and not changed since")
+        return self._nbr[:n] - first, self._score[:n].copy(), self._len[:n].copy()
+
+    def _restore(self, labels: np.ndarray, vectors: np.ndarray, bias: np.ndarray, rows) -> None:
+        positions, scores, lengths = rows
+        count = len(labels)
+        if self._n:
+            raise ValueError("stored rows can only fill an empty table")
+        if positions.shape != (count, self.depth) or scores.shape != (count, self.depth) or lengths.shape != (count,):
+            raise ValueError("stored rows do not match the vectors")
+        if count and (lengths.max() > min(self.depth, count - 1) or positions.min() < 0 or positions.max() >= count):
+            raise ValueError("stored rows point outside the vectors")
+        self._grow(count)
+        bias = np.asarray(bias, dtype=np.float64)
+        self._vectors[:count], self._labels[:count], self._bias[:count] = vectors, labels, bias
+        self._slot = {label: slot for slot, label in enumerate(labels.tolist())}
+        self._nbr[:count], self._score[:count], self._len[:count] = labels[positions], scores, lengths
+        self._nbr_bias[:count] = bias[positions]
+        self._n = count
 
     def remove(self, labels: np.ndarray) -> None:
         slots = [self._slot.pop(label) for label in labels.tolist() if label in self._slot]

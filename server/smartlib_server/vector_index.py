@@ -108,6 +108,14 @@ class VectorIndex:
         """The neighbour table's arrays (vectors, neighbour lists), 0 without one."""
         return self._table.nbytes if self._table is not None else 0
 
+    def table_rows(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The neighbour table's rows for `upsert(..., table_rows=)`, positions counted in the
+        order of the one upsert that loaded this index; None without a table."""
+        if self._table is None:
+            return None
+        with self._lock.read():
+            return self._table.rows()
+
     def _start_ivf(self, vectors: np.ndarray) -> None:
         """Replaces the (empty) flat index with an IVF-SQ8 one trained on `vectors`, or stays flat."""
         self._pending_ivf = False
@@ -132,9 +140,14 @@ class VectorIndex:
     def __contains__(self, book_id: str) -> bool:
         return book_id in self._rows
 
-    def upsert(self, book_ids: Sequence[str], vectors: np.ndarray, bias: Sequence[float] | None = None) -> None:
+    def upsert(
+        self, book_ids: Sequence[str], vectors: np.ndarray, bias: Sequence[float] | None = None,
+        table_rows: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """Adds or replaces vectors (already unit-length) for the given ids; `bias` (one per
-        id) is what `neighbours(..., bias_weight=w)` adds, times w, to each score."""
+        id) is what `neighbours(..., bias_weight=w)` adds, times w, to each score. `table_rows`
+        (from `table_rows()` of an index loaded with the same ids and vectors) fills an empty
+        neighbour table without recomputing it."""
         if len(book_ids) == 0:
             return
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -152,7 +165,7 @@ class VectorIndex:
             self._next += len(book_ids)
             self._index.add_with_ids(vectors, labels)
             if self._table is not None:
-                self._table.add(labels, vectors, None if bias is None else np.asarray(bias, dtype=np.float64))
+                self._table.add(labels, vectors, None if bias is None else np.asarray(bias, dtype=np.float64), table_rows)
             for label, book_id in zip(labels.tolist(), book_ids):
                 old = self._rows.get(book_id)
                 if old is not None:

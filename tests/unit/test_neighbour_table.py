@@ -105,3 +105,40 @@ def test_single_vector_has_no_neighbours() -> None:
     assert len(labels) == 0 and len(scores) == 0
     table.remove(np.array([5]))
     assert len(table) == 0 and table.lookup(5, 1) is None
+
+
+def test_stored_rows_restore_an_exact_table_that_stays_exact_under_writes() -> None:
+    rng = np.random.default_rng(5)
+    vectors = unit(rng, 200)
+    built = NeighbourTable(DIM, depth=12)
+    built.add(np.arange(200), vectors, bias_of(np.arange(200)))
+    rows = built.rows()
+
+    labels = np.arange(1000, 1200)  # another index may give the same vectors other labels
+    restored = NeighbourTable(DIM, depth=12)
+    restored.add(labels, vectors, bias_of(labels), rows=rows)
+    live = dict(zip(labels.tolist(), vectors))
+    assert_exact(restored, live)
+    extra = unit(rng, 5)
+    restored.add(np.arange(2000, 2005), extra, bias_of(np.arange(2000, 2005)))  # the merge path
+    restored.remove(np.array([1000, 1100]))  # the recompute path
+    live.update(zip(range(2000, 2005), extra))
+    del live[1000], live[1100]
+    assert_exact(restored, live)
+    with pytest.raises(ValueError):
+        restored.rows()  # changed since its one add: positions would no longer mean anything
+
+
+def test_stored_rows_that_do_not_fit_are_refused() -> None:
+    vectors = unit(np.random.default_rng(6), 20)
+    built = NeighbourTable(DIM, depth=4)
+    built.add(np.arange(20), vectors)
+    positions, scores, lengths = built.rows()
+    with pytest.raises(ValueError):  # for other vectors than these
+        NeighbourTable(DIM, depth=4).add(np.arange(10), vectors[:10], rows=(positions[:10], scores[:10], lengths[:10]))
+    with pytest.raises(ValueError):  # another depth
+        NeighbourTable(DIM, depth=5).add(np.arange(20), vectors, rows=(positions, scores, lengths))
+    filled = NeighbourTable(DIM, depth=4)
+    filled.add(np.arange(20), vectors)
+    with pytest.raises(ValueError):  # only an empty table is filled from rows
+        filled.add(np.arange(20, 40), vectors, rows=(positions, scores, lengths))

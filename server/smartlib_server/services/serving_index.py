@@ -17,6 +17,7 @@ import numpy as np
 from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.domain import Book
 from smartlib_server.embedding import DIM, EMBEDDER_ID, normalise
+from smartlib_server.services.derived_index import DerivedIndexStore
 from smartlib_server.services.title_search import TitleIndex
 from smartlib_server.vector_index import VectorIndex, choose_index_kind
 
@@ -40,6 +41,7 @@ class FinetunedModel:
     index: VectorIndex
     popularity_weight: float = 0.0
     prior: Callable[[Book], float] = lambda book: 0.0
+    fingerprint: str = ""  # identifies the weights and what runs them; "" never reuses stored arrays
 
     def priors(self, ids: Sequence[str], books: Mapping[str, Book]) -> list[float]:
         """`prior` of each id's book (0 for an id without one), to store beside its vector."""
@@ -55,9 +57,12 @@ class ServingState:
 
 
 class ServingIndex:
-    def __init__(self, store: CatalogStore, titles: TitleIndex, index_kind: str = "auto"):
+    def __init__(
+        self, store: CatalogStore, titles: TitleIndex, index_kind: str = "auto", derived: DerivedIndexStore | None = None,
+    ):
         self.store = store
         self.index_kind = index_kind  # auto | flat | ivf, resolved per index by choose_index_kind
+        self.derived = derived  # where FINETUNED encodings and tables are kept between restarts
         self.titles = titles
         self.state = ServingState({}, VectorIndex(DIM), None)
         self.applied_seq = 0
@@ -90,7 +95,7 @@ class ServingIndex:
             baseline = baseline_index(ids, matrix, self.index_kind)
             model = finetuned or self.state.finetuned
             if model is not None:
-                model = with_index(model, ids, matrix, books, self.index_kind)
+                model = with_index(model, ids, matrix, books, self.index_kind, self.derived)
             self.titles.upsert(books.values())
             self.state = ServingState(books, baseline, model)
             self.applied_seq = seq
@@ -165,15 +170,32 @@ def baseline_index(ids: list[str], raw: np.ndarray, index_kind: str = "auto") ->
 
 
 def with_index(
-    model: FinetunedModel, ids: list[str], raw: np.ndarray, books: Mapping[str, Book], index_kind: str = "auto"
+    model: FinetunedModel, ids: list[str], raw: np.ndarray, books: Mapping[str, Book], index_kind: str = "auto",
+    derived: DerivedIndexStore | None = None,
 ) -> FinetunedModel:
     """A copy of `model` whose 256-d index holds `raw` (n, 2688) encoded, each book's
-    popularity prior attached for re-ranking (a book missing from `books` gets none)."""
+    popularity prior attached for re-ranking (a book missing from `books` gets none). With
+    `derived`, the encoding and the neighbour table come from there when these exact inputs
+    were indexed before, and are stored there when not."""
     depth = NEIGHBOUR_TABLE_DEPTH if len(ids) <= NEIGHBOUR_TABLE_MAX_BOOKS else 0
     if not ids:
         return dataclasses.replace(model, index=VectorIndex(256, neighbours=depth))
-    encoded = normalise(model.encode(raw))
+    priors = model.priors(ids, books)
+    key = derived.key(model.fingerprint, ids, raw, priors, depth) if derived and model.fingerprint else None
+    stored = derived.load(key, ("encoded", "positions", "scores", "lengths") if depth else ("encoded",)) if key else None
+    encoded = stored["encoded"] if stored else normalise(model.encode(raw))
+    rows = (stored["positions"], stored["scores"], stored["lengths"]) if stored and depth else None
     dim = encoded.shape[1]
     index = VectorIndex(dim, choose_index_kind(len(ids), dim, index_kind), neighbours=depth)
-    index.upsert(ids, encoded, model.priors(ids, books))
+    try:
+        index.upsert(ids, encoded, priors, table_rows=rows)
+    except ValueError as exc:  # stored arrays of the wrong shape: compute them after all
+        log.warning("stored derived index %s unusable (%s); recomputing", key, exc)
+        return with_index(model, ids, raw, books, index_kind)
+    if key and stored is None:
+        table = index.table_rows()
+        arrays = {"encoded": encoded}
+        if table is not None:
+            arrays.update(zip(("positions", "scores", "lengths"), table))
+        derived.save(key, arrays)
     return dataclasses.replace(model, index=index)

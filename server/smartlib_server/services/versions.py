@@ -72,7 +72,7 @@ class VersionManager:
     def load_encoder(self, version: str) -> FinetunedModel:
         """Verifies and loads an encoder version and indexes every stored book with it (not yet serving)."""
         ids, raw = self.index.store.load_vectors(EMBEDDER_ID)
-        return with_index(self.verified_encoder(version), ids, raw, self.index.books, self.index.index_kind)
+        return with_index(self.verified_encoder(version), ids, raw, self.index.books, self.index.index_kind, self.index.derived)
 
     def verified_encoder(self, version: str) -> FinetunedModel:
         """Verifies and loads an encoder version, without indexing anything yet."""
@@ -99,6 +99,7 @@ class VersionManager:
         return FinetunedModel(
             version=version, encode=encode, index=VectorIndex(256), popularity_weight=weight,
             prior=lambda book: popularity_prior(book.list_rank, book.num_ratings),
+            fingerprint=f"{self.inference.backend}:{sha}" if (sha := manifest.get("manifest_sha256")) else "",
         )
 
     def activate_encoder(self, version: str, publish: bool = True) -> tuple[str, str]:
