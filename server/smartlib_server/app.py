@@ -55,9 +55,10 @@ class Services:
     personalization: Personalization
     _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
-    def load(self) -> None:
-        """Builds the in-memory indexes from the store, with the encoder to serve (blocking)."""
-        self.index.load(finetuned=self.versions.startup_encoder())
+    def load(self, reuse_derived: bool = True) -> None:
+        """Builds the in-memory indexes from the store, with the encoder to serve (blocking);
+        `reuse_derived=False` recomputes what SMARTLIB_HOME/derived would have supplied."""
+        self.index.load(finetuned=self.versions.startup_encoder(), reuse_derived=reuse_derived)
         self.record_state()
         self.personalization.start(self.settings.cf_retrain_interval_s)  # idempotent
 

@@ -209,3 +209,33 @@ def test_table_answers_follow_catalog_writes(served):
     after = live.similar_books(hobbit, 5, Approach.FINETUNED, BookFilter(), wait=False)
     assert neighbour.id not in [i.book.id for i in after.items]
     assert [i.book.id for i in after.items[:4]] == [i.book.id for i in first.items[1:]]
+
+
+def test_restarts_reuse_derived_arrays_and_rebuild_index_recomputes_them(served):
+    """The 256-d encodings and the neighbour table are stored in SMARTLIB_HOME/derived; a
+    restart (Services.load) takes them as they are, RebuildIndex computes them afresh."""
+    import numpy as np
+
+    server, channel, _ = served
+    [stored] = (server.services.settings.home / "derived").glob("*.npz")
+    recommend = recommend_service_pb2_grpc.RecommendServiceStub(channel)
+    hobbit = _hobbit_id(server)
+
+    def similar() -> list[str]:
+        request = rs.SimilarBooksRequest(book_id=hobbit, k=8, approach=books_pb2.APPROACH_FINETUNED,
+                                         filter=books_pb2.BookFilter(exclude_ids=[f"x{np.random.rand()}"]))
+        return [item.book.id for item in recommend.SimilarBooks(request).items]
+
+    right = similar()
+    with np.load(stored) as arrays:  # well-formed but wrong: every row's neighbours shifted by one book
+        tampered = {name: arrays[name] for name in arrays.files}
+    tampered["positions"] = (tampered["positions"] + 1) % len(tampered["positions"])
+    with stored.open("wb") as out:
+        np.savez(out, **tampered)
+    server.services.load()
+    assert similar() != right  # a restart trusts its key, so it served the tampered rows
+    admin = admin_service_pb2_grpc.AdminServiceStub(channel)
+    assert admin.RebuildIndex(ad.RebuildIndexRequest()).books == len(server.services.index.books)
+    assert similar() == right
+    server.services.load()
+    assert similar() == right  # and the rebuild stored what it computed

@@ -82,7 +82,7 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer, _Blocking):
         embedded = 0
         if request.reembed:
             embedded = await self.run(self._reembed)
-        await self.run(self.services.load)
+        await self.run(self.services.load, False)  # a rebuild recomputes, never reuses stored arrays
         index = self.services.index
         return pb.RebuildIndexResponse(
             books=len(index.books), embedded=embedded, seconds=time.perf_counter() - started,

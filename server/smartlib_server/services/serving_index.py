@@ -86,7 +86,7 @@ class ServingIndex:
     def finetuned(self) -> FinetunedModel | None:
         return self.state.finetuned
 
-    def load(self, finetuned: FinetunedModel | None = None) -> int:
+    def load(self, finetuned: FinetunedModel | None = None, reuse_derived: bool = True) -> int:
         """Builds everything from the store; returns the number of books served."""
         with self._apply_lock:
             seq = self.store.version()
@@ -95,7 +95,7 @@ class ServingIndex:
             baseline = baseline_index(ids, matrix, self.index_kind)
             model = finetuned or self.state.finetuned
             if model is not None:
-                model = with_index(model, ids, matrix, books, self.index_kind, self.derived)
+                model = with_index(model, ids, matrix, books, self.index_kind, self.derived, reuse=reuse_derived)
             self.titles.upsert(books.values())
             self.state = ServingState(books, baseline, model)
             self.applied_seq = seq
@@ -171,18 +171,19 @@ def baseline_index(ids: list[str], raw: np.ndarray, index_kind: str = "auto") ->
 
 def with_index(
     model: FinetunedModel, ids: list[str], raw: np.ndarray, books: Mapping[str, Book], index_kind: str = "auto",
-    derived: DerivedIndexStore | None = None,
+    derived: DerivedIndexStore | None = None, *, reuse: bool = True,
 ) -> FinetunedModel:
     """A copy of `model` whose 256-d index holds `raw` (n, 2688) encoded, each book's
     popularity prior attached for re-ranking (a book missing from `books` gets none). With
     `derived`, the encoding and the neighbour table come from there when these exact inputs
-    were indexed before, and are stored there when not."""
+    were indexed before (unless `reuse` is False), and are stored there when computed."""
     depth = NEIGHBOUR_TABLE_DEPTH if len(ids) <= NEIGHBOUR_TABLE_MAX_BOOKS else 0
     if not ids:
         return dataclasses.replace(model, index=VectorIndex(256, neighbours=depth))
     priors = model.priors(ids, books)
     key = derived.key(model.fingerprint, ids, raw, priors, depth) if derived and model.fingerprint else None
-    stored = derived.load(key, ("encoded", "positions", "scores", "lengths") if depth else ("encoded",)) if key else None
+    names = ("encoded", "positions", "scores", "lengths") if depth else ("encoded",)
+    stored = derived.load(key, names) if key and reuse else None
     encoded = stored["encoded"] if stored else normalise(model.encode(raw))
     rows = (stored["positions"], stored["scores"], stored["lengths"]) if stored and depth else None
     dim = encoded.shape[1]
