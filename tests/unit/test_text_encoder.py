@@ -1,0 +1,38 @@
+"""MiniLMTextEncoder batches by token count; its vectors must be sentence-transformers' own."""
+from __future__ import annotations
+
+import numpy as np
+
+from smartlib_server.embedding import MiniLMTextEncoder
+
+TEXTS = [
+    "Dune",
+    "A desert planet, a noble family betrayed, and a boy who becomes a prophet. " * 20,  # cut at 256 tokens
+    "Jane Austen",
+    "A village mystery with a retired detective and a missing heirloom.",
+    "Fantasy, Magic, Dragons",
+    "Ünïcode tïtle — with accents",
+    "War memoir of a field nurse, told in letters home over four years. " * 4,
+]
+
+
+def test_vectors_match_sentence_transformers_in_input_order(text_encoder):
+    reference = text_encoder._load().encode(TEXTS, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+    ours = text_encoder(TEXTS)
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    np.testing.assert_allclose((ours * reference).sum(axis=1), 1.0, atol=1e-5)  # row i is text i
+
+
+def test_batches_respect_the_text_and_token_limits(text_encoder):
+    small = MiniLMTextEncoder(batch_size=3, token_budget=300, path=None)
+    small._model = text_encoder._load()  # the session's loaded copy
+    model = small._model
+    lengths = [len(ids) for ids in model.tokenizer(TEXTS, truncation=True, max_length=model.max_seq_length)["input_ids"]]
+    batches = list(small._batches(model, TEXTS))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(len(TEXTS)))  # every text once
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 300
+    assert max(lengths) == 256 and [len(b) for b in batches][-1] == 1  # the cut text rides alone
+    np.testing.assert_allclose(small(TEXTS), text_encoder(TEXTS), atol=1e-5)
+    assert small([]).shape == (0, 384)
