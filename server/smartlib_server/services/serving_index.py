@@ -30,6 +30,8 @@ NEIGHBOUR_TABLE_MAX_BOOKS = 20_000
 # SimilarBooks reads (k + exclusions) x OVERSAMPLE candidates: 100 covers k up to 23 with one
 # excluded id besides the book itself; deeper requests search.
 NEIGHBOUR_TABLE_DEPTH = 100
+# What NeighbourTable.rows() returns, by the names SMARTLIB_HOME/derived stores them under.
+_TABLE_ARRAYS = ("positions", "scores", "lengths")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,21 +184,19 @@ def with_index(
         return dataclasses.replace(model, index=VectorIndex(256, neighbours=depth))
     priors = model.priors(ids, books)
     key = derived.key(model.fingerprint, ids, raw, priors, depth) if derived and model.fingerprint else None
-    names = ("encoded", "positions", "scores", "lengths") if depth else ("encoded",)
-    stored = derived.load(key, names) if key and reuse else None
+    table_names = _TABLE_ARRAYS if depth else ()
+    stored = derived.load(key, ("encoded", *table_names)) if key and reuse else None
     encoded = stored["encoded"] if stored else normalise(model.encode(raw))
-    rows = (stored["positions"], stored["scores"], stored["lengths"]) if stored and depth else None
+    rows = tuple(stored[name] for name in table_names) if stored and depth else None
     dim = encoded.shape[1]
     index = VectorIndex(dim, choose_index_kind(len(ids), dim, index_kind), neighbours=depth)
     try:
         index.upsert(ids, encoded, priors, table_rows=rows)
-    except ValueError as exc:  # stored arrays of the wrong shape: compute them after all
-        log.warning("stored derived index %s unusable (%s); recomputing", key, exc)
+    except ValueError as exc:
+        if stored is None:
+            raise
+        log.warning("stored derived index %s unusable (%s); recomputing", key, exc)  # wrong shapes
         return with_index(model, ids, raw, books, index_kind)
     if key and stored is None:
-        table = index.table_rows()
-        arrays = {"encoded": encoded}
-        if table is not None:
-            arrays.update(zip(("positions", "scores", "lengths"), table))
-        derived.save(key, arrays)
+        derived.save(key, {"encoded": encoded, **dict(zip(table_names, index.table_rows() or ()))})
     return dataclasses.replace(model, index=index)
