@@ -19,7 +19,7 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	@# The four import roots go on sys.path directly, so packages added later import without a reinstall.
-	@printf '%s\n' $(addprefix $(CURDIR)/,server clients handlers training) > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/smartlib-roots.pth"
+	@printf '%s\n' $(addprefix $(CURDIR)/,core server clients handlers training) > "$$($(BIN)/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/smartlib-roots.pth"
 	@touch $(STAMP)
 
 venv: $(STAMP) ## Create .venv/ and install the project into it

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from smartlib_core.popularity import popularity_prior
+from smartlib_core.reader_ranking import ReaderRanker
 from smartlib_server.artifacts import atomic
 from smartlib_server.config import Settings
 from smartlib_server.domain import Book
@@ -77,7 +79,6 @@ class VersionManager:
     def verified_encoder(self, version: str) -> FinetunedModel:
         """Verifies and loads an encoder version, without indexing anything yet."""
         from smartlib_training import artifacts
-        from smartlib_training.ranking import popularity_prior
 
         if not version or len(version) > 128 or Path(version).name != version or version.startswith("."):
             raise InvalidArgument.field("version", "must be a version name from ListVersions")
@@ -95,11 +96,17 @@ class VersionManager:
                 raise FailedPrecondition(str(exc)) from None
         else:
             encode = model.encode_numpy
-        weight = float(manifest.get("ranking", {}).get("popularity_weight", 0.0))
+        ranking = manifest.get("ranking", {})
+        weight = float(ranking.get("popularity_weight", 0.0))
+        try:
+            ranker = ReaderRanker.from_dict(ranking["reader_ranker"]) if "reader_ranker" in ranking else None
+        except (ValueError, KeyError, TypeError) as exc:
+            raise FailedPrecondition(f"encoder {version} refused: its reader ranker is unusable ({exc})") from None
         return FinetunedModel(
             version=version, encode=encode, index=VectorIndex(256), popularity_weight=weight,
             prior=lambda book: popularity_prior(book.list_rank, book.num_ratings),
             fingerprint=f"{self.inference.backend}:{sha}" if (sha := manifest.get("manifest_sha256")) else "",
+            ranker=ranker,
         )
 
     def activate_encoder(self, version: str, publish: bool = True) -> tuple[str, str]:
