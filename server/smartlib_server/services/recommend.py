@@ -7,6 +7,7 @@ from smartlib_server.adapters.inference import Inference
 from smartlib_server.domain import Approach, Book, BookFilter, Recommendation, RecommendResult
 from smartlib_server.embedding import EMBEDDER_ID, normalise
 from smartlib_server.errors import BookNotFound, FailedPrecondition, Unavailable
+from smartlib_server.services.reader_rows import reader_row
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
 from smartlib_server.services.similar_rows import SimilarRow, SimilarRows
 from smartlib_server.services.validation import require_id, require_k, require_text
@@ -14,6 +15,7 @@ from smartlib_server.text import fold
 from smartlib_server.vector_index import VectorIndex
 
 OVERSAMPLE = 4  # candidates fetched per requested result before filtering and re-ranking
+READER_ROW = -1  # the SimilarRows pool size under which a book's reader-ranked row is kept
 
 
 class WouldBlock(Exception):
@@ -77,7 +79,9 @@ class RecommendService:
 
         excluded = BookFilter(filt.include_genres, filt.exclude_genres, filt.min_avg_rating, filt.exclude_ids | {book.id})
         items = None
-        if not filt.narrows:
+        if finetuned is not None and finetuned.ranker is not None:
+            items = self._from_reader_row(state, version, finetuned, book, k, excluded, wait)
+        if items is None and not filt.narrows:
             items = self._from_table(state, version, vector_index, book, k, excluded.exclude_ids, finetuned, wait)
         if items is None:
             items = self._search(state, candidates, k, excluded, finetuned, similar_reason(book))
@@ -134,6 +138,26 @@ class RecommendService:
         if accepted < enough and not exhausted:
             return None  # _search widens the candidate set
         return row.picks(k, excluded)
+
+    def _from_reader_row(
+        self, state: ServingState, version: int, finetuned: FinetunedModel, book: Book, k: int,
+        filt: BookFilter, wait: bool,
+    ) -> list[Recommendation] | None:
+        """The best k of the book's reader-ranked pool that pass the filter; None when the pool
+        cannot answer (no row yet, or too few pass a narrow filter), so the caller searches."""
+        ranker = finetuned.ranker
+
+        def build() -> SimilarRow | None:
+            if not wait:
+                raise WouldBlock  # ranking a pool scans the catalog's shelves: a worker's job
+            found = reader_row(state.signals, finetuned.index, ranker, book.id)
+            return None if found is None else SimilarRow(*found, state.books, similar_reason(book))
+
+        row = self.rows.row(finetuned.index, version, book.id, READER_ROW, build)
+        if row is None:
+            return None
+        picks = row.picks(k, filt.exclude_ids, filt.accepts if filt.narrows else None)
+        return picks if len(picks) == k or len(row.ids) >= len(state.books) - 1 else None
 
     def _search(
         self, state: ServingState, candidates, k: int, filt: BookFilter, finetuned: FinetunedModel | None, reason

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.domain import Book
 from smartlib_server.embedding import DIM, EMBEDDER_ID, normalise
@@ -44,6 +45,7 @@ class FinetunedModel:
     popularity_weight: float = 0.0
     prior: Callable[[Book], float] = lambda book: 0.0
     fingerprint: str = ""  # identifies the weights and what runs them; "" never reuses stored arrays
+    ranker: ReaderRanker | None = None  # orders SimilarBooks candidates like readers' lists; None: cosine + prior
 
     def priors(self, ids: Sequence[str], books: Mapping[str, Book]) -> list[float]:
         """`prior` of each id's book (0 for an id without one), to store beside its vector."""
@@ -56,6 +58,13 @@ class ServingState:
     baseline: VectorIndex
     finetuned: FinetunedModel | None
     source: str = "catalog"  # or "kb:<version>" when started from a knowledge-base snapshot
+    signals: SignalTable | None = None  # the reader ranker's per-book signals; built from `books` when None
+
+    def __post_init__(self):
+        if self.signals is None:
+            table = SignalTable()
+            table.upsert(self.books.values())
+            object.__setattr__(self, "signals", table)
 
 
 class ServingIndex:
@@ -152,6 +161,9 @@ class ServingIndex:
                     bias = state.finetuned.priors(with_vectors, books)
                     state.finetuned.index.upsert(with_vectors, normalise(state.finetuned.encode(raw)), bias)
             state.books.update(books)
+            with state.signals.lock:
+                state.signals.upsert(books.values())
+                state.signals.remove(gone)
             self.titles.upsert(books.values())
             for book_id in gone:
                 state.books.pop(book_id, None)

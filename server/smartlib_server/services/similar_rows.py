@@ -36,8 +36,10 @@ class SimilarRow:
         self._books = books
         self._reason = reason
 
-    def picks(self, k: int, excluded: frozenset[str]) -> list[Recommendation]:
-        """The first k candidates that are not excluded and have a book, in row order."""
+    def picks(
+        self, k: int, excluded: frozenset[str], accepts: Callable[[Book], bool] | None = None
+    ) -> list[Recommendation]:
+        """The first k candidates that are not excluded, have a book and pass `accepts`, in row order."""
         picks: list[Recommendation] = []
         items = self._items
         for position, book_id in enumerate(self.ids):
@@ -46,7 +48,7 @@ class SimilarRow:
             item = items[position]
             if item is False:
                 item = items[position] = self._build(position)  # racing threads build equal items
-            if item is not None:
+            if item is not None and (accepts is None or accepts(item.book)):
                 picks.append(item)
                 if len(picks) == k:
                     break
