@@ -49,10 +49,12 @@ class UserProfile:
     disliked: tuple[str, ...] = ()  # book ids
     mentioned_books: tuple[str, ...] = ()  # book ids
     mentioned_genres: tuple[str, ...] = ()  # lower-cased genre names
+    liked_genres: tuple[str, ...] = ()  # lower-cased genre names the user said they like
+    disliked_genres: tuple[str, ...] = ()  # lower-cased genre names the user said they dislike
 
     @property
     def is_empty(self) -> bool:
-        return not (self.liked or self.disliked or self.mentioned_books or self.mentioned_genres)
+        return not any(getattr(self, name) for name in _LISTS)
 
 
 class ConversationMemory(Protocol):
@@ -81,15 +83,17 @@ class ConversationMemory(Protocol):
         disliked: Iterable[str] = (),
         mentioned_books: Iterable[str] = (),
         mentioned_genres: Iterable[str] = (),
+        liked_genres: Iterable[str] = (),
+        disliked_genres: Iterable[str] = (),
     ) -> None:
         """Records what a user showed; later items of an argument count as more recent.
 
-        Liking a book removes it from disliked and the other way round. Every list keeps its
+        Liking a book or genre removes it from disliked and the other way round. Every list keeps its
         `max_profile_items` most recent entries; the profile's TTL is renewed.
 
         Raises:
             ValueError: the id is empty, an item is not a string of at most MAX_ITEM_CHARS,
-                or one book is both liked and disliked in this call.
+                or one book or genre is both liked and disliked in this call.
         """
         ...
 
@@ -97,12 +101,21 @@ class ConversationMemory(Protocol):
         """The user's profile; an empty one for an unknown user."""
         ...
 
+    def forget(self, user_id: str) -> None:
+        """Erases everything remembered about a user across sessions (their profile).
+
+        Raises:
+            ValueError: the id is empty.
+        """
+        ...
+
     def close(self) -> None: ...
 
 
 MAX_ITEM_CHARS = 256  # book ids are at most 128; this keeps a profile's size bounded
-_LISTS = ("liked", "disliked", "mentioned_books", "mentioned_genres")
-_OPPOSITE = {"liked": "disliked", "disliked": "liked"}
+_LISTS = ("liked", "disliked", "mentioned_books", "mentioned_genres", "liked_genres", "disliked_genres")
+_GENRE_LISTS = frozenset({"mentioned_genres", "liked_genres", "disliked_genres"})
+_OPPOSITE = {"liked": "disliked", "disliked": "liked", "liked_genres": "disliked_genres", "disliked_genres": "liked_genres"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,17 +129,22 @@ class _Update:
         return not any(self.items.values())
 
 
-def _prepare(user_id: str, liked, disliked, mentioned_books, mentioned_genres) -> _Update:
+def _prepare(user_id: str, **lists: Iterable[str]) -> _Update:
     _check_id("user_id", user_id)
-    items = {
-        "liked": _dedupe(b.strip() for b in _strings("liked", liked)),
-        "disliked": _dedupe(b.strip() for b in _strings("disliked", disliked)),
-        "mentioned_books": _dedupe(b.strip() for b in _strings("mentioned_books", mentioned_books)),
-        "mentioned_genres": _dedupe(" ".join(g.split()).lower() for g in _strings("mentioned_genres", mentioned_genres)),
-    }
-    both = set(items["liked"]) & set(items["disliked"])
-    if both:
-        raise ValueError(f"book(s) both liked and disliked in one call: {', '.join(sorted(both))}")
+    unknown = set(lists) - set(_LISTS)
+    if unknown:
+        raise TypeError(f"remember() got unknown list(s): {', '.join(sorted(unknown))}")
+    items = {}
+    for name in _LISTS:
+        values = _strings(name, lists.get(name, ()))
+        if name in _GENRE_LISTS:  # genres compare case- and space-insensitively
+            items[name] = _dedupe(" ".join(g.split()).lower() for g in values)
+        else:
+            items[name] = _dedupe(b.strip() for b in values)
+    for a, b in (("liked", "disliked"), ("liked_genres", "disliked_genres")):
+        both = set(items[a]) & set(items[b])
+        if both:
+            raise ValueError(f"item(s) both in {a} and {b} in one call: {', '.join(sorted(both))}")
     return _Update(items)
 
 
@@ -221,14 +239,16 @@ class InProcessConversationMemory:
             turns = list(entry[1][-limit:]) if entry and limit else []
         return [json.loads(t) for t in turns]
 
-    def remember(self, user_id: str, *, liked=(), disliked=(), mentioned_books=(), mentioned_genres=()) -> None:
-        update = _prepare(user_id, liked, disliked, mentioned_books, mentioned_genres)
+    def remember(self, user_id: str, **lists: Iterable[str]) -> None:
+        update = _prepare(user_id, **lists)
         if update.empty:
             return
         now = self._clock()
         with self._lock:
             entry = self._live(self._users, user_id, now)
-            lists = entry[1] if entry else {name: {} for name in _LISTS}
+            lists = entry[1] if entry else {}
+            for name in _LISTS:
+                lists.setdefault(name, {})
             for name, items in update.items.items():
                 for item in items:
                     lists[name].pop(item, None)
@@ -249,8 +269,13 @@ class InProcessConversationMemory:
             entry = self._live(self._users, user_id, self._clock())
             if entry is None:
                 return UserProfile(user_id)
-            lists = {name: tuple(reversed(entry[1][name])) for name in _LISTS}
+            lists = {name: tuple(reversed(entry[1].get(name, {}))) for name in _LISTS}
         return UserProfile(user_id, **lists)
+
+    def forget(self, user_id: str) -> None:
+        _check_id("user_id", user_id)
+        with self._lock:
+            self._users.pop(user_id, None)
 
     def close(self) -> None:
         with self._lock:
@@ -337,8 +362,8 @@ class RedisConversationMemory:
         raw = self._fail_open(lambda: self._client.lrange(self._session_key(session_id), -limit, -1), [])
         return [json.loads(t) for t in raw]
 
-    def remember(self, user_id: str, *, liked=(), disliked=(), mentioned_books=(), mentioned_genres=()) -> None:
-        update = _prepare(user_id, liked, disliked, mentioned_books, mentioned_genres)
+    def remember(self, user_id: str, **lists: Iterable[str]) -> None:
+        update = _prepare(user_id, **lists)
         if update.empty:
             return
         keys = self._user_keys(user_id)
@@ -375,6 +400,12 @@ class RedisConversationMemory:
         if lists is None:
             return UserProfile(user_id)
         return UserProfile(user_id, **{name: tuple(v.decode() for v in values) for name, values in zip(_LISTS, lists)})
+
+    def forget(self, user_id: str) -> None:
+        # Fails open like every write; a profile that could not be deleted still expires by TTL.
+        _check_id("user_id", user_id)
+        keys = list(self._user_keys(user_id).values())
+        self._fail_open(lambda: self._client.delete(*keys), None)
 
     def stats(self) -> dict[str, int]:
         """Backend failures by kind (timeout, connection, full, circuit_open, error)."""

@@ -155,6 +155,35 @@ def test_liking_and_disliking_move_a_book_between_lists(make_memory):
         memory.remember("u", liked=["b5"], disliked=["b5"])
 
 
+def test_liked_and_disliked_genres_are_remembered_and_move_between_lists(make_memory):
+    memory = make_memory()
+    memory.remember("u", liked_genres=["Fantasy", "science  fiction"], disliked_genres=["Romance"])
+    profile = memory.profile("u")
+    assert profile.liked_genres == ("science fiction", "fantasy") and profile.disliked_genres == ("romance",)
+    memory.remember("u", liked_genres=["romance"])
+    profile = memory.profile("u")
+    assert profile.liked_genres[0] == "romance" and profile.disliked_genres == ()
+    with pytest.raises(ValueError):
+        memory.remember("u", liked_genres=["horror"], disliked_genres=["Horror"])
+    with pytest.raises(TypeError):
+        memory.remember("u", liked_genre=["typo in the list name"])
+
+
+def test_forget_erases_one_users_profile_and_nothing_else(make_memory):
+    memory = make_memory()
+    memory.append_turn("s", turn(0))
+    memory.remember("u", liked=["a"], disliked=["b"], mentioned_books=["c"], mentioned_genres=["d"],
+                    liked_genres=["fantasy"], disliked_genres=["romance"])
+    memory.remember("other", liked_genres=["horror"])
+    memory.forget("u")
+    assert memory.profile("u") == UserProfile("u")
+    assert memory.profile("other").liked_genres == ("horror",)
+    assert memory.recent_turns("s", 5) == [turn(0)]
+    memory.forget("never-seen")  # forgetting an unknown user is not an error
+    with pytest.raises(ValueError):
+        memory.forget("")
+
+
 def test_profile_lists_keep_the_newest_items(make_memory):
     memory = make_memory()
     memory.remember("u", mentioned_books=[f"b{i}" for i in range(3)])
@@ -206,10 +235,11 @@ def test_redis_keys_hide_ids_and_all_carry_a_ttl(environment):
     client = redis_client(REDIS_URL, timeout_s=1)
     memory = RedisConversationMemory(client, redis_breaker(), environment=environment, limits=SMALL)
     memory.append_turn("session-secret", turn(0))
-    memory.remember("user-secret", liked=["a"], disliked=["b"], mentioned_books=["c"], mentioned_genres=["d"])
+    memory.remember("user-secret", liked=["a"], disliked=["b"], mentioned_books=["c"], mentioned_genres=["d"],
+                    liked_genres=["e"], disliked_genres=["f"])
     raw = redis.Redis.from_url(REDIS_URL)
     keys = [k.decode() for k in raw.scan_iter(match=f"smartlib:{environment}:memory:*")]
-    assert len(keys) == 5
+    assert len(keys) == 7
     assert not any("secret" in k for k in keys)
     assert all(0 < raw.pttl(k) <= 60_000 for k in keys)
     memory.close()
