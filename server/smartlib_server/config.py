@@ -3,18 +3,19 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from smartlib_server.errors import ConfigError
+from smartlib_server.variables import NOT_SERVER
 
 ENV_PREFIX = "SMARTLIB_"
 
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Server configuration. Field `foo_bar` is read from `SMARTLIB_FOO_BAR`."""
+    """Server configuration. Field `grpc_port` is read from `SMARTLIB_GRPC_PORT`; RULES gives each its range."""
 
     home: Path = Path("var")  # data folder: SQLite file, local artifacts, exports
     grpc_host: str = "127.0.0.1"
@@ -42,7 +43,8 @@ class Settings:
     gcs_bucket: str = ""
     gcs_endpoint: str = ""  # for the emulator; empty uses Google's endpoint
     auth_token: str = ""  # when set, every call needs `authorization: Bearer <token>` (health exempt)
-    admin_token: str = ""  # AdminService needs this one; without it AdminService is refused
+    admin_token: str = ""  # AdminService needs this one; without it AdminService answers loopback callers only
+    allow_insecure: bool = False  # serve a non-loopback address without tokens (warned at every start)
     tls_cert: str = ""  # server certificate (PEM); with tls_key, the port speaks TLS
     tls_key: str = ""
     tls_client_ca: str = ""  # with it, clients must present a certificate signed by this CA (mTLS)
@@ -64,58 +66,58 @@ class Settings:
         """Builds settings from `env` (default os.environ), then applies non-None overrides.
 
         Raises:
-            ConfigError: a variable is unknown or its value does not parse; the message names it.
+            ConfigError: a variable is unknown, or its value does not parse or is out of its
+                range; the message names the variable, the value and the range.
         """
         env = os.environ if env is None else env
         fields = {f.name: f for f in dataclasses.fields(cls)}
-        known = {ENV_PREFIX + name.upper() for name in fields}
-        unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k not in known)
+        known = {env_name(name) for name in fields}
+        unknown = sorted(k for k in env if k.startswith(ENV_PREFIX) and k not in known and k not in NOT_SERVER)
         if unknown:
-            raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+            raise ConfigError(
+                f"unknown setting(s) {', '.join(unknown)}; the server reads: {', '.join(sorted(known))}"
+                " (other components' variables are listed in smartlib_server/variables.py)"
+            )
         values: dict[str, Any] = {}
         for name, field in fields.items():
-            raw = env.get(ENV_PREFIX + name.upper())
+            raw = env.get(env_name(name))
             if raw is not None:
-                values[name] = _parse(ENV_PREFIX + name.upper(), raw, type(field.default))
+                values[name] = _parse(name, raw, type(field.default))
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.validate()
         return settings
 
     def validate(self) -> None:
-        def need(ok: bool, var: str, why: str) -> None:
-            if not ok:
-                raise ConfigError(f"{ENV_PREFIX}{var.upper()}: {why}")
+        """Checks every field against its range in RULES.
 
-        need(0 <= self.grpc_port <= 65535, "grpc_port", "must be 0..65535")
-        need(0 <= self.metrics_port <= 65535, "metrics_port", "must be 0..65535")
-        need(self.workers >= 1, "workers", "must be at least 1")
-        need(1 <= self.max_k <= 1000, "max_k", "must be 1..1000")
-        need(self.inference in ("local", "torchserve"), "inference", "must be 'local' or 'torchserve'")
-        need(
-            not self.database_url or self.database_url.startswith(("postgresql://", "postgres://")),
-            "database_url",
-            "must be empty (SQLite) or a postgresql:// URL",
-        )
-        need(not self.redis_url or self.redis_url.startswith(("redis://", "rediss://")), "redis_url", "must be a redis:// URL")
-        need(self.environment.replace("-", "").replace("_", "").isalnum(), "environment", "letters, digits, - and _ only")
-        need(self.faiss_threads >= 1, "faiss_threads", "must be at least 1")
-        need(self.index_kind in ("auto", "flat", "ivf"), "index_kind", "must be 'auto', 'flat' or 'ivf'")
-        need(self.max_concurrent_rpcs >= 1, "max_concurrent_rpcs", "must be at least 1")
-        need(self.max_streams >= 1, "max_streams", "must be at least 1")
-        need(self.cf_retrain_interval_s > 0, "cf_retrain_interval_s", "must be positive")
-        need(self.inference_timeout_ms > 0, "inference_timeout_ms", "must be positive")
-        need(not self.llm_url or self.llm_url.startswith(("http://", "https://")), "llm_url", "must be an http(s):// URL")
-        for name in ("llm_timeout_s", "chat_max_text_chars", "chat_max_turns_per_stream", "chat_idle_timeout_s",
-                     "chat_max_streams", "chat_chunk_words"):
-            need(getattr(self, name) > 0, name, "must be positive")
+        Raises:
+            ConfigError: naming the first variable out of range, its value and the range.
+        """
+        for name, rule in RULES.items():
+            value = getattr(self, name)
+            if not rule.accepts(value):
+                raise out_of_range(name, value)
+        if self.auth_token and self.auth_token == self.admin_token:
+            raise ConfigError("SMARTLIB_ADMIN_TOKEN: must differ from SMARTLIB_AUTH_TOKEN")
 
     @property
     def sqlite_path(self) -> Path:
         return self.home / "catalog.sqlite3"
 
 
-def _parse(var: str, raw: str, kind: type) -> Any:
+def env_name(field: str) -> str:
+    return ENV_PREFIX + field.upper()
+
+
+def out_of_range(field: str, value: Any) -> ConfigError:
+    rule = RULES[field]
+    shown = f"<{len(value)} characters, not shown>" if rule.secret and isinstance(value, str) else repr(
+        str(value) if isinstance(value, Path) else value)
+    return ConfigError(f"{env_name(field)}={shown} is out of range: must be {rule.describe}")
+
+
+def _parse(field: str, raw: str, kind: type) -> Any:
     try:
         if kind is bool:
             lowered = raw.strip().lower()
@@ -124,8 +126,101 @@ def _parse(var: str, raw: str, kind: type) -> Any:
             if lowered in ("0", "false", "no", "off", ""):
                 return False
             raise ValueError(raw)
-        if kind is Path:
+        if issubclass(kind, Path):
+            if not raw.strip():
+                raise ValueError(raw)  # Path("") would silently mean the current folder
             return Path(raw)
         return kind(raw)
     except ValueError:
-        raise ConfigError(f"{var}={raw!r} is not a valid {kind.__name__}") from None
+        raise out_of_range(field, raw) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """The values a setting accepts; `describe` is how error messages state them."""
+
+    describe: str
+    accepts: Callable[[Any], bool]
+    secret: bool = False
+
+
+def _between(lo: float, hi: float) -> Rule:
+    # A bool is an int to Python; refuse it where a number is meant. NaN fails both comparisons.
+    return Rule(f"{lo}..{hi}", lambda v: not isinstance(v, bool) and lo <= v <= hi)
+
+
+def _one_of(*choices: str) -> Rule:
+    return Rule(" or ".join(repr(c) for c in choices), lambda v: v in choices)
+
+
+def _url(*schemes: str) -> Rule:
+    return Rule(f"empty or a {' / '.join(s + '://' for s in schemes)} URL",
+                lambda v: not v or (v.startswith(tuple(s + "://" for s in schemes)) and v.isprintable() and " " not in v))
+
+
+def _token(minimum: int) -> Rule:
+    return Rule(f"empty or at least {minimum} printable characters without surrounding spaces",
+                lambda v: not v or (len(v) >= minimum and v == v.strip() and v.isprintable()), secret=True)
+
+
+def _host_port(v: str) -> bool:
+    host, _, port = v.rpartition(":")
+    return bool(host) and " " not in host and port.isdigit() and 1 <= int(port) <= 65535
+
+
+_BOOL = Rule("true or false (1/0, yes/no, on/off)", lambda v: isinstance(v, bool))
+_PATH = Rule("a non-empty path", lambda v: isinstance(v, Path) and str(v).strip() != "" and "\x00" not in str(v))
+_FILE = Rule("empty or a file path", lambda v: v == "" or (v.strip() == v and "\x00" not in v))
+_NAME = Rule("1..64 letters, digits, '-' and '_'",
+             lambda v: 0 < len(v) <= 64 and v.replace("-", "").replace("_", "").isalnum() and v.isascii())
+
+# The range of every setting; tests/unit/test_config.py checks each one and that none is missing.
+RULES: dict[str, Rule] = {
+    "home": _PATH,
+    "grpc_host": Rule("a host name or IP address without spaces or port",
+                      lambda v: 0 < len(v) <= 253 and v.isprintable() and " " not in v and (v.count(":") != 1)),
+    "grpc_port": _between(0, 65535),
+    "metrics_port": _between(0, 65535),
+    "database_url": _url("postgresql", "postgres"),
+    "redis_url": _url("redis", "rediss"),
+    "environment": _NAME,
+    "workers": _between(1, 256),
+    "max_k": _between(1, 1000),
+    "max_query_chars": _between(1, 65536),
+    "max_message_bytes": _between(65536, 256 * 1024 * 1024),
+    "max_upsert_batch": _between(1, 100_000),
+    "embed_batch_size": _between(1, 4096),
+    "embed_bf16": _BOOL,
+    "faiss_threads": _between(1, 256),
+    "index_kind": _one_of("auto", "flat", "ivf"),
+    "model_store": _PATH,
+    "encoder_version": Rule("empty or a version name from ListVersions (up to 128 characters, no '/')",
+                            lambda v: not v or (len(v) <= 128 and "/" not in v and not v.startswith(".") and v.isprintable())),
+    "inference": _one_of("local", "torchserve"),
+    "torchserve_url": Rule("host:port with a port in 1..65535", _host_port),
+    "torchserve_fallback": _BOOL,
+    "inference_timeout_ms": _between(1, 600_000),
+    "cache_ttl_s": _between(1, 7 * 24 * 3600),
+    "gcs_bucket": Rule("empty or 3..222 lowercase letters, digits, '-', '_' and '.'",
+                       lambda v: not v or (3 <= len(v) <= 222 and v.isascii()
+                                           and all(c.islower() or c.isdigit() or c in "-_." for c in v))),
+    "gcs_endpoint": _url("http", "https"),
+    "auth_token": _token(16),
+    "admin_token": _token(32),
+    "allow_insecure": _BOOL,
+    "tls_cert": _FILE,
+    "tls_key": _FILE,
+    "tls_client_ca": _FILE,
+    "max_concurrent_rpcs": _between(1, 10_000),
+    "max_streams": _between(1, 100_000),
+    "cf_retrain_interval_s": _between(1, 86_400),
+    "llm_url": _url("http", "https"),
+    "llm_model": Rule("up to 200 printable characters", lambda v: len(v) <= 200 and v.isprintable()),
+    "llm_timeout_s": _between(0.1, 600),
+    "chat_max_text_chars": _between(1, 100_000),
+    "chat_max_turns_per_stream": _between(1, 100_000),
+    "chat_idle_timeout_s": _between(1, 86_400),
+    "chat_max_streams": _between(1, 100_000),
+    "chat_chunk_words": _between(1, 1000),
+    "shutdown_grace_s": _between(0, 600),
+}

@@ -1,0 +1,42 @@
+"""Every SMARTLIB_* environment variable the project reads, by the component that reads it.
+
+The server's own variables are the fields of `config.Settings` (one each, `SMARTLIB_<FIELD>`).
+The rest belong to other components; the server accepts them in its environment and ignores
+them, so one shell can run the server, the client, the bench and the tests alike.
+tests/unit/test_variables.py greps the tree and fails on a SMARTLIB_ name missing here.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+SERVER, CLIENT, BENCH, TESTS, FUZZ_CRASH = "server", "client", "bench", "tests", "fuzz/crash runs"
+
+
+@dataclasses.dataclass(frozen=True)
+class Variable:
+    name: str
+    components: tuple[str, ...]
+    purpose: str
+
+
+# Read outside the server (the server ignores them).
+OTHERS: tuple[Variable, ...] = (
+    Variable("SMARTLIB_ADDRESS", (CLIENT,), "host:port the quickstart notebook connects to"),
+    Variable("SMARTLIB_TOKEN", (CLIENT,), "bearer token the quickstart notebook sends"),
+    Variable("SMARTLIB_DATA_DIR", (BENCH, TESTS), "folder holding goodreads_best_books_10k.csv"),
+    Variable("SMARTLIB_FUZZ_EXAMPLES", (FUZZ_CRASH,), "Hypothesis examples per method in test_fuzz.py"),
+    Variable("SMARTLIB_CRASH_ROUNDS", (FUZZ_CRASH,), "kill -9 rounds per scenario in test_crash_safety.py"),
+    Variable("SMARTLIB_CRASH_SEED", (FUZZ_CRASH,), "repeats a crash-safety run with this seed"),
+)
+NOT_SERVER = frozenset(v.name for v in OTHERS)
+
+
+def registry() -> dict[str, Variable]:
+    """Every variable by name: the server's (from Settings) and everyone else's."""
+    from smartlib_server.config import RULES, env_name
+
+    found = {env_name(name): Variable(env_name(name), (SERVER,), f"server setting; range {rule.describe}")
+             for name, rule in RULES.items()}
+    for variable in OTHERS:
+        found[variable.name] = variable
+    return found
