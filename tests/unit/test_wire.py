@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import struct
 
 import pytest
 
@@ -26,14 +28,46 @@ def expected(result: RecommendResult) -> recommend_service_pb2.RecommendResponse
     )
 
 
-@pytest.mark.parametrize("scores", [(0.93, -0.25, 1e-9), (0.0, 0.5, 2.0)])
-def test_bytes_parse_to_the_library_message(scores):
+@pytest.mark.parametrize("scores", [
+    (0.93, -0.25, 1e-9), (0.0, 0.5, 2.0), (-0.0, 0.0, -1.0), (math.nan, -math.inf, 5e-324), (-math.nan, math.inf, -0.0),
+])
+def test_bytes_equal_what_the_library_serialises(scores):
     items = tuple(Recommendation(book, score, reason) for book, score, reason in
                   zip(BOOKS, scores, ("same series: Isles", "", "shares genres: Ünïcode")))
     result = RecommendResult(items, Approach.FINETUNED, "finetuned:encoder:v1@catalog-7")
     encoded = wire.recommend_response(result)
-    assert recommend_service_pb2.RecommendResponse.FromString(encoded) == expected(result)
-    assert encoded == expected(result).SerializeToString()  # same field order, same omissions
+    assert encoded == expected(result).SerializeToString()  # same field order, same omissions, same bits
+    parsed = recommend_service_pb2.RecommendResponse.FromString(encoded)
+    for item, score in zip(parsed.items, scores):  # by bits: NaN != NaN and -0.0 == 0.0 as floats
+        assert struct.pack("<d", item.score) == struct.pack("<d", score)
+
+
+def test_negative_zero_is_written_as_the_library_writes_it():
+    result = RecommendResult((Recommendation(BOOKS[1], -0.0, ""),), Approach.BASELINE, "")
+    assert wire.recommend_response(result) == expected(result).SerializeToString()
+    assert math.copysign(1.0, recommend_service_pb2.RecommendResponse.FromString(
+        wire.recommend_response(result)).items[0].score) == -1.0
+
+
+def test_field_numbers_come_from_the_descriptors():
+    item = books_pb2.RecommendedItem.DESCRIPTOR.fields_by_name
+    response = recommend_service_pb2.RecommendResponse.DESCRIPTOR.fields_by_name
+    assert (wire._ITEM_BOOK, wire._ITEM_SCORE, wire._ITEM_REASON) == tuple(item[n].number for n in ("book", "score", "reason"))
+    assert (wire._RESPONSE_ITEMS, wire._RESPONSE_APPROACH, wire._RESPONSE_MODEL_VERSION) == tuple(
+        response[n].number for n in ("items", "approach", "model_version"))
+    # wire.py writes every RecommendedItem field, and every RecommendResponse field except the two
+    # only RecommendForUser sets (it builds its answer through protobuf): a new field fails here.
+    assert set(item) == {"book", "score", "reason"}
+    assert set(response) - {"items", "approach", "model_version"} == {"arm", "recommendation_id"}
+
+
+def test_a_retyped_field_fails_at_import():
+    from google.protobuf.descriptor import FieldDescriptor
+
+    with pytest.raises(ImportError, match="score changed type"):
+        wire._number(books_pb2.RecommendedItem, "score", FieldDescriptor.TYPE_FLOAT)
+    with pytest.raises(ImportError, match="items changed type"):
+        wire._number(recommend_service_pb2.RecommendResponse, "items", FieldDescriptor.TYPE_MESSAGE)
 
 
 def test_empty_result_and_baseline():

@@ -6,23 +6,46 @@ neighbour-table answer (make bench), so each Book is serialised once (keyed by t
 an updated book is a new object) and a response is those bytes joined with a few tags. The
 servicer hands the bytes to gRPC as they are (server.py registers a pass-through serializer).
 
-Only the proto3 wire format is written here, for two fixed messages; a test checks the bytes
-parse to exactly what the protobuf library builds from the same result.
+Only the proto3 wire format is written here, for two messages whose field numbers come from the
+generated descriptors; a test checks the bytes equal what the protobuf library serialises from
+the same result, -0.0 and NaN scores included.
 """
 from __future__ import annotations
 
 import struct
 
+from google.protobuf.descriptor import FieldDescriptor
+
+from smartlib.v1 import books_pb2, recommend_service_pb2
 from smartlib_server.api.conversion import approach_to_pb, book_to_pb
 from smartlib_server.domain import Book, RecommendResult
 
 _LEN, _I64, _VARINT = 2, 1, 0
-_ITEM_BOOK, _ITEM_SCORE, _ITEM_REASON = 1, 2, 3  # RecommendedItem
-_RESPONSE_ITEMS, _RESPONSE_APPROACH, _RESPONSE_MODEL_VERSION = 1, 2, 3  # RecommendResponse
+
+
+def _number(message, name: str, type_: int, repeated: bool = False) -> int:
+    """A field's number, read from the generated descriptor, so a renumbered or retyped field in
+    the proto fails here at import instead of writing bytes that parse to something else."""
+    field = message.DESCRIPTOR.fields_by_name[name]
+    # Scalars here must keep proto3's implicit presence: their zero is left out, never written.
+    scalar_presence = field.has_presence and type_ != FieldDescriptor.TYPE_MESSAGE
+    if field.type != type_ or field.is_repeated != repeated or scalar_presence:
+        raise ImportError(f"{message.DESCRIPTOR.full_name}.{name} changed type; update api/wire.py")
+    return field.number
+
+
+_F = FieldDescriptor
+_ITEM_BOOK = _number(books_pb2.RecommendedItem, "book", _F.TYPE_MESSAGE)
+_ITEM_SCORE = _number(books_pb2.RecommendedItem, "score", _F.TYPE_DOUBLE)
+_ITEM_REASON = _number(books_pb2.RecommendedItem, "reason", _F.TYPE_STRING)
+_RESPONSE_ITEMS = _number(recommend_service_pb2.RecommendResponse, "items", _F.TYPE_MESSAGE, repeated=True)
+_RESPONSE_APPROACH = _number(recommend_service_pb2.RecommendResponse, "approach", _F.TYPE_ENUM)
+_RESPONSE_MODEL_VERSION = _number(recommend_service_pb2.RecommendResponse, "model_version", _F.TYPE_STRING)
 
 _BOOK_FIELDS: dict[str, tuple[Book, bytes]] = {}
 _BOOK_FIELDS_LIMIT = 200_000
 _pack_double = struct.Struct("<d").pack
+_ZERO_DOUBLE = _pack_double(0.0)
 
 
 def _varint(value: int) -> bytes:
@@ -69,7 +92,9 @@ def recommend_response(result: RecommendResult) -> bytes:
     parts = []
     for item in result.items:
         book = book_field(item.book)
-        score = _SCORE_TAG + _pack_double(item.score) if item.score else b""  # proto3 leaves zeros out
+        # proto3 leaves out a double whose bits are all zero: 0.0, but not -0.0 (NaN is written too).
+        packed = _pack_double(item.score)
+        score = _SCORE_TAG + packed if packed != _ZERO_DOUBLE else b""
         reason = item.reason.encode()
         reason = _REASON_TAG + _length(len(reason)) + reason if reason else b""
         parts += (_ITEM_TAG, _length(len(book) + len(score) + len(reason)), book, score, reason)
