@@ -21,6 +21,7 @@ class Settings:
     grpc_host: str = "127.0.0.1"
     grpc_port: int = 50051
     metrics_port: int = 0  # 0 disables the /metrics endpoint
+    health_port: int = 0  # grpc.health.v1 alone, outside the RPC cap; 0 picks a free port (logged)
     database_url: str = ""  # empty: SQLite under home; postgresql://... for PostgreSQL
     redis_url: str = ""  # empty: in-process cache and conversation memory
     environment: str = "dev"  # namespaces cache keys so environments never share answers
@@ -181,6 +182,7 @@ RULES: dict[str, Rule] = {
                       lambda v: 0 < len(v) <= 253 and v.isprintable() and " " not in v and (v.count(":") != 1)),
     "grpc_port": _between(0, 65535),
     "metrics_port": _between(0, 65535),
+    "health_port": _between(0, 65535),
     "database_url": _url("postgresql", "postgres"),
     "redis_url": _url("redis", "rediss"),
     "environment": _NAME,

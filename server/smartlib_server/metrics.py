@@ -104,6 +104,13 @@ class ServerMetrics:
             "smartlib_cache_circuit_open", "1 while the cache circuit breaker skips the backend.", ("backend",), registry=r
         )
 
+        # --- security ---
+        self.insecure = Gauge(
+            "smartlib_insecure",
+            "1 while the server listens beyond loopback with no token (SMARTLIB_ALLOW_INSECURE=true).",
+            registry=r,
+        )
+
         # --- versions and index sizes ---
         self.versions = Info(
             "smartlib_versions",

@@ -23,7 +23,7 @@ from smartlib.v1 import (
 from smartlib_server import tls
 from smartlib_server.api.admin_servicer import AdminServicer
 from smartlib_server.api.admission import AdmissionInterceptor
-from smartlib_server.api.auth_interceptor import auth_interceptor
+from smartlib_server.api.auth_interceptor import auth_interceptor, check_exposure
 from smartlib_server.api.chat_servicer import ChatServicer
 from smartlib_server.api.interaction_servicer import InteractionServicer, PersonalizationHandlers
 from smartlib_server.api.errors_interceptor import ErrorInterceptor
@@ -45,15 +45,25 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class SmartLibServer:
-    """A started-or-not grpc.aio server plus the health servicer that reports per service."""
+    """A started-or-not grpc.aio server plus the health servicer that reports per service.
 
-    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer, services: Services):
+    The same health servicer also answers on `health_server` (port `health_port`), a server
+    with nothing else on it and no concurrency cap, so a probe answers however busy the main
+    port is: the main server's `maximum_concurrent_rpcs` counts health checks too.
+    """
+
+    def __init__(self, server: grpc.aio.Server, port: int, health_servicer: health.aio.HealthServicer, services: Services,
+                 health_server: grpc.aio.Server | None = None, health_port: int = 0):
         self.server = server
         self.port = port
         self.health = health_servicer
         self.services = services
+        self.health_server = health_server
+        self.health_port = health_port
 
     async def start(self) -> None:
+        if self.health_server is not None:
+            await self.health_server.start()
         await self.server.start()
         # grpc's default for "" is SERVING; the server as a whole, and what needs the index, is not ready yet.
         for service in ("", RECOMMEND, CHAT, INTERACTION):
@@ -71,12 +81,14 @@ class SmartLibServer:
     async def stop(self, grace: float) -> None:
         await self.health.enter_graceful_shutdown()  # every service reports NOT_SERVING first
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
 
 
 def build_server(settings: Settings, services: Services, interceptors: list | None = None) -> SmartLibServer:
     message_limit = settings.max_message_bytes
-    guards = [g for g in (auth_interceptor(settings),) if g is not None]
-    guards.append(AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_streams))
+    check_exposure(settings, services.metrics)  # before binding anything
+    guards = [auth_interceptor(settings), AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_streams)]
     server = grpc.aio.server(
         # Metrics outermost, so rejections by the guards are counted too.
         interceptors=[MetricsInterceptor(services.metrics), *guards, *(interceptors or []), ErrorInterceptor()],
@@ -105,7 +117,13 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
     port = tls.add_port(server, f"{settings.grpc_host}:{settings.grpc_port}", settings)
     if port == 0:
         raise OSError(f"cannot bind {settings.grpc_host}:{settings.grpc_port}")
-    return SmartLibServer(server, port, health_servicer, services)
+    # Health alone, with no interceptors and no cap: the probe port. Same TLS as the main port.
+    health_server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+    health_port = tls.add_port(health_server, f"{settings.grpc_host}:{settings.health_port}", settings)
+    if health_port == 0:
+        raise OSError(f"cannot bind the health port {settings.grpc_host}:{settings.health_port}")
+    return SmartLibServer(server, port, health_servicer, services, health_server, health_port)
 
 
 async def _prepare(app: SmartLibServer, seed_starter: bool) -> None:
@@ -141,7 +159,7 @@ async def serve(settings: Settings, seed_starter: bool = False) -> None:
     app = build_server(settings, services)
     await app.start()
     endpoint = start_metrics_endpoint(settings, services.metrics)  # None when SMARTLIB_METRICS_PORT=0
-    log.info("smartlib serving on %s:%d", settings.grpc_host, app.port)
+    log.info("smartlib serving on %s:%d (health alone on port %d)", settings.grpc_host, app.port, app.health_port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

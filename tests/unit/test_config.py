@@ -39,6 +39,7 @@ RANGE_TABLE = {
     "grpc_host": ("0.0.0.0:50051", "0.0.0.0"),
     "grpc_port": ("70000", "0"),
     "metrics_port": ("-1", "9100"),
+    "health_port": ("65536", "50052"),
     "database_url": ("mysql://x", "postgresql://postgres@127.0.0.1/test"),
     "redis_url": ("http://x", "redis://127.0.0.1:6379/0"),
     "environment": ("prod env", "prod-eu_1"),

@@ -1,18 +1,25 @@
-"""Optional bearer-token authentication for every unary and streaming method.
+"""Bearer-token authentication for every unary and streaming method, and the loopback rules.
 
 Clients send `authorization: Bearer <token>` metadata. The rules:
 - grpc.health.v1 is exempt, so load balancers and orchestrators can probe without a secret.
 - Reflection is NOT exempt: it needs the ordinary token. The schema is public, but listing a
   server's services is reconnaissance an anonymous caller does not need.
-- AdminService methods need the admin token; when none is configured they are refused.
+- Admin methods (AdminService, InteractionService.ForgetUser) need the admin token. Without an
+  admin token configured they answer loopback callers only (still with the ordinary token when
+  one is set), so a server on 0.0.0.0 never lets the network activate, roll back or erase.
 - The admin token also opens every ordinary method (it is the stronger credential).
-- No or unreadable credentials: UNAUTHENTICATED. A token that is wrong, or the ordinary
-  token on an admin method: PERMISSION_DENIED.
+- No or unreadable credentials: UNAUTHENTICATED. A token that is wrong, the ordinary token on
+  an admin method, or an admin call from another host without an admin token: PERMISSION_DENIED.
 Tokens are compared with hmac.compare_digest, and never appear in logs or status messages.
+
+`check_exposure` is Redis's protected mode: a non-loopback bind with no token at all refuses to
+start unless SMARTLIB_ALLOW_INSECURE=true, which is then warned about at every start.
 """
 from __future__ import annotations
 
 import hmac
+import inspect
+import ipaddress
 import logging
 
 import grpc
@@ -23,11 +30,61 @@ from smartlib_server.errors import ConfigError
 log = logging.getLogger(__name__)
 
 EXEMPT = ("/grpc.health.v1.Health/",)
-ADMIN = "/smartlib.v1.AdminService/"
+ADMIN = ("/smartlib.v1.AdminService/", "/smartlib.v1.InteractionService/ForgetUser")
 MIN_TOKEN_CHARS = 16
 MIN_ADMIN_TOKEN_CHARS = 32
 
 Denial = tuple[grpc.StatusCode, str]
+LOOPBACK_ONLY: Denial = (grpc.StatusCode.PERMISSION_DENIED,
+                         "admin methods answer loopback callers only: the server has no admin token (SMARTLIB_ADMIN_TOKEN)")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for a bind address only this machine can reach (127.0.0.0/8, ::1, localhost)."""
+    host = host.strip().strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost, or 0.0.0.0-style wildcards below
+
+
+def is_loopback_peer(peer: str) -> bool:
+    """True for a gRPC peer string of a local caller: 'ipv4:127.0.0.1:5', 'ipv6:[::1]:5', 'unix:...'."""
+    kind, _, rest = peer.partition(":")
+    if kind == "unix":
+        return True
+    if kind == "ipv4":
+        return is_loopback_host(rest.rpartition(":")[0])
+    if kind == "ipv6":
+        address = rest.rpartition(":")[0].strip("[]").removeprefix("::ffff:")  # v4-mapped loopback too
+        return is_loopback_host(address)
+    return False
+
+
+def check_exposure(settings: Settings, metrics=None) -> None:
+    """Refuses a non-loopback bind with no token unless the operator opted out explicitly.
+
+    Raises:
+        ConfigError: SMARTLIB_GRPC_HOST is reachable from other hosts and neither token is set,
+            without SMARTLIB_ALLOW_INSECURE=true.
+    """
+    exposed = not is_loopback_host(settings.grpc_host) and not settings.auth_token and not settings.admin_token
+    if metrics is not None:
+        metrics.insecure.set(1 if exposed else 0)
+    if not exposed:
+        return
+    if not settings.allow_insecure:
+        raise ConfigError(
+            f"SMARTLIB_GRPC_HOST={settings.grpc_host} is reachable from other hosts and no token is set: set "
+            "SMARTLIB_AUTH_TOKEN and SMARTLIB_ADMIN_TOKEN (make secrets writes both to docker/.env), bind "
+            "127.0.0.1, or opt out with SMARTLIB_ALLOW_INSECURE=true"
+        )
+    log.warning(
+        "SMARTLIB_ALLOW_INSECURE=true: serving %s without any token; every caller that reaches the port can "
+        "read and write the catalog (admin methods still answer loopback callers only)", settings.grpc_host,
+    )
 
 
 def check_tokens(auth_token: str, admin_token: str) -> None:
@@ -60,7 +117,8 @@ def _matches(presented: str, expected: str) -> bool:
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Checks the bearer token before a handler runs. Build it with `auth_interceptor()`."""
+    """Checks the bearer token (and, for admin methods without an admin token, that the caller
+    is local) before a handler runs. build_server always installs one."""
 
     def __init__(self, auth_token: str, admin_token: str):
         check_tokens(auth_token, admin_token)
@@ -68,20 +126,25 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         self._admin = admin_token
 
     def decide(self, method: str, metadata) -> Denial | None:
-        """None when the call may proceed, else the status code and a message for the caller."""
+        """None when the call may proceed; LOOPBACK_ONLY when it may proceed from a loopback
+        peer only; else the status code and a message for the caller."""
         if method.startswith(EXEMPT):
             return None
         admin_method = method.startswith(ADMIN)
-        if not admin_method and not self._token:
-            return None  # only the admin token is configured: ordinary methods stay open
         presented = _bearer(metadata)
+        if admin_method and not self._admin:
+            if self._token and presented is None:
+                return grpc.StatusCode.UNAUTHENTICATED, "missing credentials: send 'authorization: Bearer <token>' metadata"
+            if self._token and not _matches(presented, self._token):
+                return grpc.StatusCode.PERMISSION_DENIED, "the token is not valid for this server"
+            return LOOPBACK_ONLY
+        if not admin_method and not self._token:
+            return None  # no ordinary token configured: ordinary methods stay open
         if presented is None:
             return grpc.StatusCode.UNAUTHENTICATED, "missing credentials: send 'authorization: Bearer <token>' metadata"
         if _matches(presented, self._admin):
             return None
         if admin_method:
-            if not self._admin:
-                return grpc.StatusCode.PERMISSION_DENIED, "admin methods are disabled: the server has no admin token"
             return grpc.StatusCode.PERMISSION_DENIED, "this method needs the admin token"
         if _matches(presented, self._token):
             return None
@@ -95,22 +158,39 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         denial = self.decide(method, handler_call_details.invocation_metadata)
         if denial is None:
             return handler
-        code, message = denial
-        log.warning("denied %s: %s", method, code.name)  # the method and outcome only, never the token
-
-        async def deny(request_or_iterator, context):
-            await context.abort(code, message)
-
-        # A plain coroutine fits every call shape: it ends the call before any message is read.
         kind = {
             (False, False): "unary_unary", (False, True): "unary_stream",
             (True, False): "stream_unary", (True, True): "stream_stream",
         }[(handler.request_streaming, handler.response_streaming)]
-        return handler._replace(**{kind: deny})
+        code, message = denial
+        if denial is LOOPBACK_ONLY:
+            if kind != "unary_unary":  # every admin method is unary; refuse rather than guess
+                return handler._replace(**{kind: _deny(method, code, message)})
+            return handler._replace(unary_unary=_local_only(method, handler.unary_unary))
+        log.warning("denied %s: %s", method, code.name)  # the method and outcome only, never the token
+        # A plain coroutine fits every call shape: it ends the call before any message is read.
+        return handler._replace(**{kind: _deny(method, code, message)})
 
 
-def auth_interceptor(settings: Settings) -> AuthInterceptor | None:
-    """The interceptor when a token is configured; None leaves the server open (local use)."""
-    if not settings.auth_token and not settings.admin_token:
-        return None
+def _deny(method: str, code: grpc.StatusCode, message: str):
+    async def deny(request_or_iterator, context):
+        await context.abort(code, message)
+
+    return deny
+
+
+def _local_only(method: str, behaviour):
+    # The peer is only known to the call's context, not to the interceptor, so the check runs here.
+    async def guarded(request, context):
+        if not is_loopback_peer(context.peer()):
+            log.warning("denied %s: PERMISSION_DENIED (not loopback, no admin token)", method)
+            await context.abort(*LOOPBACK_ONLY)
+        result = behaviour(request, context)
+        return await result if inspect.isawaitable(result) else result
+
+    return guarded
+
+
+def auth_interceptor(settings: Settings) -> AuthInterceptor:
+    """The interceptor for these settings: with no token at all it still keeps admin methods local."""
     return AuthInterceptor(settings.auth_token, settings.admin_token)
