@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test bench soak fuzz crash protos lint stack stack-stop ingest-10k clean
+.PHONY: help venv run test bench soak fuzz crash protos lint stack stack-stop secrets ingest-10k clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ stack: $(STAMP) ## Start TorchServe on 127.0.0.1 with the committed config (stop
 
 stack-stop: ## Stop the TorchServe started by make stack
 	$(BIN)/python -m smartlib_handlers.stack stop
+
+secrets: $(STAMP) ## Generate docker/.env and docker/k8s/secrets.env (random tokens and passwords; kept if present)
+	$(BIN)/python -m smartlib_server.secrets_files $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
 
 ingest-10k: $(STAMP) ## Load ../shared/data/goodreads_best_books_10k.csv (override with DATA=path)
 	$(BIN)/smartlib ingest $(or $(DATA),../shared/data/goodreads_best_books_10k.csv)

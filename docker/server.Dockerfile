@@ -30,15 +30,17 @@ ENV PATH=/opt/venv/bin:$PATH \
     SMARTLIB_MODEL_STORE=/srv/model_store \
     SMARTLIB_GRPC_HOST=0.0.0.0 \
     SMARTLIB_GRPC_PORT=50051 \
+    SMARTLIB_HEALTH_PORT=50052 \
     SMARTLIB_METRICS_PORT=9464
 RUN useradd --system --uid 10001 --create-home --home-dir /srv smartlib \
  && mkdir -p /srv/var /srv/model_store && chown -R smartlib /srv
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv
 USER 10001
-EXPOSE 50051 9464
-# The gRPC health service says SERVING once the indexes are loaded.
+EXPOSE 50051 50052 9464
+# The gRPC health service says SERVING once the indexes are loaded; its own port answers at any load.
+# 0.0.0.0 without tokens refuses to start: pass SMARTLIB_AUTH_TOKEN and SMARTLIB_ADMIN_TOKEN (make secrets).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
-  CMD ["python", "-c", "import grpc, sys; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; ch = grpc.insecure_channel('127.0.0.1:50051'); sys.exit(g.HealthStub(ch).Check(h.HealthCheckRequest(), timeout=2).status != h.HealthCheckResponse.SERVING)"]
+  CMD ["python", "-c", "import grpc, sys; from grpc_health.v1 import health_pb2 as h, health_pb2_grpc as g; import os; ch = grpc.insecure_channel('127.0.0.1:' + os.environ['SMARTLIB_HEALTH_PORT']); sys.exit(g.HealthStub(ch).Check(h.HealthCheckRequest(), timeout=2).status != h.HealthCheckResponse.SERVING)"]
 ENTRYPOINT ["smartlib"]
 CMD ["serve", "--seed-starter"]

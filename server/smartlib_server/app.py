@@ -156,11 +156,11 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
 
 
 def build_conversation_memory(settings: Settings) -> ConversationMemory:
-    """Chat memory: Redis when configured (see docs/redis.md for its eviction policy), else in-process."""
-    if settings.redis_url:
-        return RedisConversationMemory(
-            redis_client(settings.redis_url), redis_breaker("redis-memory"), environment=settings.environment
-        )
+    """Chat memory: Redis when configured (its own instance with SMARTLIB_MEMORY_REDIS_URL, since
+    docs/redis.md wants noeviction for memory and LRU for the cache), else in-process."""
+    url = settings.memory_redis_url or settings.redis_url
+    if url:
+        return RedisConversationMemory(redis_client(url), redis_breaker("redis-memory"), environment=settings.environment)
     return InProcessConversationMemory()
 
 

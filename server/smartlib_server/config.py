@@ -24,6 +24,7 @@ class Settings:
     health_port: int = 0  # grpc.health.v1 alone, outside the RPC cap; 0 picks a free port (logged)
     database_url: str = ""  # empty: SQLite under home; postgresql://... for PostgreSQL
     redis_url: str = ""  # empty: in-process cache and conversation memory
+    memory_redis_url: str = ""  # conversation memory's own Redis (noeviction); empty: redis_url
     environment: str = "dev"  # namespaces cache keys so environments never share answers
     workers: int = 8  # threads running blocking work (FAISS, database, embedding)
     max_k: int = 100
@@ -185,6 +186,7 @@ RULES: dict[str, Rule] = {
     "health_port": _between(0, 65535),
     "database_url": _url("postgresql", "postgres"),
     "redis_url": _url("redis", "rediss"),
+    "memory_redis_url": _url("redis", "rediss"),
     "environment": _NAME,
     "workers": _between(1, 256),
     "max_k": _between(1, 1000),

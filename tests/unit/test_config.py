@@ -42,6 +42,7 @@ RANGE_TABLE = {
     "health_port": ("65536", "50052"),
     "database_url": ("mysql://x", "postgresql://postgres@127.0.0.1/test"),
     "redis_url": ("http://x", "redis://127.0.0.1:6379/0"),
+    "memory_redis_url": ("127.0.0.1:6379", "redis://127.0.0.1:6380/0"),
     "environment": ("prod env", "prod-eu_1"),
     "workers": ("0", "4"),
     "max_k": ("1001", "1000"),
@@ -128,3 +129,16 @@ def test_other_components_variables_are_accepted_and_ignored():
 
     env = {v.name: "1" for v in OTHERS}
     assert Settings.from_env(env) == Settings()
+
+
+def test_conversation_memory_can_have_its_own_redis():
+    from smartlib_server.app import build_conversation_memory
+
+    shared = build_conversation_memory(Settings(redis_url="redis://127.0.0.1:6379/0"))
+    own = build_conversation_memory(Settings(redis_url="redis://127.0.0.1:6379/0", memory_redis_url="redis://127.0.0.1:6379/3"))
+    try:
+        assert shared._client.connection_pool.connection_kwargs["db"] == 0
+        assert own._client.connection_pool.connection_kwargs["db"] == 3
+    finally:
+        shared.close()
+        own.close()

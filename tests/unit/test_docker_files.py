@@ -299,11 +299,63 @@ def test_k8s_manifests_are_consistent():
         assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
 
 
-def test_k8s_config_sets_only_real_settings():
+def test_k8s_config_sets_only_real_settings(tmp_path):
+    from smartlib_server.secrets_files import generate
+
     keys = set()
     for doc in k8s_documents():
         if doc["kind"] == "ConfigMap":
             keys |= set(doc["data"])
-    secret = yaml.safe_load((DOCKER / "k8s" / "secret.example.yaml").read_text())
-    keys |= set(secret["stringData"])
+    (tmp_path / "k8s").mkdir()
+    generate(tmp_path, "postgresql://smartlib:pw@db:5432/smartlib")
+    keys |= set(_env_file(tmp_path / "k8s" / "secrets.env"))
     assert keys and keys <= KNOWN_SETTINGS, keys - KNOWN_SETTINGS
+
+
+# --- secrets: generated, never defaulted ---
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    lines = [line for line in path.read_text().splitlines() if line and not line.startswith("#")]
+    return dict(line.split("=", 1) for line in lines)
+
+
+def test_compose_secrets_have_no_defaults(compose):
+    text = (DOCKER / "compose.yaml").read_text()
+    for name in ("SMARTLIB_AUTH_TOKEN", "SMARTLIB_ADMIN_TOKEN", "POSTGRES_PASSWORD", "GRAFANA_ADMIN_PASSWORD"):
+        uses = re.findall(r"\$\{" + name + r"([^}]*)\}", text)
+        assert uses, f"{name} is not read from docker/.env"
+        assert all(use.startswith(":?") for use in uses), f"{name} has a default or may be empty: {uses}"
+    defaulted = re.findall(r"\$\{(\w+):?-", text)
+    assert not [name for name in defaulted if "TOKEN" in name or "PASSWORD" in name], defaulted
+
+
+def test_k8s_secret_comes_from_the_generated_file_only():
+    kustomization = yaml.safe_load((DOCKER / "k8s" / "kustomization.yaml").read_text())
+    generators = {g["name"]: g for g in kustomization["secretGenerator"]}
+    assert generators["smartlib-secrets"]["envs"] == ["secrets.env"]
+    assert not (DOCKER / "k8s" / "secret.example.yaml").exists()
+    assert "/docker/k8s/secrets.env" in (REPO / ".gitignore").read_text().split()
+    assert "/docker/.env" in (REPO / ".gitignore").read_text().split()
+    server = next(d for d in k8s_documents() if d["kind"] == "Deployment" and d["metadata"]["name"] == "smartlib-server")
+    container = server["spec"]["template"]["spec"]["containers"][0]
+    assert {"secretRef": {"name": "smartlib-secrets"}} in container["envFrom"]
+    assert container["readinessProbe"]["grpc"]["port"] == container["startupProbe"]["grpc"]["port"] == 50052
+
+
+def test_make_secrets_writes_private_random_values_and_keeps_existing_ones(tmp_path, compose):
+    from smartlib_server.secrets_files import generate
+
+    (tmp_path / "k8s").mkdir()
+    report = generate(tmp_path)
+    assert any("SMARTLIB_DATABASE_URL" in line for line in report)  # k8s needs the operator's URL
+    env = _env_file(tmp_path / ".env")
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    needed = set(re.findall(r"\$\{(\w+):\?", (DOCKER / "compose.yaml").read_text()))
+    assert needed <= env.keys()
+    settings = Settings.from_env({k: v for k, v in env.items() if k.startswith(ENV_PREFIX)}, grpc_host="0.0.0.0")
+    assert settings.auth_token and settings.admin_token  # long enough for the token rules
+    assert len(set(env.values())) == len(env)  # every secret different
+    before = (tmp_path / ".env").read_text()
+    assert "kept existing" in generate(tmp_path)[0]
+    assert (tmp_path / ".env").read_text() == before
