@@ -109,7 +109,38 @@ class ConversationMemory(Protocol):
         """
         ...
 
+    def link_session(self, user_id: str, session_id: str) -> None:
+        """Records that a session belongs to a user, so that erase_user finds its turns.
+
+        Raises:
+            ValueError: an id is empty.
+        """
+        ...
+
+    def erase_user(self, digest: str) -> ErasedMemory:
+        """Erases the user whose `user_digest` this is: profile and linked sessions. Unlike the
+        other writes it does not fail open: an erasure must be known to have happened.
+
+        Raises:
+            MemoryUnavailable: the backend could not be reached; nothing can be assumed erased.
+        """
+        ...
+
     def close(self) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class ErasedMemory:
+    """What erase_user removed."""
+
+    sessions: int = 0  # chat sessions (their turns)
+    taste_entries: int = 0  # items across the profile's lists (liked, disliked, mentioned ...)
+
+
+def user_digest(user_id: str) -> str:
+    """The hashed user id both backends key users by; an erasure names a user by it."""
+    _check_id("user_id", user_id)
+    return _digest(user_id)
 
 
 MAX_ITEM_CHARS = 256  # book ids are at most 128; this keeps a profile's size bounded
@@ -214,6 +245,8 @@ class InProcessConversationMemory:
         self._sessions: OrderedDict[str, tuple[float, list[bytes], int]] = OrderedDict()
         # user id -> (expires at, {list name: items in a dict, whose insertion order is recency})
         self._users: OrderedDict[str, tuple[float, dict[str, dict[str, None]]]] = OrderedDict()
+        # user digest -> the session ids linked to that user (for erase_user)
+        self._user_sessions: OrderedDict[str, set[str]] = OrderedDict()
 
     def append_turn(self, session_id: str, turn: Mapping[str, Any]) -> None:
         _check_id("session_id", session_id)
@@ -277,10 +310,35 @@ class InProcessConversationMemory:
         with self._lock:
             self._users.pop(user_id, None)
 
+    def link_session(self, user_id: str, session_id: str) -> None:
+        _check_id("session_id", session_id)
+        digest = user_digest(user_id)
+        with self._lock:
+            linked = self._user_sessions.pop(digest, set())
+            linked = {s for s in linked if s in self._sessions} | {session_id}  # expired ones go
+            self._user_sessions[digest] = linked
+            while len(self._user_sessions) > self._max_users:
+                self._user_sessions.popitem(last=False)
+
+    def erase_user(self, digest: str) -> ErasedMemory:
+        now = self._clock()
+        with self._lock:
+            sessions = 0
+            for session_id in self._user_sessions.pop(digest, set()):
+                sessions += self._live(self._sessions, session_id, now) is not None
+                self._sessions.pop(session_id, None)
+            entries = 0
+            for user_id in [u for u in self._users if _digest(u) == digest]:  # keyed by raw id: scan
+                entry = self._live(self._users, user_id, now)
+                entries += sum(len(items) for items in entry[1].values()) if entry else 0
+                self._users.pop(user_id, None)
+        return ErasedMemory(sessions, entries)
+
     def close(self) -> None:
         with self._lock:
             self._sessions.clear()
             self._users.clear()
+            self._user_sessions.clear()
 
     @staticmethod
     def _live(table: OrderedDict, key: str, now: float):
@@ -407,6 +465,38 @@ class RedisConversationMemory:
         keys = list(self._user_keys(user_id).values())
         self._fail_open(lambda: self._client.delete(*keys), None)
 
+    def link_session(self, user_id: str, session_id: str) -> None:
+        # A set of session-key digests per user, living as long as a session does.
+        _check_id("session_id", session_id)
+        key = self._sessions_key(user_digest(user_id))
+
+        def write() -> None:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.sadd(key, _digest(session_id))
+            pipe.pexpire(key, _ms(self.limits.session_ttl_s))
+            pipe.execute()
+
+        self._fail_open(write, None)
+
+    def erase_user(self, digest: str) -> ErasedMemory:
+        # Not atomic across keys (sessions and users hash to different cluster slots); a session
+        # linked while this runs is the only thing it can miss, and ForgetUser can be repeated.
+        lists = [f"{self._user_base(digest)}:{name}" for name in _LISTS]
+        linked = self._sessions_key(digest)
+
+        def erase() -> ErasedMemory:
+            pipe = self._client.pipeline(transaction=True)
+            pipe.smembers(linked)
+            for key in lists:
+                pipe.zcard(key)
+            members, *sizes = pipe.execute()
+            sessions = [f"{self.namespace}:session:{{{m.decode()}}}" for m in members]
+            removed = self._client.delete(*sessions) if sessions else 0
+            self._client.delete(linked, *lists)
+            return ErasedMemory(int(removed), int(sum(sizes)))
+
+        return call_redis(self._breaker, erase, MemoryUnavailable)
+
     def stats(self) -> dict[str, int]:
         """Backend failures by kind (timeout, connection, full, circuit_open, error)."""
         with self._lock:
@@ -427,8 +517,14 @@ class RedisConversationMemory:
         return f"{self.namespace}:session:{{{_digest(session_id)}}}"
 
     def _user_keys(self, user_id: str) -> dict[str, str]:
-        base = f"{self.namespace}:user:{{{_digest(user_id)}}}"
+        base = self._user_base(_digest(user_id))
         return {name: f"{base}:{name}" for name in _LISTS}
+
+    def _user_base(self, digest: str) -> str:
+        return f"{self.namespace}:user:{{{digest}}}"
+
+    def _sessions_key(self, digest: str) -> str:
+        return f"{self._user_base(digest)}:sessions"
 
     def _fail_open(self, fn: Callable[[], T], fallback: T) -> T:
         try:
