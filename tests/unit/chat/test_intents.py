@@ -35,7 +35,7 @@ def test_subject_intents(text, language, kind, subject):
     ("livros de mistério", "pt", ("Mystery",)),
     ("me recomende terror", "pt", ("Horror",)),
     ("Tell me about sci-fi books", "en", ("Science Fiction",)),
-    ("I like fantasy", "en", ("Fantasy",)),
+    ("any fantasy books", "en", ("Fantasy",)),
 ])
 def test_genre_requests(text, language, genres):
     intent = parse(text, language)

@@ -8,27 +8,29 @@ RecommendService with approach=None, i.e. FINETUNED whenever a trained encoder i
 from __future__ import annotations
 
 import logging
+import random
 import threading
-from collections import Counter
 from typing import Any
 
 from smartlib_server.adapters.conversation_memory import ConversationMemory, UserProfile
 from smartlib_server.domain import Book, BookFilter
+from smartlib_server.services.chat import authors, fallback, follow_ups, like_but, ordering, tastes
 from smartlib_server.services.chat import compare as comparing
 from smartlib_server.services.chat import language as lang
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.intents import Intent, is_focus, parse
 from smartlib_server.services.chat.resolver import Resolution, TitleResolver
 from smartlib_server.services.chat.session import Context, Draft, Reply, TurnInput
+from smartlib_server.services.chat.tastes import Tastes
 from smartlib_server.services.chat.wording import Phrasebook, title
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.services.serving_index import ServingState
+from smartlib_server.text import fold
 
 log = logging.getLogger(__name__)
 
 HISTORY = 12  # turns of the session read back to resolve follow-ups
 PAGE = 5  # books per list
-SHORT_GENRES = frozenset({"Picture Books", "Short Stories", "Novella", "Poetry", "Plays", "Childrens", "Comics", "Graphic Novels", "Essays"})
 
 
 class ChatAgent:
@@ -38,6 +40,7 @@ class ChatAgent:
         self.memory = memory
         self.resolver = TitleResolver(recommend.index)
         self.page = page
+        self.vocabulary = fallback.Vocabulary()
         self._local = threading.local()
         self._genres: tuple[tuple[int, int, int], frozenset[str]] | None = None
 
@@ -47,8 +50,10 @@ class ChatAgent:
         return getattr(self._local, "state", None) or self.index.state
 
     @property
-    def _books(self) -> dict[str, Book]:
+    def books(self) -> dict[str, Book]:
         return self._state.books
+
+    _books = books
 
     # -- the turn ---------------------------------------------------------------------------
     def prepare(self, turn: TurnInput) -> Reply:
@@ -61,6 +66,7 @@ class ChatAgent:
     def _prepare(self, turn: TurnInput) -> Reply:
         records = self.memory.recent_turns(turn.session_id, HISTORY)
         ctx = Context.from_records(records)
+        self._local.ctx = ctx
         language, detection = lang.choose(turn.text, turn.language_hint, ctx.language)
         intent = parse(turn.text, language)
         p = Phrasebook(language, f"{turn.session_id}:{len(records)}:{turn.seed}")
@@ -68,18 +74,22 @@ class ChatAgent:
         if intent.kind == "unknown" and detection.looks_foreign and not turn.language_hint:
             out.text = ("Sorry, I only speak English and Portuguese. Try \"Recommend fantasy books\".\n"
                         "Desculpe, só falo inglês e português. Tente \"Recomende livros de fantasia\".")
+            out.fallback = True
         else:
             self._dispatch(intent, ctx, turn, out)
         record = {
             "user": turn.text[:300], "lang": language, "intent": intent.kind, "shown": out.shown,
             "query": out.query, "focus": out.focus, "pending": out.pending, "approach": out.approach,
+            "likes": out.likes, "dislikes": out.dislikes, "forget": out.forget, "fallback": out.fallback,
         }
-        return Reply(language, out.text, out.cards, turn, intent.kind, record, out.remember)
+        return Reply(language, out.text, out.cards, turn, intent.kind, record, out.remember, out.forget)
 
     def commit(self, reply: Reply) -> None:
         """Stores the delivered turn; memory failures never fail a turn that was already answered."""
         try:
             self.memory.append_turn(reply.turn.session_id, reply.record)
+            if reply.turn.user_id and reply.forget:
+                self.memory.forget(reply.turn.user_id)
             if reply.turn.user_id and any(reply.remember.values()):
                 self.memory.remember(reply.turn.user_id, **reply.remember)
         except ValueError:
@@ -87,6 +97,15 @@ class ChatAgent:
 
     def _dispatch(self, intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
         kind = intent.kind
+        if ctx.pending and kind in ("unknown", "about", "author", "author_info", "recommend"):
+            chosen = self._named_choice(turn.text, ctx)
+            if chosen is not None:  # "the Tolkien one" answers "which Hobbit did you mean?"
+                self._resume(ctx.pending, chosen, ctx, turn, out)
+                return
+        handler = self._READER_ASKS.get(kind)
+        if handler is not None:
+            handler(self, intent, ctx, turn, out)
+            return
         if kind == "greet":
             self._greet(turn, out)
         elif kind in ("help", "thanks", "bye"):
@@ -98,27 +117,28 @@ class ChatAgent:
         elif kind == "pick":
             self._pick(intent.ordinal, ctx, turn, out)
         elif kind in ("about", "similar", "like", "dislike"):
-            target = self._target(intent, ctx, out)
+            target = self.target(intent, ctx, out)
             if target is not None:
-                self._act(kind, target, intent.subject, ctx, turn, out)
+                self.act(kind, target, intent.subject, ctx, turn, out)
         elif kind == "compare":
             self._compare(intent, ctx, out)
         elif kind == "recommend":
-            self._recommend_genres(intent, turn, out)
+            self.recommend_genres(intent, ctx, turn, out)
         elif kind in ("more", "not_like", "shorter"):
-            self._follow_up(kind, ctx, turn, out)
+            follow_ups.follow_up(self, kind, ctx, turn, out)
         elif kind == "why":
-            self._why(intent.ordinal, ctx, out)
+            follow_ups.why(self, intent.ordinal, ctx, out)
         else:
             self._unknown(intent, ctx, turn, out)
 
     # -- handlers ---------------------------------------------------------------------------
     def _greet(self, turn: TurnInput, out: Draft) -> None:
-        profile = self._profile(turn)
+        profile = self.profile(turn)
         liked = [self._books[i] for i in profile.liked if i in self._books]
         out.text = w.greeting(out.p, liked, profile.mentioned_genres)
 
-    def _target(self, intent: Intent, ctx: Context, out: Draft) -> Resolution | None:
+    def target(self, intent: Intent, ctx: Context, out: Draft) -> Resolution | None:
+        """The book an ask is about: a position in the last list, the book in focus, or a title."""
         if intent.ordinal:
             book = self._shown_book(ctx, intent.ordinal)
             if book is None:
@@ -129,7 +149,8 @@ class ChatAgent:
             return Resolution("book", (self._books[ctx.focus],))
         return self.resolver.resolve(intent.subject)
 
-    def _act(self, kind: str, found: Resolution, phrase: str, ctx: Context, turn: TurnInput, out: Draft) -> None:
+    def act(self, kind: str, found: Resolution, phrase: str, ctx: Context, turn: TurnInput, out: Draft) -> None:
+        """Answers about, similar, like or dislike for a resolved phrase; asks when it is ambiguous."""
         p = out.p
         if found.kind == "none":
             out.text = w.not_found(p, phrase)
@@ -138,6 +159,7 @@ class ChatAgent:
             out.text = w.ambiguous(p, phrase, found.books)
             out.list_books(found.books, p.say("one of the matches", "uma das opções"))
             out.pending = "similar" if kind in ("similar", "like") else kind
+            out.query = {"mode": "choice"}  # "more" now means more of the original ask, not of the choices
             return
         if kind == "about":
             self._about(found, out)
@@ -153,7 +175,7 @@ class ChatAgent:
             out.remember["liked"] = [book.id]
         skip = [b.id for b in found.books] if found.kind != "book" else []
         query = {"mode": "similar", "book": book.id, "genres": [], "exclude_genres": [], "seen": skip}
-        items = self._run(query, self._profile(turn), out)
+        items = self.run(query, turn, out, seed_genres=book.genres)
         intro = w.intro_similar(p, book, len(items))
         if kind == "like":
             intro = p.say(f"Noted, you liked {title(book)}. ", f"Anotado, você gostou de {title(book)}. ") + intro
@@ -167,7 +189,7 @@ class ChatAgent:
         p = out.p
         if found.kind == "book":
             book = found.book
-            siblings = self._series_of(book)
+            siblings = self.series_of(book)
             out.text = w.about_book(p, book, siblings)
             out.cards.append((book, p.say("the book you asked about", "o livro que você pediu")))
             out.focus = book.id
@@ -196,6 +218,9 @@ class ChatAgent:
 
     def _resume(self, pending: str, book: Book, ctx: Context, turn: TurnInput, out: Draft) -> None:
         """Carries out the action a question was waiting for, with the book the user chose."""
+        if pending.startswith("like_but:"):
+            like_but.resume(self, pending, book, ctx, turn, out)
+            return
         if pending.startswith("compare:"):
             _, other_id, side = (pending.split(":") + [""])[:3]
             other = self._books.get(other_id)
@@ -203,9 +228,20 @@ class ChatAgent:
                 self._compare_books(*((book, other) if side == "a" else (other, book)), out)
                 return
         if pending in ("similar", "like", "dislike"):
-            self._act(pending, Resolution("book", (book,)), title(book), ctx, turn, out)
+            self.act(pending, Resolution("book", (book,)), title(book), ctx, turn, out)
         else:
             self._about(Resolution("book", (book,)), out)
+
+    def _named_choice(self, text: str, ctx: Context) -> Book | None:
+        """The one book of the pending choice whose author or distinctive title word the reply names."""
+        words = set(fold(text).split()) - {"the", "one", "o", "a", "do", "da", "de", "by", "livro", "book"}
+        choices = [self._books[i] for i, _ in ctx.shown if i in self._books]
+        if not words or len(choices) < 2:
+            return None
+        def names(book: Book) -> set[str]:
+            return {part for author in book.authors for part in fold(author).split() if len(part) > 2}
+        hits = [b for b in choices if words & names(b)]
+        return hits[0] if len(hits) == 1 else None
 
     def _compare(self, intent: Intent, ctx: Context, out: Draft) -> None:
         best: tuple[Resolution, Resolution, tuple[str, str]] | None = None
@@ -244,144 +280,108 @@ class ChatAgent:
         out.list_books([a, b], p.say("in the comparison", "na comparação"))
         out.remember["mentioned_books"] = [a.id, b.id]
 
-    def _recommend_genres(self, intent: Intent, turn: TurnInput, out: Draft) -> None:
+    def recommend_genres(self, intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
         p = out.p
-        profile = self._profile(turn)
+        if intent.likes or intent.dislikes:  # "I love mysteries, what should I read?"
+            out.remember["liked_genres"] = [g.lower() for g in intent.likes]
+            out.remember["disliked_genres"] = [g.lower() for g in intent.dislikes]
+            out.likes, out.dislikes = list(out.remember["liked_genres"]), list(out.remember["disliked_genres"])
         genres = [g for g in intent.genres if self._catalog_has_genre(g)]
         topic = intent.query.strip()
         if not genres and not topic:
-            liked = [i for i in profile.liked if i in self._books]
-            if liked:
-                book = self._books[liked[0]]
-                query = {"mode": "similar", "book": book.id, "genres": [], "exclude_genres": [], "seen": []}
-                items = self._run(query, profile, out)
-                intro = p.say(f"You liked {title(book)} before, so here are books like it:",
-                              f"Você gostou de {title(book)} antes, então aqui vão livros parecidos:")
-                out.text = w.recommendations(p, items, intro)
+            if intent.genres:  # a genre the catalog lacks: say so rather than guess
+                out.text = p.say(f"The catalog has no books labelled {w.join([w.genre_label(g, 'en') for g in intent.genres], 'en')}.",
+                                 f"O catálogo não tem livros com o gênero {w.join([w.genre_label(g, 'pt') for g in intent.genres], 'pt')}.")
                 return
-            query = {"mode": "popular", "genres": [], "exclude_genres": [], "seen": []}
-            items = self._run(query, profile, out)
-            intro = p.say("Here are some of the catalog's best-loved books. Tell me a genre or a mood and I'll narrow it down:",
-                          "Aqui vão alguns dos livros mais queridos do catálogo. Diga um gênero ou clima e eu refino:")
-            out.text = w.recommendations(p, items, intro)
+            tastes.vague(self, intent, ctx, turn, out)
             return
-        query = {"mode": "text", "text": " ".join([*genres, topic]).strip(), "genres": genres, "exclude_genres": [], "seen": []}
-        items = self._run(query, profile, out)
-        out.text = w.recommendations(p, items, w.intro_genre(p, genres, topic, len(items)))
+        mode = "ranked" if intent.sort and not topic else "text"
+        query = {"mode": mode, "text": " ".join([*genres, topic]).strip(), "genres": genres,
+                 "exclude_genres": list(intent.exclude), "seen": [], "sort": intent.sort}
+        items = self.run(query, turn, out, surprise=intent.surprise)
+        intro = w.intro_genre(p, genres, topic, len(items), intent.sort, intent.exclude)
+        out.text = w.recommendations(p, items, intro)
         out.remember["mentioned_genres"] = [g.lower() for g in genres]
-
-    def _follow_up(self, kind: str, ctx: Context, turn: TurnInput, out: Draft) -> None:
-        p = out.p
-        query = dict(ctx.query) if ctx.query else None
-        if query is None and ctx.focus in self._books:
-            query = {"mode": "similar", "book": ctx.focus, "genres": [], "exclude_genres": [], "seen": []}
-        if query is None:
-            out.text = p.say("Happy to! First tell me what you like: a book, a genre or a mood.",
-                             "Claro! Primeiro me diga do que você gosta: um livro, um gênero ou um clima.")
-            return
-        profile = self._profile(turn)
-        query["seen"] = list(dict.fromkeys([*query.get("seen", []), *(i for i, _ in ctx.shown)]))
-        if kind == "more":
-            items = self._run(query, profile, out)
-            out.text = w.recommendations(p, items, p.pick(["Here are more:", "A few more:"], ["Aqui vão mais:", "Mais algumas:"]))
-        elif kind == "not_like":
-            shown = [i for i, _ in ctx.shown if i in self._books]
-            # Rejecting a list is weaker than "I loved X": books the user liked stay liked.
-            out.remember["disliked"] = [i for i in shown if i not in set(profile.liked)]
-            steer = self._dominant_genre([self._books[i] for i in shown], query.get("genres", []))
-            if steer:
-                query["exclude_genres"] = [*query.get("exclude_genres", []), steer]
-            items = self._run(query, profile, out)
-            left_out = p.say(f" I left out {w.genre_label(steer, 'en')} and", f" Deixei de fora {w.genre_label(steer, 'pt')} e") if steer else ""
-            intro = p.say(f"Got it, something different.{left_out or ' I left out'} the ones I already showed:",
-                          f"Entendi, algo diferente.{left_out or ' Deixei de fora'} os que já mostrei:")
-            out.text = w.recommendations(p, items, intro)
-        else:
-            self._shorter(query, ctx, profile, out)
-
-    def _shorter(self, query: dict[str, Any], ctx: Context, profile: UserProfile, out: Draft) -> None:
-        p = out.p
-        reference = [self._books[i] for i, _ in ctx.shown if i in self._books]
-        if not reference and ctx.focus in self._books:
-            reference = [self._books[ctx.focus]]
-        proxies = sorted(length_proxy(b) for b in reference)
-        limit = proxies[len(proxies) // 2] if proxies else None  # shorter than the median shown
-        pool = self._run(query, profile, out, k=self.page * 6, record=False)
-        shorter = [(b, r) for b, r in pool if limit is None or length_proxy(b) < limit] or pool
-        shorter.sort(key=lambda item: length_proxy(item[0]))
-        items = shorter[: self.page]
-        out.set_list(items, query)
-        note = p.say(
-            "The catalog has no page counts, so I judged length by genre labels that usually mean a quicker read "
-            "(picture books, short stories, poetry, plays, comics, children's) and then by how long the catalog description is.",
-            "O catálogo não tem número de páginas, então estimei o tamanho pelos gêneros que costumam indicar leitura mais "
-            "rápida (livros ilustrados, contos, poesia, teatro, quadrinhos, infantil) e depois pelo tamanho da descrição no catálogo.",
-        )
-        intro = p.say("Shorter picks along the same lines:", "Opções mais curtas na mesma linha:")
-        out.text = w.recommendations(p, items, intro, note)
-
-    def _why(self, ordinal: int, ctx: Context, out: Draft) -> None:
-        p = out.p
-        rows = [(self._books[i], r) for i, r in ctx.shown if i in self._books]
-        if not rows:
-            out.text = p.say("I haven't suggested anything yet, so there's nothing to explain.",
-                             "Ainda não sugeri nada, então não há o que explicar.")
-            return
-        if ordinal:
-            position = ordinal - 1 if ordinal > 0 else len(rows) - 1
-            rows = rows[position: position + 1] if 0 <= position < len(rows) else []
-            if not rows:
-                out.text = p.say("That list had fewer books than that.", "Aquela lista tinha menos livros.")
-                return
-        lines = [f"- {title(b)}: {w.reason(r, p.language)}" for b, r in rows]
-        how = {
-            "finetuned": p.say("the fine-tuned recommender (trained on this catalog)", "recomendador ajustado (treinado neste catálogo)"),
-            "baseline": p.say("the baseline recommender (sentence embeddings of title, genres and description)",
-                              "recomendador base (embeddings de título, gêneros e descrição)"),
-        }.get(ctx.approach, "")
-        head = p.say("Here's why I picked them:", "Veja por que escolhi:") if len(rows) > 1 else p.say("Here's why:", "O motivo:")
-        tail = p.say(f"The ranking came from {how}.", f"A ordem veio do {how}.") if how else ""
-        out.text = "\n".join([head, *lines]) + (f"\n\n{tail}" if tail else "")
 
     def _unknown(self, intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
         found = self.resolver.resolve(intent.subject) if intent.subject else Resolution("none")
         if found.kind == "book" and ctx.pending:
             self._resume(ctx.pending, found.book, ctx, turn, out)
         elif found.kind != "none":
-            self._act("about", found, intent.subject, ctx, turn, out)
-        elif len(intent.query.split()) >= 2:
-            self._recommend_genres(Intent("recommend", query=intent.query), turn, out)
+            self.act("about", found, intent.subject, ctx, turn, out)
         else:
-            out.text = out.p.say(
-                "I'm not sure what you mean. " + w.help_text(out.p),
-                "Não entendi bem. " + w.help_text(out.p),
-            )
+            self.free_text(intent, ctx, turn, out)
+
+    def free_text(self, intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
+        """A description the catalog can read goes to the text search; anything else gets an
+        honest "I didn't understand" with example asks, and no cards."""
+        text = intent.query or intent.subject
+        if text and self.vocabulary.readable(text, self._books, self.index.version):
+            self.recommend_genres(Intent("recommend", query=text, exclude=intent.exclude, sort=intent.sort), ctx, turn, out)
+        else:
+            out.text = fallback.not_understood(out.p)
+            out.fallback = True
+
+    def _off_topic(self, intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
+        out.text = fallback.off_topic(out.p)
+        out.fallback = True
 
     # -- helpers ----------------------------------------------------------------------------
-    def _run(self, query: dict[str, Any], profile: UserProfile, out: Draft, k: int | None = None,
-             record: bool = True) -> list[tuple[Book, str]]:
+    def run(self, query: dict[str, Any], turn: TurnInput, out: Draft, k: int | None = None, record: bool = True,
+            *, surprise: bool = False, use_tastes: bool = True, seed_genres: tuple[str, ...] = ()) -> list[tuple[Book, str]]:
+        """The books for a query, leaving out books seen or disliked and genres excluded or disliked
+        (a disliked genre stays in when the ask names it, or the book it starts from has it)."""
         k = k or self.page
-        excluded = frozenset([*query.get("seen", []), *profile.disliked])
+        query.setdefault("exclude_genres", [])
+        taste = self.tastes(turn) if use_tastes else Tastes()
+        if use_tastes and query.get("mode") != "author":
+            query["exclude_genres"] = tastes.keep_out(query, taste, seed_genres)
+        excluded = frozenset([*query.get("seen", []), *taste.disliked_books])
         filt = BookFilter(
             include_genres=frozenset(g.lower() for g in query.get("genres", [])),
             exclude_genres=frozenset(g.lower() for g in query.get("exclude_genres", [])),
             exclude_ids=excluded,
         )
-        if query["mode"] == "popular":
-            books = sorted((b for b in self._books.values() if filt.accepts(b)),
-                           key=lambda b: (b.list_rank < 0, b.list_rank, -b.avg_rating))
-            reason = out.p.say("one of the catalog's best-loved books", "um dos livros mais queridos do catálogo")
-            items = [(b, reason) for b in books[:k]]
+        sort = query.get("sort", "")
+        fetch = k * 4 if (sort or surprise) and query["mode"] in ("similar", "text") else k
+        p = out.p
+        if query["mode"] in ("popular", "ranked", "author"):
+            if query["mode"] == "author":
+                pool = [b for b in self.resolver.author(query["author"]).books if filt.accepts(b)]
+            else:
+                pool = [b for b in list(self._books.values()) if filt.accepts(b)]
+            ordered = ordering.order(pool, sort or "popular") if query["mode"] != "author" or sort else pool
+            if query["mode"] == "popular" and not sort:
+                ordered = sorted(pool, key=lambda b: (b.list_rank < 0, b.list_rank, -b.avg_rating))
+            items = [(b, self._ranked_reason(b, query, p)) for b in ordered[: k * 4 if surprise else k]]
         else:
             if query["mode"] == "similar":
-                result = self.recommend.similar_books(query["book"], k, None, filt)
+                result = self.recommend.similar_books(query["book"], fetch, None, filt)
             else:
-                result = self.recommend.search_by_text(query["text"], k, None, filt)
+                result = self.recommend.search_by_text(query["text"], fetch, None, filt)
             items = [(item.book, item.reason) for item in result.items]
             out.approach = result.approach.value
+            if sort:
+                order = {b.id: i for i, b in enumerate(ordering.order([b for b, _ in items], sort))}
+                items.sort(key=lambda item: order[item[0].id])
+        if surprise and len(items) > k:  # a different handful each time, still from the best matches
+            rng = random.Random(f"{turn.session_id}:{turn.seed}:{turn.text}")
+            items = sorted(rng.sample(items, k), key=items.index)
+        items = items[:k]
         if record:
             out.set_list(items, query)
         return items
+
+    @staticmethod
+    def _ranked_reason(book: Book, query: dict[str, Any], p: Phrasebook) -> str:
+        if query["mode"] == "author":
+            return w.series_note(book, p.language) or w.genres(book, p.language, 2)
+        if query["mode"] == "popular" and not query.get("sort"):
+            return p.say("one of the catalog's best-loved books", "um dos livros mais queridos do catálogo")
+        if book.num_ratings:
+            count = f"{book.num_ratings:,}".replace(",", "." if p.language == "pt" else ",")
+            return p.say(f"rated by {count} readers", f"avaliado por {count} leitores")
+        return p.say("among the best rated", "entre os mais bem avaliados")
 
     def _shown_book(self, ctx: Context, ordinal: int) -> Book | None:
         if not ctx.shown:
@@ -391,13 +391,18 @@ class ChatAgent:
             return None
         return self._books.get(ctx.shown[position][0])
 
-    def _series_of(self, book: Book) -> list[Book]:
+    def series_of(self, book: Book) -> list[Book]:
         if not book.series_name:
             return []
         return [b for b in self._books.values() if b.series_name == book.series_name]
 
-    def _profile(self, turn: TurnInput) -> UserProfile:
+    def profile(self, turn: TurnInput) -> UserProfile:
         return self.memory.profile(turn.user_id) if turn.user_id else UserProfile("anonymous")
+
+    def tastes(self, turn: TurnInput, ctx: Context | None = None) -> Tastes:
+        """What the reader likes and dislikes: their profile plus this session's statements."""
+        ctx = ctx if ctx is not None else getattr(self._local, "ctx", None) or Context()
+        return tastes.combine(self.profile(turn), ctx)
 
     def _catalog_has_genre(self, genre: str) -> bool:
         books = self._books
@@ -408,17 +413,19 @@ class ChatAgent:
             self._genres = cached
         return genre.lower() in cached[1]
 
-    @staticmethod
-    def _dominant_genre(books: list[Book], keep: list[str]) -> str:
-        """The specific genre most of the rejected books share, unless the user asked for it."""
-        kept = {g.lower() for g in keep}
-        counts = Counter(g for b in books for g in b.genres if g not in w.GENERIC_GENRES and g.lower() not in kept)
-        if not counts:
-            return ""
-        genre, n = counts.most_common(1)[0]
-        return genre if n >= max(2, len(books) // 2) else ""
 
 
-def length_proxy(book: Book) -> tuple[int, int]:
-    """Smaller means shorter. No page counts in the catalog: genre labels first, then description length."""
-    return (0 if SHORT_GENRES & set(book.genres) else 1, len(book.description))
+
+
+ChatAgent._READER_ASKS = {
+    "author": authors.books_by,
+    "author_info": authors.author_info,
+    "series": authors.series_order,
+    "series_next": authors.series_next,
+    "like_but": like_but.answer,
+    "taste": lambda agent, intent, ctx, turn, out: tastes.state(agent, intent, turn, out),
+    "memory_show": lambda agent, intent, ctx, turn, out: tastes.show(agent, ctx, turn, out),
+    "memory_forget": lambda agent, intent, ctx, turn, out: tastes.forget(turn, out),
+    "off_topic": ChatAgent._off_topic,
+    "refine": follow_ups.refine,
+}

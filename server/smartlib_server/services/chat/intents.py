@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from smartlib_server.services.chat import lexicon
+from smartlib_server.services.chat import asks, constraints, lexicon
 from smartlib_server.text import fold
 
 
@@ -22,11 +22,18 @@ class Intent:
     query: str = ""  # English topic words for a free-text search
     ordinal: int = 0  # 1-based position in the last list; -1 is the last one; 0 is none
     pairs: tuple[tuple[str, str], ...] = ()  # compare: every way to split "A and B", first split first
+    exclude: tuple[str, ...] = ()  # catalog genres to leave out ("no romance")
+    sort: str = ""  # "", "rating" ("best rated") or "popular" ("most popular")
+    modifier: str = ""  # like_but: what should differ ("shorter", "less dark", "mas de ficcao cientifica")
+    likes: tuple[str, ...] = ()  # genres the message says the reader likes
+    dislikes: tuple[str, ...] = ()  # genres the message says the reader dislikes
+    surprise: bool = False  # "surprise me": vary the pick instead of the top of the list
 
 
 KINDS = (
     "greet", "help", "thanks", "bye", "about", "similar", "recommend", "compare", "more", "shorter",
-    "pick", "why", "not_like", "like", "dislike", "unknown",
+    "pick", "why", "not_like", "like", "dislike", "unknown", "author", "author_info", "series",
+    "series_next", "like_but", "taste", "memory_show", "memory_forget", "off_topic", "refine",
 )
 
 _ORDINALS = {
@@ -107,6 +114,13 @@ def parse(text: str, language: str) -> Intent:
     for kind, pattern in (("greet", _GREET), ("help", _HELP), ("thanks", _THANKS), ("bye", _BYE)):
         if pattern.match(folded):
             return Intent(kind)
+    polite = asks.strip_polite(folded)
+    if asks.MEMORY_FORGET.match(polite):
+        return Intent("memory_forget")
+    if asks.MEMORY_SHOW.match(polite):
+        return Intent("memory_show")
+    if asks.is_off_topic(folded):
+        return Intent("off_topic")
     if _MORE.match(folded):
         return Intent("more")
     if _NOT_LIKE.match(folded):
@@ -117,6 +131,25 @@ def parse(text: str, language: str) -> Intent:
     ordinal = ordinal_of(folded)
     if ordinal:
         return Intent("pick", ordinal=ordinal)
+    surprise = bool(asks.SURPRISE.search(folded))
+    taste = asks.tastes(polite, language)
+    if taste:
+        asked = _RECOMMEND_WORDS.search(f" {taste.rest} ") or surprise
+        kind = "recommend" if asked else "taste"
+        return Intent(kind, genres=taste.likes, exclude=taste.dislikes, likes=taste.likes, dislikes=taste.dislikes, surprise=surprise)
+    c = constraints.extract(polite, language)
+    body = asks.strip_polite(c.rest)
+    if (c.exclude or c.sort) and not [w for w in body.split() if w not in lexicon.FILLER and w not in _VAGUE]:
+        # "no romance" or "best rated ones" alone: narrows the list on screen, if any
+        return Intent("refine", exclude=c.exclude, sort=c.sort)
+    found = _reader_ask(body, c, language)
+    if found is not None:
+        return found
+    match = _SIMILAR_TAIL.match(c.plain) or _SIMILAR.match(c.plain)
+    if match and not _looks_like_genre_request(match.group("x"), language):
+        subject, modifier = _split_modifier(match.group("x"))
+        kind = "like_but" if modifier else "similar"
+        return _with_reference(Intent(kind, subject=_clean_subject(subject), modifier=modifier, exclude=c.exclude, sort=c.sort))
     if _SHORTER.search(f" {folded} "):
         return Intent("shorter", query=lexicon.english_query(_drop_phrase(folded, _SHORTER), language))
     for pattern in _COMPARE:
@@ -124,9 +157,6 @@ def parse(text: str, language: str) -> Intent:
         pairs = split_pair(match.group("x")) if match else ()
         if pairs:
             return Intent("compare", subject=pairs[0][0], other=pairs[0][1], pairs=pairs)
-    match = _SIMILAR_TAIL.match(folded) or _SIMILAR.match(folded)
-    if match and not _looks_like_genre_request(match.group("x"), language):
-        return _with_reference(Intent("similar", subject=_clean_subject(match.group("x"))))
     match = _DISLIKE.match(folded)
     if match:
         return _with_reference(Intent("dislike", subject=_clean_subject(match.group("x"))))
@@ -137,14 +167,51 @@ def parse(text: str, language: str) -> Intent:
         match = pattern.match(folded)
         if match and _clean_subject(match.group("x")) and not _looks_like_genre_request(match.group("x"), language):
             return _with_reference(Intent("about", subject=_clean_subject(match.group("x"))))
-    genres = tuple(dict.fromkeys(genre for _, genre in lexicon.genre_phrases(folded, language)))
-    if genres or _RECOMMEND_WORDS.search(f" {folded} "):
-        rest = folded
-        for phrase, _ in lexicon.genre_phrases(folded, language):
+    genres = tuple(dict.fromkeys(genre for _, genre in lexicon.genre_phrases(c.rest, language)))
+    if genres or _RECOMMEND_WORDS.search(f" {c.rest} ") or surprise or c.sort or c.exclude:
+        rest = c.rest
+        for phrase, _ in lexicon.genre_phrases(c.rest, language):
             rest = f" {rest} ".replace(f" {phrase} ", " ").strip()
-        return Intent("recommend", genres=genres, query=lexicon.english_query(rest, language))
+        rest = " ".join(w for w in rest.split() if w not in _VAGUE)
+        return Intent("recommend", genres=genres, query=lexicon.english_query(rest, language),
+                      exclude=c.exclude, sort=c.sort, surprise=surprise)
     # A bare phrase: maybe a title ("Dune", "o hobbit"), maybe a description; the agent decides.
     return Intent("unknown", subject=_clean_subject(folded), query=lexicon.english_query(folded, language))
+
+
+# Words of a vague ask that carry no topic: "recommend me something good to read".
+_VAGUE = frozenset(
+    "something anything surprise random whatever next now today else should could would do read recommend suggest "
+    "algo alguma coisa qualquer surpreenda surpreende surpresa aleatorio tanto faz devo posso agora hoje ler me "
+    "what o que i eu mim".split()
+)
+_MODIFIER = re.compile(r" (?:but|only|though|except|just|yet|mas|porem|so que|contudo|entretanto|todavia) ")
+
+
+def _split_modifier(phrase: str) -> tuple[str, str]:
+    """Splits 'dune but shorter' into the title and what should differ; titles rarely hold these words."""
+    parts = _MODIFIER.split(phrase, maxsplit=1)
+    if len(parts) == 2 and parts[0].strip() and parts[1].strip():
+        return parts[0].strip(), parts[1].strip()
+    return phrase, ""
+
+
+def _reader_ask(body: str, c: constraints.Constraints, language: str) -> Intent | None:
+    """Author, author facts and series asks; None when the message is none of them."""
+    after = asks.next_phrase(body)
+    if after is not None:
+        return Intent("series_next", subject=_clean_subject(after), ordinal=asks.position_of(after) or ordinal_of(after))
+    series = asks.series_phrase(body)
+    if series and not _looks_like_genre_request(series, language):
+        return Intent("series", subject=_clean_subject(series))
+    who = asks.author_info_phrase(body)
+    if who and not _looks_like_genre_request(who, language):
+        return Intent("author_info", subject=_clean_subject(who))
+    author = asks.author_phrase(body)
+    if author and not _looks_like_genre_request(author, language) and not _SIMILAR.match(body):
+        return Intent("author", subject=_clean_subject(author), exclude=c.exclude, sort=c.sort)
+    return None
+
 
 
 def split_pair(phrase: str) -> tuple[tuple[str, str], ...]:

@@ -40,6 +40,11 @@ _FOREIGN = frozenset(
 )
 
 
+def is_function_word(word: str) -> bool:
+    """A folded word that carries grammar, not topic, in English or Portuguese."""
+    return word in _EN or word in _PT
+
+
 @dataclasses.dataclass(frozen=True)
 class Detection:
     language: str | None  # "en", "pt", or None when the text gives no clear signal

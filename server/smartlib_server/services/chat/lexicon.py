@@ -362,6 +362,11 @@ def genre_phrases(folded: str, language: str) -> list[tuple[str, str]]:
     return found
 
 
+def is_genre_word(word: str) -> bool:
+    """Whether a folded word is part of some genre phrase ("science", "fi", "romance")."""
+    return word in _GENRE_WORDS
+
+
 def genre_label(genre: str, language: str) -> str:
     """How a catalog genre reads in a sentence; accepts the lower-cased names memory stores."""
     genre = _CANONICAL.get(genre.lower(), genre)
@@ -373,6 +378,7 @@ def genre_label(genre: str, language: str) -> str:
 
 
 _CANONICAL = {name.lower(): name for name in GENRE_PT}
+_GENRE_WORDS = frozenset(w for table in (EN_GENRES, PT_GENRES) for phrase in table for w in phrase.split())
 _PROPER = frozenset({"Regency", "Tudor Period", "World War II", "World War I", "LGBT", "Africa", "Japan", "Ireland"})
 _EN_LABEL = {"Childrens": "children's", "Self Help": "self-help", "Post Apocalyptic": "post-apocalyptic"}
 

@@ -20,7 +20,10 @@ from smartlib_server.text import bare_title, fold
 
 FUZZY_MIN = 84.0  # whole-phrase similarity a typo may cost on longer phrases
 TIE_MARGIN = 4.0  # candidates closer than this are a tie worth asking about
-MAX_CHOICES = 5
+MAX_CHOICES = 3  # a question lists at most this many books
+# A candidate with this many times the ratings of the next, and a better list position, is what
+# a reader means: "The Hobbit" is Tolkien's (3.66M ratings, 22nd), not the graphic adaptation (220k, 659th).
+DOMINANCE = 3.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +73,7 @@ class TitleResolver:
         if len(same) == 1:
             return Resolution("book", (books[same[0]],))
         if len(same) > 1:
-            return Resolution("ambiguous", _popular(books, same)[:MAX_CHOICES])
+            return _choose(_popular(books, same))
         if key in snap.series:
             return Resolution("series", _present(books, snap.series[key]), snap.series_names[key])
         # "narnia" names "Chronicles of Narnia": every word of the phrase is in one series name.
@@ -78,7 +81,7 @@ class TitleResolver:
         series = [name for name in snap.series if len(key) >= 5 and words <= set(name.split())]
         if len(series) == 1:
             return Resolution("series", _present(books, snap.series[series[0]]), snap.series_names[series[0]])
-        author = _author_match(key, snap)
+        author = _author_match(key, snap, books)
         if author:
             return Resolution("author", _present(books, snap.authors[author]), snap.author_names[author])
         return None
@@ -109,12 +112,28 @@ class TitleResolver:
         if len(tied) == 1:
             return Resolution("book", (books[tied[0]],))
         tied_books = _popular(books, tied)
+        exact = [b for b in tied_books if _key(bare_title(b.title)) == needle]
+        if len(exact) == 1:  # the whole title as typed beats titles it only starts
+            return Resolution("book", (exact[0],))
+        if dominant(tied_books) is not None:
+            return Resolution("book", (dominant(tied_books),))
         names = {b.series_name for b in tied_books}
         if len(names) == 1 and "" not in names:
             key = _key(fold(tied_books[0].series_name))
             if key in snap.series:
                 return Resolution("series", _present(books, snap.series[key]), snap.series_names[key])
         return Resolution("ambiguous", tied_books[:MAX_CHOICES])
+
+    def author(self, phrase: str) -> Resolution:
+        """An author's books, most popular first: exact name, surname ("king"), possessive
+        ("stephen kings") or a one-letter typo; "none" when no author matches."""
+        snap, books = self._current()
+        key = _key(fold(phrase))
+        for candidate in dict.fromkeys([key, fold(phrase), key[:-1] if key.endswith("s") else key]):
+            name = _author_match(candidate, snap, books)
+            if name:
+                return Resolution("author", _present(books, snap.authors[name]), snap.author_names[name])
+        return Resolution("none")
 
     def _current(self) -> tuple[_Snapshot, dict[str, Book]]:
         """The lookup tables and the books they were built from. The catalog may change under
@@ -163,19 +182,55 @@ def _similarity(a: str, b: str, **kwargs) -> float:
     return fuzz.ratio(a, b)
 
 
-def _author_match(key: str, snap: _Snapshot) -> str | None:
-    """'tolkien', 'stephen king' or 'j r r tolkien': the phrase must include the surname."""
+def _author_match(key: str, snap: _Snapshot, books: dict[str, Book]) -> str | None:
+    """'tolkien', 'stephen king' or 'j r r tolkien': the phrase must include the surname.
+    Several authors share a surname ("king"): the one readers clearly know best wins, else none."""
+    if not key:
+        return None
     if key in snap.authors:
         return key
     words = key.split()
     matches = [name for name in snap.authors if name.split()[-1:] == words[-1:] and set(words) <= set(name.split())]
+    if not matches and len(key) >= 5:  # a misspelt name: "tolkein", "stephen kng"
+        matches = [name for name in snap.authors if len(name.split()) >= len(words)
+                   and _similarity(key, " ".join(name.split()[-len(words):])) >= FUZZY_MIN]
     if len(matches) == 1:
         return matches[0]
-    if len(words) == 1 and len(key) >= 5:  # a misspelt surname: "tolkein"
-        close = [name for name in snap.authors if name.split() and _similarity(key, name.split()[-1]) >= FUZZY_MIN]
-        if len(close) == 1:
-            return close[0]
+    return _dominant_author(matches, snap, books)
+
+
+def _dominant_author(names: list[str], snap: _Snapshot, books: dict[str, Book]) -> str | None:
+    def readers(name: str) -> int:
+        return sum(books[i].num_ratings for i in snap.authors[name] if i in books)
+
+    ranked = sorted(names, key=lambda n: (-readers(n), -len(snap.authors[n])))
+    if len(ranked) >= 2 and readers(ranked[0]) >= DOMINANCE * max(readers(ranked[1]), 1):
+        return ranked[0]
     return None
+
+
+def dominant(candidates: tuple[Book, ...] | list[Book]) -> Book | None:
+    """The candidate a reader most likely means, or None when none clearly stands out.
+
+    Needs known rating counts: the most-rated book must have DOMINANCE times the ratings of the
+    next and not stand lower in the list. Without counts (the starter catalog) nobody dominates.
+    """
+    ranked = sorted(candidates, key=lambda b: -b.num_ratings)
+    if len(ranked) < 2:
+        return ranked[0] if ranked else None
+    first, second = ranked[0], ranked[1]
+    if not first.num_ratings or first.num_ratings < DOMINANCE * max(second.num_ratings, 1):
+        return None
+    if first.list_rank >= 0 and 0 <= second.list_rank < first.list_rank:
+        return None
+    return first
+
+
+def _choose(candidates: tuple[Book, ...]) -> Resolution:
+    best = dominant(candidates)
+    if best is not None:
+        return Resolution("book", (best,))
+    return Resolution("ambiguous", candidates[:MAX_CHOICES])
 
 
 def _fuzzy_pt(folded: str) -> str | None:

@@ -27,6 +27,7 @@ class Reply:
     intent: str
     record: dict[str, Any]  # what the session remembers of this turn
     remember: dict[str, list[str]]  # profile updates for the user, if any
+    forget: bool = False  # erase the user's profile once the turn is delivered
 
     @property
     def books(self) -> list[Book]:
@@ -43,6 +44,8 @@ class Context:
     focus: str = ""  # the book the conversation is about
     pending: str = ""  # an action waiting for the user to pick a book: about, similar, compare:<id>
     approach: str = ""
+    likes: list[str] = dataclasses.field(default_factory=list)  # genres this session said it likes
+    dislikes: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]]) -> "Context":
@@ -56,6 +59,14 @@ class Context:
                 ctx.query = record["query"]
             ctx.focus = record.get("focus") or ctx.focus
             ctx.pending = record.get("pending", "")
+            if record.get("forget"):
+                ctx.likes, ctx.dislikes = [], []
+            for genre in record.get("likes", []):  # a newer statement moves a genre between lists
+                ctx.likes = [genre, *(g for g in ctx.likes if g != genre)]
+                ctx.dislikes = [g for g in ctx.dislikes if g != genre]
+            for genre in record.get("dislikes", []):
+                ctx.dislikes = [genre, *(g for g in ctx.dislikes if g != genre)]
+                ctx.likes = [g for g in ctx.likes if g != genre]
         return ctx
 
 
@@ -72,6 +83,10 @@ class Draft:
         self.pending = ""
         self.approach = ""
         self.remember: dict[str, list[str]] = {}
+        self.likes: list[str] = []  # genre tastes stated in this turn, kept in the session
+        self.dislikes: list[str] = []
+        self.forget = False
+        self.fallback = False  # the turn said it could not help (off-topic or not understood)
 
     def set_list(self, items: list[tuple[Book, str]], query: dict[str, Any]) -> None:
         reasons = [(b, w.reason(r, self.p.language)) for b, r in items]

@@ -209,7 +209,7 @@ def about_series(p: Phrasebook, name: str, books: Sequence[Book]) -> str:
 
 def about_author(p: Phrasebook, name: str, books: Sequence[Book]) -> str:
     top = books[:6]
-    genre_names = _common_genres(top, p.language)
+    genre_names = common_genres(top, p.language)
     listed = "\n".join(f"{i}. {title(b)}" + (f", {rating(b, p.language)}★" if b.avg_rating else "") for i, b in enumerate(top, 1))
     head = p.say(
         f"The catalog has {count(len(books), 'en')} book{'s' if len(books) != 1 else ''} by {name}"
@@ -222,11 +222,22 @@ def about_author(p: Phrasebook, name: str, books: Sequence[Book]) -> str:
 
 
 def ambiguous(p: Phrasebook, phrase: str, books: Sequence[Book]) -> str:
-    listed = "\n".join(f"{i}. {byline(b, p.language)}" for i, b in enumerate(books, 1))
+    listed = "\n".join(f"{i}. {byline(b, p.language)}{_standing(b, p.language)}" for i, b in enumerate(books, 1))
     return p.pick(
         [f"\"{phrase}\" could be more than one book. Which did you mean?\n{listed}\nSay \"the first one\", \"the second one\" or the full title."],
         [f"\"{phrase}\" pode ser mais de um livro. Qual você quis dizer?\n{listed}\nDiga \"o primeiro\", \"o segundo\" ou o título completo."],
     )
+
+
+def _standing(book: Book, language: str) -> str:
+    """' (4.28★, 3,662,325 ratings)': what tells two same-titled books apart (no years in the catalog)."""
+    stars = rating(book, language)
+    if not stars:
+        return ""
+    if not book.num_ratings:
+        return f" ({stars}★)"
+    votes = f"{book.num_ratings:,}".replace(",", "." if language == "pt" else ",")
+    return f" ({stars}★, {votes} {'avaliações' if language == 'pt' else 'ratings'})"
 
 
 def not_found(p: Phrasebook, phrase: str) -> str:
@@ -259,8 +270,20 @@ def intro_similar(p: Phrasebook, book: Book, n: int) -> str:
     )
 
 
-def intro_genre(p: Phrasebook, genre_names: Sequence[str], topic: str, n: int) -> str:
+def intro_genre(p: Phrasebook, genre_names: Sequence[str], topic: str, n: int, sort: str = "",
+                exclude: Sequence[str] = ()) -> str:
     label = join([genre_label(g, p.language) for g in genre_names], p.language)
+    without = ""
+    if exclude:
+        without = p.say(f", without {join([genre_label(g, 'en') for g in exclude], 'en')}",
+                        f", sem {join([genre_label(g, 'pt') for g in exclude], 'pt')}")
+    if sort:
+        what = p.say(f"{label} books" if label else "books", f"livros de {label}" if label else "livros")
+        about = p.say(f" about \"{topic}\"" if topic else "", f" sobre \"{topic}\"" if topic else "")
+        return p.say(f"The best rated {what}{about} in the catalog{without}:" if sort == "rating" else f"The most read {what}{about} in the catalog{without}:",
+                     f"Os {what}{about} mais bem avaliados do catálogo{without}:" if sort == "rating" else f"Os {what}{about} mais lidos do catálogo{without}:")
+    if without:
+        return p.say(f"Here are {count(n, 'en')} {label or topic} picks{without}:", f"Aqui vão {count(n, 'pt')} sugestões de {label or topic}{without}:")
     if label and topic:
         return p.say(f"Here are {count(n, 'en')} {label} picks that fit \"{topic}\":",
                      f"Aqui vão {count(n, 'pt')} sugestões de {label} que combinam com \"{topic}\":")
@@ -272,7 +295,7 @@ def intro_genre(p: Phrasebook, genre_names: Sequence[str], topic: str, n: int) -
     return p.say(f"Here is what the catalog has for \"{topic}\":", f"Veja o que o catálogo tem para \"{topic}\":")
 
 
-def _common_genres(books: Sequence[Book], language: str) -> str:
+def common_genres(books: Sequence[Book], language: str) -> str:
     counts: dict[str, int] = {}
     for book in books:
         for genre in book.genres:

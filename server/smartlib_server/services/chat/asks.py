@@ -1,0 +1,191 @@
+"""Patterns for what readers ask beyond a title or a genre: authors, series order, tastes,
+their memory, and asks that are not about books at all. English and Portuguese, on folded text.
+
+Each function returns the raw phrases it found (an author name, a series name, genres); the
+agent resolves them against the catalog and falls back when they do not resolve.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from smartlib_server.services.chat import lexicon
+
+_PT_OF = r"(?:de|do|da|dos|das)"
+_POLITE = re.compile(r"^(?:(?:hey|hi|ola|oi|please|por favor|so|then|entao|ok|okay|well|bom|tudo bem)\b ?)+")
+
+# -- authors ------------------------------------------------------------------------------------
+_AUTHOR = [
+    re.compile(r"^(?:(?:can you |could you )?(?:show|give|recommend|suggest|find|list|get|tell)(?: me)? )?(?:i want |i d like |id like )?"
+               r"(?:(?:some|any|all|the|other|more|a few|few|every|his|her|their) )*"
+               r"(?:books?|novels?|works?|titles?|stuff|things?|something|anything|stories|reads)?(?: else| other| more)? ?"
+               r"(?:written |published )?(?:by|from) (?P<x>.+)$"),
+    re.compile(r"^what (?:else )?(?:books |novels )?(?:has|did|have|does) (?P<x>.+?) (?:write|written|wrote|published|publish)(?: else)?$"),
+    # "stephen king books": a short name and nothing else, so "tell me about sci fi books" stays a genre ask
+    re.compile(r"^(?:(?:show me|list|give me|recommend|any|some) )?(?!.*\b(?:about|on|like|for|with|to|me|i)\b)"
+               r"(?P<x>\S+(?: \S+){0,3}?)(?: s)? (?:books|novels|bibliography|works|other books)$"),
+    re.compile(r"^(?:(?:me )?(?:mostre|mostra|recomende|recomenda|indique|indica|sugira|liste|lista|quero|queria|tem|voce tem|ha|existe|existem|quais sao)(?: me)? )?"
+               r"(?:(?:os|as|uns|umas|alguns|algumas|algum|alguma|outros|outras|mais|todos os|todas as|quais) )*"
+               r"(?:livros?|obras?|romances|titulos|historias|coisas?|algo)?(?: mais| escrit[oa]s?| publicad[oa]s?)? ?"
+               rf"(?:{_PT_OF}|por|pelo|pela|escritos por|escritas por) (?:autor |autora |escritor |escritora )?(?P<x>.+?)(?: tem| voce tem)?$"),
+    re.compile(r"^(?:e )?o que (?:mais )?(?:o |a )?(?P<x>.+?) (?:escreveu|escreve|publicou|tem)(?: mais| de bom)?$"),
+]
+_AUTHOR_INFO = [
+    re.compile(r"^(?:who (?:is|was|s)|whos) (?!the author of|the writer of)(?:the (?:author|writer) )?(?P<x>.+)$"),
+    re.compile(r"^(?:tell me|talk|what do you know|can you tell me) (?:more )?about (?:the )?(?:author|writer) (?P<x>.+)$"),
+    re.compile(r"^quem (?:e|foi|era) (?!o autor d|a autora d|o escritor d|a escritora d)(?:o |a )?(?:autor |autora |escritor |escritora )?(?P<x>.+)$"),
+    re.compile(rf"^(?:me )?(?:fale|fala|conte|conta)(?: me)?(?: mais)? (?:sobre|{_PT_OF}) (?:o |a )?(?:autor|autora|escritor|escritora) (?P<x>.+)$"),
+]
+SAME_AUTHOR = re.compile(r"^(?:the )?same (?:author|writer)$|^(?:o )?mesmo (?:autor|escritor)$|^(?:a )?mesma (?:autora|escritora)$|^(?:him|her|them|ele|ela|this author|that author|esse autor|essa autora|este autor)$")
+
+# -- series -------------------------------------------------------------------------------------
+_SERIES = [
+    re.compile(r"^(?:(?:what is|whats|what s) )?(?:the )?(?:reading order|right order|correct order|order) (?:of|for|to read) (?:the )?(?P<x>.+?)(?: books| series| novels| saga)?$"),
+    re.compile(r"^(?:in )?(?:what|which) order (?:should|do|can|would|must) (?:i|you|we) read (?:the )?(?P<x>.+?)(?: books| series| novels)?(?: in)?$"),
+    re.compile(r"^(?:(?:list|show me|give me|show) )?(?:all )?(?:the )?(?P<x>.+?) (?:books |novels |series |saga )?in (?:reading |the right |the correct |publication |series )?order$"),
+    re.compile(r"^(?:the )?(?P<x>.+?) (?:series |saga |books )?(?:reading )?order$"),
+    re.compile(r"^(?:how many books are in|what books are in|which books are in|what are the books (?:in|of)|list the books (?:in|of)) (?:the )?(?P<x>.+?)(?: series| saga)?$"),
+    re.compile(rf"^(?:qual (?:e )?)?(?:a )?ordem (?:de leitura |certa |correta )?(?:{_PT_OF}|para ler|pra ler) (?:a serie |a saga |serie |saga |livros (?:{_PT_OF}) )?(?P<x>.+)$"),
+    re.compile(rf"^(?:em )?(?:que|qual) ordem (?:eu )?(?:devo |posso |tenho que |preciso )?ler (?:a serie |a saga |os livros {_PT_OF} )?(?P<x>.+)$"),
+    re.compile(r"^(?:(?:me )?(?:mostre|mostra|liste|lista) )?(?:a |os livros d[ae] )?(?:serie |saga )?(?P<x>.+?) (?:em|na) ordem(?: de leitura| certa| correta)?$"),
+    re.compile(r"^(?:quais sao |quais )?(?:os )?livros da (?:serie|saga) (?P<x>.+)$"),
+]
+_NEXT = [
+    re.compile(r"^(?:and )?(?:what|which(?: book| one)?|whats|what s) (?:comes |is |s |book comes )?(?:next |right )?(?:after|following) (?P<x>.+?)(?: in the series| in order)?$"),
+    re.compile(r"^(?:and )?(?:what s|whats|what is|which is) (?:the )?next(?: book| one)?(?: (?:after|in the series after|in) (?P<x>.+?))?$"),
+    re.compile(r"^(?:what should i|what do i|what to) read (?:next )?after (?P<x>.+)$"),
+    re.compile(r"^(?:and )?(?:after|next after) (?P<x>.+?)(?: what)?$"),
+    re.compile(rf"^(?:e )?(?:qual|o que|que livro) (?:vem|e o proximo|e o seguinte|seria o proximo|leio) (?:depois|apos|em seguida)(?: {_PT_OF})? ?(?P<x>.*)$"),
+    re.compile(rf"^(?:e )?(?:qual e |qual )?o (?:proximo|seguinte)(?: livro)?(?: (?:depois|apos) (?:{_PT_OF} )?(?P<x>.+?)| {_PT_OF} (?P<y>.+?))?$"),
+    re.compile(rf"^o que (?:eu )?(?:leio|devo ler|ler) depois (?:{_PT_OF} )?(?P<x>.+)$"),
+    re.compile(rf"^e depois (?:{_PT_OF} )?(?P<x>.+)$"),
+]
+_POSITION = re.compile(r"^(?:the |o |a )?(?:book |livro |number |numero |volume |vol |n |part |parte )?(?P<n>\d+)(?: book| livro)?$")
+
+# -- tastes and memory --------------------------------------------------------------------------
+_LIKE_VERB = re.compile(
+    r"^(?:i (?:really |absolutely |just |also |do )?(?:love|like|enjoy|adore|prefer|dig)|i m (?:really |also )?(?:into|a (?:big |huge )?fan of)|"
+    r"im (?:really |also )?(?:into|a (?:big |huge )?fan of)|my favou?rites? (?:genres? )?(?:is|are)|"
+    rf"(?:eu )?(?:tambem )?(?:amo|adoro|gosto (?:muito |bastante )?(?:{_PT_OF})?|curto|prefiro|sou (?:muito )?fa (?:{_PT_OF})?)|"
+    r"(?:meu|meus) (?:genero|generos) (?:favorito|favoritos|preferido|preferidos) (?:e|sao))(?: |$)"
+)
+_DISLIKE_VERB = re.compile(
+    r"^(?:i (?:really |also )?(?:hate|dislike|detest|loathe|cant stand|can t stand|dont like|don t like|do not like|dont enjoy|do not enjoy|dont want|do not want)|"
+    r"i m not (?:into|a fan of)|im not (?:into|a fan of)|not a fan of|no more|"
+    rf"(?:eu )?(?:tambem )?(?:odeio|detesto|nao gosto (?:muito )?(?:{_PT_OF})?|nao curto|nao suporto|nao aguento|nao quero)|nao sou fa (?:{_PT_OF})?)(?: |$)"
+)
+_NOT = re.compile(rf"^(?:not|no|nor|nao|nem|never|nunca)(?: {_PT_OF})?(?: |$)")
+_CLAUSE = re.compile(r" (?:and|but|while|whereas|although|e|mas|porem|enquanto|so que) ")
+MEMORY_SHOW = re.compile(
+    r"^(?:what|o que|que) (?:else )?(?:do |did |have )?(?:you |voce )?(?:know|remember|learned|recall|have|lembra|sabe|aprendeu|guardou|tem)(?: you)? "
+    r"(?:about me|of me|on me|about my tastes?|de mim|sobre mim|a meu respeito|do meu gosto|dos meus gostos|sobre (?:o )?meu gosto|sobre meus gostos)$|"
+    r"^(?:what are |show me |show |tell me |list )?(?:my )?(?:tastes|preferences|taste profile|profile|likes and dislikes)$|"
+    r"^(?:what do i like|do que eu gosto|o que eu gosto)$|"
+    r"^(?:(?:quais sao|mostre|mostra|me mostre|me diga) )?(?:os |as |o )?(?:meus gostos|minhas preferencias|meu perfil)$"
+)
+MEMORY_FORGET = re.compile(
+    r"^(?:please |por favor )?(?:(?:forget|erase|delete|clear|wipe|reset|remove|drop)(?: all| everything)?(?: about)?(?: what i (?:like|told you|said)| me| my (?:data|tastes?|preferences|profile|likes|history|memory)| everything| it all| all that| that)*"
+    r"|(?:esqueca|esquece|esquecer|apague|apaga|limpe|limpa|zere|zera|exclua|exclui|delete|remova|remove)(?: tudo| o que (?:eu )?(?:gosto|te disse|falei)| de mim| isso| meus (?:dados|gostos)| minhas preferencias| meu perfil| sobre mim)*)"
+    r"(?: please| por favor)?$"
+)
+
+# -- not about books ----------------------------------------------------------------------------
+_OFF_TOPIC = re.compile(
+    r"(?:^| )(?:weather|forecast|temperature|raining|sunny|news|headlines|stock|stocks|bitcoin|crypto|exchange rate|"
+    r"football|soccer|basketball|baseball|match score|who won|recipe|recipes|cook|cooking|joke|jokes|what time is it|what day is it|"
+    r"capital of|president of|translate|calculate|homework|lottery|"
+    r"previsao do tempo|o tempo hoje|vai chover|chovendo|temperatura|clima hoje|clima amanha|noticias|cotacao|dolar|futebol|"
+    r"jogo do|placar|quem ganhou|receita|receitas|cozinhar|piada|piadas|que horas sao|que dia e hoje|capital d[aoe]|presidente d[aoe]|traduza|traduz|calcule|loteria)(?: |$)"
+    r"|\d+ ?(?:plus|minus|times|mais|menos|vezes|[x*/+-]) ?\d+"
+)
+_BOOK_CUE = re.compile(
+    r"(?:^| )(?:books?|novels?|read|reading|reads|author|authors|writer|series|story|stories|library|catalog|"
+    r"livros?|ler|leitura|leituras|autor|autora|escritor|escritora|serie|saga|historia|historias|romance|romances|biblioteca|catalogo)(?: |$)"
+)
+SURPRISE = re.compile(r"(?:^| )(?:surprise me|surpreenda me|me surpreenda|me surpreende|surprise|surpresa|random|aleatorio|aleatoria|anything|qualquer coisa|tanto faz|whatever)(?: |$)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Tastes:
+    likes: tuple[str, ...]  # catalog genre names
+    dislikes: tuple[str, ...]
+    rest: str  # clauses that stated no taste ("recommend something")
+
+
+def strip_polite(folded: str) -> str:
+    return _POLITE.sub("", folded).strip() or folded
+
+
+def author_phrase(folded: str) -> str:
+    return _first(_AUTHOR, folded)
+
+
+def author_info_phrase(folded: str) -> str:
+    return _first(_AUTHOR_INFO, folded)
+
+
+def series_phrase(folded: str) -> str:
+    return _first(_SERIES, folded)
+
+
+def next_phrase(folded: str) -> str | None:
+    """What "what comes after X" names ('' when it names nothing: "what's next?"), or None."""
+    for pattern in _NEXT:
+        match = pattern.match(folded)
+        if match:
+            groups = match.groupdict()
+            return (groups.get("x") or groups.get("y") or "").strip()
+    return None
+
+
+def position_of(phrase: str) -> int:
+    """'2', 'book 2', 'o 2', 'numero 3' -> the series position; 0 when the phrase is no number."""
+    match = _POSITION.match(phrase.strip())
+    return int(match.group("n")) if match else 0
+
+
+def tastes(folded: str, language: str) -> Tastes | None:
+    """'I love fantasy and I hate romance' -> likes and dislikes of genres, or None when the
+    message states no genre taste (a liked title, say, is for the caller to handle)."""
+    likes: list[str] = []
+    dislikes: list[str] = []
+    rest: list[str] = []
+    polarity = 0  # 1 like, -1 dislike, 0 none yet
+    stated = False
+    for clause in _CLAUSE.split(folded):
+        clause = clause.strip()
+        verb_like, verb_dislike = _LIKE_VERB.match(clause), _DISLIKE_VERB.match(clause)
+        if verb_dislike:
+            polarity, clause = -1, clause[verb_dislike.end():]
+        elif verb_like:
+            polarity, clause = 1, clause[verb_like.end():]
+        elif _NOT.match(clause) and polarity:
+            polarity, clause = -1, clause[_NOT.match(clause).end():]
+        pairs = lexicon.genre_phrases(clause, language)
+        found = [genre for _, genre in pairs]
+        if (verb_like or verb_dislike) and not found:
+            return None  # "I loved Dune": a book, not a genre
+        if found and polarity:
+            stated = True
+            (likes if polarity > 0 else dislikes).extend(found)
+        leftover = f" {clause} "
+        for phrase, _ in pairs:
+            leftover = leftover.replace(f" {phrase} ", " ")
+        rest.append(leftover.strip())
+    if not stated:
+        return None
+    dislikes = list(dict.fromkeys(dislikes))
+    likes = [g for g in dict.fromkeys(likes) if g not in dislikes]
+    return Tastes(tuple(likes), tuple(dislikes), " ".join(" ".join(rest).split()))
+
+
+def is_off_topic(folded: str) -> bool:
+    return bool(_OFF_TOPIC.search(folded)) and not _BOOK_CUE.search(folded)
+
+
+def _first(patterns: list[re.Pattern], folded: str) -> str:
+    for pattern in patterns:
+        match = pattern.match(folded)
+        if match and match.group("x").strip():
+            return match.group("x").strip()
+    return ""

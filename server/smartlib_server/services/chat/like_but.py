@@ -1,0 +1,146 @@
+"""'Something like X but Y': X's neighbours, filtered or re-ranked by what Y asks to change.
+
+Y may ask for a length ("shorter"), a tone ("less dark", "mais leve"), a genre ("but sci-fi",
+"mas de ficção científica"), an exclusion ("but no romance"), an order ("but better rated"), or
+another author. Anything else is read as a description and searched for among books sharing
+X's genres.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import TYPE_CHECKING
+
+from smartlib_server.domain import Book
+from smartlib_server.services.chat import constraints, lexicon
+from smartlib_server.services.chat import wording as w
+from smartlib_server.services.chat.follow_ups import length_proxy
+from smartlib_server.services.chat.intents import Intent
+from smartlib_server.services.chat.ordering import darkness
+from smartlib_server.services.chat.session import Context, Draft, TurnInput
+from smartlib_server.services.chat.wording import title
+from smartlib_server.text import fold
+
+if TYPE_CHECKING:
+    from smartlib_server.services.chat.agent import ChatAgent
+
+POOL = 8  # neighbours fetched per book shown, before the change is applied
+
+_SHORTER = re.compile(r"(?:^| )(?:shorter|short|quicker|quick|less long|not as long|smaller|brief|mais curt[oa]s?|curt[oa]s?|menor(?:es)?|menos long[oa]s?|mais rapid[oa]s?)(?: |$)")
+_LIGHTER = re.compile(r"(?:^| )(?:less (?:dark|grim|sad|violent|heavy|scary|serious|bleak)|lighter|light|happier|happy|more (?:fun|cheerful|uplifting|hopeful|upbeat|lighthearted)|"
+                      r"funnier|cozier|cosier|feel good|cheerful|upbeat|uplifting|"
+                      r"menos (?:sombri[oa]s?|pesad[oa]s?|triste|tristes|violent[oa]s?|assustador(?:es|a)?|seri[oa]s?|dark)|mais (?:leve|leves|alegre|alegres|divertid[oa]s?|engracad[oa]s?|otimista|fofo|fofos)|leve|leves|alegre)(?: |$)")
+_DARKER = re.compile(r"(?:^| )(?:darker|dark|grimmer|grittier|scarier|more (?:serious|dark|grim|violent|intense)|mais (?:sombri[oa]s?|pesad[oa]s?|dark|assustador(?:es|a)?|seri[oa]s?|intens[oa]s?)|sombri[oa]s?)(?: |$)")
+_OTHER_AUTHOR = re.compile(r"(?:^| )(?:(?:by |from )?(?:another|a different|other|different) (?:author|writer)s?|not by (?:the same|him|her)|"
+                           r"(?:de |por )?(?:outro|outra|outros|outras) (?:autor|autora|autores|escritor|escritora)(?:es)?|de autor(?:es)? diferente(?:s)?)(?: |$)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    kind: str  # "shorter", "lighter", "darker", "other_author", "genre", "order" or "text"
+    include: tuple[str, ...] = ()  # catalog genres the books must have
+    exclude: tuple[str, ...] = ()
+    sort: str = ""
+    text: str = ""  # English words for a free-text change
+
+
+def read_change(modifier: str, language: str) -> Change:
+    folded = fold(modifier)
+    c = constraints.extract(folded, language)
+    include = tuple(dict.fromkeys(g for _, g in lexicon.genre_phrases(c.rest, language)))
+    if _SHORTER.search(folded):
+        return Change("shorter", include, c.exclude, c.sort)
+    if _OTHER_AUTHOR.search(folded):
+        return Change("other_author", include, c.exclude, c.sort)
+    if _LIGHTER.search(folded):
+        return Change("lighter", include, c.exclude, c.sort)
+    if _DARKER.search(folded):
+        return Change("darker", include, c.exclude, c.sort)
+    if include or c.exclude:
+        return Change("genre", include, c.exclude, c.sort)
+    if c.sort:
+        return Change("order", sort=c.sort)
+    return Change("text", text=lexicon.english_query(c.rest, language))
+
+
+def answer(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
+    p = out.p
+    found = agent.target(intent, ctx, out)
+    if found is None:
+        return
+    if found.kind in ("none", "ambiguous"):
+        agent.act("similar", found, intent.subject, ctx, turn, out)
+        out.pending = f"like_but:{intent.modifier}" if found.kind == "ambiguous" else out.pending
+        return
+    book = found.book if found.kind == "book" else found.books[0]
+    change = read_change(intent.modifier, p.language)
+    out.remember["liked"] = [book.id]
+    exclude = [*intent.exclude, *change.exclude]
+    if change.kind == "text":
+        text = " ".join([change.text, *[g for g in book.genres if g not in w.GENERIC_GENRES][:2]]).strip()
+        query = {"mode": "text", "text": text, "genres": [], "exclude_genres": exclude, "seen": [book.id]}
+        items = agent.run(query, turn, out)
+    else:
+        query = {"mode": "similar", "book": book.id, "genres": list(change.include), "exclude_genres": exclude,
+                 "seen": [], "sort": change.sort or intent.sort}
+        pool = agent.run(query, turn, out, k=agent.page * POOL, record=False, seed_genres=book.genres)
+        if not pool and change.include:  # no neighbour has the genre: search it with X's themes instead
+            query = {"mode": "text", "text": " ".join([*change.include, title(book)]), "genres": list(change.include),
+                     "exclude_genres": exclude, "seen": [book.id], "sort": change.sort}
+            pool = agent.run(query, turn, out, k=agent.page * POOL, record=False)
+        items = _apply(change, book, pool)[: agent.page]
+        out.set_list(items, query)
+    out.focus = book.id
+    out.text = w.recommendations(p, items, _intro(p, book, change), _note(p, change))
+
+
+def _apply(change: Change, book: Book, pool: list[tuple[Book, str]]) -> list[tuple[Book, str]]:
+    if change.kind == "shorter":
+        limit = length_proxy(book)
+        return [item for item in pool if length_proxy(item[0]) < limit]
+    if change.kind == "lighter":
+        limit = darkness(book)
+        return [item for item in pool if darkness(item[0]) < limit]
+    if change.kind == "darker":
+        limit = darkness(book)
+        return [item for item in pool if darkness(item[0]) > limit]
+    if change.kind == "other_author":
+        return [item for item in pool if not set(item[0].authors) & set(book.authors)]
+    return pool
+
+
+def _intro(p: w.Phrasebook, book: Book, change: Change) -> str:
+    t = title(book)
+    genres_en = w.join([w.genre_label(g, "en") for g in change.include], "en")
+    genres_pt = w.join([w.genre_label(g, "pt") for g in change.include], "pt")
+    excluded_en = w.join([w.genre_label(g, "en") for g in change.exclude], "en")
+    excluded_pt = w.join([w.genre_label(g, "pt") for g in change.exclude], "pt")
+    how = {
+        "shorter": p.say("but shorter", "mas mais curtos"),
+        "lighter": p.say("but lighter in tone", "mas com um tom mais leve"),
+        "darker": p.say("but darker", "mas mais sombrios"),
+        "other_author": p.say("by other authors", "de outros autores"),
+        "order": p.say("best rated first", "dos mais bem avaliados para os menos"),
+        "text": p.say(f"with \"{change.text}\"", f"com \"{change.text}\""),
+    }.get(change.kind, "")
+    if change.kind == "genre":
+        parts = [p.say(f"in {genres_en}", f"de {genres_pt}") if change.include else "",
+                 p.say(f"without {excluded_en}", f"sem {excluded_pt}") if change.exclude else ""]
+        how = " ".join(x for x in parts if x)
+    return p.say(f"Books like {t}, {how}:", f"Livros parecidos com {t}, {how}:")
+
+
+def _note(p: w.Phrasebook, change: Change) -> str:
+    if change.kind == "shorter":
+        return p.say("The catalog has no page counts, so \"shorter\" means genre labels that usually mean a quicker read, then a shorter description.",
+                     "O catálogo não tem número de páginas, então \"mais curto\" quer dizer gêneros de leitura mais rápida e depois uma descrição menor.")
+    if change.kind in ("lighter", "darker"):
+        return p.say("Tone is judged from the books' genre labels and the words of their catalog descriptions.",
+                     "O tom foi avaliado pelos gêneros e pelas palavras das descrições do catálogo.")
+    return ""
+
+
+def resume(agent: "ChatAgent", pending: str, book: Book, ctx: Context, turn: TurnInput, out: Draft) -> None:
+    """Completes 'like X but Y' once the reader picked which X."""
+    modifier = pending.split(":", 1)[1]
+    answer(agent, Intent("like_but", subject="it", modifier=modifier), dataclasses.replace(ctx, focus=book.id), turn, out)

@@ -1,0 +1,151 @@
+"""A reader's tastes: stated ("I love fantasy, I hate romance"), remembered across sessions,
+shown on request, erased on request, and used to steer vague asks ("surprise me").
+
+Tastes come from two places: the user's profile in conversation memory (with a user_id) and
+what this session's earlier turns stated (so an anonymous reader is heard within a session).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+from smartlib_server.adapters.conversation_memory import UserProfile
+from smartlib_server.services.chat import wording as w
+from smartlib_server.services.chat.intents import Intent
+from smartlib_server.services.chat.lexicon import genre_label
+from smartlib_server.services.chat.session import Context, Draft, TurnInput
+from smartlib_server.services.chat.wording import title
+
+if TYPE_CHECKING:
+    from smartlib_server.services.chat.agent import ChatAgent
+
+
+@dataclasses.dataclass(frozen=True)
+class Tastes:
+    liked_genres: tuple[str, ...] = ()  # lower-cased catalog genre names, most recent first
+    disliked_genres: tuple[str, ...] = ()
+    liked_books: tuple[str, ...] = ()  # book ids
+    disliked_books: tuple[str, ...] = ()
+    mentioned_genres: tuple[str, ...] = ()
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.liked_genres or self.disliked_genres or self.liked_books or self.disliked_books)
+
+
+def combine(profile: UserProfile, ctx: Context) -> Tastes:
+    """The profile plus what this session stated; the session's newer word wins a conflict."""
+    liked = [*ctx.likes, *(g for g in profile.liked_genres if g not in ctx.dislikes)]
+    disliked = [*ctx.dislikes, *(g for g in profile.disliked_genres if g not in ctx.likes)]
+    return Tastes(
+        tuple(dict.fromkeys(liked)), tuple(dict.fromkeys(disliked)),
+        profile.liked, profile.disliked, profile.mentioned_genres,
+    )
+
+
+def state(agent: "ChatAgent", intent: Intent, turn: TurnInput, out: Draft) -> None:
+    """'I love fantasy and I hate romance': remember it, say so, and show what fits."""
+    p = out.p
+    likes = [g.lower() for g in intent.likes]
+    dislikes = [g.lower() for g in intent.dislikes]
+    out.remember["liked_genres"] = likes
+    out.remember["disliked_genres"] = dislikes
+    out.likes, out.dislikes = likes, dislikes
+    said = []
+    if likes:
+        said.append(p.say(f"you like {_labels(likes, 'en')}", f"você gosta de {_labels(likes, 'pt')}"))
+    if dislikes:
+        said.append(p.say(f"you don't like {_labels(dislikes, 'en')}", f"você não gosta de {_labels(dislikes, 'pt')}"))
+    where = p.say(" I'll remember it next time too." if turn.user_id else "", " Vou lembrar disso nas próximas vezes também." if turn.user_id else "")
+    head = p.say(f"Noted: {w.join(said, 'en')}.{where}", f"Anotado: {w.join(said, 'pt')}.{where}")
+    if not likes:
+        out.text = head + p.say(" Tell me a genre, a book or a mood and I'll keep those out.",
+                                " Diga um gênero, um livro ou um clima e eu deixo esses de fora.")
+        return
+    query = {"mode": "text", "text": " ".join(intent.likes), "genres": list(intent.likes), "exclude_genres": list(intent.dislikes), "seen": []}
+    items = agent.run(query, turn, out)
+    out.text = w.recommendations(p, items, head + p.say(" A few to start with:", " Algumas para começar:"))
+
+
+def vague(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
+    """'Recommend me something', 'surprise me': steered by what the reader likes, and saying so."""
+    p = out.p
+    tastes = agent.tastes(turn, ctx)
+    books = agent.books
+    exclude = [*intent.exclude, *tastes.disliked_genres]
+    sort = intent.sort
+    liked_books = [i for i in tastes.liked_books if i in books]
+    if tastes.liked_genres:
+        genres = list(tastes.liked_genres[:2])
+        query = {"mode": "ranked" if sort else "text", "text": " ".join(genres), "genres": genres,
+                 "exclude_genres": exclude, "seen": [], "sort": sort}
+        intro = p.say(f"Since you like {_labels(genres, 'en')}, here are some picks",
+                      f"Como você gosta de {_labels(genres, 'pt')}, aqui vão algumas sugestões")
+    elif liked_books:
+        book = books[liked_books[0]]
+        query = {"mode": "similar", "book": book.id, "genres": [], "exclude_genres": exclude, "seen": [], "sort": sort}
+        intro = p.say(f"Since you liked {title(book)}, here are books like it",
+                      f"Como você gostou de {title(book)}, aqui vão livros parecidos")
+    else:
+        query = {"mode": "popular", "genres": [], "exclude_genres": exclude, "seen": [], "sort": sort}
+        intro = p.say("Here are some of the catalog's best-loved books (tell me a genre or a mood and I'll narrow it down)",
+                      "Aqui vão alguns dos livros mais queridos do catálogo (diga um gênero ou clima e eu refino)")
+    if tastes.disliked_genres:
+        intro += p.say(f", leaving out {_labels(tastes.disliked_genres, 'en')}, which you don't like",
+                       f", deixando de fora {_labels(tastes.disliked_genres, 'pt')}, que você não curte")
+    intro += ":"
+    items = agent.run(query, turn, out, surprise=intent.surprise)
+    out.text = w.recommendations(p, items, intro)
+
+
+def show(agent: "ChatAgent", ctx: Context, turn: TurnInput, out: Draft) -> None:
+    """'What do you know about me?': everything remembered, and how to erase it."""
+    p = out.p
+    tastes = agent.tastes(turn, ctx)
+    books = agent.books
+    lines = []
+    if tastes.liked_genres:
+        lines.append(p.say(f"- You like {_labels(tastes.liked_genres, 'en')}.", f"- Você gosta de {_labels(tastes.liked_genres, 'pt')}."))
+    if tastes.disliked_genres:
+        lines.append(p.say(f"- You don't like {_labels(tastes.disliked_genres, 'en')}.",
+                           f"- Você não gosta de {_labels(tastes.disliked_genres, 'pt')}."))
+    liked = [title(books[i]) for i in tastes.liked_books[:5] if i in books]
+    if liked:
+        lines.append(p.say(f"- Books you liked: {w.join(liked, 'en')}.", f"- Livros de que você gostou: {w.join(liked, 'pt')}."))
+    disliked = [title(books[i]) for i in tastes.disliked_books[:5] if i in books]
+    if disliked:
+        lines.append(p.say(f"- Books you didn't like: {w.join(disliked, 'en')}.", f"- Livros de que você não gostou: {w.join(disliked, 'pt')}."))
+    if tastes.mentioned_genres and not tastes.liked_genres:
+        lines.append(p.say(f"- Genres we talked about: {_labels(tastes.mentioned_genres[:3], 'en')}.",
+                           f"- Gêneros de que falamos: {_labels(tastes.mentioned_genres[:3], 'pt')}."))
+    scope = "" if turn.user_id else p.say(
+        " You're not signed in (no user id), so this lasts only for this conversation.",
+        " Você não está identificado (sem user id), então isso vale só para esta conversa.")
+    if not lines:
+        out.text = p.say("I don't know anything about your tastes yet. Tell me, for example, \"I love fantasy and I don't like romance\".",
+                         "Ainda não sei nada sobre seus gostos. Diga, por exemplo, \"adoro fantasia e não gosto de romance\".") + scope
+        return
+    out.text = "\n".join([p.say("Here's what I know about you:", "Veja o que eu sei sobre você:"), *lines]) + "\n\n" + p.say(
+        "Say \"forget what I like\" to erase it.", "Diga \"esqueça o que eu gosto\" para apagar.") + scope
+
+
+def forget(turn: TurnInput, out: Draft) -> None:
+    """'Forget what I like': the erase runs when the turn is delivered (see ChatAgent.commit)."""
+    p = out.p
+    out.forget = True
+    out.text = p.say(
+        "Done: I've forgotten your tastes and the books you liked or disliked. From now on I start fresh.",
+        "Pronto: esqueci seus gostos e os livros de que você gostou ou não. A partir de agora começo do zero.",
+    )
+
+
+def keep_out(query: dict[str, Any], tastes: Tastes, seed_genres: tuple[str, ...] = ()) -> list[str]:
+    """Genres to leave out of a list: those asked to exclude plus the disliked ones, unless the
+    ask names them (or the book it starts from has them)."""
+    asked = {g.lower() for g in query.get("genres", [])} | {g.lower() for g in seed_genres}
+    excluded = [g.lower() for g in query.get("exclude_genres", [])]
+    return list(dict.fromkeys([*excluded, *(g for g in tastes.disliked_genres if g not in asked)]))
+
+
+def _labels(genres, language: str) -> str:
+    return w.join([genre_label(g, language) for g in genres], language)
