@@ -268,3 +268,18 @@ def candidate_slots(table: SignalTable, slot: int, nearest: np.ndarray) -> np.nd
     pool = np.concatenate([np.asarray(nearest, dtype=np.int64), table.shelf_mates(slot), table.author_mates(slot)])
     pool = np.unique(pool)
     return pool[pool != slot]
+
+
+# What `smartlib train` stores when it has no behaviour file to fit on (a catalog other than the
+# 10k, a machine without shared data): the ranker fit on the 147 queries of the Goodreads dev file
+# over the 10k catalog and the encoder `smartlib train` produced on 2026-12-04. Only its
+# similarity weight is tied to that encoder's space; the rest are catalog signals.
+DEFAULT_RANKER = ReaderRanker(
+    mean=(0.567048, 0.600618, 0.322494, 0.582161, 0.836189, 1.66043, 0.0143268, 0.00120196, 3.80331, 0.729007,
+          2.93109, 1, 0.02102, 0.811741, 0.444995),
+    scale=(0.0745104, 0.170843, 0.164197, 0.493203, 0.370104, 0.676488, 0.118834, 0.0346484, 2.40543, 0.444472,
+           0.774531, 1, 0.203557, 0.624263, 0.583345),
+    weights=(0.773488, 0.590097, 0.296953, -0.0618442, -0.0750538, 0.246587, -0.575023, -0.0228033, 1.44687,
+             -1.24256, -0.78687, 0, -0.00221219, -0.702132, -0.674361),
+    provenance="built-in: fit on goodreads_similar_dev.jsonl (147 queries, 10k catalog), 2026-12-04",
+)

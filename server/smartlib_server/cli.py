@@ -5,6 +5,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -83,6 +84,18 @@ def _catalog_for_training(settings: Settings):
     return [books[i] for i in ids], vectors
 
 
+def _behaviour_path(args: argparse.Namespace) -> Path | None:
+    """--behaviour, else goodreads_similar_dev.jsonl in SMARTLIB_DATA_DIR (default ../shared/data)
+    when it exists; None when there is no such file (the built-in reader ranker is used)."""
+    if args.behaviour:
+        path = Path(args.behaviour)
+        if not path.is_file():
+            raise ConfigError(f"--behaviour {path}: no such file")
+        return path
+    path = Path(os.environ.get("SMARTLIB_DATA_DIR", "../shared/data")) / "goodreads_similar_dev.jsonl"
+    return path if path.is_file() else None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from smartlib_server.embedding import MiniLMTextEncoder
     from smartlib_training.pipeline import run_train
@@ -99,7 +112,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    version_dir = run_train(books, vectors, settings.model_store, params, progress=True, text_encoder=MiniLMTextEncoder())
+    behaviour = _behaviour_path(args)
+    print(f"behaviour file: {behaviour or 'none found; the built-in reader ranker is stored'}")
+    version_dir = run_train(books, vectors, settings.model_store, params, progress=True, text_encoder=MiniLMTextEncoder(),
+                            behaviour_path=behaviour)
     print(f"encoder version {version_dir.name} written to {version_dir}")
     print(f"report: {version_dir / 'report.md'}")
     if not args.no_mar:
@@ -120,7 +136,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from smartlib_server.embedding import MiniLMTextEncoder
     from smartlib_training.artifacts import latest_version
     from smartlib_training.pipeline import run_eval
-    from smartlib_training.report import metrics_table
+    from smartlib_training.report import metrics_table, quality_tables
 
     settings = _settings(args)
     version = args.version or latest_version(settings.model_store)
@@ -128,9 +144,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(f"error: no encoder version in {settings.model_store}/encoder; run `smartlib train` first", file=sys.stderr)
         return 2
     books, vectors = _catalog_for_training(settings)
-    metrics = run_eval(books, vectors, settings.model_store / "encoder" / version, MiniLMTextEncoder(),
-                       Path(args.report_dir) if args.report_dir else None)
+    metrics, quality = run_eval(books, vectors, settings.model_store / "encoder" / version, MiniLMTextEncoder(),
+                                Path(args.report_dir) if args.report_dir else None, _behaviour_path(args))
     print(metrics_table(metrics))
+    print()
+    print(quality_tables(quality))
     return 0
 
 
@@ -161,12 +179,16 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=int, help="training epochs (default from TrainParams)")
     train.add_argument("--seed", type=int, help="random seed (default 13)")
     train.add_argument("--no-mar", action="store_true", help="skip building the TorchServe archives")
+    behaviour_help = ("'readers also enjoyed' lists (JSON lines) to fit and score the reader ranker on "
+                      "(default: goodreads_similar_dev.jsonl in SMARTLIB_DATA_DIR, ../shared/data, when present)")
+    train.add_argument("--behaviour", help=behaviour_help)
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("eval", help="score BASELINE and FINETUNED on the held-out books")
     common(evaluate)
     evaluate.add_argument("--version", help="encoder version (default: the newest)")
     evaluate.add_argument("--report-dir", help="write a fresh Markdown report with plots here")
+    evaluate.add_argument("--behaviour", help=behaviour_help)
     evaluate.set_defaults(func=cmd_eval)
 
     export = sub.add_parser("export-mar", help="build TorchServe .mar archives for an encoder version")

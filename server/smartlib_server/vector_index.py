@@ -188,6 +188,16 @@ class VectorIndex:
             label = self._rows.get(book_id)
             return None if label is None else self._index.reconstruct(label)
 
+    def vectors(self, book_ids: Sequence[str]) -> np.ndarray:
+        """(len(book_ids), dim) stored vectors under one lock; a zero row for an id not indexed."""
+        out = np.zeros((len(book_ids), self.dim), dtype=np.float32)
+        with self._lock.read():
+            for position, book_id in enumerate(book_ids):
+                label = self._rows.get(book_id)
+                if label is not None:
+                    out[position] = self._index.reconstruct(label)
+        return out
+
     def neighbours(
         self, book_id: str, n: int, *, wait: bool = True, bias_weight: float = 0.0
     ) -> tuple[list[str], list[float]] | None:

@@ -18,7 +18,9 @@ ENCODER = ad.VERSION_KIND_ENCODER
 
 @pytest.fixture(scope="module")
 def trained_store(tmp_path_factory, starter_sqlite):
-    """Two encoder versions trained on the starter catalog (2 epochs each, seconds)."""
+    """Two encoder versions trained on the starter catalog (2 epochs each, seconds), without a
+    reader ranker: these tests cover the neighbour-table path (test_reader_ranking_serving.py
+    covers the ranked one)."""
     store = sqlite_store(starter_sqlite)
     books = {b.id: b for b in store.all_books()}
     ids, vectors = store.load_vectors(EMBEDDER_ID)
@@ -26,7 +28,7 @@ def trained_store(tmp_path_factory, starter_sqlite):
     root = tmp_path_factory.mktemp("model_store")
     versions = []
     for seed in (1, 2):
-        params = TrainParams(epochs=2, seed=seed, threads=1, batch_size=64)
+        params = TrainParams(epochs=2, seed=seed, threads=1, batch_size=64, reader_ranker=False)
         versions.append(run_train([books[i] for i in ids], vectors, root, params, progress=False).name)
     return root, versions
 

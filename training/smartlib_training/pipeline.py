@@ -9,13 +9,24 @@ from pathlib import Path
 
 import numpy as np
 
+from smartlib_core.reader_ranking import DEFAULT_RANKER, ReaderRanker
 from smartlib_server.domain import Book
+from smartlib_server.embedding import normalise, query_vectors
 from smartlib_training import artifacts, report
+from smartlib_training.behaviour import load_behaviour
 from smartlib_training.evaluate import TextEncoder, evaluate
+from smartlib_training.quality import TextCatalog, behaviour_report, genre_pick_report, known_item_report
+from smartlib_training.reader_fit import Space, examples, fit_ranker, signal_table
 from smartlib_training.relations import author_disjoint_split
 from smartlib_training.train import TrainParams, TrainResult, train_encoder
 
 log = logging.getLogger(__name__)
+
+# Fewer behaviour queries than this in the catalog (another catalog than the file's) and the
+# ranker is not fit on them: the built-in one is stored instead.
+MIN_BEHAVIOUR_QUERIES = 30
+GATE_BEHAVIOUR = "behaviour_recall@10"
+GATE_KNOWN_ITEM = "known_item_hit@10"
 
 
 def _check_inputs(books: Sequence[Book], vectors: np.ndarray) -> np.ndarray:
@@ -26,7 +37,7 @@ def _check_inputs(books: Sequence[Book], vectors: np.ndarray) -> np.ndarray:
 
 
 def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, params: TrainParams | None = None,
-              progress: bool = True, text_encoder: TextEncoder | None = None) -> Path:
+              progress: bool = True, text_encoder: TextEncoder | None = None, behaviour_path: Path | None = None) -> Path:
     """Trains on the author-disjoint split, evaluates on its held-out books, writes a new version.
 
     Args:
@@ -34,7 +45,11 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
         model_store: root folder; the version lands in model_store/encoder/<version>/.
         params: hyper-parameters (defaults: TrainParams()).
         progress: tqdm bar and per-epoch loss lines.
-        text_encoder: the MiniLM text encoder for the "<genre> books" metric; None skips it.
+        text_encoder: the MiniLM text encoder for the "<genre> books", known-item and genre-pick
+            metrics; None skips them.
+        behaviour_path: "readers also enjoyed" lists (training/smartlib_training/behaviour.py):
+            the reader ranker is fit on them and scored by 5-fold cross-validation; None or too
+            few matching queries stores the built-in ranker.
 
     Returns:
         The new version directory (verified before returning).
@@ -45,6 +60,7 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
     result: TrainResult = train_encoder(books, vectors, params, progress=progress)
     metrics = evaluate(books, vectors, result.model, result.test_idx, params.ranking_weight,
                        params.ranking_oversample, text_encoder)
+    ranker, quality = reader_stage(books, vectors, result.model, behaviour_path, text_encoder, fit=True)
     data_hash = artifacts.training_data_hash(books, vectors)
     summary = {
         "books": len(books),
@@ -56,15 +72,18 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
         "hyper-parameters": params.to_dict(),
     }
     with tempfile.TemporaryDirectory(prefix="smartlib-report-") as tmp:
-        files = report.write_report(Path(tmp), metrics, result.epoch_losses, result.epoch_parts, summary)
+        files = report.write_report(Path(tmp), metrics, result.epoch_losses, result.epoch_parts, summary, quality)
         version_dir = artifacts.write_version(model_store, result.model, {
             "training_data_sha256": data_hash,
             "books": len(books),
             "held_out_books": len(result.test_idx),
             "hyper_parameters": params.to_dict(),
-            "ranking": {"popularity_weight": params.ranking_weight, "oversample": params.ranking_oversample},
+            "ranking": {"popularity_weight": params.ranking_weight, "oversample": params.ranking_oversample,
+                        **({"reader_ranker": ranker.to_dict()} if params.reader_ranker else {})},
             "epoch_losses": result.epoch_losses,
             "metrics": metrics,
+            "quality": quality,
+            "gate": gate_numbers(quality),
             "train_seconds": round(result.seconds, 1),
             "train_cpu_seconds": round(result.cpu_seconds, 1),
         }, files)
@@ -73,8 +92,51 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
     return version_dir
 
 
+def reader_stage(books: Sequence[Book], vectors: np.ndarray, model, behaviour_path: Path | None,
+                 text_encoder: TextEncoder | None, fit: bool, stored: ReaderRanker | None = None) -> tuple[ReaderRanker, dict]:
+    """The reader ranker (fit on the behaviour file when `fit` and it matches this catalog, else
+    `stored` or the built-in one) and the quality figures readers would see, JSON-ready."""
+    encoded = normalise(model.encode_numpy(vectors))
+    queries = load_behaviour(behaviour_path, books) if behaviour_path is not None and Path(behaviour_path).is_file() else []
+    enough = len(queries) >= MIN_BEHAVIOUR_QUERIES
+    ranker, saw = stored or DEFAULT_RANKER, False
+    if fit and enough:
+        pool = examples(signal_table(books), Space(encoded), queries)
+        ranker = fit_ranker(pool, provenance=f"fit on {Path(behaviour_path).name} ({len(queries)} queries)")
+        saw = True
+    elif fit:
+        log.info("reader ranker: %d behaviour queries match this catalog (need %d); storing the built-in one",
+                 len(queries), MIN_BEHAVIOUR_QUERIES)
+    elif stored is not None and behaviour_path is not None and "fit on " + Path(behaviour_path).name in stored.provenance:
+        saw = True  # re-scoring a ranker on the file it was fit on: cross-validate again
+    quality: dict = {"reader_ranker": ranker.provenance, "behaviour_queries": len(queries)}
+    if enough:
+        raw_unit = normalise(np.asarray(vectors, dtype=np.float32))
+        report_ = behaviour_report(books, raw_unit, encoded, queries, ranker, saw)
+        quality["behaviour"] = {name: {m: e.to_dict() for m, e in values.items()} for name, values in report_.items()}
+    if text_encoder is not None:
+        catalog = TextCatalog.build(books, normalise(np.asarray(vectors, dtype=np.float32)))
+        encode = lambda texts: normalise(query_vectors(texts, text_encoder))
+        quality["known_item_hit@10"] = {k: e.to_dict() for k, e in known_item_report(catalog, encode).items()}
+        quality["genre_picks"] = genre_pick_report(catalog, encode)
+    return ranker, quality
+
+
+def gate_numbers(quality: dict) -> dict[str, dict]:
+    """The figures ActivateVersion compares against the active version: the default approach's
+    behavioural recall@10 and known-item hit@10, each with its bootstrap interval."""
+    gate = {}
+    for name, values in quality.get("behaviour", {}).items():
+        if name.startswith("FINETUNED + reader ranker"):
+            gate[GATE_BEHAVIOUR] = values["recall@10"]
+    known = quality.get("known_item_hit@10", {}).get("default (FINETUNED)")
+    if known:
+        gate[GATE_KNOWN_ITEM] = known
+    return gate
+
+
 def run_eval(books: Sequence[Book], vectors: np.ndarray, version_dir: Path, text_encoder: TextEncoder | None = None,
-             report_dir: Path | None = None) -> dict[str, dict[str, float]]:
+             report_dir: Path | None = None, behaviour_path: Path | None = None) -> tuple[dict[str, dict[str, float]], dict]:
     """Re-scores a stored version on the current catalog with the split it was trained with.
 
     The version directory is never modified (that would break its checksums); pass
@@ -93,9 +155,12 @@ def run_eval(books: Sequence[Book], vectors: np.ndarray, version_dir: Path, text
                     manifest.get("version"))
     _, test_idx = author_disjoint_split(books, params.test_fraction, params.seed)
     metrics = evaluate(books, vectors, model, test_idx, params.ranking_weight, params.ranking_oversample, text_encoder)
+    stored = manifest.get("ranking", {}).get("reader_ranker")
+    _, quality = reader_stage(books, vectors, model, behaviour_path, text_encoder, fit=False,
+                              stored=ReaderRanker.from_dict(stored) if stored else None)
     if report_dir is not None:
         losses = manifest.get("epoch_losses", [])
         report.write_report(Path(report_dir), metrics, losses, [], {
             "version": manifest.get("version"), "books": len(books), "held-out books": len(test_idx),
-        })
-    return metrics
+        }, quality)
+    return metrics, quality

@@ -10,6 +10,7 @@ from smartlib_training.evaluate import COST_METRICS, QUALITY_METRICS
 REPORT_FILE = "report.md"
 LOSS_PLOT = "loss.png"
 METRICS_PLOT = "metrics.png"
+QUALITY_PLOT = "quality.png"
 
 _LABELS = {
     "ndcg@10": "nDCG@10 (genre Jaccard)",
@@ -97,8 +98,69 @@ def plot_metrics(metrics: dict[str, dict[str, float]], path: Path) -> Path:
     return path
 
 
+def _interval(values: dict) -> str:
+    return f"{values['mean']:.3f} [{values['low']:.3f}, {values['high']:.3f}]"
+
+
+def quality_tables(quality: dict) -> str:
+    """Markdown: behavioural metrics per variant, known-item hit@10 and broad genre picks."""
+    lines: list[str] = []
+    behaviour = quality.get("behaviour")
+    if behaviour:
+        lines += [f"Behavioural queries: {quality.get('behaviour_queries', 0)} (\"readers also enjoyed\" lists); "
+                  "95 % bootstrap intervals over query books.", "",
+                  "| ranking | recall@10 | nDCG@10 | MRR@10 |", "|---|---:|---:|---:|"]
+        for name, values in behaviour.items():
+            if "recall@10" in values:
+                lines.append(f"| {name} | {_interval(values['recall@10'])} | {_interval(values['ndcg@10'])} "
+                             f"| {_interval(values['mrr@10'])} |")
+        for name, values in behaviour.items():
+            if "recall" in values:
+                lines += ["", f"{name}: {_interval(values['recall'])}"]
+        lines.append("")
+    known = quality.get("known_item_hit@10")
+    if known:
+        lines += ["| known-item search hit@10 (first sentence of the description) | value |", "|---|---:|"]
+        lines += [f"| {name} | {_interval(values)} |" for name, values in known.items()]
+        lines.append("")
+    picks = quality.get("genre_picks")
+    if picks:
+        lines += ['| "recommend <genre> books", most common genres | median Num_Ratings | share carrying the genre |',
+                  "|---|---:|---:|"]
+        lines += [f"| {name} | {values['median_num_ratings']:,.0f} | {values['genre_share']:.2f} |" for name, values in picks.items()]
+        lines.append("")
+    lines.append(f"Reader ranker: {quality.get('reader_ranker', 'n/a')}.")
+    return "\n".join(lines)
+
+
+def plot_quality(quality: dict, path: Path) -> Path | None:
+    """Behavioural recall@10 per variant and known-item hit@10, with their intervals."""
+    bars = [(name, values["recall@10"]) for name, values in quality.get("behaviour", {}).items() if "recall@10" in values]
+    bars += [(f"known-item hit@10: {name}", values) for name, values in quality.get("known_item_hit@10", {}).items()]
+    if not bars:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(bars) + 1.2), dpi=110)
+    means = [v["mean"] for _, v in bars]
+    errors = [[v["mean"] - v["low"] for _, v in bars], [v["high"] - v["mean"] for _, v in bars]]
+    ax.barh(range(len(bars)), means, xerr=errors, color=["#4c72b0" if "known" not in n else "#dd8452" for n, _ in bars])
+    ax.set_yticks(range(len(bars)), [n.replace(" (", "\n(") for n, _ in bars], fontsize=7)
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_title("what readers see: behavioural recall@10 and known-item hit@10 (95 % intervals)", fontsize=9)
+    ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def write_report(directory: Path, metrics: dict[str, dict[str, float]], epoch_losses: Sequence[float],
-                 epoch_parts: Sequence[dict[str, float]], summary: dict[str, object]) -> list[Path]:
+                 epoch_parts: Sequence[dict[str, float]], summary: dict[str, object], quality: dict | None = None) -> list[Path]:
     """Writes report.md, loss.png and metrics.png into `directory` and returns their paths.
 
     Args:
@@ -108,17 +170,24 @@ def write_report(directory: Path, metrics: dict[str, dict[str, float]], epoch_lo
     directory.mkdir(parents=True, exist_ok=True)
     loss_png = plot_loss(epoch_losses, epoch_parts, directory / LOSS_PLOT)
     metrics_png = plot_metrics(metrics, directory / METRICS_PLOT)
+    quality_png = plot_quality(quality or {}, directory / QUALITY_PLOT)
     lines = [
         "# FINETUNED encoder: evaluation report",
         "",
         "Queries are held-out books (their authors never appear in training); the index is the whole",
-        "catalog. FINETUNED ranks by 256-d cosine plus the popularity prior; BASELINE by 2688-d cosine.",
+        "catalog. These proxies score the learned space (256-d cosine plus the popularity prior, before",
+        "the reader ranker); BASELINE ranks by 2688-d cosine.",
         "Recall@10 divides by min(relevant, 10). Latency is one query at a time, one FAISS thread.",
         "",
         metrics_table(metrics),
         "",
         f"![metrics]({METRICS_PLOT})",
         "",
+    ]
+    if quality:
+        lines += ["## What readers see", "", quality_tables(quality), ""]
+        lines += [f"![quality]({QUALITY_PLOT})", ""] if quality_png else []
+    lines += [
         "## Training loss per epoch",
         "",
         "| epoch | total | " + " | ".join(epoch_parts[0].keys() if epoch_parts else ()) + " |",
@@ -131,4 +200,4 @@ def write_report(directory: Path, metrics: dict[str, dict[str, float]], epoch_lo
     lines += [f"- **{key}**: {value}" for key, value in summary.items()]
     path = directory / REPORT_FILE
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return [path, loss_png, metrics_png]
+    return [path, loss_png, metrics_png, *([quality_png] if quality_png else [])]

@@ -67,6 +67,7 @@ class TrainParams:
     bf16: bool = True  # autocast the MLP; similarities and losses stay in fp32
     ranking_weight: float = ranking.DEFAULT_WEIGHT
     ranking_oversample: int = ranking.DEFAULT_OVERSAMPLE
+    reader_ranker: bool = True  # False stores none: SimilarBooks then ranks by cosine + prior alone
 
     def __post_init__(self):
         problems = []

@@ -28,13 +28,10 @@ def reader_row(
         near_slots = [s for s in map(signals.slot, nearest) if s is not None]
         pool = candidate_slots(signals, slot, np.asarray(near_slots, dtype=np.int64))
         ids = signals.ids(pool.tolist())
-        similarity = np.empty(len(ids), dtype=np.float32)
-        for position, candidate in enumerate(ids):
-            known = nearest.get(candidate)
-            if known is None:  # a shelf-mate or author book outside the nearest: score it directly
-                vector = index.vector(candidate)
-                known = float(vector @ query) if vector is not None else 0.0
-            similarity[position] = known
+        similarity = np.array([nearest.get(i, np.nan) for i in ids], dtype=np.float32)
+        outside = np.flatnonzero(np.isnan(similarity))  # shelf-mates and author books beyond the nearest
+        if len(outside):
+            similarity[outside] = index.vectors([ids[i] for i in outside.tolist()]) @ query
         features = signals.features(slot, pool, similarity)
     scores = ranker.score(features)
     order = np.argsort(-scores, kind="stable")

@@ -10,6 +10,7 @@ from smartlib_server.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_server.services.reader_rows import reader_row
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
 from smartlib_server.services.similar_rows import SimilarRow, SimilarRows
+from smartlib_server.services.text_search import TextSearch
 from smartlib_server.services.validation import require_id, require_k, require_text
 from smartlib_server.text import fold
 from smartlib_server.vector_index import VectorIndex
@@ -30,6 +31,7 @@ class RecommendService:
         self.max_k = max_k
         self.max_query_chars = max_query_chars
         self.rows = SimilarRows()
+        self.text = TextSearch()
 
     def resolve_approach(
         self, approach: Approach | None, state: ServingState | None = None
@@ -94,17 +96,21 @@ class RecommendService:
         raises WouldBlock once the request is valid."""
         query = require_text(query, "query", self.max_query_chars)
         k = require_k(k, self.max_k)
+        version = self.index.version  # before the state: see services/similar_rows.py
         state = self._ready_state()
         if not wait:
             raise WouldBlock
         approach, finetuned = self.resolve_approach(approach, state)
         raw = self.inference.embed_queries([query])
-        vector = normalise(finetuned.encode(raw) if finetuned else raw)[0]
         folded = fold(query)
-        vector_index = finetuned.index if finetuned else state.baseline
-        candidates = lambda fetch: vector_index.search(vector, fetch)[0]
-        items = self._search(state, candidates, k, filt, finetuned, lambda cand: text_reason(folded, cand))
-        return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned))
+        if finetuned is not None:  # the default approach: see services/text_search.py
+            ranked = self.text.rank(state.books, version, state.baseline, query, normalise(raw)[0], k, filt)
+            items = [Recommendation(state.books[i], score, text_reason(folded, state.books[i])) for i, score in ranked]
+            return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
+        vector = normalise(raw)[0]
+        candidates = lambda fetch: state.baseline.search(vector, fetch)[0]
+        items = self._search(state, candidates, k, filt, None, lambda cand: text_reason(folded, cand))
+        return RecommendResult(tuple(items), approach, self.model_version(approach, None, version))
 
     def model_version(self, approach: Approach, finetuned: FinetunedModel | None, version: int | None = None) -> str:
         model = f"encoder:{finetuned.version}" if finetuned else EMBEDDER_ID

@@ -6,6 +6,7 @@ but the "texts" are random unit vectors, so no text model is needed.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import numpy as np
 import pytest
@@ -23,8 +24,17 @@ class SyntheticCatalog:
     genre_vectors: dict[str, np.ndarray]
 
     def text_encoder(self, texts):
-        """Stands in for MiniLM on '<genre> books' queries: the genre's own vector."""
-        return np.stack([self.genre_vectors[t.removesuffix(" books")] for t in texts])
+        """Stands in for MiniLM: a text naming a genre gets that genre's vector ('<genre> books',
+        'recommend <genre> books'); any other text a fixed random vector of its own."""
+        out = []
+        for text in texts:
+            genre = next((g for g in sorted(GENRES, key=len, reverse=True) if g.lower() in text.lower()), None)
+            if genre is not None:
+                out.append(self.genre_vectors[genre])
+            else:
+                seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+                out.append(_unit(np.random.default_rng(seed), 1)[0])
+        return np.stack(out)
 
 
 def _unit(rng: np.random.Generator, *shape: int) -> np.ndarray:

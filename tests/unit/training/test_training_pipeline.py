@@ -92,7 +92,7 @@ def test_pipeline_writes_a_verified_version(version_dir, catalog):
 
 
 def test_run_eval_reproduces_the_stored_metrics(version_dir, catalog, tmp_path):
-    metrics = run_eval(catalog.books, catalog.vectors, version_dir, catalog.text_encoder, report_dir=tmp_path)
+    metrics, _ = run_eval(catalog.books, catalog.vectors, version_dir, catalog.text_encoder, report_dir=tmp_path)
     stored = json.loads((version_dir / "manifest.json").read_text())["metrics"]
     for approach in ("baseline", "finetuned"):
         for key in ("ndcg@10", "author_recall@10", "genre_query_precision@10"):
@@ -143,3 +143,53 @@ def test_latest_version_ignores_partial_and_foreign_dirs(tmp_path):
     (root / "20260104T000000Z").mkdir()  # no manifest yet: not a complete version
     assert artifacts.latest_version(tmp_path) == "20260102T000000Z"
     assert artifacts.latest_version(tmp_path / "empty") is None
+
+
+def _behaviour_file(catalog, path, queries: int = 40):
+    """Readers here pair any book with the catalog's most-rated books by other authors: a rule
+    the ranker can learn from popularity, and which cosine alone does not follow."""
+    books = catalog.books
+    lines = []
+    for q in range(queries):
+        mates = sorted((b for b in books if b.authors != books[q].authors), key=lambda b: -b.num_ratings)[:4]
+        ref = lambda b: {"row": b.list_rank, "title": b.title, "author": b.authors[0]}
+        lines.append(json.dumps({"query": ref(books[q]), "similar": [ref(b) for b in mates]}))
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def behaviour_version(catalog, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("behaviour")
+    path = _behaviour_file(catalog, folder / "similar.jsonl")
+    return path, run_train(catalog.books, catalog.vectors, folder / "model_store", TINY, progress=False,
+                           text_encoder=catalog.text_encoder, behaviour_path=path)
+
+
+def test_reader_ranker_is_fit_on_the_behaviour_file_and_scored_out_of_fold(behaviour_version):
+    path, version_dir = behaviour_version
+    _, manifest = artifacts.load_verified(version_dir)
+    assert manifest["ranking"]["reader_ranker"]["provenance"] == "fit on similar.jsonl (40 queries)"
+    behaviour = manifest["quality"]["behaviour"]
+    ranked = behaviour["FINETUNED + reader ranker (5-fold, out of fold)"]["recall@10"]
+    cosine = behaviour["BASELINE (2688-d cosine)"]["recall@10"]
+    assert ranked["mean"] > cosine["mean"] + 0.2  # the pairing rule was learned, on queries it never saw
+    assert manifest["gate"]["behaviour_recall@10"] == ranked
+    assert 0.0 <= manifest["gate"]["known_item_hit@10"]["mean"] <= 1.0
+    report = (version_dir / "report.md").read_text()
+    assert "## What readers see" in report and (version_dir / "quality.png").is_file()
+
+
+def test_without_a_behaviour_file_the_built_in_ranker_is_stored(version_dir):
+    _, manifest = artifacts.load_verified(version_dir)
+    assert manifest["ranking"]["reader_ranker"]["provenance"].startswith("built-in")
+    assert "behaviour" not in manifest["quality"]
+    assert set(manifest["quality"]["genre_picks"]) == {"BASELINE", "default (FINETUNED)", "top 10 by Num_Ratings (reference)"}
+
+
+def test_eval_re_scores_the_stored_ranker_out_of_fold(behaviour_version, catalog):
+    path, version_dir = behaviour_version
+    _, quality = run_eval(catalog.books, catalog.vectors, version_dir, catalog.text_encoder, behaviour_path=path)
+    stored = json.loads((version_dir / "manifest.json").read_text())["quality"]["behaviour"]
+    key = "FINETUNED + reader ranker (5-fold, out of fold)"
+    assert quality["behaviour"][key]["recall@10"]["mean"] == pytest.approx(stored[key]["recall@10"]["mean"])

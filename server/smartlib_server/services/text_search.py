@@ -1,0 +1,42 @@
+"""SearchByText under the default approach: broad genre asks by what readers love, the rest by content.
+
+The rules live in smartlib_core.text_ranking, where `smartlib eval` measures them too; this
+module keeps one ShelfIndex per catalog version and lends it the 2688-d index. Both kinds of
+ask score against the 2688-d vectors (the description and genre blocks), never the 256-d
+space, which keeps too little of what makes one book itself to find it from a sentence.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import numpy as np
+
+from smartlib_core.domain import Book, BookFilter
+from smartlib_core.text_ranking import ShelfIndex, rank_text
+from smartlib_server.vector_index import VectorIndex
+
+
+class TextSearch:
+    def __init__(self) -> None:
+        self._shelves: tuple[tuple[int, int], ShelfIndex] | None = None
+        self._lock = threading.Lock()
+
+    def shelves(self, books: Mapping[str, Book], version: int) -> ShelfIndex:
+        """The ShelfIndex of this catalog version, built once per version (tens of ms at 10k)."""
+        key = (id(books), version)
+        with self._lock:
+            if self._shelves is None or self._shelves[0] != key:
+                self._shelves = (key, ShelfIndex(books))
+            return self._shelves[1]
+
+    def rank(
+        self, books: Mapping[str, Book], version: int, index: VectorIndex, query: str, vector: np.ndarray,
+        k: int, filt: BookFilter,
+    ) -> list[tuple[str, float]]:
+        """The best k (book id, score) for a text query whose 2688-d unit vector is `vector`."""
+        return rank_text(
+            self.shelves(books, version), books, query, k, filt,
+            similarity_of=lambda ids: index.vectors(ids) @ vector,
+            search=lambda n: index.search(vector, n)[0],
+        )

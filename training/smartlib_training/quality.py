@@ -1,0 +1,140 @@
+"""What readers see, measured: behavioural recall, known-item search and broad genre picks.
+
+Each measure runs the ranking the server runs (smartlib_core.reader_ranking for SimilarBooks,
+smartlib_core.text_ranking for SearchByText) over the whole catalog, beside BASELINE's cosine.
+When the reader ranker was fit on the behaviour file itself, its figures come from 5-fold
+cross-validation over query books: every query is ranked by a ranker that never saw it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from smartlib_core.domain import Book, BookFilter
+from smartlib_core.popularity import popularity_priors
+from smartlib_core.reader_ranking import ReaderRanker
+from smartlib_core.text_ranking import ShelfIndex, rank_text
+from smartlib_training.behaviour import K, BehaviourQuery, Estimate, estimate, score_rankings
+from smartlib_training.reader_fit import Space, examples, out_of_fold, ranked, signal_table
+
+KNOWN_ITEM_QUERIES = 300
+KNOWN_ITEM_WORDS = 25
+GENRE_PICKS = 20
+PRIOR_WEIGHT = 0.05  # the FINETUNED space's served prior before the reader ranker
+
+TextEncoder = Callable[[Sequence[str]], np.ndarray]  # texts -> (n, 2688) unit query vectors
+
+
+def behaviour_report(
+    books: Sequence[Book], raw_unit: np.ndarray, encoded: np.ndarray, queries: Sequence[BehaviourQuery],
+    ranker: ReaderRanker, ranker_saw_queries: bool,
+) -> dict[str, dict[str, Estimate]]:
+    """Metrics with intervals per ranking variant over the behaviour queries."""
+    raw, learned = Space(raw_unit), Space(encoded)
+    priors = popularity_priors(np.array([b.list_rank for b in books]), np.array([b.num_ratings for b in books]))
+
+    def by_cosine(space: Space, weight: float) -> list[list[int]]:
+        out = []
+        for q in queries:
+            sims = space.similarities(q.query) + weight * priors
+            sims[q.query] = -np.inf
+            top = np.argpartition(-sims, K)[:K]
+            out.append(top[np.argsort(-sims[top], kind="stable")].tolist())
+        return out
+
+    table = signal_table(books)
+    pool = examples(table, learned, queries)
+    if ranker_saw_queries:
+        reader, label = out_of_fold(pool, K), "FINETUNED + reader ranker (5-fold, out of fold)"
+    else:
+        reader, label = [ranked(ranker, e, K) for e in pool], "FINETUNED + reader ranker"
+    return {
+        "BASELINE (2688-d cosine)": score_rankings(by_cosine(raw, 0.0), queries),
+        "BASELINE + popularity prior 0.05": score_rankings(by_cosine(raw, PRIOR_WEIGHT), queries),
+        "FINETUNED 256-d cosine + prior (before the ranker)": score_rankings(by_cosine(learned, PRIOR_WEIGHT), queries),
+        label: score_rankings(reader, queries),
+        "candidate pool recall (ceiling of any re-ranking)": {"recall": estimate(
+            [float(e.labels.sum()) / len(q.relevant) for e, q in zip(pool, queries)])},
+    }
+
+
+def first_sentence(description: str, words: int = KNOWN_ITEM_WORDS) -> str:
+    sentence = re.split(r"(?<=[.!?])\s+", description.strip(), maxsplit=1)[0]
+    return " ".join(sentence.split()[:words])
+
+
+@dataclasses.dataclass(frozen=True)
+class TextCatalog:
+    """The catalog as text search sees it: ids, unit 2688-d rows and the ShelfIndex."""
+
+    books: dict[str, Book]
+    ids: list[str]
+    raw_unit: np.ndarray
+    shelves: ShelfIndex
+    rows: dict[str, int]
+
+    @classmethod
+    def build(cls, books: Sequence[Book], raw_unit: np.ndarray) -> "TextCatalog":
+        by_id = {b.id: b for b in books}
+        ids = [b.id for b in books]
+        return cls(by_id, ids, raw_unit, ShelfIndex(by_id), {book_id: row for row, book_id in enumerate(ids)})
+
+    def cosine_top(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
+        sims = self.raw_unit @ vector
+        n = min(n, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(self.ids[i], float(sims[i])) for i in top.tolist()]
+
+    def default(self, query: str, vector: np.ndarray, k: int = K, filt: BookFilter = BookFilter()) -> list[str]:
+        return [i for i, _ in rank_text(
+            self.shelves, self.books, query, k, filt,
+            similarity_of=lambda ids: self.raw_unit[[self.rows[i] for i in ids]] @ vector if ids else np.zeros(0),
+            search=lambda n: self.cosine_top(vector, n),
+        )]
+
+    def baseline(self, vector: np.ndarray, k: int = K) -> list[str]:
+        return [i for i, _ in self.cosine_top(vector, k)]
+
+
+def known_item_report(catalog: TextCatalog, encode: TextEncoder, count: int = KNOWN_ITEM_QUERIES, seed: int = 0) -> dict[str, Estimate]:
+    """hit@10 of finding a book from the first sentence (<= 25 words) of its own description."""
+    with_text = [i for i in catalog.ids if catalog.books[i].description.strip()]
+    if not with_text:
+        return {}
+    rng = np.random.default_rng(seed)
+    picked = [with_text[i] for i in rng.choice(len(with_text), min(count, len(with_text)), replace=False)]
+    texts = [first_sentence(catalog.books[i].description) for i in picked]
+    vectors = encode(texts)
+    hits = {"BASELINE": [], "default (FINETUNED)": []}
+    for book_id, text, vector in zip(picked, texts, vectors):
+        hits["BASELINE"].append(float(book_id in catalog.baseline(vector)))
+        hits["default (FINETUNED)"].append(float(book_id in catalog.default(text, vector)))
+    return {name: estimate(values) for name, values in hits.items()}
+
+
+def genre_pick_report(catalog: TextCatalog, encode: TextEncoder, count: int = GENRE_PICKS) -> dict[str, dict[str, float]]:
+    """For "recommend <genre> books" over the most common main genres: the median Num_Ratings of
+    what comes back, the share carrying the genre, and the by-popularity reference."""
+    main = Counter(b.main_genre for b in catalog.books.values() if b.main_genre)
+    genres = [g for g, _ in main.most_common(count)]
+    if not genres:
+        return {}
+    texts = [f"recommend {g.lower()} books" for g in genres]
+    vectors = encode(texts)
+    out: dict[str, dict[str, float]] = {}
+    for name, pick in (("BASELINE", lambda t, v: catalog.baseline(v)), ("default (FINETUNED)", catalog.default)):
+        ratings, carrying = [], []
+        for genre, text, vector in zip(genres, texts, vectors):
+            for book_id in pick(text, vector):
+                ratings.append(catalog.books[book_id].num_ratings)
+                carrying.append(genre in catalog.books[book_id].genres)
+        out[name] = {"median_num_ratings": float(np.median(ratings)), "genre_share": float(np.mean(carrying))}
+    reference = [n for g in genres for n in sorted(
+        (b.num_ratings for b in catalog.books.values() if g in b.genres), reverse=True)[:K]]
+    out["top 10 by Num_Ratings (reference)"] = {"median_num_ratings": float(np.median(reference)), "genre_share": 1.0}
+    return out
