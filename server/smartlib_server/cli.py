@@ -96,9 +96,25 @@ def _behaviour_path(args: argparse.Namespace) -> Path | None:
     return path if path.is_file() else None
 
 
+def _active_encoder(settings: Settings) -> tuple[str, dict] | None:
+    """(version, manifest) of the encoder a server would serve now: the last activated one, else
+    the newest; None when there is none or it does not verify (then nothing gates training)."""
+    from smartlib_server.artifacts import atomic
+    from smartlib_training import artifacts
+
+    pointer = atomic.read_pointer(settings.home / "active_encoder.json")
+    version = pointer[0] if pointer else artifacts.latest_version(settings.model_store)
+    if not version:
+        return None
+    try:
+        return version, artifacts.read_manifest(settings.model_store / "encoder" / version)
+    except artifacts.ArtifactIntegrityError:
+        return None
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from smartlib_server.embedding import MiniLMTextEncoder
-    from smartlib_training.pipeline import run_train
+    from smartlib_training.pipeline import QualityGateRefused, run_train
     from smartlib_training.train import TrainParams
 
     settings = _settings(args)
@@ -114,8 +130,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         return 2
     behaviour = _behaviour_path(args)
     print(f"behaviour file: {behaviour or 'none found; the built-in reader ranker is stored'}")
-    version_dir = run_train(books, vectors, settings.model_store, params, progress=True, text_encoder=MiniLMTextEncoder(),
-                            behaviour_path=behaviour)
+    try:
+        version_dir = run_train(books, vectors, settings.model_store, params, progress=True,
+                                text_encoder=MiniLMTextEncoder(), behaviour_path=behaviour,
+                                active=_active_encoder(settings), force=args.force)
+    except QualityGateRefused as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"encoder version {version_dir.name} written to {version_dir}")
     print(f"report: {version_dir / 'report.md'}")
     if not args.no_mar:
@@ -182,6 +203,8 @@ def build_parser() -> argparse.ArgumentParser:
     behaviour_help = ("'readers also enjoyed' lists (JSON lines) to fit and score the reader ranker on "
                       "(default: goodreads_similar_dev.jsonl in SMARTLIB_DATA_DIR, ../shared/data, when present)")
     train.add_argument("--behaviour", help=behaviour_help)
+    train.add_argument("--force", action="store_true",
+                       help="write the version even if the quality gate finds it worse than the active one")
     train.set_defaults(func=cmd_train)
 
     evaluate = sub.add_parser("eval", help="score BASELINE and FINETUNED on the held-out books")

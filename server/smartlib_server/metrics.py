@@ -111,6 +111,12 @@ class ServerMetrics:
             registry=r,
         )
 
+        self.quality_gate_overrides = Counter(
+            "smartlib_quality_gate_overrides_total",
+            "Encoder activations forced past the quality gate (ActivateVersion force=true).",
+            registry=r,
+        )
+
         # --- versions and index sizes ---
         self.versions = Info(
             "smartlib_versions",

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from smartlib_core.quality_gate import refusal, shortfalls
 from smartlib_core.reader_ranking import DEFAULT_RANKER, ReaderRanker
 from smartlib_server.domain import Book
 from smartlib_server.embedding import normalise, query_vectors
@@ -29,6 +30,10 @@ GATE_BEHAVIOUR = "behaviour_recall@10"
 GATE_KNOWN_ITEM = "known_item_hit@10"
 
 
+class QualityGateRefused(Exception):
+    """The trained candidate serves readers worse than the active version; nothing was written."""
+
+
 def _check_inputs(books: Sequence[Book], vectors: np.ndarray) -> np.ndarray:
     vectors = np.asarray(vectors, dtype=np.float32)
     if vectors.ndim != 2 or len(books) != len(vectors):
@@ -37,7 +42,8 @@ def _check_inputs(books: Sequence[Book], vectors: np.ndarray) -> np.ndarray:
 
 
 def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, params: TrainParams | None = None,
-              progress: bool = True, text_encoder: TextEncoder | None = None, behaviour_path: Path | None = None) -> Path:
+              progress: bool = True, text_encoder: TextEncoder | None = None, behaviour_path: Path | None = None,
+              active: tuple[str, dict] | None = None, force: bool = False) -> Path:
     """Trains on the author-disjoint split, evaluates on its held-out books, writes a new version.
 
     Args:
@@ -50,9 +56,14 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
         behaviour_path: "readers also enjoyed" lists (training/smartlib_training/behaviour.py):
             the reader ranker is fit on them and scored by 5-fold cross-validation; None or too
             few matching queries stores the built-in ranker.
+        active: (version, manifest) of the version serving now, for the quality gate.
+        force: write the version even when the gate refuses it.
 
     Returns:
         The new version directory (verified before returning).
+
+    Raises:
+        QualityGateRefused: the candidate falls short of `active` and `force` is False.
     """
     params = params or TrainParams()
     vectors = _check_inputs(books, vectors)
@@ -61,6 +72,13 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
     metrics = evaluate(books, vectors, result.model, result.test_idx, params.ranking_weight,
                        params.ranking_oversample, text_encoder)
     ranker, quality = reader_stage(books, vectors, result.model, behaviour_path, text_encoder, fit=True)
+    gate = gate_numbers(quality)
+    if active is not None:
+        found = shortfalls({"gate": gate, "metrics": metrics}, active[1])
+        if found and not force:
+            raise QualityGateRefused(refusal("the new encoder", active[0], found, "run `smartlib train --force`"))
+        if found:
+            log.warning("quality gate overridden (--force): %s", "; ".join(s.describe("the new encoder", active[0]) for s in found))
     data_hash = artifacts.training_data_hash(books, vectors)
     summary = {
         "books": len(books),
@@ -83,7 +101,7 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
             "epoch_losses": result.epoch_losses,
             "metrics": metrics,
             "quality": quality,
-            "gate": gate_numbers(quality),
+            "gate": gate,
             "train_seconds": round(result.seconds, 1),
             "train_cpu_seconds": round(result.cpu_seconds, 1),
         }, files)

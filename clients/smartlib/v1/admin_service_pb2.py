@@ -26,7 +26,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from smartlib.v1 import books_pb2 as smartlib_dot_v1_dot_books__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsmartlib/v1/admin_service.proto\x12\x0bsmartlib.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17smartlib/v1/books.proto\"\xee\x01\n\x0bVersionInfo\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.smartlib.v1.VersionKind\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x08\x12\x36\n\x07metrics\x18\x05 \x03(\x0b\x32%.smartlib.v1.VersionInfo.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"=\n\x13ListVersionsRequest\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.smartlib.v1.VersionKind\"B\n\x14ListVersionsResponse\x12*\n\x08versions\x18\x01 \x03(\x0b\x32\x18.smartlib.v1.VersionInfo\"Q\n\x16\x41\x63tivateVersionRequest\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.smartlib.v1.VersionKind\x12\x0f\n\x07version\x18\x02 \x01(\t\"]\n\x17\x41\x63tivateVersionResponse\x12(\n\x06\x61\x63tive\x18\x01 \x01(\x0b\x32\x18.smartlib.v1.VersionInfo\x12\x18\n\x10previous_version\x18\x02 \x01(\t\"9\n\x0fRollbackRequest\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.smartlib.v1.VersionKind\"&\n\x13RebuildIndexRequest\x12\x0f\n\x07reembed\x18\x01 \x01(\x08\"_\n\x14RebuildIndexResponse\x12\r\n\x05\x62ooks\x18\x01 \x01(\x03\x12\x10\n\x08\x65mbedded\x18\x02 \x01(\x03\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x15\n\rindex_version\x18\x04 \x01(\t\"\x11\n\x0fGetStatsRequest\"\x8a\x04\n\x10GetStatsResponse\x12\r\n\x05\x62ooks\x18\x01 \x01(\x03\x12\x0f\n\x07vectors\x18\x02 \x01(\x03\x12\x42\n\x0bindex_sizes\x18\x03 \x03(\x0b\x32-.smartlib.v1.GetStatsResponse.IndexSizesEntry\x12\x42\n\x0bindex_bytes\x18\x04 \x03(\x0b\x32-.smartlib.v1.GetStatsResponse.IndexBytesEntry\x12J\n\x0f\x61\x63tive_versions\x18\x05 \x03(\x0b\x32\x31.smartlib.v1.GetStatsResponse.ActiveVersionsEntry\x12\x37\n\x05\x63\x61\x63he\x18\x06 \x03(\x0b\x32(.smartlib.v1.GetStatsResponse.CacheEntry\x1a\x31\n\x0fIndexSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x31\n\x0fIndexBytesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x35\n\x13\x41\x63tiveVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a,\n\nCacheEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x81\x01\n\rExperimentArm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\'\n\x08\x61pproach\x18\x03 \x01(\x0e\x32\x15.smartlib.v1.Approach\x12\x11\n\tcf_weight\x18\x04 \x01(\x01\x12\x16\n\x0e\x63ontent_weight\x18\x05 \x01(\x01\"\xb5\x01\n\nExperiment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04\x61rms\x18\x02 \x03(\x0b\x32\x1a.smartlib.v1.ExperimentArm\x12\x0f\n\x07running\x18\x03 \x01(\x08\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstopped_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x17\x43reateExperimentRequest\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.smartlib.v1.Experiment\"%\n\x15StopExperimentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16ListExperimentsRequest\"G\n\x17ListExperimentsResponse\x12,\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x17.smartlib.v1.Experiment\"+\n\x1bGetExperimentResultsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"7\n\x0cRateEstimate\x12\x0c\n\x04rate\x18\x01 \x01(\x01\x12\x0b\n\x03low\x18\x02 \x01(\x01\x12\x0c\n\x04high\x18\x03 \x01(\x01\"\xb1\x01\n\nArmResults\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\texposures\x18\x02 \x01(\x03\x12\x0e\n\x06\x63licks\x18\x03 \x01(\x03\x12\r\n\x05likes\x18\x04 \x01(\x03\x12\r\n\x05reads\x18\x05 \x01(\x03\x12&\n\x03\x63tr\x18\x06 \x01(\x0b\x32\x19.smartlib.v1.RateEstimate\x12,\n\tlike_rate\x18\x07 \x01(\x0b\x32\x19.smartlib.v1.RateEstimate\"\x97\x01\n\x11\x45xperimentResults\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.smartlib.v1.Experiment\x12%\n\x04\x61rms\x18\x02 \x03(\x0b\x32\x17.smartlib.v1.ArmResults\x12\x13\n\x0b\x63tr_p_value\x18\x03 \x01(\x01\x12\x19\n\x11like_rate_p_value\x18\x04 \x01(\x01*f\n\x0bVersionKind\x12\x1c\n\x18VERSION_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14VERSION_KIND_ENCODER\x10\x01\x12\x1f\n\x1bVERSION_KIND_KNOWLEDGE_BASE\x10\x02\x32\x91\x06\n\x0c\x41\x64minService\x12S\n\x0cListVersions\x12 .smartlib.v1.ListVersionsRequest\x1a!.smartlib.v1.ListVersionsResponse\x12\\\n\x0f\x41\x63tivateVersion\x12#.smartlib.v1.ActivateVersionRequest\x1a$.smartlib.v1.ActivateVersionResponse\x12N\n\x08Rollback\x12\x1c.smartlib.v1.RollbackRequest\x1a$.smartlib.v1.ActivateVersionResponse\x12S\n\x0cRebuildIndex\x12 .smartlib.v1.RebuildIndexRequest\x1a!.smartlib.v1.RebuildIndexResponse\x12G\n\x08GetStats\x12\x1c.smartlib.v1.GetStatsRequest\x1a\x1d.smartlib.v1.GetStatsResponse\x12Q\n\x10\x43reateExperiment\x12$.smartlib.v1.CreateExperimentRequest\x1a\x17.smartlib.v1.Experiment\x12M\n\x0eStopExperiment\x12\".smartlib.v1.StopExperimentRequest\x1a\x17.smartlib.v1.Experiment\x12\\\n\x0fListExperiments\x12#.smartlib.v1.ListExperimentsRequest\x1a$.smartlib.v1.ListExperimentsResponse\x12`\n\x14GetExperimentResults\x12(.smartlib.v1.GetExperimentResultsRequest\x1a\x1e.smartlib.v1.ExperimentResultsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fsmartlib/v1/admin_service.proto\x12\x0bsmartlib.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17smartlib/v1/books.proto\"\xee\x01\n\x0bVersionInfo\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.smartlib.v1.VersionKind\x12\x0f\n\x07version\x18\x02 \x01(\t\x12.\n\ncreated_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06\x61\x63tive\x18\x04 \x01(\x08\x12\x36\n\x07metrics\x18\x05 \x03(\x0b\x32%.smartlib.v1.VersionInfo.MetricsEntry\x1a.\n\x0cMetricsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"=\n\x13ListVersionsRequest\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.smartlib.v1.VersionKind\"B\n\x14ListVersionsResponse\x12*\n\x08versions\x18\x01 \x03(\x0b\x32\x18.smartlib.v1.VersionInfo\"`\n\x16\x41\x63tivateVersionRequest\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.smartlib.v1.VersionKind\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\r\n\x05\x66orce\x18\x03 \x01(\x08\"]\n\x17\x41\x63tivateVersionResponse\x12(\n\x06\x61\x63tive\x18\x01 \x01(\x0b\x32\x18.smartlib.v1.VersionInfo\x12\x18\n\x10previous_version\x18\x02 \x01(\t\"9\n\x0fRollbackRequest\x12&\n\x04kind\x18\x01 \x01(\x0e\x32\x18.smartlib.v1.VersionKind\"&\n\x13RebuildIndexRequest\x12\x0f\n\x07reembed\x18\x01 \x01(\x08\"_\n\x14RebuildIndexResponse\x12\r\n\x05\x62ooks\x18\x01 \x01(\x03\x12\x10\n\x08\x65mbedded\x18\x02 \x01(\x03\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x15\n\rindex_version\x18\x04 \x01(\t\"\x11\n\x0fGetStatsRequest\"\x8a\x04\n\x10GetStatsResponse\x12\r\n\x05\x62ooks\x18\x01 \x01(\x03\x12\x0f\n\x07vectors\x18\x02 \x01(\x03\x12\x42\n\x0bindex_sizes\x18\x03 \x03(\x0b\x32-.smartlib.v1.GetStatsResponse.IndexSizesEntry\x12\x42\n\x0bindex_bytes\x18\x04 \x03(\x0b\x32-.smartlib.v1.GetStatsResponse.IndexBytesEntry\x12J\n\x0f\x61\x63tive_versions\x18\x05 \x03(\x0b\x32\x31.smartlib.v1.GetStatsResponse.ActiveVersionsEntry\x12\x37\n\x05\x63\x61\x63he\x18\x06 \x03(\x0b\x32(.smartlib.v1.GetStatsResponse.CacheEntry\x1a\x31\n\x0fIndexSizesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x31\n\x0fIndexBytesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\x1a\x35\n\x13\x41\x63tiveVersionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a,\n\nCacheEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x81\x01\n\rExperimentArm\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x01\x12\'\n\x08\x61pproach\x18\x03 \x01(\x0e\x32\x15.smartlib.v1.Approach\x12\x11\n\tcf_weight\x18\x04 \x01(\x01\x12\x16\n\x0e\x63ontent_weight\x18\x05 \x01(\x01\"\xb5\x01\n\nExperiment\x12\x0c\n\x04name\x18\x01 \x01(\t\x12(\n\x04\x61rms\x18\x02 \x03(\x0b\x32\x1a.smartlib.v1.ExperimentArm\x12\x0f\n\x07running\x18\x03 \x01(\x08\x12.\n\ncreated_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstopped_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"F\n\x17\x43reateExperimentRequest\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.smartlib.v1.Experiment\"%\n\x15StopExperimentRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x18\n\x16ListExperimentsRequest\"G\n\x17ListExperimentsResponse\x12,\n\x0b\x65xperiments\x18\x01 \x03(\x0b\x32\x17.smartlib.v1.Experiment\"+\n\x1bGetExperimentResultsRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"7\n\x0cRateEstimate\x12\x0c\n\x04rate\x18\x01 \x01(\x01\x12\x0b\n\x03low\x18\x02 \x01(\x01\x12\x0c\n\x04high\x18\x03 \x01(\x01\"\xb1\x01\n\nArmResults\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\texposures\x18\x02 \x01(\x03\x12\x0e\n\x06\x63licks\x18\x03 \x01(\x03\x12\r\n\x05likes\x18\x04 \x01(\x03\x12\r\n\x05reads\x18\x05 \x01(\x03\x12&\n\x03\x63tr\x18\x06 \x01(\x0b\x32\x19.smartlib.v1.RateEstimate\x12,\n\tlike_rate\x18\x07 \x01(\x0b\x32\x19.smartlib.v1.RateEstimate\"\x97\x01\n\x11\x45xperimentResults\x12+\n\nexperiment\x18\x01 \x01(\x0b\x32\x17.smartlib.v1.Experiment\x12%\n\x04\x61rms\x18\x02 \x03(\x0b\x32\x17.smartlib.v1.ArmResults\x12\x13\n\x0b\x63tr_p_value\x18\x03 \x01(\x01\x12\x19\n\x11like_rate_p_value\x18\x04 \x01(\x01*f\n\x0bVersionKind\x12\x1c\n\x18VERSION_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14VERSION_KIND_ENCODER\x10\x01\x12\x1f\n\x1bVERSION_KIND_KNOWLEDGE_BASE\x10\x02\x32\x91\x06\n\x0c\x41\x64minService\x12S\n\x0cListVersions\x12 .smartlib.v1.ListVersionsRequest\x1a!.smartlib.v1.ListVersionsResponse\x12\\\n\x0f\x41\x63tivateVersion\x12#.smartlib.v1.ActivateVersionRequest\x1a$.smartlib.v1.ActivateVersionResponse\x12N\n\x08Rollback\x12\x1c.smartlib.v1.RollbackRequest\x1a$.smartlib.v1.ActivateVersionResponse\x12S\n\x0cRebuildIndex\x12 .smartlib.v1.RebuildIndexRequest\x1a!.smartlib.v1.RebuildIndexResponse\x12G\n\x08GetStats\x12\x1c.smartlib.v1.GetStatsRequest\x1a\x1d.smartlib.v1.GetStatsResponse\x12Q\n\x10\x43reateExperiment\x12$.smartlib.v1.CreateExperimentRequest\x1a\x17.smartlib.v1.Experiment\x12M\n\x0eStopExperiment\x12\".smartlib.v1.StopExperimentRequest\x1a\x17.smartlib.v1.Experiment\x12\\\n\x0fListExperiments\x12#.smartlib.v1.ListExperimentsRequest\x1a$.smartlib.v1.ListExperimentsResponse\x12`\n\x14GetExperimentResults\x12(.smartlib.v1.GetExperimentResultsRequest\x1a\x1e.smartlib.v1.ExperimentResultsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -43,8 +43,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSTATSRESPONSE_ACTIVEVERSIONSENTRY']._serialized_options = b'8\001'
   _globals['_GETSTATSRESPONSE_CACHEENTRY']._loaded_options = None
   _globals['_GETSTATSRESPONSE_CACHEENTRY']._serialized_options = b'8\001'
-  _globals['_VERSIONKIND']._serialized_start=2358
-  _globals['_VERSIONKIND']._serialized_end=2460
+  _globals['_VERSIONKIND']._serialized_start=2373
+  _globals['_VERSIONKIND']._serialized_end=2475
   _globals['_VERSIONINFO']._serialized_start=107
   _globals['_VERSIONINFO']._serialized_end=345
   _globals['_VERSIONINFO_METRICSENTRY']._serialized_start=299
@@ -54,47 +54,47 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTVERSIONSRESPONSE']._serialized_start=410
   _globals['_LISTVERSIONSRESPONSE']._serialized_end=476
   _globals['_ACTIVATEVERSIONREQUEST']._serialized_start=478
-  _globals['_ACTIVATEVERSIONREQUEST']._serialized_end=559
-  _globals['_ACTIVATEVERSIONRESPONSE']._serialized_start=561
-  _globals['_ACTIVATEVERSIONRESPONSE']._serialized_end=654
-  _globals['_ROLLBACKREQUEST']._serialized_start=656
-  _globals['_ROLLBACKREQUEST']._serialized_end=713
-  _globals['_REBUILDINDEXREQUEST']._serialized_start=715
-  _globals['_REBUILDINDEXREQUEST']._serialized_end=753
-  _globals['_REBUILDINDEXRESPONSE']._serialized_start=755
-  _globals['_REBUILDINDEXRESPONSE']._serialized_end=850
-  _globals['_GETSTATSREQUEST']._serialized_start=852
-  _globals['_GETSTATSREQUEST']._serialized_end=869
-  _globals['_GETSTATSRESPONSE']._serialized_start=872
-  _globals['_GETSTATSRESPONSE']._serialized_end=1394
-  _globals['_GETSTATSRESPONSE_INDEXSIZESENTRY']._serialized_start=1193
-  _globals['_GETSTATSRESPONSE_INDEXSIZESENTRY']._serialized_end=1242
-  _globals['_GETSTATSRESPONSE_INDEXBYTESENTRY']._serialized_start=1244
-  _globals['_GETSTATSRESPONSE_INDEXBYTESENTRY']._serialized_end=1293
-  _globals['_GETSTATSRESPONSE_ACTIVEVERSIONSENTRY']._serialized_start=1295
-  _globals['_GETSTATSRESPONSE_ACTIVEVERSIONSENTRY']._serialized_end=1348
-  _globals['_GETSTATSRESPONSE_CACHEENTRY']._serialized_start=1350
-  _globals['_GETSTATSRESPONSE_CACHEENTRY']._serialized_end=1394
-  _globals['_EXPERIMENTARM']._serialized_start=1397
-  _globals['_EXPERIMENTARM']._serialized_end=1526
-  _globals['_EXPERIMENT']._serialized_start=1529
-  _globals['_EXPERIMENT']._serialized_end=1710
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=1712
-  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=1782
-  _globals['_STOPEXPERIMENTREQUEST']._serialized_start=1784
-  _globals['_STOPEXPERIMENTREQUEST']._serialized_end=1821
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1823
-  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1847
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1849
-  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1920
-  _globals['_GETEXPERIMENTRESULTSREQUEST']._serialized_start=1922
-  _globals['_GETEXPERIMENTRESULTSREQUEST']._serialized_end=1965
-  _globals['_RATEESTIMATE']._serialized_start=1967
-  _globals['_RATEESTIMATE']._serialized_end=2022
-  _globals['_ARMRESULTS']._serialized_start=2025
-  _globals['_ARMRESULTS']._serialized_end=2202
-  _globals['_EXPERIMENTRESULTS']._serialized_start=2205
-  _globals['_EXPERIMENTRESULTS']._serialized_end=2356
-  _globals['_ADMINSERVICE']._serialized_start=2463
-  _globals['_ADMINSERVICE']._serialized_end=3248
+  _globals['_ACTIVATEVERSIONREQUEST']._serialized_end=574
+  _globals['_ACTIVATEVERSIONRESPONSE']._serialized_start=576
+  _globals['_ACTIVATEVERSIONRESPONSE']._serialized_end=669
+  _globals['_ROLLBACKREQUEST']._serialized_start=671
+  _globals['_ROLLBACKREQUEST']._serialized_end=728
+  _globals['_REBUILDINDEXREQUEST']._serialized_start=730
+  _globals['_REBUILDINDEXREQUEST']._serialized_end=768
+  _globals['_REBUILDINDEXRESPONSE']._serialized_start=770
+  _globals['_REBUILDINDEXRESPONSE']._serialized_end=865
+  _globals['_GETSTATSREQUEST']._serialized_start=867
+  _globals['_GETSTATSREQUEST']._serialized_end=884
+  _globals['_GETSTATSRESPONSE']._serialized_start=887
+  _globals['_GETSTATSRESPONSE']._serialized_end=1409
+  _globals['_GETSTATSRESPONSE_INDEXSIZESENTRY']._serialized_start=1208
+  _globals['_GETSTATSRESPONSE_INDEXSIZESENTRY']._serialized_end=1257
+  _globals['_GETSTATSRESPONSE_INDEXBYTESENTRY']._serialized_start=1259
+  _globals['_GETSTATSRESPONSE_INDEXBYTESENTRY']._serialized_end=1308
+  _globals['_GETSTATSRESPONSE_ACTIVEVERSIONSENTRY']._serialized_start=1310
+  _globals['_GETSTATSRESPONSE_ACTIVEVERSIONSENTRY']._serialized_end=1363
+  _globals['_GETSTATSRESPONSE_CACHEENTRY']._serialized_start=1365
+  _globals['_GETSTATSRESPONSE_CACHEENTRY']._serialized_end=1409
+  _globals['_EXPERIMENTARM']._serialized_start=1412
+  _globals['_EXPERIMENTARM']._serialized_end=1541
+  _globals['_EXPERIMENT']._serialized_start=1544
+  _globals['_EXPERIMENT']._serialized_end=1725
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_start=1727
+  _globals['_CREATEEXPERIMENTREQUEST']._serialized_end=1797
+  _globals['_STOPEXPERIMENTREQUEST']._serialized_start=1799
+  _globals['_STOPEXPERIMENTREQUEST']._serialized_end=1836
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_start=1838
+  _globals['_LISTEXPERIMENTSREQUEST']._serialized_end=1862
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_start=1864
+  _globals['_LISTEXPERIMENTSRESPONSE']._serialized_end=1935
+  _globals['_GETEXPERIMENTRESULTSREQUEST']._serialized_start=1937
+  _globals['_GETEXPERIMENTRESULTSREQUEST']._serialized_end=1980
+  _globals['_RATEESTIMATE']._serialized_start=1982
+  _globals['_RATEESTIMATE']._serialized_end=2037
+  _globals['_ARMRESULTS']._serialized_start=2040
+  _globals['_ARMRESULTS']._serialized_end=2217
+  _globals['_EXPERIMENTRESULTS']._serialized_start=2220
+  _globals['_EXPERIMENTRESULTS']._serialized_end=2371
+  _globals['_ADMINSERVICE']._serialized_start=2478
+  _globals['_ADMINSERVICE']._serialized_end=3263
 # @@protoc_insertion_point(module_scope)

@@ -54,12 +54,14 @@ class ListVersionsResponse(_message.Message):
     def __init__(self, versions: _Optional[_Iterable[_Union[VersionInfo, _Mapping]]] = ...) -> None: ...
 
 class ActivateVersionRequest(_message.Message):
-    __slots__ = ("kind", "version")
+    __slots__ = ("kind", "version", "force")
     KIND_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     kind: VersionKind
     version: str
-    def __init__(self, kind: _Optional[_Union[VersionKind, str]] = ..., version: _Optional[str] = ...) -> None: ...
+    force: bool
+    def __init__(self, kind: _Optional[_Union[VersionKind, str]] = ..., version: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class ActivateVersionResponse(_message.Message):
     __slots__ = ("active", "previous_version")

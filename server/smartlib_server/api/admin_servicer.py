@@ -60,6 +60,8 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer, _Blocking):
         if not request.version.strip():
             raise InvalidArgument.field("version", "must name a version from ListVersions")
         versions = self.services.versions
+        if kind == ENCODER and await self.run(versions.check_gate, request.version.strip(), request.force):
+            self.services.metrics.quality_gate_overrides.inc()
         activate = versions.activate_encoder if kind == ENCODER else versions.activate_kb
         new, previous = await self.run(activate, request.version.strip())
         return self._activated(kind, new, previous)

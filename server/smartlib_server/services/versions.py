@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from smartlib_core.popularity import popularity_prior
+from smartlib_core.quality_gate import refusal, shortfalls
 from smartlib_core.reader_ranking import ReaderRanker
 from smartlib_server.artifacts import atomic
 from smartlib_server.config import Settings
@@ -109,6 +110,30 @@ class VersionManager:
             fingerprint=f"{self.inference.backend}:{sha}" if (sha := manifest.get("manifest_sha256")) else "",
             ranker=ranker,
         )
+
+    def check_gate(self, version: str, force: bool = False) -> bool:
+        """Refuses (FailedPrecondition) a candidate whose quality figures fall short of the active
+        version's (smartlib_core.quality_gate); with `force` lets it through and returns True when
+        the gate was overridden, so the caller can count it. Rollback and replicas following an
+        activation skip the gate: both restore a choice that was already made."""
+        from smartlib_training import artifacts
+
+        active = self.index.finetuned.version if self.index.finetuned else ""
+        if not active or active == version:
+            return False
+        self.verified_encoder(version)  # an unknown or broken version fails here with its own reason
+        try:
+            candidate_manifest = artifacts.read_manifest(self.encoder_root / version)
+            active_manifest = artifacts.read_manifest(self.encoder_root / active)
+        except artifacts.ArtifactIntegrityError:
+            return False  # the active one was removed or damaged on disk: nothing to compare with
+        found = shortfalls(candidate_manifest, active_manifest)
+        if found and not force:
+            raise FailedPrecondition(refusal(version, active, found, "call ActivateVersion with force=true"))
+        if found:
+            log.warning("quality gate overridden (force=true): %s",
+                        "; ".join(s.describe(version, active) for s in found))
+        return bool(found)
 
     def activate_encoder(self, version: str, publish: bool = True) -> tuple[str, str]:
         """Loads, checks and swaps in an encoder; returns (new version, previous version).
