@@ -77,6 +77,7 @@ class SignalTable:
         self._scalars = np.zeros((cap, 5), dtype=np.float32)  # log ratings, has, log position, has, rating - 4
         self._profile = np.zeros((cap, 0), dtype=np.float32)  # shelf-order genre vectors, unit length
         self._main = np.zeros(cap, dtype=np.int64)  # main genre column, -1 without one
+        self._genre_count = np.zeros(cap, dtype=np.int64)
         self._top3 = np.full((cap, 3), -1, dtype=np.int64)
 
     def __len__(self) -> int:
@@ -87,7 +88,7 @@ class SignalTable:
 
     @property
     def nbytes(self) -> int:
-        return self._scalars.nbytes + self._profile.nbytes + self._main.nbytes + self._top3.nbytes
+        return sum(a.nbytes for a in (self._scalars, self._profile, self._main, self._genre_count, self._top3))
 
     def slot(self, book_id: str) -> int | None:
         return self._slot.get(book_id)
@@ -123,6 +124,7 @@ class SignalTable:
                 self._ids[slot], self._authors[slot], self._series[slot] = moved, self._authors[last], self._series[last]
                 self._scalars[slot], self._profile[slot] = self._scalars[last], self._profile[last]
                 self._main[slot], self._top3[slot] = self._main[last], self._top3[last]
+                self._genre_count[slot] = self._genre_count[last]
                 self._slot[moved] = slot
                 self._remember_author(slot)
             self._ids.pop()
@@ -141,6 +143,7 @@ class SignalTable:
             self._profile[slot, self._genre_column[genre]] = weight
         columns = [self._genre_column[g] for g in dict.fromkeys(book.genres)]
         self._main[slot] = columns[0] if columns else -1
+        self._genre_count[slot] = len(weights)
         self._top3[slot] = (columns[:3] + [-1, -1, -1])[:3]
         has_ratings = book.num_ratings > 0
         has_position = book.list_rank >= 0
@@ -171,6 +174,7 @@ class SignalTable:
         self._scalars = _resized(self._scalars, (cap, self._scalars.shape[1]), 0.0)
         self._profile = _resized(self._profile, (cap, self._profile.shape[1]), 0.0)
         self._main = _resized(self._main, (cap,), -1)
+        self._genre_count = _resized(self._genre_count, (cap,), 0)
         self._top3 = _resized(self._top3, (cap, 3), -1)
 
     def _grow_columns(self, needed: int) -> None:
@@ -186,7 +190,8 @@ class SignalTable:
         if count <= 1:
             return np.zeros(0, dtype=np.int64)
         scalars = self._scalars[:count]
-        score = self._profile[:count] @ self._profile[slot]
+        columns = np.flatnonzero(self._profile[slot])  # only the query's shelves can score
+        score = self._profile[:count, columns] @ self._profile[slot, columns]
         score += popularity_weight * (scalars[:, 0] / 7.0 - scalars[:, 2] / 4.0)
         score[slot] = -np.inf
         n = min(n, count - 1)
@@ -199,10 +204,10 @@ class SignalTable:
     def features(self, slot: int, candidates: np.ndarray, similarity: np.ndarray) -> np.ndarray:
         """(n, len(FEATURES)) float32 for query `slot` against candidate slots."""
         c = np.asarray(candidates, dtype=np.int64)
-        q_profile, profile = self._profile[slot], self._profile[c]
-        q_genres, genres = q_profile > 0, profile > 0
-        shared = (genres & q_genres).sum(axis=1)
-        union = genres.sum(axis=1) + q_genres.sum() - shared
+        columns = np.flatnonzero(self._profile[slot])  # the query's shelves: all that overlap can touch
+        q_profile, profile = self._profile[slot, columns], self._profile[np.ix_(c, columns)]
+        shared = (profile > 0).sum(axis=1)
+        union = self._genre_count[c] + len(columns) - shared
         q_main = self._main[slot]
         q_top3 = self._top3[slot][self._top3[slot] >= 0]
         top3 = np.isin(self._top3[c], q_top3) & (self._top3[c] >= 0)
@@ -215,7 +220,7 @@ class SignalTable:
             profile @ q_profile,
             np.where(union > 0, shared / np.maximum(union, 1), 0.0),
             (self._main[c] == q_main) & (q_main >= 0),
-            genres[:, q_main] if q_main >= 0 else np.zeros(len(c)),
+            self._profile[c, q_main] > 0 if q_main >= 0 else np.zeros(len(c)),
             top3.sum(axis=1),
             same_author,
             same_series,
