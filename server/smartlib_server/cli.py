@@ -173,6 +173,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_chat_eval(args: argparse.Namespace) -> int:
+    from smartlib_server.services.chat.suite.__main__ import main as chat_eval
+
+    argv = [*(["--home", args.home] if args.home else []), *(["--failures"] if args.failures else []),
+            *(["--json"] if args.json else []), *(["--only", args.only] if args.only else [])]
+    return chat_eval(argv)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smartlib", description="Smart Library book-recommendation server")
     parser.add_argument("--log-level", default="INFO", help="logging level (default INFO)")
@@ -194,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("path", help="CSV in the Kaggle 'Best Books 10k Multi-Genre Data' schema")
     ingest.add_argument("--json", action="store_true", help="print one JSON line with the counts")
     ingest.set_defaults(func=cmd_ingest)
+
+    chat_eval = sub.add_parser("chat-eval", help="run the chat conversation suite and print the pass rate per category")
+    chat_eval.add_argument("--home", help="a home with an ingested catalog, e.g. a copy of the 10k one (default: the starter catalog)")
+    chat_eval.add_argument("--failures", action="store_true", help="print every failed expectation")
+    chat_eval.add_argument("--json", action="store_true", help="print the result as JSON")
+    chat_eval.add_argument("--only", default="", help="run only conversations whose id starts with this")
+    chat_eval.set_defaults(func=cmd_chat_eval)
 
     train = sub.add_parser("train", help="train a FINETUNED encoder on the stored vectors, evaluate it, version it")
     common(train)

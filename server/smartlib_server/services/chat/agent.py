@@ -119,7 +119,7 @@ class ChatAgent:
         elif kind in ("about", "similar", "like", "dislike"):
             target = self.target(intent, ctx, out)
             if target is not None:
-                self.act(kind, target, intent.subject, ctx, turn, out)
+                self.act(kind, target, intent.subject, ctx, turn, out, intent.exclude, intent.sort)
         elif kind == "compare":
             self._compare(intent, ctx, out)
         elif kind == "recommend":
@@ -149,7 +149,8 @@ class ChatAgent:
             return Resolution("book", (self._books[ctx.focus],))
         return self.resolver.resolve(intent.subject)
 
-    def act(self, kind: str, found: Resolution, phrase: str, ctx: Context, turn: TurnInput, out: Draft) -> None:
+    def act(self, kind: str, found: Resolution, phrase: str, ctx: Context, turn: TurnInput, out: Draft,
+            exclude: tuple[str, ...] = (), sort: str = "") -> None:
         """Answers about, similar, like or dislike for a resolved phrase; asks when it is ambiguous."""
         p = out.p
         if found.kind == "none":
@@ -174,7 +175,7 @@ class ChatAgent:
         if kind == "like":
             out.remember["liked"] = [book.id]
         skip = [b.id for b in found.books] if found.kind != "book" else []
-        query = {"mode": "similar", "book": book.id, "genres": [], "exclude_genres": [], "seen": skip}
+        query = {"mode": "similar", "book": book.id, "genres": [], "exclude_genres": list(exclude), "seen": skip, "sort": sort}
         items = self.run(query, turn, out, seed_genres=book.genres)
         intro = w.intro_similar(p, book, len(items))
         if kind == "like":

@@ -22,12 +22,14 @@ _AUTHOR = [
                r"(?:written |published )?(?:by|from) (?P<x>.+)$"),
     re.compile(r"^what (?:else )?(?:books |novels )?(?:has|did|have|does) (?P<x>.+?) (?:write|written|wrote|published|publish)(?: else)?$"),
     # "stephen king books": a short name and nothing else, so "tell me about sci fi books" stays a genre ask
-    re.compile(r"^(?:(?:show me|list|give me|recommend|any|some) )?(?!.*\b(?:about|on|like|for|with|to|me|i)\b)"
+    re.compile(r"^(?:(?:show me|list|give me|recommend|any|some) )?"
+               r"(?!.*\b(?:about|on|like|for|with|to|me|i|recommend|suggest|want|need|good|new|now|more|some|any|best|top|other)\b)"
                r"(?P<x>\S+(?: \S+){0,3}?)(?: s)? (?:books|novels|bibliography|works|other books)$"),
     re.compile(r"^(?:(?:me )?(?:mostre|mostra|recomende|recomenda|indique|indica|sugira|liste|lista|quero|queria|tem|voce tem|ha|existe|existem|quais sao)(?: me)? )?"
                r"(?:(?:os|as|uns|umas|alguns|algumas|algum|alguma|outros|outras|mais|todos os|todas as|quais) )*"
                r"(?:livros?|obras?|romances|titulos|historias|coisas?|algo)?(?: mais| escrit[oa]s?| publicad[oa]s?)? ?"
-               rf"(?:{_PT_OF}|por|pelo|pela|escritos por|escritas por) (?:autor |autora |escritor |escritora )?(?P<x>.+?)(?: tem| voce tem)?$"),
+               rf"(?:{_PT_OF}|por|pelo|pela|escritos por|escritas por) (?:autor |autora |escritor |escritora )?(?P<x>.+?)"
+               r"(?: (?:voce|voces|a biblioteca|o catalogo))?(?: (?:tem|tem ai|possui|possuem|existem|ha))?$"),
     re.compile(r"^(?:e )?o que (?:mais )?(?:o |a )?(?P<x>.+?) (?:escreveu|escreve|publicou|tem)(?: mais| de bom)?$"),
 ]
 _AUTHOR_INFO = [

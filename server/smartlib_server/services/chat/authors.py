@@ -154,6 +154,10 @@ def main_entries(books: list[Book]) -> list[Book]:
         if _number(book) not in seen:  # two editions of one volume: the better known one
             seen.add(_number(book))
             ordered.append(book)
+    # A #0 prequel read less than #1 was most likely written later and is read after the main
+    # run (The Ballad of Songbirds and Snakes); one read more is where readers start (The Hobbit).
+    if len(ordered) > 1 and _number(ordered[0]) == 0 and ordered[0].num_ratings < ordered[1].num_ratings:
+        ordered = [*ordered[1:], ordered[0]]
     return ordered
 
 
@@ -176,7 +180,7 @@ def _series_answer(name: str, books: list[Book], out: Draft) -> None:
     tail.append(p.say("Ask \"what comes after #2?\" or \"tell me about the first one\".",
                       "Pergunte \"qual vem depois do 2?\" ou \"fale do primeiro\"."))
     out.text = "\n".join([head, *lines]) + "\n\n" + " ".join(tail)
-    listed = main[:10]
+    listed = [b for b in main[:10] if _number(b) != 0 or b is main[0]]  # a prequel read later stays in the text
     out.cards = [(b, p.say(f"#{b.series_position} of {name}", f"#{b.series_position} de {name}")) for b in listed]
     out.shown = [[b.id, reason] for b, reason in out.cards]
     out.focus = main[0].id if main else ""

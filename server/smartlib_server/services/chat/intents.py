@@ -183,7 +183,7 @@ def parse(text: str, language: str) -> Intent:
 _VAGUE = frozenset(
     "something anything surprise random whatever next now today else should could would do read recommend suggest "
     "algo alguma coisa qualquer surpreenda surpreende surpresa aleatorio tanto faz devo posso agora hoje ler me "
-    "what o que i eu mim".split()
+    "what o que i eu mim which quais qual are there have has tem ha voces sao".split()
 )
 _MODIFIER = re.compile(r" (?:but|only|though|except|just|yet|mas|porem|so que|contudo|entretanto|todavia) ")
 
@@ -208,7 +208,8 @@ def _reader_ask(body: str, c: constraints.Constraints, language: str) -> Intent 
     if who and not _looks_like_genre_request(who, language):
         return Intent("author_info", subject=_clean_subject(who))
     author = asks.author_phrase(body)
-    if author and not _looks_like_genre_request(author, language) and not _SIMILAR.match(body):
+    # Author names hold no genre words: "livros de ficcao cientifica sobre robos" asks for a genre.
+    if author and not lexicon.genre_phrases(author, language) and not _SIMILAR.match(body):
         return Intent("author", subject=_clean_subject(author), exclude=c.exclude, sort=c.sort)
     return None
 

@@ -9,6 +9,7 @@ import dataclasses
 import re
 
 from smartlib_server.errors import InvalidArgument
+from smartlib_server.services.chat import lexicon
 from smartlib_server.text import fold
 
 LANGUAGES = ("en", "pt")
@@ -21,7 +22,9 @@ _PT = frozenset(
     "ajuda ajudar tchau ate logo qual quais quem porque outro outros outra outras esse essa este esta isso isto "
     "primeiro segundo terceiro ultimo mostre mostra compare comparar compara entre diferenca algo alguma algum "
     "curto curtos mesmo tambem agora bom boa dia tarde noite tudo bem como vai pode poderia escreveu autor "
-    "autora serie saga escrito ler leitura historia historias genero".split()
+    "autora serie saga escrito ler leitura historia historias genero adoro amo curto sou fa surpreenda surpreende "
+    "esqueca esquece apague apaga lembra sabe mim gosta gostar vem depois proximo ordem melhores avaliados populares "
+    "obras escreveu quais ja agora tem voces nada sem mas porem so ainda".split()
 )
 _EN = frozenset(
     "the and of to about tell me books book like similar recommend recommendation recommendations suggest "
@@ -45,6 +48,17 @@ def is_function_word(word: str) -> bool:
     return word in _EN or word in _PT
 
 
+# Genre and title words of one language only ("fantasia", "terror" is shared and left out).
+_EN_GENRE_WORDS = frozenset(w for p in lexicon.EN_GENRES for w in p.split()) - frozenset(w for p in lexicon.PT_GENRES for w in p.split())
+_PT_GENRE_WORDS = frozenset(w for p in lexicon.PT_GENRES for w in p.split()) - frozenset(w for p in lexicon.EN_GENRES for w in p.split())
+_PT_ONLY_TITLES = tuple(t for t, en in lexicon.PT_TITLES.items() if t != en and t not in ("o hobbit", "hobbit"))
+
+
+def _pt_titles(folded: str) -> float:
+    padded = f" {folded} "
+    return float(sum(1 for t in _PT_ONLY_TITLES if f" {t} " in padded))
+
+
 @dataclasses.dataclass(frozen=True)
 class Detection:
     language: str | None  # "en", "pt", or None when the text gives no clear signal
@@ -60,8 +74,9 @@ class Detection:
 def detect(text: str) -> Detection:
     """Scores English and Portuguese evidence; a margin of one word or more decides."""
     words = fold(text).split()
-    en = sum(1.0 for w in words if w in _EN and w not in _SHARED)
-    pt = sum(1.0 for w in words if w in _PT and w not in _SHARED)
+    en = sum(1.0 for w in words if (w in _EN or w in _EN_GENRE_WORDS) and w not in _SHARED)
+    pt = sum(1.0 for w in words if (w in _PT or w in _PT_GENRE_WORDS) and w not in _SHARED)
+    pt += _pt_titles(" ".join(words))  # "Duna", "O Hobbit": a Portuguese edition's title is Portuguese
     pt += 1.5 * min(len(_PT_MARKS.findall(text)), 2)
     foreign = sum(1 for w in words if w in _FOREIGN and w not in _EN and w not in _PT)
     if pt - en >= 1:

@@ -129,7 +129,7 @@ class TitleResolver:
         ("stephen kings") or a one-letter typo; "none" when no author matches."""
         snap, books = self._current()
         key = _key(fold(phrase))
-        for candidate in dict.fromkeys([key, fold(phrase), key[:-1] if key.endswith("s") else key]):
+        for candidate in _author_candidates(key, fold(phrase)):
             name = _author_match(candidate, snap, books)
             if name:
                 return Resolution("author", _present(books, snap.authors[name]), snap.author_names[name])
@@ -197,6 +197,16 @@ def _author_match(key: str, snap: _Snapshot, books: dict[str, Book]) -> str | No
     if len(matches) == 1:
         return matches[0]
     return _dominant_author(matches, snap, books)
+
+
+def _author_candidates(key: str, folded: str) -> list[str]:
+    """The phrase as typed, without a possessive s, then its longer runs of words: a name with
+    words around it ("stephen king voces") still finds the author."""
+    words = key.split()
+    found = [key, folded, key[:-1] if key.endswith("s") else key]
+    for size in range(len(words) - 1, max(len(words) // 2, 1) - 1, -1):
+        found.extend(" ".join(words[i: i + size]) for i in range(len(words) - size + 1))
+    return [c for c in dict.fromkeys(found) if len(c) >= 4]
 
 
 def _dominant_author(names: list[str], snap: _Snapshot, books: dict[str, Book]) -> str | None:

@@ -122,8 +122,8 @@ def show(agent: "ChatAgent", ctx: Context, turn: TurnInput, out: Draft) -> None:
         " You're not signed in (no user id), so this lasts only for this conversation.",
         " Você não está identificado (sem user id), então isso vale só para esta conversa.")
     if not lines:
-        out.text = p.say("I don't know anything about your tastes yet. Tell me, for example, \"I love fantasy and I don't like romance\".",
-                         "Ainda não sei nada sobre seus gostos. Diga, por exemplo, \"adoro fantasia e não gosto de romance\".") + scope
+        out.text = p.say("I don't know anything about your tastes yet. Tell me which genres you love and which you'd rather avoid.",
+                         "Ainda não sei nada sobre seus gostos. Conte quais gêneros você adora e quais prefere evitar.") + scope
         return
     out.text = "\n".join([p.say("Here's what I know about you:", "Veja o que eu sei sobre você:"), *lines]) + "\n\n" + p.say(
         "Say \"forget what I like\" to erase it.", "Diga \"esqueça o que eu gosto\" para apagar.") + scope
