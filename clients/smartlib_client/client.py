@@ -333,6 +333,29 @@ class SmartLibrary:
         rejected.attrs["accepted"] = reply.accepted
         return rejected
 
+    def forget_user(self, user_id: str, timeout: float | None = None) -> dict[str, int]:
+        """Erases everything the server keeps about one user (needs the admin token).
+
+        Interactions, chat sessions and tastes, experiment exposures and the user's share of
+        the collaborative-filtering model go, in every replica; the user is then served as a
+        new one. Safe to repeat: an unknown user gives zero counts.
+
+        Args:
+            user_id: the id used in interactions, for_user and chat.
+            timeout: deadline in seconds.
+
+        Returns:
+            What was removed: interactions, experiment_exposures, chat_sessions,
+            chat_taste_entries and cf_preferences (those of the replica that answered).
+
+        Raises:
+            InvalidArgument: an empty or over-long user id.
+            PermissionDenied: not the admin token (or, with none configured, not a local caller).
+            Unavailable: conversation memory is unreachable; nothing was erased, retry.
+        """
+        reply = self._call(self._interactions.ForgetUser, interaction_service_pb2.ForgetUserRequest(user_id=user_id), timeout)
+        return {field.name: getattr(reply, field.name) for field in reply.DESCRIPTOR.fields}
+
     # --- chat ---
 
     def chat(self, session_id: str | None = None, user_id: str = "", language: str = "", timeout: float | None = None) -> Chat:

@@ -14,6 +14,7 @@ IDEMPOTENT_METHODS = {
     "smartlib.v1.CatalogService": ("GetBook", "ListBooks", "SearchBooks", "UpsertBooks"),
     "smartlib.v1.RecommendService": ("SimilarBooks", "SearchByText"),
     "smartlib.v1.AdminService": ("ListVersions", "GetStats", "ListExperiments", "GetExperimentResults"),
+    "smartlib.v1.InteractionService": ("ForgetUser",),  # erasing twice erases the same
     "grpc.health.v1.Health": ("Check",),
 }
 

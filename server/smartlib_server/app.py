@@ -98,6 +98,8 @@ class Services:
                 try:
                     changed = self.index.catch_up()
                     self.versions.follow_active()
+                    if self.personalization.eraser is not None:
+                        self.personalization.eraser.follow()  # ForgetUser run by another replica
                     if changed:
                         self.record_state()
                 except Exception:  # the store may be briefly down; the next round catches up
@@ -148,7 +150,7 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     caching = build_answer_caching(settings, metrics)
     memory = build_conversation_memory(settings)
     chat = build_chat_service(recommend, memory, executor, settings)
-    personalization = build_personalization(store.db, recommend, metrics, settings.max_k)
+    personalization = build_personalization(store.db, recommend, metrics, settings.max_k, memory)
     return Services(
         settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory, chat,
         personalization,

@@ -38,6 +38,10 @@ class BackgroundServer:
         return grpc.insecure_channel(self.address)
 
     def stop(self) -> None:
+        """Stops the server and closes its services; a second call does nothing (a test may
+        stop a replica early, and its fixture stops everything again at the end)."""
+        if not self._thread.is_alive():
+            return
         self.call(self.app.stop(0))
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(timeout=10)

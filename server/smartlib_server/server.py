@@ -107,7 +107,7 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
     add_recommend_servicer(RecommendServicer(services.recommend, services.executor, services.caching, personal), server)
     admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services, personal), server)
     interaction_service_pb2_grpc.add_InteractionServiceServicer_to_server(
-        InteractionServicer(services.personalization.interactions, services.executor), server
+        InteractionServicer(services.personalization.interactions, services.executor, services.personalization.eraser), server
     )
     chat_service_pb2_grpc.add_ChatServiceServicer_to_server(ChatServicer(services.chat, services.metrics), server)
     health_servicer = health.aio.HealthServicer()

@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%smartlib/v1/interaction_service.proto\x12\x0bsmartlib.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x0bInteraction\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62ook_id\x18\x02 \x01(\t\x12*\n\x04kind\x18\x03 \x01(\x0e\x32\x1c.smartlib.v1.InteractionKind\x12\x0e\n\x06rating\x18\x04 \x01(\x05\x12-\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11recommendation_id\x18\x06 \x01(\t\"K\n\x19RecordInteractionsRequest\x12.\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x18.smartlib.v1.Interaction\"b\n\x1aRecordInteractionsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x32\n\x08rejected\x18\x02 \x03(\x0b\x32 .smartlib.v1.RejectedInteraction\"H\n\x13RejectedInteraction\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t*\xf7\x01\n\x0fInteractionKind\x12 \n\x1cINTERACTION_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15INTERACTION_KIND_VIEW\x10\x01\x12\x1a\n\x16INTERACTION_KIND_CLICK\x10\x02\x12\x19\n\x15INTERACTION_KIND_LIKE\x10\x03\x12\x1c\n\x18INTERACTION_KIND_DISLIKE\x10\x04\x12\x19\n\x15INTERACTION_KIND_RATE\x10\x05\x12\x19\n\x15INTERACTION_KIND_READ\x10\x06\x12\x1c\n\x18INTERACTION_KIND_DISMISS\x10\x07\x32{\n\x12InteractionService\x12\x65\n\x12RecordInteractions\x12&.smartlib.v1.RecordInteractionsRequest\x1a\'.smartlib.v1.RecordInteractionsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%smartlib/v1/interaction_service.proto\x12\x0bsmartlib.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb5\x01\n\x0bInteraction\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x0f\n\x07\x62ook_id\x18\x02 \x01(\t\x12*\n\x04kind\x18\x03 \x01(\x0e\x32\x1c.smartlib.v1.InteractionKind\x12\x0e\n\x06rating\x18\x04 \x01(\x05\x12-\n\ttimestamp\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x19\n\x11recommendation_id\x18\x06 \x01(\t\"K\n\x19RecordInteractionsRequest\x12.\n\x0cinteractions\x18\x01 \x03(\x0b\x32\x18.smartlib.v1.Interaction\"b\n\x1aRecordInteractionsResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\x12\x32\n\x08rejected\x18\x02 \x03(\x0b\x32 .smartlib.v1.RejectedInteraction\"H\n\x13RejectedInteraction\x12\r\n\x05index\x18\x01 \x01(\x05\x12\r\n\x05\x66ield\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"$\n\x11\x46orgetUserRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\"\x93\x01\n\x12\x46orgetUserResponse\x12\x14\n\x0cinteractions\x18\x01 \x01(\x03\x12\x1c\n\x14\x65xperiment_exposures\x18\x02 \x01(\x03\x12\x15\n\rchat_sessions\x18\x03 \x01(\x03\x12\x1a\n\x12\x63hat_taste_entries\x18\x04 \x01(\x03\x12\x16\n\x0e\x63\x66_preferences\x18\x05 \x01(\x03*\xf7\x01\n\x0fInteractionKind\x12 \n\x1cINTERACTION_KIND_UNSPECIFIED\x10\x00\x12\x19\n\x15INTERACTION_KIND_VIEW\x10\x01\x12\x1a\n\x16INTERACTION_KIND_CLICK\x10\x02\x12\x19\n\x15INTERACTION_KIND_LIKE\x10\x03\x12\x1c\n\x18INTERACTION_KIND_DISLIKE\x10\x04\x12\x19\n\x15INTERACTION_KIND_RATE\x10\x05\x12\x19\n\x15INTERACTION_KIND_READ\x10\x06\x12\x1c\n\x18INTERACTION_KIND_DISMISS\x10\x07\x32\xca\x01\n\x12InteractionService\x12\x65\n\x12RecordInteractions\x12&.smartlib.v1.RecordInteractionsRequest\x1a\'.smartlib.v1.RecordInteractionsResponse\x12M\n\nForgetUser\x12\x1e.smartlib.v1.ForgetUserRequest\x1a\x1f.smartlib.v1.ForgetUserResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'smartlib.v1.interaction_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_INTERACTIONKIND']._serialized_start=523
-  _globals['_INTERACTIONKIND']._serialized_end=770
+  _globals['_INTERACTIONKIND']._serialized_start=711
+  _globals['_INTERACTIONKIND']._serialized_end=958
   _globals['_INTERACTION']._serialized_start=88
   _globals['_INTERACTION']._serialized_end=269
   _globals['_RECORDINTERACTIONSREQUEST']._serialized_start=271
@@ -42,6 +42,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDINTERACTIONSRESPONSE']._serialized_end=446
   _globals['_REJECTEDINTERACTION']._serialized_start=448
   _globals['_REJECTEDINTERACTION']._serialized_end=520
-  _globals['_INTERACTIONSERVICE']._serialized_start=772
-  _globals['_INTERACTIONSERVICE']._serialized_end=895
+  _globals['_FORGETUSERREQUEST']._serialized_start=522
+  _globals['_FORGETUSERREQUEST']._serialized_end=558
+  _globals['_FORGETUSERRESPONSE']._serialized_start=561
+  _globals['_FORGETUSERRESPONSE']._serialized_end=708
+  _globals['_INTERACTIONSERVICE']._serialized_start=961
+  _globals['_INTERACTIONSERVICE']._serialized_end=1163
 # @@protoc_insertion_point(module_scope)

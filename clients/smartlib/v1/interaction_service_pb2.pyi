@@ -68,3 +68,23 @@ class RejectedInteraction(_message.Message):
     field: str
     description: str
     def __init__(self, index: _Optional[int] = ..., field: _Optional[str] = ..., description: _Optional[str] = ...) -> None: ...
+
+class ForgetUserRequest(_message.Message):
+    __slots__ = ("user_id",)
+    USER_ID_FIELD_NUMBER: _ClassVar[int]
+    user_id: str
+    def __init__(self, user_id: _Optional[str] = ...) -> None: ...
+
+class ForgetUserResponse(_message.Message):
+    __slots__ = ("interactions", "experiment_exposures", "chat_sessions", "chat_taste_entries", "cf_preferences")
+    INTERACTIONS_FIELD_NUMBER: _ClassVar[int]
+    EXPERIMENT_EXPOSURES_FIELD_NUMBER: _ClassVar[int]
+    CHAT_SESSIONS_FIELD_NUMBER: _ClassVar[int]
+    CHAT_TASTE_ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    CF_PREFERENCES_FIELD_NUMBER: _ClassVar[int]
+    interactions: int
+    experiment_exposures: int
+    chat_sessions: int
+    chat_taste_entries: int
+    cf_preferences: int
+    def __init__(self, interactions: _Optional[int] = ..., experiment_exposures: _Optional[int] = ..., chat_sessions: _Optional[int] = ..., chat_taste_entries: _Optional[int] = ..., cf_preferences: _Optional[int] = ...) -> None: ...

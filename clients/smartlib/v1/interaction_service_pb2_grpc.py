@@ -40,6 +40,11 @@ class InteractionServiceStub:
                 request_serializer=smartlib_dot_v1_dot_interaction__service__pb2.RecordInteractionsRequest.SerializeToString,
                 response_deserializer=smartlib_dot_v1_dot_interaction__service__pb2.RecordInteractionsResponse.FromString,
                 _registered_method=True)
+        self.ForgetUser = channel.unary_unary(
+                '/smartlib.v1.InteractionService/ForgetUser',
+                request_serializer=smartlib_dot_v1_dot_interaction__service__pb2.ForgetUserRequest.SerializeToString,
+                response_deserializer=smartlib_dot_v1_dot_interaction__service__pb2.ForgetUserResponse.FromString,
+                _registered_method=True)
 
 
 class InteractionServiceServicer:
@@ -53,6 +58,17 @@ class InteractionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ForgetUser(self, request, context):
+        """Erases everything kept about one user: interactions, chat sessions and tastes, experiment
+        exposures, and their share of the collaborative-filtering model, in every replica. Needs
+        the admin token (without one configured, loopback callers only). Erasing an unknown user
+        succeeds with zero counts, so a retry is always safe. UNAVAILABLE when chat memory cannot
+        be reached; nothing else is erased then, so retry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InteractionServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -60,6 +76,11 @@ def add_InteractionServiceServicer_to_server(servicer, server):
                     servicer.RecordInteractions,
                     request_deserializer=smartlib_dot_v1_dot_interaction__service__pb2.RecordInteractionsRequest.FromString,
                     response_serializer=smartlib_dot_v1_dot_interaction__service__pb2.RecordInteractionsResponse.SerializeToString,
+            ),
+            'ForgetUser': grpc.unary_unary_rpc_method_handler(
+                    servicer.ForgetUser,
+                    request_deserializer=smartlib_dot_v1_dot_interaction__service__pb2.ForgetUserRequest.FromString,
+                    response_serializer=smartlib_dot_v1_dot_interaction__service__pb2.ForgetUserResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -90,6 +111,33 @@ class InteractionService:
             '/smartlib.v1.InteractionService/RecordInteractions',
             smartlib_dot_v1_dot_interaction__service__pb2.RecordInteractionsRequest.SerializeToString,
             smartlib_dot_v1_dot_interaction__service__pb2.RecordInteractionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ForgetUser(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/smartlib.v1.InteractionService/ForgetUser',
+            smartlib_dot_v1_dot_interaction__service__pb2.ForgetUserRequest.SerializeToString,
+            smartlib_dot_v1_dot_interaction__service__pb2.ForgetUserResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -171,6 +171,11 @@ class Cursor:
         self.execute(sql, params)
         return self._cur.fetchall()
 
+    @property
+    def rowcount(self) -> int:
+        """Rows the last INSERT, UPDATE or DELETE touched."""
+        return int(self._cur.rowcount)
+
 
 def sqlite_database(path: Path) -> SqlDatabase:
     """The embedded default: one SQLite file in WAL mode with full fsync on commit."""

@@ -3,6 +3,7 @@ experiment methods. Thin: unpack, run the plain service on the worker pool, pack
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from concurrent.futures import Executor
 
@@ -12,6 +13,7 @@ from smartlib.v1 import admin_service_pb2, interaction_service_pb2, interaction_
 from smartlib_server.api.conversion import approach_from_pb, approach_to_pb, book_to_pb, filter_from_pb
 from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.personalization.blend import PersonalRecommender
+from smartlib_server.services.personalization.erasure import UserEraser
 from smartlib_server.services.personalization.experiments import ExperimentService
 from smartlib_server.services.personalization.interactions import InteractionService
 from smartlib_server.services.personalization.records import (
@@ -46,9 +48,17 @@ class _Blocking:
 
 
 class InteractionServicer(interaction_service_pb2_grpc.InteractionServiceServicer, _Blocking):
-    def __init__(self, interactions: InteractionService, executor: Executor):
+    def __init__(self, interactions: InteractionService, executor: Executor, eraser: UserEraser | None = None):
         _Blocking.__init__(self, executor)
         self.interactions = interactions
+        self.eraser = eraser
+
+    async def ForgetUser(self, request, context):
+        # The admin token (or, without one, a loopback caller) is checked by the auth interceptor.
+        if self.eraser is None:
+            raise NotImplementedError  # UNIMPLEMENTED: this server was built without memory
+        report = await self.run(self.eraser.forget_user, request.user_id)
+        return interaction_service_pb2.ForgetUserResponse(**dataclasses.asdict(report))
 
     async def RecordInteractions(self, request, context):
         outcome = await self.run(self.interactions.record, [interaction_from_pb(pb) for pb in request.interactions])

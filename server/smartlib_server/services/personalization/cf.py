@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 from scipy import sparse
@@ -165,6 +165,7 @@ class CFTrainer:
         self.seq = 0
         self.trained_at = 0.0
         self._pairs: dict[tuple[str, str], float] = {}
+        self.erasures = 0  # users dropped since start: part of the model version after one
         self._lock = threading.Lock()
         self._stop = threading.Event()
 
@@ -191,6 +192,27 @@ class CFTrainer:
                 self.model.version, len(self.model), self.model.users, len(live), time.perf_counter() - started,
             )
             return True
+
+    def knows_user(self, user_id: str) -> bool:
+        """Whether any preference of `user_id` is held here (ForgetUser's tests ask)."""
+        with self._lock:
+            return any(user == user_id for user, _ in self._pairs)
+
+    def drop_users(self, match: Callable[[str], bool]) -> int:
+        """Drops the preferences of every user `match` accepts and retrains without them.
+
+        ForgetUser calls it after deleting the user's log rows, which `refresh` then never reads
+        again. Returns how many (user, book) preferences were dropped."""
+        with self._lock:
+            dropped = [pair for pair in self._pairs if match(pair[0])]
+            for pair in dropped:
+                del self._pairs[pair]
+            if dropped:
+                live = {pair: w for pair, w in self._pairs.items() if w > 0}
+                self.erasures += 1
+                self.model = train(live, f"cf@{self.seq}-e{self.erasures}", self.neighbours)
+                self.trained_at = time.time()
+            return len(dropped)
 
     def _apply(self, event: Interaction) -> None:
         value = preference(event.kind, event.rating)

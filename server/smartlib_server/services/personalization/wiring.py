@@ -7,6 +7,7 @@ import threading
 from smartlib_server.adapters.sql import SqlDatabase
 from smartlib_server.services.personalization.blend import PersonalRecommender, serving_content
 from smartlib_server.services.personalization.cf import CFTrainer
+from smartlib_server.services.personalization.erasure import UserEraser
 from smartlib_server.services.personalization.experiment_store import ExperimentStore
 from smartlib_server.services.personalization.experiments import ExperimentService
 from smartlib_server.services.personalization.interaction_store import InteractionStore
@@ -20,6 +21,7 @@ class Personalization:
     trainer: CFTrainer
     experiments: ExperimentService
     recommender: PersonalRecommender
+    eraser: UserEraser | None = None  # ForgetUser; None when built without conversation memory
 
     _thread: threading.Thread | None = None
 
@@ -33,16 +35,18 @@ class Personalization:
         self.trainer.stop()
 
 
-def build_personalization(db: SqlDatabase, recommend, metrics=None, max_k: int = 100) -> Personalization:
+def build_personalization(db: SqlDatabase, recommend, metrics=None, max_k: int = 100, memory=None) -> Personalization:
     """Args:
         db: the catalog database (interactions, experiments and exposures live beside the books).
         recommend: the RecommendService, whose index and encoders give the content signal.
         metrics: the ServerMetrics, for the per-arm exposure and outcome counters; None disables them.
+        memory: the conversation memory ForgetUser erases from; None leaves ForgetUser out.
     """
     store = InteractionStore(db)
     trainer = CFTrainer(store)
     experiments = ExperimentService(ExperimentStore(db, store), metrics)
+    eraser = UserEraser(db, trainer, memory) if memory is not None else None
     resolve = book_resolver(lambda: recommend.index.books, recommend.index.store.resolve_id)
     interactions = InteractionService(store, resolve, listeners=[experiments.on_interactions])
     recommender = PersonalRecommender(store, lambda: trainer.model, experiments, serving_content(recommend), max_k=max_k)
-    return Personalization(store, interactions, trainer, experiments, recommender)
+    return Personalization(store, interactions, trainer, experiments, recommender, eraser)

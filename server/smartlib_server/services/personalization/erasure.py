@@ -1,0 +1,109 @@
+"""ForgetUser: erase one user from every store, in this replica and the others.
+
+What is kept about a user, and where:
+- interactions and experiment exposures: the catalog database, shared by every replica;
+- chat sessions and tastes: conversation memory (Redis, shared; or in-process, per replica);
+- (user, book) preferences: each replica's in-process collaborative-filtering trainer.
+Answers to RecommendForUser are never cached (the answer cache holds SimilarBooks and
+SearchByText, whose keys carry no user), so there is no cached personal answer to drop.
+
+One transaction deletes the rows and appends the user's digest to an `erasures` log. Every
+replica follows that log (Services.follow_changes) and erases the user from its own in-process
+memory and CF state; a replica that starts later builds both from the already-erased stores.
+The log holds a hash of the user id, never the id.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+
+from smartlib_server.adapters.conversation_memory import ConversationMemory, MemoryUnavailable, user_digest
+from smartlib_server.adapters.sql import SqlDatabase
+from smartlib_server.errors import Unavailable
+from smartlib_server.services.personalization.cf import CFTrainer
+from smartlib_server.services.validation import require_id
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class ErasureReport:
+    interactions: int = 0
+    experiment_exposures: int = 0
+    chat_sessions: int = 0
+    chat_taste_entries: int = 0
+    cf_preferences: int = 0  # in the replica that ran the erasure
+
+
+class UserEraser:
+    """Args:
+        db: the catalog database holding interactions, exposures and the erasure log (the
+            interaction and experiment tables must exist: build it after their stores).
+        trainer: this replica's CF trainer.
+        memory: conversation memory.
+    """
+
+    def __init__(self, db: SqlDatabase, trainer: CFTrainer, memory: ConversationMemory):
+        self._db = db
+        self._trainer = trainer
+        self._memory = memory
+        self._lock = threading.Lock()
+        with db.schema_tx() as cur:
+            cur.execute(
+                f"""CREATE TABLE IF NOT EXISTS erasures (
+                    seq {db.dialect.serial} PRIMARY KEY, user_digest TEXT NOT NULL, ts_ms BIGINT NOT NULL)"""
+            )
+            row = cur.one("SELECT MAX(seq) FROM erasures")
+        # Erasures before this start are already reflected in the stores this replica loads from.
+        self._seen = int(row[0] or 0)
+        self._own: set[int] = set()
+
+    def forget_user(self, user_id: str) -> ErasureReport:
+        """Erases `user_id` everywhere and reports what went.
+
+        Raises:
+            InvalidArgument: the id is empty or longer than 128 characters.
+            Unavailable: conversation memory or the database could not be reached; retry.
+        """
+        user_id = require_id(user_id, "user_id")
+        digest = user_digest(user_id)
+        # Memory first: if it is unreachable, nothing is erased and the caller retries the whole.
+        memory = self._erase_memory(digest)
+        with self._db.tx() as cur:
+            cur.execute("DELETE FROM interactions WHERE user_id = ?", (user_id,))
+            interactions = cur.rowcount
+            cur.execute("DELETE FROM exposures WHERE user_id = ?", (user_id,))
+            exposures = cur.rowcount
+            seq = cur.one("INSERT INTO erasures (user_digest, ts_ms) VALUES (?, ?) RETURNING seq",
+                          (digest, int(time.time() * 1000)))[0]
+        with self._lock:
+            self._own.add(int(seq))  # applied here already: follow() must not erase the user's next visit
+        preferences = self._trainer.drop_users(lambda user: user == user_id)
+        log.info("erased a user: %d interactions, %d exposures, %d sessions", interactions, exposures, memory.sessions)
+        return ErasureReport(interactions, exposures, memory.sessions, memory.taste_entries, preferences)
+
+    def follow(self) -> int:
+        """Applies erasures other replicas logged since the last call; returns how many.
+
+        This replica's own erasures are skipped. If memory is down, the erasure stays pending
+        and the next call retries it."""
+        with self._lock:
+            with self._db.tx() as cur:
+                rows = cur.all("SELECT seq, user_digest FROM erasures WHERE seq > ? ORDER BY seq", (self._seen,))
+            applied = 0
+            for seq, digest in rows:
+                if seq not in self._own:
+                    self._erase_memory(digest)
+                    self._trainer.drop_users(lambda user, d=digest: user_digest(user) == d)
+                    applied += 1
+                self._own.discard(seq)
+                self._seen = int(seq)
+            return applied
+
+    def _erase_memory(self, digest: str):
+        try:
+            return self._memory.erase_user(digest)
+        except MemoryUnavailable as exc:
+            raise Unavailable(f"conversation memory is unreachable ({exc.kind}); nothing was erased, retry") from None
