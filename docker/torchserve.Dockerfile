@@ -24,6 +24,7 @@ COPY requirements.lock ./
 RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0 \
  && pip install -r requirements.lock torchserve==0.12.0 torch-model-archiver==0.12.0
 COPY pyproject.toml README.md ./
+COPY core core
 COPY server server
 COPY clients clients
 COPY handlers handlers

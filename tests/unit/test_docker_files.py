@@ -359,3 +359,14 @@ def test_make_secrets_writes_private_random_values_and_keeps_existing_ones(tmp_p
     before = (tmp_path / ".env").read_text()
     assert "kept existing" in generate(tmp_path)[0]
     assert (tmp_path / ".env").read_text() == before
+
+
+def test_server_image_copies_every_import_root():
+    """pip install ./ in the image builds every root pyproject lists; a root left out of the
+    COPY lines (as core/ once was) breaks the image although no test here runs docker."""
+    import tomllib
+
+    roots = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["where"]
+    copied = {args.split()[0].rstrip("/") for op, args in dockerfile_instructions(DOCKER / "server.Dockerfile")
+              if op == "COPY" and "--from=" not in args}
+    assert set(roots) <= copied, set(roots) - copied
