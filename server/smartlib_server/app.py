@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
@@ -61,6 +62,28 @@ class Services:
         self.index.load(finetuned=self.versions.startup_encoder(), reuse_derived=reuse_derived)
         self.record_state()
         self.personalization.start(self.settings.cf_retrain_interval_s)  # idempotent
+
+    def warm_up(self) -> bool:
+        """Loads and warms what will answer text queries and catalog writes, so the first
+        request after SERVING does not pay for it (MiniLM takes seconds to load). TorchServe
+        counts as warm once it answers a real inference; with a fallback, when it does not, the
+        in-process fallback is warmed instead. False: TorchServe without fallback is not
+        answering yet (the caller retries; RecommendService stays NOT_SERVING)."""
+        inference = self.inference
+        if inference.backend == "torchserve":
+            if inference.ready():
+                return True
+            if getattr(inference, "fallback", None) is None:
+                return False
+            inference = inference.fallback
+        started = time.perf_counter()
+        # Two passes of different lengths: the first loads the model, the second still costs
+        # 3x a warm call (measured: 4.9 s, 0.18 s, then 0.06 s).
+        for texts in (["warm-up"], ["a longer warm-up query about galactic empires and their fall"]):
+            inference.embed_queries(texts)
+        inference.embed_books([("Warm-up", "Nobody", "A book that exists only to warm the embedder.")])
+        log.info("embedder loaded and warmed in %.1fs", time.perf_counter() - started)
+        return True
 
     def inference_ready(self) -> bool:
         """Whether inference can answer now: in-process always can; TorchServe with fallback

@@ -144,7 +144,8 @@ async def _prepare(app: SmartLibServer, seed_starter: bool) -> None:
             )
             log.info("starter catalog: %s", report.summary())
         await loop.run_in_executor(services.executor, services.load)
-        while not await loop.run_in_executor(services.executor, services.inference_ready):
+        # Not SERVING until the embedder is loaded and warm (or TorchServe answered a real inference).
+        while not await loop.run_in_executor(services.executor, services.warm_up):
             log.warning("inference is not ready (TorchServe without fallback); RecommendService stays NOT_SERVING")
             await asyncio.sleep(2.0)
     except Exception:
