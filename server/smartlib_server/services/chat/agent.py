@@ -296,6 +296,8 @@ class ChatAgent:
                 return
             tastes.vague(self, intent, ctx, turn, out)
             return
+        # Genre and mood asks go to the text search, whose ranking is quality-aware for broad asks;
+        # "best rated" / "most read" without topic words order the genre by catalog ratings instead.
         mode = "ranked" if intent.sort and not topic else "text"
         query = {"mode": mode, "text": " ".join([*genres, topic]).strip(), "genres": genres,
                  "exclude_genres": list(intent.exclude), "seen": [], "sort": intent.sort}
@@ -423,6 +425,7 @@ ChatAgent._READER_ASKS = {
     "author_info": authors.author_info,
     "series": authors.series_order,
     "series_next": authors.series_next,
+    "series_at": authors.series_at,
     "like_but": like_but.answer,
     "taste": lambda agent, intent, ctx, turn, out: tastes.state(agent, intent, turn, out),
     "memory_show": lambda agent, intent, ctx, turn, out: tastes.show(agent, ctx, turn, out),

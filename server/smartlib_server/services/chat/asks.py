@@ -27,10 +27,16 @@ _AUTHOR = [
                r"(?P<x>\S+(?: \S+){0,3}?)(?: s)? (?:books|novels|bibliography|works|other books)$"),
     re.compile(r"^(?:(?:me )?(?:mostre|mostra|recomende|recomenda|indique|indica|sugira|liste|lista|quero|queria|tem|voce tem|ha|existe|existem|quais sao)(?: me)? )?"
                r"(?:(?:os|as|uns|umas|alguns|algumas|algum|alguma|outros|outras|mais|todos os|todas as|quais) )*"
-               r"(?:livros?|obras?|romances|titulos|historias|coisas?|algo)?(?: mais| escrit[oa]s?| publicad[oa]s?)? ?"
+               r"(?:(?:livros?|obras?|romances|titulos|historias|coisas?|algo)(?: mais| escrit[oa]s?| publicad[oa]s?)?|mais) "
                rf"(?:{_PT_OF}|por|pelo|pela|escritos por|escritas por) (?:autor |autora |escritor |escritora )?(?P<x>.+?)"
                r"(?: (?:voce|voces|a biblioteca|o catalogo))?(?: (?:tem|tem ai|possui|possuem|existem|ha))?$"),
     re.compile(r"^(?:e )?o que (?:mais )?(?:o |a )?(?P<x>.+?) (?:escreveu|escreve|publicou|tem)(?: mais| de bom)?$"),
+    # Anywhere in a longer ask: "do you have books from X", "i want to read something by X", "quero ler algo da X".
+    re.compile(r"^(?:.* )?(?:books?|novels?|works?|anything|something|stuff|titles?|stories|reads?|more|else|written|wrote|published)"
+               r"(?: else)? (?:by|from) (?P<x>.+)$"),
+    re.compile(r"^(?:.* )?(?:livros?|obras?|algo|alguma coisa|titulos?|historias?|romances|coisas?|escritos?|escritas?)"
+               rf"(?: mais)? (?:{_PT_OF}|por|pelo|pela) (?:autor |autora |escritor |escritora )?(?P<x>.+?)"
+               r"(?: (?:voce|voces|a biblioteca|o catalogo))?(?: (?:tem|tem ai|possui|possuem|existem|ha))?$"),
 ]
 _AUTHOR_INFO = [
     re.compile(r"^(?:who (?:is|was|s)|whos) (?!the author of|the writer of)(?:the (?:author|writer) )?(?P<x>.+)$"),
@@ -51,6 +57,9 @@ _SERIES = [
     re.compile(rf"^(?:em )?(?:que|qual) ordem (?:eu )?(?:devo |posso |tenho que |preciso )?ler (?:a serie |a saga |os livros {_PT_OF} )?(?P<x>.+)$"),
     re.compile(r"^(?:(?:me )?(?:mostre|mostra|liste|lista) )?(?:a |os livros d[ae] )?(?:serie |saga )?(?P<x>.+?) (?:em|na) ordem(?: de leitura| certa| correta)?$"),
     re.compile(r"^(?:quais sao |quais )?(?:os )?livros da (?:serie|saga) (?P<x>.+)$"),
+    re.compile(r"^(?:which|what) (?P<x>.+?) (?:book|novel|one) (?:should|do|must|would) (?:i|you|we) (?:read|start with) first$"),
+    re.compile(r"^(?:where|how) (?:should|do|can) (?:i|we) (?:start|begin)(?: with| reading)? (?:the )?(?P<x>.+?)(?: books| series)?$"),
+    re.compile(rf"^(?:por onde|por qual livro|com qual livro|como) (?:eu )?(?:devo |posso )?(?:comeco|comecar|inicio|iniciar)(?: a ler| ler)? (?:a serie |a saga |os livros )?(?:{_PT_OF} |com )?(?P<x>.+)$"),
 ]
 _NEXT = [
     re.compile(r"^(?:and )?(?:what|which(?: book| one)?|whats|what s) (?:comes |is |s |book comes )?(?:next |right )?(?:after|following) (?P<x>.+?)(?: in the series| in order)?$"),
@@ -61,6 +70,13 @@ _NEXT = [
     re.compile(rf"^(?:e )?(?:qual e |qual )?o (?:proximo|seguinte)(?: livro)?(?: (?:depois|apos) (?:{_PT_OF} )?(?P<x>.+?)| {_PT_OF} (?P<y>.+?))?$"),
     re.compile(rf"^o que (?:eu )?(?:leio|devo ler|ler) depois (?:{_PT_OF} )?(?P<x>.+)$"),
     re.compile(rf"^e depois (?:{_PT_OF} )?(?P<x>.+)$"),
+]
+# "what is the second book in The Hunger Games", "qual e o terceiro livro de Duna"
+_AT = [
+    re.compile(r"^(?:what s|whats|what is|which is|which one is|tell me) (?:the )?(?P<n>\w+)(?: book| novel| one| volume| part)? (?:in|of) (?:the )?(?P<x>.+?)(?: series| saga| books)?$"),
+    re.compile(r"^(?:what s|whats|what is|which is) (?:book|volume|part|number) (?P<n>\w+) (?:in|of) (?:the )?(?P<x>.+?)(?: series| saga)?$"),
+    re.compile(rf"^(?:qual (?:e )?)?o (?P<n>\w+) (?:livro |volume )?(?:{_PT_OF}|na serie|da serie|da saga) (?P<x>.+)$"),
+    re.compile(rf"^(?:qual (?:e )?)?o (?:livro|volume|numero) (?P<n>\w+) (?:{_PT_OF}) (?P<x>.+)$"),
 ]
 _POSITION = re.compile(r"^(?:the |o |a )?(?:book |livro |number |numero |volume |vol |n |part |parte )?(?P<n>\d+)(?: book| livro)?$")
 
@@ -137,6 +153,15 @@ def next_phrase(folded: str) -> str | None:
         if match:
             groups = match.groupdict()
             return (groups.get("x") or groups.get("y") or "").strip()
+    return None
+
+
+def series_at(folded: str) -> tuple[str, str] | None:
+    """'what is the second book in the hunger games' -> ('second', 'the hunger games'), or None."""
+    for pattern in _AT:
+        match = pattern.match(folded)
+        if match:
+            return match.group("n"), match.group("x").strip()
     return None
 
 

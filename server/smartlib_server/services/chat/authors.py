@@ -4,6 +4,7 @@ publication years, and the answers say so instead of inventing them.
 """
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from smartlib_server.domain import Book
@@ -145,6 +146,27 @@ def series_next(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInpu
     out.focus = nxt.id
 
 
+def series_at(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
+    """'What is the second book in The Hunger Games?': the book at that place in reading order."""
+    p = out.p
+    found = agent.resolver.resolve(intent.subject)
+    if found.kind == "book" and found.book.series_name:
+        found = Resolution("series", tuple(agent.series_of(found.book)), found.book.series_name)
+    if found.kind != "series":
+        series_order(agent, intent, ctx, turn, out)
+        return
+    books = main_entries(list(found.books))
+    at = [b for b in books if _number(b) == intent.ordinal] or (books[intent.ordinal - 1: intent.ordinal] if intent.ordinal > 0 else [])
+    if not at:
+        out.text = p.say(f"The catalog has no book #{intent.ordinal} of {found.name}.", f"O catálogo não tem o livro #{intent.ordinal} de {found.name}.")
+        return
+    book = at[0]
+    out.text = p.say(f"Book #{book.series_position} of {found.name} is {w.byline(book, 'en')}.{_stats(book, 'en', lead=' Rated')}",
+                     f"O livro #{book.series_position} de {found.name} é {w.byline(book, 'pt')}.{_stats(book, 'pt', lead=' Nota')}")
+    out.list_books([book], p.say(f"#{book.series_position} of {found.name}", f"#{book.series_position} de {found.name}"))
+    out.focus = book.id
+
+
 def main_entries(books: list[Book]) -> list[Book]:
     """The numbered books of a series in order, leaving out novellas (#2.5) and box sets (#1-3)."""
     numbered = [b for b in books if _number(b) >= 0]
@@ -188,6 +210,7 @@ def _series_answer(name: str, books: list[Book], out: Draft) -> None:
 
 
 def _author(agent: "ChatAgent", phrase: str, ctx: Context) -> Resolution:
+    phrase = re.sub(r"^(?:of|de|do|da|dos|das) ", "", phrase)  # "the author of Dune"
     if asks.SAME_AUTHOR.match(phrase) or is_focus(phrase):
         focus = agent.books.get(ctx.focus)
         if focus is None and ctx.shown:

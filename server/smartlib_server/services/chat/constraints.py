@@ -57,7 +57,7 @@ def extract(folded: str, language: str) -> Constraints:
     for name, pattern in _SORTS:
         if pattern.search(rest):
             sort = name
-            rest = _trim(" ".join(pattern.sub(" ", rest).split()))
+            rest = _trim(" ".join(_EVER.sub(" ", pattern.sub(" ", rest)).split()))
             break
     return Constraints(rest, plain, tuple(dict.fromkeys(excluded)), sort)
 
@@ -81,6 +81,7 @@ def _negation_before(words: list[str], start: int) -> int | None:
     return None
 
 
+_EVER = re.compile(r"(?:^| )(?:of all time|ever written|of the century|ever|de todos os tempos|da historia|ja escritos?|do seculo)(?= |$)")
 _DANGLING = re.compile(r"(?:^| )(?:but|and|or|please|mas|e|ou|porem|so que|por favor)$")
 
 

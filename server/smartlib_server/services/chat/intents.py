@@ -33,7 +33,7 @@ class Intent:
 KINDS = (
     "greet", "help", "thanks", "bye", "about", "similar", "recommend", "compare", "more", "shorter",
     "pick", "why", "not_like", "like", "dislike", "unknown", "author", "author_info", "series",
-    "series_next", "like_but", "taste", "memory_show", "memory_forget", "off_topic", "refine",
+    "series_next", "series_at", "like_but", "taste", "memory_show", "memory_forget", "off_topic", "refine",
 )
 
 _ORDINALS = {
@@ -68,8 +68,8 @@ _SEPARATOR = re.compile(r" (?:and|with|to|vs|versus|e|com|x|against|contra) ")
 _SIMILAR = re.compile(
     r"^(?:(?:can you |could you |please )?(?:recommend|suggest|give me|show me|find|find me|any|i want|i would like|id like)(?: some| me)? )?"
     r"(?:(?:me )?(?:recomende|recomenda|indique|indica|sugira|mostre|quero|queria|gostaria de)(?: me)? )?"
-    r"(?:more |other |mais |outros )?"
-    r"(?:books?|novels?|something|anything|stuff|reads|livros?|algo|alguma coisa|obras?|romances)? ?"
+    r"(?:more |other |mais |outros )?(?:a |an |one |some |um |uma |algum |alguns |uns )?"
+    r"(?:books?|novels?|something|anything|stuff|reads?|livros?|algo|alguma coisa|obras?|romances?|leituras?)? ?"
     r"(?:just |a bit |bem |um pouco )?"
     r"(?:like|similar to|in the vein of|along the lines of|parecid[oa]s? com|semelhantes? a|similar(?:es)? a|como|tipo|no estilo de|na linha de) "
     r"(?P<x>.+)$"
@@ -139,7 +139,8 @@ def parse(text: str, language: str) -> Intent:
         return Intent(kind, genres=taste.likes, exclude=taste.dislikes, likes=taste.likes, dislikes=taste.dislikes, surprise=surprise)
     c = constraints.extract(polite, language)
     body = asks.strip_polite(c.rest)
-    if (c.exclude or c.sort) and not [w for w in body.split() if w not in lexicon.FILLER and w not in _VAGUE]:
+    if (c.exclude or c.sort) and not _LIST_NOUN.search(f" {body} ") and not [
+            w for w in body.split() if w not in lexicon.FILLER and w not in _VAGUE]:
         # "no romance" or "best rated ones" alone: narrows the list on screen, if any
         return Intent("refine", exclude=c.exclude, sort=c.sort)
     found = _reader_ask(body, c, language)
@@ -183,8 +184,10 @@ def parse(text: str, language: str) -> Intent:
 _VAGUE = frozenset(
     "something anything surprise random whatever next now today else should could would do read recommend suggest "
     "algo alguma coisa qualquer surpreenda surpreende surpresa aleatorio tanto faz devo posso agora hoje ler me "
-    "what o que i eu mim which quais qual are there have has tem ha voces sao".split()
+    "what o que i eu mim which quais qual are there have has tem ha voces sao ones one those these them "
+    "esses essas eles elas deles delas".split()
 )
+_LIST_NOUN = re.compile(r" (?:books?|novels?|titles?|reads|livros?|obras?|titulos?|romances|leituras?) ")
 _MODIFIER = re.compile(r" (?:but|only|though|except|just|yet|mas|porem|so que|contudo|entretanto|todavia) ")
 
 
@@ -198,6 +201,10 @@ def _split_modifier(phrase: str) -> tuple[str, str]:
 
 def _reader_ask(body: str, c: constraints.Constraints, language: str) -> Intent | None:
     """Author, author facts and series asks; None when the message is none of them."""
+    at = asks.series_at(body)
+    if at is not None and (ordinal_of(at[0]) > 0 or asks.position_of(at[0])):
+        position = ordinal_of(at[0]) if ordinal_of(at[0]) > 0 else asks.position_of(at[0])
+        return Intent("series_at", subject=_clean_subject(at[1]), ordinal=position)
     after = asks.next_phrase(body)
     if after is not None:
         return Intent("series_next", subject=_clean_subject(after), ordinal=asks.position_of(after) or ordinal_of(after))

@@ -204,7 +204,7 @@ def _author_candidates(key: str, folded: str) -> list[str]:
     words around it ("stephen king voces") still finds the author."""
     words = key.split()
     found = [key, folded, key[:-1] if key.endswith("s") else key]
-    for size in range(len(words) - 1, max(len(words) // 2, 1) - 1, -1):
+    for size in range(len(words) - 1, max(len(words) // 2, 2) - 1, -1):  # two words at least: a lone word is too loose
         found.extend(" ".join(words[i: i + size]) for i in range(len(words) - size + 1))
     return [c for c in dict.fromkeys(found) if len(c) >= 4]
 

@@ -62,7 +62,8 @@ def state(agent: "ChatAgent", intent: Intent, turn: TurnInput, out: Draft) -> No
         out.text = head + p.say(" Tell me a genre, a book or a mood and I'll keep those out.",
                                 " Diga um gênero, um livro ou um clima e eu deixo esses de fora.")
         return
-    query = {"mode": "text", "text": " ".join(intent.likes), "genres": list(intent.likes), "exclude_genres": list(intent.dislikes), "seen": []}
+    query = {"mode": "text", "text": " ".join(intent.likes), "genres": list(intent.likes),
+             "exclude_genres": list(intent.dislikes), "seen": []}
     items = agent.run(query, turn, out)
     out.text = w.recommendations(p, items, head + p.say(" A few to start with:", " Algumas para começar:"))
 
@@ -90,6 +91,9 @@ def vague(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput, out
         query = {"mode": "popular", "genres": [], "exclude_genres": exclude, "seen": [], "sort": sort}
         intro = p.say("Here are some of the catalog's best-loved books (tell me a genre or a mood and I'll narrow it down)",
                       "Aqui vão alguns dos livros mais queridos do catálogo (diga um gênero ou clima e eu refino)")
+        if sort:
+            intro = p.say("The catalog's best rated books" if sort == "rating" else "The catalog's most read books",
+                          "Os livros mais bem avaliados do catálogo" if sort == "rating" else "Os livros mais lidos do catálogo")
     if tastes.disliked_genres:
         intro += p.say(f", leaving out {_labels(tastes.disliked_genres, 'en')}, which you don't like",
                        f", deixando de fora {_labels(tastes.disliked_genres, 'pt')}, que você não curte")
