@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 
 BLOCKS = ("title", "author", "description", "main_genre", "all_genres", "characters", "title_author_genre")
 BLOCK_DIM = 384

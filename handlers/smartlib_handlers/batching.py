@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from smartlib_handlers.wire import INPUT_KEY, WireError, error_response
+from smartlib_core.torchserve_payload import INPUT_KEY, WireError, error_response
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

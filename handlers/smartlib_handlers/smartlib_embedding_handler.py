@@ -14,8 +14,8 @@ import torch
 from ts.torch_handler.base_handler import BaseHandler
 
 from smartlib_handlers.batching import parse_batch, respond
-from smartlib_handlers.wire import parse_text_request, vectors_response
-from smartlib_server.embedding import EMBEDDER_ID, MiniLMTextEncoder, assemble, query_vectors
+from smartlib_core.torchserve_payload import parse_text_request, vectors_response
+from smartlib_core.embedding import EMBEDDER_ID, MiniLMTextEncoder, assemble, query_vectors
 
 log = logging.getLogger(__name__)
 EMBEDDER_INFO_FILE = "embedder.json"  # written into the .mar by smartlib_training.mar_export
@@ -23,7 +23,7 @@ EMBEDDER_INFO_FILE = "embedder.json"  # written into the .mar by smartlib_traini
 
 class SmartLibEmbeddingHandler(BaseHandler):
     """Each request is {"books": [[7 fields], ...]} or {"queries": [text, ...]}; the answer is a
-    tagged float32 matrix (smartlib_handlers.wire). A dynamic batch costs one MiniLM pass per kind."""
+    tagged float32 matrix (smartlib_core.torchserve_payload). A dynamic batch costs one MiniLM pass per kind."""
 
     def initialize(self, context):
         self.context = context

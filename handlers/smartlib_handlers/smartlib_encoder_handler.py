@@ -13,8 +13,8 @@ import torch
 from ts.torch_handler.base_handler import BaseHandler
 
 from smartlib_handlers.batching import parse_batch, respond
-from smartlib_handlers.wire import vectors_from_bytes, vectors_response
-from smartlib_training.encoder_model import INPUT_DIM, WEIGHTS_FILE, load_weights
+from smartlib_core.torchserve_payload import vectors_from_bytes, vectors_response
+from smartlib_core.encoder_model import INPUT_DIM, WEIGHTS_FILE, load_weights
 
 log = logging.getLogger(__name__)
 

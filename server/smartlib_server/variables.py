@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 SERVER, CLIENT, BENCH, TESTS, FUZZ_CRASH = "server", "client", "bench", "tests", "fuzz/crash runs"
+TRAINING = "smartlib train/eval"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +24,8 @@ class Variable:
 OTHERS: tuple[Variable, ...] = (
     Variable("SMARTLIB_ADDRESS", (CLIENT,), "host:port the quickstart notebook connects to"),
     Variable("SMARTLIB_TOKEN", (CLIENT,), "bearer token the quickstart notebook sends"),
-    Variable("SMARTLIB_DATA_DIR", (BENCH, TESTS), "folder holding goodreads_best_books_10k.csv"),
+    Variable("SMARTLIB_DATA_DIR", (BENCH, TESTS, TRAINING),
+             "folder holding goodreads_best_books_10k.csv and goodreads_similar_dev.jsonl (default ../shared/data)"),
     Variable("SMARTLIB_FUZZ_EXAMPLES", (FUZZ_CRASH,), "Hypothesis examples per method in test_fuzz.py"),
     Variable("SMARTLIB_CRASH_ROUNDS", (FUZZ_CRASH,), "kill -9 rounds per scenario in test_crash_safety.py"),
     Variable("SMARTLIB_CRASH_SEED", (FUZZ_CRASH,), "repeats a crash-safety run with this seed"),

@@ -23,7 +23,7 @@ from smartlib_server.background import BackgroundServer
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.llm import LLMConfig, LLMPhraser
 from smartlib_server.services.chat.turns import ChatLimits, ChatService
-from smartlib_server.text import split_series
+from smartlib_core.text import split_series
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc
 from smartlib_server.adapters.catalog_store import open_store
 from smartlib_server.app import starter_catalog_path
-from smartlib_server.embedding import EMBEDDER_ID
+from smartlib_core.embedding import EMBEDDER_ID
 
 ROUNDS = int(os.environ.get("SMARTLIB_CRASH_ROUNDS", "3"))
 INGEST_ROWS = 40
@@ -39,7 +39,7 @@ import sys
 from pathlib import Path
 from smartlib_server.adapters.catalog_store import open_store
 from smartlib_server.artifacts import knowledge_base as kb
-from smartlib_server.embedding import EMBEDDER_ID
+from smartlib_core.embedding import EMBEDDER_ID
 home = Path(sys.argv[1])
 store = open_store("", home / "catalog.sqlite3")
 while True:

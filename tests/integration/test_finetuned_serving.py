@@ -9,7 +9,7 @@ import pytest
 
 from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc, books_pb2, recommend_service_pb2 as rs, recommend_service_pb2_grpc
 from smartlib_server.adapters.catalog_store import sqlite_store
-from smartlib_server.embedding import EMBEDDER_ID
+from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_training.pipeline import run_train
 from smartlib_training.train import TrainParams
 
@@ -141,7 +141,7 @@ def test_neighbour_table_answers_exactly_like_a_full_search(served):
     without blocking it refuses with WouldBlock."""
     import numpy as np
 
-    from smartlib_server.domain import Approach, BookFilter
+    from smartlib_core.domain import Approach, BookFilter
     from smartlib_server.services.recommend import RecommendService, WouldBlock
     from smartlib_server.services.serving_index import ServingIndex
     from smartlib_server.vector_index import VectorIndex
@@ -196,7 +196,7 @@ def test_neighbour_table_answers_exactly_like_a_full_search(served):
 def test_table_answers_follow_catalog_writes(served):
     """Table answers are kept per book (services/similar_rows.py); a write must never leave
     them naming a book as it was, or a book that is gone."""
-    from smartlib_server.domain import Approach, BookFilter
+    from smartlib_core.domain import Approach, BookFilter
 
     server, _, _ = served
     live, catalog = server.services.recommend, server.services.catalog

@@ -161,7 +161,7 @@ def test_erasures_from_before_a_start_are_not_replayed(make_server, replica_sett
 # -- errors and access ---------------------------------------------------------------------------------
 def test_forget_user_validates_the_id(server, channel):
     interactions = _stubs(channel)[0]
-    for bad in ("", "   ", "x" * 129):
+    for bad in ("", "   ", "x" * 129, "nul\x00user"):
         with pytest.raises(grpc.RpcError) as info:
             interactions.ForgetUser(ints.ForgetUserRequest(user_id=bad))
         assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -20,8 +20,8 @@ import pytest
 from smartlib_server.adapters.catalog_store import sqlite_store
 from smartlib_server.artifacts import atomic, knowledge_base as kb, manifest as mf
 from smartlib_server.artifacts.registry import ArtifactNotFound, GcsRegistry, LocalRegistry
-from smartlib_server.domain import Book
-from smartlib_server.embedding import DIM, EMBEDDER_ID
+from smartlib_core.domain import Book
+from smartlib_core.embedding import DIM, EMBEDDER_ID
 
 
 def _free_port() -> int:

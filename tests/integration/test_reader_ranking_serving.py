@@ -10,8 +10,8 @@ import pytest
 from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc
 from smartlib.v1 import recommend_service_pb2 as rs, recommend_service_pb2_grpc
 from smartlib_server.adapters.catalog_store import sqlite_store
-from smartlib_server.domain import Approach, BookFilter
-from smartlib_server.embedding import EMBEDDER_ID
+from smartlib_core.domain import Approach, BookFilter
+from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_server.services.reader_rows import reader_row
 from smartlib_server.services.recommend import WouldBlock
 from smartlib_training import artifacts

@@ -37,9 +37,9 @@ from smartlib_server.adapters.torchserve_inference import TorchServeInference  #
 from smartlib_server.app import starter_catalog_path  # noqa: E402
 from smartlib_server.config import Settings  # noqa: E402
 from smartlib_server.csv_source import load_file  # noqa: E402
-from smartlib_server.embedding import book_fields  # noqa: E402
+from smartlib_core.embedding import book_fields  # noqa: E402
 from smartlib_server.errors import ConfigError, Unavailable  # noqa: E402
-from smartlib_training.encoder_model import BookEncoder, load_weights, save_weights  # noqa: E402
+from smartlib_core.encoder_model import BookEncoder, load_weights, save_weights  # noqa: E402
 from smartlib_training.mar_export import export_mars  # noqa: E402
 
 pytestmark = pytest.mark.torchserve

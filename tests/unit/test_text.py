@@ -1,4 +1,4 @@
-from smartlib_server.text import bare_title, dedupe_key, derived_id, fold, goodreads_id, split_series
+from smartlib_core.text import bare_title, dedupe_key, derived_id, fold, goodreads_id, split_series
 
 
 def test_fold_strips_case_accents_and_punctuation():

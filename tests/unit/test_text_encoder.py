@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smartlib_server.embedding import MiniLMTextEncoder
+from smartlib_core.embedding import MiniLMTextEncoder
 
 TEXTS = [
     "Dune",

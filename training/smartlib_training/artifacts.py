@@ -20,8 +20,8 @@ import numpy as np
 # One integrity error and one file hash for every artifact kind (encoders, KBs, archives).
 from smartlib_server.artifacts.manifest import ArtifactIntegrityError
 from smartlib_server.artifacts.manifest import sha256_file as file_sha256
-from smartlib_server.domain import Book
-from smartlib_training.encoder_model import WEIGHTS_FILE, BookEncoder, load_weights, save_weights
+from smartlib_core.domain import Book
+from smartlib_core.encoder_model import WEIGHTS_FILE, BookEncoder, load_weights, save_weights
 
 MANIFEST_FILE = "manifest.json"
 ENCODER_DIR = "encoder"

@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 
 from smartlib_server.artifacts.manifest import sha256_file as sha256_of  # one file hash for every artifact kind
-from smartlib_server.embedding import EMBEDDER_ID
-from smartlib_training.encoder_model import WEIGHTS_FILE
+from smartlib_core.embedding import EMBEDDER_ID
+from smartlib_core.encoder_model import WEIGHTS_FILE
 
 EMBEDDER_MODEL = "smartlib_embedder"
 ENCODER_MODEL = "smartlib_encoder"

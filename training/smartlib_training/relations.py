@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from smartlib_server.domain import Book
-from smartlib_server.text import fold
+from smartlib_core.domain import Book
+from smartlib_core.text import fold
 
 
 def author_key(book: Book) -> str:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import grpc
 import numpy as np
 
-from smartlib_handlers import wire
+from smartlib_core import torchserve_payload as wire
 from smartlib_server import deadlines
 from smartlib_server.adapters.circuit_breaker import BreakerState, CircuitBreaker
 from smartlib_server.adapters.inference import LocalInference

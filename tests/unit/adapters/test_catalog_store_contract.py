@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

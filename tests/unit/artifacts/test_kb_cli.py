@@ -61,7 +61,7 @@ def test_export_on_demand(artifact_settings, capsys):
 @pytest.fixture
 def encoder_version(artifact_settings):
     """A real (untrained) BookEncoder saved and sealed the way training publishes versions."""
-    from smartlib_training.encoder_model import BookEncoder, save_weights
+    from smartlib_core.encoder_model import BookEncoder, save_weights
 
     directory = cli.local_root(artifact_settings, "encoder") / "enc-2026-11-26"
     directory.mkdir(parents=True)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from smartlib_server.artifacts import atomic, export, knowledge_base as kb, manifest as mf
-from smartlib_server.embedding import DIM, EMBEDDER_ID
-from smartlib_server.domain import Book
+from smartlib_core.embedding import DIM, EMBEDDER_ID
+from smartlib_core.domain import Book
 from smartlib_server.errors import FailedPrecondition, Unavailable
 
 

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat.agent import Reply, TurnInput
 from smartlib_server.services.chat.llm import LLMConfig, LLMFailed, LLMPhraser
 from smartlib_server.services.chat.turns import ChatLimits, ChatService

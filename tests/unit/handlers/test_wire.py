@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 
-from smartlib_handlers import wire
+from smartlib_core import torchserve_payload as wire
 
 
 def test_text_requests_round_trip():

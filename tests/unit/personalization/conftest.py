@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from smartlib_server.adapters.sql import postgres_database, sqlite_database
-from smartlib_server.domain import Approach, Book
+from smartlib_core.domain import Approach, Book
 from smartlib_server.services.personalization.blend import ContentView
 from smartlib_server.services.personalization.experiment_store import ExperimentStore
 from smartlib_server.services.personalization.interaction_store import InteractionStore

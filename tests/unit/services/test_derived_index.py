@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import pytest
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.derived_index import DerivedIndexStore
 from smartlib_server.services.serving_index import FinetunedModel, with_index
 from smartlib_server.vector_index import VectorIndex

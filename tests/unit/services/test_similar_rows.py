@@ -1,7 +1,7 @@
 """SimilarRows keeps one row per book and pool size for one index at one catalog version."""
 from __future__ import annotations
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.similar_rows import SimilarRow, SimilarRows
 from smartlib_server.vector_index import VectorIndex
 

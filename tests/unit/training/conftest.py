@@ -11,8 +11,8 @@ import hashlib
 import numpy as np
 import pytest
 
-from smartlib_server.domain import Book
-from smartlib_server.embedding import BLOCK_DIM, BLOCKS
+from smartlib_core.domain import Book
+from smartlib_core.embedding import BLOCK_DIM, BLOCKS
 
 GENRES = ("Fantasy", "Romance", "Mystery", "History", "Science Fiction", "Poetry", "Horror", "Classics")
 
