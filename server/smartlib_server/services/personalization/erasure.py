@@ -21,7 +21,7 @@ import time
 
 from smartlib_server.adapters.conversation_memory import ConversationMemory, MemoryUnavailable, user_digest
 from smartlib_server.adapters.sql import SqlDatabase
-from smartlib_server.errors import Unavailable
+from smartlib_server.errors import InvalidArgument, Unavailable
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.validation import require_id
 
@@ -64,10 +64,12 @@ class UserEraser:
         """Erases `user_id` everywhere and reports what went.
 
         Raises:
-            InvalidArgument: the id is empty or longer than 128 characters.
+            InvalidArgument: the id is empty, longer than 128 characters or holds a NUL.
             Unavailable: conversation memory or the database could not be reached; retry.
         """
         user_id = require_id(user_id, "user_id")
+        if "\x00" in user_id:  # PostgreSQL text cannot hold NUL; RecordInteractions never stored one
+            raise InvalidArgument.field("user_id", "must not contain NUL characters")
         digest = user_digest(user_id)
         # Memory first: if it is unreachable, nothing is erased and the caller retries the whole.
         memory = self._erase_memory(digest)
