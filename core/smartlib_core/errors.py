@@ -1,13 +1,27 @@
-"""Domain errors. Each carries the gRPC status code it maps to; only api/ turns them into statuses."""
+"""Domain errors. Each carries the status code it maps to; only the server's api/ turns them into
+gRPC statuses. The codes are named like grpc.StatusCode's, so core needs no gRPC runtime (the
+TorchServe image installs core without it)."""
 from __future__ import annotations
 
-import grpc
+import enum
+
+
+class Code(enum.Enum):
+    """The gRPC status codes domain errors use, by the same names and numbers."""
+
+    INVALID_ARGUMENT = 3
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    INTERNAL = 13
+    UNAVAILABLE = 14
 
 
 class SmartLibError(Exception):
     """Base class: a failure the caller can understand and act on."""
 
-    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+    code: Code = Code.INTERNAL
 
     def __init__(self, message: str):
         super().__init__(message)
@@ -17,7 +31,7 @@ class SmartLibError(Exception):
 class InvalidArgument(SmartLibError):
     """The request is malformed. `violations` maps a field path to what is wrong with it."""
 
-    code = grpc.StatusCode.INVALID_ARGUMENT
+    code = Code.INVALID_ARGUMENT
 
     def __init__(self, message: str, violations: dict[str, str] | None = None):
         super().__init__(message)
@@ -29,7 +43,7 @@ class InvalidArgument(SmartLibError):
 
 
 class NotFound(SmartLibError):
-    code = grpc.StatusCode.NOT_FOUND
+    code = Code.NOT_FOUND
 
 
 class BookNotFound(NotFound):
@@ -39,13 +53,13 @@ class BookNotFound(NotFound):
 
 
 class FailedPrecondition(SmartLibError):
-    code = grpc.StatusCode.FAILED_PRECONDITION
+    code = Code.FAILED_PRECONDITION
 
 
 class Unavailable(SmartLibError):
     """A dependency is down or the server is not ready; `retry_after` hints when to retry."""
 
-    code = grpc.StatusCode.UNAVAILABLE
+    code = Code.UNAVAILABLE
 
     def __init__(self, message: str, retry_after: float = 1.0):
         super().__init__(message)
@@ -53,7 +67,7 @@ class Unavailable(SmartLibError):
 
 
 class ResourceExhausted(SmartLibError):
-    code = grpc.StatusCode.RESOURCE_EXHAUSTED
+    code = Code.RESOURCE_EXHAUSTED
 
     def __init__(self, message: str, retry_after: float = 0.5):
         super().__init__(message)
@@ -61,7 +75,7 @@ class ResourceExhausted(SmartLibError):
 
 
 class AlreadyExists(SmartLibError):
-    code = grpc.StatusCode.ALREADY_EXISTS
+    code = Code.ALREADY_EXISTS
 
 
 class ConfigError(Exception):

@@ -7,7 +7,7 @@ import grpc
 from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError, Unavailable
+from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError, Unavailable, grpc_code
 
 log = logging.getLogger(__name__)
 INTERNAL_MESSAGE = "internal error; it has been logged. Retry later or contact the operators."
@@ -15,7 +15,7 @@ INTERNAL_MESSAGE = "internal error; it has been logged. Retry later or contact t
 
 def status_for(error: SmartLibError) -> status_pb2.Status:
     """A google.rpc.Status carrying BadRequest field violations or RetryInfo where they apply."""
-    status = status_pb2.Status(code=error.code.value[0], message=error.message)
+    status = status_pb2.Status(code=grpc_code(error).value[0], message=error.message)
     if isinstance(error, InvalidArgument) and error.violations:
         bad = error_details_pb2.BadRequest()
         for field, description in error.violations.items():
@@ -35,7 +35,7 @@ async def abort_with(context: grpc.aio.ServicerContext, error: BaseException) ->
         code = grpc.StatusCode.UNIMPLEMENTED
     elif isinstance(error, SmartLibError):
         status = status_for(error)
-        code = error.code
+        code = grpc_code(error)
     else:
         log.error("unexpected error in %s", _method(context), exc_info=error)
         status = status_pb2.Status(code=code_pb2.INTERNAL, message=INTERNAL_MESSAGE)
