@@ -30,11 +30,11 @@ run: $(STAMP) ## Serve the catalog on 127.0.0.1:50051 (loads the starter catalog
 test: $(STAMP) ## Run the whole test suite (needs PostgreSQL and Redis on 127.0.0.1)
 	$(BIN)/python -m pytest
 
-bench: $(STAMP) ## Run the benchmarks; writes bench/ and prints a summary
-	$(BIN)/python -m smartlib_bench
+bench: $(STAMP) ## Run the benchmarks (bench/, not installed); writes var/bench/ and prints a summary
+	PYTHONPATH=bench $(BIN)/python -m smartlib_bench
 
-soak: $(STAMP) ## Mixed load for SOAK_SECONDS (default 600); reports RSS, threads and fds in bench/soak.json
-	$(BIN)/python -m smartlib_bench.soak
+soak: $(STAMP) ## Mixed load for SOAK_SECONDS (default 600); reports RSS, threads and fds in var/bench/soak.json
+	PYTHONPATH=bench $(BIN)/python -m smartlib_bench.soak
 
 fuzz: $(STAMP) ## A longer Hypothesis run over every RPC (EXAMPLES=200)
 	SMARTLIB_FUZZ_EXAMPLES=$(or $(EXAMPLES),200) $(BIN)/python -m pytest -q tests/integration/test_fuzz.py

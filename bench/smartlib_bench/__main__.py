@@ -1,6 +1,6 @@
 """`make bench`: measures the serving path against ceilings taken in the same run.
 
-Writes bench/results.json and bench/report.md (with plots) and prints a summary table.
+Writes var/bench/results.json and var/bench/report.md (with plots) and prints a summary table.
 Use --home to point at an existing catalog (for example one with the 10k books ingested);
 by default a temporary starter catalog is built.
 """
@@ -34,7 +34,7 @@ def _dataset(args) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m smartlib_bench")
     parser.add_argument("--home", help="SMARTLIB_HOME of an existing catalog to serve (default: a temporary starter catalog)")
-    parser.add_argument("--out", default="bench", help="output folder (default bench/)")
+    parser.add_argument("--out", default="var/bench", help="output folder (default var/bench/)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per load phase")
     parser.add_argument("--embed-books", type=int, default=300, help="books in the embedding benchmark")
     parser.add_argument("--data-dir", help="folder holding goodreads_best_books_10k.csv")
@@ -189,7 +189,7 @@ def _similar_rows_memory(services, sample: int = 1000) -> dict:
 
 def _cache_section(redis_url: str) -> dict:
     from smartlib_server.adapters.cache import CacheUnavailable
-    from smartlib_server.services.caching_bench import bench_cache_lookup
+    from smartlib_bench.cache_bench import bench_cache_lookup
 
     try:
         figures = bench_cache_lookup(redis_url)
@@ -200,7 +200,7 @@ def _cache_section(redis_url: str) -> dict:
 
 
 def _torchserve_section(seconds: float) -> dict:
-    from smartlib_handlers.bench_torchserve import run_bench
+    from smartlib_bench.torchserve_bench import run_bench
 
     figures = run_bench(seconds=seconds)
     rows = []

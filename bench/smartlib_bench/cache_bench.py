@@ -2,7 +2,7 @@
 
 Both are measured in the same run, interleaved in rounds, so the ratio is fair on a noisy
 shared machine. `make bench` calls `bench_cache_lookup`; `python -m
-smartlib_server.services.caching_bench [redis_url]` prints the same numbers as JSON.
+smartlib_bench.cache_bench [redis_url]` prints the same numbers as JSON.
 """
 from __future__ import annotations
 

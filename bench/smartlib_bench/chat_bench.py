@@ -3,9 +3,7 @@
 Per turn it records the time to the first event (Typing), to the first text, and to TurnDone,
 and reports p50/p99 for a scripted English and Portuguese conversation run by N concurrent
 streams. `measure(address)` works against any server with ChatService registered;
-`python -m smartlib_server.services.chat.bench` starts one in-process over the starter catalog.
-
-It imports the generated stubs, unlike the rest of services/: it is a client-side tool.
+`python -m smartlib_bench.chat_bench` starts one in-process over the starter catalog.
 """
 from __future__ import annotations
 
@@ -128,7 +126,7 @@ def _serve_starter(home: Path, chunk_words: int):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m smartlib_server.services.chat.bench")
+    parser = argparse.ArgumentParser(prog="python -m smartlib_bench.chat_bench")
     parser.add_argument("--address", help="a running server with ChatService (default: start one in-process)")
     parser.add_argument("--home", help="catalog folder for the in-process server (default: a temporary starter catalog)")
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 16, 64])

@@ -2,7 +2,7 @@
 
     python -m smartlib_bench.scale_bench --sizes 100000,1000000 [--home HOME] [--out bench]
 
-writes bench/scale.json and prints a Markdown table. Catalogs are synthetic: with --home, each
+writes var/bench/scale.json and prints a Markdown table. Catalogs are synthetic: with --home, each
 book is a real catalog vector plus Gaussian noise ("perturbed real"); without it, points
 scattered around random centres ("synthetic clustered"). Queries are drawn the same way and are
 never in the index. Uniform random vectors are measured too, at the smallest size and for the
@@ -392,7 +392,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dim", type=int, default=256)
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--home", help="catalog home whose vectors seed 'perturbed real' data (read-only)")
-    parser.add_argument("--out", default="bench", help="output folder (default bench/)")
+    parser.add_argument("--out", default="var/bench", help="output folder (default var/bench/)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)

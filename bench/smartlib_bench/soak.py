@@ -11,7 +11,7 @@ Pass/fail, between the first sample after warm-up (the first 20 % of the run) an
 the last 20 % of samples:
   RSS grows by at most max(32 MiB, 10 %), threads by at most 4, descriptors by at most 16,
   and not one call fails.
-Writes a JSON report (default bench/soak.json) and exits 1 when a bound is broken.
+Writes a JSON report (default var/bench/soak.json) and exits 1 when a bound is broken.
 Duration: --seconds, else SOAK_SECONDS, else 600.
 """
 from __future__ import annotations
@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--every", type=float, default=0.0, help="seconds between samples (default: 60 samples per run, at least 2 s)")
     parser.add_argument("--home", help="copy this SMARTLIB_HOME (with catalog.sqlite3) instead of seeding the starter catalog")
-    parser.add_argument("--out", default="bench/soak.json")
+    parser.add_argument("--out", default="var/bench/soak.json")
     args = parser.parse_args(argv)
     every = args.every or max(2.0, args.seconds / 60)
 

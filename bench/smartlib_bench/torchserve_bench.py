@@ -1,6 +1,6 @@
 """Benchmark: the TorchServe tier against in-process inference.
 
-    python -m smartlib_handlers.bench_torchserve [--seconds 5] [--model-store DIR --version V]
+    python -m smartlib_bench.torchserve_bench [--seconds 5] [--model-store DIR --version V]
 
 1. Encoder throughput, one 2688-d vector per call, at concurrency 1, 8 and 32: TorchServe (with
    its dynamic batching) over in-process, as a ratio measured in the same run.
@@ -165,7 +165,7 @@ def _extract_weights(folder: Path, tmp_path: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smartlib_handlers.bench_torchserve")
+    parser = argparse.ArgumentParser(prog="python -m smartlib_bench.torchserve_bench")
     parser.add_argument("--seconds", type=float, default=5.0, help="per throughput measurement")
     parser.add_argument("--model-store", type=Path, default=None)
     parser.add_argument("--version", default="")

@@ -9,11 +9,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 
 def test_bench_smoke_runs_every_section(tmp_path):
     out = tmp_path / "bench"
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    bench = str(Path(__file__).resolve().parents[2] / "bench")  # not installed: `make bench` puts it on the path
+    env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.pathsep.join(filter(None, [bench, os.environ.get("PYTHONPATH")])))
     run = subprocess.run(
         [sys.executable, "-m", "smartlib_bench", "--smoke", "--out", str(out)],
         env=env, capture_output=True, text=True, timeout=600,

@@ -39,11 +39,8 @@ REMAINING = {
     ("training/smartlib_training/artifacts.py", "smartlib_server.artifacts.manifest"),
     ("training/smartlib_training/mar_export.py", "smartlib_server.artifacts.manifest"),
     ("training/smartlib_training/mar_export.py", "smartlib_handlers"),
-    # The TorchServe stack launcher and its benchmark are tools kept beside the handlers.
+    # The TorchServe stack launcher is a tool kept beside the handlers.
     ("handlers/smartlib_handlers/stack.py", "smartlib_training.mar_export"),
-    ("handlers/smartlib_handlers/bench_torchserve.py", "smartlib_server.adapters.inference"),
-    ("handlers/smartlib_handlers/bench_torchserve.py", "smartlib_server.adapters.torchserve_inference"),
-    ("handlers/smartlib_handlers/bench_torchserve.py", "smartlib_training.mar_export"),
 }
 
 
@@ -90,3 +87,21 @@ def test_the_wings_import_each_other_only_where_listed():
 def test_the_remaining_list_holds_only_edges_that_still_exist():
     gone = REMAINING - edges()
     assert not gone, f"these edges are gone: remove them from REMAINING: {sorted(gone)}"
+
+
+def test_services_import_no_grpc():
+    """services/ is plain Python; only api/ speaks gRPC (the benchmarks that did live in bench/)."""
+    offending = set()
+    for path in (REPO / "server" / "smartlib_server" / "services").rglob("*.py"):
+        for module in _imports(path):
+            if module.split(".")[0] == "grpc" or module.startswith("smartlib.v1"):
+                offending.add((path.relative_to(REPO).as_posix(), module))
+    assert not offending, offending
+
+
+def test_bench_is_not_installed():
+    import tomllib
+
+    roots = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["where"]
+    assert "bench" not in roots and not (REPO / "server" / "smartlib_bench").exists()
+    assert not list((REPO / "handlers" / "smartlib_handlers").glob("*bench*.py"))

@@ -2,7 +2,7 @@
 import threading
 import time
 
-from smartlib_handlers.bench_torchserve import latencies_ms, throughput
+from smartlib_bench.torchserve_bench import latencies_ms, throughput
 
 
 def test_throughput_counts_every_call_across_threads():

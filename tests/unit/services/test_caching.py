@@ -301,7 +301,7 @@ def test_outcomes_and_errors_reach_the_prometheus_counters():
 
 @pytest.mark.redis
 def test_the_lookup_bench_compares_both_backends_and_leaves_no_keys():
-    from smartlib_server.services.caching_bench import bench_cache_lookup
+    from smartlib_bench.cache_bench import bench_cache_lookup
 
     result = bench_cache_lookup(REDIS_URL, n=50, value_bytes=1024, rounds=1)
     assert result["lookups_per_path"] == 50
