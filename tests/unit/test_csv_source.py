@@ -58,9 +58,17 @@ def test_bad_rows_are_reported_with_line_numbers_and_skipped():
     assert "Avg_Rating" in errors[2].reason and "Num_Ratings" in errors[3].reason
 
 
-def test_genres_are_never_evaluated():
-    rows = parse("0,X,Y,,\"__import__('os').system('echo pwned')\",,,,\n")
-    assert isinstance(rows[0], RowError)
+@pytest.mark.parametrize("column", ["Genres", "Characters"])
+def test_list_columns_are_never_evaluated(tmp_path, column):
+    # Evaluated, this would touch a file and yield a valid list of strings, so only a parser that
+    # never evaluates refuses the row (an expression that evaluates to a non-list proves nothing).
+    marker = tmp_path / "evaluated"
+    expression = f"[__import__('pathlib').Path({str(marker)!r}).touch() or 'Fantasy']"
+    cells = ["0", "X", "Y", "", "", "", "", "", ""]
+    cells[HEADER.strip().split(",").index(column)] = f'"{expression}"'
+    rows = parse(",".join(cells) + "\n")
+    assert isinstance(rows[0], RowError) and column in rows[0].reason
+    assert not marker.exists()
 
 
 def test_missing_required_column_is_a_clear_error():
