@@ -308,3 +308,27 @@ def test_tls_settings_are_checked_at_start(pki, tmp_path):
     (tmp_path / "junk.pem").write_text("not a certificate")
     with pytest.raises(ConfigError, match="SMARTLIB_TLS_CLIENT_CA.*not a PEM"):
         tls.server_credentials(pki.server_cert, pki.server_key, tmp_path / "junk.pem")
+
+
+def test_tls_and_mtls_from_the_settings_end_to_end(make_server, starter_settings, pki):
+    """SMARTLIB_TLS_* through the real build_server: the main port and the health port speak TLS
+    (mTLS with a client CA), and the other tests' extra port is not involved."""
+    settings = dataclasses.replace(starter_settings, auth_token=TOKEN, admin_token=ADMIN_TOKEN,
+                                   tls_cert=str(pki.server_cert), tls_key=str(pki.server_key))
+    server = make_server(settings, load=False)
+    with _secure(server.app.port, pki.ca) as channel:
+        assert _list(channel, _bearer(TOKEN)).books
+        assert _code(lambda: _list(channel)) == grpc.StatusCode.UNAUTHENTICATED
+    with _secure(server.app.health_port, pki.ca) as channel:
+        status = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service="smartlib.v1.CatalogService"), timeout=10)
+        assert status.status == health_pb2.HealthCheckResponse.SERVING
+    for port in (server.app.port, server.app.health_port):
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:  # plaintext to a TLS port
+            assert _code(lambda: _list(channel, _bearer(TOKEN))) == grpc.StatusCode.UNAVAILABLE
+
+    mutual = make_server(dataclasses.replace(settings, tls_client_ca=str(pki.ca)), load=False)
+    with _secure(mutual.app.port, pki.ca, pki.client_cert, pki.client_key) as channel:
+        assert _list(channel, _bearer(TOKEN)).books
+    for cert, key in ((None, None), (pki.rogue_client_cert, pki.rogue_client_key)):
+        with _secure(mutual.app.port, pki.ca, cert, key) as channel:
+            assert _code(lambda: _list(channel, _bearer(TOKEN))) == grpc.StatusCode.UNAVAILABLE
