@@ -99,7 +99,7 @@ def _behaviour_path(args: argparse.Namespace) -> Path | None:
 def _active_encoder(settings: Settings) -> tuple[str, dict] | None:
     """(version, manifest) of the encoder a server would serve now: the last activated one, else
     the newest; None when there is none or it does not verify (then nothing gates training)."""
-    from smartlib_server.artifacts import atomic
+    from smartlib_core import atomic
     from smartlib_training import artifacts
 
     pointer = atomic.read_pointer(settings.home / "active_encoder.json")

@@ -36,8 +36,6 @@ REMAINING = {
     ("server/smartlib_server/artifacts/cli.py", "smartlib_training.mar_export"),
     ("server/smartlib_server/artifacts/cli.py", "smartlib_training.encoder_model"),
     ("server/smartlib_server/adapters/torchserve_inference.py", "smartlib_training.mar_export"),
-    ("training/smartlib_training/artifacts.py", "smartlib_server.artifacts.manifest"),
-    ("training/smartlib_training/mar_export.py", "smartlib_server.artifacts.manifest"),
     ("training/smartlib_training/mar_export.py", "smartlib_handlers"),
     # The TorchServe stack launcher is a tool kept beside the handlers.
     ("handlers/smartlib_handlers/stack.py", "smartlib_training.mar_export"),

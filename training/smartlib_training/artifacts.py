@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-# One integrity error and one file hash for every artifact kind (encoders, KBs, archives).
-from smartlib_server.artifacts.manifest import ArtifactIntegrityError
-from smartlib_server.artifacts.manifest import sha256_file as file_sha256
+# One manifest module, integrity error and file hash for every artifact kind (encoders, KBs, archives).
+from smartlib_core import manifest as mf
+from smartlib_core.manifest import ArtifactIntegrityError
+from smartlib_core.manifest import sha256_file as file_sha256
 from smartlib_core.domain import Book
 from smartlib_core.encoder_model import WEIGHTS_FILE, BookEncoder, load_weights, save_weights
 
@@ -50,11 +51,6 @@ def git_commit(start: Path | None = None) -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def _manifest_digest(manifest: dict) -> str:
-    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def encoder_root(model_store: Path) -> Path:
@@ -103,7 +99,7 @@ def write_version(model_store: Path, model: BookEncoder, manifest_fields: dict, 
             **manifest_fields,
             "files": files,
         }
-        manifest["manifest_sha256"] = _manifest_digest(manifest)
+        manifest["manifest_sha256"] = mf.self_digest(manifest)
         (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=False, ensure_ascii=False) + "\n")
         os.replace(staging, root / version)
     except BaseException:
@@ -113,41 +109,22 @@ def write_version(model_store: Path, model: BookEncoder, manifest_fields: dict, 
 
 
 def read_manifest(version_dir: Path) -> dict:
-    path = Path(version_dir) / MANIFEST_FILE
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ArtifactIntegrityError(f"{path} is missing") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactIntegrityError(f"{path} is unreadable: {exc}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise ArtifactIntegrityError(f"{path} has no file list")
-    return manifest
+    return mf.read(Path(version_dir))
 
 
 def verify(version_dir: Path) -> dict:
-    """Checks the manifest's own hash and every listed file; returns the manifest.
+    """Checks the manifest's own hash and every listed file (smartlib_core.manifest); returns it.
 
     Raises:
-        ArtifactIntegrityError: naming the first file that is missing or whose sha256 differs.
+        ArtifactIntegrityError: naming what is missing, modified or does not match.
     """
     version_dir = Path(version_dir)
-    manifest = read_manifest(version_dir)
-    if manifest.get("manifest_sha256") != _manifest_digest(manifest):
-        raise ArtifactIntegrityError(f"{version_dir / MANIFEST_FILE} was modified after it was written")
-    files = manifest["files"]
-    if manifest.get("weights_file", WEIGHTS_FILE) not in files:
+    manifest = mf.read(version_dir)
+    if "manifest_sha256" not in manifest:
+        raise ArtifactIntegrityError(f"{version_dir}: the manifest carries no hash of itself")
+    if manifest.get("weights_file", WEIGHTS_FILE) not in manifest["files"]:
         raise ArtifactIntegrityError(f"{version_dir}: the manifest does not list the weights file")
-    for name, expected in files.items():
-        if Path(name).name != name or name in ("", ".", ".."):
-            raise ArtifactIntegrityError(f"{version_dir}: manifest entry {name!r} is not a plain file name")
-        path = version_dir / name
-        if not path.is_file():
-            raise ArtifactIntegrityError(f"{path} is listed in the manifest but missing")
-        actual = file_sha256(path)
-        if actual != expected:
-            raise ArtifactIntegrityError(f"{path}: sha256 {actual[:12]}… does not match the manifest's {str(expected)[:12]}…")
-    return manifest
+    return mf.verify(version_dir, manifest)
 
 
 def load_verified(version_dir: Path) -> tuple[BookEncoder, dict]:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from smartlib_server.artifacts.manifest import sha256_file as sha256_of  # one file hash for every artifact kind
+from smartlib_core.manifest import sha256_file as sha256_of  # one file hash for every artifact kind
 from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_core.encoder_model import WEIGHTS_FILE
 

@@ -11,7 +11,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from smartlib_server.artifacts import export, knowledge_base as kb, manifest as mf
+from smartlib_core import manifest as mf
+from smartlib_server.artifacts import export, knowledge_base as kb
 from smartlib_server.artifacts.registry import ArtifactNotFound, LocalRegistry, open_registry
 from smartlib_server.config import Settings
 from smartlib_server.errors import FailedPrecondition

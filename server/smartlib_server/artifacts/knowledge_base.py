@@ -26,7 +26,8 @@ import faiss
 import numpy as np
 
 from smartlib_server.adapters.catalog_store import CatalogStore
-from smartlib_server.artifacts import atomic, export, manifest as mf
+from smartlib_core import atomic, manifest as mf
+from smartlib_server.artifacts import export
 from smartlib_server.domain import Book
 from smartlib_server.embedding import normalise
 from smartlib_server.errors import FailedPrecondition, Unavailable

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from smartlib_server.artifacts import atomic, manifest as mf
+from smartlib_core import atomic, manifest as mf
 from smartlib_server.config import Settings
 from smartlib_server.errors import AlreadyExists, NotFound, Unavailable
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smartlib_server.artifacts import atomic
+from smartlib_core import atomic
 
 log = logging.getLogger(__name__)
 

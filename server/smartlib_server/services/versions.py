@@ -16,7 +16,7 @@ import numpy as np
 from smartlib_core.popularity import popularity_prior
 from smartlib_core.quality_gate import refusal, shortfalls
 from smartlib_core.reader_ranking import ReaderRanker
-from smartlib_server.artifacts import atomic
+from smartlib_core import atomic
 from smartlib_server.config import Settings
 from smartlib_server.domain import Book
 from smartlib_server.embedding import DIM, EMBEDDER_ID
@@ -225,7 +225,7 @@ class VersionManager:
         return version, previous
 
     def rollback_kb(self) -> tuple[str, str]:
-        from smartlib_server.artifacts import atomic as at
+        from smartlib_core import atomic as at
         from smartlib_server.artifacts import knowledge_base as kb
 
         pointer = at.read_pointer(self.kb_root / kb.POINTER)

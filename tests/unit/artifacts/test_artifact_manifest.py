@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from smartlib_server.artifacts import manifest as mf
+from smartlib_core import manifest as mf
 from smartlib_server.errors import InvalidArgument
 
 

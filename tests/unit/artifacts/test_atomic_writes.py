@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from smartlib_server.artifacts import atomic
+from smartlib_core import atomic
 
 
 def test_write_replaces_and_leaves_no_temporary_files(tmp_path):

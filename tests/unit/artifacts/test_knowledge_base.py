@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from smartlib_server.artifacts import atomic, export, knowledge_base as kb, manifest as mf
+from smartlib_core import atomic, manifest as mf
+from smartlib_server.artifacts import export, knowledge_base as kb
 from smartlib_core.embedding import DIM, EMBEDDER_ID
 from smartlib_core.domain import Book
 from smartlib_server.errors import FailedPrecondition, Unavailable

@@ -99,7 +99,7 @@ def test_a_model_without_a_fingerprint_is_never_stored(tmp_path, inputs):
 def test_old_files_and_torn_writes_are_cleared(tmp_path, inputs):
     import os
 
-    from smartlib_server.artifacts import atomic
+    from smartlib_core import atomic
     from smartlib_server.services.derived_index import KEEP
 
     ids, raw, books = inputs

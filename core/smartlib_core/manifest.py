@@ -1,7 +1,11 @@
 """manifest.json: what an artifact version contains and the sha256 of every file in it.
 
+One module for every artifact kind (knowledge bases, encoder versions, TorchServe archives):
+the server, training and the TorchServe stack verify with it and raise its one integrity error.
 A version is a directory of files plus manifest.json. The manifest is written last, so a
-directory (or bucket prefix) without one is an unfinished write and is never used.
+directory (or bucket prefix) without one is an unfinished write and is never used. A manifest
+may also carry `manifest_sha256`, a hash of its own other fields (encoder versions do), so an
+edit to the manifest itself is caught too.
 """
 from __future__ import annotations
 
@@ -13,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from smartlib_server.artifacts import atomic
-from smartlib_server.errors import FailedPrecondition, InvalidArgument
+from smartlib_core import atomic
+from smartlib_core.errors import FailedPrecondition, InvalidArgument
 
 MANIFEST = "manifest.json"
 KINDS = ("kb", "encoder", "mar")
@@ -81,7 +85,7 @@ def parse(raw: bytes, where: str) -> dict[str, Any]:
     try:
         manifest = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ArtifactIntegrityError(f"{where}: manifest.json is not valid JSON ({exc})") from None
+        raise ArtifactIntegrityError(f"{where}: manifest.json is unreadable, not valid JSON ({exc})") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), Mapping):
         raise ArtifactIntegrityError(f"{where}: manifest.json has no 'files' table")
     file_digests(manifest, where)  # validates every entry
@@ -89,12 +93,20 @@ def parse(raw: bytes, where: str) -> dict[str, Any]:
 
 
 def read(directory: Path) -> dict[str, Any]:
-    path = directory / MANIFEST
+    path = Path(directory) / MANIFEST
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise ArtifactIntegrityError(f"{directory}: no manifest.json (an unfinished write?)") from None
+        raise ArtifactIntegrityError(f"{directory}: no manifest.json (an unfinished write?); {path} is missing") from None
+    except OSError as exc:
+        raise ArtifactIntegrityError(f"{path} is unreadable: {exc}") from None
     return parse(raw, str(directory))
+
+
+def self_digest(manifest: Mapping[str, Any]) -> str:
+    """The hash a manifest stores of its own other fields (`manifest_sha256`)."""
+    body = {k: v for k, v in manifest.items() if k != "manifest_sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def file_digests(manifest: Mapping[str, Any], where: str = "manifest") -> dict[str, str]:
@@ -126,6 +138,8 @@ def verify(directory: Path, manifest: Mapping[str, Any] | None = None, where: st
     """
     where = where or str(directory)
     manifest = read(directory) if manifest is None else manifest
+    if "manifest_sha256" in manifest and manifest["manifest_sha256"] != self_digest(manifest):
+        raise ArtifactIntegrityError(f"{where}: manifest.json was modified after it was written")
     problems = []
     for rel, expected in file_digests(manifest, where).items():
         path = directory / rel
