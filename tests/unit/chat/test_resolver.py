@@ -80,3 +80,46 @@ def test_catalog_changes_are_picked_up(resolver):
     del resolver.index.books["dune"]  # removed before the snapshot is rebuilt: no KeyError
     assert resolver.resolve("Dune Messiah").book.id == "messiah"
     assert [b.id for b in resolver.resolve("dune").books] != ["dune"]
+
+
+# -- dominance: ask only when no candidate clearly stands out ------------------------------------
+
+def _resolver_over(books: list[Book]) -> TitleResolver:
+    index = ServingIndex(store=None, titles=TitleIndex())
+    index.state = ServingState({b.id: b for b in books}, VectorIndex(DIM), None)
+    return TitleResolver(index)
+
+
+TOLKIEN = Book("tolkien", "The Hobbit (The Lord of the Rings, #0)", ("J.R.R. Tolkien",), num_ratings=3_662_325, list_rank=22)
+DIXON = Book("dixon", "The Hobbit", ("Chuck Dixon",), num_ratings=219_962, list_rank=659)
+
+
+def test_a_book_with_many_times_the_ratings_and_a_better_place_is_what_readers_mean():
+    resolver = _resolver_over([DIXON, TOLKIEN])
+    assert resolver.resolve("the hobbit").books == (TOLKIEN,)
+    assert resolver.resolve("o hobbit").books == (TOLKIEN,)
+
+
+def test_close_candidates_are_asked_about_with_at_most_three_choices():
+    dante = Book("dante", "Inferno", ("Dante Alighieri",), num_ratings=170_086, list_rank=346)
+    brown = Book("brown", "Inferno (Robert Langdon, #4)", ("Dan Brown",), num_ratings=531_016, list_rank=882)
+    others = [Book(f"x{i}", "Inferno", (f"Author {i}",), num_ratings=10 + i, list_rank=5000 + i) for i in range(3)]
+    found = _resolver_over([dante, brown, *others]).resolve("inferno")
+    assert found.kind == "ambiguous" and len(found.books) == 3
+    assert {dante, brown} <= set(found.books)  # more ratings, but a worse list place: no dominance
+
+
+def test_without_rating_counts_nobody_dominates():
+    a = Book("a", "Night Watch", ("Terry Pratchett",), list_rank=1)
+    b = Book("b", "Night Watch", ("Sergei Lukyanenko",), list_rank=900)
+    assert _resolver_over([a, b]).resolve("night watch").kind == "ambiguous"
+
+
+def test_authors_by_surname_possessive_and_with_words_around():
+    king = Book("king", "It", ("Stephen King",), num_ratings=1_000_000)
+    laurie = Book("laurie", "The Beekeeper's Apprentice", ("Laurie R. King",), num_ratings=90_000)
+    resolver = _resolver_over([king, laurie])
+    assert resolver.author("king").name == "Stephen King"  # far more readers: dominant
+    assert resolver.author("stephen kings").name == "Stephen King"
+    assert resolver.author("stephen king voces").name == "Stephen King"
+    assert resolver.author("nobody at all").kind == "none"

@@ -111,11 +111,15 @@ MEMORY_FORGET = re.compile(
 _OFF_TOPIC = re.compile(
     r"(?:^| )(?:weather|forecast|temperature|raining|sunny|news|headlines|stock|stocks|bitcoin|crypto|exchange rate|"
     r"football|soccer|basketball|baseball|match score|who won|recipe|recipes|cook|cooking|joke|jokes|what time is it|what day is it|"
-    r"capital of|president of|translate|calculate|homework|lottery|"
+    r"capital of|president of|translate|calculate|homework|lottery|flight|flights|hotel|hotels|taxi|uber|restaurant|"
+    r"voo|voos|passagem|passagens|restaurante|"
     r"previsao do tempo|o tempo hoje|vai chover|chovendo|temperatura|clima hoje|clima amanha|noticias|cotacao|dolar|futebol|"
     r"jogo do|placar|quem ganhou|receita|receitas|cozinhar|piada|piadas|que horas sao|que dia e hoje|capital d[aoe]|presidente d[aoe]|traduza|traduz|calcule|loteria)(?: |$)"
     r"|\d+ ?(?:plus|minus|times|mais|menos|vezes|[x*/+-]) ?\d+"
 )
+# A sum, not a title: "2 + 2", "3*4", "10 / 2" ("11/22/63" and "#1-3" are titles and positions).
+_MATH = re.compile(r"\d+(?:[.,]\d+)? ?[+*×÷^] ?\d+|\d+ [-/] \d+")
+_BOOK_VERB = re.compile(r"(?:^| )book (?:me|us|a|an|my|the) ")
 _BOOK_CUE = re.compile(
     r"(?:^| )(?:books?|novels?|read|reading|reads|author|authors|writer|series|story|stories|library|catalog|"
     r"livros?|ler|leitura|leituras|autor|autora|escritor|escritora|serie|saga|historia|historias|romance|romances|biblioteca|catalogo)(?: |$)"
@@ -206,8 +210,13 @@ def tastes(folded: str, language: str) -> Tastes | None:
     return Tastes(tuple(likes), tuple(dislikes), " ".join(" ".join(rest).split()))
 
 
-def is_off_topic(folded: str) -> bool:
-    return bool(_OFF_TOPIC.search(folded)) and not _BOOK_CUE.search(folded)
+def is_off_topic(folded: str, raw: str = "") -> bool:
+    """Weather, news, sums, travel...: a cue of another topic and no word about books ("book"
+    as a verb, "book me a flight", does not count)."""
+    if _MATH.search(raw):
+        return True
+    about_books = _BOOK_CUE.search(_BOOK_VERB.sub(" ", folded))
+    return bool(_OFF_TOPIC.search(folded)) and not about_books
 
 
 def _first(patterns: list[re.Pattern], folded: str) -> str:

@@ -52,11 +52,12 @@ _ORDINAL = re.compile(
 _FOCUS = frozenset("it that that one this this one this book that book esse essa este esta isso isto ele ela esse livro este livro".split(" "))
 
 _GREET = re.compile(
-    r"^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|ola|oi|e ai|bom dia|boa tarde|boa noite|hola)"
+    r"^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|ola|oi|e ai|bom dia|boa tarde|boa noite|hola|how are you|how s it going|hows it going|tudo bem|como vai|como voce esta)"
     r"( there| again| everyone| de novo| novamente| tudo bem| tudo bom| como vai)?( smart library| agent| agente)?$"
 )
 _HELP = re.compile(r"^(help|ajuda|socorro|\?|what can you do|what do you do|how does this work|o que voce (sabe )?faz(er)?|como funciona|me ajuda|pode me ajudar|can you help( me)?)$")
-_THANKS = re.compile(r"^(thanks?( you)?( so much| a lot)?|thx|cheers|great thanks|obrigad[oa]( mesmo)?|valeu|muito obrigad[oa])$")
+_THANKS = re.compile(r"^(thanks?( you)?( so much| a lot)?|thx|cheers|great thanks|obrigad[oa]( mesmo)?|valeu|muito obrigad[oa]|"
+                     r"ok|okay|ok thanks|cool|great|nice|perfect|got it|sounds good|beleza|legal|otimo|perfeito|show|certo|entendi|ta bom)$")
 _BYE = re.compile(r"^(bye|goodbye|see you|see ya|tchau|ate logo|ate mais|adeus)$")
 
 _COMPARE = [
@@ -88,7 +89,8 @@ _ABOUT = [
     re.compile(r"^(?:and|what about|how about|e|e quanto a|e sobre|e o|e a) (?P<x>.+)$"),
 ]
 _LIKE = re.compile(r"^(?:i (?:really )?(?:liked|loved|enjoyed|like|love|adored)|(?:eu )?(?:gostei (?:muito )?(?:de|do|da)|adorei|amei|curti)) (?P<x>.+?)(?: a lot| so much| muito)?$")
-_DISLIKE = re.compile(r"^(?:i (?:didnt|did not|don t|dont|do not) (?:like|enjoy)|i (?:hated|disliked)|(?:eu )?(?:nao gostei (?:de|do|da)|odiei|detestei)) (?P<x>.+)$")
+_DISLIKE = re.compile(r"^(?:i (?:didnt|did not|don t|dont|do not) (?:like|enjoy)|i (?:really )?(?:hated|disliked|hate|dislike|detest|cant stand|can t stand)|"
+                      r"(?:eu )?(?:nao gostei (?:de|do|da)|nao gosto (?:de|do|da)|odiei|detestei|odeio|detesto)) (?P<x>.+)$")
 
 _MORE = re.compile(r"^(?:(?:show me |give me |any |some )?(?:more|others|another|another one|other ones|more please|more of those|more like (?:that|those|these))( please)?|(?:me )?(?:mostre |mostra |de |da |quero )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais um)( por favor)?)$")
 _SHORTER = re.compile(r"(?:^| )(?:shorter|short one|short ones|quicker read|less long|something short|mais curt[oa]s?|menor(?:es)?|mais rapido de ler|algo curto|curtinho)(?: |$)")
@@ -102,7 +104,7 @@ _NOT_LIKE = re.compile(
 _RECOMMEND_WORDS = re.compile(
     r"(?:^| )(?:recommend|recommendation|recommendations|suggest|suggestion|suggestions|looking for|i want|i would like|id like|"
     r"in the mood for|give me|show me|any good|what should i read|books|novels|recomende|recomenda|recomendacao|recomendacoes|"
-    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que devo ler|o que ler)(?: |$)"
+    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que (?:eu )?(?:devo|posso|vou) ler|o que ler|what (?:should|can|could|do) i read)(?: |$)"
 )
 
 
@@ -119,7 +121,7 @@ def parse(text: str, language: str) -> Intent:
         return Intent("memory_forget")
     if asks.MEMORY_SHOW.match(polite):
         return Intent("memory_show")
-    if asks.is_off_topic(folded):
+    if asks.is_off_topic(folded, text):
         return Intent("off_topic")
     if _MORE.match(folded):
         return Intent("more")
