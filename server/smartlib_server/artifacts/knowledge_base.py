@@ -30,7 +30,7 @@ from smartlib_core import atomic, manifest as mf
 from smartlib_server.artifacts import export
 from smartlib_server.domain import Book
 from smartlib_server.embedding import normalise
-from smartlib_server.errors import FailedPrecondition, Unavailable
+from smartlib_server.errors import FailedPrecondition, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +196,8 @@ def list_kbs(root: Path) -> list[KbInfo]:
 
 def _verified(root: Path, version: str) -> Mapping[str, Any]:
     directory = Path(root) / mf.check_version(version)
-    if not directory.is_dir():
-        raise FailedPrecondition(f"no knowledge base {version!r} in {root}; see `smartlib kb list`")
+    if not directory.is_dir():  # NOT_FOUND over gRPC, as for an unknown encoder version
+        raise NotFound(f"no knowledge base {version!r} in {root}; see `smartlib kb list`")
     manifest = mf.verify(directory)
     mf.check_identity(manifest, "kb", version, str(directory))
     return manifest
@@ -207,7 +207,7 @@ def activate(root: Path, version: str) -> KbInfo:
     """Verifies every file of `version`, then points `current` at it in one atomic rename.
 
     Raises:
-        FailedPrecondition: no such version.
+        NotFound: no such version.
         ArtifactIntegrityError: its files do not match the manifest; `current` is unchanged.
     """
     root = Path(root)
@@ -238,7 +238,7 @@ def rollback(root: Path) -> KbInfo:
     for i, candidate in enumerate(history):
         try:
             manifest = _verified(root, candidate)
-        except FailedPrecondition as exc:  # includes ArtifactIntegrityError
+        except (FailedPrecondition, NotFound) as exc:  # gone, or damaged (ArtifactIntegrityError)
             log.warning("rollback skips %s: %s", candidate, exc.message)
             continue
         atomic.write_pointer(root / POINTER, candidate, history[i + 1 :])
@@ -277,7 +277,8 @@ def load_kb(root: Path, version: str | None = None) -> LoadedKb:
     many vectors as its file, so a hot swap can refuse a bad version before swapping.
 
     Raises:
-        FailedPrecondition: no such version, none active, or the files are inconsistent.
+        NotFound: no such version.
+        FailedPrecondition: none active, or the files are inconsistent.
         ArtifactIntegrityError: a file does not match the manifest.
     """
     root = Path(root)

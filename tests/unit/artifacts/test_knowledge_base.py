@@ -14,7 +14,7 @@ from smartlib_core import atomic, manifest as mf
 from smartlib_server.artifacts import export, knowledge_base as kb
 from smartlib_core.embedding import DIM, EMBEDDER_ID
 from smartlib_core.domain import Book
-from smartlib_server.errors import FailedPrecondition, Unavailable
+from smartlib_server.errors import FailedPrecondition, NotFound, Unavailable
 
 
 def test_build_snapshots_catalog_vectors_and_indexes(catalog, encoder, books, embedded_ids, tmp_path):
@@ -137,7 +137,7 @@ def test_activating_a_corrupt_version_is_refused_and_keeps_the_pointer(catalog, 
     with pytest.raises(mf.ArtifactIntegrityError, match="vectors_2688.npy does not match"):
         kb.activate(root, bad)
     assert kb.current_version(root) == good
-    with pytest.raises(FailedPrecondition, match="no knowledge base 'missing'"):
+    with pytest.raises(NotFound, match="no knowledge base 'missing'"):
         kb.activate(root, "missing")
 
 
