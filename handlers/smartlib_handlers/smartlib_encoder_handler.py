@@ -1,6 +1,6 @@
 """TorchServe handler: 2688-d vectors -> the FINETUNED encoder's 256-d unit vectors.
 
-Weights come from the archive's safetensors file through smartlib_training.encoder_model, the
+Weights come from the archive's safetensors file through smartlib_core.encoder_model, the
 same code the in-process path uses, so loading never unpickles anything.
 """
 from __future__ import annotations

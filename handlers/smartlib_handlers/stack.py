@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
-from smartlib_training.mar_export import ArchiveError, archive_dir, newest_version, verify_archives
+from smartlib_core.archives import ArchiveError, archive_dir, newest_version, verify_archives
 
 DEFAULT_CONFIG = Path("model_store/config/config.properties")
 DEFAULT_RUN_DIR = Path("var/torchserve")

@@ -100,7 +100,7 @@ def _active_encoder(settings: Settings) -> tuple[str, dict] | None:
     """(version, manifest) of the encoder a server would serve now: the last activated one, else
     the newest; None when there is none or it does not verify (then nothing gates training)."""
     from smartlib_core import atomic
-    from smartlib_training import artifacts
+    from smartlib_core import encoder_versions as artifacts
 
     pointer = atomic.read_pointer(settings.home / "active_encoder.json")
     version = pointer[0] if pointer else artifacts.latest_version(settings.model_store)

@@ -22,12 +22,12 @@ from smartlib_core import manifest as mf
 from smartlib_core.manifest import ArtifactIntegrityError
 from smartlib_core.manifest import sha256_file as file_sha256
 from smartlib_core.domain import Book
-from smartlib_core.encoder_model import WEIGHTS_FILE, BookEncoder, load_weights, save_weights
+from smartlib_core.encoder_model import WEIGHTS_FILE, BookEncoder, save_weights
+from smartlib_core.encoder_versions import (  # noqa: F401  (the read side, re-exported for training's callers)
+    ENCODER_DIR, MANIFEST_FILE, encoder_root, latest_version, list_versions, load_verified, read_manifest, verify,
+)
 
-MANIFEST_FILE = "manifest.json"
-ENCODER_DIR = "encoder"
 FORMAT = 1
-_VERSION = re.compile(r"^\d{8}T\d{6}Z(-\d+)?$")
 
 
 
@@ -51,10 +51,6 @@ def git_commit(start: Path | None = None) -> str:
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-def encoder_root(model_store: Path) -> Path:
-    return Path(model_store) / ENCODER_DIR
 
 
 def _new_version(root: Path, now: dt.datetime) -> str:
@@ -106,51 +102,3 @@ def write_version(model_store: Path, model: BookEncoder, manifest_fields: dict, 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return root / version
-
-
-def read_manifest(version_dir: Path) -> dict:
-    return mf.read(Path(version_dir))
-
-
-def verify(version_dir: Path) -> dict:
-    """Checks the manifest's own hash and every listed file (smartlib_core.manifest); returns it.
-
-    Raises:
-        ArtifactIntegrityError: naming what is missing, modified or does not match.
-    """
-    version_dir = Path(version_dir)
-    manifest = mf.read(version_dir)
-    if "manifest_sha256" not in manifest:
-        raise ArtifactIntegrityError(f"{version_dir}: the manifest carries no hash of itself")
-    if manifest.get("weights_file", WEIGHTS_FILE) not in manifest["files"]:
-        raise ArtifactIntegrityError(f"{version_dir}: the manifest does not list the weights file")
-    return mf.verify(version_dir, manifest)
-
-
-def load_verified(version_dir: Path) -> tuple[BookEncoder, dict]:
-    """Verifies a version directory, then loads its encoder in eval mode.
-
-    Raises:
-        ArtifactIntegrityError: the manifest or any file fails verification, or the weights do
-            not fit the encoder architecture.
-    """
-    manifest = verify(version_dir)
-    try:
-        model = load_weights(Path(version_dir) / manifest.get("weights_file", WEIGHTS_FILE))
-    except (RuntimeError, ValueError, OSError) as exc:  # safetensors header or shape mismatch
-        raise ArtifactIntegrityError(f"{version_dir}: weights do not load: {exc}") from None
-    return model, manifest
-
-
-def list_versions(model_store: Path) -> list[str]:
-    """Complete versions (those with a manifest), oldest first; names sort by creation time."""
-    root = encoder_root(model_store)
-    if not root.is_dir():
-        return []
-    names = [p.name for p in root.iterdir() if p.is_dir() and _VERSION.match(p.name) and (p / MANIFEST_FILE).is_file()]
-    return sorted(names, key=lambda n: (n.split("-")[0], int(n.split("-")[1]) if "-" in n else 1))
-
-
-def latest_version(model_store: Path) -> str | None:
-    versions = list_versions(model_store)
-    return versions[-1] if versions else None

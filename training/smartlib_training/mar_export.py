@@ -7,11 +7,11 @@ Layout, one folder per encoder version so versions sit side by side:
     model_store/torchserve/<version>/archives.json   version, embedder id, sha256 of each .mar
 
 The .mar version equals the encoder version. The embedder archive carries the same version so a
-version folder is always a matching pair. `verify_archives` refuses any archive whose sha256
-differs from archives.json; the TorchServe launcher calls it before handing archives over.
+version folder is always a matching pair. smartlib_core.archives verifies them before use.
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -19,31 +19,23 @@ import sys
 import tempfile
 from pathlib import Path
 
-from smartlib_core.manifest import sha256_file as sha256_of  # one file hash for every artifact kind
+from smartlib_core.archives import (  # noqa: F401  (verification re-exported for training's callers)
+    ARCHIVES_MANIFEST, TORCHSERVE_DIR, ArchiveError, archive_dir, newest_version, verify_archives,
+)
 from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_core.encoder_model import WEIGHTS_FILE
+from smartlib_core.manifest import sha256_file as sha256_of  # one file hash for every artifact kind
+from smartlib_core.torchserve_payload import EMBEDDER_MODEL, ENCODER_MODEL
 
-EMBEDDER_MODEL = "smartlib_embedder"
-ENCODER_MODEL = "smartlib_encoder"
-ARCHIVES_MANIFEST = "archives.json"
-TORCHSERVE_DIR = "torchserve"
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-class ArchiveError(Exception):
-    """An archive is missing, or its checksum does not match the manifest."""
-
-
-
-
 def handlers_dir() -> Path:
-    import smartlib_handlers
-
-    return Path(smartlib_handlers.__file__).parent
-
-
-def archive_dir(model_store: Path, version: str) -> Path:
-    return Path(model_store) / TORCHSERVE_DIR / version
+    """The handler files to package, found without importing them (training runs no handler code)."""
+    spec = importlib.util.find_spec("smartlib_handlers")
+    if spec is None or not spec.submodule_search_locations:
+        raise ArchiveError("the smartlib_handlers package is not installed; it holds the TorchServe handlers to package")
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def export_mars(model_store: Path, encoder_version_dir: Path, config_dir: Path | None = None) -> list[Path]:
@@ -110,40 +102,3 @@ def _archive(out: Path, name: str, version: str, handler: Path, config: Path,
     if result.returncode != 0 or not path.is_file():
         raise ArchiveError(f"torch-model-archiver failed for {name}: {result.stderr.strip()[-2000:]}")
     return path
-
-
-def verify_archives(directory: Path) -> dict[str, Path]:
-    """Checks every archive in a version folder against its manifest.
-
-    Returns:
-        model name -> archive path, for the archives whose sha256 matches.
-
-    Raises:
-        ArchiveError: no manifest, an archive is missing, or a checksum differs.
-    """
-    directory = Path(directory)
-    manifest_path = directory / ARCHIVES_MANIFEST
-    try:
-        manifest = json.loads(manifest_path.read_text())
-        entries = manifest["archives"]
-    except (OSError, ValueError, KeyError) as exc:
-        raise ArchiveError(f"cannot read {manifest_path}: {exc}") from None
-    verified = {}
-    for name, entry in entries.items():
-        path = directory / Path(entry["file"]).name  # never follow a path out of the folder
-        if not path.is_file():
-            raise ArchiveError(f"archive {path} listed in {manifest_path} is missing")
-        actual = sha256_of(path)
-        if actual != entry["sha256"]:
-            raise ArchiveError(f"refusing {path}: sha256 {actual} does not match the manifest's {entry['sha256']}")
-        verified[name] = path
-    return verified
-
-
-def newest_version(model_store: Path) -> str:
-    """The most recently exported version folder that has a manifest; "" when there is none."""
-    root = Path(model_store) / TORCHSERVE_DIR
-    candidates = [d for d in root.iterdir() if (d / ARCHIVES_MANIFEST).is_file()] if root.is_dir() else []
-    if not candidates:
-        return ""
-    return max(candidates, key=lambda d: (d / ARCHIVES_MANIFEST).stat().st_mtime).name

@@ -96,7 +96,7 @@ class TorchServeInference:
             ConfigError: a local archive of this version does not match its manifest.
         """
         from smartlib_server.errors import ConfigError
-        from smartlib_training.mar_export import ArchiveError, archive_dir, verify_archives
+        from smartlib_core.archives import ArchiveError, archive_dir, verify_archives
 
         folder = archive_dir(settings.model_store, version) if version else None
         if folder is not None and folder.is_dir():
@@ -118,7 +118,7 @@ class TorchServeInference:
         vectors of two versions whichever side answers.
         """
         from smartlib_server.errors import ConfigError
-        from smartlib_training.mar_export import ArchiveError, archive_dir, verify_archives
+        from smartlib_core.archives import ArchiveError, archive_dir, verify_archives
 
         folder = archive_dir(self.model_store, version) if self.model_store else None
         if folder is not None and folder.is_dir():
@@ -126,7 +126,8 @@ class TorchServeInference:
                 verify_archives(folder)
             except ArchiveError as exc:
                 raise ConfigError(f"encoder {version}: {exc}") from None
-        fallback = LocalInference(self.fallback.text_encoder, model) if self.fallback is not None else None
+        fallback = (LocalInference(self.fallback.text_encoder, model, self.fallback.query_max_tokens)
+                    if self.fallback is not None else None)
         view = TorchServeInference(
             self.target, version=version, timeout_s=self.timeout_s, bulk_timeout_s=self.bulk_timeout_s,
             fallback=fallback, breaker=self.breaker, metrics=self.metrics, channel=self._channel,

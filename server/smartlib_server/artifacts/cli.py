@@ -207,7 +207,7 @@ def _seal_archives(directory: Path) -> None:
     archives.json is the packaging step's record, so a manifest.json that is missing or older
     than a re-export is rebuilt from the files once they match archives.json.
     """
-    from smartlib_training.mar_export import ArchiveError, verify_archives
+    from smartlib_core.archives import ArchiveError, verify_archives
 
     try:
         verify_archives(directory)
@@ -240,7 +240,7 @@ def load_encoder(settings: Settings, choice: str) -> kb.VersionedEncoder | None:
     if not directory.is_dir():
         raise FailedPrecondition(f"no encoder version {version!r} in {root}")
     mf.verify(directory)
-    from smartlib_training.encoder_model import WEIGHTS_FILE, load_weights
+    from smartlib_core.encoder_model import WEIGHTS_FILE, load_weights
 
     model = load_weights(directory / WEIGHTS_FILE)
     return kb.VersionedEncoder(version, model.encode_numpy)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from smartlib_core import encoder_versions as artifacts
 from smartlib_core.popularity import popularity_prior
 from smartlib_core.quality_gate import refusal, shortfalls
 from smartlib_core.reader_ranking import ReaderRanker
@@ -55,8 +56,6 @@ class VersionManager:
     def list_versions(self, kind: str | None) -> list[VersionInfo]:
         out: list[VersionInfo] = []
         if kind in (None, ENCODER):
-            from smartlib_training import artifacts
-
             active = self.index.finetuned.version if self.index.finetuned else ""
             for version in reversed(artifacts.list_versions(self.settings.model_store)):
                 try:
@@ -80,8 +79,6 @@ class VersionManager:
 
     def verified_encoder(self, version: str) -> FinetunedModel:
         """Verifies and loads an encoder version, without indexing anything yet."""
-        from smartlib_training import artifacts
-
         if not version or len(version) > 128 or Path(version).name != version or version.startswith("."):
             raise InvalidArgument.field("version", "must be a version name from ListVersions")
         directory = self.encoder_root / version
@@ -116,8 +113,6 @@ class VersionManager:
         version's (smartlib_core.quality_gate); with `force` lets it through and returns True when
         the gate was overridden, so the caller can count it. Rollback and replicas following an
         activation skip the gate: both restore a choice that was already made."""
-        from smartlib_training import artifacts
-
         active = self.index.finetuned.version if self.index.finetuned else ""
         if not active or active == version:
             return False
@@ -184,8 +179,6 @@ class VersionManager:
         """
         if not self.encoder_root.is_dir():
             return None  # nothing trained yet: BASELINE only
-        from smartlib_training import artifacts
-
         pointer = atomic.read_pointer(self.pointer)
         wanted = [self.settings.encoder_version] if self.settings.encoder_version else []
         published = self.index.store.active_versions().get(ENCODER)

@@ -90,7 +90,7 @@ def test_build_refuses_tampered_encoder_weights(artifact_settings, encoder_versi
 
 
 def test_mar_archives_are_checked_sealed_pushed_and_pulled(artifact_settings, capsys):
-    from smartlib_training.mar_export import verify_archives
+    from smartlib_core.archives import verify_archives
 
     directory = cli.local_root(artifact_settings, "mar") / "enc-2026-11-26"
     directory.mkdir(parents=True)
