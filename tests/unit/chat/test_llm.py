@@ -23,6 +23,7 @@ class FakeModel(BaseHTTPRequestHandler):
 
     mode = "ok"
     requests: list[dict] = []
+    words: tuple[str, ...] = ("Dune ", "is ", "a ", "classic.")
 
     def do_POST(self):  # noqa: N802 - http.server's naming
         length = int(self.headers["Content-Length"])
@@ -35,7 +36,7 @@ class FakeModel(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        for word in ("Dune ", "is ", "a ", "classic."):
+        for word in self.words:
             self._event({"choices": [{"delta": {"content": word}}]})
             if self.mode == "stall":
                 time.sleep(2)
@@ -140,3 +141,47 @@ def test_endpoint(url, endpoint):
 def test_rejects_non_http_urls():
     with pytest.raises(ValueError):
         LLMConfig("ftp://example")
+
+
+LOTR = Book("lotr", "The Lord of the Rings", ("J.R.R. Tolkien",), genres=("Fantasy",))
+MESSIAH = Book("messiah", "Dune Messiah (Dune, #2)", ("Frank Herbert",), genres=("Science Fiction",))
+
+
+class _Catalog:
+    """The one thing grounding needs from the agent: the catalog's books."""
+
+    books = {b.id: b for b in (DUNE, LOTR, MESSIAH)}
+
+
+def test_sentences_naming_books_outside_the_cards_are_dropped(model, monkeypatch):
+    monkeypatch.setattr(FakeModel, "words", (
+        "Dune is a ", "classic. You might also enjoy The Lord ", "of the Rings, an epic. ",
+        "Or try *The Wind Through the Keyhole*. ", "Its sequel, Dune Messiah, continues the story. ",
+        "It is set on the desert planet Arrakis.",
+    ))
+    phraser = _phraser(model, "ok", monkeypatch)
+    service = ChatService(agent=_Catalog(), executor=None, limits=ChatLimits(), phraser=phraser)
+    reply = _reply()  # its cards hold Dune only, and its draft names no other book
+    text = "".join(asyncio.run(_collect(service._phrase(reply))))
+    assert text == "Dune is a classic. It is set on the desert planet Arrakis."
+    assert service.llm_dropped == 3 and service.llm_fallbacks == 0
+    phraser.close()
+
+
+def test_a_book_the_built_in_draft_names_may_be_named_by_the_model(model, monkeypatch):
+    monkeypatch.setattr(FakeModel, "words", ("The catalog also has Dune Messiah, from the same series.",))
+    phraser = _phraser(model, "ok", monkeypatch)
+    service = ChatService(agent=_Catalog(), executor=None, limits=ChatLimits(), phraser=phraser)
+    turn = TurnInput("s", "Tell me about Dune")
+    reply = Reply("en", "Dune by Frank Herbert. The catalog also has Dune Messiah.", [(DUNE, "")], turn, "about", {}, {})
+    assert "".join(asyncio.run(_collect(service._phrase(reply)))) == "The catalog also has Dune Messiah, from the same series."
+    assert service.llm_dropped == 0
+    phraser.close()
+
+
+def test_an_answer_that_only_names_other_books_falls_back_to_the_built_in_one(model, monkeypatch):
+    monkeypatch.setattr(FakeModel, "words", ("Read The Lord of the Rings instead.",))
+    phraser = _phraser(model, "ok", monkeypatch)
+    service = ChatService(agent=_Catalog(), executor=None, limits=ChatLimits(), phraser=phraser)
+    assert "".join(asyncio.run(_collect(service._phrase(_reply())))) == _reply().text
+    phraser.close()

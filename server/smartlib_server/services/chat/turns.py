@@ -18,6 +18,7 @@ from smartlib_server import deadlines
 from smartlib_server.domain import Book
 from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.chat.agent import ChatAgent
+from smartlib_server.services.chat.grounding import CatalogTitles, Grounding
 from smartlib_server.services.chat.language import normalise_hint
 from smartlib_server.services.chat.llm import LLMFailed, LLMPhraser
 from smartlib_server.services.chat.session import Reply, TurnInput
@@ -83,6 +84,8 @@ class ChatService:
         self.limits = limits
         self.phraser = phraser
         self.llm_fallbacks = 0  # turns where the model failed and the built-in generator took over
+        self.llm_dropped = 0  # model sentences dropped for naming a book the turn did not retrieve
+        self._titles = CatalogTitles()
 
     def validate(self, session_id: str, user_id: str, text: str, language: str, seed: str = "") -> TurnInput:
         """Checks one user turn.
@@ -124,12 +127,25 @@ class ChatService:
     async def _phrase(self, reply: Reply) -> AsyncIterator[str]:
         sent_any = False
         if self.phraser is not None:
+            books = getattr(self.agent, "books", None) or {}
+            grounding = Grounding(reply, self._titles.get(books))
             try:
                 async for piece in self.phraser.stream(reply):
+                    for sentence in grounding.feed(piece):
+                        sent_any = True
+                        yield sentence
+                for sentence in grounding.finish():
                     sent_any = True
-                    yield piece
-                return
+                    yield sentence
+                self._count_dropped(grounding)
+                if sent_any:
+                    return
+                log.warning("every sentence of the model's answer named an unretrieved book; using the built-in answer")
             except LLMFailed as exc:
+                for sentence in grounding.finish():  # what arrived before the failure, checked too
+                    sent_any = True
+                    yield sentence
+                self._count_dropped(grounding)
                 self.llm_fallbacks += 1
                 log.warning("LLM phrasing failed, using the built-in generator: %s", exc)
         if sent_any:
@@ -137,6 +153,11 @@ class ChatService:
         for piece in chunks(reply.text, self.limits.chunk_words):
             yield piece
             await asyncio.sleep(self.limits.chunk_delay_s)  # let other streams' events out between chunks
+
+    def _count_dropped(self, grounding: Grounding) -> None:
+        if grounding.dropped:
+            self.llm_dropped += len(grounding.dropped)
+            log.info("dropped %d model sentence(s) naming books outside the turn's cards", len(grounding.dropped))
 
     def close(self) -> None:
         if self.phraser is not None:
