@@ -9,7 +9,7 @@ import pytest
 import redis
 
 from smartlib_server.adapters.cache import redis_breaker, redis_client
-from smartlib_server.adapters.conversation_memory import InProcessConversationMemory, RedisConversationMemory
+from smartlib_server.adapters.conversation_memory import InProcessConversationMemory, RedisConversationMemory, user_digest
 from smartlib_server.app import build_services
 from smartlib_server.config import Settings
 from smartlib_server.services.chat.agent import ChatAgent
@@ -97,3 +97,12 @@ def test_tastes_without_a_user_id_last_for_the_session_only(agent):
     assert same.books and all("Science Fiction" in b.genres for b in same.books)
     other = say(agent, "anon-2", "", "what do you know about me?")
     assert "science fiction" not in other.text.lower()
+
+
+def test_a_chatting_users_sessions_are_linked_so_forget_user_erases_their_turns(agent, memory):
+    user = f"reader-{uuid.uuid4().hex[:6]}"
+    say(agent, "linked-1", user, "Books like Dune")
+    say(agent, "linked-2", user, "I love fantasy")
+    erased = memory.erase_user(user_digest(user))
+    assert erased.sessions == 2 and erased.taste_entries > 0
+    assert memory.recent_turns("linked-1", 5) == [] and memory.profile(user).is_empty

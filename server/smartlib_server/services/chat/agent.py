@@ -88,6 +88,8 @@ class ChatAgent:
         """Stores the delivered turn; memory failures never fail a turn that was already answered."""
         try:
             self.memory.append_turn(reply.turn.session_id, reply.record)
+            if reply.turn.user_id:  # so that ForgetUser finds this session's turns too
+                self.memory.link_session(reply.turn.user_id, reply.turn.session_id)
             if reply.turn.user_id and reply.forget:
                 self.memory.forget(reply.turn.user_id)
             if reply.turn.user_id and any(reply.remember.values()):
