@@ -3,14 +3,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import logging
-import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+from importlib.metadata import entry_points
 
 from smartlib_server.config import Settings
 from smartlib_server.errors import ConfigError, SmartLibError
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandHost:
+    """What the server lends the commands other packages add: Settings from flags, and the
+    catalog's books with their stored 2688-d vectors, row-aligned."""
+
+    settings: Callable[[argparse.Namespace], Settings]
+    catalog: Callable[[Settings], tuple[list, Any]]  # (books, (n, 2688) float32 vectors)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -56,20 +69,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export_mar(args: argparse.Namespace) -> int:
-    from smartlib_training.artifacts import latest_version
-    from smartlib_training.mar_export import export_mars
-
-    settings = _settings(args)
-    version = args.version or latest_version(settings.model_store)
-    if not version:
-        print(f"error: no encoder version in {settings.model_store}/encoder; run `smartlib train` first", file=sys.stderr)
-        return 2
-    for path in export_mars(settings.model_store, settings.model_store / "encoder" / version):
-        print(path)
-    return 0
-
-
 def _catalog_for_training(settings: Settings):
     """Books and their stored 2688-d vectors, row-aligned, from the catalog store."""
     from smartlib_server.adapters.catalog_store import open_store
@@ -82,95 +81,6 @@ def _catalog_for_training(settings: Settings):
     finally:
         store.close()
     return [books[i] for i in ids], vectors
-
-
-def _behaviour_path(args: argparse.Namespace) -> Path | None:
-    """--behaviour, else goodreads_similar_dev.jsonl in SMARTLIB_DATA_DIR (default ../shared/data)
-    when it exists; None when there is no such file (the built-in reader ranker is used)."""
-    if args.behaviour:
-        path = Path(args.behaviour)
-        if not path.is_file():
-            raise ConfigError(f"--behaviour {path}: no such file")
-        return path
-    path = Path(os.environ.get("SMARTLIB_DATA_DIR", "../shared/data")) / "goodreads_similar_dev.jsonl"
-    return path if path.is_file() else None
-
-
-def _active_encoder(settings: Settings) -> tuple[str, dict] | None:
-    """(version, manifest) of the encoder a server would serve now: the last activated one, else
-    the newest; None when there is none or it does not verify (then nothing gates training)."""
-    from smartlib_core import atomic
-    from smartlib_core import encoder_versions as artifacts
-
-    pointer = atomic.read_pointer(settings.home / "active_encoder.json")
-    version = pointer[0] if pointer else artifacts.latest_version(settings.model_store)
-    if not version:
-        return None
-    try:
-        return version, artifacts.read_manifest(settings.model_store / "encoder" / version)
-    except artifacts.ArtifactIntegrityError:
-        return None
-
-
-def cmd_train(args: argparse.Namespace) -> int:
-    from smartlib_server.embedding import MiniLMTextEncoder
-    from smartlib_training.pipeline import QualityGateRefused, run_train
-    from smartlib_training.train import TrainParams
-
-    settings = _settings(args)
-    books, vectors = _catalog_for_training(settings)
-    if len(books) < 20:
-        print(f"error: the catalog has {len(books)} embedded books; ingest a catalog first", file=sys.stderr)
-        return 2
-    overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
-    try:
-        params = TrainParams(**overrides)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    behaviour = _behaviour_path(args)
-    print(f"behaviour file: {behaviour or 'none found; the built-in reader ranker is stored'}")
-    try:
-        version_dir = run_train(books, vectors, settings.model_store, params, progress=True,
-                                text_encoder=MiniLMTextEncoder(), behaviour_path=behaviour,
-                                active=_active_encoder(settings), force=args.force)
-    except QualityGateRefused as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    print(f"encoder version {version_dir.name} written to {version_dir}")
-    print(f"report: {version_dir / 'report.md'}")
-    if not args.no_mar:
-        from smartlib_training.mar_export import ArchiveError, export_mars
-
-        try:
-            paths = export_mars(settings.model_store, version_dir)
-        except ArchiveError as exc:  # the encoder itself is saved and servable in-process
-            print(f"error: no TorchServe archives for {version_dir.name}: {exc}; the model store needs "
-                  "config/ (copy the project's model_store/config), or pass --no-mar", file=sys.stderr)
-            return 1
-        for path in paths:
-            print(f"archive: {path}")
-    return 0
-
-
-def cmd_eval(args: argparse.Namespace) -> int:
-    from smartlib_server.embedding import MiniLMTextEncoder
-    from smartlib_training.artifacts import latest_version
-    from smartlib_training.pipeline import run_eval
-    from smartlib_training.report import metrics_table, quality_tables
-
-    settings = _settings(args)
-    version = args.version or latest_version(settings.model_store)
-    if not version:
-        print(f"error: no encoder version in {settings.model_store}/encoder; run `smartlib train` first", file=sys.stderr)
-        return 2
-    books, vectors = _catalog_for_training(settings)
-    metrics, quality = run_eval(books, vectors, settings.model_store / "encoder" / version, MiniLMTextEncoder(),
-                                Path(args.report_dir) if args.report_dir else None, _behaviour_path(args))
-    print(metrics_table(metrics))
-    print()
-    print(quality_tables(quality))
-    return 0
 
 
 def cmd_chat_eval(args: argparse.Namespace) -> int:
@@ -210,29 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     chat_eval.add_argument("--only", default="", help="run only conversations whose id starts with this")
     chat_eval.set_defaults(func=cmd_chat_eval)
 
-    train = sub.add_parser("train", help="train a FINETUNED encoder on the stored vectors, evaluate it, version it")
-    common(train)
-    train.add_argument("--epochs", type=int, help="training epochs (default from TrainParams)")
-    train.add_argument("--seed", type=int, help="random seed (default 13)")
-    train.add_argument("--no-mar", action="store_true", help="skip building the TorchServe archives")
-    behaviour_help = ("'readers also enjoyed' lists (JSON lines) to fit and score the reader ranker on "
-                      "(default: goodreads_similar_dev.jsonl in SMARTLIB_DATA_DIR, ../shared/data, when present)")
-    train.add_argument("--behaviour", help=behaviour_help)
-    train.add_argument("--force", action="store_true",
-                       help="write the version even if the quality gate finds it worse than the active one")
-    train.set_defaults(func=cmd_train)
-
-    evaluate = sub.add_parser("eval", help="score BASELINE and FINETUNED on the held-out books")
-    common(evaluate)
-    evaluate.add_argument("--version", help="encoder version (default: the newest)")
-    evaluate.add_argument("--report-dir", help="write a fresh Markdown report with plots here")
-    evaluate.add_argument("--behaviour", help=behaviour_help)
-    evaluate.set_defaults(func=cmd_eval)
-
-    export = sub.add_parser("export-mar", help="build TorchServe .mar archives for an encoder version")
-    common(export)
-    export.add_argument("--version", help="encoder version (default: the newest)")
-    export.set_defaults(func=cmd_export_mar)
+    # Jobs other packages contribute (training's train, eval and export-mar), found by entry
+    # point so the server never imports them: each gets the subparsers and what it may need
+    # from the server (how flags become Settings, and the catalog as books and vectors).
+    host = CommandHost(settings=_settings, catalog=_catalog_for_training)
+    for entry in sorted(entry_points(group="smartlib.commands"), key=lambda e: e.name):
+        entry.load()(sub, common, host)
 
     from smartlib_server.artifacts.cli import add_kb_commands
     from smartlib_server.services.personalization.cli_commands import add_experiment_commands
