@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from smartlib_bench import embedding_bench, faiss_bench, grpc_bench, machine, process_bench, report, scale_bench
+from smartlib_bench import chat_suite_bench, embedding_bench, faiss_bench, grpc_bench, machine, process_bench, report, scale_bench
 from smartlib_server.app import build_services, starter_catalog_path
 from smartlib_server.background import BackgroundServer
 from smartlib_server.config import Settings
@@ -94,6 +94,8 @@ def main() -> None:
         print("gRPC load (separate client process) ...", flush=True)
         results["grpc"] = grpc_bench.run(server.address, sample, args.seconds, finetuned is not None)
         results["index_memory"] = _index_memory(services)
+        print("chat: the conversation suite's turns over gRPC ...", flush=True)
+        chat = chat_suite_bench.run(server.address, "10k" if len(services.index.state.books) >= 5000 else "starter")
         server.stop()
         print("restarting as a separate `smartlib serve` process: time to SERVING, RSS ...", flush=True)
         results["server_process"] = process_bench.restart(home)
@@ -108,7 +110,7 @@ def main() -> None:
         results["scale"] = scale_bench.run(sizes, real_vectors=encoded, queries=100 if args.smoke else 1000,
                                            latency_queries=50 if args.smoke else 200, real_source=source)
 
-    results["extra"] = {}
+    results["extra"] = {"chat": chat}
     if not args.skip_cache:
         print("cache round trips: Redis vs in-process ...", flush=True)
         results["extra"]["cache"] = _cache_section(os.environ.get("SMARTLIB_REDIS_URL") or "redis://127.0.0.1:6379/0")
