@@ -107,13 +107,31 @@ def test_upsert_and_delete_on_a_reach_b_within_a_second(replicas):
         print(f"replica lag: upsert {upsert_lag * 1000:.0f} ms, delete {delete_lag * 1000:.0f} ms")
 
 
-def test_a_frozen_replica_catches_up_when_it_runs_again(replicas):
+def _drop_listener(proc: subprocess.Popen, database_url: str) -> int:
+    """Terminates the PostgreSQL session in which `proc` LISTENs, so the notifications sent
+    until it reconnects never reach it. Returns how many sessions were ended."""
+    import psutil
+    import psycopg
+
+    ports = [c.laddr.port for c in psutil.Process(proc.pid).net_connections(kind="tcp") if c.raddr and c.raddr.port == 5432]
+    with psycopg.connect(database_url, autocommit=True) as admin:
+        rows = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE 'LISTEN%%' AND client_port = ANY(%s)",
+            (ports,),
+        ).fetchall()
+    return sum(1 for (ended,) in rows if ended)
+
+
+def test_a_replica_that_misses_notifications_catches_up_by_polling(replicas, shared_catalog):
     (a, b), (_, proc_b) = replicas
     with grpc.insecure_channel(a) as ca, grpc.insecure_channel(b) as cb:
         catalog_a = catalog_service_pb2_grpc.CatalogServiceStub(ca)
         catalog_b = catalog_service_pb2_grpc.CatalogServiceStub(cb)
-        proc_b.send_signal(signal.SIGSTOP)  # B misses every notification sent meanwhile
+        # SIGSTOP alone loses nothing: PostgreSQL queues a frozen listener's notifications. Ending
+        # B's LISTEN session while it is frozen does: the writes below notify nobody on B's side.
+        proc_b.send_signal(signal.SIGSTOP)
         try:
+            assert _drop_listener(proc_b, shared_catalog) == 1
             ids = catalog_a.UpsertBooks(cs.UpsertBooksRequest(books=[_new_book(f"Frozen Replica Atlas {n}") for n in range(3)])).ids
         finally:
             proc_b.send_signal(signal.SIGCONT)
