@@ -34,8 +34,8 @@ def books_by(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput, 
              "seen": [], "sort": intent.sort}
     items = agent.run(query, turn, out, use_tastes=False)  # naming an author asks for their books, whatever the genre
     total = len(found.books)
-    order = {"rating": p.say("best rated first", "das mais bem avaliadas para as menos"),
-             "popular": p.say("most read first", "das mais lidas para as menos")}.get(intent.sort, p.say("best known first", "das mais conhecidas primeiro"))
+    order = {"rating": p.say("best rated first", "dos mais bem avaliados para os menos"),
+             "popular": p.say("most read first", "dos mais lidos para os menos")}.get(intent.sort, p.say("best known first", "dos mais conhecidos primeiro"))
     left_out = ""
     if intent.exclude:
         left_out = p.say(f" leaving out {w.join([w.genre_label(g, 'en') for g in intent.exclude], 'en')},",

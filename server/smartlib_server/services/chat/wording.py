@@ -60,7 +60,8 @@ def series_note(book: Book, language: str) -> str:
     if book.series_position:
         if language == "pt":
             return f"livro {book.series_position} da série {book.series_name}"
-        return f"book {book.series_position} of the {book.series_name} series"
+        article = "" if book.series_name.lower().startswith("the ") else "the "
+        return f"book {book.series_position} of {article}{book.series_name} series"
     return f"parte de {book.series_name}" if language == "pt" else f"part of {book.series_name}"
 
 
