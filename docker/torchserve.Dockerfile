@@ -7,6 +7,7 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 FROM ${PYTHON_IMAGE}
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH \
+    PYTHONPATH=/src/core:/src/handlers \
     PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
     OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 \
     SMARTLIB_MODEL_STORE=/srv/model_store \
@@ -20,17 +21,13 @@ RUN apt-get update \
 
 WORKDIR /src
 RUN python -m venv /opt/venv
-COPY requirements.lock ./
+# core and the handlers only, on PYTHONPATH: the handlers' workers load nothing else.
+COPY docker/torchserve/requirements.txt ./
 RUN pip install --index-url "${TORCH_INDEX_URL}" torch==2.13.0 \
- && pip install -r requirements.lock torchserve==0.12.0 torch-model-archiver==0.12.0
-COPY pyproject.toml README.md ./
+ && pip install -r requirements.txt
 COPY core core
-COPY server server
-COPY clients clients
 COPY handlers handlers
-COPY training training
-RUN pip install --no-deps ./ \
- && useradd --system --uid 10002 --create-home --home-dir /srv model-server \
+RUN useradd --system --uid 10002 --create-home --home-dir /srv model-server \
  && install -d -o 10002 /srv/logs
 WORKDIR /srv
 COPY --chown=10002 model_store/ /srv/model_store/

@@ -9,7 +9,7 @@ archives="$(python - "$store" "${SMARTLIB_ENCODER_VERSION:-}" <<'PY'
 import sys
 from pathlib import Path
 
-from smartlib_training.mar_export import ArchiveError, archive_dir, newest_version, verify_archives
+from smartlib_core.archives import ArchiveError, archive_dir, newest_version, verify_archives
 
 store, version = Path(sys.argv[1]), sys.argv[2] or newest_version(Path(sys.argv[1]))
 if not version:

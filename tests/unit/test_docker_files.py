@@ -168,7 +168,24 @@ def test_dockerfiles_pin_torch_from_the_cpu_index():
         text = dockerfile.read_text()
         assert "ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu" in text, dockerfile.name
         assert f'--index-url "${{TORCH_INDEX_URL}}" torch=={torch_pin}' in text, dockerfile.name
-        assert "pip install -r requirements.lock" in text, dockerfile.name
+    assert "pip install -r requirements.lock" in (DOCKER / "server.Dockerfile").read_text()
+    assert "pip install -r requirements.txt" in (DOCKER / "torchserve.Dockerfile").read_text()
+
+
+def _pins(text: str) -> dict[str, str]:
+    return {m.group(1).lower(): m.group(2) for m in re.finditer(r"^([A-Za-z0-9_.\-\[\]]+)==(\S+)", text, re.M)}
+
+
+def test_torchserve_image_installs_core_and_handlers_only_at_the_locked_versions():
+    """The TorchServe image carries no faiss, SQL, gRPC-server or GCS code: its own short
+    requirements, every one pinned as requirements.lock pins it, and only core/ and handlers/."""
+    lock = _pins((REPO / "requirements.lock").read_text())
+    image = _pins((DOCKER / "torchserve" / "requirements.txt").read_text())
+    assert image and all(lock.get(name) == version for name, version in image.items()), (image, lock)
+    assert not {"faiss-cpu", "psycopg[binary]", "google-cloud-storage", "redis", "grpcio"} & image.keys()
+    copied = {args.split()[0].rstrip("/") for op, args in dockerfile_instructions(DOCKER / "torchserve.Dockerfile")
+              if op == "COPY" and "--from=" not in args and "model_store" not in args and "docker/" not in args}
+    assert copied == {"core", "handlers"}, copied
 
 
 def test_server_image_entry_command_exists():
@@ -205,7 +222,7 @@ def test_torchserve_image_entry_command_exists():
     for name in names.split(","):
         assert hasattr(loaded, name.strip()), f"{module} has no {name.strip()}"
     # `torchserve` is the console script of the pinned torchserve distribution.
-    pinned = re.search(r"torchserve==(\S+)", (DOCKER / "torchserve.Dockerfile").read_text()).group(1)
+    pinned = re.search(r"torchserve==(\S+)", (DOCKER / "torchserve" / "requirements.txt").read_text()).group(1)
     assert "exec torchserve " in text
     try:
         dist = importlib.metadata.distribution("torchserve")
