@@ -26,6 +26,7 @@ OTHERS: tuple[Variable, ...] = (
     Variable("SMARTLIB_TOKEN", (CLIENT,), "bearer token the quickstart notebook sends"),
     Variable("SMARTLIB_DATA_DIR", (BENCH, TESTS, TRAINING),
              "folder holding goodreads_best_books_10k.csv and goodreads_similar_dev.jsonl (default ../shared/data)"),
+    Variable("SMARTLIB_CHAT10K_HOME", (TESTS,), "a home with the 10k catalog ingested, for test_chat_suite.py"),
     Variable("SMARTLIB_FUZZ_EXAMPLES", (FUZZ_CRASH,), "Hypothesis examples per method in test_fuzz.py"),
     Variable("SMARTLIB_CRASH_ROUNDS", (FUZZ_CRASH,), "kill -9 rounds per scenario in test_crash_safety.py"),
     Variable("SMARTLIB_CRASH_SEED", (FUZZ_CRASH,), "repeats a crash-safety run with this seed"),

@@ -8,7 +8,9 @@ from pathlib import Path
 from smartlib_server.variables import SERVER, registry
 
 REPO = Path(__file__).resolve().parents[2]
-NAME = re.compile(rb"SMARTLIB_[A-Z0-9_]*[A-Z0-9]")
+# A name, unless it is a prefix written with a wildcard ("SMARTLIB_TLS_*"), checked separately.
+NAME = re.compile(rb"SMARTLIB_[A-Z0-9_]*[A-Z0-9](?![A-Z0-9_]*\*)")
+PREFIX = re.compile(rb"(SMARTLIB_[A-Z0-9_]*)\*")
 # test_config.py spells this one wrong on purpose, to check that the server refuses it.
 DELIBERATELY_UNKNOWN = {"SMARTLIB_GRPC_PROT"}
 
@@ -25,14 +27,21 @@ def _tree_files() -> list[Path]:
 def test_every_smartlib_name_in_the_tree_is_registered():
     known = set(registry())
     seen: dict[str, str] = {}
+    prefixes: dict[str, str] = {}
     for path in _tree_files():
         if not path.is_file():
             continue  # deleted in the work tree
-        for match in NAME.findall(path.read_bytes()):
+        text = path.read_bytes()
+        for match in NAME.findall(text):
             seen.setdefault(match.decode(), str(path.relative_to(REPO)))
+        for prefix in PREFIX.findall(text):
+            if prefix != b"SMARTLIB_":  # "every SMARTLIB_* variable"
+                prefixes.setdefault(prefix.decode(), str(path.relative_to(REPO)))
     assert len(seen) > 20, "the grep found too few names to be looking at the tree"
     missing = {name: where for name, where in seen.items() if name not in known and name not in DELIBERATELY_UNKNOWN}
     assert missing == {}, f"add these to smartlib_server/variables.py (name: first file): {missing}"
+    unmatched = {p: where for p, where in prefixes.items() if not any(name.startswith(p) for name in known)}
+    assert unmatched == {}, f"these wildcards match no registered variable: {unmatched}"
 
 
 def test_every_server_setting_is_registered_for_the_server():
