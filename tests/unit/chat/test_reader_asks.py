@@ -52,7 +52,7 @@ def test_author_facts_and_series(text, kind, subject):
 
 @pytest.mark.parametrize("text, ordinal", [
     ("what comes next after #2", 2), ("e depois do 2?", 2), ("qual vem depois do segundo?", 2),
-    ("what's next after the first one?", 1), ("what's next?", 0),
+    ("what's next after the first one?", 1), ("what's next?", 0), ("e depois?", 0), ("and after that?", 0),
 ])
 def test_what_comes_next_takes_a_position(text, ordinal):
     intent = parse(text, "en")
@@ -62,6 +62,7 @@ def test_what_comes_next_takes_a_position(text, ordinal):
 @pytest.mark.parametrize("text, subject, ordinal", [
     ("What is the second book in The Hunger Games?", "hunger games", 2),
     ("Qual é o primeiro livro de Harry Potter?", "harry potter", 1),
+    ("what's the last book in the Harry Potter series?", "harry potter", -1),
 ])
 def test_a_place_in_a_series(text, subject, ordinal):
     intent = parse(text, "en")
@@ -102,9 +103,11 @@ def test_an_exclusion_alone_refines_the_list_on_screen():
     ("best rated fantasy", "rating"), ("os livros de fantasia mais bem avaliados", "rating"),
     ("Quais são os melhores livros de ficção científica?", "rating"), ("the most popular mystery novels", "popular"),
     ("os livros de mistério mais populares", "popular"), ("top rated books by Brandon Sanderson", "rating"),
+    ("top 5 science fiction", "rating"), ("the 10 best fantasy books", "rating"),
 ])
 def test_rating_asks(text, sort):
-    assert parse(text, "en").sort == sort
+    intent = parse(text, "en")
+    assert intent.sort == sort and not any(ch.isdigit() for ch in intent.query)
 
 
 def test_constraints_leave_titles_alone_when_they_are_not_an_order():

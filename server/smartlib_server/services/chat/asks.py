@@ -70,6 +70,7 @@ _NEXT = [
     re.compile(rf"^(?:e )?(?:qual e |qual )?o (?:proximo|seguinte)(?: livro)?(?: (?:depois|apos) (?:{_PT_OF} )?(?P<x>.+?)| {_PT_OF} (?P<y>.+?))?$"),
     re.compile(rf"^o que (?:eu )?(?:leio|devo ler|ler) depois (?:{_PT_OF} )?(?P<x>.+)$"),
     re.compile(rf"^e depois (?:{_PT_OF} )?(?P<x>.+)$"),
+    re.compile(r"^(?:e depois|e agora|e o proximo|e o seguinte|o proximo|and then|and next|and after that|after that|what next|next one|next)(?P<x>)$"),
 ]
 # "what is the second book in The Hunger Games", "qual e o terceiro livro de Duna"
 _AT = [

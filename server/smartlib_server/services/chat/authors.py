@@ -156,7 +156,10 @@ def series_at(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput,
         series_order(agent, intent, ctx, turn, out)
         return
     books = main_entries(list(found.books))
-    at = [b for b in books if _number(b) == intent.ordinal] or (books[intent.ordinal - 1: intent.ordinal] if intent.ordinal > 0 else [])
+    if intent.ordinal < 0:  # "the last book": the highest number, not a prequel listed last
+        at = sorted(books, key=_number)[-1:]
+    else:
+        at = [b for b in books if _number(b) == intent.ordinal] or books[intent.ordinal - 1: intent.ordinal]
     if not at:
         out.text = p.say(f"The catalog has no book #{intent.ordinal} of {found.name}.", f"O catálogo não tem o livro #{intent.ordinal} de {found.name}.")
         return

@@ -204,8 +204,8 @@ def _split_modifier(phrase: str) -> tuple[str, str]:
 def _reader_ask(body: str, c: constraints.Constraints, language: str) -> Intent | None:
     """Author, author facts and series asks; None when the message is none of them."""
     at = asks.series_at(body)
-    if at is not None and (ordinal_of(at[0]) > 0 or asks.position_of(at[0])):
-        position = ordinal_of(at[0]) if ordinal_of(at[0]) > 0 else asks.position_of(at[0])
+    if at is not None and (ordinal_of(at[0]) or asks.position_of(at[0])):
+        position = ordinal_of(at[0]) or asks.position_of(at[0])  # -1: the last one
         return Intent("series_at", subject=_clean_subject(at[1]), ordinal=position)
     after = asks.next_phrase(body)
     if after is not None:
