@@ -289,6 +289,16 @@ class AnswerCaching:
                 return cached
             return self._compute_and_store(key, compute)
         try:
+            # Another process may have stored the answer and released the lock between our get
+            # and our acquire; without this second look both would compute.
+            try:
+                cached = self.cache.get(key.value)
+            except CacheUnavailable as exc:
+                self._error(exc, "get")
+                cached = None
+            if cached is not None:
+                self._count("waited", key.kind)
+                return cached
             return self._compute_and_store(key, compute)
         finally:
             try:
