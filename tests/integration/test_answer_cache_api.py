@@ -69,3 +69,31 @@ def test_cached_answers_never_outlive_a_write(cached_server):
             catalog.DeleteBook(cs.DeleteBookRequest(id=book_id))
         assert gone not in {item.book.id for item in similar().items}
         assert top_hit not in {item.book.id for item in search().items}
+
+
+def test_no_cached_answer_survives_a_model_switch(make_server, starter_settings, tmp_path):
+    """The servicer's own cache key (not one a test builds) changes when another encoder is
+    activated: the next SimilarBooks is computed by the new model, not served from the cache."""
+    import torch
+
+    from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc, books_pb2
+    from smartlib_training import artifacts
+    from smartlib_core.encoder_model import BookEncoder
+
+    torch.manual_seed(3)
+    store = tmp_path / "model_store"
+    first, second = (artifacts.write_version(store, BookEncoder(), {"metrics": {}}).name for _ in range(2))
+    server = make_server(dataclasses.replace(starter_settings, model_store=store, encoder_version=first))
+    caching = server.services.caching
+    with server.channel() as channel:
+        recommend = recommend_service_pb2_grpc.RecommendServiceStub(channel)
+        book = sorted(server.services.index.books)[0]
+        request = rs.SimilarBooksRequest(book_id=book, k=10, approach=books_pb2.APPROACH_FINETUNED)
+        before = recommend.SimilarBooks(request)
+        hits = caching.stats().hits
+        assert recommend.SimilarBooks(request) == before and caching.stats().hits == hits + 1
+        admin = admin_service_pb2_grpc.AdminServiceStub(channel)
+        admin.ActivateVersion(ad.ActivateVersionRequest(kind=ad.VERSION_KIND_ENCODER, version=second, force=True), timeout=120)
+        after = recommend.SimilarBooks(request)
+        assert first in before.model_version and second in after.model_version
+        assert caching.stats().hits == hits + 1  # computed, not a hit on the old model's answer

@@ -257,8 +257,9 @@ def test_a_dead_redis_never_fails_a_request_and_errors_are_counted():
 
 
 def test_no_answer_survives_a_write_or_a_model_switch(make_caching, tmp_path):
-    """A GetBook-shaped read over the real SQLite catalog store, keyed the way services must:
-    the store version is read before computing."""
+    """AnswerCaching.key's version parts over the real SQLite catalog store: a key built from the
+    store version read before computing, and from the model, never serves a stale answer. That the
+    servicers build their keys this way is checked over gRPC in test_answer_cache_api.py."""
     store = open_store("", tmp_path / "catalog.sqlite3")
     caching = make_caching()
     computes = []
