@@ -44,6 +44,7 @@ def test_genre_words_are_never_an_author(text):
     ("As Crônicas de Gelo e Fogo em ordem", "series", "as cronicas de gelo e fogo"),
     ("What comes after The Two Towers?", "series_next", "the two towers"),
     ("qual vem depois de A Sociedade do Anel?", "series_next", "a sociedade do anel"),
+    ("qual livro vem depois de Harry Potter e a Câmara Secreta?", "series_next", "harry potter e a camara secreta"),
 ])
 def test_author_facts_and_series(text, kind, subject):
     intent = parse(text, "en")
@@ -101,7 +102,7 @@ def test_an_exclusion_alone_refines_the_list_on_screen():
 
 @pytest.mark.parametrize("text, sort", [
     ("best rated fantasy", "rating"), ("os livros de fantasia mais bem avaliados", "rating"),
-    ("Quais são os melhores livros de ficção científica?", "rating"), ("the most popular mystery novels", "popular"),
+    ("Quais são os melhores livros de ficção científica?", "rating"), ("Quais os livros de terror com melhor nota?", "rating"), ("the most popular mystery novels", "popular"),
     ("os livros de mistério mais populares", "popular"), ("top rated books by Brandon Sanderson", "rating"),
     ("top 5 science fiction", "rating"), ("the 10 best fantasy books", "rating"),
 ])

@@ -123,3 +123,9 @@ def test_authors_by_surname_possessive_and_with_words_around():
     assert resolver.author("stephen kings").name == "Stephen King"
     assert resolver.author("stephen king voces").name == "Stephen King"
     assert resolver.author("nobody at all").kind == "none"
+
+
+def test_an_author_by_the_first_of_two_surnames():
+    machado = Book("dom", "Dom Casmurro", ("Machado de Assis",))
+    assert _resolver_over([machado, TOLKIEN]).author("machado").name == "Machado de Assis"
+    assert _resolver_over([machado, TOLKIEN]).author("tem livros do machado", loose=False).kind == "none"

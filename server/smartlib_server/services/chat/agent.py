@@ -147,7 +147,8 @@ class ChatAgent:
                 out.text = out.p.say("I haven't shown you a list to pick from yet.", "Ainda não mostrei uma lista para escolher.")
                 return None
             return Resolution("book", (book,))
-        if is_focus(intent.subject) and ctx.focus in self._books:
+        pronoun = is_focus(intent.subject) and not (intent.subject == "it" and out.p.language == "pt")  # "It" is a title in Portuguese
+        if pronoun and ctx.focus in self._books:
             return Resolution("book", (self._books[ctx.focus],))
         return self.resolver.resolve(intent.subject)
 
@@ -300,6 +301,11 @@ class ChatAgent:
             return
         # Genre and mood asks go to the text search, whose ranking is quality-aware for broad asks;
         # "best rated" / "most read" without topic words order the genre by catalog ratings instead.
+        if topic and not genres and not intent.likes:
+            found = self.resolver.author(topic, loose=False)
+            if found.kind == "author":  # "give me some Neil Gaiman": the whole topic is an author
+                authors.books_by(self, Intent("author", subject=topic, exclude=intent.exclude, sort=intent.sort), ctx, turn, out)
+                return
         mode = "ranked" if intent.sort and not topic else "text"
         query = {"mode": mode, "text": " ".join([*genres, topic]).strip(), "genres": genres,
                  "exclude_genres": list(intent.exclude), "seen": [], "sort": intent.sort}

@@ -66,7 +66,7 @@ _NEXT = [
     re.compile(r"^(?:and )?(?:what s|whats|what is|which is) (?:the )?next(?: book| one)?(?: (?:after|in the series after|in) (?P<x>.+?))?$"),
     re.compile(r"^(?:what should i|what do i|what to) read (?:next )?after (?P<x>.+)$"),
     re.compile(r"^(?:and )?(?:after|next after) (?P<x>.+?)(?: what)?$"),
-    re.compile(rf"^(?:e )?(?:qual|o que|que livro) (?:vem|e o proximo|e o seguinte|seria o proximo|leio) (?:depois|apos|em seguida)(?: {_PT_OF})? ?(?P<x>.*)$"),
+    re.compile(rf"^(?:e )?(?:qual livro|que livro|qual|o que) (?:vem|e o proximo|e o seguinte|seria o proximo|leio|devo ler) (?:depois|apos|em seguida)(?: {_PT_OF})? ?(?P<x>.*)$"),
     re.compile(rf"^(?:e )?(?:qual e |qual )?o (?:proximo|seguinte)(?: livro)?(?: (?:depois|apos) (?:{_PT_OF} )?(?P<x>.+?)| {_PT_OF} (?P<y>.+?))?$"),
     re.compile(rf"^o que (?:eu )?(?:leio|devo ler|ler) depois (?:{_PT_OF} )?(?P<x>.+)$"),
     re.compile(rf"^e depois (?:{_PT_OF} )?(?P<x>.+)$"),

@@ -28,7 +28,7 @@ _SORTS: list[tuple[str, re.Pattern]] = [
         r"(?:^| )(?:the )?(?:(?:best|top|highest|higher|better|most highly|highly|well)[ -]?(?:rated|reviewed|ranked)|"
         r"(?:the )?(?:\d+ )?(?:best|top|greatest|finest)(?: \d+)?|highest rating|best ratings?|"
         r"(?:mais )?bem (?:avaliados|avaliadas|avaliado|avaliada|cotados|cotadas)|melhor(?:es)? (?:avaliados|avaliadas|avaliado|avaliada)|"
-        r"(?:com )?(?:as |a )?(?:melhores|maiores) notas?|(?:com )?(?:a )?nota mais alta|melhores|melhor)(?= |$)")),
+        r"(?:com )?(?:as |a )?(?:melhores|maiores|melhor|maior) notas?|(?:com )?(?:a )?nota mais alta|melhores|melhor)(?= |$)")),
 ]
 
 

@@ -19,7 +19,7 @@ from smartlib_server.services.chat.intents import Intent
 from smartlib_server.services.chat.ordering import darkness
 from smartlib_server.services.chat.session import Context, Draft, TurnInput
 from smartlib_server.services.chat.wording import title
-from smartlib_server.text import fold
+from smartlib_server.text import bare_title, fold
 
 if TYPE_CHECKING:
     from smartlib_server.services.chat.agent import ChatAgent
@@ -104,8 +104,9 @@ def _apply(change: Change, book: Book, pool: list[tuple[Book, str]]) -> list[tup
     if change.kind == "darker":
         limit = darkness(book)
         return [item for item in pool if darkness(item[0]) > limit]
-    if change.kind == "other_author":
-        return [item for item in pool if not set(item[0].authors) & set(book.authors)]
+    if change.kind == "other_author":  # nor another edition of the same title (a graphic adaptation)
+        return [item for item in pool if not set(item[0].authors) & set(book.authors)
+                and fold(bare_title(item[0].title)) != fold(bare_title(book.title))]
     return pool
 
 

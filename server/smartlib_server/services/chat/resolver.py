@@ -124,12 +124,14 @@ class TitleResolver:
                 return Resolution("series", _present(books, snap.series[key]), snap.series_names[key])
         return Resolution("ambiguous", tied_books[:MAX_CHOICES])
 
-    def author(self, phrase: str) -> Resolution:
+    def author(self, phrase: str, loose: bool = True) -> Resolution:
         """An author's books, most popular first: exact name, surname ("king"), possessive
-        ("stephen kings") or a one-letter typo; "none" when no author matches."""
+        ("stephen kings") or a one-letter typo; "none" when no author matches. `loose=False`
+        skips the runs of words inside a longer phrase."""
         snap, books = self._current()
         key = _key(fold(phrase))
-        for candidate in _author_candidates(key, fold(phrase)):
+        candidates = _author_candidates(key, fold(phrase)) if loose else [key]
+        for candidate in candidates:
             name = _author_match(candidate, snap, books)
             if name:
                 return Resolution("author", _present(books, snap.authors[name]), snap.author_names[name])
@@ -191,6 +193,8 @@ def _author_match(key: str, snap: _Snapshot, books: dict[str, Book]) -> str | No
         return key
     words = key.split()
     matches = [name for name in snap.authors if name.split()[-1:] == words[-1:] and set(words) <= set(name.split())]
+    if not matches and len(words) == 1 and len(key) >= 5:  # a first surname: "machado" (de Assis)
+        matches = [name for name in snap.authors if key in name.split()[:-1] and len(name.split()) >= 2]
     if not matches and len(key) >= 5:  # a misspelt name: "tolkein", "stephen kng"
         matches = [name for name in snap.authors if len(name.split()) >= len(words)
                    and _similarity(key, " ".join(name.split()[-len(words):])) >= FUZZY_MIN]
