@@ -98,8 +98,8 @@ def test_replicas_creating_the_schema_at_once_do_not_collide(postgres_url):
     """Replicas start together; PostgreSQL's IF NOT EXISTS alone lets one of them fail."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from smartlib_server.services.personalization.experiment_store import ExperimentStore
-    from smartlib_server.services.personalization.interaction_store import InteractionStore
+    from smartlib_server.adapters.experiment_store import ExperimentStore
+    from smartlib_server.adapters.interaction_store import InteractionStore
 
     def start(_):
         store = postgres_store(postgres_url)

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 from scipy import sparse
 
-from smartlib_server.services.personalization.interaction_store import InteractionStore
+from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.services.personalization.records import Interaction, InteractionKind
 
 log = logging.getLogger(__name__)

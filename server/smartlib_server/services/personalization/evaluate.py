@@ -37,7 +37,7 @@ from smartlib_server.domain import Approach, Book, BookFilter
 from smartlib_server.embedding import DIM, normalise
 from smartlib_server.services.personalization.blend import ContentView, blend, signals
 from smartlib_server.services.personalization.cf import CFTrainer
-from smartlib_server.services.personalization.interaction_store import InteractionStore
+from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.services.personalization.popularity import GENERIC_GENRES, CatalogPriors
 from smartlib_server.services.personalization.records import BlendWeights, Interaction, InteractionKind
 from smartlib_server.vector_index import VectorIndex
