@@ -354,7 +354,8 @@ class ChatAgent:
             exclude_ids=excluded,
         )
         sort = query.get("sort", "")
-        fetch = k * 4 if (sort or surprise) and query["mode"] in ("similar", "text") else k
+        k = min(k, self.recommend.max_k)
+        fetch = min(k * 4 if (sort or surprise) and query["mode"] in ("similar", "text") else k, self.recommend.max_k)
         p = out.p
         if query["mode"] in ("popular", "ranked", "author"):
             if query["mode"] == "author":

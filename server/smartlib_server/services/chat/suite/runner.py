@@ -84,8 +84,12 @@ def run_conversation(agent: ChatAgent, conversation: Conversation) -> Outcome:
         shown: list[str] = []
         for t, turn in enumerate(session):
             started = time.perf_counter()
-            reply = agent.prepare(TurnInput(session_id, turn["say"], user, seed=f"{conversation.id}:{s}:{t}"))
-            agent.commit(reply)
+            try:
+                reply = agent.prepare(TurnInput(session_id, turn["say"], user, seed=f"{conversation.id}:{s}:{t}"))
+                agent.commit(reply)
+            except Exception as exc:  # noqa: BLE001 - a crash fails this conversation, not the run
+                failures.append(f"session {s + 1} turn {t + 1} ({turn['say']!r}): raised {type(exc).__name__}: {exc}")
+                return Outcome(conversation, failures, seconds)
             seconds.append(time.perf_counter() - started)
             view = TurnView(reply, agent.books, shown)
             for failure in check_turn(view, turn.get("expect") or {}, conversation.language):
