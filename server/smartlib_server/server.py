@@ -32,6 +32,7 @@ from smartlib_server.api.servicers import CatalogServicer, RecommendServicer, ad
 from smartlib_server.app import Services, build_services, starter_catalog_path
 from smartlib_server.config import Settings
 from smartlib_server.metrics import start_metrics_endpoint
+from smartlib_server.services.admin import AdminService
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,11 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
         services.personalization.recommender, services.personalization.experiments, services.executor
     )
     add_recommend_servicer(RecommendServicer(services.recommend, services.executor, services.caching, personal), server)
-    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services, personal), server)
+    admin = AdminService(
+        services.versions, services.index, services.store, services.catalog, services.caching, services.load,
+        services.metrics.quality_gate_overrides.inc, "redis" if services.settings.redis_url else "in-process",
+    )
+    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(admin, services.executor, personal), server)
     interaction_service_pb2_grpc.add_InteractionServiceServicer_to_server(
         InteractionServicer(services.personalization.interactions, services.executor, services.personalization.eraser), server
     )

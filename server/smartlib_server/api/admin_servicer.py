@@ -1,13 +1,10 @@
 """AdminService: versions, hot swap, rebuilds and statistics (experiments join in later)."""
 from __future__ import annotations
 
-import time
-
 from smartlib.v1 import admin_service_pb2 as pb, admin_service_pb2_grpc
 from smartlib_server.api.servicers import _Blocking
-from smartlib_server.app import Services
-from smartlib_server.embedding import EMBEDDER_ID
 from smartlib_server.errors import InvalidArgument
+from smartlib_server.services.admin import AdminService
 from smartlib_server.services.versions import ENCODER, KNOWLEDGE_BASE, VersionInfo
 
 _KINDS = {pb.VERSION_KIND_ENCODER: ENCODER, pb.VERSION_KIND_KNOWLEDGE_BASE: KNOWLEDGE_BASE}
@@ -33,10 +30,13 @@ def _info_pb(info: VersionInfo) -> pb.VersionInfo:
 
 
 class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer, _Blocking):
-    def __init__(self, services: Services, personal=None):
-        _Blocking.__init__(self, services.executor)
-        self.services = services
-        self.personal = personal  # experiments live with personalisation (api.interaction_servicer)
+    """Converts AdminService messages; the work is services/admin.py's (experiments are
+    personalisation's, api.interaction_servicer)."""
+
+    def __init__(self, admin: AdminService, executor, personal=None):
+        _Blocking.__init__(self, executor)
+        self.admin = admin
+        self.personal = personal
 
     async def CreateExperiment(self, request, context):
         return await self.personal.CreateExperiment(request, context)
@@ -51,77 +51,34 @@ class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer, _Blocking):
         return await self.personal.GetExperimentResults(request, context)
 
     async def ListVersions(self, request, context):
-        kind = _kind(request.kind, allow_unspecified=True)
-        infos = await self.run(self.services.versions.list_versions, kind)
+        infos = await self.run(self.admin.list_versions, _kind(request.kind, allow_unspecified=True))
         return pb.ListVersionsResponse(versions=[_info_pb(i) for i in infos])
 
     async def ActivateVersion(self, request, context):
         kind = _kind(request.kind, allow_unspecified=False)
         if not request.version.strip():
             raise InvalidArgument.field("version", "must name a version from ListVersions")
-        versions = self.services.versions
-        if kind == ENCODER and await self.run(versions.check_gate, request.version.strip(), request.force):
-            self.services.metrics.quality_gate_overrides.inc()
-        activate = versions.activate_encoder if kind == ENCODER else versions.activate_kb
-        new, previous = await self.run(activate, request.version.strip())
-        return self._activated(kind, new, previous)
+        new, previous = await self.run(self.admin.activate, kind, request.version.strip(), request.force)
+        return _activated(kind, new, previous)
 
     async def Rollback(self, request, context):
         kind = _kind(request.kind, allow_unspecified=False)
-        versions = self.services.versions
-        rollback = versions.rollback_encoder if kind == ENCODER else versions.rollback_kb
-        new, previous = await self.run(rollback)
-        return self._activated(kind, new, previous)
-
-    def _activated(self, kind: str, new: str, previous: str) -> pb.ActivateVersionResponse:
-        return pb.ActivateVersionResponse(
-            active=pb.VersionInfo(kind=_KIND_PB[kind], version=new, active=True),
-            previous_version=previous,
-        )
+        new, previous = await self.run(self.admin.rollback, kind)
+        return _activated(kind, new, previous)
 
     async def RebuildIndex(self, request, context):
-        started = time.perf_counter()
-        embedded = 0
-        if request.reembed:
-            embedded = await self.run(self._reembed)
-        await self.run(self.services.load, False)  # a rebuild recomputes, never reuses stored arrays
-        index = self.services.index
-        return pb.RebuildIndexResponse(
-            books=len(index.books), embedded=embedded, seconds=time.perf_counter() - started,
-            index_version=f"catalog-{index.version}",
-        )
-
-    def _reembed(self) -> int:
-        catalog = self.services.catalog
-        books = self.services.store.all_books()
-        embedded = 0
-        for start in range(0, len(books), 256):
-            batch = books[start : start + 256]
-            embedded += catalog.write(batch, force_embed=True).embedded
-        return embedded
+        rebuilt = await self.run(self.admin.rebuild, request.reembed)
+        return pb.RebuildIndexResponse(books=rebuilt.books, embedded=rebuilt.embedded, seconds=rebuilt.seconds,
+                                       index_version=rebuilt.index_version)
 
     async def GetStats(self, request, context):
-        return await self.run(self._stats)
-
-    def _stats(self) -> pb.GetStatsResponse:
-        services = self.services
-        state = services.index.state
-        sizes = {"baseline": len(state.baseline)}
-        nbytes = {"baseline": state.baseline.nbytes}
-        active = {"embedder": EMBEDDER_ID, "index": f"catalog-{services.index.version}", "serving_source": state.source}
-        if state.finetuned is not None:
-            sizes["finetuned"] = len(state.finetuned.index)
-            nbytes["finetuned"] = state.finetuned.index.nbytes
-            active["encoder"] = state.finetuned.version
-        if services.versions.active_kb:
-            active["knowledge_base"] = services.versions.active_kb
-        cache = {"backend": "redis" if services.settings.redis_url else "in-process"}
-        stats = services.caching.stats()
-        cache.update(hits=str(stats.hits), misses=str(stats.misses), waited=str(stats.waited),
-                     coalesced=str(stats.coalesced), hit_ratio=f"{stats.hit_ratio:.3f}")
-        cache.update({f"errors.{kind}": str(n) for kind, n in stats.errors.items()})
+        stats = await self.run(self.admin.stats)
         return pb.GetStatsResponse(
-            books=services.store.count_books(), vectors=len(services.store.vector_hashes(EMBEDDER_ID)),
-            index_sizes=sizes, index_bytes=nbytes, active_versions=active, cache=cache,
+            books=stats.books, vectors=stats.vectors, index_sizes=stats.index_sizes, index_bytes=stats.index_bytes,
+            active_versions=stats.active_versions, cache=stats.cache,
         )
 
+
+def _activated(kind: str, new: str, previous: str) -> pb.ActivateVersionResponse:
+    return pb.ActivateVersionResponse(active=pb.VersionInfo(kind=_KIND_PB[kind], version=new, active=True),
+                                      previous_version=previous)
