@@ -144,6 +144,7 @@ def test_a_taste_with_an_ask_is_a_recommendation_that_remembers():
     ("who won the football match yesterday?", "off_topic"), ("me conta uma piada", "off_topic"),
     ("what is 2 + 2?", "off_topic"), ("can you book me a flight to Paris?", "off_topic"),
     ("surprise me", "recommend"), ("me surpreenda", "recommend"), ("o que eu devo ler?", "recommend"),
+    ("who are you?", "help"), ("quem é você?", "help"), ("how are you?", "greet"), ("ok", "thanks"),
 ])
 def test_memory_and_off_topic(text, kind):
     assert parse(text, "en").kind == kind

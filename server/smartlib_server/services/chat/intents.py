@@ -55,7 +55,9 @@ _GREET = re.compile(
     r"^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|ola|oi|e ai|bom dia|boa tarde|boa noite|hola|how are you|how s it going|hows it going|tudo bem|como vai|como voce esta)"
     r"( there| again| everyone| de novo| novamente| tudo bem| tudo bom| como vai)?( smart library| agent| agente)?$"
 )
-_HELP = re.compile(r"^(help|ajuda|socorro|\?|what can you do|what do you do|how does this work|o que voce (sabe )?faz(er)?|como funciona|me ajuda|pode me ajudar|can you help( me)?)$")
+_HELP = re.compile(r"^(help|ajuda|socorro|\?|what can you do|what do you do|how does this work|o que voce (sabe )?faz(er)?|como funciona|me ajuda|pode me ajudar|can you help( me)?|"
+                   r"who are you|what are you|tell me about yourself|introduce yourself|quem e voce|quem voce e|o que e voce|fale sobre voce|"
+                   r"se apresente|what can i ask( you)?|o que posso (te )?perguntar|o que voce pode fazer)$")
 _THANKS = re.compile(r"^(thanks?( you)?( so much| a lot)?|thx|cheers|great thanks|obrigad[oa]( mesmo)?|valeu|muito obrigad[oa]|"
                      r"ok|okay|ok thanks|cool|great|nice|perfect|got it|sounds good|beleza|legal|otimo|perfeito|show|certo|entendi|ta bom)$")
 _BYE = re.compile(r"^(bye|goodbye|see you|see ya|tchau|ate logo|ate mais|adeus)$")

@@ -153,12 +153,18 @@ def help_text(p: Phrasebook) -> str:
         "- Books like The Hobbit\n"
         "- Recommend fantasy books (or a mood: \"something dark and funny\")\n"
         "- Compare Dune and Foundation\n"
+        "- Books by Stephen King · Harry Potter in order · what comes after #2?\n"
+        "- Something like Dune but shorter · fantasy but no romance · best rated science fiction\n"
+        "- Tell me what you love and hate (\"I love fantasy, I hate romance\"); ask \"what do you know about me?\" or \"forget what I like\"\n"
         "After a list you can say \"more\", \"something shorter\", \"the second one\", \"why?\" or \"not like that\".",
         "Veja o que eu sei fazer:\n"
         "- Me fale sobre Duna (um livro, uma série ou um autor)\n"
         "- Livros parecidos com O Hobbit\n"
         "- Recomende livros de fantasia (ou um clima: \"algo sombrio e divertido\")\n"
         "- Compare Duna e Fundação\n"
+        "- Livros do Stephen King · Harry Potter em ordem · qual vem depois do 2?\n"
+        "- Algo parecido com Duna, mas mais curto · fantasia sem romance · ficção científica mais bem avaliada\n"
+        "- Conte do que gosta e do que não gosta (\"adoro fantasia, odeio romance\"); pergunte \"o que você sabe de mim?\" ou diga \"esqueça o que eu gosto\"\n"
         "Depois de uma lista, diga \"mais\", \"algo mais curto\", \"o segundo\", \"por quê?\" ou \"não assim\".",
     )
 
