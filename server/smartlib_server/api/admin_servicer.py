@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from smartlib.v1 import admin_service_pb2 as pb, admin_service_pb2_grpc
-from smartlib_server.api.servicers import _Blocking
+from smartlib_server.api.blocking import Blocking
 from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.admin import AdminService
 from smartlib_server.services.versions import ENCODER, KNOWLEDGE_BASE, VersionInfo
@@ -29,12 +29,12 @@ def _info_pb(info: VersionInfo) -> pb.VersionInfo:
     return out
 
 
-class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer, _Blocking):
+class AdminServicer(admin_service_pb2_grpc.AdminServiceServicer, Blocking):
     """Converts AdminService messages; the work is services/admin.py's (experiments are
     personalisation's, api.interaction_servicer)."""
 
     def __init__(self, admin: AdminService, executor, personal=None):
-        _Blocking.__init__(self, executor)
+        Blocking.__init__(self, executor)
         self.admin = admin
         self.personal = personal
 

@@ -2,14 +2,13 @@
 experiment methods. Thin: unpack, run the plain service on the worker pool, pack."""
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
 from concurrent.futures import Executor
 
 from google.protobuf import timestamp_pb2
 
 from smartlib.v1 import admin_service_pb2, interaction_service_pb2, interaction_service_pb2_grpc, recommend_service_pb2
+from smartlib_server.api.blocking import Blocking
 from smartlib_server.api.conversion import approach_from_pb, approach_to_pb, book_to_pb, filter_from_pb
 from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.personalization.blend import PersonalRecommender
@@ -37,19 +36,9 @@ _KINDS = {
 }
 
 
-class _Blocking:
-    """Runs blocking service calls (SQL, FAISS) on the shared worker pool."""
-
-    def __init__(self, executor: Executor):
-        self._executor = executor
-
-    async def run(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(fn, *args))
-
-
-class InteractionServicer(interaction_service_pb2_grpc.InteractionServiceServicer, _Blocking):
+class InteractionServicer(interaction_service_pb2_grpc.InteractionServiceServicer, Blocking):
     def __init__(self, interactions: InteractionService, executor: Executor, eraser: UserEraser | None = None):
-        _Blocking.__init__(self, executor)
+        Blocking.__init__(self, executor)
         self.interactions = interactions
         self.eraser = eraser
 
@@ -68,11 +57,11 @@ class InteractionServicer(interaction_service_pb2_grpc.InteractionServiceService
         return response
 
 
-class PersonalizationHandlers(_Blocking):
+class PersonalizationHandlers(Blocking):
     """RecommendForUser and the experiment RPCs, for RecommendServicer and AdminServicer to delegate to."""
 
     def __init__(self, recommender: PersonalRecommender, experiments: ExperimentService, executor: Executor):
-        _Blocking.__init__(self, executor)
+        Blocking.__init__(self, executor)
         self.recommender = recommender
         self.experiments = experiments
 

@@ -1,14 +1,13 @@
 """Thin gRPC servicers: unpack the request, run the plain service off the event loop, pack the reply."""
 from __future__ import annotations
 
-import asyncio
 from concurrent.futures import Executor
 
 import grpc
 
 from smartlib.v1 import books_pb2, catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
-from smartlib_server import deadlines
 from smartlib_server.api import wire
+from smartlib_server.api.blocking import Blocking
 from smartlib_server.api.conversion import approach_from_pb, book_from_pb, book_to_pb, filter_from_pb
 from smartlib_server.embedding import EMBEDDER_ID
 from smartlib_server.services.caching import AnswerCaching
@@ -17,21 +16,9 @@ from smartlib_server.services.recommend import RecommendService, WouldBlock
 from smartlib_server.services.serving_index import ServingIndex
 
 
-class _Blocking:
-    """Runs blocking service calls (FAISS, SQL, torch) on the shared worker pool."""
-
-    def __init__(self, executor: Executor):
-        self._executor = executor
-
-    async def run(self, fn, *args):
-        # in_context carries the caller's deadline into the worker thread and refuses work whose
-        # deadline passed while it waited for a worker.
-        return await asyncio.get_running_loop().run_in_executor(self._executor, deadlines.in_context(fn, *args))
-
-
-class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, _Blocking):
+class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, Blocking):
     def __init__(self, catalog: CatalogService, executor: Executor, caching: AnswerCaching, index: ServingIndex):
-        _Blocking.__init__(self, executor)
+        Blocking.__init__(self, executor)
         self.catalog = catalog
         self.caching = caching
         self.index = index  # only for its version: every write bumps it before the RPC returns
@@ -65,9 +52,9 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, _Blocking
         return catalog_service_pb2.DeleteBookResponse(id=await self.run(self.catalog.delete_book, request.id))
 
 
-class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, _Blocking):
+class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, Blocking):
     def __init__(self, recommend: RecommendService, executor: Executor, caching: AnswerCaching, personal=None):
-        _Blocking.__init__(self, executor)
+        Blocking.__init__(self, executor)
         self.recommend = recommend
         self.caching = caching
         self.personal = personal  # api.interaction_servicer.PersonalizationHandlers
