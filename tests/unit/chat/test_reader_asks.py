@@ -122,6 +122,10 @@ def test_constraints_leave_titles_alone_when_they_are_not_an_order():
     ("Eu amo fantasia e odeio romance", ("Fantasy",), ("Romance",)),
     ("gosto de ficção científica mas não de terror", ("Science Fiction",), ("Horror",)),
     ("não gosto de romance", (), ("Romance",)),
+    ("Romance isn't my thing", (), ("Romance",)),
+    ("I love fantasy but horror is not for me", ("Fantasy",), ("Horror",)),
+    ("terror não é pra mim", (), ("Horror",)),
+    ("fantasia é minha praia", ("Fantasy",), ()),
 ])
 def test_stated_tastes(text, likes, dislikes):
     intent = parse(text, "en")
@@ -140,11 +144,13 @@ def test_a_taste_with_an_ask_is_a_recommendation_that_remembers():
     ("what have you learned about me?", "memory_show"), ("o que você lembra de mim?", "memory_show"),
     ("forget what I like", "memory_forget"), ("Esqueça", "memory_forget"), ("esqueça o que eu gosto", "memory_forget"),
     ("Please forget everything about me", "memory_forget"), ("apague meus dados", "memory_forget"),
+    ("pode esquecer tudo", "memory_forget"), ("can you forget me?", "memory_forget"),
     ("What's the weather like today?", "off_topic"), ("como está o tempo hoje? vai chover?", "off_topic"),
     ("who won the football match yesterday?", "off_topic"), ("me conta uma piada", "off_topic"),
     ("what is 2 + 2?", "off_topic"), ("can you book me a flight to Paris?", "off_topic"),
     ("surprise me", "recommend"), ("me surpreenda", "recommend"), ("o que eu devo ler?", "recommend"),
     ("who are you?", "help"), ("quem é você?", "help"), ("how are you?", "greet"), ("ok", "thanks"),
+    ("any recommendations?", "recommend"), ("alguma sugestão?", "recommend"),
 ])
 def test_memory_and_off_topic(text, kind):
     assert parse(text, "en").kind == kind
@@ -153,3 +159,9 @@ def test_memory_and_off_topic(text, kind):
 @pytest.mark.parametrize("text", ["books about the weather", "tell me about 11/22/63", "a novel about a football team"])
 def test_book_asks_that_mention_another_topic_are_not_off_topic(text):
     assert parse(text, "en").kind != "off_topic"
+
+
+@pytest.mark.parametrize("text", ["any recommendations?", "alguma sugestão?", "recommend me something", "surprise me"])
+def test_vague_asks_carry_no_topic_so_tastes_can_steer_them(text):
+    intent = parse(text, "en")
+    assert intent.kind == "recommend" and not intent.query and not intent.genres

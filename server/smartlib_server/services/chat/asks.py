@@ -93,6 +93,14 @@ _DISLIKE_VERB = re.compile(
     r"i m not (?:into|a fan of)|im not (?:into|a fan of)|not a fan of|no more|"
     rf"(?:eu )?(?:tambem )?(?:odeio|detesto|nao gosto (?:muito )?(?:{_PT_OF})?|nao curto|nao suporto|nao aguento|nao quero)|nao sou fa (?:{_PT_OF})?)(?: |$)"
 )
+# Tastes stated after the genre: "romance isn't my thing", "terror nao e pra mim", "fantasy is my jam".
+_DISLIKE_AFTER = re.compile(r" (?:isnt|is not|s not|aren t|arent|are not) (?:really )?(?:my thing|for me|my cup of tea|my style|my jam)$|"
+                            r" (?:nao eh|nao sao) (?:muito )?(?:pra mim|para mim|minha praia|a minha praia|o meu estilo|meu estilo|comigo)$|"
+                            r" (?:bores me|is boring|eh chato|sao chatos)$")
+_LIKE_AFTER = re.compile(r" (?:is|are|s) (?:my thing|my jam|my favou?rite(?: genres?)?|the best)$|"
+                         r" (?:eh|sao) (?:minha praia|a minha praia|o meu favorito|os meus favoritos|meu favorito|meus favoritos|tudo pra mim)$")
+# Folding turns "é" (is) into "e" (and); these are the verb, so they must not split clauses.
+_IS = re.compile(r"(?<= )e(?= (?:pra mim|para mim|minha praia|a minha praia|o meu|meu favorito|tudo pra mim|chato)\b)|(?<=\bnao )e\b")
 _NOT = re.compile(rf"^(?:not|no|nor|nao|nem|never|nunca)(?: {_PT_OF})?(?: |$)")
 _CLAUSE = re.compile(r" (?:and|but|while|whereas|although|e|mas|porem|enquanto|so que) ")
 MEMORY_SHOW = re.compile(
@@ -103,7 +111,7 @@ MEMORY_SHOW = re.compile(
     r"^(?:(?:quais sao|mostre|mostra|me mostre|me diga) )?(?:os |as |o )?(?:meus gostos|minhas preferencias|meu perfil)$"
 )
 MEMORY_FORGET = re.compile(
-    r"^(?:please |por favor )?(?:(?:forget|erase|delete|clear|wipe|reset|remove|drop)(?: all| everything)?(?: about)?(?: what i (?:like|told you|said)| me| my (?:data|tastes?|preferences|profile|likes|history|memory)| everything| it all| all that| that)*"
+    r"^(?:please |por favor )?(?:(?:can|could|would) you |(?:voce )?(?:pode|poderia|podes) )?(?:please |por favor )?(?:(?:forget|erase|delete|clear|wipe|reset|remove|drop)(?: all| everything)?(?: about)?(?: what i (?:like|told you|said)| me| my (?:data|tastes?|preferences|profile|likes|history|memory)| everything| it all| all that| that)*"
     r"|(?:esqueca|esquece|esquecer|apague|apaga|limpe|limpa|zere|zera|exclua|exclui|delete|remova|remove)(?: tudo| o que (?:eu )?(?:gosto|te disse|falei)| de mim| isso| meus (?:dados|gostos)| minhas preferencias| meu perfil| sobre mim)*)"
     r"(?: please| por favor)?$"
 )
@@ -184,10 +192,15 @@ def tastes(folded: str, language: str) -> Tastes | None:
     rest: list[str] = []
     polarity = 0  # 1 like, -1 dislike, 0 none yet
     stated = False
-    for clause in _CLAUSE.split(folded):
+    for clause in _CLAUSE.split(_IS.sub("eh", folded)):
         clause = clause.strip()
         verb_like, verb_dislike = _LIKE_VERB.match(clause), _DISLIKE_VERB.match(clause)
-        if verb_dislike:
+        after_dislike, after_like = _DISLIKE_AFTER.search(clause), _LIKE_AFTER.search(clause)
+        if after_dislike or after_like:
+            polarity = -1 if after_dislike else 1
+            clause = clause[: (after_dislike or after_like).start()]
+            verb_like, verb_dislike = after_like, after_dislike
+        elif verb_dislike:
             polarity, clause = -1, clause[verb_dislike.end():]
         elif verb_like:
             polarity, clause = 1, clause[verb_like.end():]

@@ -189,7 +189,8 @@ _VAGUE = frozenset(
     "something anything surprise random whatever next now today else should could would do read recommend suggest "
     "algo alguma coisa qualquer surpreenda surpreende surpresa aleatorio tanto faz devo posso agora hoje ler me "
     "what o que i eu mim which quais qual are there have has tem ha voces sao ones one those these them "
-    "esses essas eles elas deles delas".split()
+    "esses essas eles elas deles delas recommendations recommendation suggestions suggestion ideas idea tips "
+    "sugestao sugestoes ideia ideias dica dicas indicacao indicacoes".split()
 )
 _LIST_NOUN = re.compile(r" (?:books?|novels?|titles?|reads|livros?|obras?|titulos?|romances|leituras?) ")
 _MODIFIER = re.compile(r" (?:but|only|though|except|just|yet|mas|porem|so que|contudo|entretanto|todavia) ")
