@@ -165,3 +165,16 @@ def test_book_asks_that_mention_another_topic_are_not_off_topic(text):
 def test_vague_asks_carry_no_topic_so_tastes_can_steer_them(text):
     intent = parse(text, "en")
     assert intent.kind == "recommend" and not intent.query and not intent.genres
+
+
+@pytest.mark.parametrize("modifier, kind", [
+    ("shorter", "shorter"), ("mais curto", "shorter"), ("less dark", "lighter"), ("mais leve", "lighter"),
+    ("funnier", "lighter"), ("darker", "darker"), ("mais sombrio", "darker"), ("by another author", "other_author"),
+    ("not by andy weir", "other_author"), ("que não sejam do Tolkien", "other_author"), ("de outro autor", "other_author"),
+    ("science fiction", "genre"), ("de ficção científica", "genre"), ("without romance", "genre"),
+    ("better rated", "order"), ("more modern", "text"),
+])
+def test_what_the_but_asks_to_change(modifier, kind):
+    from smartlib_server.services.chat.like_but import read_change
+
+    assert read_change(modifier, "en").kind == kind

@@ -70,7 +70,7 @@ _COMPARE = [
 _SEPARATOR = re.compile(r" (?:and|with|to|vs|versus|e|com|x|against|contra) ")
 _SIMILAR = re.compile(
     r"^(?:(?:can you |could you |please )?(?:recommend|suggest|give me|show me|find|find me|any|i want|i would like|id like)(?: some| me)? )?"
-    r"(?:(?:me )?(?:recomende|recomenda|indique|indica|sugira|mostre|quero|queria|gostaria de)(?: me)? )?"
+    r"(?:(?:me )?(?:recomende|recomenda|indique|indica|sugira|mostre|quero|queria|gostaria de|da|de|manda|traga|arruma)(?: me)? )?"
     r"(?:more |other |mais |outros )?(?:a |an |one |some |um |uma |algum |alguns |uns )?"
     r"(?:books?|novels?|something|anything|stuff|reads?|livros?|algo|alguma coisa|obras?|romances?|leituras?)? ?"
     r"(?:just |a bit |bem |um pouco )?"

@@ -31,7 +31,8 @@ _LIGHTER = re.compile(r"(?:^| )(?:less (?:dark|grim|sad|violent|heavy|scary|seri
                       r"funnier|cozier|cosier|feel good|cheerful|upbeat|uplifting|"
                       r"menos (?:sombri[oa]s?|pesad[oa]s?|triste|tristes|violent[oa]s?|assustador(?:es|a)?|seri[oa]s?|dark)|mais (?:leve|leves|alegre|alegres|divertid[oa]s?|engracad[oa]s?|otimista|fofo|fofos)|leve|leves|alegre)(?: |$)")
 _DARKER = re.compile(r"(?:^| )(?:darker|dark|grimmer|grittier|scarier|more (?:serious|dark|grim|violent|intense)|mais (?:sombri[oa]s?|pesad[oa]s?|dark|assustador(?:es|a)?|seri[oa]s?|intens[oa]s?)|sombri[oa]s?)(?: |$)")
-_OTHER_AUTHOR = re.compile(r"(?:^| )(?:(?:by |from )?(?:another|a different|other|different) (?:author|writer)s?|not by (?:the same|him|her)|"
+_OTHER_AUTHOR = re.compile(r"(?:^| )(?:(?:by |from )?(?:another|a different|other|different) (?:author|writer)s?|(?:not|nothing) (?:by|from)(?= )|"
+                           r"(?:que )?nao (?:seja |sejam )?(?:escrit[oa]s? )?(?:por|do|da|de)(?= (?!ficcao|fantasia|terror|romance|misterio))|"
                            r"(?:de |por )?(?:outro|outra|outros|outras) (?:autor|autora|autores|escritor|escritora)(?:es)?|de autor(?:es)? diferente(?:s)?)(?: |$)")
 
 
