@@ -132,23 +132,26 @@ class MiniLMTextEncoder:
                 self._model = SentenceTransformer(self._path or model_path(), device="cpu")
         return self._model
 
-    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+    def __call__(self, texts: Sequence[str], max_tokens: int | None = None) -> np.ndarray:
+        """Unit vectors of `texts`; `max_tokens` truncates each below the model's own limit (256)."""
         import torch
 
         model = self._load()
         texts = list(texts)
+        limit = min(max_tokens or model.max_seq_length, model.max_seq_length)
         out = np.zeros((len(texts), BLOCK_DIM), dtype=np.float32)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            for batch in self._batches(model, texts):
-                vectors = model(model.tokenize([texts[i] for i in batch]))["sentence_embedding"].float()
+            for batch in self._batches(model, texts, limit):
+                features = model.tokenize([texts[i] for i in batch], max_length=limit)
+                vectors = model(features)["sentence_embedding"].float()
                 out[batch] = torch.nn.functional.normalize(vectors, dim=1).numpy()
         return out
 
-    def _batches(self, model, texts: list[str]) -> Iterator[np.ndarray]:
+    def _batches(self, model, texts: list[str], limit: int | None = None) -> Iterator[np.ndarray]:
         """Positions in `texts` per forward pass; a batch pads to its last (longest) text."""
         if not texts:
             return
-        tokens = model.tokenizer(texts, truncation=True, max_length=model.max_seq_length)["input_ids"]
+        tokens = model.tokenizer(texts, truncation=True, max_length=limit or model.max_seq_length)["input_ids"]
         lengths = np.array([len(ids) for ids in tokens])
         order = np.argsort(lengths, kind="stable")
         start = 0

@@ -17,6 +17,7 @@ from smartlib_server.adapters.conversation_memory import (
     InProcessConversationMemory,
     RedisConversationMemory,
 )
+from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.inference import Inference, LocalInference
 from smartlib_server.config import Settings
 from smartlib_server.embedding import EMBEDDER_ID, MiniLMTextEncoder
@@ -147,12 +148,18 @@ class Services:
 
 def build_inference(settings: Settings, metrics: ServerMetrics) -> Inference:
     """In-process by default; TorchServe (with in-process fallback when enabled) by configuration."""
-    local = LocalInference(MiniLMTextEncoder(batch_size=settings.embed_batch_size, bf16=settings.embed_bf16))
-    if settings.inference == "local":
-        return local
-    from smartlib_server.adapters.torchserve_inference import TorchServeInference
+    encoder = MiniLMTextEncoder(batch_size=settings.embed_batch_size, bf16=settings.embed_bf16)
+    local = LocalInference(encoder, query_max_tokens=settings.query_max_tokens)
+    inner: Inference = local
+    if settings.inference == "torchserve":
+        from smartlib_server.adapters.torchserve_inference import TorchServeInference
 
-    return TorchServeInference.from_settings(settings, version="", fallback=local, metrics=metrics)
+        inner = TorchServeInference.from_settings(settings, version="", fallback=local, metrics=metrics)
+    return BatchedInference(  # concurrent requests share forward passes (and TorchServe requests)
+        inner, max_batch=settings.batch_max, max_wait_s=settings.batch_wait_ms / 1000, max_queue=settings.batch_queue,
+        cache_bytes=settings.query_cache_mb * 1024 * 1024, observe=metrics.observe_batch,
+        on_lookup=lambda hit: metrics.query_cache_lookups.labels(result="hit" if hit else "miss").inc(),
+    )
 
 
 def build_services(settings: Settings, inference: Inference | None = None, metrics: ServerMetrics | None = None) -> Services:

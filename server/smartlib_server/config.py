@@ -38,6 +38,11 @@ class Settings:
     model_store: Path = Path("model_store")
     encoder_version: str = ""  # empty: the newest valid version in model_store/encoder
     inference: str = "local"  # local | torchserve
+    batch_max: int = 32  # query texts or 2688-d vectors per shared forward pass (books: a quarter)
+    batch_wait_ms: float = 2.0  # how long a batch waits for company; a lone request waits at most this
+    batch_queue: int = 1024  # items waiting per batcher; more are refused with RESOURCE_EXHAUSTED
+    query_max_tokens: int = 64  # query tokens embedded (0: the model's 256); cosine >= 0.999 on the bench set
+    query_cache_mb: int = 64  # query-embedding LRU bound (0 disables it)
     torchserve_url: str = "127.0.0.1:7070"  # TorchServe gRPC inference address
     torchserve_fallback: bool = True  # fall back to in-process inference when TorchServe is down
     inference_timeout_ms: int = 2000
@@ -201,6 +206,11 @@ RULES: dict[str, Rule] = {
     "encoder_version": Rule("empty or a version name from ListVersions (up to 128 characters, no '/')",
                             lambda v: not v or (len(v) <= 128 and "/" not in v and not v.startswith(".") and v.isprintable())),
     "inference": _one_of("local", "torchserve"),
+    "batch_max": _between(1, 1024),
+    "batch_wait_ms": _between(0, 100),
+    "batch_queue": _between(1, 100_000),
+    "query_max_tokens": Rule("0 (the model's own limit) or 16..256", lambda v: not isinstance(v, bool) and (v == 0 or 16 <= v <= 256)),
+    "query_cache_mb": _between(0, 16_384),
     "torchserve_url": Rule("host:port with a port in 1..65535", _host_port),
     "torchserve_fallback": _BOOL,
     "inference_timeout_ms": _between(1, 600_000),

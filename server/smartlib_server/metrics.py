@@ -41,6 +41,9 @@ from prometheus_client import (
 RPC_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 # Model calls: an in-process encoder batch is sub-millisecond; TorchServe adds a network hop.
 INFERENCE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Items in one shared forward pass (adapters/batching.py), and how long its oldest item waited.
+BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+BATCH_WAIT_BUCKETS = (0.0001, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1)
 # Chat: the typing event should arrive almost at once; an LLM's first token can take seconds.
 CHAT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -155,6 +158,19 @@ class ServerMetrics:
         self.inference_circuit_open = Gauge(
             "smartlib_inference_circuit_open", "1 while the TorchServe circuit breaker is open.", registry=r
         )
+        # batcher: query | book | encoder (adapters/batching.py)
+        self.batch_size = Histogram(
+            "smartlib_inference_batch_size", "Items (query texts, books, vectors) per shared forward pass.",
+            ("batcher",), buckets=BATCH_SIZE_BUCKETS, registry=r,
+        )
+        self.batch_wait_seconds = Histogram(
+            "smartlib_inference_batch_wait_seconds", "How long the oldest item of a batch waited for it to start.",
+            ("batcher",), buckets=BATCH_WAIT_BUCKETS, registry=r,
+        )
+        self.query_cache_lookups = Counter(
+            "smartlib_query_cache_lookups_total", "Query-embedding cache lookups by result: hit or miss.",
+            ("result",), registry=r,
+        )
 
         # --- chat ---
         self.chat_active_streams = Gauge(
@@ -234,6 +250,11 @@ class ServerMetrics:
             raise
         finally:
             self.inference_seconds.labels(backend=backend, model=model).observe(time.perf_counter() - start)
+
+    def observe_batch(self, batcher: str, items: int, waited_s: float) -> None:
+        """Records one batch of `batcher` (DynamicBatcher's observe hook)."""
+        self.batch_size.labels(batcher=batcher).observe(items)
+        self.batch_wait_seconds.labels(batcher=batcher).observe(waited_s)
 
     @contextlib.contextmanager
     def chat_stream(self) -> Iterator[None]:

@@ -6,7 +6,7 @@ from typing import Protocol
 
 import numpy as np
 
-from smartlib_server.embedding import MiniLMTextEncoder, assemble, query_vectors
+from smartlib_core.embedding import MiniLMTextEncoder, assemble, place_query
 
 
 class Inference(Protocol):
@@ -36,15 +36,18 @@ class LocalInference:
 
     backend = "local"
 
-    def __init__(self, text_encoder: MiniLMTextEncoder, encoder=None):
+    def __init__(self, text_encoder: MiniLMTextEncoder, encoder=None, query_max_tokens: int = 0):
         self.text_encoder = text_encoder
         self.encoder = encoder  # smartlib_training.encoder_model.BookEncoder or None
+        self.query_max_tokens = query_max_tokens  # 0: the model's own limit; see config.py
 
     def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
         return assemble(records, self.text_encoder)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return query_vectors(texts, self.text_encoder)
+        if not self.query_max_tokens:
+            return place_query(self.text_encoder(list(texts)))
+        return place_query(self.text_encoder(list(texts), max_tokens=self.query_max_tokens))
 
     def encode(self, vectors: np.ndarray) -> np.ndarray:
         from smartlib_server.errors import FailedPrecondition

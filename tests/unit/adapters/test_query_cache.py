@@ -1,0 +1,128 @@
+"""The query-embedding cache and BatchedInference: bounded in bytes, LRU, keyed by normalised text
+and embedder version; batched embeddings equal unbatched ones within the cosine bound."""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from smartlib_bench.queries import QUERIES
+from smartlib_core.embedding import MiniLMTextEncoder
+from smartlib_server.adapters.batched_inference import BatchedInference
+from smartlib_server.adapters.inference import LocalInference
+from smartlib_server.adapters.query_cache import QueryEmbeddingCache, normalise_query
+from smartlib_server.embedding import DIM
+
+ROW_BYTES = DIM * 4
+
+
+def _row(value: float) -> np.ndarray:
+    return np.full(DIM, value, dtype=np.float32)
+
+
+def test_normalising_folds_case_spacing_and_unicode_forms():
+    assert normalise_query("  Space\tOPERA\n about  Empires ") == "space opera about empires"
+    assert normalise_query("Cafe\u0301") == normalise_query("Café")
+    assert normalise_query("space opera") != normalise_query("space operas")
+
+
+def test_the_cache_is_bounded_in_bytes_and_drops_the_least_recently_used():
+    cache = QueryEmbeddingCache(max_bytes=2 * ROW_BYTES, version="v1")
+    a, b, c = cache.key("a"), cache.key("b"), cache.key("c")
+    cache.put(a, _row(1))
+    cache.put(b, _row(2))
+    assert cache.get(a)[0] == 1  # a is now the most recent
+    cache.put(c, _row(3))
+    assert cache.get(b) is None and cache.get(a) is not None and cache.get(c) is not None
+    assert cache.nbytes == 2 * ROW_BYTES and len(cache) == 2
+
+
+def test_the_embedder_version_is_part_of_the_key():
+    old, new = QueryEmbeddingCache(ROW_BYTES, "v1"), QueryEmbeddingCache(ROW_BYTES, "v2")
+    assert old.key("dragons") != new.key("dragons")
+    assert old.key("Dragons ") == old.key("dragons")
+
+
+class CountingInference:
+    backend = "local"
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def embed_queries(self, texts):
+        self.calls.append(list(texts))
+        return np.stack([_row(len(t)) for t in texts])
+
+    def embed_books(self, records):
+        return np.zeros((len(records), DIM), np.float32)
+
+    def encode(self, vectors):
+        return vectors[:, :256] * 2
+
+
+@pytest.fixture
+def batched():
+    made = []
+
+    def make(inner, **options):
+        made.append(BatchedInference(inner, max_wait_s=0.0, **options))
+        return made[-1]
+
+    yield make
+    for inference in made:
+        inference.close()
+
+
+def test_repeated_and_respelled_queries_skip_the_model(batched):
+    inner = CountingInference()
+    inference = batched(inner, cache_bytes=10 * ROW_BYTES)
+    first = inference.embed_queries(["Space opera", "space  opera", "dragons"])
+    again = inference.embed_queries(["SPACE OPERA"])
+    assert inner.calls == [["Space opera", "dragons"]]  # one embedding per distinct key, then none
+    np.testing.assert_array_equal(first[0], first[1])
+    np.testing.assert_array_equal(again[0], first[0])
+
+
+def test_with_the_cache_off_every_call_reaches_the_model(batched):
+    inner = CountingInference()
+    inference = batched(inner, cache_bytes=0)
+    inference.embed_queries(["dragons"])
+    inference.embed_queries(["dragons"])
+    assert len(inner.calls) == 2
+
+
+def test_encode_and_books_go_through_their_batchers_and_keep_shapes(batched):
+    inference = batched(CountingInference())
+    vectors = np.arange(3 * DIM, dtype=np.float32).reshape(3, DIM)
+    np.testing.assert_array_equal(inference.encode(vectors), vectors[:, :256] * 2)
+    assert inference.encode(np.zeros((0, DIM), np.float32)).shape[0] == 0
+    assert inference.embed_books([("t",) * 7, ("u",) * 7]).shape == (2, DIM)
+
+
+@pytest.fixture(scope="module")
+def serving_and_reference(text_encoder):
+    """The serving query path (bf16, 64 tokens, batched) and the reference (fp32, full length, alone)."""
+    fast = MiniLMTextEncoder(bf16=True)
+    fast._model = text_encoder._load()  # share the loaded weights: loading again costs seconds
+    return LocalInference(fast, query_max_tokens=64), LocalInference(text_encoder)
+
+
+def test_batched_capped_bf16_queries_match_the_fp32_reference_for_every_bench_query(serving_and_reference):
+    serving, reference = serving_and_reference
+    texts = [f"{q} 1a2b3c4d {n}" for n, q in enumerate(QUERIES)]
+    batched = BatchedInference(serving, max_batch=64, max_wait_s=0.05, cache_bytes=0)
+    try:
+        results: dict[int, np.ndarray] = {}
+        threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batched.embed_queries([texts[i]])[0]))
+                   for i in range(len(texts))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        batched.close()
+    got = np.stack([results[i] for i in range(len(texts))])
+    want = np.stack([reference.embed_queries([t])[0] for t in texts])
+    cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+    assert cosine.min() >= 0.999, [(texts[i], float(cosine[i])) for i in np.argsort(cosine)[:3]]
