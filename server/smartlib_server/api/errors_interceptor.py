@@ -51,37 +51,53 @@ def _method(context: grpc.aio.ServicerContext) -> str:
 
 
 class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every unary and streaming handler so domain errors become rich statuses."""
+    """Wraps every handler, whatever its shape, so domain errors become rich statuses and
+    anything else a generic INTERNAL. Cancellation (asyncio.CancelledError, a BaseException) and
+    aborts pass through untouched: a client that hung up is not a server error."""
 
     async def intercept_service(self, continuation, handler_call_details):
         handler = await continuation(handler_call_details)
         if handler is None:
             return None
         if handler.unary_unary:
-            inner = handler.unary_unary
-
-            async def unary_unary(request, context):
-                try:
-                    return await inner(request, context)
-                except (grpc.aio.AbortError, KeyboardInterrupt):
-                    raise
-                except BaseException as exc:  # noqa: BLE001 - every failure must become a status
-                    if isinstance(exc, SystemExit):
-                        raise
-                    await abort_with(context, exc)
-
-            return handler._replace(unary_unary=unary_unary)
+            return handler._replace(unary_unary=_mapped(handler.unary_unary))
+        if handler.stream_unary:
+            return handler._replace(stream_unary=_mapped(handler.stream_unary))
+        if handler.unary_stream:
+            return handler._replace(unary_stream=_mapped_stream(handler.unary_stream))
         if handler.stream_stream:
-            inner_stream = handler.stream_stream
-
-            async def stream_stream(request_iterator, context):
-                try:
-                    async for response in inner_stream(request_iterator, context):
-                        yield response
-                except grpc.aio.AbortError:
-                    raise
-                except Exception as exc:  # noqa: BLE001
-                    await abort_with(context, exc)
-
-            return handler._replace(stream_stream=stream_stream)
+            return handler._replace(stream_stream=_mapped_stream(handler.stream_stream))
         return handler
+
+
+def _mapped(behaviour):
+    """A behaviour that returns one response (unary or client-streaming requests)."""
+
+    async def run(request_or_iterator, context):
+        try:
+            return await behaviour(request_or_iterator, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure must become a status
+            await abort_with(context, exc)
+
+    return run
+
+
+def _mapped_stream(behaviour):
+    """A behaviour that streams responses: an async generator, or a coroutine that writes."""
+
+    async def run(request_or_iterator, context):
+        try:
+            result = behaviour(request_or_iterator, context)
+            if hasattr(result, "__aiter__"):
+                async for response in result:
+                    yield response
+            else:
+                await result
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            await abort_with(context, exc)
+
+    return run
