@@ -92,7 +92,10 @@ def main() -> None:
             results["faiss_finetuned"] = faiss_bench.flat_search(encoded, bandwidth)
         sample = random.Random(3).sample(ids, min(200, len(ids)))
         print("gRPC load (separate client process) ...", flush=True)
-        results["grpc"] = grpc_bench.run(server.address, sample, args.seconds, finetuned is not None)
+        varied = random.Random(5).sample(ids, min(3000, len(ids)))  # issue 20's mix: a random book of 3,000
+        results["grpc"] = grpc_bench.run(server.address, sample, args.seconds, finetuned is not None, varied,
+                                         batches=lambda: _batch_histograms(services.metrics),
+                                         window=lambda s: _set_window(services.inference, s))
         results["index_memory"] = _index_memory(services)
         print("chat: the conversation suite's turns over gRPC ...", flush=True)
         chat = chat_suite_bench.run(server.address, "10k" if len(services.index.state.books) >= 5000 else "starter")
@@ -136,6 +139,30 @@ def _train_encoder(services, model_store: Path, epochs: int | None) -> None:
     ids, vectors = services.store.load_vectors(EMBEDDER_ID)
     params = TrainParams(seed=13) if epochs is None else TrainParams(epochs=epochs, seed=13)
     run_train([books[i] for i in ids], vectors, model_store, params, progress=False)
+
+
+def _batch_histograms(metrics) -> dict:
+    """{batcher: (batches, items, {le: cumulative batches})} from smartlib_inference_batch_size."""
+    out: dict = {}
+    for metric in metrics.batch_size.collect():
+        for sample in metric.samples:
+            name = sample.labels.get("batcher")
+            count, total, buckets = out.get(name, (0, 0.0, {}))
+            if sample.name.endswith("_count"):
+                count = int(sample.value)
+            elif sample.name.endswith("_sum"):
+                total = sample.value
+            elif sample.name.endswith("_bucket"):
+                buckets[sample.labels["le"]] = int(sample.value)
+            out[name] = (count, total, buckets)
+    return out
+
+
+def _set_window(inference, seconds: float) -> float:
+    """Sets the query batcher's window; returns the previous one (the sweep restores it)."""
+    batcher = inference.queries
+    previous, batcher.max_wait_s = batcher.max_wait_s, seconds
+    return previous
 
 
 def _index_memory(services) -> dict:

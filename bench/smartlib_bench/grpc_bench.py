@@ -17,8 +17,15 @@ def load(address: str, kind: str, concurrency: int, seconds: float, arg: str = "
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run(address: str, book_ids: list[str], seconds: float, finetuned: bool) -> dict:
+def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, varied_ids: list[str] | None = None,
+        batches=None, window=None) -> dict:
+    """Every phase, with `ratio_to_empty_c8` against the empty RPC of this run.
+
+    `batches()` snapshots the server's batch-size histograms: each text phase records the batches
+    its queries formed. `window(seconds)` sets the query batching window, for the window sweep.
+    """
     ids = ",".join(book_ids)
+    phase = lambda name, *a, **kw: _with_batches(results, name, batches, load, *a, **kw)
     results: dict = {}
     # Untimed warm-up of the miss paths: the first seconds of a fresh server fill its answer
     # cache and allocator arenas and ran ~25 % slower than steady state (measured).
@@ -28,15 +35,44 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool) -> d
         results[f"empty_c{concurrency}"] = load(address, "empty", concurrency, seconds)
     results["similar_baseline_miss_c8"] = load(address, "similar_miss", 8, seconds, ids, approach=1)
     results["similar_baseline_hit_c8"] = load(address, "similar_hit", 8, seconds, ids, approach=1)
-    results["text_baseline_miss_c8"] = load(address, "text_miss", 8, seconds, approach=1)
+    phase("text_baseline_miss_c8", address, "text_miss", 8, seconds, approach=1)
     if finetuned:
         for concurrency in (8, 32):
             results[f"similar_finetuned_miss_c{concurrency}"] = load(
                 address, "similar_miss", concurrency, seconds, ids, approach=2)
         results["similar_finetuned_deep_c8"] = load(address, "similar_deep", 8, seconds, ids, approach=2)
         results["similar_finetuned_hit_c8"] = load(address, "similar_hit", 8, seconds, ids, approach=2)
-        results["text_finetuned_miss_c8"] = load(address, "text_miss", 8, seconds, approach=2)
+        varied = ",".join(varied_ids or book_ids)
+        # No untimed warm-up: first-time ranked rows are part of what a varied mix costs.
+        results["similar_finetuned_varied_c8"] = load(address, "similar_varied", 8, seconds, varied, approach=2)
+        for concurrency in (1, 8, 32):
+            phase(f"text_finetuned_miss_c{concurrency}", address, "text_miss", concurrency, seconds, approach=2)
+        if window is not None:
+            for wait_ms in (0.0, 1.0, 2.0, 5.0):
+                previous = window(wait_ms / 1000)
+                phase(f"text_finetuned_miss_c8_window{wait_ms:g}ms", address, "text_miss", 8, seconds, approach=2)
+                window(previous)
     ceiling = results["empty_c8"]["qps"]
     for name, figures in results.items():
         figures["ratio_to_empty_c8"] = figures["qps"] / ceiling
     return results
+
+
+def _with_batches(results: dict, name: str, batches, load_fn, *args, **kwargs) -> None:
+    before = batches() if batches else None
+    results[name] = load_fn(*args, **kwargs)
+    if before is not None:
+        results[name]["batches"] = batch_delta(before, batches())
+
+
+def batch_delta(before: dict, after: dict) -> dict:
+    """Per batcher: batches formed, items, mean items per batch and the histogram between snapshots."""
+    out = {}
+    for name, (count, total, buckets) in after.items():
+        old_count, old_total, old_buckets = before.get(name, (0, 0.0, {}))
+        n = count - old_count
+        if n <= 0:
+            continue
+        histogram = {le: c - old_buckets.get(le, 0) for le, c in buckets.items()}
+        out[name] = {"batches": n, "items": total - old_total, "mean": (total - old_total) / n, "cumulative": histogram}
+    return out

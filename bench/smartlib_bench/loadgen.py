@@ -6,8 +6,9 @@ KIND is `empty` (grpc.health.v1 Check: the cheapest RPC the server answers), `si
 (SimilarBooks, k=10, cycling over the first 20 ids in ARG, comma-separated: after warm-up every
 call is a cache hit), `similar_miss` (the same with a distinct excluded id per call, so the
 answer cache never helps), `similar_deep` (a miss with k=30, which a FINETUNED server answers
-with a search rather than from its neighbour table) or `text_miss` (SearchByText with a distinct
-query per call). APPROACH comes from the environment. Prints one JSON line.
+with a search rather than from its neighbour table) `similar_varied` (SimilarBooks on a random book of ARG, k between 5 and 20,
+one random catalog id excluded: every request distinct) or `text_miss` (SearchByText with a
+distinct query per call, from smartlib_bench.queries). APPROACH comes from the environment. Prints one JSON line.
 
 Replies stay bytes: on two cores the generator shares the CPU with the server, so it does no
 work the measurement does not need (parsing a reply of ten books costs about 6 us; the
@@ -21,6 +22,7 @@ import asyncio
 import itertools
 import json
 import os
+import random
 import sys
 import time
 
@@ -28,9 +30,9 @@ import grpc
 from grpc_health.v1 import health_pb2
 
 from smartlib.v1 import books_pb2, recommend_service_pb2 as rs
+from smartlib_bench.queries import QUERIES
 
 RUN = os.urandom(4).hex()  # in every miss key: a later run on the same server must not hit this one's answers
-QUERIES = ["space opera about galactic empires", "a cozy village mystery", "dragons and magic schools", "a war memoir"]
 
 
 def _unary(channel: grpc.aio.Channel, method: str):
@@ -67,6 +69,21 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
             flt = books_pb2.BookFilter(exclude_ids=[f"bench-{RUN}-{next(counter)}"])
             return similar(rs.SimilarBooksRequest(book_id=next(ids), k=k, approach=approach, filter=flt))
         return similar_miss, full
+    if kind == "similar_varied":
+        similar = _unary(channel, "/smartlib.v1.RecommendService/SimilarBooks")
+        ids = arg.split(",")
+        rng = random.Random(RUN)
+        asked: dict[int, int] = {}  # call number -> k, for the warm-up's check
+        counter = itertools.count()
+
+        def similar_varied():
+            n, book_id = next(counter), rng.choice(ids)
+            asked[n] = rng.randint(5, 20)
+            flt = books_pb2.BookFilter(exclude_ids=[rng.choice(ids)])
+            return similar(rs.SimilarBooksRequest(book_id=book_id, k=asked[n], approach=approach, filter=flt))
+
+        checked = itertools.count()
+        return similar_varied, lambda reply: len(rs.RecommendResponse.FromString(reply).items) == asked[next(checked)]
     if kind == "text_miss":
         search = _unary(channel, "/smartlib.v1.RecommendService/SearchByText")
         counter = itertools.count()

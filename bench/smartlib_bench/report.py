@@ -29,6 +29,9 @@ def summary_table(results: dict) -> str:
     for name, g in results.get("grpc", {}).items():
         rows.append((f"gRPC {name}", f"{g['qps']:.0f} req/s, p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
                      f"{g['ratio_to_empty_c8']:.2f}x empty RPC c8; errors {g['errors']}"))
+        for batcher, b in g.get("batches", {}).items():
+            rows.append((f"  batches ({batcher}) in {name}", f"{b['batches']} batches, mean {b['mean']:.1f} items",
+                         "batches of at most N items: " + histogram_text(b["cumulative"])))
     for name, m in results.get("index_memory", {}).items():
         per_book = f"{m['bytes_per_book']:.0f} bytes/book"
         if "bound_bytes" in m:  # a bounded per-book structure: what it can grow to
@@ -44,6 +47,17 @@ def summary_table(results: dict) -> str:
     head = f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; read bandwidth {results['read_bandwidth_gbs']:.1f} GB/s (1 thread)\n\n"
     lines = ["| what | measured | relative |", "|---|---|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
     return head + "\n".join(lines)
+
+
+def histogram_text(cumulative: dict[str, int]) -> str:
+    """'1: 3, 2: 5, ...' from Prometheus' cumulative buckets, the empty tail left out."""
+    total = max(cumulative.values(), default=0)
+    shown = []
+    for le, count in sorted(cumulative.items(), key=lambda kv: float(kv[0])):
+        shown.append(f"≤{le.removesuffix('.0')}: {count}")
+        if count >= total:
+            break
+    return ", ".join(shown)
 
 
 def write(out: Path, results: dict, table: str, scale: str = "") -> None:

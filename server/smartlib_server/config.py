@@ -39,7 +39,9 @@ class Settings:
     encoder_version: str = ""  # empty: the newest valid version in model_store/encoder
     inference: str = "local"  # local | torchserve
     batch_max: int = 32  # query texts or 2688-d vectors per shared forward pass (books: a quarter)
-    batch_wait_ms: float = 2.0  # how long a batch waits for company; a lone request waits at most this
+    # How long a batch waits for company. 0 by measurement (make bench's window sweep): batches
+    # form anyway while one runs, and 1-5 ms bought no throughput but cost a lone query the wait.
+    batch_wait_ms: float = 0.0
     batch_queue: int = 1024  # items waiting per batcher; more are refused with RESOURCE_EXHAUSTED
     query_max_tokens: int = 64  # query tokens embedded (0: the model's 256); cosine >= 0.999 on the bench set
     query_cache_mb: int = 64  # query-embedding LRU bound (0 disables it)
