@@ -192,10 +192,14 @@ class VectorIndex:
         """(len(book_ids), dim) stored vectors under one lock; a zero row for an id not indexed."""
         out = np.zeros((len(book_ids), self.dim), dtype=np.float32)
         with self._lock.read():
-            for position, book_id in enumerate(book_ids):
-                label = self._rows.get(book_id)
-                if label is not None:
-                    out[position] = self._index.reconstruct(label)
+            rows = self._rows
+            found = [(position, label) for position, book_id in enumerate(book_ids)
+                     if (label := rows.get(book_id)) is not None]
+            if found:
+                # One call for all: a reader-ranked row reads ~230 vectors, and one reconstruct
+                # per id was 15 % of that row's cost (profile of the varied SimilarBooks mix).
+                positions, labels = zip(*found)
+                out[list(positions)] = self._index.reconstruct_batch(np.asarray(labels, dtype=np.int64))
         return out
 
     def neighbours(
