@@ -28,6 +28,7 @@ from smartlib_server.api.chat_servicer import ChatServicer
 from smartlib_server.api.interaction_servicer import InteractionServicer, PersonalizationHandlers
 from smartlib_server.api.errors_interceptor import ErrorInterceptor
 from smartlib_server.api.metrics_interceptor import MetricsInterceptor
+from smartlib_server.api.pipeline import CallPipeline, Step
 from smartlib_server.api.servicers import CatalogServicer, RecommendServicer, add_recommend_servicer
 from smartlib_server.app import Services, build_services, starter_catalog_path
 from smartlib_server.config import Settings
@@ -89,10 +90,14 @@ class SmartLibServer:
 def build_server(settings: Settings, services: Services, interceptors: list | None = None) -> SmartLibServer:
     message_limit = settings.max_message_bytes
     check_exposure(settings, services.metrics)  # before binding anything
-    guards = [auth_interceptor(settings), AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_streams)]
+    # One pipeline runs every call through these steps, outermost first: metrics sees what the
+    # others decided; extra steps (tests) sit inside admission; other interceptors run inside all.
+    extra = interceptors or []
+    steps = [MetricsInterceptor(services.metrics), auth_interceptor(settings),
+             AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_streams),
+             *[i for i in extra if isinstance(i, Step)], ErrorInterceptor()]
     server = grpc.aio.server(
-        # Metrics outermost, so rejections by the guards are counted too.
-        interceptors=[MetricsInterceptor(services.metrics), *guards, *(interceptors or []), ErrorInterceptor()],
+        interceptors=[CallPipeline(steps), *[i for i in extra if not isinstance(i, Step)]],
         options=[
             ("grpc.max_receive_message_length", message_limit),
             ("grpc.max_send_message_length", message_limit),

@@ -15,14 +15,14 @@ Everything here runs on the server's single event loop, so plain counters need n
 from __future__ import annotations
 
 import contextlib
-import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import grpc
 
 from smartlib_server import deadlines
 from smartlib_server.api.errors_interceptor import abort_with
+from smartlib_server.api.pipeline import Call, Step
 from smartlib_server.errors import InvalidArgument, ResourceExhausted
 
 NEVER_SHED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
@@ -52,7 +52,7 @@ def _malformed_error() -> InvalidArgument:
     return InvalidArgument("the request message could not be parsed; send a serialized message of the method's request type")
 
 
-class AdmissionInterceptor(grpc.aio.ServerInterceptor):
+class AdmissionInterceptor(Step):
     """Sheds load and expired calls at the door.
 
     Args:
@@ -114,81 +114,15 @@ class AdmissionInterceptor(grpc.aio.ServerInterceptor):
             if counted:
                 self._release(stream)
 
-    # -- wrapping ---------------------------------------------------------------------------
-    async def intercept_service(self, continuation, handler_call_details):
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        counted = not handler_call_details.method.startswith(NEVER_SHED)
-        handler = handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
-        admitted = self._admitted
+    # -- the step ----------------------------------------------------------------------------
+    def prepare(self, method: str, handler):
+        return handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
 
-        async def well_formed(request: Any, context: grpc.aio.ServicerContext) -> None:
-            if request is MALFORMED:
-                await abort_with(context, _malformed_error())
+    @contextlib.asynccontextmanager
+    async def around(self, call: Call):
+        async with self._admitted(call.context, not call.method.startswith(NEVER_SHED), call.request_streaming):
+            yield
 
-        def checked(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            async def gen() -> AsyncIterator[Any]:
-                async for request in requests:
-                    await well_formed(request, context)
-                    yield request
-
-            return gen()
-
-        if handler.unary_unary:
-            inner = handler.unary_unary
-
-            async def unary_unary(request, context):
-                await well_formed(request, context)
-                async with admitted(context, counted, False):
-                    return await inner(request, context)
-
-            return handler._replace(unary_unary=unary_unary)
-
-        if handler.unary_stream:
-            inner_us = handler.unary_stream
-
-            if inspect.isasyncgenfunction(inner_us):
-
-                async def unary_stream(request, context):
-                    await well_formed(request, context)
-                    async with admitted(context, counted, False):
-                        async for response in inner_us(request, context):
-                            yield response
-
-            else:  # a coroutine that answers through context.write()
-
-                async def unary_stream(request, context):
-                    await well_formed(request, context)
-                    async with admitted(context, counted, False):
-                        return await inner_us(request, context)
-
-            return handler._replace(unary_stream=unary_stream)
-
-        if handler.stream_unary:
-            inner_su = handler.stream_unary
-
-            async def stream_unary(request_iterator, context):
-                async with admitted(context, counted, True):
-                    return await inner_su(checked(request_iterator, context), context)
-
-            return handler._replace(stream_unary=stream_unary)
-
-        if handler.stream_stream:
-            inner_ss = handler.stream_stream
-
-            if inspect.isasyncgenfunction(inner_ss):
-
-                async def stream_stream(request_iterator, context):
-                    async with admitted(context, counted, True):
-                        async for response in inner_ss(checked(request_iterator, context), context):
-                            yield response
-
-            else:
-
-                async def stream_stream(request_iterator, context):
-                    async with admitted(context, counted, True):
-                        return await inner_ss(checked(request_iterator, context), context)
-
-            return handler._replace(stream_stream=stream_stream)
-        return handler
+    async def on_request(self, call: Call, request: Any) -> None:
+        if request is MALFORMED:
+            await abort_with(call.context, _malformed_error())

@@ -17,13 +17,14 @@ start unless SMARTLIB_ALLOW_INSECURE=true, which is then warned about at every s
 """
 from __future__ import annotations
 
+import contextlib
 import hmac
-import inspect
 import ipaddress
 import logging
 
 import grpc
 
+from smartlib_server.api.pipeline import Call, Step
 from smartlib_server.config import Settings
 from smartlib_server.errors import ConfigError
 
@@ -116,7 +117,7 @@ def _matches(presented: str, expected: str) -> bool:
     return bool(expected) and hmac.compare_digest(presented.encode(), expected.encode())
 
 
-class AuthInterceptor(grpc.aio.ServerInterceptor):
+class AuthInterceptor(Step):
     """Checks the bearer token (and, for admin methods without an admin token, that the caller
     is local) before a handler runs. build_server always installs one."""
 
@@ -150,45 +151,18 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             return None
         return grpc.StatusCode.PERMISSION_DENIED, "the token is not valid for this server"
 
-    async def intercept_service(self, continuation, handler_call_details):
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method = handler_call_details.method
-        denial = self.decide(method, handler_call_details.invocation_metadata)
-        if denial is None:
-            return handler
-        kind = {
-            (False, False): "unary_unary", (False, True): "unary_stream",
-            (True, False): "stream_unary", (True, True): "stream_stream",
-        }[(handler.request_streaming, handler.response_streaming)]
-        code, message = denial
-        if denial is LOOPBACK_ONLY:
-            if kind != "unary_unary":  # every admin method is unary; refuse rather than guess
-                return handler._replace(**{kind: _deny(method, code, message)})
-            return handler._replace(unary_unary=_local_only(method, handler.unary_unary))
-        log.warning("denied %s: %s", method, code.name)  # the method and outcome only, never the token
-        # A plain coroutine fits every call shape: it ends the call before any message is read.
-        return handler._replace(**{kind: _deny(method, code, message)})
-
-
-def _deny(method: str, code: grpc.StatusCode, message: str):
-    async def deny(request_or_iterator, context):
-        await context.abort(code, message)
-
-    return deny
-
-
-def _local_only(method: str, behaviour):
-    # The peer is only known to the call's context, not to the interceptor, so the check runs here.
-    async def guarded(request, context):
-        if not is_loopback_peer(context.peer()):
-            log.warning("denied %s: PERMISSION_DENIED (not loopback, no admin token)", method)
-            await context.abort(*LOOPBACK_ONLY)
-        result = behaviour(request, context)
-        return await result if inspect.isawaitable(result) else result
-
-    return guarded
+    @contextlib.asynccontextmanager
+    async def around(self, call: Call):
+        denial = self.decide(call.method, call.context.invocation_metadata())
+        if denial is LOOPBACK_ONLY and call.shape == "unary_unary" and is_loopback_peer(call.context.peer()):
+            denial = None  # the peer is only known per call, so the loopback rule is checked here
+        if denial is not None:
+            if denial is LOOPBACK_ONLY:
+                log.warning("denied %s: PERMISSION_DENIED (not loopback, no admin token)", call.method)
+            else:
+                log.warning("denied %s: %s", call.method, denial[0].name)  # the method and outcome, never the token
+            await call.context.abort(*denial)  # before any request message is read
+        yield
 
 
 def auth_interceptor(settings: Settings) -> AuthInterceptor:

@@ -1,12 +1,14 @@
 """Maps domain errors to gRPC statuses with google.rpc details; hides everything else."""
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import grpc
 from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from smartlib_server.api.pipeline import Call, Step
 from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError, Unavailable, grpc_code
 
 log = logging.getLogger(__name__)
@@ -50,54 +52,16 @@ def _method(context: grpc.aio.ServicerContext) -> str:
         return "an RPC"
 
 
-class ErrorInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps every handler, whatever its shape, so domain errors become rich statuses and
-    anything else a generic INTERNAL. Cancellation (asyncio.CancelledError, a BaseException) and
-    aborts pass through untouched: a client that hung up is not a server error."""
+class ErrorInterceptor(Step):
+    """Turns every failure into a status, whatever the call's shape: domain errors into rich
+    statuses, anything else into a generic INTERNAL. Cancellation (asyncio.CancelledError, a
+    BaseException) and aborts pass through untouched: a client that hung up is not a server error."""
 
-    async def intercept_service(self, continuation, handler_call_details):
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        if handler.unary_unary:
-            return handler._replace(unary_unary=_mapped(handler.unary_unary))
-        if handler.stream_unary:
-            return handler._replace(stream_unary=_mapped(handler.stream_unary))
-        if handler.unary_stream:
-            return handler._replace(unary_stream=_mapped_stream(handler.unary_stream))
-        if handler.stream_stream:
-            return handler._replace(stream_stream=_mapped_stream(handler.stream_stream))
-        return handler
-
-
-def _mapped(behaviour):
-    """A behaviour that returns one response (unary or client-streaming requests)."""
-
-    async def run(request_or_iterator, context):
+    @contextlib.asynccontextmanager
+    async def around(self, call: Call):
         try:
-            return await behaviour(request_or_iterator, context)
+            yield
         except grpc.aio.AbortError:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure must become a status
-            await abort_with(context, exc)
-
-    return run
-
-
-def _mapped_stream(behaviour):
-    """A behaviour that streams responses: an async generator, or a coroutine that writes."""
-
-    async def run(request_or_iterator, context):
-        try:
-            result = behaviour(request_or_iterator, context)
-            if hasattr(result, "__aiter__"):
-                async for response in result:
-                    yield response
-            else:
-                await result
-        except grpc.aio.AbortError:
-            raise
-        except Exception as exc:  # noqa: BLE001
-            await abort_with(context, exc)
-
-    return run
+            await abort_with(call.context, exc)

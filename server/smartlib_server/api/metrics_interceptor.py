@@ -1,20 +1,17 @@
-"""Records every RPC (unary and streaming) into the go-grpc-prometheus metrics.
-
-Register it first in the server's interceptor list so it is the outermost one: it then times
-the whole call, including the error-mapping interceptor, and sees the status that interceptor
-chose. Only async (grpc.aio) servicer behaviours are supported, which is all this server has.
-"""
+"""Records every RPC (unary and streaming) into the go-grpc-prometheus metrics: a pipeline step
+(api/pipeline.py). Only async (grpc.aio) servicer behaviours are supported, which is all this
+server has."""
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from grpc import aio
 
+from smartlib_server.api.pipeline import Call, Step
 from smartlib_server.metrics import ServerMetrics
 
 _CODES_BY_VALUE = {code.value[0]: code for code in grpc.StatusCode}
@@ -25,16 +22,6 @@ def _split_method(full_method: str) -> tuple[str, str]:
     _, _, rest = full_method.partition("/")
     service, _, method = rest.rpartition("/")
     return service or "unknown", method or "unknown"
-
-
-def _rpc_type(handler: grpc.RpcMethodHandler) -> str:
-    if handler.request_streaming and handler.response_streaming:
-        return "bidi_stream"
-    if handler.request_streaming:
-        return "client_stream"
-    if handler.response_streaming:
-        return "server_stream"
-    return "unary"
 
 
 def _as_status_code(value: Any) -> grpc.StatusCode | None:
@@ -80,8 +67,16 @@ class _Call:
         self.metrics.rpc_seconds.labels(**self.labels, grpc_code=code).observe(time.perf_counter() - self.start)
 
 
-class MetricsInterceptor(aio.ServerInterceptor):
+_TYPES = {"unary_unary": "unary", "unary_stream": "server_stream", "stream_unary": "client_stream",
+          "stream_stream": "bidi_stream"}
+
+
+class MetricsInterceptor(Step):
     """Counts and times every RPC by type, service, method and final status code.
+
+    Put it first in the pipeline: it then times the whole call and sees the status that
+    a denial, admission or error mapping chose. Unknown methods never reach it (grpc answers
+    UNIMPLEMENTED), so a scanner cannot create unbounded method labels.
 
     Args:
         metrics: where to record.
@@ -90,116 +85,25 @@ class MetricsInterceptor(aio.ServerInterceptor):
     def __init__(self, metrics: ServerMetrics):
         self._metrics = metrics
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler | None]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = await continuation(handler_call_details)
-        if handler is None:
-            # Unknown method: grpc answers UNIMPLEMENTED; like go-grpc-prometheus, not recorded,
-            # so a scanner cannot create unbounded method labels.
-            return None
-        service, method = _split_method(handler_call_details.method)
-        labels = {"grpc_type": _rpc_type(handler), "grpc_service": service, "grpc_method": method}
-        return self._wrap(handler, labels)
+    @contextlib.asynccontextmanager
+    async def around(self, call: Call):
+        service, method = _split_method(call.method)
+        record = _Call(self._metrics, {"grpc_type": _TYPES[call.shape], "grpc_service": service, "grpc_method": method})
+        call.state[self] = record
+        if not call.request_streaming:
+            record.received()  # the one request arrived with the call, whatever happens next
+        error: BaseException | None = None
+        try:
+            yield
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            record.finish(call.context, error)
 
-    def _wrap(self, handler: grpc.RpcMethodHandler, labels: dict[str, str]) -> grpc.RpcMethodHandler:
-        metrics = self._metrics
-        io = {
-            "request_deserializer": handler.request_deserializer,
-            "response_serializer": handler.response_serializer,
-        }
+    async def on_request(self, call: Call, request: Any) -> None:
+        if call.request_streaming:
+            call.state[self].received()
 
-        def counted(requests: AsyncIterator[Any], call: _Call) -> AsyncIterator[Any]:
-            async def gen() -> AsyncIterator[Any]:
-                async for request in requests:
-                    call.received()
-                    yield request
-
-            return gen()
-
-        async def responses(result: Any, call: _Call) -> AsyncIterator[Any]:
-            # A streaming behaviour is either an async generator or a coroutine that writes
-            # through context.write() (those writes are not counted as messages).
-            if inspect.isasyncgen(result) or hasattr(result, "__aiter__"):
-                async for response in result:
-                    call.sent()
-                    yield response
-            elif inspect.isawaitable(result):
-                await result
-            elif result is not None:
-                for response in result:
-                    call.sent()
-                    yield response
-
-        if handler.unary_unary:
-            inner = handler.unary_unary
-
-            async def unary_unary(request: Any, context: aio.ServicerContext) -> Any:
-                call = _Call(metrics, labels)
-                call.received()
-                error: BaseException | None = None
-                try:
-                    response = await inner(request, context)
-                    call.sent()
-                    return response
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    call.finish(context, error)
-
-            return grpc.unary_unary_rpc_method_handler(unary_unary, **io)
-
-        if handler.unary_stream:
-            inner_us = handler.unary_stream
-
-            async def unary_stream(request: Any, context: aio.ServicerContext) -> AsyncIterator[Any]:
-                call = _Call(metrics, labels)
-                call.received()
-                error: BaseException | None = None
-                try:
-                    async for response in responses(inner_us(request, context), call):
-                        yield response
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    call.finish(context, error)
-
-            return grpc.unary_stream_rpc_method_handler(unary_stream, **io)
-
-        if handler.stream_unary:
-            inner_su = handler.stream_unary
-
-            async def stream_unary(requests: AsyncIterator[Any], context: aio.ServicerContext) -> Any:
-                call = _Call(metrics, labels)
-                error: BaseException | None = None
-                try:
-                    response = await inner_su(counted(requests, call), context)
-                    call.sent()
-                    return response
-                except BaseException as exc:
-                    error = exc
-                    raise
-                finally:
-                    call.finish(context, error)
-
-            return grpc.stream_unary_rpc_method_handler(stream_unary, **io)
-
-        inner_ss = handler.stream_stream
-
-        async def stream_stream(requests: AsyncIterator[Any], context: aio.ServicerContext) -> AsyncIterator[Any]:
-            call = _Call(metrics, labels)
-            error: BaseException | None = None
-            try:
-                async for response in responses(inner_ss(counted(requests, call), context), call):
-                    yield response
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                call.finish(context, error)
-
-        return grpc.stream_stream_rpc_method_handler(stream_stream, **io)
+    def on_response(self, call: Call, response: Any) -> None:
+        call.state[self].sent()

@@ -10,55 +10,7 @@ from google.rpc import error_details_pb2, status_pb2
 
 from smartlib_server.api.errors_interceptor import INTERNAL_MESSAGE, ErrorInterceptor
 from smartlib_server.errors import InvalidArgument
-
-SERVICE = "test.Shapes"
-SHAPES = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
-IDENTITY = {"request_deserializer": None, "response_serializer": None}
-
-
-def _handlers(failure: Exception | None, started: asyncio.Event | None = None):
-    """One method per shape; each raises `failure` (or, with `started`, waits to be cancelled)."""
-
-    async def fail():
-        if started is not None:
-            started.set()
-            await asyncio.sleep(30)
-        raise failure
-
-    async def unary(request, context):
-        await fail()
-
-    async def server_stream(request, context):
-        yield b"first"
-        await fail()
-
-    async def client_stream(requests, context):
-        async for _ in requests:
-            pass
-        await fail()
-
-    async def bidi(requests, context):
-        async for request in requests:
-            yield request
-        await fail()
-
-    return grpc.method_handlers_generic_handler(SERVICE, {
-        "unary_unary": grpc.unary_unary_rpc_method_handler(unary, **IDENTITY),
-        "unary_stream": grpc.unary_stream_rpc_method_handler(server_stream, **IDENTITY),
-        "stream_unary": grpc.stream_unary_rpc_method_handler(client_stream, **IDENTITY),
-        "stream_stream": grpc.stream_stream_rpc_method_handler(bidi, **IDENTITY),
-    })
-
-
-async def _call(channel: grpc.aio.Channel, shape: str, timeout: float = 10):
-    method = getattr(channel, shape)(f"/{SERVICE}/{shape}")
-    requests = iter([b"a", b"b"])
-    if shape == "unary_unary":
-        return await method(b"a", timeout=timeout)
-    if shape == "stream_unary":
-        return await method(requests, timeout=timeout)
-    call = method(b"a", timeout=timeout) if shape == "unary_stream" else method(requests, timeout=timeout)
-    return [message async for message in call]
+from tests.unit.api.shapes import SHAPES, call_shape, shapes_handler
 
 
 async def _serve(handlers):
@@ -68,14 +20,13 @@ async def _serve(handlers):
     await server.start()
     return server, grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
-
 @pytest.mark.parametrize("shape", SHAPES)
 def test_a_domain_error_becomes_its_status_with_details(shape):
     async def main():
-        server, channel = await _serve(_handlers(InvalidArgument.field("k", "must be 1..100")))
+        server, channel = await _serve(shapes_handler(InvalidArgument.field("k", "must be 1..100")))
         try:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await _call(channel, shape)
+                await call_shape(channel, shape)
             return caught.value
         finally:
             await channel.close()
@@ -93,10 +44,10 @@ def test_a_domain_error_becomes_its_status_with_details(shape):
 @pytest.mark.parametrize("shape", SHAPES)
 def test_anything_else_is_a_generic_internal_that_tells_nothing(shape, caplog):
     async def main():
-        server, channel = await _serve(_handlers(RuntimeError("secret path /srv/x")))
+        server, channel = await _serve(shapes_handler(RuntimeError("secret path /srv/x")))
         try:
             with pytest.raises(grpc.aio.AioRpcError) as caught:
-                await _call(channel, shape)
+                await call_shape(channel, shape)
             return caught.value
         finally:
             await channel.close()
@@ -111,9 +62,9 @@ def test_anything_else_is_a_generic_internal_that_tells_nothing(shape, caplog):
 def test_a_cancelled_call_is_not_logged_or_mapped_as_a_server_error(shape, caplog):
     async def main():
         started = asyncio.Event()
-        server, channel = await _serve(_handlers(RuntimeError("never raised"), started))
+        server, channel = await _serve(shapes_handler(RuntimeError("never raised"), started))
         try:
-            task = asyncio.ensure_future(_call(channel, shape))
+            task = asyncio.ensure_future(call_shape(channel, shape))
             await asyncio.wait_for(started.wait(), 10)
             task.cancel()  # the client hangs up while the server is still working
             with pytest.raises(asyncio.CancelledError):
