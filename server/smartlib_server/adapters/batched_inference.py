@@ -92,7 +92,9 @@ class BatchedInference:
 
 def _variant(inner) -> str:
     """What else changes a query vector: the in-process embedder's precision and token cap."""
-    encoder = getattr(inner, "text_encoder", None) or getattr(getattr(inner, "fallback", None), "text_encoder", None)
+    local = inner if hasattr(inner, "query_encoder") else getattr(inner, "fallback", None)
+    encoder = getattr(local, "query_encoder", None)
     if encoder is None:
         return ""
-    return f"bf16={getattr(encoder, 'bf16', False)},max_tokens={getattr(inner, 'query_max_tokens', 0)}"
+    return (f"bf16={getattr(encoder, 'bf16', False)},bf16_weights={getattr(encoder, 'bf16_weights', False)},"
+            f"max_tokens={getattr(local, 'query_max_tokens', 0)}")

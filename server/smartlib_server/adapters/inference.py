@@ -36,8 +36,10 @@ class LocalInference:
 
     backend = "local"
 
-    def __init__(self, text_encoder: MiniLMTextEncoder, encoder=None, query_max_tokens: int = 0):
+    def __init__(self, text_encoder: MiniLMTextEncoder, encoder=None, query_max_tokens: int = 0,
+                 query_encoder: MiniLMTextEncoder | None = None):
         self.text_encoder = text_encoder
+        self.query_encoder = query_encoder or text_encoder  # queries may use their own (bf16 weights)
         self.encoder = encoder  # smartlib_training.encoder_model.BookEncoder or None
         self.query_max_tokens = query_max_tokens  # 0: the model's own limit; see config.py
 
@@ -46,8 +48,8 @@ class LocalInference:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not self.query_max_tokens:
-            return place_query(self.text_encoder(list(texts)))
-        return place_query(self.text_encoder(list(texts), max_tokens=self.query_max_tokens))
+            return place_query(self.query_encoder(list(texts)))
+        return place_query(self.query_encoder(list(texts), max_tokens=self.query_max_tokens))
 
     def encode(self, vectors: np.ndarray) -> np.ndarray:
         from smartlib_server.errors import FailedPrecondition

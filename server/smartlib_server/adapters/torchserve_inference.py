@@ -126,8 +126,8 @@ class TorchServeInference:
                 verify_archives(folder)
             except ArchiveError as exc:
                 raise ConfigError(f"encoder {version}: {exc}") from None
-        fallback = (LocalInference(self.fallback.text_encoder, model, self.fallback.query_max_tokens)
-                    if self.fallback is not None else None)
+        fallback = (LocalInference(self.fallback.text_encoder, model, self.fallback.query_max_tokens,
+                                   self.fallback.query_encoder) if self.fallback is not None else None)
         view = TorchServeInference(
             self.target, version=version, timeout_s=self.timeout_s, bulk_timeout_s=self.bulk_timeout_s,
             fallback=fallback, breaker=self.breaker, metrics=self.metrics, channel=self._channel,

@@ -102,10 +102,9 @@ def test_encode_and_books_go_through_their_batchers_and_keep_shapes(batched):
 
 @pytest.fixture(scope="module")
 def serving_and_reference(text_encoder):
-    """The serving query path (bf16, 64 tokens, batched) and the reference (fp32, full length, alone)."""
-    fast = MiniLMTextEncoder(bf16=True)
-    fast._model = text_encoder._load()  # share the loaded weights: loading again costs seconds
-    return LocalInference(fast, query_max_tokens=64), LocalInference(text_encoder)
+    """The serving query path (bf16 weights, 64 tokens, batched) and the reference (fp32, full length, alone)."""
+    fast = MiniLMTextEncoder(bf16_weights=True)
+    return LocalInference(text_encoder, query_max_tokens=64, query_encoder=fast), LocalInference(text_encoder)
 
 
 def test_batched_capped_bf16_queries_match_the_fp32_reference_for_every_bench_query(serving_and_reference):
