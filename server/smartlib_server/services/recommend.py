@@ -100,10 +100,14 @@ class RecommendService:
         state = self._ready_state()
         if not wait:
             raise WouldBlock
+        routed = approach is None or approach is Approach.FINETUNED
         approach, finetuned = self.resolve_approach(approach, state)
         raw = self.inference.embed_queries([query])
         folded = fold(query)
-        if finetuned is not None:  # the default approach: see services/text_search.py
+        # The default (and FINETUNED) route text asks by kind over the 2688-d vectors (see
+        # services/text_search.py): it needs no encoder, so a server without one answers broad
+        # asks with well-loved books too. Only an explicit BASELINE is plain cosine.
+        if routed:
             ranked = self.text.rank(state.books, version, state.baseline, query, normalise(raw)[0], k, filt)
             items = [Recommendation(state.books[i], score, text_reason(folded, state.books[i])) for i, score in ranked]
             return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
