@@ -31,6 +31,13 @@ _AUTHOR = [
                rf"(?:{_PT_OF}|por|pelo|pela|escritos por|escritas por) (?:autor |autora |escritor |escritora )?(?P<x>.+?)"
                r"(?: (?:voce|voces|a biblioteca|o catalogo))?(?: (?:tem|tem ai|possui|possuem|existem|ha))?$"),
     re.compile(r"^(?:e )?o que (?:mais )?(?:o |a )?(?P<x>.+?) (?:escreveu|escreve|publicou|tem)(?: mais| de bom)?$"),
+    # "can you list some jane austen novels": a name of two to four words before the list noun
+    re.compile(r"^(?:(?:can|could|would) you )?(?:please )?(?:list|show|give|name|recommend|suggest|find)(?: me)?"
+               r"(?: (?:some|any|a few|all|all the|the|more|other|of))* "
+               r"(?!(?:some|any|good|great|best|new|old|short|long|funny|sad|dark|classic|popular|famous|other|more|few)\b)"
+               r"(?P<x>\S+(?: \S+){1,3}?)(?: s)? (?:books|novels|works|titles|stories)$"),
+    # "quais livros a agatha christie escreveu", "que obras o machado de assis publicou"
+    re.compile(r"^(?:quais|que|quantos) (?:livros|obras|romances|titulos)(?: que)? (?:o |a )?(?P<x>.+?) (?:escreveu|escreve|publicou|lancou)$"),
     # Anywhere in a longer ask: "do you have books from X", "i want to read something by X", "quero ler algo da X".
     re.compile(r"^(?:.* )?(?:books?|novels?|works?|anything|something|stuff|titles?|stories|reads?|more|else|written|wrote|published)"
                r"(?: else)? (?:by|from) (?P<x>.+)$"),
@@ -71,6 +78,14 @@ _NEXT = [
     re.compile(rf"^o que (?:eu )?(?:leio|devo ler|ler) depois (?:{_PT_OF} )?(?P<x>.+)$"),
     re.compile(rf"^e depois (?:{_PT_OF} )?(?P<x>.+)$"),
     re.compile(r"^(?:e depois|e agora|e o proximo|e o seguinte|o proximo|and then|and next|and after that|after that|what next|next one|next)(?P<x>)$"),
+    # "i finished catching fire what should i read next", "terminei x qual e o proximo"
+    re.compile(r"^(?:i )?(?:just )?(?:finished|completed|read|am done with|m done with) (?:reading )?(?P<x>.+?) "
+               r"(?:what|which(?: book| one)?|whats) (?:should i read|do i read|comes|is|s) ?next$"),
+    re.compile(r"^(?:eu )?(?:terminei|acabei|acabei de ler|li) (?:de ler )?(?:o |a |os |as )?(?P<x>.+?) "
+               r"(?:qual (?:e )?o proximo|qual vem depois|o que vem depois|o que (?:eu )?leio (?:agora|depois|em seguida)|e agora)$"),
+    # "qual a continuacao de jogos vorazes", "what is the sequel to the hobbit"
+    re.compile(rf"^(?:qual (?:e )?)?(?:a )?(?:continuacao|sequencia) (?:{_PT_OF}) (?P<x>.+)$"),
+    re.compile(r"^(?:(?:what|which) (?:is |s )?)?(?:the )?(?:sequel|next book) (?:to|of|after) (?P<x>.+)$"),
 ]
 # "what is the second book in The Hunger Games", "qual e o terceiro livro de Duna"
 _AT = [
@@ -111,8 +126,8 @@ MEMORY_SHOW = re.compile(
     r"^(?:(?:quais sao|mostre|mostra|me mostre|me diga) )?(?:os |as |o )?(?:meus gostos|minhas preferencias|meu perfil)$"
 )
 MEMORY_FORGET = re.compile(
-    r"^(?:please |por favor )?(?:(?:can|could|would) you |(?:voce )?(?:pode|poderia|podes) )?(?:please |por favor )?(?:(?:forget|erase|delete|clear|wipe|reset|remove|drop)(?: all| everything)?(?: about)?(?: what i (?:like|told you|said)| me| my (?:data|tastes?|preferences|profile|likes|history|memory)| everything| it all| all that| that)*"
-    r"|(?:esqueca|esquece|esquecer|apague|apaga|limpe|limpa|zere|zera|exclua|exclui|delete|remova|remove)(?: tudo| o que (?:eu )?(?:gosto|te disse|falei)| de mim| isso| meus (?:dados|gostos)| minhas preferencias| meu perfil| sobre mim)*)"
+    r"^(?:please |por favor )?(?:(?:can|could|would) you |(?:voce )?(?:pode|poderia|podes) )?(?:please |por favor )?(?:(?:forget|erase|delete|clear|wipe|reset|remove|drop)(?: all| everything)?(?: about)?(?: what i (?:like|told you|said)| i (?:said|told you)| me| my (?:data|tastes?|preferences|profile|likes|history|memory)| everything| it all| all that| that)*"
+    r"|(?:esqueca|esquece|esquecer|apague|apaga|limpe|limpa|zere|zera|exclua|exclui|delete|remova|remove)(?: tudo| o que (?:eu )?(?:gosto|te disse|falei)| (?:o )?que (?:eu )?(?:te )?(?:disse|falei|contei)| de mim| isso| meus (?:dados|gostos)| minhas preferencias| meu perfil| sobre mim)*)"
     r"(?: please| por favor)?$"
 )
 

@@ -77,7 +77,7 @@ _SIMILAR = re.compile(
     r"(?:like|similar to|in the vein of|along the lines of|parecid[oa]s? com|semelhantes? a|similar(?:es)? a|como|tipo|no estilo de|na linha de) "
     r"(?P<x>.+)$"
 )
-_SIMILAR_TAIL = re.compile(r"^(?:if i liked|since i liked|i liked|i loved|se eu gostei de|ja que gostei de|gostei de|adorei|amei) (?P<x>.+?) (?:what else|what next|what should i read( next)?|o que mais|o que ler( agora| depois)?)$")
+_SIMILAR_TAIL = re.compile(r"^(?:if i liked|since i liked|i liked|i loved|se eu gostei de|ja que gostei de|gostei de|adorei|amei) (?P<x>.+?) (?:what else(?: (?:should|could|can|would) i read)?|what next|what should i read( next)?|o que mais(?: (?:eu )?(?:devo|posso) ler)?|o que ler( agora| depois)?)$")
 _ABOUT = [
     re.compile(r"^(?:(?:can|could) you )?(?:please )?(?:tell me|tell us|talk|say something|teach me) (?:more )?(?:about|on) (?P<x>.+)$"),
     re.compile(r"^(?:what is|whats|what s) (?P<x>.+?)(?: about)?$"),
