@@ -125,3 +125,27 @@ def test_batched_capped_bf16_queries_match_the_fp32_reference_for_every_bench_qu
     want = np.stack([reference.embed_queries([t])[0] for t in texts])
     cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
     assert cosine.min() >= 0.999, [(texts[i], float(cosine[i])) for i in np.argsort(cosine)[:3]]
+
+
+def test_batch_sizes_waits_and_cache_lookups_reach_metrics():
+    from prometheus_client import generate_latest
+
+    from smartlib_server.metrics import ServerMetrics
+
+    metrics = ServerMetrics()
+    inference = BatchedInference(
+        CountingInference(), max_wait_s=0.0, observe=metrics.observe_batch,
+        on_lookup=lambda hit: metrics.query_cache_lookups.labels(result="hit" if hit else "miss").inc(),
+    )
+    try:
+        inference.embed_queries(["a", "bb", "ccc"])
+        inference.embed_queries(["A"])
+    finally:
+        inference.close()
+    text = generate_latest(metrics.registry).decode()
+    assert 'smartlib_inference_batch_size_bucket{batcher="query",le="2.0"} 0.0' in text
+    assert 'smartlib_inference_batch_size_bucket{batcher="query",le="4.0"} 1.0' in text
+    assert 'smartlib_inference_batch_size_sum{batcher="query"} 3.0' in text
+    assert 'smartlib_inference_batch_wait_seconds_count{batcher="query"} 1.0' in text
+    assert 'smartlib_query_cache_lookups_total{result="hit"} 1.0' in text
+    assert 'smartlib_query_cache_lookups_total{result="miss"} 3.0' in text
