@@ -190,6 +190,13 @@ def test_what_the_but_asks_to_change(modifier, kind):
     ("qual a continuação de Jogos Vorazes?", "pt", "series_next", "jogos vorazes"),
     ("what is the sequel to The Hobbit", "en", "series_next", "the hobbit"),
     ("I liked Emma, what else should I read?", "en", "similar", "emma"),
+    ("Show me everything by Dan Brown", "en", "author", "dan brown"),
+    ("do you have any Rick Riordan?", "en", "author", "rick riordan"),
+    ("which Harry Potter book comes after the Goblet of Fire?", "en", "series_next", "harry potter and the goblet of fire"),
+    ("what comes next?", "en", "series_next", ""),
+    ("me fala do livro Orgulho e Preconceito", "pt", "about", "orgulho e preconceito"),
+    ("mais alguns", "pt", "more", ""),
+    ("can you book me a table for two tonight?", "en", "off_topic", ""),
 ])
 def test_other_wordings_of_the_same_asks(text, language, kind, subject):
     intent = parse(text, language)
@@ -203,3 +210,13 @@ def test_other_wordings_of_forget(text):
 
 def test_a_list_of_good_novels_is_not_an_author():
     assert parse("can you list some good novels", "en").kind != "author"
+
+
+def test_an_exclusion_may_name_the_books_it_leaves_out():
+    intent = parse("livros de mistério, menos os de terror", "pt")
+    assert intent.genres == ("Mystery",) and intent.exclude == ("Horror",)
+
+
+def test_a_vague_ask_in_other_words_carries_no_topic():
+    intent = parse("got any recommendations?", "en")
+    assert intent.kind == "recommend" and not intent.query and not intent.genres

@@ -18,7 +18,7 @@ _POLITE = re.compile(r"^(?:(?:hey|hi|ola|oi|please|por favor|so|then|entao|ok|ok
 _AUTHOR = [
     re.compile(r"^(?:(?:can you |could you )?(?:show|give|recommend|suggest|find|list|get|tell)(?: me)? )?(?:i want |i d like |id like )?"
                r"(?:(?:some|any|all|the|other|more|a few|few|every|his|her|their) )*"
-               r"(?:books?|novels?|works?|titles?|stuff|things?|something|anything|stories|reads)?(?: else| other| more)? ?"
+               r"(?:books?|novels?|works?|titles?|stuff|things?|something|anything|everything|stories|reads)?(?: else| other| more)? ?"
                r"(?:written |published )?(?:by|from) (?P<x>.+)$"),
     re.compile(r"^what (?:else )?(?:books |novels )?(?:has|did|have|does) (?P<x>.+?) (?:write|written|wrote|published|publish)(?: else)?$"),
     # "stephen king books": a short name and nothing else, so "tell me about sci fi books" stays a genre ask
@@ -36,6 +36,9 @@ _AUTHOR = [
                r"(?: (?:some|any|a few|all|all the|the|more|other|of))* "
                r"(?!(?:some|any|good|great|best|new|old|short|long|funny|sad|dark|classic|popular|famous|other|more|few)\b)"
                r"(?P<x>\S+(?: \S+){1,3}?)(?: s)? (?:books|novels|works|titles|stories)$"),
+    # "do you have any rick riordan": a name of two to four words after the ask
+    re.compile(r"^(?:do you have|have you got|you got|got|is there|are there) (?:any|anything|something|some)(?: (?:by|from))? "
+               r"(?!(?:good|great|new|other|more|books?|novels?)\b)(?P<x>\S+(?: \S+){1,3})$"),
     # "quais livros a agatha christie escreveu", "que obras o machado de assis publicou"
     re.compile(r"^(?:quais|que|quantos) (?:livros|obras|romances|titulos)(?: que)? (?:o |a )?(?P<x>.+?) (?:escreveu|escreve|publicou|lancou)$"),
     # Anywhere in a longer ask: "do you have books from X", "i want to read something by X", "quero ler algo da X".
@@ -78,6 +81,9 @@ _NEXT = [
     re.compile(rf"^o que (?:eu )?(?:leio|devo ler|ler) depois (?:{_PT_OF} )?(?P<x>.+)$"),
     re.compile(rf"^e depois (?:{_PT_OF} )?(?P<x>.+)$"),
     re.compile(r"^(?:e depois|e agora|e o proximo|e o seguinte|o proximo|and then|and next|and after that|after that|what next|next one|next)(?P<x>)$"),
+    re.compile(r"^(?:and )?(?:what|which(?: one| book)?) (?:comes|goes|follows) (?:next|after(?: that| it| this)?)$(?P<x>)"),
+    # "which harry potter book comes after the goblet of fire"
+    re.compile(r"^(?:what|which) (?P<s>.+?) (?:book|novel|one|volume|part) (?:comes|is|goes) (?:next )?after (?:the )?(?P<x>.+?)$"),
     # "i finished catching fire what should i read next", "terminei x qual e o proximo"
     re.compile(r"^(?:i )?(?:just )?(?:finished|completed|read|am done with|m done with) (?:reading )?(?P<x>.+?) "
                r"(?:what|which(?: book| one)?|whats) (?:should i read|do i read|comes|is|s) ?next$"),
@@ -136,6 +142,7 @@ _OFF_TOPIC = re.compile(
     r"(?:^| )(?:weather|forecast|temperature|raining|sunny|news|headlines|stock|stocks|bitcoin|crypto|exchange rate|"
     r"football|soccer|basketball|baseball|match score|who won|recipe|recipes|cook|cooking|joke|jokes|what time is it|what day is it|"
     r"capital of|president of|translate|calculate|homework|lottery|flight|flights|hotel|hotels|taxi|uber|restaurant|"
+    r"table for|a table|reservation|reserve a|book me a (?:table|flight|room|hotel|taxi|ticket)|reserva|reservar|mesa para|"
     r"voo|voos|passagem|passagens|restaurante|"
     r"previsao do tempo|o tempo hoje|vai chover|chovendo|temperatura|clima hoje|clima amanha|noticias|cotacao|dolar|futebol|"
     r"jogo do|placar|quem ganhou|receita|receitas|cozinhar|piada|piadas|que horas sao|que dia e hoje|capital d[aoe]|presidente d[aoe]|traduza|traduz|calcule|loteria)(?: |$)"
@@ -180,7 +187,11 @@ def next_phrase(folded: str) -> str | None:
         match = pattern.match(folded)
         if match:
             groups = match.groupdict()
-            return (groups.get("x") or groups.get("y") or "").strip()
+            phrase = (groups.get("x") or groups.get("y") or "").strip()
+            series = (groups.get("s") or "").strip()
+            # "which harry potter book comes after the goblet of fire": titles of a series
+            # usually carry its name ("harry potter and the goblet of fire")
+            return f"{series} and the {phrase}" if series and series not in phrase else phrase
     return None
 
 

@@ -17,7 +17,8 @@ _NEGATIONS = frozenset(
     "sem nada exceto excluindo menos tirando fora nao nenhum nenhuma evite evitar nem".split()
 )
 # Words allowed between the negation and the genre: "without any romance", "sem nada de romance".
-_BRIDGE = frozenset("any more of the a an with too much or nor be is are de do da dos das com muito muita mais ou nem seja sejam want quero like gosto".split())
+_BRIDGE = frozenset("any more of the a an with too much or nor be is are de do da dos das com muito muita mais ou nem seja sejam want quero like gosto "
+                    "os as o books livros those ones esses essas".split())
 
 _SORTS: list[tuple[str, re.Pattern]] = [
     ("popular", re.compile(

@@ -94,7 +94,7 @@ _LIKE = re.compile(r"^(?:i (?:really )?(?:liked|loved|enjoyed|like|love|adored)|
 _DISLIKE = re.compile(r"^(?:i (?:didnt|did not|don t|dont|do not) (?:like|enjoy)|i (?:really )?(?:hated|disliked|hate|dislike|detest|cant stand|can t stand)|"
                       r"(?:eu )?(?:nao gostei (?:de|do|da)|nao gosto (?:de|do|da)|odiei|detestei|odeio|detesto)) (?P<x>.+)$")
 
-_MORE = re.compile(r"^(?:(?:show me |give me |any |some )?(?:more|others|another|another one|other ones|more please|more of those|more like (?:that|those|these))( please)?|(?:me )?(?:mostre |mostra |de |da |quero )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais um)( por favor)?)$")
+_MORE = re.compile(r"^(?:(?:show me |give me |any |some )?(?:more|others|another|another one|other ones|more please|more of those|more like (?:that|those|these))( please)?|(?:a few |some )more(?: please)?|(?:me )?(?:mostre |mostra |de |da |quero |manda )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais um|mais alguns|mais algumas|mais uns|mais umas|mais outros)( por favor)?)$")
 _SHORTER = re.compile(r"(?:^| )(?:shorter|short one|short ones|quicker read|less long|something short|mais curt[oa]s?|menor(?:es)?|mais rapido de ler|algo curto|curtinho)(?: |$)")
 _WHY = re.compile(r"^(?:why|how come|por que|porque|por qual motivo|pq)(?: (?:that|those|these|this|is that|esse|esses|isso|essa|estes|estas|these ones|did you pick (?:that|those|it)|voce escolheu (?:esse|esses|isso)))?(?: (?P<x>.+?))?$")
 _NOT_LIKE = re.compile(
@@ -190,7 +190,8 @@ _VAGUE = frozenset(
     "algo alguma coisa qualquer surpreenda surpreende surpresa aleatorio tanto faz devo posso agora hoje ler me "
     "what o que i eu mim which quais qual are there have has tem ha voces sao ones one those these them "
     "esses essas eles elas deles delas recommendations recommendation suggestions suggestion ideas idea tips "
-    "sugestao sugestoes ideia ideias dica dicas indicacao indicacoes".split()
+    "sugestao sugestoes ideia ideias dica dicas indicacao indicacoes got get give gimme any some good "
+    "tens tem voce recomenda recomendacao recomendacoes".split()
 )
 _LIST_NOUN = re.compile(r" (?:books?|novels?|titles?|reads|livros?|obras?|titulos?|romances|leituras?) ")
 _MODIFIER = re.compile(r" (?:but|only|though|except|just|yet|mas|porem|so que|contudo|entretanto|todavia) ")
@@ -252,7 +253,7 @@ def is_focus(subject: str) -> bool:
 
 
 _TRAILING = re.compile(r"(?: please| por favor| then| entao| again| de novo| for me| pra mim| para mim)+$")
-_LEADING = re.compile(r"^(?:the book |the novel |the series |the author |o livro |a obra |a serie |a saga |o autor |a autora |os livros (?:de|do|da) |books by |livros (?:de|do|da) )")
+_LEADING = re.compile(r"^(?:the book |the novel |the series |the author |o livro |a obra |a serie |a saga |o autor |a autora |os livros (?:de|do|da) |books by |livros (?:de|do|da) |book |novel |livro |obra |romance (?=\S+ \S))")
 
 
 def _clean_subject(phrase: str) -> str:
