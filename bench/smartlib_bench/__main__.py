@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from smartlib_bench import chat_suite_bench, embedding_bench, faiss_bench, grpc_bench, machine, process_bench, report, scale_bench
+from smartlib_bench import chat_suite_bench, embedding_bench, faiss_bench, grpc_bench, machine, process_bench, report, scale_bench, upsert_bench
 from smartlib_server.app import build_services, starter_catalog_path
 from smartlib_server.background import BackgroundServer
 from smartlib_server.config import Settings
@@ -37,6 +37,8 @@ def main() -> None:
     parser.add_argument("--out", default="var/bench", help="output folder (default var/bench/)")
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per load phase")
     parser.add_argument("--embed-books", type=int, default=300, help="books in the embedding benchmark")
+    parser.add_argument("--upsert-books", type=int, default=1000,
+                        help="new books upserted through UpsertBooks against the ingest path (0 skips it)")
     parser.add_argument("--data-dir", help="folder holding goodreads_best_books_10k.csv")
     parser.add_argument("--skip-torchserve", action="store_true", help="skip the TorchServe section (about 2 minutes)")
     parser.add_argument("--skip-cache", action="store_true", help="skip the Redis round-trip section")
@@ -47,6 +49,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.smoke:
         args.seconds, args.embed_books, args.skip_torchserve, args.scale_sizes = 0.5, 6, True, "2000"
+        args.upsert_books = 0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING)
     out = Path(args.out)
@@ -97,6 +100,12 @@ def main() -> None:
                                          batches=lambda: _batch_histograms(services.metrics),
                                          window=lambda s: _set_window(services.inference, s))
         results["index_memory"] = _index_memory(services)
+        upsert = None
+        if args.upsert_books and dataset.is_file():
+            print(f"UpsertBooks of {args.upsert_books} new books vs the ingest path ...", flush=True)
+            fresh = [b for _, b in load_file(dataset)[0]]
+            random.Random(11).shuffle(fresh)
+            upsert = upsert_bench.run(server.address, fresh[: args.upsert_books], services.inference)
         print("chat: the conversation suite's turns over gRPC ...", flush=True)
         chat = chat_suite_bench.run(server.address, "10k" if len(services.index.state.books) >= 5000 else "starter")
         server.stop()
@@ -113,7 +122,7 @@ def main() -> None:
         results["scale"] = scale_bench.run(sizes, real_vectors=encoded, queries=100 if args.smoke else 1000,
                                            latency_queries=50 if args.smoke else 200, real_source=source)
 
-    results["extra"] = {"chat": chat}
+    results["extra"] = {"chat": chat, **({"upsert": upsert} if upsert else {})}
     if not args.skip_cache:
         print("cache round trips: Redis vs in-process ...", flush=True)
         results["extra"]["cache"] = _cache_section(os.environ.get("SMARTLIB_REDIS_URL") or "redis://127.0.0.1:6379/0")
