@@ -38,7 +38,7 @@ class Settings:
     model_store: Path = Path("model_store")
     encoder_version: str = ""  # empty: the newest valid version in model_store/encoder
     inference: str = "local"  # local | torchserve
-    batch_max: int = 32  # query texts or 2688-d vectors per shared forward pass (books: a quarter)
+    batch_max: int = 32  # query texts or 2688-d vectors per shared forward pass (books: 8x as many)
     # How long a batch waits for company. 0 by measurement (make bench's window sweep): batches
     # form anyway while one runs, and 1-5 ms bought no throughput but cost a lone query the wait.
     batch_wait_ms: float = 0.0

@@ -21,8 +21,9 @@ class BatchedInference:
 
     Args:
         inner: the inference that runs each batch (LocalInference or TorchServeInference).
-        max_batch: query texts or 2688-d vectors per batch; book batches hold a quarter of it
-            (a book is up to 7 texts).
+        max_batch: query texts or 2688-d vectors per batch; book batches hold 8 times as many
+            books (256 at the default, the ingest path's batch): concurrent UpsertBooks calls
+            of 25 books merged so went 39.8 books/s against 30.7 with 8-book batches.
         max_wait_s: the batching window (see DynamicBatcher).
         max_queue: items waiting per batcher before ResourceExhausted.
         cache_bytes: the query cache's bound; 0 disables it.
@@ -40,7 +41,7 @@ class BatchedInference:
         self.backend = inner.backend
         options = dict(max_wait_s=max_wait_s, max_queue=max_queue, observe=observe)
         self.queries = DynamicBatcher(inner.embed_queries, "query", max_batch=max_batch, **options)
-        self.books = DynamicBatcher(inner.embed_books, "book", max_batch=max(1, max_batch // 4), **options)
+        self.books = DynamicBatcher(inner.embed_books, "book", max_batch=8 * max_batch, **options)
         self._options = dict(max_batch=max_batch, **options)
         self.encoder = self.batched_encoder(inner.encode)
         self.cache = QueryEmbeddingCache(cache_bytes, f"{EMBEDDER_ID}|{inner.backend}|{_variant(inner)}")
