@@ -66,7 +66,7 @@ class Settings:
     chat_max_text_chars: int = 2000
     chat_max_turns_per_stream: int = 500
     chat_idle_timeout_s: float = 300.0
-    chat_max_streams: int = 2000
+    chat_max_streams: int = 256  # at most max_streams: admission lets no more streams in
     chat_chunk_words: int = 8
     shutdown_grace_s: float = 5.0
 
@@ -109,6 +109,11 @@ class Settings:
                 raise out_of_range(name, value)
         if self.auth_token and self.auth_token == self.admin_token:
             raise ConfigError("SMARTLIB_ADMIN_TOKEN: must differ from SMARTLIB_AUTH_TOKEN")
+        if self.chat_max_streams > self.max_streams:
+            raise ConfigError(
+                f"SMARTLIB_CHAT_MAX_STREAMS={self.chat_max_streams} can never be reached: admission lets at most "
+                f"SMARTLIB_MAX_STREAMS={self.max_streams} streams in; set it to {self.max_streams} or less"
+            )
 
     @property
     def sqlite_path(self) -> Path:

@@ -82,7 +82,7 @@ RANGE_TABLE = {
     "chat_max_text_chars": ("0", "2000"),
     "chat_max_turns_per_stream": ("0", "500"),
     "chat_idle_timeout_s": ("-1", "300"),
-    "chat_max_streams": ("0", "2000"),
+    "chat_max_streams": ("0", "200"),
     "chat_chunk_words": ("0", "8"),
     "shutdown_grace_s": ("-3", "5"),
 }
@@ -147,3 +147,9 @@ def test_conversation_memory_can_have_its_own_redis():
     finally:
         shared.close()
         own.close()
+
+
+def test_a_chat_stream_limit_above_the_admission_limit_is_refused():
+    with pytest.raises(ConfigError, match=r"SMARTLIB_CHAT_MAX_STREAMS=2000 can never be reached.*SMARTLIB_MAX_STREAMS=256"):
+        Settings.from_env({"SMARTLIB_CHAT_MAX_STREAMS": "2000"})
+    assert Settings.from_env({"SMARTLIB_CHAT_MAX_STREAMS": "3000", "SMARTLIB_MAX_STREAMS": "3000"}).chat_max_streams == 3000

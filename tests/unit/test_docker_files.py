@@ -11,6 +11,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import json
+import os
 import re
 import shutil
 import socket
@@ -88,11 +89,24 @@ def test_compose_sets_only_real_settings(compose):
     assert set(env) <= KNOWN_SETTINGS, set(env) - KNOWN_SETTINGS  # the server refuses unknown ones at start
 
 
-def test_compose_passes_the_compose_validator():
+SECRETS = ("POSTGRES_PASSWORD", "SMARTLIB_AUTH_TOKEN", "SMARTLIB_ADMIN_TOKEN", "GRAFANA_ADMIN_PASSWORD")
+
+
+def test_compose_passes_the_compose_validator(tmp_path):
     validator = tool("docker-compose")
     if validator is None:
         pytest.skip("docker-compose is not installed (apt-get install docker-compose); structural checks still ran")
-    result = subprocess.run([validator, "-f", str(DOCKER / "compose.yaml"), "config", "-q"], capture_output=True, text=True)
+    # Compose refuses to start without the secrets `make secrets` writes (none has a default):
+    # without them the validator must fail, naming the fix; with them it must pass.
+    # An empty env file, so a docker/.env left by `make secrets` cannot hide a missing default.
+    empty = tmp_path / "empty.env"
+    empty.write_text("")
+    command = [validator, "--env-file", str(empty), "-f", str(DOCKER / "compose.yaml"), "config", "-q"]
+    bare = {k: v for k, v in os.environ.items() if k not in SECRETS}
+    refused = subprocess.run(command, capture_output=True, text=True, env=bare)
+    assert refused.returncode != 0 and "make secrets" in refused.stderr
+    with_secrets = {**bare, **{name: "x" * 40 for name in SECRETS}}
+    result = subprocess.run(command, capture_output=True, text=True, env=with_secrets)
     assert result.returncode == 0, result.stderr
 
 

@@ -32,7 +32,7 @@ class ChatLimits:
     max_id_chars: int = 128
     max_turns_per_stream: int = 500
     idle_timeout_s: float = 300.0  # a stream with no request and no running turn for this long is closed
-    max_streams: int = 2000  # open Converse streams per server process
+    max_streams: int = 256  # open Converse streams per server process (config: at most SMARTLIB_MAX_STREAMS)
     chunk_words: int = 8  # words per TextDelta: 8 halves the messages of 3 (bench: +55% turns/s at 16 streams)
     chunk_delay_s: float = 0.0  # pause between built-in chunks; 0 yields to the loop without waiting
 
