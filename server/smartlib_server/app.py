@@ -22,6 +22,7 @@ from smartlib_server.adapters.inference import Inference, LocalInference
 from smartlib_server.config import Settings
 from smartlib_server.embedding import EMBEDDER_ID, MiniLMTextEncoder
 from smartlib_server.metrics import ServerMetrics
+from smartlib_server.services.admin import AdminService
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.chat import ChatService, build_chat_service
@@ -55,6 +56,7 @@ class Services:
     memory: ConversationMemory
     chat: ChatService
     personalization: Personalization
+    admin: AdminService | None = None  # set by build_services: it needs `load` of this object
     _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def load(self, reuse_derived: bool = True) -> None:
@@ -74,7 +76,7 @@ class Services:
         if inference.backend == "torchserve":
             if inference.ready():
                 return True
-            if getattr(inference, "fallback", None) is None:
+            if inference.fallback is None:
                 return False
             inference = inference.fallback
         started = time.perf_counter()
@@ -89,7 +91,7 @@ class Services:
     def inference_ready(self) -> bool:
         """Whether inference can answer now: in-process always can; TorchServe with fallback
         can (the fallback answers); TorchServe without fallback must pass a real tiny inference."""
-        if self.inference.backend != "torchserve" or getattr(self.inference, "fallback", None) is not None:
+        if self.inference.backend != "torchserve" or self.inference.fallback is not None:
             return True
         return self.inference.ready()
 
@@ -135,9 +137,7 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
-        close_inference = getattr(self.inference, "close", None)
-        if callable(close_inference):
-            close_inference()
+        self.inference.close()
         self.chat.close()
         self.personalization.close()
         self.memory.close()
@@ -183,10 +183,15 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     memory = build_conversation_memory(settings)
     chat = build_chat_service(recommend, memory, executor, settings)
     personalization = build_personalization(store.db, recommend, metrics, settings.max_k, memory)
-    return Services(
+    services = Services(
         settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory, chat,
         personalization,
     )
+    services.admin = AdminService(
+        versions, index, store, catalog, caching, services.load, metrics.quality_gate_overrides.inc,
+        "redis" if settings.redis_url else "in-process",
+    )
+    return services
 
 
 def build_conversation_memory(settings: Settings) -> ConversationMemory:

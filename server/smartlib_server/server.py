@@ -33,7 +33,6 @@ from smartlib_server.api.servicers import CatalogServicer, RecommendServicer, ad
 from smartlib_server.app import Services, build_services, starter_catalog_path
 from smartlib_server.config import Settings
 from smartlib_server.metrics import start_metrics_endpoint
-from smartlib_server.services.admin import AdminService
 
 log = logging.getLogger(__name__)
 
@@ -111,11 +110,7 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
         services.personalization.recommender, services.personalization.experiments, services.executor
     )
     add_recommend_servicer(RecommendServicer(services.recommend, services.executor, services.caching, personal), server)
-    admin = AdminService(
-        services.versions, services.index, services.store, services.catalog, services.caching, services.load,
-        services.metrics.quality_gate_overrides.inc, "redis" if services.settings.redis_url else "in-process",
-    )
-    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(admin, services.executor, personal), server)
+    admin_service_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(services.admin, services.executor, personal), server)
     interaction_service_pb2_grpc.add_InteractionServiceServicer_to_server(
         InteractionServicer(services.personalization.interactions, services.executor, services.personalization.eraser), server
     )

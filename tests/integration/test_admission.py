@@ -42,6 +42,11 @@ class GatedInference:
     def encode(self, vectors):
         return self._inner.encode(vectors)
 
+    def __getattr__(self, name):  # the rest of the Inference protocol is the real one's
+        if name == "_inner":
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
 
 @pytest.fixture
 def gated(inference) -> GatedInference:

@@ -81,9 +81,7 @@ class BatchedInference:
     def close(self) -> None:
         for batcher in (self.queries, self.books, self.encoder):
             batcher.close()
-        close = getattr(self.inner, "close", None)
-        if callable(close):
-            close()
+        self.inner.close()
 
     def __getattr__(self, name: str):
         if name == "inner":  # not set yet: never recurse

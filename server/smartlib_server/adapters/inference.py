@@ -10,9 +10,31 @@ from smartlib_core.embedding import MiniLMTextEncoder, assemble, place_query
 
 
 class Inference(Protocol):
-    """Turns text into 2688-d vectors and 2688-d vectors into the encoder's 256-d space."""
+    """Turns text into 2688-d vectors and 2688-d vectors into the encoder's 256-d space.
+
+    Everything callers use is declared here; LocalInference, TorchServeInference and the
+    batching wrapper all provide it.
+    """
 
     backend: str  # "local" or "torchserve", for metrics and logs
+    fallback: "Inference | None"  # what answers when this one cannot (TorchServe's in-process fallback)
+
+    def for_encoder(self, version: str, model) -> "Inference":
+        """The same inference with `model` (encoder `version`) as its encoder.
+
+        Raises:
+            ConfigError: the backend cannot serve that version (a local archive that fails its
+                checksum).
+        """
+        ...
+
+    def ready(self) -> bool:
+        """Whether it answers a real inference now (in-process: always)."""
+        ...
+
+    def close(self) -> None:
+        """Releases connections and worker threads; the object is not used afterwards."""
+        ...
 
     def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
         """records: the 7 field texts per book (embedding.book_fields) -> (n, 2688) float32."""
@@ -35,6 +57,7 @@ class LocalInference:
     """Runs the embedder and the encoder inside the server process."""
 
     backend = "local"
+    fallback = None  # nothing behind in-process inference
 
     def __init__(self, text_encoder: MiniLMTextEncoder, encoder=None, query_max_tokens: int = 0,
                  query_encoder: MiniLMTextEncoder | None = None):
@@ -57,3 +80,12 @@ class LocalInference:
         if self.encoder is None:
             raise FailedPrecondition("no FINETUNED encoder is active; train one with `smartlib train`")
         return self.encoder.encode_numpy(vectors)
+
+    def for_encoder(self, version: str, model) -> "LocalInference":
+        return LocalInference(self.text_encoder, model, self.query_max_tokens, self.query_encoder)
+
+    def ready(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None

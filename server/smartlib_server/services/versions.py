@@ -88,13 +88,10 @@ class VersionManager:
             model, manifest = artifacts.load_verified(directory)
         except artifacts.ArtifactIntegrityError as exc:
             raise FailedPrecondition(f"encoder {version} refused: {exc}") from None
-        if self.inference.backend == "torchserve":  # TorchServe serves the archive of this version
-            try:
-                encode = self.inference.for_encoder(version, model).encode
-            except ConfigError as exc:
-                raise FailedPrecondition(str(exc)) from None
-        else:
-            encode = model.encode_numpy
+        try:  # TorchServe serves the archive of this version; in-process runs `model` itself
+            encode = self.inference.for_encoder(version, model).encode
+        except ConfigError as exc:
+            raise FailedPrecondition(str(exc)) from None
         ranking = manifest.get("ranking", {})
         weight = float(ranking.get("popularity_weight", 0.0))
         try:

@@ -45,7 +45,10 @@ def test_the_embedder_version_is_part_of_the_key():
 
 
 class CountingInference:
+    """A stand-in Inference that counts the queries it embeds (vectors derived from their length)."""
+
     backend = "local"
+    fallback = None
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
@@ -59,6 +62,15 @@ class CountingInference:
 
     def encode(self, vectors):
         return vectors[:, :256] * 2
+
+    def for_encoder(self, version, model):
+        return self
+
+    def ready(self):
+        return True
+
+    def close(self):
+        return None
 
 
 @pytest.fixture
