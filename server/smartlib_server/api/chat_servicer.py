@@ -17,6 +17,7 @@ import grpc
 from smartlib.v1 import chat_service_pb2 as pb
 from smartlib.v1 import chat_service_pb2_grpc
 from smartlib_server.api.conversion import book_to_pb
+from smartlib_server.api.errors_interceptor import INTERNAL_MESSAGE
 from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError
 from smartlib_server.services.chat.turns import Card, ChatService, Done, TextDelta, Typing
 
@@ -160,7 +161,7 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
             self._count(language, "error")
             log.exception("chat turn failed")
             await stream.outbox.put(pb.ConverseEvent(error=pb.TurnError(
-                code="INTERNAL", message="internal error; it has been logged. Try again.", turn_id=turn_id)))
+                code="INTERNAL", message=INTERNAL_MESSAGE, turn_id=turn_id)))
 
 
     def _count(self, language: str, outcome: str) -> None:

@@ -7,9 +7,9 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from scipy import sparse
 
+from smartlib_core.genres import TASTE_GENERIC_KEYS as GENERIC_GENRES
 from smartlib_server.domain import Book
 
-GENERIC_GENRES = frozenset({"fiction", "nonfiction", "audiobook", "novels", "adult", "adult fiction"})
 
 
 def popularity_prior(book: Book, catalog_size: int) -> float:
