@@ -47,10 +47,10 @@ protos: $(STAMP) ## Regenerate clients/smartlib/v1 from protos/
 		--grpc_python_out=clients protos/smartlib/v1/*.proto
 
 stack: $(STAMP) ## Start TorchServe on 127.0.0.1 with the committed config (stop: make stack-stop)
-	$(BIN)/python -m smartlib_handlers.stack start
+	$(BIN)/python -m smartlib_server.adapters.torchserve_stack start
 
 stack-stop: ## Stop the TorchServe started by make stack
-	$(BIN)/python -m smartlib_handlers.stack stop
+	$(BIN)/python -m smartlib_server.adapters.torchserve_stack stop
 
 secrets: $(STAMP) ## Generate docker/.env and docker/k8s/secrets.env (random tokens and passwords; kept if present)
 	$(BIN)/python -m smartlib_server.secrets_files $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')

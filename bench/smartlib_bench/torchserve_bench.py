@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smartlib_handlers import stack
+from smartlib_server.adapters import torchserve_stack as stack
 
 REPO = Path(__file__).resolve().parents[2]
 QUERIES = ["space opera about galactic empires", "a cosy village mystery", "dragons and a school of magic",

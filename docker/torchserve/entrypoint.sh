@@ -1,7 +1,7 @@
 #!/bin/sh
 # Container entry for TorchServe: verify the archives of one version against their sha256
 # manifest, then run TorchServe in the foreground as the container's main process.
-# `python -m smartlib_handlers.stack start` does the same checks on a host, but it refuses any
+# `python -m smartlib_server.adapters.torchserve_stack start` does the same checks on a host, but it refuses any
 # non-loopback address, and inside a container TorchServe must listen on the container network.
 set -eu
 store="${SMARTLIB_MODEL_STORE:-/srv/model_store}"

@@ -30,7 +30,7 @@ if shutil.which("java") is None:
 import psutil  # noqa: E402  (installed with torchserve)
 
 from smartlib.v1 import recommend_service_pb2 as rs, recommend_service_pb2_grpc  # noqa: E402
-from smartlib_handlers import stack  # noqa: E402
+from smartlib_server.adapters import torchserve_stack as stack  # noqa: E402
 from smartlib_server.adapters.circuit_breaker import CircuitBreaker  # noqa: E402
 from smartlib_server.adapters.inference import LocalInference  # noqa: E402
 from smartlib_server.adapters.torchserve_inference import TorchServeInference  # noqa: E402

@@ -77,3 +77,10 @@ def test_bench_is_not_installed():
     roots = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]["find"]["where"]
     assert "bench" not in roots and not (REPO / "server" / "smartlib_bench").exists()
     assert not list((REPO / "handlers" / "smartlib_handlers").glob("*bench*.py"))
+
+
+def test_handlers_hold_only_what_torchserve_loads():
+    """The handler files (one class each) and the helper module they import; tools live elsewhere."""
+    names = {p.name for p in (REPO / "handlers" / "smartlib_handlers").glob("*.py")}
+    handlers = {n for n in names if n.startswith("smartlib_") and n.endswith("_handler.py")}
+    assert handlers and names - handlers == {"__init__.py", "batching.py"}, names

@@ -1,7 +1,7 @@
 """Starts and stops the local TorchServe tier with the committed, locked-down configuration.
 
-    python -m smartlib_handlers.stack start [--version V] [--model-store model_store] [--run-dir var/torchserve]
-    python -m smartlib_handlers.stack stop  [--run-dir var/torchserve]
+    python -m smartlib_server.adapters.torchserve_stack start [--version V] [--model-store model_store] [--run-dir var/torchserve]
+    python -m smartlib_server.adapters.torchserve_stack stop  [--run-dir var/torchserve]
 
 `start` verifies the archives of one encoder version against their sha256 manifest, writes the
 effective config.properties into the run folder (the committed one plus the archive folder,
@@ -256,7 +256,7 @@ def stop(run_dir: Path = DEFAULT_RUN_DIR, timeout_s: float = 30.0) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m smartlib_handlers.stack", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m smartlib_server.adapters.torchserve_stack", description=__doc__.split("\n\n")[0])
     parser.add_argument("action", choices=("start", "stop"))
     parser.add_argument("--model-store", type=Path, default=Path("model_store"))
     parser.add_argument("--version", default="", help="encoder version to serve (default: newest exported)")

@@ -6,7 +6,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from smartlib_handlers import stack
+from smartlib_server.adapters import torchserve_stack as stack
 
 REPO = Path(__file__).resolve().parents[3]
 COMMITTED = stack.read_properties(REPO / stack.DEFAULT_CONFIG)
