@@ -17,10 +17,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 
 from smartlib_server.adapters.conversation_memory import ConversationMemory, MemoryUnavailable, user_digest
-from smartlib_server.adapters.sql import SqlDatabase
+from smartlib_server.adapters.erasure_store import ErasureStore
 from smartlib_server.errors import InvalidArgument, Unavailable
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.validation import require_id
@@ -39,25 +38,18 @@ class ErasureReport:
 
 class UserEraser:
     """Args:
-        db: the catalog database holding interactions, exposures and the erasure log (the
-            interaction and experiment tables must exist: build it after their stores).
+        store: the erasure log and the user's rows in the catalog database.
         trainer: this replica's CF trainer.
         memory: conversation memory.
     """
 
-    def __init__(self, db: SqlDatabase, trainer: CFTrainer, memory: ConversationMemory):
-        self._db = db
+    def __init__(self, store: ErasureStore, trainer: CFTrainer, memory: ConversationMemory):
+        self._store = store
         self._trainer = trainer
         self._memory = memory
         self._lock = threading.Lock()
-        with db.schema_tx() as cur:
-            cur.execute(
-                f"""CREATE TABLE IF NOT EXISTS erasures (
-                    seq {db.dialect.serial} PRIMARY KEY, user_digest TEXT NOT NULL, ts_ms BIGINT NOT NULL)"""
-            )
-            row = cur.one("SELECT MAX(seq) FROM erasures")
         # Erasures before this start are already reflected in the stores this replica loads from.
-        self._seen = int(row[0] or 0)
+        self._seen = store.last_seq()
         self._own: set[int] = set()
 
     def forget_user(self, user_id: str) -> ErasureReport:
@@ -73,15 +65,9 @@ class UserEraser:
         digest = user_digest(user_id)
         # Memory first: if it is unreachable, nothing is erased and the caller retries the whole.
         memory = self._erase_memory(digest)
-        with self._db.tx() as cur:
-            cur.execute("DELETE FROM interactions WHERE user_id = ?", (user_id,))
-            interactions = cur.rowcount
-            cur.execute("DELETE FROM exposures WHERE user_id = ?", (user_id,))
-            exposures = cur.rowcount
-            seq = cur.one("INSERT INTO erasures (user_digest, ts_ms) VALUES (?, ?) RETURNING seq",
-                          (digest, int(time.time() * 1000)))[0]
+        interactions, exposures, seq = self._store.erase(user_id, digest)
         with self._lock:
-            self._own.add(int(seq))  # applied here already: follow() must not erase the user's next visit
+            self._own.add(seq)  # applied here already: follow() must not erase the user's next visit
         preferences = self._trainer.drop_users(lambda user: user == user_id)
         log.info("erased a user: %d interactions, %d exposures, %d sessions", interactions, exposures, memory.sessions)
         return ErasureReport(interactions, exposures, memory.sessions, memory.taste_entries, preferences)
@@ -92,8 +78,7 @@ class UserEraser:
         This replica's own erasures are skipped. If memory is down, the erasure stays pending
         and the next call retries it."""
         with self._lock:
-            with self._db.tx() as cur:
-                rows = cur.all("SELECT seq, user_digest FROM erasures WHERE seq > ? ORDER BY seq", (self._seen,))
+            rows = self._store.since(self._seen)
             applied = 0
             for seq, digest in rows:
                 if seq not in self._own:

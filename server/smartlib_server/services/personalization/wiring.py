@@ -4,11 +4,12 @@ from __future__ import annotations
 import dataclasses
 import threading
 
+from smartlib_server.adapters.erasure_store import ErasureStore
+from smartlib_server.adapters.experiment_store import ExperimentStore
 from smartlib_server.adapters.sql import SqlDatabase
 from smartlib_server.services.personalization.blend import PersonalRecommender, serving_content
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.personalization.erasure import UserEraser
-from smartlib_server.adapters.experiment_store import ExperimentStore
 from smartlib_server.services.personalization.experiments import ExperimentService
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.services.personalization.interactions import InteractionService, book_resolver
@@ -45,7 +46,7 @@ def build_personalization(db: SqlDatabase, recommend, metrics=None, max_k: int =
     store = InteractionStore(db)
     trainer = CFTrainer(store)
     experiments = ExperimentService(ExperimentStore(db, store), metrics)
-    eraser = UserEraser(db, trainer, memory) if memory is not None else None
+    eraser = UserEraser(ErasureStore(db), trainer, memory) if memory is not None else None
     resolve = book_resolver(lambda: recommend.index.books, recommend.index.store.resolve_id)
     interactions = InteractionService(store, resolve, listeners=[experiments.on_interactions])
     recommender = PersonalRecommender(store, lambda: trainer.model, experiments, serving_content(recommend), max_k=max_k)
