@@ -13,11 +13,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.domain import Approach, Book, BookFilter, Recommendation
 from smartlib_server.errors import FailedPrecondition, Unavailable
 from smartlib_server.services.personalization.cf import CFModel, fold_preferences, normalise_scores
 from smartlib_server.services.personalization.experiments import ExperimentService
-from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.services.personalization.popularity import CatalogPriors
 from smartlib_server.services.personalization.profile import build_profile, content_scores
 from smartlib_server.services.personalization.records import (

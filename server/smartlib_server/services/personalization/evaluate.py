@@ -31,13 +31,13 @@ from pathlib import Path
 
 import numpy as np
 
+from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import sqlite_database
 from smartlib_server.csv_source import load_file
 from smartlib_server.domain import Approach, Book, BookFilter
 from smartlib_server.embedding import DIM, normalise
 from smartlib_server.services.personalization.blend import ContentView, blend, signals
 from smartlib_server.services.personalization.cf import CFTrainer
-from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.services.personalization.popularity import GENERIC_GENRES, CatalogPriors
 from smartlib_server.services.personalization.records import BlendWeights, Interaction, InteractionKind
 from smartlib_server.vector_index import VectorIndex

@@ -6,12 +6,12 @@ import threading
 
 from smartlib_server.adapters.erasure_store import ErasureStore
 from smartlib_server.adapters.experiment_store import ExperimentStore
+from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import SqlDatabase
 from smartlib_server.services.personalization.blend import PersonalRecommender, serving_content
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.personalization.erasure import UserEraser
 from smartlib_server.services.personalization.experiments import ExperimentService
-from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.services.personalization.interactions import InteractionService, book_resolver
 
 
