@@ -220,3 +220,17 @@ def test_a_message_over_the_size_limit_is_refused_cleanly(fuzzed):
         fuzzed.unary_unary("/smartlib.v1.CatalogService/SearchBooks", request_serializer=lambda m: m.SerializeToString())(huge, timeout=30)
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     _assert_serving(fuzzed)
+
+
+def test_a_chat_stream_with_bytes_that_do_not_parse_ends_at_once_with_invalid_argument(fuzzed):
+    """Hypothesis found this one: a valid empty message, then bytes that do not parse. The chat
+    reads its requests in its own task, so the refusal must reach the handler's task; it once
+    left the stream open until the deadline."""
+    converse = fuzzed.stream_stream("/smartlib.v1.ChatService/Converse", request_serializer=lambda b: b,
+                                    response_deserializer=lambda b: b)
+    for _ in range(20):
+        with pytest.raises(grpc.RpcError) as info:
+            for _ in converse(iter([b"", b"?}\xd9", b"?}\xd9"]), timeout=10):
+                pass
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    _assert_serving(fuzzed)

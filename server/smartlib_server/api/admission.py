@@ -125,4 +125,7 @@ class AdmissionInterceptor(Step):
 
     async def on_request(self, call: Call, request: Any) -> None:
         if request is MALFORMED:
-            await abort_with(call.context, _malformed_error())
+            # Raised, not aborted: a streaming servicer may read its requests in another task,
+            # and only the handler's own task can end the call (error mapping does, or chat's
+            # reader hands it over).
+            raise _malformed_error()

@@ -18,7 +18,7 @@ from smartlib.v1 import chat_service_pb2 as pb
 from smartlib.v1 import chat_service_pb2_grpc
 from smartlib_server.api.conversion import book_to_pb
 from smartlib_server.api.errors_interceptor import INTERNAL_MESSAGE
-from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError
+from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError, grpc_code
 from smartlib_server.services.chat.turns import Card, ChatService, Done, TextDelta, Typing
 
 log = logging.getLogger(__name__)
@@ -97,6 +97,8 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
                 await self._handle(request, stream)
         except asyncio.CancelledError:
             raise
+        except SmartLibError as exc:  # a request the pipeline refused (a message that does not parse)
+            await stream.outbox.put(_Abort(grpc_code(exc), exc.message))
         except Exception:  # the transport failed; the RPC is over anyway
             log.debug("chat stream reader stopped", exc_info=True)
             await stream.outbox.put(_CLOSE)
