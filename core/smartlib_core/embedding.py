@@ -93,6 +93,24 @@ def place_query(encoded: np.ndarray) -> np.ndarray:
     return out
 
 
+def text_view(matrix: np.ndarray) -> np.ndarray:
+    """(n, 2688) -> (n, 384): the QUERY_WEIGHTS-weighted sum of the query blocks, over the
+    weights' norm.
+
+    A query (place_query, normalised) is zero outside those blocks and holds the same unit
+    direction in each, weighted, so its inner product with any book vector equals the product
+    of their two views, and the view of a normalised query is its unit 384-d embedding. Text
+    search scans 384 floats per book instead of 2688 for the same scores (in exact arithmetic;
+    the float32 sums differ in their last bits).
+    """
+    matrix = np.asarray(matrix, dtype=np.float32)
+    out = np.zeros((len(matrix), BLOCK_DIM), dtype=np.float32)
+    for name, weight in QUERY_WEIGHTS.items():
+        block = BLOCKS.index(name)
+        out += weight * matrix[:, block * BLOCK_DIM : (block + 1) * BLOCK_DIM]
+    return out / np.float32(np.sqrt(sum(w * w for w in QUERY_WEIGHTS.values())))
+
+
 def normalise(matrix: np.ndarray) -> np.ndarray:
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)

@@ -183,6 +183,11 @@ class VectorIndex:
                 for label in labels:
                     del self._ids[label]
 
+    def ids(self) -> list[str]:
+        """Every indexed book id, in no particular order."""
+        with self._lock.read():
+            return list(self._rows)
+
     def vector(self, book_id: str) -> np.ndarray | None:
         with self._lock.read():
             label = self._rows.get(book_id)

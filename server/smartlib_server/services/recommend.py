@@ -108,7 +108,7 @@ class RecommendService:
         # services/text_search.py): it needs no encoder, so a server without one answers broad
         # asks with well-loved books too. Only an explicit BASELINE is plain cosine.
         if routed:
-            ranked = self.text.rank(state.books, version, state.baseline, query, normalise(raw)[0], k, filt)
+            ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt)
             items = [Recommendation(state.books[i], score, text_reason(folded, state.books[i])) for i, score in ranked]
             return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
         vector = normalise(raw)[0]

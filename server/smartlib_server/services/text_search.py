@@ -1,9 +1,11 @@
 """SearchByText under the default approach: broad genre asks by what readers love, the rest by content.
 
 The rules live in smartlib_core.text_ranking, where `smartlib eval` measures them too; this
-module keeps one ShelfIndex per catalog version and lends it the 2688-d index. Both kinds of
-ask score against the 2688-d vectors (the description and genre blocks), never the 256-d
-space, which keeps too little of what makes one book itself to find it from a sentence.
+module keeps one ShelfIndex per catalog version and lends it the baseline's 384-d text view.
+Both kinds of ask score against the 2688-d vectors' description and genre blocks, never the
+256-d space, which keeps too little of what makes one book itself to find it from a sentence;
+the text view (embedding.text_view) gives those scores from 384 floats a book instead of 2688,
+so a scan reads 15 MB instead of 106 MB at 10k books.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from smartlib_core.domain import Book, BookFilter
+from smartlib_core.embedding import text_view
 from smartlib_core.text_ranking import ShelfIndex, rank_text
 from smartlib_server.vector_index import VectorIndex
 
@@ -31,12 +34,14 @@ class TextSearch:
             return self._shelves[1]
 
     def rank(
-        self, books: Mapping[str, Book], version: int, index: VectorIndex, query: str, vector: np.ndarray,
+        self, books: Mapping[str, Book], version: int, view: VectorIndex, query: str, vector: np.ndarray,
         k: int, filt: BookFilter,
     ) -> list[tuple[str, float]]:
-        """The best k (book id, score) for a text query whose 2688-d unit vector is `vector`."""
+        """The best k (book id, score) for a text query whose 2688-d unit vector is `vector`,
+        scored in `view`, the catalog's text view."""
+        query_view = text_view(vector[None, :])[0]
         return rank_text(
             self.shelves(books, version), books, query, k, filt,
-            similarity_of=lambda ids: index.vectors(ids) @ vector,
-            search=lambda n: index.search(vector, n)[0],
+            similarity_of=lambda ids: view.vectors(ids) @ query_view,
+            search=lambda n: view.search(query_view, n)[0],
         )
