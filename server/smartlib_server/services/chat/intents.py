@@ -106,7 +106,7 @@ _NOT_LIKE = re.compile(
 _RECOMMEND_WORDS = re.compile(
     r"(?:^| )(?:recommend|recommendation|recommendations|suggest|suggestion|suggestions|looking for|i want|i would like|id like|"
     r"in the mood for|give me|show me|any good|what should i read|books|novels|recomende|recomenda|recomendacao|recomendacoes|"
-    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que (?:eu )?(?:devo|posso|vou) ler|o que ler|what (?:should|can|could|do) i read)(?: |$)"
+    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que (?:eu )?(?:devo |posso |vou |deveria |poderia )?(?:ler|leio)|what (?:should|can|could|do|shall) i read|what to read)(?: |$)"
 )
 
 
@@ -191,7 +191,7 @@ _VAGUE = frozenset(
     "what o que i eu mim which quais qual are there have has tem ha voces sao ones one those these them "
     "esses essas eles elas deles delas recommendations recommendation suggestions suggestion ideas idea tips "
     "sugestao sugestoes ideia ideias dica dicas indicacao indicacoes got get give gimme any some good "
-    "tens tem voce recomenda recomendacao recomendacoes".split()
+    "tens tem voce recomenda recomendacao recomendacoes leio deveria poderia shall to".split()
 )
 _LIST_NOUN = re.compile(r" (?:books?|novels?|titles?|reads|livros?|obras?|titulos?|romances|leituras?) ")
 _MODIFIER = re.compile(r" (?:but|only|though|except|just|yet|mas|porem|so que|contudo|entretanto|todavia) ")

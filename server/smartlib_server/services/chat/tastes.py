@@ -27,6 +27,7 @@ class Tastes:
     liked_books: tuple[str, ...] = ()  # book ids
     disliked_books: tuple[str, ...] = ()
     mentioned_genres: tuple[str, ...] = ()
+    mentioned_books: tuple[str, ...] = ()  # books asked about, compared or named as an author's best
 
     @property
     def is_empty(self) -> bool:
@@ -39,7 +40,7 @@ def combine(profile: UserProfile, ctx: Context) -> Tastes:
     disliked = [*ctx.dislikes, *(g for g in profile.disliked_genres if g not in ctx.likes)]
     return Tastes(
         tuple(dict.fromkeys(liked)), tuple(dict.fromkeys(disliked)),
-        profile.liked, profile.disliked, profile.mentioned_genres,
+        profile.liked, profile.disliked, profile.mentioned_genres, profile.mentioned_books,
     )
 
 
@@ -69,26 +70,38 @@ def state(agent: "ChatAgent", intent: Intent, turn: TurnInput, out: Draft) -> No
 
 
 def vague(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput, out: Draft) -> None:
-    """'Recommend me something', 'surprise me': steered by what the reader likes, and saying so."""
+    """'Recommend me something', 'surprise me': steered by what the reader likes, and saying so.
+
+    Liked genres give the shelves, and a liked book (or, failing one, a book the reader asked
+    about before) gives readers' pairings; with both, the list alternates between them. With
+    neither, genres talked about stand in, and only a reader we know nothing of gets the
+    catalog's best-loved books.
+    """
     p = out.p
     tastes = agent.tastes(turn, ctx)
     books = agent.books
     exclude = [*intent.exclude, *tastes.disliked_genres]
     sort = intent.sort
-    liked_books = [i for i in tastes.liked_books if i in books]
-    if tastes.liked_genres:
-        genres = list(tastes.liked_genres[:2])
-        query = {"mode": "ranked" if sort else "text", "text": " ".join(genres), "genres": genres,
-                 "exclude_genres": exclude, "seen": [], "sort": sort}
-        intro = p.say(f"Since you like {_labels(genres, 'en')}, here are some picks",
-                      f"Como você gosta de {_labels(genres, 'pt')}, aqui vão algumas sugestões")
-    elif liked_books:
-        book = books[liked_books[0]]
-        query = {"mode": "similar", "book": book.id, "genres": [], "exclude_genres": exclude, "seen": [], "sort": sort}
-        intro = p.say(f"Since you liked {title(book)}, here are books like it",
-                      f"Como você gostou de {title(book)}, aqui vão livros parecidos")
+    liked_book = next((books[i] for i in tastes.liked_books if i in books), None)
+    seed = liked_book or next((books[i] for i in tastes.mentioned_books if i in books and i not in tastes.disliked_books), None)
+    genres = list(tastes.liked_genres[:2])
+    talked = not genres and not seed and list(tastes.mentioned_genres[:2])
+    queries, because = [], []
+    if genres or talked:
+        shelves = genres or talked
+        queries.append({"mode": "ranked" if sort else "text", "text": " ".join(shelves), "genres": shelves,
+                        "exclude_genres": exclude, "seen": [], "sort": sort})
+        because.append(p.say(f"you like {_labels(shelves, 'en')}", f"você gosta de {_labels(shelves, 'pt')}") if genres else
+                       p.say(f"we talked about {_labels(shelves, 'en')}", f"falamos de {_labels(shelves, 'pt')}"))
+    if seed is not None:
+        # Filtered to the liked genres, if any, so "I love fantasy" keeps every pick fantasy.
+        queries.append({"mode": "similar", "book": seed.id, "genres": genres, "exclude_genres": exclude, "seen": [seed.id], "sort": sort})
+        because.append(p.say(f"you liked {title(seed)}", f"você gostou de {title(seed)}") if seed is liked_book else
+                       p.say(f"you asked about {title(seed)}", f"você perguntou sobre {title(seed)}"))
+    if queries:
+        intro = p.say(f"Since {w.join(because, 'en')}, here are some picks", f"Como {w.join(because, 'pt')}, aqui vão algumas sugestões")
     else:
-        query = {"mode": "popular", "genres": [], "exclude_genres": exclude, "seen": [], "sort": sort}
+        queries.append({"mode": "popular", "genres": [], "exclude_genres": exclude, "seen": [], "sort": sort})
         intro = p.say("Here are some of the catalog's best-loved books (tell me a genre or a mood and I'll narrow it down)",
                       "Aqui vão alguns dos livros mais queridos do catálogo (diga um gênero ou clima e eu refino)")
         if sort:
@@ -98,8 +111,20 @@ def vague(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput, out
         intro += p.say(f", leaving out {_labels(tastes.disliked_genres, 'en')}, which you don't like",
                        f", deixando de fora {_labels(tastes.disliked_genres, 'pt')}, que você não curte")
     intro += ":"
-    items = agent.run(query, turn, out, surprise=intent.surprise)
+    lists = [agent.run(query, turn, out, surprise=intent.surprise, record=False) for query in queries]
+    items = _alternate(lists, agent.page)
+    out.set_list(items, queries[0])
     out.text = w.recommendations(p, items, intro)
+
+
+def _alternate(lists: list[list[tuple[Any, str]]], k: int) -> list[tuple[Any, str]]:
+    """One pick from each list in turn, skipping books already taken, until k are taken."""
+    taken: dict[str, tuple[Any, str]] = {}
+    for position in range(max(map(len, lists), default=0)):
+        for items in lists:
+            if position < len(items) and len(taken) < k:
+                taken.setdefault(items[position][0].id, items[position])
+    return list(taken.values())
 
 
 def show(agent: "ChatAgent", ctx: Context, turn: TurnInput, out: Draft) -> None:
@@ -119,6 +144,9 @@ def show(agent: "ChatAgent", ctx: Context, turn: TurnInput, out: Draft) -> None:
     disliked = [title(books[i]) for i in tastes.disliked_books[:5] if i in books]
     if disliked:
         lines.append(p.say(f"- Books you didn't like: {w.join(disliked, 'en')}.", f"- Livros de que você não gostou: {w.join(disliked, 'pt')}."))
+    asked = [title(books[i]) for i in tastes.mentioned_books[:5] if i in books and i not in tastes.liked_books]
+    if asked:
+        lines.append(p.say(f"- Books you asked about: {w.join(asked, 'en')}.", f"- Livros sobre os quais você perguntou: {w.join(asked, 'pt')}."))
     if tastes.mentioned_genres and not tastes.liked_genres:
         lines.append(p.say(f"- Genres we talked about: {_labels(tastes.mentioned_genres[:3], 'en')}.",
                            f"- Gêneros de que falamos: {_labels(tastes.mentioned_genres[:3], 'pt')}."))
