@@ -44,6 +44,11 @@ class Book:
         """`genres` lower-cased, in their order."""
         return tuple(g.lower() for g in self.genres)
 
+    @functools.cached_property
+    def genres_folded(self) -> tuple[str, ...]:
+        """`genres` folded (text.fold), in their order: text asks match reader words against them."""
+        return tuple(fold(g) for g in self.genres)
+
     def content_hash(self) -> str:
         """Hash of every stored field: equal hashes mean an upsert changes nothing."""
         payload = json.dumps(dataclasses.astuple(self), ensure_ascii=False)

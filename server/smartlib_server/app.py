@@ -150,7 +150,7 @@ def build_inference(settings: Settings, metrics: ServerMetrics) -> Inference:
     """In-process by default; TorchServe (with in-process fallback when enabled) by configuration."""
     encoder = MiniLMTextEncoder(batch_size=settings.embed_batch_size, bf16=settings.embed_bf16)
     # Queries get their own copy in bf16 weights when bf16 is on (core/smartlib_core/embedding.py).
-    queries = MiniLMTextEncoder(batch_size=settings.embed_batch_size, bf16_weights=True) if settings.embed_bf16 else None
+    queries = MiniLMTextEncoder.for_queries(settings.embed_batch_size) if settings.embed_bf16 else None
     local = LocalInference(encoder, query_max_tokens=settings.query_max_tokens, query_encoder=queries)
     inner: Inference = local
     if settings.inference == "torchserve":

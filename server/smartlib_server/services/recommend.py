@@ -10,7 +10,7 @@ from smartlib_server.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_server.services.reader_rows import reader_row
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
 from smartlib_server.services.similar_rows import SimilarRow, SimilarRows
-from smartlib_server.services.text_search import TextSearch
+from smartlib_server.services.text_search import TextSearch, text_reason
 from smartlib_server.services.validation import require_id, require_k, require_text
 from smartlib_server.text import fold
 from smartlib_server.vector_index import VectorIndex
@@ -222,13 +222,3 @@ def similar_reason(query: Book):
         return "shares genres: " + ", ".join(shared[:3])
 
     return reason
-
-
-def text_reason(folded_query: str, candidate: Book) -> str:
-    words = set(folded_query.split())
-    named = [g for g in candidate.genres if fold(g) in folded_query or set(fold(g).split()) <= words]
-    if named:
-        return "matches " + ", ".join(named[:3])
-    if candidate.main_genre:
-        return f"close to your description ({candidate.main_genre})"
-    return "close to your description"

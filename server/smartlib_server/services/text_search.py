@@ -45,3 +45,15 @@ class TextSearch:
             similarity_of=lambda ids: view.vectors(ids) @ query_view,
             search=lambda n: view.search(query_view, n)[0],
         )
+
+
+def text_reason(folded_query: str, candidate: Book) -> str:
+    """Why a book answers a text ask: the genres the ask names, else its main genre."""
+    words = set(folded_query.split())
+    named = [g for g, folded in zip(candidate.genres, candidate.genres_folded)
+             if folded in folded_query or set(folded.split()) <= words]
+    if named:
+        return "matches " + ", ".join(named[:3])
+    if candidate.main_genre:
+        return f"close to your description ({candidate.main_genre})"
+    return "close to your description"

@@ -114,8 +114,9 @@ def test_encode_and_books_go_through_their_batchers_and_keep_shapes(batched):
 
 @pytest.fixture(scope="module")
 def serving_and_reference(text_encoder):
-    """The serving query path (bf16 weights, 64 tokens, batched) and the reference (fp32, full length, alone)."""
-    fast = MiniLMTextEncoder(bf16_weights=True)
+    """The serving query path (bf16 weights, 64 tokens, batched by token budget) and the reference
+    (fp32, full length, alone)."""
+    fast = MiniLMTextEncoder.for_queries()
     return LocalInference(text_encoder, query_max_tokens=64, query_encoder=fast), LocalInference(text_encoder)
 
 
