@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from smartlib_bench import chat_suite_bench, embedding_bench, faiss_bench, grpc_bench, machine, process_bench, report, scale_bench, upsert_bench
+from smartlib_bench import chat_bench, chat_suite_bench, embedding_bench, faiss_bench, grpc_bench, machine, process_bench, report, scale_bench, upsert_bench
 from smartlib_server.app import build_services, starter_catalog_path
 from smartlib_server.background import BackgroundServer
 from smartlib_server.config import Settings
@@ -108,6 +108,8 @@ def main() -> None:
             upsert = upsert_bench.run(server.address, fresh[: args.upsert_books], services.inference)
         print("chat: the conversation suite's turns over gRPC ...", flush=True)
         chat = chat_suite_bench.run(server.address, "10k" if len(services.index.state.books) >= 5000 else "starter")
+        print("chat: 16 conversations at once vs one (separate client process) ...", flush=True)
+        chat_concurrency = chat_bench.concurrency_section(server.address, rounds=1 if args.smoke else 2)
         server.stop()
         print("restarting as a separate `smartlib serve` process: time to SERVING, RSS ...", flush=True)
         results["server_process"] = process_bench.restart(home)
@@ -122,7 +124,7 @@ def main() -> None:
         results["scale"] = scale_bench.run(sizes, real_vectors=encoded, queries=100 if args.smoke else 1000,
                                            latency_queries=50 if args.smoke else 200, real_source=source)
 
-    results["extra"] = {"chat": chat, **({"upsert": upsert} if upsert else {})}
+    results["extra"] = {"chat": chat, "chat_concurrency": chat_concurrency, **({"upsert": upsert} if upsert else {})}
     if not args.skip_cache:
         print("cache round trips: Redis vs in-process ...", flush=True)
         results["extra"]["cache"] = _cache_section(os.environ.get("SMARTLIB_REDIS_URL") or "redis://127.0.0.1:6379/0")

@@ -31,6 +31,11 @@ def test_bench_smoke_runs_every_section(tmp_path):
         assert grpc[phase]["calls"] > 0 and grpc[phase]["errors"] == 0, (phase, grpc[phase])
     assert grpc["empty_c8"]["ratio_to_empty_c8"] == 1.0
 
+    chat = results["extra"]["chat_concurrency"]["figures"]
+    assert {(p["streams"], p["think_ms"]) for p in chat} == {(1, 0), (16, 0), (1, 1000), (16, 1000)}
+    assert all(p["turns"] > 0 and p["errors"] == 0 for p in chat), chat
+    assert "chat, 16 conversations vs 1" in report
+
     assert results["faiss_finetuned"]["dim"] == 256 and results["faiss_baseline"]["dim"] == 2688
     memory = results["index_memory"]
     assert memory["baseline_flat_2688d"]["bytes_per_book"] == 2688 * 4
