@@ -17,6 +17,11 @@ from smartlib_server.vector_index import VectorIndex
 
 OVERSAMPLE = 4  # candidates fetched per requested result before filtering and re-ranking
 READER_ROW = -1  # the SimilarRows pool size under which a book's reader-ranked row is kept
+# A kept reader row holds its first max_k + ROW_SLACK candidates of the 230-600 ranked (a third
+# of a whole row's memory on the 10k catalog, services/similar_rows.py): any k with up to
+# ROW_SLACK excluded ids among them, or a filter that drops as many, is answered from it; a
+# request it leaves short ranks the whole pool again, so every answer is a whole row's answer.
+ROW_SLACK = 32
 
 
 class WouldBlock(Exception):
@@ -31,6 +36,7 @@ class RecommendService:
         self.max_k = max_k
         self.max_query_chars = max_query_chars
         self.rows = SimilarRows()
+        self.row_length = max_k + ROW_SLACK
         self.text = TextSearch()
 
     def resolve_approach(
@@ -149,24 +155,59 @@ class RecommendService:
             return None  # _search widens the candidate set
         return row.picks(k, excluded)
 
+    def build_reader_row(self, book_id: str) -> bool:
+        """Builds and keeps `book_id`'s reader-ranked row, exactly as the first SimilarBooks
+        request about it would (services/row_warmer.py calls this ahead of requests). False when
+        there was nothing to build: no ranker is active, the book is not served or has no vector
+        yet, or its row is kept already."""
+        version = self.index.version  # before the state: see services/similar_rows.py
+        state = self.index.state
+        finetuned = state.finetuned
+        book = state.books.get(book_id)
+        if finetuned is None or finetuned.ranker is None or book is None:
+            return False
+        if self.rows.holds(finetuned.index, version, book_id, READER_ROW):
+            return False
+        return self._reader_row(state, version, finetuned, book, wait=True) is not None
+
+    def _reader_row(
+        self, state: ServingState, version: int, finetuned: FinetunedModel, book: Book, wait: bool,
+    ) -> SimilarRow | None:
+        """The book's kept reader-ranked row (its first `row_length` candidates), built on first use."""
+
+        def build() -> SimilarRow | None:
+            if not wait:
+                raise WouldBlock  # ranking a pool scans the catalog's shelves: a worker's job
+            found = reader_row(state.signals, finetuned.index, finetuned.ranker, book.id)
+            if found is None:
+                return None
+            ids, scores = found
+            n = self.row_length
+            return SimilarRow(ids[:n], scores[:n], state.books, similar_reason(book), complete=len(ids) <= n)
+
+        return self.rows.row(finetuned.index, version, book.id, READER_ROW, build)
+
     def _from_reader_row(
         self, state: ServingState, version: int, finetuned: FinetunedModel, book: Book, k: int,
         filt: BookFilter, wait: bool,
     ) -> list[Recommendation] | None:
         """The best k of the book's reader-ranked pool that pass the filter; None when the pool
         cannot answer (no row yet, or too few pass a narrow filter), so the caller searches."""
-        ranker = finetuned.ranker
-
-        def build() -> SimilarRow | None:
-            if not wait:
-                raise WouldBlock  # ranking a pool scans the catalog's shelves: a worker's job
-            found = reader_row(state.signals, finetuned.index, ranker, book.id)
-            return None if found is None else SimilarRow(*found, state.books, similar_reason(book))
-
-        row = self.rows.row(finetuned.index, version, book.id, READER_ROW, build)
+        row = self._reader_row(state, version, finetuned, book, wait)
         if row is None:
             return None
-        picks = row.picks(k, filt.exclude_ids, filt.accepts if filt.narrows else None)
+        accepts = filt.accepts if filt.narrows else None
+        picks = row.picks(k, filt.exclude_ids, accepts)
+        if len(picks) < k and not row.complete:
+            # The kept head ran short (many exclusions, a narrow filter): rank the whole pool
+            # again for this request, not kept, so the answer is the one a whole row gives.
+            if not wait:
+                raise WouldBlock
+            found = reader_row(state.signals, finetuned.index, finetuned.ranker, book.id)
+            if found is None:
+                return None
+            row = SimilarRow(*found, state.books, similar_reason(book))
+            picks = row.picks(k, filt.exclude_ids, accepts)
         return picks if len(picks) == k or len(row.ids) >= len(state.books) - 1 else None
 
     def _search(

@@ -7,7 +7,9 @@ request returns it, then reused by every later request, whose own work shrinks t
 excluded ids.
 
 Rows belong to one index object at one catalog version: a write bumps the version and a swap
-or a new encoder replaces the index, and either starts an empty set of rows.
+or a new encoder replaces the index, and either starts an empty set of rows. A request that read
+an older version of the same index (it began before the write) still gets its row, but the row
+is not kept: it would otherwise throw away the rows of the newer version.
 """
 from __future__ import annotations
 
@@ -18,19 +20,29 @@ import numpy as np
 from smartlib_server.domain import Book, Recommendation
 from smartlib_server.vector_index import VectorIndex
 
-# A bound on memory, not an eviction policy: a row answered at k=10 holds about 4.5 KB (make
-# bench, `memory similar_rows`), so the rows stay under about 40 MB.
-MAX_ROWS = 8_192
+# A bound on memory, not an eviction policy. It holds a reader row for every book of a 10k
+# catalog (services/row_warmer.py builds them ahead of requests, up to 3/4 of the bound) with
+# room for neighbour-table rows besides. A reader row keeps its first max_k + 32 candidates
+# (RecommendService): measured over the 10k catalog, 4.7 KB a row, 8.0 KB once its first 20
+# answers are built (a whole row of ~530 took 14.3 / 17.6 KB), so 16,384 rows of that kind
+# stay under about 130 MB; the 9,880 reader rows of the 10k catalog took 47 / 76 MiB.
+MAX_ROWS = 16_384
 
 
 class SimilarRow:
     """The table's candidates for one book and pool size, best first, with the `Recommendation`
-    of each candidate built on first use (None where the candidate has no book in the catalog)."""
+    of each candidate built on first use (None where the candidate has no book in the catalog).
+    `complete` is False when the row keeps only the head of a longer ranked pool: fewer than k
+    picks from it then say nothing about the whole pool, and the caller must rank it again."""
 
-    __slots__ = ("ids", "_scores", "_items", "_books", "_reason")
+    __slots__ = ("ids", "complete", "_scores", "_items", "_books", "_reason")
 
-    def __init__(self, ids: list[str], scores: list[float], books: dict[str, Book], reason: Callable[[Book], str]):
+    def __init__(
+        self, ids: list[str], scores: list[float], books: dict[str, Book], reason: Callable[[Book], str],
+        complete: bool = True,
+    ):
         self.ids = ids
+        self.complete = complete
         self._scores = np.asarray(scores, dtype=np.float64)  # a third of a list of floats' memory
         self._items: list[Recommendation | None | bool] = [False] * len(ids)  # False: not built yet
         self._books = books
@@ -65,6 +77,7 @@ class SimilarRows:
     def __init__(self, max_rows: int = MAX_ROWS):
         self.max_rows = max_rows
         self._current: tuple[VectorIndex | None, int, dict[tuple[str, int], SimilarRow]] = (None, -1, {})
+        self.generation = 0  # counts the row sets started (and bound-emptied): the warmer watches it
 
     def row(
         self, index: VectorIndex, version: int, book_id: str, fetch: int, build: Callable[[], SimilarRow | None]
@@ -76,8 +89,11 @@ class SimilarRows:
         None when `build()` returns None (the table cannot answer right now); that is not kept.
         """
         current = self._current  # one read: another thread may replace it meanwhile
+        if current[0] is index and version < current[1]:
+            return build()  # read before a write that newer rows already follow: answer, keep nothing
         if current[0] is not index or current[1] != version:
             current = self._current = (index, version, {})
+            self.generation += 1
         rows = current[2]
         key = (book_id, fetch)
         found = rows.get(key)
@@ -87,8 +103,14 @@ class SimilarRows:
                 return None
             if len(rows) >= self.max_rows:
                 rows.clear()
+                self.generation += 1
             rows[key] = found
         return found
+
+    def holds(self, index: VectorIndex, version: int, book_id: str, fetch: int) -> bool:
+        """Whether the row of `book_id` for `fetch` is kept for this index at this version."""
+        index_now, version_now, rows = self._current
+        return index_now is index and version_now == version and (book_id, fetch) in rows
 
     def __len__(self) -> int:
         return len(self._current[2])

@@ -57,3 +57,25 @@ def test_a_row_the_table_could_not_give_is_not_kept_and_the_bound_holds():
     for n in range(7):
         rows.row(index, 1, f"b{n}", 12, lambda: make_row(["b1"]))
         assert len(rows) <= 3
+
+
+def test_a_request_that_read_an_older_version_gets_a_row_but_drops_nothing():
+    rows = SimilarRows()
+    index = VectorIndex(4)
+    newer = rows.row(index, 5, "b0", 12, lambda: make_row(["b1"]))
+    generation = rows.generation
+    stale = rows.row(index, 4, "b0", 12, lambda: make_row(["b2"]))  # began before the write to 5
+    assert stale.ids == ["b2"] and not rows.holds(index, 4, "b0", 12)
+    assert rows.row(index, 5, "b0", 12, lambda: None) is newer and rows.generation == generation
+    assert rows.holds(index, 5, "b0", 12) and not rows.holds(VectorIndex(4), 5, "b0", 12)
+
+
+def test_the_generation_moves_when_rows_are_dropped():
+    rows = SimilarRows(max_rows=2)
+    index = VectorIndex(4)
+    rows.row(index, 1, "b0", 12, lambda: make_row(["b1"]))
+    first = rows.generation
+    rows.row(index, 1, "b1", 12, lambda: make_row(["b1"]))
+    assert rows.generation == first
+    rows.row(index, 1, "b2", 12, lambda: make_row(["b1"]))  # the bound empties the set
+    assert rows.generation != first and not rows.holds(index, 1, "b0", 12)
