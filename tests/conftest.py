@@ -62,6 +62,25 @@ def starter_sqlite(tmp_path_factory, inference) -> Path:
     return home / "catalog.sqlite3"
 
 
+@pytest.fixture(scope="session")
+def ranked_store(tmp_path_factory, starter_sqlite) -> tuple[Path, str]:
+    """(model store, version) of one encoder trained on the starter catalog with the built-in
+    reader ranker (no behaviour file matches the starter books): 2 epochs, seconds."""
+    from smartlib_core.embedding import EMBEDDER_ID
+    from smartlib_server.adapters.catalog_store import sqlite_store
+    from smartlib_training.pipeline import run_train
+    from smartlib_training.train import TrainParams
+
+    store = sqlite_store(starter_sqlite)
+    books = {b.id: b for b in store.all_books()}
+    ids, vectors = store.load_vectors(EMBEDDER_ID)
+    store.close()
+    root = tmp_path_factory.mktemp("model_store")
+    version = run_train([books[i] for i in ids], vectors, root, TrainParams(epochs=2, threads=1, batch_size=64),
+                        progress=False).name
+    return root, version
+
+
 @pytest.fixture
 def starter_settings(settings, starter_sqlite) -> Settings:
     settings.home.mkdir(parents=True, exist_ok=True)

@@ -29,6 +29,7 @@ from smartlib_server.services.chat import ChatService, build_chat_service
 from smartlib_server.services.derived_index import DerivedIndexStore
 from smartlib_server.services.personalization.wiring import Personalization, build_personalization
 from smartlib_server.services.recommend import RecommendService
+from smartlib_server.services.row_warmer import RowWarmer
 from smartlib_server.services.serving_index import ServingIndex
 from smartlib_server.services.title_search import TitleIndex
 from smartlib_server.services.versions import VersionManager
@@ -57,6 +58,7 @@ class Services:
     chat: ChatService
     personalization: Personalization
     admin: AdminService | None = None  # set by build_services: it needs `load` of this object
+    warmer: RowWarmer | None = None  # None with SMARTLIB_WARM_ROWS=0
     _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
 
     def load(self, reuse_derived: bool = True) -> None:
@@ -65,6 +67,8 @@ class Services:
         self.index.load(finetuned=self.versions.startup_encoder(), reuse_derived=reuse_derived)
         self.record_state()
         self.personalization.start(self.settings.cf_retrain_interval_s)  # idempotent
+        if self.warmer is not None:
+            self.warmer.start()  # idempotent; it follows every later write and swap itself
 
     def warm_up(self) -> bool:
         """Loads and warms what will answer text queries and catalog writes, so the first
@@ -137,6 +141,8 @@ class Services:
 
     def close(self) -> None:
         self._stop.set()
+        if self.warmer is not None:
+            self.warmer.stop()
         self.inference.close()
         self.chat.close()
         self.personalization.close()
@@ -187,6 +193,9 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
         settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory, chat,
         personalization,
     )
+    if settings.warm_rows:
+        services.warmer = RowWarmer(recommend, on_built=metrics.reader_rows_built_ahead.inc,
+                                    on_pending=metrics.reader_rows_warm_pending.set)
     services.admin = AdminService(
         versions, index, store, catalog, caching, services.load, metrics.quality_gate_overrides.inc,
         "redis" if settings.redis_url else "in-process",

@@ -34,6 +34,7 @@ class Settings:
     embed_batch_size: int = 32
     embed_bf16: bool = True  # bf16 autocast: about 3x the naive embedder; cosine to fp32 >= 0.99996 (make bench)
     faiss_threads: int = 1  # one OpenMP thread gives steady single-query latency on 2 cores
+    warm_rows: bool = True  # build every book's reader-ranked SimilarBooks row in the background (services/row_warmer.py)
     index_kind: str = "auto"  # auto | flat | ivf: auto is flat up to 32 MiB of vectors, IVF-SQ8 above (docs/scale.md)
     model_store: Path = Path("model_store")
     encoder_version: str = ""  # empty: the newest valid version in model_store/encoder
@@ -208,6 +209,7 @@ RULES: dict[str, Rule] = {
     "embed_batch_size": _between(1, 4096),
     "embed_bf16": _BOOL,
     "faiss_threads": _between(1, 256),
+    "warm_rows": _BOOL,
     "index_kind": _one_of("auto", "flat", "ivf"),
     "model_store": _PATH,
     "encoder_version": Rule("empty or a version name from ListVersions (up to 128 characters, no '/')",

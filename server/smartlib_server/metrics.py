@@ -134,6 +134,18 @@ class ServerMetrics:
         )
         self.catalog_books = Gauge("smartlib_catalog_books", "Books in the catalog store.", registry=r)
 
+        # --- SimilarBooks rows built ahead (services/row_warmer.py) ---
+        self.reader_rows_built_ahead = Counter(
+            "smartlib_reader_rows_built_ahead_total",
+            "Reader-ranked SimilarBooks rows the background warmer built before any request asked for them.",
+            registry=r,
+        )
+        self.reader_rows_warm_pending = Gauge(
+            "smartlib_reader_rows_warm_pending",
+            "Books the warmer's current pass has still to cover; 0 once every row is built.",
+            registry=r,
+        )
+
         # --- inference ---
         # backend: local | torchserve; model: embedder | encoder.
         self.inference_seconds = Histogram(

@@ -9,27 +9,10 @@ import pytest
 
 from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc
 from smartlib.v1 import recommend_service_pb2 as rs, recommend_service_pb2_grpc
-from smartlib_server.adapters.catalog_store import sqlite_store
 from smartlib_core.domain import Approach, BookFilter
-from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_server.services.reader_rows import reader_row
-from smartlib_server.services.recommend import WouldBlock
+from smartlib_server.services.recommend import RecommendService, WouldBlock
 from smartlib_training import artifacts
-from smartlib_training.pipeline import run_train
-from smartlib_training.train import TrainParams
-
-
-@pytest.fixture(scope="module")
-def ranked_store(tmp_path_factory, starter_sqlite):
-    """One encoder with the built-in reader ranker (no behaviour file matches the starter books)."""
-    store = sqlite_store(starter_sqlite)
-    books = {b.id: b for b in store.all_books()}
-    ids, vectors = store.load_vectors(EMBEDDER_ID)
-    store.close()
-    root = tmp_path_factory.mktemp("model_store")
-    version = run_train([books[i] for i in ids], vectors, root, TrainParams(epochs=2, threads=1, batch_size=64),
-                        progress=False).name
-    return root, version
 
 
 @pytest.fixture
@@ -66,7 +49,8 @@ def test_the_served_encoder_carries_the_ranker_and_it_reorders_like_readers(serv
 
 def test_a_ranked_row_is_computed_once_off_the_event_loop_then_reused(served):
     server, _ = served
-    live = server.services.recommend
+    # A service of its own: the server's warmer may have built the live service's rows already.
+    live = RecommendService(server.services.index, server.services.inference)
     book_id = sorted(server.services.index.books)[5]
     with pytest.raises(WouldBlock):  # first ask: ranking a pool is a worker thread's job
         live.similar_books(book_id, 5, Approach.FINETUNED, BookFilter(), wait=False)

@@ -85,6 +85,7 @@ RANGE_TABLE = {
     "chat_max_streams": ("0", "200"),
     "chat_chunk_words": ("0", "8"),
     "shutdown_grace_s": ("-3", "5"),
+    "warm_rows": ("sometimes", "0"),
 }
 
 

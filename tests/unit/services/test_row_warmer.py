@@ -1,0 +1,121 @@
+"""RowWarmer's schedule, against a stand-in service: most popular first, one pass per settled
+catalog version, a new pass when rows are dropped, and a clean stop."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from smartlib_core.domain import Book
+from smartlib_server.services.row_warmer import RowWarmer, popularity_order
+from smartlib_server.services.similar_rows import SimilarRows
+
+
+class FakeIndex:
+    def __init__(self, books):
+        self.version = 1
+        self.ready = threading.Event()
+        self.ready.set()
+        self.state = FakeState(books)
+
+
+class FakeState:
+    def __init__(self, books):
+        self.books = {b.id: b for b in books}
+        self.finetuned = FakeModel()
+
+
+class FakeModel:
+    ranker = object()
+    index = object()
+
+
+class FakeService:
+    """Records every row it builds as (version, book id); a row is kept per version."""
+
+    def __init__(self, books):
+        self.index = FakeIndex(books)
+        self.rows = SimilarRows()
+        self.built: list[tuple[int, str]] = []
+        self.lock = threading.Lock()
+
+    def build_reader_row(self, book_id: str) -> bool:
+        with self.lock:
+            key = (self.index.version, book_id)
+            if key in self.built:
+                return False
+            self.built.append(key)
+            return True
+
+
+BOOKS = [Book(id=f"b{i}", title=f"Book {i}", authors=("A",), list_rank=r, num_ratings=n)
+         for i, (r, n) in enumerate([(3, 10), (-1, 900), (1, 5), (-1, 50), (2, 7)])]
+
+
+@pytest.fixture
+def service():
+    return FakeService(BOOKS)
+
+
+@pytest.fixture
+def warmer(service):
+    built = []
+    warmer = RowWarmer(service, settle_s=0.3, poll_s=0.01, on_built=lambda: built.append(1))
+    warmer.built_calls = built
+    yield warmer
+    warmer.stop()
+
+
+def wait_for(condition, deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met before the deadline"
+        time.sleep(0.01)
+
+
+def test_popular_books_come_first():
+    assert popularity_order(BOOKS) == ["b2", "b4", "b0", "b1", "b3"]  # ranked 1-3, then by ratings
+
+
+def test_one_pass_builds_every_row_most_popular_first(service, warmer):
+    warmer.start()
+    wait_for(warmer.is_warm)
+    assert service.built == [(1, b) for b in ("b2", "b4", "b0", "b1", "b3")]
+    assert len(warmer.built_calls) == 5 and warmer.progress.done and warmer.progress.total == 5
+
+
+def test_a_burst_of_writes_costs_one_pass_once_the_version_settles(service, warmer):
+    warmer.settle_s = 1.0  # fifty times the gap between the writes below
+    warmer.start()
+    wait_for(warmer.is_warm)
+    for version in range(2, 7):  # five writes, each well within the settle time of the last
+        service.index.version = version
+        time.sleep(0.02)
+    wait_for(warmer.is_warm)
+    assert sorted({v for v, _ in service.built}) == [1, 6]  # no pass at versions 2-5
+    assert len(service.built) == 10
+
+
+def test_dropped_rows_are_built_again(service, warmer):
+    warmer.start()
+    wait_for(warmer.is_warm)
+    service.rows.generation += 1  # what SimilarRows does when its bound empties the rows
+    service.built.clear()
+    wait_for(lambda: warmer.is_warm() and len(service.built) == 5)
+
+
+def test_nothing_is_warmed_without_a_reader_ranker(service, warmer):
+    service.index.state.finetuned = None
+    warmer.start()
+    time.sleep(0.5)  # longer than settling: a pass would have started
+    assert service.built == [] and not warmer.is_warm()
+
+
+def test_stop_ends_the_thread_and_start_after_stop_does_nothing(service, warmer):
+    warmer.start()
+    assert warmer.running
+    warmer.stop()
+    assert not warmer.running
+    warmer.start()
+    assert not warmer.running
