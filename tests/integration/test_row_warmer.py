@@ -56,6 +56,15 @@ def test_every_books_row_is_built_ahead_and_answers_on_the_event_loop(make_ranke
         assert len(live.similar_books(book_id, 10, None, BookFilter(), wait=False).items) == 10
 
 
+def test_baseline_requests_leave_the_warmed_rows_alone(make_ranked):
+    server = make_ranked()
+    wait_warm(server)
+    books, live = server.services.index.books, server.services.recommend
+    for book_id in sorted(books)[:5]:
+        assert len(live.similar_books(book_id, 10, Approach.BASELINE, BookFilter()).items) == 10
+    assert server.services.warmer.is_warm() and all(kept(server, book_id) for book_id in books)
+
+
 def test_warmed_rows_answer_exactly_like_whole_rows_built_on_demand(make_ranked):
     """Kept rows hold only their head (max_k + ROW_SLACK candidates); a request they leave short
     ranks the whole pool again. Either way the answer must be that of a whole row."""

@@ -35,7 +35,10 @@ class RecommendService:
         self.inference = inference
         self.max_k = max_k
         self.max_query_chars = max_query_chars
-        self.rows = SimilarRows()
+        self.rows = SimilarRows()  # FINETUNED rows: reader-ranked and neighbour-table ones
+        # BASELINE requests keep theirs apart: a set of rows belongs to one index, and a BASELINE
+        # request in the same set would empty every FINETUNED row (all of them built ahead).
+        self.baseline_rows = SimilarRows()
         self.row_length = max_k + ROW_SLACK
         self.text = TextSearch()
 
@@ -145,7 +148,8 @@ class RecommendService:
             found = vector_index.neighbours(book.id, fetch - 1, wait=wait, bias_weight=weight)
             return None if found is None else SimilarRow(*found, state.books, similar_reason(book))
 
-        row = self.rows.row(vector_index, version, book.id, fetch, build)
+        rows = self.rows if finetuned is not None else self.baseline_rows
+        row = rows.row(vector_index, version, book.id, fetch, build)
         if row is None:
             return None
         ids = row.ids

@@ -9,9 +9,9 @@ them ahead, on one daemon thread, most popular books first (they are asked about
 - a write or a swap (a new catalog version, a new index object) starts the rows afresh
   (services/similar_rows.py), so the warmer starts over once the version has stayed put for
   `settle_s`: a burst of writes costs one pass, not one per write;
-- it yields after each row it builds, sleeping as long as the row took (at most half of one
-  core), and runs at the lowest OS priority (nice 19): on the 10k catalog it built about 8 rows
-  a second while 8 clients kept the server busy, and 9,860 rows in about 2 minutes in all;
+- it runs at the lowest OS priority (nice 19), and while other threads of the process use CPU
+  (requests being served) it sleeps after each row as long as the row took, so it takes at most
+  half of one core and the GIL; on an idle server it builds rows back to back;
 - it builds through RecommendService.build_reader_row, the very code a request runs, so an
   answer from a warmed row is the answer an on-demand row gives.
 """
@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 from smartlib_server.domain import Book
 from smartlib_server.services.recommend import RecommendService
+from smartlib_server.vector_index import configure_faiss
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,8 @@ class RowWarmer:
         poll_s: how often the thread looks at the version and the index.
         on_built: called after each row the warmer built (a metrics counter).
         on_pending: called with the books a pass has still to cover (a metrics gauge).
-        duty: the share of its time the thread may spend building (0 < duty <= 1); it sleeps
-            the rest, after each row.
+        duty: the share of its time the thread may spend building while the server is busy
+            (0 < duty <= 1); it sleeps the rest, after each row.
     """
 
     def __init__(
@@ -120,6 +121,9 @@ class RowWarmer:
 
     def _run(self) -> None:
         _lower_priority()
+        # OpenMP's thread count is per calling thread: without this, the first search here
+        # starts a second OpenMP thread that spins between searches (8.6 s of CPU in 10 s).
+        configure_faiss(1)
         seen, since = None, time.monotonic()
         while not self._stop.wait(self.poll_s):
             try:
@@ -145,6 +149,7 @@ class RowWarmer:
         order = popularity_order(list(service.index.state.books.values()))
         order = order[: int(service.rows.max_rows * (1 - BOUND_HEADROOM))]
         built = 0
+        pacer = Pacer(self.duty)
         self.progress = WarmProgress(target[1], 0, len(order))
         for position, book_id in enumerate(order):
             if position % 64 == 0:
@@ -156,12 +161,30 @@ class RowWarmer:
                 built += 1
                 self._on_built()
                 self.progress = WarmProgress(target[1], built, len(order))
-                self._stop.wait((time.perf_counter() - began) * (1 / self.duty - 1))  # yield
+                self._stop.wait(pacer.pause(time.perf_counter() - began))  # 0 still lets other threads in
         seconds = time.perf_counter() - started
         self._on_pending(0)
         self.progress = WarmProgress(target[1], built, len(order), True, seconds)
         log.info("built %d reader rows ahead in %.1fs (catalog version %d)", built, seconds, target[1])
         return True
+
+
+class Pacer:
+    """How long to sleep after a row: `work_s` x (1 / duty - 1) when the process's other threads
+    used CPU since the last call (more than `busy_share` of the time that passed), else 0.
+    Process CPU time minus this thread's CPU time is what the others used."""
+
+    def __init__(self, duty: float, busy_share: float = 0.05):
+        self.duty = duty
+        self.busy_share = busy_share
+        self._mark = (time.perf_counter(), time.process_time(), time.thread_time())
+
+    def pause(self, work_s: float) -> float:
+        mark = (time.perf_counter(), time.process_time(), time.thread_time())
+        (wall0, process0, own0), self._mark = self._mark, mark
+        others = (mark[1] - process0) - (mark[2] - own0)
+        busy = others > self.busy_share * (mark[0] - wall0)
+        return work_s * (1 / self.duty - 1) if busy else 0.0
 
 
 def _same(a, b) -> bool:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_server.services.row_warmer import RowWarmer, popularity_order
+from smartlib_server.services.row_warmer import Pacer, RowWarmer, popularity_order
 from smartlib_server.services.similar_rows import SimilarRows
 
 
@@ -119,3 +119,23 @@ def test_stop_ends_the_thread_and_start_after_stop_does_nothing(service, warmer)
     assert not warmer.running
     warmer.start()
     assert not warmer.running
+
+
+def test_the_pacer_yields_only_while_other_threads_use_cpu():
+    pacer = Pacer(duty=0.5)
+    time.sleep(0.05)  # a window in which nothing else runs
+    assert pacer.pause(0.003) == 0.0
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            sum(range(1000))
+
+    spinner = threading.Thread(target=spin)
+    spinner.start()
+    try:
+        time.sleep(0.05)  # a window in which another thread burns CPU
+        assert pacer.pause(0.003) == pytest.approx(0.003)
+    finally:
+        stop.set()
+        spinner.join()
