@@ -183,7 +183,8 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
         on_change=index.catch_up, on_embedded=metrics.books_embedded.inc,
     )
     recommend = RecommendService(index, inference, max_k=settings.max_k, max_query_chars=settings.max_query_chars)
-    executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="smartlib-worker")
+    executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="smartlib-worker",
+                                  initializer=configure_faiss, initargs=(settings.faiss_threads,))
     versions = VersionManager(settings, index, inference)
     caching = build_answer_caching(settings, metrics)
     memory = build_conversation_memory(settings)

@@ -21,7 +21,12 @@ BLAS_THRESHOLD = 2 * 2688
 
 
 def configure_faiss(threads: int) -> None:
-    """One OpenMP thread gives steady single-query latency on 2 cores (see PERF_NOTES.md)."""
+    """One OpenMP thread gives steady single-query latency on 2 cores (see PERF_NOTES.md).
+
+    OpenMP keeps the thread count per calling thread: every thread that searches must call
+    this itself (the worker pool does, as its initializer); a thread that never did uses
+    all cores, and its idle OpenMP threads spin.
+    """
     faiss.omp_set_num_threads(threads)
     faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
 

@@ -194,5 +194,5 @@ def test_serving_index_load_passes_its_kind(monkeypatch):
     matrix = np.random.default_rng(0).standard_normal((3, serving_index.DIM)).astype(np.float32)
     index = ServingIndex(_Store(["a", "b", "c"], matrix), TitleIndex(), index_kind="ivf")
     index.load()
-    assert calls == [(3, serving_index.DIM, "ivf")]
+    assert calls == [(3, serving_index.DIM, "ivf"), (3, serving_index.BLOCK_DIM, "ivf")]  # the baseline, its text view
     assert len(index.baseline) == 3 and index.applied_seq == 7

@@ -59,7 +59,7 @@ class ServingState:
     finetuned: FinetunedModel | None
     source: str = "catalog"  # or "kb:<version>" when started from a knowledge-base snapshot
     signals: SignalTable | None = None  # the reader ranker's per-book signals; built from `books` when None
-    text_view: VectorIndex | None = None  # the baseline's 384-d text view (embedding.text_view); built when None
+    text_view: VectorIndex | None = None  # the baseline's 384-d text view (embedding.text_view); built ("auto") when None
 
     def __post_init__(self):
         if self.signals is None:
@@ -111,7 +111,7 @@ class ServingIndex:
             if model is not None:
                 model = with_index(model, ids, matrix, books, self.index_kind, self.derived, reuse=reuse_derived)
             self.titles.upsert(books.values())
-            self.state = ServingState(books, baseline, model)
+            self.state = ServingState(books, baseline, model, text_view=text_view_index(baseline, self.index_kind))
             self.applied_seq = seq
         self.ready.set()
         log.info("serving %d books (%d vectors) at catalog version %d", len(books), len(ids), seq)
@@ -181,13 +181,15 @@ class ServingIndex:
             return len(changes)
 
 
-def text_view_index(baseline: VectorIndex) -> VectorIndex:
+def text_view_index(baseline: VectorIndex, index_kind: str = "auto") -> VectorIndex:
     """The 384-d view of every baseline vector that text search scans (7x fewer bytes than the
-    2688-d index, same scores; see embedding.text_view). Flat up to about 21k books."""
+    2688-d index, same scores; see embedding.text_view), of the kind `index_kind` resolves to
+    (under "auto", flat up to about 21k books)."""
     ids = baseline.ids()
-    view = VectorIndex(BLOCK_DIM, choose_index_kind(len(ids), BLOCK_DIM, "auto"))
-    if ids:
-        view.upsert(ids, text_view(baseline.vectors(ids)))
+    if not ids:
+        return VectorIndex(BLOCK_DIM)
+    view = VectorIndex(BLOCK_DIM, choose_index_kind(len(ids), BLOCK_DIM, index_kind))
+    view.upsert(ids, text_view(baseline.vectors(ids)))
     return view
 
 

@@ -22,7 +22,7 @@ from smartlib_server.config import Settings
 from smartlib_server.domain import Book
 from smartlib_server.embedding import DIM, EMBEDDER_ID
 from smartlib_server.errors import ConfigError, FailedPrecondition, InvalidArgument, NotFound
-from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState, baseline_index, with_index
+from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState, baseline_index, text_view_index, with_index
 from smartlib_server.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
@@ -207,7 +207,8 @@ class VersionManager:
         finetuned = self.index.finetuned
         if finetuned is not None:
             finetuned = with_index(finetuned, ids, raw[rows], books, self.index.index_kind)
-        state = ServingState(dict(books), baseline, finetuned, source=f"kb:{version}")
+        view = text_view_index(baseline, self.index.index_kind)
+        state = ServingState(dict(books), baseline, finetuned, source=f"kb:{version}", text_view=view)
         _canary(finetuned.index if finetuned else baseline, baseline, state.books)
         self.index.swap(state, seq=int(loaded.manifest.get("catalog_version", 0)))
         previous, self.active_kb = self.active_kb, version
