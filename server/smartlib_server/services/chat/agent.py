@@ -14,7 +14,7 @@ from typing import Any
 
 from smartlib_server.adapters.conversation_memory import ConversationMemory, UserProfile
 from smartlib_server.domain import Book, BookFilter
-from smartlib_server.services.chat import authors, fallback, follow_ups, like_but, ordering, tastes
+from smartlib_server.services.chat import authors, fallback, follow_ups, lexicon, like_but, ordering, tastes
 from smartlib_server.services.chat import compare as comparing
 from smartlib_server.services.chat import language as lang
 from smartlib_server.services.chat import wording as w
@@ -129,7 +129,7 @@ class ChatAgent:
         elif kind in ("more", "not_like", "shorter"):
             follow_ups.follow_up(self, kind, ctx, turn, out)
         elif kind == "why":
-            follow_ups.why(self, intent.ordinal, ctx, out)
+            follow_ups.why(self, intent, ctx, out)
         else:
             self._unknown(intent, ctx, turn, out)
 
@@ -222,6 +222,8 @@ class ChatAgent:
 
     def _resume(self, pending: str, book: Book, ctx: Context, turn: TurnInput, out: Draft) -> None:
         """Carries out the action a question was waiting for, with the book the user chose."""
+        if ctx.query and ctx.query.get("mode") == "choice":  # the options not chosen are not what the reader wants either
+            out.skip = [i for i, _ in ctx.shown if i != book.id]
         if pending.startswith("like_but:"):
             like_but.resume(self, pending, book, ctx, turn, out)
             return
@@ -239,6 +241,7 @@ class ChatAgent:
     def _named_choice(self, text: str, ctx: Context) -> Book | None:
         """The one book of the pending choice whose author or distinctive title word the reply names."""
         words = set(fold(text).split()) - {"the", "one", "o", "a", "do", "da", "de", "by", "livro", "book"}
+        words |= {w[:-1] for w in words if w.endswith("s") and len(w) > 4}  # "Lukyanenko's" folds to "lukyanenkos"
         choices = [self._books[i] for i, _ in ctx.shown if i in self._books]
         if not words or len(choices) < 2:
             return None
@@ -303,6 +306,11 @@ class ChatAgent:
         # "best rated" / "most read" without topic words order the genre by catalog ratings instead.
         if topic and not genres and not intent.likes:
             found = self.resolver.author(topic, loose=False)
+            # "has stephen king written anything good", "o que vcs tem do george orwell": a full name
+            # among words that only ask for someone's books
+            name = " ".join(word for word in topic.split() if word not in lexicon.AUTHOR_ASK_WORDS)
+            if found.kind != "author" and name != topic and len(name.split()) >= 2:
+                found, topic = self.resolver.author(name, loose=False), name
             if found.kind == "author":  # "give me some Neil Gaiman": the whole topic is an author
                 authors.books_by(self, Intent("author", subject=topic, exclude=intent.exclude, sort=intent.sort), ctx, turn, out)
                 return
@@ -347,7 +355,7 @@ class ChatAgent:
         taste = self.tastes(turn) if use_tastes else Tastes()
         if use_tastes and query.get("mode") != "author":
             query["exclude_genres"] = tastes.keep_out(query, taste, seed_genres)
-        excluded = frozenset([*query.get("seen", []), *taste.disliked_books])
+        excluded = frozenset([*query.get("seen", []), *taste.disliked_books, *out.skip])
         filt = BookFilter(
             include_genres=frozenset(g.lower() for g in query.get("genres", [])),
             exclude_genres=frozenset(g.lower() for g in query.get("exclude_genres", [])),

@@ -12,7 +12,32 @@ import re
 from smartlib_server.services.chat import lexicon
 
 _PT_OF = r"(?:de|do|da|dos|das)"
-_POLITE = re.compile(r"^(?:(?:hey|hi|ola|oi|please|por favor|so|then|entao|ok|okay|well|bom|tudo bem)\b ?)+")
+_POLITE = re.compile(r"^(?:(?:hey|hi|ola|oi|please|por favor|so|then|entao|ok|okay|well|bom|tudo bem|honestly|actually|hmm+|um|uh|"
+                     r"olha|sinceramente|na verdade|cara|mano|gente|i was wondering|(?:can|could|would|will) you(?: please)?|kindly|"
+                     r"(?:voce )?(?:pode|poderia|podia|consegue|conseguiria)(?: por favor)?)\b ?)+")
+# Chat shorthand, expanded so the patterns see whole words: "vc tem livros da jk pfv".
+_SHORTHAND = {
+    "vc": "voce", "vcs": "voces", "pfv": "por favor", "pf": "por favor", "pfvr": "por favor",
+    "porfa": "por favor", "pls": "please", "plz": "please", "plis": "please", "q": "que", "oq": "o que",
+    "pq": "por que", "tb": "tambem", "tbm": "tambem", "tmb": "tambem", "mto": "muito", "mt": "muito",
+    "mta": "muita", "td": "tudo", "tds": "todos", "msm": "mesmo", "hj": "hoje", "cmg": "comigo", "qro": "quero",
+    "qria": "queria", "u": "you", "ur": "your",
+}
+_SHORTHAND_RE = re.compile(r"(?<!\S)(?:" + "|".join(sorted(map(re.escape, _SHORTHAND), key=len, reverse=True)) + r")(?!\S)")
+# Padding at the end that changes nothing: "... please", "... pfv", "... ai" (Portuguese "aí").
+_TRAILING_POLITE = re.compile(r"(?: (?:please|por favor|thanks|thank you|obrigad[oa]|valeu|for me|pra mim|para mim|ai|then|entao))+$")
+
+
+def normalise(folded: str, language: str = "") -> str:
+    """Expands chat shorthand and drops padding at the end; 'ai' only in Portuguese (in English
+    it may be AI, a topic)."""
+    text = _SHORTHAND_RE.sub(lambda m: _SHORTHAND[m.group(0)], folded)
+    trailing = _TRAILING_POLITE if language == "pt" else _TRAILING_EN
+    stripped = trailing.sub("", text).strip()
+    return stripped or text
+
+
+_TRAILING_EN = re.compile(r"(?: (?:please|por favor|thanks|thank you|obrigad[oa]|valeu))+$")
 
 # -- authors ------------------------------------------------------------------------------------
 _AUTHOR = [
@@ -38,7 +63,7 @@ _AUTHOR = [
                r"(?P<x>\S+(?: \S+){1,3}?)(?: s)? (?:books|novels|works|titles|stories)$"),
     # "do you have any rick riordan": a name of two to four words after the ask
     re.compile(r"^(?:do you have|have you got|you got|got|is there|are there) (?:any|anything|something|some)(?: (?:by|from))? "
-               r"(?!(?:good|great|new|other|more|books?|novels?)\b)(?P<x>\S+(?: \S+){1,3})$"),
+               r"(?!(?:good|great|new|other|more|books?|novels?|for|to|that|i|you|else|interesting|fun|like|similar|in|about|on|with|short|long|light|dark)\b)(?P<x>\S+(?: \S+){1,3})$"),
     # "quais livros a agatha christie escreveu", "que obras o machado de assis publicou"
     re.compile(r"^(?:quais|que|quantos) (?:livros|obras|romances|titulos)(?: que)? (?:o |a )?(?P<x>.+?) (?:escreveu|escreve|publicou|lancou)$"),
     # Anywhere in a longer ask: "do you have books from X", "i want to read something by X", "quero ler algo da X".
@@ -63,8 +88,8 @@ _SERIES = [
     re.compile(r"^(?:(?:list|show me|give me|show) )?(?:all )?(?:the )?(?P<x>.+?) (?:books |novels |series |saga )?in (?:reading |the right |the correct |publication |series )?order$"),
     re.compile(r"^(?:the )?(?P<x>.+?) (?:series |saga |books )?(?:reading )?order$"),
     re.compile(r"^(?:how many books are in|what books are in|which books are in|what are the books (?:in|of)|list the books (?:in|of)) (?:the )?(?P<x>.+?)(?: series| saga)?$"),
-    re.compile(rf"^(?:qual (?:e )?)?(?:a )?ordem (?:de leitura |certa |correta )?(?:{_PT_OF}|para ler|pra ler) (?:a serie |a saga |serie |saga |livros (?:{_PT_OF}) )?(?P<x>.+)$"),
-    re.compile(rf"^(?:em )?(?:que|qual) ordem (?:eu )?(?:devo |posso |tenho que |preciso )?ler (?:a serie |a saga |os livros {_PT_OF} )?(?P<x>.+)$"),
+    re.compile(rf"^(?:qual (?:e )?)?(?:a )?(?:ordem|sequencia) (?:de leitura |certa |correta |cronologica )?(?:{_PT_OF}|para ler|pra ler|pra eu ler|para eu ler) (?:a serie |a saga |serie |saga |livros (?:{_PT_OF}) )?(?P<x>.+)$"),
+    re.compile(rf"^(?:em )?(?:que|qual) (?:ordem|sequencia) (?:eu )?(?:devo |posso |tenho que |preciso )?ler (?:a serie |a saga |os livros {_PT_OF} )?(?P<x>.+)$"),
     re.compile(r"^(?:(?:me )?(?:mostre|mostra|liste|lista) )?(?:a |os livros d[ae] )?(?:serie |saga )?(?P<x>.+?) (?:em|na) ordem(?: de leitura| certa| correta)?$"),
     re.compile(r"^(?:quais sao |quais )?(?:os )?livros da (?:serie|saga) (?P<x>.+)$"),
     re.compile(r"^(?:which|what) (?P<x>.+?) (?:book|novel|one) (?:should|do|must|would) (?:i|you|we) (?:read|start with) first$"),
@@ -100,6 +125,14 @@ _AT = [
     re.compile(rf"^(?:qual (?:e )?)?o (?P<n>\w+) (?:livro |volume )?(?:{_PT_OF}|na serie|da serie|da saga) (?P<x>.+)$"),
     re.compile(rf"^(?:qual (?:e )?)?o (?:livro|volume|numero) (?P<n>\w+) (?:{_PT_OF}) (?P<x>.+)$"),
 ]
+_AT += [
+    # "which percy jackson book is the first one", "qual livro de duna e o primeiro"
+    re.compile(r"^(?:which|what) (?P<x>.+?) (?:book|novel|volume|part) (?:is|comes|goes) (?:the )?(?P<n>\w+)(?: one| book| in the series| in order)?$"),
+    re.compile(rf"^qual (?:livro|volume) (?:{_PT_OF} |da serie |da saga )(?P<x>.+?) (?:e|vem) (?:o |a )?(?P<n>\w+)(?: livro)?$"),
+    # "i read the first hunger games, which is the second", "li o primeiro de jogos vorazes, qual e o segundo"
+    re.compile(r"^i (?:just )?(?:read|finished|loved|liked) the \w+(?: book| one)? (?:of |in )?(?:the )?(?P<x>.+?) (?:what|which|whats)(?: is| s)? the (?P<n>\w+)(?: one| book)?$"),
+    re.compile(rf"^(?:eu )?(?:ja )?(?:li|terminei|acabei(?: de ler)?|gostei) (?:d?o |d?a )\w+(?: livro)? (?:{_PT_OF}) (?P<x>.+?) (?:qual (?:e |eh )?|e )?o (?P<n>\w+)(?: livro)?$"),
+]
 _POSITION = re.compile(r"^(?:the |o |a )?(?:book |livro |number |numero |volume |vol |n |part |parte )?(?P<n>\d+)(?: book| livro)?$")
 
 # -- tastes and memory --------------------------------------------------------------------------
@@ -123,7 +156,11 @@ _LIKE_AFTER = re.compile(r" (?:is|are|s) (?:my thing|my jam|my favou?rite(?: gen
 # Folding turns "é" (is) into "e" (and); these are the verb, so they must not split clauses.
 _IS = re.compile(r"(?<= )e(?= (?:pra mim|para mim|minha praia|a minha praia|o meu|meu favorito|tudo pra mim|chato)\b)|(?<=\bnao )e\b")
 _NOT = re.compile(rf"^(?:not|no|nor|nao|nem|never|nunca)(?: {_PT_OF})?(?: |$)")
-_CLAUSE = re.compile(r" (?:and|but|while|whereas|although|e|mas|porem|enquanto|so que) ")
+_CLAUSE = re.compile(r" (?:and|but|while|whereas|although|e|mas|porem|enquanto|so que) |(?= " + r"(?:me indica|me indique|indica|indique|me recomenda|me recomende|recomenda|recomende|me mostra|me mostre|sugere|sugira|"
+                     r"me sugere|me da|manda|me manda|recommend|suggest|give me|show me|find me)\b)")
+# An ask starts a clause afresh: "nao quero nada de terror, me indica um suspense" dislikes horror, asks for suspense.
+_ASK_VERB = re.compile(r"^(?:me indica|me indique|indica|indique|me recomenda|me recomende|recomenda|recomende|me mostra|me mostre|sugere|sugira|"
+                       r"me sugere|me da|manda|me manda|recommend|suggest|give me|show me|find me)\b")
 MEMORY_SHOW = re.compile(
     r"^(?:what|o que|que) (?:else )?(?:do |did |have )?(?:you |voce )?(?:know|remember|learned|recall|have|lembra|sabe|aprendeu|guardou|tem)(?: you)? "
     r"(?:about me|of me|on me|about my tastes?|de mim|sobre mim|a meu respeito|do meu gosto|dos meus gostos|sobre (?:o )?meu gosto|sobre meus gostos)$|"
@@ -145,7 +182,13 @@ _OFF_TOPIC = re.compile(
     r"table for|a table|reservation|reserve a|book me a (?:table|flight|room|hotel|taxi|ticket)|reserva|reservar|mesa para|"
     r"voo|voos|passagem|passagens|restaurante|"
     r"previsao do tempo|o tempo hoje|vai chover|chovendo|temperatura|clima hoje|clima amanha|noticias|cotacao|dolar|futebol|"
-    r"jogo do|placar|quem ganhou|receita|receitas|cozinhar|piada|piadas|que horas sao|que dia e hoje|capital d[aoe]|presidente d[aoe]|traduza|traduz|calcule|loteria)(?: |$)"
+    r"jogo do|placar|quem ganhou|receita|receitas|cozinhar|piada|piadas|que horas sao|que dia e hoje|capital d[aoe]|presidente d[aoe]|traduza|traduz|calcule|loteria|"
+    # errands, prices, gadgets, sport and schoolwork: words a reader asking for books seldom uses without a book word
+    r"pizza|pizzas|burger|sushi|lunch|dinner|nearby|near me|wifi|wi fi|router|password|printer|my (?:phone|laptop|computer|car)|"
+    r"tickets?|price of|how much (?:is|does|do|are|for)|euros?|dollars?|headache|parking|"
+    r"almoco|jantar|perto de mim|aqui perto|senha|impressora|meu (?:celular|computador|carro|notebook)|ingressos?|preco|"
+    r"quanto custa|quanto e|quanto sai|medico|remedio|dor de cabeca|estacionamento|time do|melhor time|campeonato|"
+    r"dever de casa|dever de|licao de casa|tarefa de|matematica|conserta|consertar|fix my|help me fix|repair my)(?: |$)"
     r"|\d+ ?(?:plus|minus|times|mais|menos|vezes|[x*/+-]) ?\d+"
 )
 # A sum, not a title: "2 + 2", "3*4", "10 / 2" ("11/22/63" and "#1-3" are titles and positions).
@@ -163,6 +206,7 @@ class Tastes:
     likes: tuple[str, ...]  # catalog genre names
     dislikes: tuple[str, ...]
     rest: str  # clauses that stated no taste ("recommend something")
+    asked: tuple[str, ...] = ()  # genres named before any taste verb: "fantasy please, but no romance"
 
 
 def strip_polite(folded: str) -> str:
@@ -216,10 +260,13 @@ def tastes(folded: str, language: str) -> Tastes | None:
     likes: list[str] = []
     dislikes: list[str] = []
     rest: list[str] = []
+    asked: list[str] = []
     polarity = 0  # 1 like, -1 dislike, 0 none yet
     stated = False
     for clause in _CLAUSE.split(_IS.sub("eh", folded)):
         clause = clause.strip()
+        if _ASK_VERB.match(clause):
+            polarity = 0
         verb_like, verb_dislike = _LIKE_VERB.match(clause), _DISLIKE_VERB.match(clause)
         after_dislike, after_like = _DISLIKE_AFTER.search(clause), _LIKE_AFTER.search(clause)
         if after_dislike or after_like:
@@ -239,6 +286,8 @@ def tastes(folded: str, language: str) -> Tastes | None:
         if found and polarity:
             stated = True
             (likes if polarity > 0 else dislikes).extend(found)
+        elif found:
+            asked.extend(found)
         leftover = f" {clause} "
         for phrase, _ in pairs:
             leftover = leftover.replace(f" {phrase} ", " ")
@@ -247,7 +296,8 @@ def tastes(folded: str, language: str) -> Tastes | None:
         return None
     dislikes = list(dict.fromkeys(dislikes))
     likes = [g for g in dict.fromkeys(likes) if g not in dislikes]
-    return Tastes(tuple(likes), tuple(dislikes), " ".join(" ".join(rest).split()))
+    asked = [g for g in dict.fromkeys(asked) if g not in dislikes and g not in likes]
+    return Tastes(tuple(likes), tuple(dislikes), " ".join(" ".join(rest).split()), tuple(asked))
 
 
 def is_off_topic(folded: str, raw: str = "") -> bool:

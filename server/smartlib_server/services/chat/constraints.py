@@ -13,12 +13,14 @@ from smartlib_server.services.chat import lexicon
 
 # Words that turn the genre after them into an exclusion ("no", "sem", "tirando"...).
 _NEGATIONS = frozenset(
-    "no not without except excluding minus nothing avoid skip dont nor never non "
-    "sem nada exceto excluindo menos tirando fora nao nenhum nenhuma evite evitar nem".split()
+    "no not without except excluding minus nothing avoid skip dont nor never non arent isnt wasnt werent cant "
+    "remove drop exclude "
+    "sem nada exceto excluindo menos tirando fora nao nenhum nenhuma evite evitar nem tira tire tirar retira "
+    "remova remove exclua exclui excluir pula pule".split()
 )
 # Words allowed between the negation and the genre: "without any romance", "sem nada de romance".
 _BRIDGE = frozenset("any more of the a an with too much or nor be is are de do da dos das com muito muita mais ou nem seja sejam want quero like gosto "
-                    "os as o books livros those ones esses essas".split())
+                    "os as o books livros those ones esses essas stuff kind type sort really sejam for pra para tipo genero".split())
 
 _SORTS: list[tuple[str, re.Pattern]] = [
     ("popular", re.compile(
@@ -26,7 +28,10 @@ _SORTS: list[tuple[str, re.Pattern]] = [
         r"mais (?:populares|popular|lidos|lidas|lido|lida|famosos|famosas|famoso|famosa|conhecidos|conhecidas|queridos)|"
         r"best known|well known)(?= |$)")),
     ("rating", re.compile(
-        r"(?:^| )(?:the )?(?:(?:best|top|highest|higher|better|most highly|highly|well)[ -]?(?:rated|reviewed|ranked)|"
+        r"(?:^| )(?:the )?(?:(?:best|top|highest|higher|better|most highly|highly|(?:really |very )?well)[ -]?(?:rated|reviewed|ranked|liked)|"
+        r"(?:do |that )?(?:readers|people|critics) (?:rate|rated|like|love|liked|loved) (?:the )?(?:highest|most|best)|"
+        r"rated (?:the )?highest|(?:with )?(?:the )?(?:highest|best|top) (?:ratings?|reviews|scores?)|critically acclaimed|acclaimed|"
+        r"(?:com )?(?:as |a )?(?:notas?|avaliac(?:ao|oes)) mais altas?|(?:que )?(?:os leitores|o pessoal|as pessoas) (?:mais )?(?:gostam|gostaram|amam|avaliam melhor)(?: mais)?|"
         r"(?:the )?(?:\d+ )?(?:best|top|greatest|finest)(?: \d+)?|highest rating|best ratings?|"
         r"(?:mais )?bem (?:avaliados|avaliadas|avaliado|avaliada|cotados|cotadas)|melhor(?:es)? (?:avaliados|avaliadas|avaliado|avaliada)|"
         r"(?:com )?(?:as |a )?(?:melhores|maiores|melhor|maior) notas?|(?:com )?(?:a )?nota mais alta|melhores|melhor)(?= |$)")),
@@ -82,7 +87,9 @@ def _negation_before(words: list[str], start: int) -> int | None:
     return None
 
 
-_EVER = re.compile(r"(?:^| )(?:of all time|ever written|of the century|ever|de todos os tempos|da historia|ja escritos?|do seculo)(?= |$)")
+_EVER = re.compile(r"(?:^| )(?:of all time|ever written|of the century|ever|de todos os tempos|da historia|ja escritos?|do seculo|"
+                   r"according to (?:the )?readers|by readers|segundo (?:os )?leitores|de acordo com (?:os )?leitores|pelos leitores|"
+                   r"right now|at the moment|currently|no momento|atualmente|hoje em dia)(?= |$)")
 _DANGLING = re.compile(r"(?:^| )(?:but|and|or|please|mas|e|ou|porem|so que|por favor)$")
 
 

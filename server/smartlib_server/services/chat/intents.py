@@ -77,7 +77,57 @@ _SIMILAR = re.compile(
     r"(?:like|similar to|in the vein of|along the lines of|parecid[oa]s? com|semelhantes? a|similar(?:es)? a|como|tipo|no estilo de|na linha de) "
     r"(?P<x>.+)$"
 )
+# "what's similar to X", "tem algum livro parecido com X mas Y": a similarity phrase anywhere, after any lead-in
+_SIMILAR_LOOSE = re.compile(
+    r"^(?:.* )?(?:similar to|in the vein of|along the lines of|(?:books?|novels?|something|anything|stuff|ones?|reads?) like|"
+    r"parecid[oa]s? com|semelhantes? a|similar(?:es)? a|no estilo de|na linha de|(?:algo|alguma coisa|livros?|uns|umas) (?:tipo|como)) (?P<x>.+)$")
 _SIMILAR_TAIL = re.compile(r"^(?:if i liked|since i liked|i liked|i loved|se eu gostei de|ja que gostei de|gostei de|adorei|amei) (?P<x>.+?) (?:what else(?: (?:should|could|can|would) i read)?|what next|what should i read( next)?|o que mais(?: (?:eu )?(?:devo|posso) ler)?|o que ler( agora| depois)?)$")
+# "I loved The Name of the Wind, anything similar but shorter?", "Dune was great, got anything like it?",
+# "gostei muito do nome do vento, tem algo parecido porem de ficcao cientifica?": a liked book, then an ask for more like it.
+_LOVED_LEAD = re.compile(r"^(?:i (?:really |just |absolutely )?(?:loved|liked|enjoyed|adored|love|like|enjoy|devoured|finished)|"
+                         r"(?:eu )?(?:gostei (?:muito |demais |bastante )?(?:de|do|da|dos|das)|adorei|amei|curti|devorei|terminei|acabei de ler|li)) (?P<x>.+)$")
+_PRAISE = re.compile(r"^(?P<x>.+?) (?:was|is|were) (?:so |really |very |absolutely |just )?(?:great|amazing|awesome|good|incredible|fantastic|brilliant|"
+                     r"wonderful|excellent|perfect|fun|beautiful|my favou?rite(?: book)?)(?: (?P<rest>.+))?$|"
+                     r"^(?P<y>.+?) (?:foi|e|eh|era) (?:muito |super |bem |simplesmente )?(?:bom|boa|otimo|otima|incrivel|maravilhoso|maravilhosa|"
+                     r"demais|sensacional|perfeito|perfeita|massa|top|lindo|linda|o meu favorito|meu favorito)(?: (?P<rest2>.+))?$")
+_MORE_LIKE_IT = re.compile(
+    r"(?:^| )(?:(?:anything|something|books?|others?|more|one|ones|stuff|novels?) (?:similar|like (?:it|that|this|this one|that one))|"
+    r"similar (?:books?|ones?|novels?|to (?:it|that|this))|like (?:it|that one|this one)|in the same vein|along (?:the same|those) lines|"
+    r"(?:algo|alguma coisa|algum|alguns|outros?|livros?|mais) (?:parecid[oa]s?|semelhantes?|similar(?:es)?|do tipo|nessa linha|na mesma linha|assim)|"
+    r"parecid[oa]s?(?: com (?:ele|ela|esse|essa|isso))?|semelhantes?|na mesma linha|nessa linha|do mesmo estilo|no mesmo estilo)(?: |$)")
+
+
+def _liked_then_similar(folded: str) -> tuple[str, str] | None:
+    """(liked title, what should differ) from "I loved X, anything similar but Y?", or None."""
+    praise = _PRAISE.match(folded)
+    if praise:
+        subject, rest = praise.group("x") or praise.group("y"), praise.group("rest") or praise.group("rest2") or ""
+        ask = _MORE_LIKE_IT.search(f" {rest} ")
+        if not ask:
+            return None
+        parts = _MODIFIER.split(f" {rest[ask.end() - 1:]} ", maxsplit=1)
+        return subject, (parts[1].strip() if len(parts) == 2 else "")
+    match = _LOVED_LEAD.match(folded)
+    if not match:
+        return None
+    words = match.group("x").split()
+    # the title ends where the ask for more begins: the earliest cut whose rest asks for similar books
+    for cut in range(1, len(words)):
+        rest = " ".join(words[cut:])
+        ask = _MORE_LIKE_IT.search(f" {rest} ")
+        if ask and _ASK_START.match(rest):
+            tail = rest[ask.end() - 1:] if ask.end() <= len(rest) + 1 else ""
+            parts = _MODIFIER.split(f" {tail} ", maxsplit=1)
+            modifier = parts[1].strip() if len(parts) == 2 else ""
+            return " ".join(words[:cut]), modifier
+    return None
+
+
+_ASK_START = re.compile(r"^(?:(?:so |and |now |then |e |entao |agora )?(?:any|anything|something|some|got|do you have|have you got|can you|could you|"
+                        r"recommend|suggest|what|whats|is there|are there|more|other|others|similar|books?|give me|show me|find me|"
+                        r"tem|teria|voce tem|voces tem|algo|alguma|algum|alguns|me indica|indica|recomenda|sugere|quero|queria|o que|mais|outros?|"
+                        r"livros?|parecid|semelhante))")
+
 _ABOUT = [
     re.compile(r"^(?:(?:can|could) you )?(?:please )?(?:tell me|tell us|talk|say something|teach me) (?:more )?(?:about|on) (?P<x>.+)$"),
     re.compile(r"^(?:what is|whats|what s) (?P<x>.+?)(?: about)?$"),
@@ -94,9 +144,22 @@ _LIKE = re.compile(r"^(?:i (?:really )?(?:liked|loved|enjoyed|like|love|adored)|
 _DISLIKE = re.compile(r"^(?:i (?:didnt|did not|don t|dont|do not) (?:like|enjoy)|i (?:really )?(?:hated|disliked|hate|dislike|detest|cant stand|can t stand)|"
                       r"(?:eu )?(?:nao gostei (?:de|do|da)|nao gosto (?:de|do|da)|odiei|detestei|odeio|detesto)) (?P<x>.+)$")
 
-_MORE = re.compile(r"^(?:(?:show me |give me |any |some )?(?:more|others|another|another one|other ones|more please|more of those|more like (?:that|those|these))( please)?|(?:a few |some )more(?: please)?|(?:me )?(?:mostre |mostra |de |da |quero |manda )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais um|mais alguns|mais algumas|mais uns|mais umas|mais outros)( por favor)?)$")
+_MORE = re.compile(r"^(?:(?:(?:show|give|send|get|find)(?: me)? |any |some |i want |id like |(?:do you )?(?:have|got) (?:any )?)?(?:a few |a couple |a couple of |some |any )?(?:more|others|another|another one|other ones|more please|more options|more books|more suggestions|more of (?:those|these|them)|more like (?:that|those|these)|anything else|what else|else)( please)?|(?:a few |some )more(?: please)?|(?:me )?(?:mostre |mostra |de |da |quero |manda |tem |teria |(?:voce |voces )?(?:tem|teria|teriam) )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais dessas|mais um|mais uma|mais alguns|mais algumas|mais uns|mais umas|mais outros|outras opcoes|outras sugestoes|mais alguma coisa|algo mais|mais coisa|mais coisas)(?: ai)?( por favor)?)$")
 _SHORTER = re.compile(r"(?:^| )(?:shorter|short one|short ones|quicker read|less long|something short|mais curt[oa]s?|menor(?:es)?|mais rapido de ler|algo curto|curtinho)(?: |$)")
-_WHY = re.compile(r"^(?:why|how come|por que|porque|por qual motivo|pq)(?: (?:that|those|these|this|is that|esse|esses|isso|essa|estes|estas|these ones|did you pick (?:that|those|it)|voce escolheu (?:esse|esses|isso)))?(?: (?P<x>.+?))?$")
+_WHY = re.compile(
+    r"^(?:why|how come|por que|porque|por qual motivo|por qual razao|pq)"
+    r"(?: (?:did|do|would|have) you| (?:voce|voces))?"
+    r"(?: (?:pick|picked|choose|chose|chosen|recommend|recommended|suggest|suggested|include|included|list|listed|show|showed|put|"
+    r"escolheu|indicou|indica|recomendou|recomenda|sugeriu|colocou|mostrou|incluiu))?"
+    r"(?: (?P<x>.+?))?(?: (?:for me|pra mim|para mim|then|entao|ai|here|aqui|on the list|na lista))?$")
+# "why?" alone, or with a word for the whole list, explains every book shown
+_WHY_LIST = frozenset({
+    "that", "those", "these", "them", "they", "all", "all of them", "these ones", "those ones", "this list", "that list",
+    "is that", "are those", "are these", "isso", "esses", "essas", "estes", "estas", "eles", "elas", "todos", "todas",
+    "esses livros", "essas opcoes", "essa lista", "esses ai"})
+# "why this one?", "por que esse?": the book the conversation is on
+_WHY_FOCUS = frozenset({"this", "this one", "that one", "it", "this book", "that book", "the one", "esse", "essa", "este", "esta",
+                        "esse livro", "essa obra", "este livro", "esse ai", "essa ai", "ele", "ela", "esse aqui", "este aqui"})
 _NOT_LIKE = re.compile(
     r"^(?:no|nope|nah|nao|not like that|not that|not those|not these|not quite|something (?:else|different)|"
     r"different ones?|i don t like (?:those|these|that|them)|i dont like (?:those|these|that|them)|none of (?:those|these|them)|"
@@ -106,18 +169,22 @@ _NOT_LIKE = re.compile(
 _RECOMMEND_WORDS = re.compile(
     r"(?:^| )(?:recommend|recommendation|recommendations|suggest|suggestion|suggestions|looking for|i want|i would like|id like|"
     r"in the mood for|give me|show me|any good|what should i read|books|novels|recomende|recomenda|recomendacao|recomendacoes|"
-    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que (?:eu )?(?:devo |posso |vou |deveria |poderia )?(?:ler|leio)|what (?:should|can|could|do|shall) i read|what to read)(?: |$)"
+    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que (?:eu )?(?:devo |posso |vou |deveria |poderia )?(?:ler|leio)|what (?:should|can|could|do|shall) i read|what to read|"
+    r"got (?:something|anything|any)|(?:something|anything) (?:good )?(?:for me )?to read|pick (?:something|anything|one|a book)|choose (?:something|a book)|"
+    r"(?:need|want) (?:something|a book)|sugere|sugerir|manda|me manda|me indica|indicacao|indicacoes|dica|dicas|"
+    r"(?:algo|alguma coisa|um livro) (?:bom )?(?:pra|para) (?:eu )?ler|tem (?:algo|alguma coisa|algum livro)|escolhe|escolha)(?: |$)"
 )
 
 
 def parse(text: str, language: str) -> Intent:
     """Parses one message. `language` only breaks ties between the two tables of genre words."""
-    folded = fold(text)
+    folded = asks.normalise(fold(text), language)
     if not folded:
         return Intent("help")
     for kind, pattern in (("greet", _GREET), ("help", _HELP), ("thanks", _THANKS), ("bye", _BYE)):
         if pattern.match(folded):
             return Intent(kind)
+    folded = asks.strip_polite(folded)
     polite = asks.strip_polite(folded)
     if asks.MEMORY_FORGET.match(polite):
         return Intent("memory_forget")
@@ -131,16 +198,24 @@ def parse(text: str, language: str) -> Intent:
         return Intent("not_like")
     why = _WHY.match(folded)
     if why:
-        return Intent("why", ordinal=ordinal_of(why.group("x") or ""))
+        said = _clean_subject(why.group("x") or "")
+        said = re.sub(r"^(?:is |was |are |is there |esta |e )", "", said)  # "why is the second one"
+        said = re.sub(r" (?:there|in there|included|on it|is on|here|aqui|ai)$", "", said).strip()
+        if not said or said in _WHY_LIST:
+            return Intent("why")
+        if said in _WHY_FOCUS:
+            return Intent("why", subject="it")
+        return Intent("why", ordinal=ordinal_of(said), subject="" if ordinal_of(said) else said)
     ordinal = ordinal_of(folded)
     if ordinal:
         return Intent("pick", ordinal=ordinal)
     surprise = bool(asks.SURPRISE.search(folded))
     taste = asks.tastes(polite, language)
     if taste:
-        asked = _RECOMMEND_WORDS.search(f" {taste.rest} ") or surprise
+        asked = _RECOMMEND_WORDS.search(f" {taste.rest} ") or surprise or taste.asked
         kind = "recommend" if asked else "taste"
-        return Intent(kind, genres=taste.likes, exclude=taste.dislikes, likes=taste.likes, dislikes=taste.dislikes, surprise=surprise)
+        return Intent(kind, genres=(*taste.asked, *taste.likes), exclude=taste.dislikes, likes=taste.likes,
+                      dislikes=taste.dislikes, surprise=surprise)
     c = constraints.extract(polite, language)
     body = asks.strip_polite(c.rest)
     if (c.exclude or c.sort) and not _LIST_NOUN.search(f" {body} ") and not [
@@ -150,7 +225,12 @@ def parse(text: str, language: str) -> Intent:
     found = _reader_ask(body, c, language)
     if found is not None:
         return found
-    match = _SIMILAR_TAIL.match(c.plain) or _SIMILAR.match(c.plain)
+    liked = _liked_then_similar(polite)
+    if liked and liked[0] and not _looks_like_genre_request(liked[0], language):
+        subject, modifier = liked
+        kind = "like_but" if modifier else "similar"
+        return _with_reference(Intent(kind, subject=_clean_subject(subject), modifier=modifier, exclude=c.exclude, sort=c.sort))
+    match = _SIMILAR_TAIL.match(c.plain) or _SIMILAR.match(c.plain) or _SIMILAR_LOOSE.match(polite)
     if match and not _looks_like_genre_request(match.group("x"), language):
         subject, modifier = _split_modifier(match.group("x"))
         kind = "like_but" if modifier else "similar"
@@ -191,7 +271,9 @@ _VAGUE = frozenset(
     "what o que i eu mim which quais qual are there have has tem ha voces sao ones one those these them "
     "esses essas eles elas deles delas recommendations recommendation suggestions suggestion ideas idea tips "
     "sugestao sugestoes ideia ideias dica dicas indicacao indicacoes got get give gimme any some good "
-    "tens tem voce recomenda recomendacao recomendacoes leio deveria poderia shall to".split()
+    "tens tem voce recomenda recomendacao recomendacoes leio deveria poderia shall to "
+    "only really just very pretty quite also need needs looking for pick choose escolhe escolha sugere manda indica "
+    "voces please por favor pra para mim for me my meu minha ai tambem muito bem".split()
 )
 _LIST_NOUN = re.compile(r" (?:books?|novels?|titles?|reads|livros?|obras?|titulos?|romances|leituras?) ")
 _MODIFIER = re.compile(r" (?:but|only|though|except|just|yet|mas|porem|so que|contudo|entretanto|todavia) ")

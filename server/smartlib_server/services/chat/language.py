@@ -24,14 +24,17 @@ _PT = frozenset(
     "curto curtos mesmo tambem agora bom boa dia tarde noite tudo bem como vai pode poderia escreveu autor "
     "autora serie saga escrito ler leitura historia historias genero adoro amo curto sou fa surpreenda surpreende "
     "esqueca esquece apague apaga lembra sabe mim gosta gostar vem depois proximo ordem melhores avaliados populares "
-    "obras escreveu quais ja agora tem voces nada sem mas porem so ainda".split()
+    "obras escreveu quais ja agora tem voces nada sem mas porem so ainda odeio detesto vc vcs pfv tbm sugere tira "
+    "manda acabei terminei quanto custa meu minha hoje afim sequencia continuacao escritor escritora leio curti "
+    "nenhum nenhuma pelo pela ao aos sao foi era estou isso seria queria melhor pior algum alguns lido lidos".split()
 )
 _EN = frozenset(
     "the and of to about tell me books book like similar recommend recommendation recommendations suggest "
     "give show more something shorter short why what who wrote written is are was it that this these those "
     "one ones first second third last please thanks thank you hello hi hey help compare with versus between "
     "difference want would love liked loved hated read reading any some good great other others another "
-    "not no yes how can could do does did author series by from for in on kind sort".split()
+    "not no yes how can could do does did author series by from for in on kind sort has have got anything much "
+    "my your which where when there else fix nearby just need looking into fan".split()
 )
 # Words spelled the same in both languages are no evidence either way.
 _SHARED = frozenset("a o as compare romance terror drama horror humor suspense thriller".split())

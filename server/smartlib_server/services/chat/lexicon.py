@@ -246,6 +246,15 @@ EN_GENRES: dict[str, str] = {
     "time travel": "Time Travel", "true crime": "True Crime", "contemporary": "Contemporary",
     "historical romance": "Historical Romance", "chick lit": "Chick Lit", "retellings": "Retellings",
     "religion": "Religion", "spirituality": "Spirituality", "travel": "Travel", "economics": "Economics",
+    # plurals and everyday words for the same genres
+    "fantasies": "Fantasy", "fantasy novels": "Fantasy", "dystopias": "Dystopia", "dystopian novels": "Dystopia",
+    "romances": "Romance", "love story": "Romance", "romcom": "Romance", "rom com": "Romance", "romcoms": "Romance",
+    "whodunits": "Mystery", "whodunnit": "Mystery", "whodunnits": "Mystery", "detective stories": "Detective",
+    "detectives": "Detective", "crime novels": "Crime", "crime fiction": "Crime", "spooky": "Horror", "creepy": "Horror",
+    "ghost stories": "Horror", "horror stories": "Horror", "horrors": "Horror", "classic novels": "Classics",
+    "poem": "Poetry", "comic": "Comics", "manga": "Manga", "westerns": "Westerns", "western": "Westerns",
+    "biographical": "Biography", "mythological": "Mythology", "historical novels": "Historical Fiction",
+    "spy novels": "Espionage", "spy thrillers": "Espionage", "space operas": "Space Opera", "fairy tales": "Fairy Tales",
 }
 PT_GENRES: dict[str, str] = {
     "fantasia": "Fantasy", "fantasia epica": "Epic Fantasy", "alta fantasia": "High Fantasy",
@@ -272,6 +281,14 @@ PT_GENRES: dict[str, str] = {
     "romance historico": "Historical Romance", "religiao": "Religion", "espiritualidade": "Spirituality",
     "viagem": "Travel", "economia": "Economics", "thriller": "Thriller", "thrillers": "Thriller",
     "ficcao literaria": "Literary Fiction", "cyberpunk": "Cyberpunk", "sci fi": "Science Fiction",
+    # plurais e jeitos do dia a dia de dizer os mesmos gêneros
+    "fantasias": "Fantasy", "ficcoes cientificas": "Science Fiction", "distopica": "Dystopia", "distopicas": "Dystopia",
+    "historias de amor": "Romance", "historia de amor": "Romance", "agua com acucar": "Romance", "suspenses": "Suspense",
+    "de medo": "Horror", "assustadora": "Horror", "assustadoras": "Horror", "sobrenaturais": "Paranormal",
+    "autobiografias": "Autobiography", "contos de fadas": "Fairy Tales", "romances historicos": "Historical Romance",
+    "romances policiais": "Crime", "romance policial": "Crime", "historias de detetive": "Detective",
+    "detetives": "Detective", "quadrinho": "Comics", "mangas": "Manga", "faroeste": "Westerns", "bang bang": "Westerns",
+    "poema": "Poetry", "livros de historia": "History", "classicos da literatura": "Classics",
 }
 # Portuguese names for catalog genres, used when answering in Portuguese.
 GENRE_PT: dict[str, str] = {
@@ -303,7 +320,7 @@ GENRE_PT: dict[str, str] = {
     "World War I": "Primeira Guerra Mundial", "Ancient History": "história antiga", "Military History": "história militar",
     "American History": "história americana", "Sociology": "sociologia", "Anthropology": "antropologia",
     "Physics": "física", "Astronomy": "astronomia", "Biology": "biologia", "Evolution": "evolução", "Medicine": "medicina",
-    "Health": "saúde", "Technology": "tecnologia", "Feminism": "feminismo", "Survival": "sobrevivência", "Popular Science": "divulgação científica", "Horror Fiction": "terror",
+    "Health": "saúde", "Technology": "tecnologia", "Feminism": "feminismo", "Survival": "sobrevivência", "Popular Science": "divulgação científica", "Horror Fiction": "terror", "Manga": "mangá", "Westerns": "faroeste",
 }
 # Portuguese mood and theme words, translated so the English text encoder understands them.
 PT_WORDS: dict[str, str] = {
@@ -335,6 +352,13 @@ FILLER = frozenset(
     "algum alguma alguns algumas bom bons boa boas melhor melhores recomende recomenda recomendar indique "
     "indica sugira sugere sugerir me mostre mostra ler leitura algo sobre com que sao e em no na nos nas "
     "tipo genero historias obra obras voce pode poderia".split()
+)
+
+# Words around an author's name that only ask for their books: "has X written anything", "o que vcs tem do X".
+AUTHOR_ASK_WORDS = frozenset(
+    "written wrote write writes writing published publish has have had did does got else all everything works work "
+    "author writer by from any tem voces voce vc vcs escreveu escreve escreveram publicou publicado escrito escritos ja ai "
+    "todos tudo autor autora escritor escritora do da de dos das por pelo pela".split()
 )
 
 _ARTICLE = re.compile(r"^(the|a|an|o|a|os|as|um|uma)\s+")

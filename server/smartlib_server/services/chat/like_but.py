@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 
 POOL = 8  # neighbours fetched per book shown, before the change is applied
 
-_SHORTER = re.compile(r"(?:^| )(?:shorter|short|quicker|quick|less long|not as long|smaller|brief|mais curt[oa]s?|curt[oa]s?|menor(?:es)?|menos long[oa]s?|mais rapid[oa]s?)(?: |$)")
-_LIGHTER = re.compile(r"(?:^| )(?:less (?:dark|grim|sad|violent|heavy|scary|serious|bleak)|lighter|light|happier|happy|more (?:fun|cheerful|uplifting|hopeful|upbeat|lighthearted)|"
+_SHORTER = re.compile(r"(?:^| )(?:shorter|short|quicker|quick|less long|not as long|not so long|smaller|brief|briefer|fewer pages|less pages|thinner|"
+                      r"mais curt[oa]s?|curt[oa]s?|curtinh[oa]s?|menor(?:es)?|menos long[oa]s?|mais rapid[oa]s?|menos paginas|mais fin[oa]s?|"
+                      r"nao tao long[oa]s?|pequen[oa]s?|mais pequen[oa]s?)(?: |$)")
+_LIGHTER = re.compile(r"(?:^| )(?:(?:less|not as|not so|not that|not too|nothing as) (?:dark|grim|sad|violent|heavy|scary|serious|bleak|depressing|intense|creepy|gory|disturbing)|"
+                      r"(?:nao tao|nem tao|menos) (?:sombri[oa]s?|pesad[oa]s?|triste|tristes|violent[oa]s?|assustador(?:es|a)?|seri[oa]s?|dark|denso|densa|intens[oa]s?|depressiv[oa]s?|deprimente)|"
+                      r"mais (?:levinho|levinha|tranquil[oa]s?|fofinho|otimista)|levinh[oa]s?|lighter|light|happier|happy|more (?:fun|cheerful|uplifting|hopeful|upbeat|lighthearted)|"
                       r"funnier|cozier|cosier|feel good|cheerful|upbeat|uplifting|"
                       r"menos (?:sombri[oa]s?|pesad[oa]s?|triste|tristes|violent[oa]s?|assustador(?:es|a)?|seri[oa]s?|dark)|mais (?:leve|leves|alegre|alegres|divertid[oa]s?|engracad[oa]s?|otimista|fofo|fofos)|leve|leves|alegre)(?: |$)")
 _DARKER = re.compile(r"(?:^| )(?:darker|dark|grimmer|grittier|scarier|more (?:serious|dark|grim|violent|intense)|mais (?:sombri[oa]s?|pesad[oa]s?|dark|assustador(?:es|a)?|seri[oa]s?|intens[oa]s?)|sombri[oa]s?)(?: |$)")

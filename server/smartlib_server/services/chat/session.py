@@ -87,6 +87,7 @@ class Draft:
         self.dislikes: list[str] = []
         self.forget = False
         self.fallback = False  # the turn said it could not help (off-topic or not understood)
+        self.skip: list[str] = []  # books never to list this turn: the other options of a question just answered
 
     def set_list(self, items: list[tuple[Book, str]], query: dict[str, Any]) -> None:
         reasons = [(b, w.reason(r, self.p.language)) for b, r in items]
