@@ -23,6 +23,14 @@ def test_shorthand_expands_and_padding_goes(folded, language, expected):
     assert asks.normalise(folded, language) == expected
 
 
+@pytest.mark.parametrize("text, author", [
+    ("did agatha christie write anything besides poirot?", "agatha christie"), ("has stephen king written other books?", "stephen king"),
+])
+def test_did_x_write_anything(text, author):
+    intent = parse(text, "en")
+    assert (intent.kind, intent.subject) == ("author", author)
+
+
 @pytest.mark.parametrize("text, language, kind, subject, modifier", [
     ("I loved The Name of the Wind, anything similar but shorter?", "en", "like_but", "the name of the wind", "shorter"),
     ("Dune was great. Got anything like it but lighter?", "en", "like_but", "dune", "lighter"),
@@ -54,6 +62,7 @@ def test_more_ways_to_say_what_should_differ(modifier, kind):
     ("li o primeiro de jogos vorazes, qual é o segundo?", "pt", "series_at", "jogos vorazes", 2),
     ("I read the first Hunger Games, which is the second?", "en", "series_at", "hunger games", 2),
     ("sequencia certa pra ler mistborn", "pt", "series", "mistborn", 0),
+    ("em que ordem eu leio throne of glass?", "pt", "series", "throne of glass", 0),
 ])
 def test_a_place_in_a_series_asked_another_way(text, language, kind, subject, ordinal):
     intent = parse(text, language)
@@ -120,7 +129,7 @@ def test_errands_are_off_topic(text, language):
 
 @pytest.mark.parametrize("text, ordinal, subject", [
     ("why?", 0, ""), ("why those?", 0, ""), ("por quê?", 0, ""), ("why did you pick those?", 0, ""),
-    ("why this one?", 0, "it"), ("por que esse?", 0, "it"), ("why that one", 0, "it"),
+    ("why this one?", 0, "it"), ("por que esse?", 0, "it"), ("e por que esse?", 0, "it"), ("and why the first?", 1, ""), ("why that one", 0, "it"),
     ("why the third?", 3, ""), ("por que o segundo?", 2, ""), ("why is the second one there?", 2, ""),
     ("why Gone Girl?", 0, "gone girl"), ("pq vc indicou duna?", 0, "duna"),
 ])

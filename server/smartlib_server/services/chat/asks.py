@@ -46,6 +46,8 @@ _AUTHOR = [
                r"(?:books?|novels?|works?|titles?|stuff|things?|something|anything|everything|stories|reads)?(?: else| other| more)? ?"
                r"(?:written |published )?(?:by|from) (?P<x>.+)$"),
     re.compile(r"^what (?:else )?(?:books |novels )?(?:has|did|have|does) (?P<x>.+?) (?:write|written|wrote|published|publish)(?: else)?$"),
+    # "did agatha christie write anything besides poirot", "has stephen king written other books"
+    re.compile(r"^(?:did|has|have|does) (?P<x>.+?) (?:write|written|wrote|publish|published) (?:anything|something|any|other|more|else|books?|novels?)\b.*$"),
     # "stephen king books": a short name and nothing else, so "tell me about sci fi books" stays a genre ask
     re.compile(r"^(?:(?:show me|list|give me|recommend|any|some) )?"
                r"(?!.*\b(?:about|on|like|for|with|to|me|i|recommend|suggest|want|need|good|new|now|more|some|any|best|top|other)\b)"
@@ -89,7 +91,7 @@ _SERIES = [
     re.compile(r"^(?:the )?(?P<x>.+?) (?:series |saga |books )?(?:reading )?order$"),
     re.compile(r"^(?:how many books are in|what books are in|which books are in|what are the books (?:in|of)|list the books (?:in|of)) (?:the )?(?P<x>.+?)(?: series| saga)?$"),
     re.compile(rf"^(?:qual (?:e )?)?(?:a )?(?:ordem|sequencia) (?:de leitura |certa |correta |cronologica )?(?:{_PT_OF}|para ler|pra ler|pra eu ler|para eu ler) (?:a serie |a saga |serie |saga |livros (?:{_PT_OF}) )?(?P<x>.+)$"),
-    re.compile(rf"^(?:em )?(?:que|qual) (?:ordem|sequencia) (?:eu )?(?:devo |posso |tenho que |preciso )?ler (?:a serie |a saga |os livros {_PT_OF} )?(?P<x>.+)$"),
+    re.compile(rf"^(?:em )?(?:que|qual) (?:ordem|sequencia) (?:eu )?(?:devo |posso |tenho que |preciso |deveria |vou )?(?:ler|leio|leia) (?:a serie |a saga |os livros {_PT_OF} )?(?P<x>.+)$"),
     re.compile(r"^(?:(?:me )?(?:mostre|mostra|liste|lista) )?(?:a |os livros d[ae] )?(?:serie |saga )?(?P<x>.+?) (?:em|na) ordem(?: de leitura| certa| correta)?$"),
     re.compile(r"^(?:quais sao |quais )?(?:os )?livros da (?:serie|saga) (?P<x>.+)$"),
     re.compile(r"^(?:which|what) (?P<x>.+?) (?:book|novel|one) (?:should|do|must|would) (?:i|you|we) (?:read|start with) first$"),

@@ -147,7 +147,7 @@ _DISLIKE = re.compile(r"^(?:i (?:didnt|did not|don t|dont|do not) (?:like|enjoy)
 _MORE = re.compile(r"^(?:(?:(?:show|give|send|get|find)(?: me)? |any |some |i want |id like |(?:do you )?(?:have|got) (?:any )?)?(?:a few |a couple |a couple of |some |any )?(?:more|others|another|another one|other ones|more please|more options|more books|more suggestions|more of (?:those|these|them)|more like (?:that|those|these)|anything else|what else|else)( please)?|(?:a few |some )more(?: please)?|(?:me )?(?:mostre |mostra |de |da |quero |manda |tem |teria |(?:voce |voces )?(?:tem|teria|teriam) )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais dessas|mais um|mais uma|mais alguns|mais algumas|mais uns|mais umas|mais outros|outras opcoes|outras sugestoes|mais alguma coisa|algo mais|mais coisa|mais coisas)(?: ai)?( por favor)?)$")
 _SHORTER = re.compile(r"(?:^| )(?:shorter|short one|short ones|quicker read|less long|something short|mais curt[oa]s?|menor(?:es)?|mais rapido de ler|algo curto|curtinho)(?: |$)")
 _WHY = re.compile(
-    r"^(?:why|how come|por que|porque|por qual motivo|por qual razao|pq)"
+    r"^(?:(?:and|but|so|ok|e|mas|entao|ta|tá) )?(?:why|how come|por que|porque|por qual motivo|por qual razao|pq)"
     r"(?: (?:did|do|would|have) you| (?:voce|voces))?"
     r"(?: (?:pick|picked|choose|chose|chosen|recommend|recommended|suggest|suggested|include|included|list|listed|show|showed|put|"
     r"escolheu|indicou|indica|recomendou|recomenda|sugeriu|colocou|mostrou|incluiu))?"
