@@ -85,10 +85,9 @@ def vague(agent: "ChatAgent", intent: Intent, ctx: Context, turn: TurnInput, out
     liked_book = next((books[i] for i in tastes.liked_books if i in books), None)
     seed = liked_book or next((books[i] for i in tastes.mentioned_books if i in books and i not in tastes.disliked_books), None)
     genres = list(tastes.liked_genres[:2])
-    talked = not genres and not seed and list(tastes.mentioned_genres[:2])
+    shelves = genres or ([] if seed else list(tastes.mentioned_genres[:2]))  # genres talked about stand in
     queries, because = [], []
-    if genres or talked:
-        shelves = genres or talked
+    if shelves:
         queries.append({"mode": "ranked" if sort else "text", "text": " ".join(shelves), "genres": shelves,
                         "exclude_genres": exclude, "seen": [], "sort": sort})
         because.append(p.say(f"you like {_labels(shelves, 'en')}", f"você gosta de {_labels(shelves, 'pt')}") if genres else
