@@ -23,7 +23,8 @@ from smartlib_server.services.chat.session import TurnInput
 from smartlib_server.services.chat.suite.checks import TurnView, check_turn
 
 SUITE_DIR = Path(__file__).resolve().parent
-CATEGORIES = ("author", "series", "like_but", "exclusion", "rating", "disambiguation", "memory", "fallback", "genre_mood", "follow_up")
+CATEGORIES = ("author", "series", "like_but", "exclusion", "rating", "title", "compare", "disambiguation", "memory", "fallback",
+              "genre_mood", "follow_up")
 
 
 @dataclasses.dataclass(frozen=True)
