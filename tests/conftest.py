@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from smartlib_core.embedding import MiniLMTextEncoder
 from smartlib_server.adapters.inference import LocalInference
 from smartlib_server.app import build_services, starter_catalog_path
 from smartlib_server.background import BackgroundServer
 from smartlib_server.config import Settings
-from smartlib_core.embedding import MiniLMTextEncoder
 from smartlib_server.services.ingest import ingest_csv
 
 REPO = Path(__file__).resolve().parents[1]

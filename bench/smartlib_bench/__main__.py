@@ -16,7 +16,18 @@ import tempfile
 import time
 from pathlib import Path
 
-from smartlib_bench import chat_bench, chat_suite_bench, embedding_bench, faiss_bench, grpc_bench, machine, process_bench, report, scale_bench, upsert_bench
+from smartlib_bench import (
+    chat_bench,
+    chat_suite_bench,
+    embedding_bench,
+    faiss_bench,
+    grpc_bench,
+    machine,
+    process_bench,
+    report,
+    scale_bench,
+    upsert_bench,
+)
 from smartlib_server.app import build_services, starter_catalog_path
 from smartlib_server.background import BackgroundServer
 from smartlib_server.config import Settings
@@ -267,8 +278,8 @@ def _similar_rows_memory(services, sample: int = 1000) -> dict:
 
 
 def _cache_section(redis_url: str) -> dict:
-    from smartlib_server.adapters.cache import CacheUnavailable
     from smartlib_bench.cache_bench import bench_cache_lookup
+    from smartlib_server.adapters.cache import CacheUnavailable
 
     try:
         figures = bench_cache_lookup(redis_url)

@@ -44,8 +44,7 @@ async def _stream(address: str, n: int, rounds: int, timings: dict[str, list[flo
                   streams: int = 1) -> int:
     import grpc
 
-    from smartlib.v1 import chat_service_pb2 as pb
-    from smartlib.v1 import chat_service_pb2_grpc
+    from smartlib.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc
 
     errors = 0
     script = SCRIPT_PT if n % 2 else SCRIPT_EN

@@ -13,8 +13,7 @@ import uuid
 import grpc
 import numpy as np
 
-from smartlib.v1 import chat_service_pb2 as pb
-from smartlib.v1 import chat_service_pb2_grpc
+from smartlib.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc
 from smartlib_server.services.chat.suite import runner
 
 

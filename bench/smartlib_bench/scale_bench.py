@@ -29,7 +29,12 @@ from tqdm import tqdm
 from smartlib_bench import machine
 from smartlib_server.embedding import normalise
 from smartlib_server.vector_index import (
-    AUTO_FLAT_MAX_BYTES, IVF_KMEANS_ITERATIONS, IVF_NPROBE, IVF_TRAIN_PER_LIST, VectorIndex, choose_index_kind,
+    AUTO_FLAT_MAX_BYTES,
+    IVF_KMEANS_ITERATIONS,
+    IVF_NPROBE,
+    IVF_TRAIN_PER_LIST,
+    VectorIndex,
+    choose_index_kind,
     ivf_nlist,
 )
 

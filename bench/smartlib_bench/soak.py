@@ -34,11 +34,15 @@ from pathlib import Path
 import grpc
 import psutil
 
-from smartlib_bench.process_bench import start_server
 from smartlib.v1 import (
-    catalog_service_pb2 as cs, catalog_service_pb2_grpc, chat_service_pb2 as chat, chat_service_pb2_grpc,
-    recommend_service_pb2 as rs, recommend_service_pb2_grpc,
+    catalog_service_pb2 as cs,
+    catalog_service_pb2_grpc,
+    chat_service_pb2 as chat,
+    chat_service_pb2_grpc,
+    recommend_service_pb2 as rs,
+    recommend_service_pb2_grpc,
 )
+from smartlib_bench.process_bench import start_server
 
 RSS_GROWTH_MIB = 32
 RSS_GROWTH_FRACTION = 0.10

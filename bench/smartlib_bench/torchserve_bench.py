@@ -90,10 +90,10 @@ def run_bench(seconds: float = 5.0, concurrencies: tuple[int, ...] = (1, 8, 32),
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
 
-    from smartlib_server.adapters.inference import LocalInference
-    from smartlib_server.adapters.torchserve_inference import TorchServeInference
     from smartlib_core.embedding import MiniLMTextEncoder
     from smartlib_core.encoder_model import BookEncoder, load_weights, save_weights
+    from smartlib_server.adapters.inference import LocalInference
+    from smartlib_server.adapters.torchserve_inference import TorchServeInference
     from smartlib_training.mar_export import archive_dir, export_mars
 
     with tempfile.TemporaryDirectory(prefix="sl-bench-") as tmp:

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from smartlib_handlers.batching import parse_batch, respond
-from smartlib_core.torchserve_payload import parse_text_request, vectors_response
 from smartlib_core.embedding import EMBEDDER_ID, MiniLMTextEncoder, assemble, query_vectors
+from smartlib_core.torchserve_payload import parse_text_request, vectors_response
+from smartlib_handlers.batching import parse_batch, respond
 
 log = logging.getLogger(__name__)
 EMBEDDER_INFO_FILE = "embedder.json"  # written into the .mar by smartlib_training.mar_export

@@ -12,9 +12,9 @@ import numpy as np
 import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from smartlib_handlers.batching import parse_batch, respond
-from smartlib_core.torchserve_payload import vectors_from_bytes, vectors_response
 from smartlib_core.encoder_model import INPUT_DIM, WEIGHTS_FILE, load_weights
+from smartlib_core.torchserve_payload import vectors_from_bytes, vectors_response
+from smartlib_handlers.batching import parse_batch, respond
 
 log = logging.getLogger(__name__)
 

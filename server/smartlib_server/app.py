@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
+from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.cache import InProcessCache, RedisCache, redis_breaker, redis_client
 from smartlib_server.adapters.catalog_store import CatalogStore, open_store
 from smartlib_server.adapters.circuit_breaker import BreakerState
@@ -17,7 +18,6 @@ from smartlib_server.adapters.conversation_memory import (
     InProcessConversationMemory,
     RedisConversationMemory,
 )
-from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.inference import Inference, LocalInference
 from smartlib_server.config import Settings
 from smartlib_server.embedding import EMBEDDER_ID, MiniLMTextEncoder

@@ -8,10 +8,9 @@ import json
 import logging
 import sys
 from collections.abc import Callable
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
-
-from importlib.metadata import entry_points
 
 from smartlib_server.config import Settings
 from smartlib_server.errors import ConfigError, SmartLibError

@@ -5,8 +5,16 @@ from __future__ import annotations
 import grpc
 
 from smartlib_core.errors import (
-    AlreadyExists, BookNotFound, Code, ConfigError, FailedPrecondition, InvalidArgument, NotFound, ResourceExhausted,
-    SmartLibError, Unavailable,
+    AlreadyExists,
+    BookNotFound,
+    Code,
+    ConfigError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    ResourceExhausted,
+    SmartLibError,
+    Unavailable,
 )
 
 __all__ = [

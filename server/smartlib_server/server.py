@@ -12,12 +12,12 @@ from grpc_reflection.v1alpha import reflection
 from smartlib.v1 import (
     admin_service_pb2,
     admin_service_pb2_grpc,
+    catalog_service_pb2,
+    catalog_service_pb2_grpc,
     chat_service_pb2,
     chat_service_pb2_grpc,
     interaction_service_pb2,
     interaction_service_pb2_grpc,
-    catalog_service_pb2,
-    catalog_service_pb2_grpc,
     recommend_service_pb2,
 )
 from smartlib_server import tls
@@ -25,8 +25,8 @@ from smartlib_server.api.admin_servicer import AdminServicer
 from smartlib_server.api.admission import AdmissionInterceptor
 from smartlib_server.api.auth_interceptor import auth_interceptor, check_exposure
 from smartlib_server.api.chat_servicer import ChatServicer
-from smartlib_server.api.interaction_servicer import InteractionServicer, PersonalizationHandlers
 from smartlib_server.api.errors_interceptor import ErrorInterceptor
+from smartlib_server.api.interaction_servicer import InteractionServicer, PersonalizationHandlers
 from smartlib_server.api.metrics_interceptor import MetricsInterceptor
 from smartlib_server.api.pipeline import CallPipeline, Step
 from smartlib_server.api.servicers import CatalogServicer, RecommendServicer, add_recommend_servicer

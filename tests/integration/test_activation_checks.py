@@ -12,8 +12,8 @@ import torch
 
 from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc, recommend_service_pb2 as rs, recommend_service_pb2_grpc
 from smartlib_core.embedding import EMBEDDER_ID
-from smartlib_training import artifacts
 from smartlib_core.encoder_model import LAYER_DIMS, BookEncoder
+from smartlib_training import artifacts
 
 ENCODER = ad.VERSION_KIND_ENCODER
 

@@ -5,8 +5,15 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc, books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc
-from smartlib.v1 import recommend_service_pb2 as rs, recommend_service_pb2_grpc
+from smartlib.v1 import (
+    admin_service_pb2 as ad,
+    admin_service_pb2_grpc,
+    books_pb2,
+    catalog_service_pb2 as cs,
+    catalog_service_pb2_grpc,
+    recommend_service_pb2 as rs,
+    recommend_service_pb2_grpc,
+)
 from smartlib_server.artifacts import knowledge_base as kb
 from smartlib_server.embedding import EMBEDDER_ID
 

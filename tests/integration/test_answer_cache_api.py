@@ -77,8 +77,8 @@ def test_no_cached_answer_survives_a_model_switch(make_server, starter_settings,
     import torch
 
     from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc, books_pb2
-    from smartlib_training import artifacts
     from smartlib_core.encoder_model import BookEncoder
+    from smartlib_training import artifacts
 
     torch.manual_seed(3)
     store = tmp_path / "model_store"

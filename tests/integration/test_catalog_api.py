@@ -4,7 +4,13 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc, recommend_service_pb2 as rs, recommend_service_pb2_grpc
+from smartlib.v1 import (
+    books_pb2,
+    catalog_service_pb2 as cs,
+    catalog_service_pb2_grpc,
+    recommend_service_pb2 as rs,
+    recommend_service_pb2_grpc,
+)
 
 from .test_recommend_api import _violations
 

@@ -14,16 +14,22 @@ import uuid
 import grpc
 import pytest
 
-from smartlib.v1 import books_pb2, catalog_service_pb2, catalog_service_pb2_grpc
-from smartlib.v1 import chat_service_pb2 as pb
-from smartlib.v1 import chat_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
+from smartlib.v1 import (
+    books_pb2,
+    catalog_service_pb2,
+    catalog_service_pb2_grpc,
+    chat_service_pb2 as pb,
+    chat_service_pb2_grpc,
+    recommend_service_pb2,
+    recommend_service_pb2_grpc,
+)
+from smartlib_core.text import split_series
 from smartlib_server.adapters.conversation_memory import InProcessConversationMemory
 from smartlib_server.app import build_services
 from smartlib_server.background import BackgroundServer
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.llm import LLMConfig, LLMPhraser
 from smartlib_server.services.chat.turns import ChatLimits, ChatService
-from smartlib_core.text import split_series
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc
+from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_server.adapters.catalog_store import open_store
 from smartlib_server.app import starter_catalog_path
-from smartlib_core.embedding import EMBEDDER_ID
 
 ROUNDS = int(os.environ.get("SMARTLIB_CRASH_ROUNDS", "3"))
 INGEST_ROWS = 40

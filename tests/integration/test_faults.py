@@ -13,9 +13,15 @@ import uuid
 
 import pytest
 
-from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc, recommend_service_pb2 as rs, recommend_service_pb2_grpc
-from smartlib_server.adapters.catalog_store import open_store
+from smartlib.v1 import (
+    books_pb2,
+    catalog_service_pb2 as cs,
+    catalog_service_pb2_grpc,
+    recommend_service_pb2 as rs,
+    recommend_service_pb2_grpc,
+)
 from smartlib_core.embedding import EMBEDDER_ID
+from smartlib_server.adapters.catalog_store import open_store
 
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

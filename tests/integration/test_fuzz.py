@@ -21,7 +21,11 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from smartlib.v1 import (
-    admin_service_pb2, catalog_service_pb2, chat_service_pb2, interaction_service_pb2, recommend_service_pb2,
+    admin_service_pb2,
+    catalog_service_pb2,
+    chat_service_pb2,
+    interaction_service_pb2,
+    recommend_service_pb2,
 )
 from smartlib_server.app import build_services
 from smartlib_server.background import BackgroundServer

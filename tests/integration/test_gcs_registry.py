@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from smartlib_server.adapters.catalog_store import sqlite_store
 from smartlib_core import atomic, manifest as mf
-from smartlib_server.artifacts import knowledge_base as kb
-from smartlib_server.artifacts.registry import ArtifactNotFound, GcsRegistry, LocalRegistry
 from smartlib_core.domain import Book
 from smartlib_core.embedding import DIM, EMBEDDER_ID
+from smartlib_server.adapters.catalog_store import sqlite_store
+from smartlib_server.artifacts import knowledge_base as kb
+from smartlib_server.artifacts.registry import ArtifactNotFound, GcsRegistry, LocalRegistry
 
 
 def _free_port() -> int:

@@ -9,8 +9,8 @@ import grpc
 import pytest
 
 from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc, recommend_service_pb2 as rs, recommend_service_pb2_grpc
-from smartlib_server.adapters.catalog_store import sqlite_store
 from smartlib_core.embedding import EMBEDDER_ID
+from smartlib_server.adapters.catalog_store import sqlite_store
 from smartlib_training import artifacts
 from smartlib_training.pipeline import QualityGateRefused, run_train
 from smartlib_training.train import TrainParams

@@ -7,8 +7,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc
-from smartlib.v1 import recommend_service_pb2 as rs, recommend_service_pb2_grpc
+from smartlib.v1 import (
+    books_pb2,
+    catalog_service_pb2 as cs,
+    catalog_service_pb2_grpc,
+    recommend_service_pb2 as rs,
+    recommend_service_pb2_grpc,
+)
 from smartlib_core.domain import Approach, BookFilter
 from smartlib_server.services.reader_rows import reader_row
 from smartlib_server.services.recommend import RecommendService, WouldBlock

@@ -11,10 +11,16 @@ import time
 import grpc
 import pytest
 
+from smartlib.v1 import (
+    books_pb2,
+    catalog_service_pb2 as cs,
+    catalog_service_pb2_grpc,
+    recommend_service_pb2 as rs,
+    recommend_service_pb2_grpc,
+)
 from smartlib_bench.process_bench import stop_server
-from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc, recommend_service_pb2 as rs, recommend_service_pb2_grpc
-from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
 from smartlib_core.embedding import EMBEDDER_ID
+from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
 
 from .test_server_process import _free_port, _wait_serving
 

@@ -90,7 +90,13 @@ def test_recommend_is_serving_only_once_the_embedder_is_warm(served):
     """The first write and the first text query after SERVING cost what later ones do: the
     seconds MiniLM takes to load were spent before SERVING (cold, the first call took 3.4 s
     here where later ones took 0.6 s)."""
-    from smartlib.v1 import books_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc, recommend_service_pb2 as rs, recommend_service_pb2_grpc
+    from smartlib.v1 import (
+        books_pb2,
+        catalog_service_pb2 as cs,
+        catalog_service_pb2_grpc,
+        recommend_service_pb2 as rs,
+        recommend_service_pb2_grpc,
+    )
 
     proc, address, log = served
     to_serving = _wait_serving(address, "smartlib.v1.RecommendService", timeout=180)

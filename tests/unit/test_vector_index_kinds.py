@@ -8,8 +8,8 @@ import faiss
 import numpy as np
 import pytest
 
-from smartlib_server.config import Settings
 from smartlib_core.embedding import normalise
+from smartlib_server.config import Settings
 from smartlib_server.errors import ConfigError
 from smartlib_server.services import serving_index
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, with_index

@@ -8,9 +8,9 @@ import struct
 import pytest
 
 from smartlib.v1 import books_pb2, recommend_service_pb2
+from smartlib_core.domain import Approach, Book, Recommendation, RecommendResult
 from smartlib_server.api import wire
 from smartlib_server.api.conversion import approach_to_pb, book_to_pb
-from smartlib_core.domain import Approach, Book, Recommendation, RecommendResult
 
 BOOKS = [
     Book(id="b1", title="A Wizard's Apprentice", authors=("Ann Example",), description="x" * 300,

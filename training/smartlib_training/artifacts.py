@@ -9,7 +9,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -17,14 +16,24 @@ from pathlib import Path
 
 import numpy as np
 
-# One manifest module, integrity error and file hash for every artifact kind (encoders, KBs, archives).
 from smartlib_core import manifest as mf
-from smartlib_core.manifest import ArtifactIntegrityError
-from smartlib_core.manifest import sha256_file as file_sha256
 from smartlib_core.domain import Book
 from smartlib_core.encoder_model import WEIGHTS_FILE, BookEncoder, save_weights
 from smartlib_core.encoder_versions import (  # noqa: F401  (the read side, re-exported for training's callers)
-    ENCODER_DIR, MANIFEST_FILE, encoder_root, latest_version, list_versions, load_verified, read_manifest, verify,
+    ENCODER_DIR,
+    MANIFEST_FILE,
+    encoder_root,
+    latest_version,
+    list_versions,
+    load_verified,
+    read_manifest,
+    verify,
+)
+
+# One manifest module, integrity error and file hash for every artifact kind (encoders, KBs, archives).
+from smartlib_core.manifest import (
+    ArtifactIntegrityError as ArtifactIntegrityError,  # re-exported: training's callers catch artifacts.ArtifactIntegrityError
+    sha256_file as file_sha256,
 )
 
 FORMAT = 1

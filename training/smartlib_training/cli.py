@@ -14,8 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from smartlib_core import atomic
-from smartlib_core import encoder_versions as versions
+from smartlib_core import atomic, encoder_versions as versions
 from smartlib_core.errors import ConfigError
 
 BEHAVIOUR_FILE = "goodreads_similar_dev.jsonl"

@@ -14,8 +14,8 @@ import numpy as np
 
 from smartlib_core.domain import Book
 from smartlib_core.embedding import normalise, query_vectors
-from smartlib_training import ranking
 from smartlib_core.encoder_model import BookEncoder
+from smartlib_training import ranking
 from smartlib_training.relations import author_key, group_members, series_key
 
 K = 10

@@ -20,7 +20,12 @@ import tempfile
 from pathlib import Path
 
 from smartlib_core.archives import (  # noqa: F401  (verification re-exported for training's callers)
-    ARCHIVES_MANIFEST, TORCHSERVE_DIR, ArchiveError, archive_dir, newest_version, verify_archives,
+    ARCHIVES_MANIFEST,
+    TORCHSERVE_DIR,
+    ArchiveError,
+    archive_dir,
+    newest_version,
+    verify_archives,
 )
 from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_core.encoder_model import WEIGHTS_FILE

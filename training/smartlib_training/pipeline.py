@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from smartlib_core.quality_gate import refusal, shortfalls
-from smartlib_core.reader_ranking import DEFAULT_RANKER, ReaderRanker
 from smartlib_core.domain import Book
 from smartlib_core.embedding import normalise, query_vectors
+from smartlib_core.quality_gate import refusal, shortfalls
+from smartlib_core.reader_ranking import DEFAULT_RANKER, ReaderRanker
 from smartlib_training import artifacts, report
 from smartlib_training.behaviour import load_behaviour
 from smartlib_training.evaluate import TextEncoder, evaluate

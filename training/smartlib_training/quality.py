@@ -18,7 +18,7 @@ from smartlib_core.domain import Book, BookFilter
 from smartlib_core.popularity import popularity_priors
 from smartlib_core.reader_ranking import ReaderRanker
 from smartlib_core.text_ranking import ShelfIndex, rank_text
-from smartlib_training.behaviour import K, BehaviourQuery, Estimate, estimate, score_rankings
+from smartlib_training.behaviour import BehaviourQuery, Estimate, K, estimate, score_rankings
 from smartlib_training.reader_fit import Space, examples, out_of_fold, ranked, signal_table
 
 KNOWN_ITEM_QUERIES = 300

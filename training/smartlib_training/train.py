@@ -28,8 +28,8 @@ from tqdm.auto import tqdm
 
 from smartlib_core.domain import Book
 from smartlib_core.embedding import BLOCK_DIM, BLOCKS, place_query
-from smartlib_training import ranking
 from smartlib_core.encoder_model import INPUT_DIM, BookEncoder
+from smartlib_training import ranking
 from smartlib_training.relations import author_disjoint_split, author_key, genre_profile, group_members, series_key
 
 log = logging.getLogger(__name__)

@@ -95,8 +95,8 @@ class TorchServeInference:
         Raises:
             ConfigError: a local archive of this version does not match its manifest.
         """
-        from smartlib_server.errors import ConfigError
         from smartlib_core.archives import ArchiveError, archive_dir, verify_archives
+        from smartlib_server.errors import ConfigError
 
         folder = archive_dir(settings.model_store, version) if version else None
         if folder is not None and folder.is_dir():
@@ -117,8 +117,8 @@ class TorchServeInference:
         Its fallback runs `model` (the same weights) in-process, so a hot swap never mixes
         vectors of two versions whichever side answers.
         """
-        from smartlib_server.errors import ConfigError
         from smartlib_core.archives import ArchiveError, archive_dir, verify_archives
+        from smartlib_server.errors import ConfigError
 
         folder = archive_dir(self.model_store, version) if self.model_store else None
         if folder is not None and folder.is_dir():

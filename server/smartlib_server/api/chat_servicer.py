@@ -14,8 +14,7 @@ import uuid
 
 import grpc
 
-from smartlib.v1 import chat_service_pb2 as pb
-from smartlib.v1 import chat_service_pb2_grpc
+from smartlib.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc
 from smartlib_server.api.conversion import book_to_pb
 from smartlib_server.api.errors_interceptor import INTERNAL_MESSAGE
 from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError, grpc_code

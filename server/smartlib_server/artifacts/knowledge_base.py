@@ -25,8 +25,8 @@ from typing import Any
 import faiss
 import numpy as np
 
-from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_core import atomic, manifest as mf
+from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.artifacts import export
 from smartlib_server.domain import Book
 from smartlib_server.embedding import normalise

@@ -13,11 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from smartlib_core import encoder_versions as artifacts
+from smartlib_core import atomic, encoder_versions as artifacts
 from smartlib_core.popularity import popularity_prior
 from smartlib_core.quality_gate import refusal, shortfalls
 from smartlib_core.reader_ranking import ReaderRanker
-from smartlib_core import atomic
 from smartlib_server.config import Settings
 from smartlib_server.domain import Book
 from smartlib_server.embedding import DIM, EMBEDDER_ID

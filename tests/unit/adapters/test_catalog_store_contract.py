@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
 from smartlib_core.domain import Book
+from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -6,11 +6,11 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from smartlib_core.domain import Book
+from smartlib_core.embedding import DIM, EMBEDDER_ID
 from smartlib_server.adapters.catalog_store import SqlCatalogStore, sqlite_store
 from smartlib_server.artifacts import knowledge_base as kb
 from smartlib_server.config import Settings
-from smartlib_core.domain import Book
-from smartlib_core.embedding import DIM, EMBEDDER_ID
 
 BOOKS = (
     Book(id="1", title="The Hobbit", authors=("J.R.R. Tolkien",), description="A hobbit, a dragon, \"gold\".",

@@ -6,9 +6,9 @@ from importlib import resources
 
 import pytest
 
+from smartlib_core.text import bare_title, fold
 from smartlib_server.services.chat import lexicon
 from smartlib_server.services.chat.lexicon import EN_GENRES, GENRE_PT, PT_GENRES, PT_TITLES, english_query, genre_label, genre_phrases
-from smartlib_core.text import bare_title, fold
 
 
 @pytest.mark.parametrize("pt, en", [

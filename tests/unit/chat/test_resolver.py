@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_server.services.chat.resolver import TitleResolver
 from smartlib_core.embedding import DIM
+from smartlib_server.services.chat.resolver import TitleResolver
 from smartlib_server.services.serving_index import ServingIndex, ServingState
 from smartlib_server.services.title_search import TitleIndex
 from smartlib_server.vector_index import VectorIndex

@@ -8,8 +8,8 @@ import torch
 pytest.importorskip("model_archiver", reason="torch-model-archiver==0.12.0 is not installed")
 
 from smartlib_core.embedding import EMBEDDER_ID  # noqa: E402
-from smartlib_training import mar_export  # noqa: E402
 from smartlib_core.encoder_model import BookEncoder, save_weights  # noqa: E402
+from smartlib_training import mar_export  # noqa: E402
 
 CONFIG_DIR = Path(__file__).resolve().parents[3] / "model_store" / "config"
 

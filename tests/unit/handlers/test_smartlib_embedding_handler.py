@@ -5,9 +5,9 @@ import pytest
 
 pytest.importorskip("ts", reason="TorchServe (torchserve==0.12.0) is not installed")
 
-from smartlib_handlers import smartlib_embedding_handler as module  # noqa: E402
 from smartlib_core import torchserve_payload as wire  # noqa: E402
 from smartlib_core.embedding import EMBEDDER_ID, assemble, query_vectors  # noqa: E402
+from smartlib_handlers import smartlib_embedding_handler as module  # noqa: E402
 
 BOOKS = [
     ["Dune", "Frank Herbert", "A desert planet and its spice.", "Science Fiction", "Science Fiction, Classics",

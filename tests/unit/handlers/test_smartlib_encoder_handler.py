@@ -5,8 +5,8 @@ import torch
 pytest.importorskip("ts", reason="TorchServe (torchserve==0.12.0) is not installed")
 
 from smartlib_core import torchserve_payload as wire  # noqa: E402
-from smartlib_handlers.smartlib_encoder_handler import SmartLibEncoderHandler  # noqa: E402
 from smartlib_core.encoder_model import BookEncoder, save_weights  # noqa: E402
+from smartlib_handlers.smartlib_encoder_handler import SmartLibEncoderHandler  # noqa: E402
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smartlib_server.adapters.sql import postgres_database, sqlite_database
 from smartlib_core.domain import Approach, Book
-from smartlib_server.services.personalization.blend import ContentView
 from smartlib_server.adapters.experiment_store import ExperimentStore
 from smartlib_server.adapters.interaction_store import InteractionStore
+from smartlib_server.adapters.sql import postgres_database, sqlite_database
+from smartlib_server.services.personalization.blend import ContentView
 from smartlib_server.vector_index import VectorIndex
 
 GENRES = ("Fantasy", "Science Fiction", "History")

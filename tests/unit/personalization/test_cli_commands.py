@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from smartlib_core.domain import Approach
 from smartlib_server.config import Settings
 from smartlib_server.services.personalization.cli_commands import add_experiment_commands, parse_arm
-from smartlib_core.domain import Approach
 
 
 def _main(argv: list[str]) -> int:

@@ -11,9 +11,9 @@ import uuid
 import pytest
 import redis
 
+from smartlib_core.domain import Approach, Book, BookFilter
 from smartlib_server.adapters.cache import InProcessCache, RedisCache, redis_breaker, redis_client
 from smartlib_server.adapters.catalog_store import open_store
-from smartlib_core.domain import Approach, Book, BookFilter
 from smartlib_server.errors import BookNotFound
 from smartlib_server.services.caching import AnswerCaching, request_digest
 

@@ -8,7 +8,14 @@ import pytest
 
 from smartlib_core.domain import Book
 from smartlib_training.behaviour import (
-    BehaviourQuery, estimate, folds, load_behaviour, ndcg_at, recall_at, reciprocal_rank, score_rankings,
+    BehaviourQuery,
+    estimate,
+    folds,
+    load_behaviour,
+    ndcg_at,
+    recall_at,
+    reciprocal_rank,
+    score_rankings,
 )
 
 

@@ -17,8 +17,8 @@ from smartlib_server.services.personalization.records import (
     Interaction,
     InteractionInput,
     InteractionKind,
-    Rejection,
     RecordOutcome,
+    Rejection,
 )
 
 log = logging.getLogger(__name__)

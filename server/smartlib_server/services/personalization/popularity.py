@@ -11,7 +11,6 @@ from smartlib_core.genres import TASTE_GENERIC_KEYS as GENERIC_GENRES
 from smartlib_server.domain import Book
 
 
-
 def popularity_prior(book: Book, catalog_size: int) -> float:
     """In [0, 1]: the mean of the list position (log scale) and log10 of the rating count."""
     parts = []
