@@ -114,7 +114,7 @@ def flat_curve(dim: int, sizes: list[int], latency_queries: int = 200, seed: int
         flat.add(normalise(rng.standard_normal((n, dim), dtype=np.float32)))
         faiss.omp_set_num_threads(SEARCH_THREADS)
         queries = normalise(rng.standard_normal((latency_queries, dim), dtype=np.float32))
-        times = _latencies(lambda q: flat.search(q, K), queries, progress)
+        times = _latencies(flat, queries, progress)
         faiss.omp_set_num_threads(BUILD_THREADS)
         curve[str(n)] = {"mib": n * dim * 4 / 2**20, **_percentiles(times),
                          "auto": choose_index_kind(n, dim, "auto")}
@@ -248,7 +248,7 @@ def _measure_ivf_server(base, queries, truth, latency_queries, progress) -> dict
     python_bytes = tracemalloc.get_traced_memory()[0] - before
     tracemalloc.stop()
     faiss.omp_set_num_threads(SEARCH_THREADS)
-    times = _latencies(lambda q: index.search(q, K), queries[:latency_queries], progress)
+    times = _latencies(index, queries[:latency_queries], progress)
     faiss.omp_set_num_threads(BUILD_THREADS)
     found = np.array([[int(book[5:]) for book, _ in row] + [-1] * (K - len(row)) for row in index.search(queries, K)])
     entry = {
@@ -278,7 +278,7 @@ def _entry(index, build_s, queries, truth, latency_queries, params, progress) ->
     n = index.ntotal
     size = len(faiss.serialize_index(index))
     faiss.omp_set_num_threads(SEARCH_THREADS)
-    times = _latencies(lambda q: index.search(q, K), queries[:latency_queries], progress)
+    times = _latencies(index, queries[:latency_queries], progress)
     faiss.omp_set_num_threads(BUILD_THREADS)
     _, found = index.search(queries, K)
     return {
@@ -287,14 +287,15 @@ def _entry(index, build_s, queries, truth, latency_queries, params, progress) ->
     }
 
 
-def _latencies(search, queries, progress) -> np.ndarray:
+def _latencies(index, queries, progress) -> np.ndarray:
+    """Milliseconds of each single-query `index.search(q, K)`, for a FAISS index or a VectorIndex."""
     for q in queries[:5]:  # warm caches and lazily built tables
-        search(q[None])
+        index.search(q[None], K)
     times = []
     for q in tqdm(queries, desc="latency", disable=not progress, leave=False):
         q = q[None]
         start = time.perf_counter()
-        search(q)
+        index.search(q, K)
         times.append(time.perf_counter() - start)
     return np.asarray(times) * 1000
 

@@ -3,6 +3,7 @@ noeviction), each on a redis-server of our own, never the shared one on 6379."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import shutil
 import signal
 import socket
@@ -212,14 +213,19 @@ def test_a_full_redis_fails_no_request_and_still_serves_hits(own_redis):
         own_redis.admin.set("probe", b"x")
 
     computed = []
+
+    def cold_answer(i: int) -> bytes:
+        computed.append(i)
+        return b"cold answer"
+
     for i in range(50):
         cold = caching.key("get_book", {"id": f"cold{i}"}, index_version=1, model_version="m")
-        assert caching.get_or_compute(cold, lambda: computed.append(i) or b"cold answer") == b"cold answer"
+        assert caching.get_or_compute(cold, functools.partial(cold_answer, i)) == b"cold answer"
         assert caching.get_or_compute(warm, lambda: b"recomputed") == b"hot answer"
         memory.append_turn("s", {"text": f"during {i}"})
         memory.remember("u", liked=[f"b{i}"])
     stats = caching.stats()
-    assert len(computed) == 50 and stats.hits == 50
+    assert computed == list(range(50)) and stats.hits == 50
     assert stats.errors.get("full", 0) >= 50, stats.errors  # refused stores, counted
     assert cache.breaker.state is BreakerState.CLOSED  # a full Redis still answers reads
     assert memory.recent_turns("s", 10) == [{"text": "before"}]
