@@ -26,8 +26,11 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
     its queries formed. `window(seconds)` sets the query batching window, for the window sweep.
     """
     ids = ",".join(book_ids)
-    phase = lambda name, *a, **kw: _with_batches(results, name, batches, load, *a, **kw)
     results: dict = {}
+
+    def phase(name, *a, **kw):
+        _with_batches(results, name, batches, load, *a, **kw)
+
     # Untimed warm-up of the miss paths: the first seconds of a fresh server fill its answer
     # cache and allocator arenas and ran ~25 % slower than steady state (measured).
     for approach in (1, 2) if finetuned else (1,):

@@ -49,11 +49,15 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
     if kind == "empty":
         check = _unary(channel, "/grpc.health.v1.Health/Check")
         request = health_pb2.HealthCheckRequest(service="")
-        serving = lambda reply: health_pb2.HealthCheckResponse.FromString(reply).status == health_pb2.HealthCheckResponse.SERVING
+
+        def serving(reply) -> bool:
+            return health_pb2.HealthCheckResponse.FromString(reply).status == health_pb2.HealthCheckResponse.SERVING
         return lambda: check(request), serving
     approach = int(os.environ.get("APPROACH", "1"))
     k = 30 if kind == "similar_deep" else 10
-    full = lambda reply: len(rs.RecommendResponse.FromString(reply).items) == k
+
+    def full(reply) -> bool:
+        return len(rs.RecommendResponse.FromString(reply).items) == k
     if kind == "similar_hit":
         similar = _unary(channel, "/smartlib.v1.RecommendService/SimilarBooks")
         hot = itertools.cycle(arg.split(",")[:20])

@@ -29,7 +29,9 @@ def _write_new(path: Path, values: dict[str, str]) -> bool:
 
 def generate(docker_dir: Path, database_url: str = "") -> list[str]:
     """Creates the missing secret files under `docker_dir`; returns a line per file for the operator."""
-    token = lambda: secrets.token_urlsafe(32)  # 43 characters, above both token minimums
+    def token() -> str:
+        return secrets.token_urlsafe(32)  # 43 characters, above both token minimums
+
     compose = {
         "SMARTLIB_AUTH_TOKEN": token(),
         "SMARTLIB_ADMIN_TOKEN": token(),

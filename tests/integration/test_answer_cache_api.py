@@ -39,8 +39,12 @@ def test_cached_answers_never_outlive_a_write(cached_server):
         catalog = catalog_service_pb2_grpc.CatalogServiceStub(channel)
         recommend = recommend_service_pb2_grpc.RecommendServiceStub(channel)
         hobbit = catalog.SearchBooks(cs.SearchBooksRequest(query="the hobbit", limit=1)).books[0]
-        similar = lambda: recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=hobbit.id, k=10))
-        search = lambda: recommend.SearchByText(rs.SearchByTextRequest(query="a hobbit goes on a quest with dwarves", k=10))
+
+        def similar():
+            return recommend.SimilarBooks(rs.SimilarBooksRequest(book_id=hobbit.id, k=10))
+
+        def search():
+            return recommend.SearchByText(rs.SearchByTextRequest(query="a hobbit goes on a quest with dwarves", k=10))
 
         first = similar()
         hits = caching.stats().hits

@@ -134,7 +134,9 @@ def reader_stage(books: Sequence[Book], vectors: np.ndarray, model, behaviour_pa
         quality["behaviour"] = {name: {m: e.to_dict() for m, e in values.items()} for name, values in report_.items()}
     if text_encoder is not None:
         catalog = TextCatalog.build(books, normalise(np.asarray(vectors, dtype=np.float32)))
-        encode = lambda texts: normalise(query_vectors(texts, text_encoder))
+
+        def encode(texts):
+            return normalise(query_vectors(texts, text_encoder))
         quality["known_item_hit@10"] = {k: e.to_dict() for k, e in known_item_report(catalog, encode).items()}
         quality["genre_picks"] = genre_pick_report(catalog, encode)
     return ranker, quality

@@ -37,7 +37,9 @@ class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, Blocking)
     def _get_book(self, book_id: str) -> books_pb2.Book:
         version, source = self.index.version, self.index.state.source  # before reading the book
         key = self.caching.key("get_book", {"id": book_id}, index_version=version, model_version="", catalog_id=source)
-        compute = lambda: book_to_pb(self.catalog.get_book(book_id)).SerializeToString()
+
+        def compute() -> bytes:
+            return book_to_pb(self.catalog.get_book(book_id)).SerializeToString()
         return books_pb2.Book.FromString(self.caching.get_or_compute(key, compute))
 
     async def ListBooks(self, request, context):
@@ -66,12 +68,16 @@ class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, Blo
 
     async def SimilarBooks(self, request, context):
         approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)
-        answer = lambda wait: self.recommend.similar_books(request.book_id, request.k, approach, filt, wait=wait)
+
+        def answer(wait: bool):
+            return self.recommend.similar_books(request.book_id, request.k, approach, filt, wait=wait)
         return await self._respond("similar_books", request, approach, answer)
 
     async def SearchByText(self, request, context):
         approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)
-        answer = lambda wait: self.recommend.search_by_text(request.query, request.k, approach, filt, wait=wait)
+
+        def answer(wait: bool):
+            return self.recommend.search_by_text(request.query, request.k, approach, filt, wait=wait)
         return await self._respond("search_by_text", request, approach, answer)
 
     async def _respond(self, kind: str, request, approach, answer) -> bytes:
@@ -85,8 +91,7 @@ class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, Blo
         key = self._key(kind, request, approach)
         encoded = self.caching.get_or_compute_now(key, lambda: _now_or_none(answer))
         if encoded is None:
-            compute = lambda: wire.recommend_response(answer(True))
-            encoded = await self.run(self.caching.get_or_compute, key, compute)
+            encoded = await self.run(self.caching.get_or_compute, key, lambda: wire.recommend_response(answer(True)))
         return encoded
 
     def _key(self, kind: str, request, approach):

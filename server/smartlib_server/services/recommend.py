@@ -121,7 +121,9 @@ class RecommendService:
             items = [Recommendation(state.books[i], score, text_reason(folded, state.books[i])) for i, score in ranked]
             return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
         vector = normalise(raw)[0]
-        candidates = lambda fetch: state.baseline.search(vector, fetch)[0]
+
+        def candidates(fetch: int):
+            return state.baseline.search(vector, fetch)[0]
         items = self._search(state, candidates, k, filt, None, lambda cand: text_reason(folded, cand))
         return RecommendResult(tuple(items), approach, self.model_version(approach, None, version))
 

@@ -303,7 +303,10 @@ def test_outcomes_and_errors_reach_the_prometheus_counters():
     from smartlib_server.metrics import ServerMetrics
 
     metrics = ServerMetrics()
-    sample = lambda name, **labels: metrics.registry.get_sample_value(name, labels) or 0.0
+
+    def sample(name, **labels) -> float:
+        return metrics.registry.get_sample_value(name, labels) or 0.0
+
     caching = AnswerCaching(InProcessCache(), environment="test", metrics=metrics)
     key = caching.key("similar_books", {"book_id": "b1"}, index_version=1, model_version="m")
     for _ in range(3):

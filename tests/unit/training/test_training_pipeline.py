@@ -149,10 +149,13 @@ def _behaviour_file(catalog, path, queries: int = 40):
     """Readers here pair any book with the catalog's most-rated books by other authors: a rule
     the ranker can learn from popularity, and which cosine alone does not follow."""
     books = catalog.books
+
+    def ref(b):
+        return {"row": b.list_rank, "title": b.title, "author": b.authors[0]}
+
     lines = []
     for q in range(queries):
         mates = sorted((b for b in books if b.authors != books[q].authors), key=lambda b: -b.num_ratings)[:4]
-        ref = lambda b: {"row": b.list_rank, "title": b.title, "author": b.authors[0]}
         lines.append(json.dumps({"query": ref(books[q]), "similar": [ref(b) for b in mates]}))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
