@@ -133,7 +133,7 @@ def ground_truth(base: np.ndarray, queries: np.ndarray, progress: bool = False, 
 
 
 def recall_at_k(found: np.ndarray, truth: np.ndarray) -> float:
-    hits = sum(len(set(f[f >= 0].tolist()) & set(t.tolist())) for f, t in zip(found, truth))
+    hits = sum(len(set(f[f >= 0].tolist()) & set(t.tolist())) for f, t in zip(found, truth, strict=True))
     return hits / truth.size
 
 

@@ -69,7 +69,7 @@ def assemble(records: Sequence[Sequence[str]], encode: TextEncoder) -> np.ndarra
     lookup: dict[str, np.ndarray] = {}
     if distinct:
         encoded = encode(distinct)
-        lookup = dict(zip(distinct, encoded))
+        lookup = dict(zip(distinct, encoded, strict=True))
     out = np.zeros((len(records), DIM), dtype=np.float32)
     for row, record in enumerate(records):
         for block, text in enumerate(record):

@@ -107,7 +107,7 @@ class ShelfIndex:
         ids = list(books)
         known = np.array([books[i].list_rank >= 0 or books[i].num_ratings > 0 for i in ids], dtype=bool)
         raw = np.array([popularity_prior(books[i].list_rank, books[i].num_ratings) for i in ids])
-        self.prior = dict(zip(ids, neutral_priors(raw, known).tolist()))
+        self.prior = dict(zip(ids, neutral_priors(raw, known).tolist(), strict=True))
         self.shelves: dict[str, dict[str, int]] = {}  # folded genre -> {book id: shelf position}
         for book in books.values():
             for position, genre in enumerate(book.genres):

@@ -171,7 +171,7 @@ class VectorIndex:
             self._index.add_with_ids(vectors, labels)
             if self._table is not None:
                 self._table.add(labels, vectors, None if bias is None else np.asarray(bias, dtype=np.float64), table_rows)
-            for label, book_id in zip(labels.tolist(), book_ids):
+            for label, book_id in zip(labels.tolist(), book_ids, strict=True):
                 old = self._rows.get(book_id)
                 if old is not None:
                     del self._ids[old]
@@ -208,7 +208,7 @@ class VectorIndex:
             if found:
                 # One call for all: a reader-ranked row reads ~230 vectors, and one reconstruct
                 # per id was 15 % of that row's cost (profile of the varied SimilarBooks mix).
-                positions, labels = zip(*found)
+                positions, labels = zip(*found, strict=True)
                 out[list(positions)] = self._index.reconstruct_batch(np.asarray(labels, dtype=np.int64))
         return out
 
@@ -254,8 +254,8 @@ class VectorIndex:
             scores, labels = self._index.search(queries, k)
             ids = self._ids
             return [
-                [(ids[label], float(score)) for label, score in zip(row_labels, row_scores) if label >= 0]
-                for row_labels, row_scores in zip(labels.tolist(), scores.tolist())
+                [(ids[label], float(score)) for label, score in zip(row_labels, row_scores, strict=True) if label >= 0]
+                for row_labels, row_scores in zip(labels.tolist(), scores.tolist(), strict=True)
             ]
 
 

@@ -289,7 +289,7 @@ def test_killing_torchserve_during_recommend_load(torchserve, make_server, start
 
         def recovered() -> bool:
             now = (with_fallback.stats()["remote"], without.stats()["remote"])
-            return all(n >= r + 5 for n, r in zip(now, remote_at_restart))
+            return all(n >= r + 5 for n, r in zip(now, remote_at_restart, strict=True))
 
         deadline = time.monotonic() + 30
         while not recovered() and time.monotonic() < deadline:

@@ -65,7 +65,7 @@ def test_random_writes_keep_every_row_exact(depth: int) -> None:
             labels = np.arange(next_label, next_label + count)
             next_label += count
             table.add(labels, vectors, bias_of(labels))
-            live.update(zip(labels.tolist(), vectors))
+            live.update(zip(labels.tolist(), vectors, strict=True))
         elif action == 1:
             gone = rng.choice(sorted(live), size=int(rng.integers(1, 3)), replace=False)
             table.remove(gone)
@@ -117,12 +117,12 @@ def test_stored_rows_restore_an_exact_table_that_stays_exact_under_writes() -> N
     labels = np.arange(1000, 1200)  # another index may give the same vectors other labels
     restored = NeighbourTable(DIM, depth=12)
     restored.add(labels, vectors, bias_of(labels), rows=rows)
-    live = dict(zip(labels.tolist(), vectors))
+    live = dict(zip(labels.tolist(), vectors, strict=True))
     assert_exact(restored, live)
     extra = unit(rng, 5)
     restored.add(np.arange(2000, 2005), extra, bias_of(np.arange(2000, 2005)))  # the merge path
     restored.remove(np.array([1000, 1100]))  # the recompute path
-    live.update(zip(range(2000, 2005), extra))
+    live.update(zip(range(2000, 2005), extra, strict=True))
     del live[1000], live[1100]
     assert_exact(restored, live)
     with pytest.raises(ValueError):

@@ -48,7 +48,7 @@ def test_ivf_search_matches_flat(data):
     flat.upsert(ids(len(base)), base)
     approx = ivf(base)
     exact, found = flat.search(queries, 10), approx.search(queries, 10)
-    recall = np.mean([len({b for b, _ in f} & {b for b, _ in e}) / 10 for f, e in zip(found, exact)])
+    recall = np.mean([len({b for b, _ in f} & {b for b, _ in e}) / 10 for f, e in zip(found, exact, strict=True)])
     assert recall >= 0.9
     # Same return format: (book id, inner product) tuples, best first, scores near the exact ones.
     assert all(isinstance(b, str) and isinstance(s, float) for row in found for b, s in row)

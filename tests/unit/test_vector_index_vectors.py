@@ -19,7 +19,7 @@ def test_vectors_equal_one_by_one_reads_in_the_order_asked(kind):
     index.remove(["b7"])
     asked = ["b42", "missing", "b7", "b3", "b42", "b599"]
     got = index.vectors(asked)
-    for row, book_id in zip(got, asked):
+    for row, book_id in zip(got, asked, strict=True):
         one = index.vector(book_id)
         np.testing.assert_array_equal(row, np.zeros(16, np.float32) if one is None else one)
     assert not got[1].any() and not got[2].any() and got[0].any()

@@ -33,12 +33,12 @@ def expected(result: RecommendResult) -> recommend_service_pb2.RecommendResponse
 ])
 def test_bytes_equal_what_the_library_serialises(scores):
     items = tuple(Recommendation(book, score, reason) for book, score, reason in
-                  zip(BOOKS, scores, ("same series: Isles", "", "shares genres: Ünïcode")))
+                  zip(BOOKS, scores, ("same series: Isles", "", "shares genres: Ünïcode"), strict=True))
     result = RecommendResult(items, Approach.FINETUNED, "finetuned:encoder:v1@catalog-7")
     encoded = wire.recommend_response(result)
     assert encoded == expected(result).SerializeToString()  # same field order, same omissions, same bits
     parsed = recommend_service_pb2.RecommendResponse.FromString(encoded)
-    for item, score in zip(parsed.items, scores):  # by bits: NaN != NaN and -0.0 == 0.0 as floats
+    for item, score in zip(parsed.items, scores, strict=True):  # by bits: NaN != NaN and -0.0 == 0.0 as floats
         assert struct.pack("<d", item.score) == struct.pack("<d", score)
 
 

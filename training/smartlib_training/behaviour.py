@@ -119,7 +119,7 @@ def estimate(values: Sequence[float], samples: int = BOOTSTRAP_SAMPLES, seed: in
 
 def score_rankings(rankings: Sequence[Sequence[int]], queries: Sequence[BehaviourQuery]) -> dict[str, Estimate]:
     """Every metric over aligned (ranking, query) pairs, with its interval."""
-    return {name: estimate([metric(ranked, q.relevant) for ranked, q in zip(rankings, queries)])
+    return {name: estimate([metric(ranked, q.relevant) for ranked, q in zip(rankings, queries, strict=True)])
             for name, metric in METRICS.items()}
 
 

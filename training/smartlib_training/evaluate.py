@@ -138,7 +138,7 @@ def evaluate_approach(approach: Approach, books: Sequence[Book], test_idx: np.nd
         sub_approach = dataclasses.replace(approach, priors=approach.priors[held])
         hits = search(sub_approach, sub, approach.encode_queries(text_queries), k)
         precisions = []
-        for genre, row in zip(text_genres, hits):
+        for genre, row in zip(text_genres, hits, strict=True):
             found = [held[i] for i in row if i >= 0]
             precisions.append(sum(genre in books[i].genres for i in found) / k)
         metrics["genre_query_precision@10"] = float(np.mean(precisions))

@@ -58,7 +58,7 @@ def behaviour_report(
         "FINETUNED 256-d cosine + prior (before the ranker)": score_rankings(by_cosine(learned, PRIOR_WEIGHT), queries),
         label: score_rankings(reader, queries),
         "candidate pool recall (ceiling of any re-ranking)": {"recall": estimate(
-            [float(e.labels.sum()) / len(q.relevant) for e, q in zip(pool, queries)])},
+            [float(e.labels.sum()) / len(q.relevant) for e, q in zip(pool, queries, strict=True)])},
     }
 
 
@@ -111,7 +111,7 @@ def known_item_report(catalog: TextCatalog, encode: TextEncoder, count: int = KN
     texts = [first_sentence(catalog.books[i].description) for i in picked]
     vectors = encode(texts)
     hits = {"BASELINE": [], "default (FINETUNED)": []}
-    for book_id, text, vector in zip(picked, texts, vectors):
+    for book_id, text, vector in zip(picked, texts, vectors, strict=True):
         hits["BASELINE"].append(float(book_id in catalog.baseline(vector)))
         hits["default (FINETUNED)"].append(float(book_id in catalog.default(text, vector)))
     return {name: estimate(values) for name, values in hits.items()}
@@ -129,7 +129,7 @@ def genre_pick_report(catalog: TextCatalog, encode: TextEncoder, count: int = GE
     out: dict[str, dict[str, float]] = {}
     for name, pick in (("BASELINE", lambda t, v: catalog.baseline(v)), ("default (FINETUNED)", catalog.default)):
         ratings, carrying = [], []
-        for genre, text, vector in zip(genres, texts, vectors):
+        for genre, text, vector in zip(genres, texts, vectors, strict=True):
             for book_id in pick(text, vector):
                 ratings.append(catalog.books[book_id].num_ratings)
                 carrying.append(genre in catalog.books[book_id].genres)

@@ -65,7 +65,7 @@ class BatchedInference:
                 out[position] = cached
         if todo:
             rows = self.queries.submit([texts[positions[0]] for positions in todo.values()])
-            for (key, positions), row in zip(todo.items(), rows):
+            for (key, positions), row in zip(todo.items(), rows, strict=True):
                 out[positions] = row
                 if self.cache.max_bytes:
                     self.cache.put(key, row)

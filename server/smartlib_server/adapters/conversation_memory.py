@@ -457,7 +457,7 @@ class RedisConversationMemory:
         lists = self._fail_open(read, None)
         if lists is None:
             return UserProfile(user_id)
-        return UserProfile(user_id, **{name: tuple(v.decode() for v in values) for name, values in zip(_LISTS, lists)})
+        return UserProfile(user_id, **{name: tuple(v.decode() for v in values) for name, values in zip(_LISTS, lists, strict=True)})
 
     def forget(self, user_id: str) -> None:
         # Fails open like every write; a profile that could not be deleted still expires by TTL.

@@ -88,10 +88,10 @@ def _escape(value: str) -> str:
 def effective_config(committed: dict[str, str], store: Path, models: list[str], ports: Ports) -> dict[str, str]:
     """The committed settings plus what only the launcher knows; refuses non-loopback addresses."""
     props = dict(committed)
-    for key, port in zip(ADDRESS_KEYS, (ports.inference, ports.management, ports.metrics)):
+    for key, port in zip(ADDRESS_KEYS, (ports.inference, ports.management, ports.metrics), strict=True):
         if port is not None:
             props[key] = f"http://127.0.0.1:{port}"
-    for (_, port_key), port in zip(GRPC_KEYS, (ports.grpc_inference, ports.grpc_management)):
+    for (_, port_key), port in zip(GRPC_KEYS, (ports.grpc_inference, ports.grpc_management), strict=True):
         if port is not None:
             props[port_key] = str(port)
     props["model_store"] = str(store)

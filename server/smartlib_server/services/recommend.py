@@ -80,7 +80,7 @@ class RecommendService:
             # The table leaves the book itself out; the exclusions drop it from a search anyway.
             found = vector_index.neighbours(book.id, fetch - 1, wait=wait)
             if found is not None:
-                return [(book.id, 1.0), *zip(*found)]
+                return [(book.id, 1.0), *zip(*found, strict=True)]
             if not wait:
                 raise WouldBlock
             query = vector_index.vector(book.id)
@@ -265,7 +265,7 @@ def similar_reason(query: Book):
             return "same author: " + next(a for a in candidate.authors if a in authors)
         if genres.isdisjoint(candidate.genre_keys):
             return "similar description and themes"
-        shared = [g for g, low in zip(candidate.genres, candidate.genres_lower) if low in genres]
+        shared = [g for g, low in zip(candidate.genres, candidate.genres_lower, strict=True) if low in genres]
         return "shares genres: " + ", ".join(shared[:3])
 
     return reason

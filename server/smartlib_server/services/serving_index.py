@@ -228,5 +228,5 @@ def with_index(
         log.warning("stored derived index %s unusable (%s); recomputing", key, exc)  # wrong shapes
         return with_index(model, ids, raw, books, index_kind)
     if key and stored is None:
-        derived.save(key, {"encoded": encoded, **dict(zip(table_names, index.table_rows() or ()))})
+        derived.save(key, {"encoded": encoded, **dict(zip(table_names, index.table_rows() or (), strict=True))})
     return dataclasses.replace(model, index=index)

@@ -50,7 +50,7 @@ class TextSearch:
 def text_reason(folded_query: str, candidate: Book) -> str:
     """Why a book answers a text ask: the genres the ask names, else its main genre."""
     words = set(folded_query.split())
-    named = [g for g, folded in zip(candidate.genres, candidate.genres_folded)
+    named = [g for g, folded in zip(candidate.genres, candidate.genres_folded, strict=True)
              if folded in folded_query or set(folded.split()) <= words]
     if named:
         return "matches " + ", ".join(named[:3])

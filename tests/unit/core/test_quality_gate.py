@@ -8,9 +8,9 @@ def _manifest(recall: tuple[float, float, float] | None = None, known: tuple[flo
               ndcg: float | None = None) -> dict:
     gate = {}
     if recall:
-        gate["behaviour_recall@10"] = dict(zip(("low", "mean", "high"), recall))
+        gate["behaviour_recall@10"] = dict(zip(("low", "mean", "high"), recall, strict=True))
     if known:
-        gate["known_item_hit@10"] = dict(zip(("low", "mean", "high"), known))
+        gate["known_item_hit@10"] = dict(zip(("low", "mean", "high"), known, strict=True))
     return {"gate": gate, "metrics": {"finetuned": {"ndcg@10": ndcg}} if ndcg is not None else {}}
 
 

@@ -48,8 +48,8 @@ def _norm(v: np.ndarray) -> np.ndarray:
 
 def make_catalog(n_authors: int = 20, books_per_author: int = 3, seed: int = 7) -> SyntheticCatalog:
     rng = np.random.default_rng(seed)
-    genre_vec = dict(zip(GENRES, _unit(rng, len(GENRES))))
-    theme = dict(zip(GENRES, _unit(rng, len(GENRES))))  # what descriptions of a genre talk about
+    genre_vec = dict(zip(GENRES, _unit(rng, len(GENRES)), strict=True))
+    theme = dict(zip(GENRES, _unit(rng, len(GENRES)), strict=True))  # what descriptions of a genre talk about
     books, rows = [], []
     for a in range(n_authors):
         author = f"Author {a}"

@@ -20,7 +20,7 @@ def test_prior_rises_with_list_position_and_ratings():
 def test_vectorised_prior_matches_scalar():
     ranks = np.array([-1, 0, 7, 500, 9999, -1, 3])
     ratings = np.array([0, 0, 120, 0, 4_000_000, 900, 10])
-    expected = [popularity_prior(int(r), int(n)) for r, n in zip(ranks, ratings)]
+    expected = [popularity_prior(int(r), int(n)) for r, n in zip(ranks, ratings, strict=True)]
     np.testing.assert_allclose(popularity_priors(ranks, ratings), expected, rtol=1e-6)
 
 

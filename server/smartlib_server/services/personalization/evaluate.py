@@ -133,7 +133,7 @@ def simulate(sim: Simulator, users: int, min_len: int, max_len: int, prefix: str
         user_id, genres, circle, picks = sim.reader(f"{prefix}{u}", int(sim.rng.integers(min_len, max_len + 1)))
         stamps = np.sort(sim.rng.integers(1_000_000_000_000, 1_000_000_000_000 + horizon_ms, len(picks)))
         events = tuple(
-            Interaction(user_id, sim.books[b].id, kind, 0, int(ts)) for (b, kind), ts in zip(picks, stamps)
+            Interaction(user_id, sim.books[b].id, kind, 0, int(ts)) for (b, kind), ts in zip(picks, stamps, strict=True)
         )
         readers.append(Reader(user_id, genres, circle, events))
     return readers

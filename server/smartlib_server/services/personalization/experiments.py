@@ -172,7 +172,7 @@ class ExperimentService:
             exposure = exposures.get(item.recommendation_id)
             if not exposure or not exposure.experiment or exposure.user_id != item.user_id or item.book_id not in exposure.book_ids:
                 continue
-            for name, hit in zip(("click", "like", "read"), outcome_of(item.kind, item.rating)):
+            for name, hit in zip(("click", "like", "read"), outcome_of(item.kind, item.rating), strict=True):
                 if hit:
                     self.metrics.experiment_outcomes.labels(experiment=exposure.experiment, arm=exposure.arm, outcome=name).inc()
 
@@ -186,7 +186,7 @@ def compute_results(
         arm = flags.get(outcome.arm)
         if arm is None or not outcome.shown:
             continue
-        for name, hit in zip(("click", "like", "read"), outcome_of(outcome.kind, outcome.rating)):
+        for name, hit in zip(("click", "like", "read"), outcome_of(outcome.kind, outcome.rating), strict=True):
             if hit:
                 arm[name].add(outcome.recommendation_id)
     arms = []

@@ -64,7 +64,7 @@ def content_scores(profile: ContentProfile, index: VectorIndex, per_anchor: int)
     scores: dict[str, float] = {}
     best: dict[str, tuple[float, str]] = {}
     hits = index.search(profile.queries, per_anchor)
-    for (anchor, weight), row in zip(profile.anchors, hits):
+    for (anchor, weight), row in zip(profile.anchors, hits, strict=True):
         for book_id, similarity in row:
             if similarity <= 0:
                 continue
