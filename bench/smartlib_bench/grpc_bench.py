@@ -61,7 +61,7 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
     # reading low, which would flatter every ratio. The higher of the two is the ceiling.
     results["empty_c8_end"] = load(address, "empty", 8, seconds)
     ceiling = max(results["empty_c8"]["qps"], results["empty_c8_end"]["qps"])
-    for name, figures in results.items():
+    for figures in results.values():
         figures["ratio_to_empty_c8"] = figures["qps"] / ceiling
     return results
 

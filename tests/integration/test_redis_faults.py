@@ -44,10 +44,10 @@ class RedisProcess:
             try:
                 self.admin.ping()
                 break
-            except redis.ConnectionError:
+            except redis.ConnectionError as exc:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     self.stop()
-                    raise RuntimeError(f"redis-server on port {self.port} did not start")
+                    raise RuntimeError(f"redis-server on port {self.port} did not start") from exc
                 time.sleep(0.05)
 
     def freeze(self) -> None:

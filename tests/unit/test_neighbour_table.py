@@ -57,7 +57,7 @@ def test_random_writes_keep_every_row_exact(depth: int) -> None:
     table.add(np.arange(30), start, bias_of(np.arange(30)))
     live.update(enumerate(start))
     next_label = 30
-    for step in range(60):
+    for _ in range(60):
         action = rng.integers(3)
         if action == 0 or len(live) < 5:
             count = int(rng.integers(1, 4))

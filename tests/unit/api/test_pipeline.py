@@ -20,9 +20,9 @@ TYPES = {"unary_unary": "unary", "unary_stream": "server_stream", "stream_unary"
          "stream_stream": "bidi_stream"}
 
 
-async def _with_server(steps, run, failure=NotFound("no such thing"), started=None):
+async def _with_server(steps, run, started=None):
     server = grpc.aio.server(interceptors=[CallPipeline(steps)])
-    server.add_generic_rpc_handlers((shapes_handler(failure, started),))
+    server.add_generic_rpc_handlers((shapes_handler(NotFound("no such thing"), started),))
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
@@ -33,7 +33,7 @@ async def _with_server(steps, run, failure=NotFound("no such thing"), started=No
         await server.stop(0)
 
 
-def _code(shape: str, steps, metadata=None, failure=NotFound("no such thing")) -> grpc.StatusCode:
+def _code(shape: str, steps, metadata=None) -> grpc.StatusCode:
     async def run(channel):
         try:
             await call_shape(channel, shape, metadata=metadata)
@@ -41,7 +41,7 @@ def _code(shape: str, steps, metadata=None, failure=NotFound("no such thing")) -
             return error.code()
         return grpc.StatusCode.OK
 
-    return asyncio.run(_with_server(steps, run, failure))
+    return asyncio.run(_with_server(steps, run))
 
 
 @pytest.mark.parametrize("shape", SHAPES)
