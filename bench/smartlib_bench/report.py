@@ -44,7 +44,8 @@ def summary_table(results: dict) -> str:
     for section in results.get("extra", {}).values():
         rows.extend(tuple(r) for r in section.get("rows", []))
     m = results["machine"]
-    head = f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; read bandwidth {results['read_bandwidth_gbs']:.1f} GB/s (1 thread)\n\n"
+    head = (f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; "
+            f"read bandwidth {results['read_bandwidth_gbs']:.1f} GB/s (1 thread)\n\n")
     lines = ["| what | measured | relative |", "|---|---|---|", *(f"| {a} | {b} | {c} |" for a, b, c in rows)]
     return head + "\n".join(lines)
 

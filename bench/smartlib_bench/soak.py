@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(min(every, max(0.0, args.seconds - (time.monotonic() - started))))
                 sample = _sample(server, started, counters)
                 samples.append(sample)
-                print(f"{sample.t:>8.0f} {sample.rss_mib:>9.1f} {sample.threads:>8} {sample.fds:>5} {sample.calls:>7} {sample.errors:>7}", flush=True)
+                print(f"{sample.t:>8.0f} {sample.rss_mib:>9.1f} {sample.threads:>8} {sample.fds:>5} "
+                      f"{sample.calls:>7} {sample.errors:>7}", flush=True)
             stop.set()
             for client in clients:
                 client.join(timeout=60)

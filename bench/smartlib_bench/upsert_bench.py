@@ -1,6 +1,7 @@
 """Upserting new books through UpsertBooks (8 concurrent clients, 25 books a call; then one
-client's upsert() of them all, as a notebook sends it) against the ingest path (`smartlib ingest`: CatalogService.write in batches of 256 over a fresh store) with
-the same embedder, in the same run. The upserted copies are deleted afterwards."""
+client's upsert() of them all, as a notebook sends it) against the ingest path (`smartlib
+ingest`: CatalogService.write in batches of 256 over a fresh store) with the same embedder, in
+the same run. The upserted copies are deleted afterwards."""
 from __future__ import annotations
 
 import dataclasses

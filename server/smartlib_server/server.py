@@ -105,7 +105,9 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
         # A backstop against floods far above what admission control lets through.
         maximum_concurrent_rpcs=8 * settings.max_concurrent_rpcs + settings.max_streams,
     )
-    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(CatalogServicer(services.catalog, services.executor, services.caching, services.index), server)
+    catalog_service_pb2_grpc.add_CatalogServiceServicer_to_server(
+        CatalogServicer(services.catalog, services.executor, services.caching, services.index), server
+    )
     personal = PersonalizationHandlers(
         services.personalization.recommender, services.personalization.experiments, services.executor
     )

@@ -32,7 +32,8 @@ from smartlib_server.app import starter_catalog_path
 ROUNDS = int(os.environ.get("SMARTLIB_CRASH_ROUNDS", "3"))
 INGEST_ROWS = 40
 # `smartlib ingest` with small batches, so a 40-row file has several commit points to die between.
-INGEST = "import sys; import smartlib_server.services.ingest as i; i.BATCH = 6; from smartlib_server.cli import main; sys.exit(main(sys.argv[1:]))"
+INGEST = ("import sys; import smartlib_server.services.ingest as i; i.BATCH = 6; "
+          "from smartlib_server.cli import main; sys.exit(main(sys.argv[1:]))")
 # Builds and activates knowledge-base versions in a loop, printing each one once it is durable.
 KB_LOOP = """
 import sys

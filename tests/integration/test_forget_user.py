@@ -108,7 +108,8 @@ def test_forget_user_erases_every_store_in_every_replica(make_server, replica_se
         server.services.follow_changes(interval=0.1)
     with a.channel() as ca, b.channel() as cb:
         admin = _stubs(ca)[2]
-        arms = [adm.ExperimentArm(name="control", weight=1.0), adm.ExperimentArm(name="treatment", weight=1.0, approach=books_pb2.APPROACH_BASELINE)]
+        arms = [adm.ExperimentArm(name="control", weight=1.0),
+                adm.ExperimentArm(name="treatment", weight=1.0, approach=books_pb2.APPROACH_BASELINE)]
         admin.CreateExperiment(adm.CreateExperimentRequest(experiment=adm.Experiment(name=f"e{uuid.uuid4().hex[:6]}", arms=arms)))
         books = _book_ids(a, 12)
         _give_history(a, ca, GONE, books[:6])

@@ -54,7 +54,8 @@ def replicas(shared_catalog, tmp_path):
             SMARTLIB_MODEL_STORE=str(tmp_path / "model_store"), HF_HUB_OFFLINE="1",
         )
         log = open(tmp_path / f"{name}.log", "w")
-        procs.append((subprocess.Popen([sys.executable, "-m", "smartlib_server", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT), log))
+        proc = subprocess.Popen([sys.executable, "-m", "smartlib_server", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append((proc, log))
         addresses.append(f"127.0.0.1:{port}")
     try:
         for address in addresses:

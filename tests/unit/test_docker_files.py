@@ -317,7 +317,8 @@ def test_k8s_manifests_are_consistent():
     for name, deployment in deployments.items():
         assert deployment["spec"]["selector"]["matchLabels"].items() <= deployment["spec"]["template"]["metadata"]["labels"].items(), name
     for service in (d for d in docs if d["kind"] == "Service"):
-        targets = [d for d in deployments.values() if service["spec"]["selector"].items() <= d["spec"]["template"]["metadata"]["labels"].items()]
+        selector = service["spec"]["selector"].items()
+        targets = [d for d in deployments.values() if selector <= d["spec"]["template"]["metadata"]["labels"].items()]
         assert targets, f"Service {service['metadata']['name']} selects no Deployment"
         port_names = {p.get("name") for c in targets[0]["spec"]["template"]["spec"]["containers"] for p in c["ports"]}
         for port in service["spec"]["ports"]:

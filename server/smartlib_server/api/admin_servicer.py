@@ -23,7 +23,8 @@ def _info_pb(info: VersionInfo) -> pb.VersionInfo:
     out = pb.VersionInfo(kind=_KIND_PB[info.kind], version=info.version, active=info.active, metrics=info.metrics)
     if info.created_at:
         try:
-            out.created_at.FromJsonString(info.created_at if info.created_at.endswith("Z") or "+" in info.created_at else info.created_at + "Z")
+            zoned = info.created_at.endswith("Z") or "+" in info.created_at
+            out.created_at.FromJsonString(info.created_at if zoned else info.created_at + "Z")
         except ValueError:
             pass  # an odd timestamp in an old manifest is not worth failing a listing for
     return out

@@ -123,7 +123,8 @@ class ChatServicer(chat_service_pb2_grpc.ChatServiceServicer):
             return
         if stream.turns >= self.chat.limits.max_turns_per_stream:
             await stream.outbox.put(_error(ResourceExhausted(
-                f"this stream reached {self.chat.limits.max_turns_per_stream} turns; open a new stream (same session_id keeps the context)")))
+                f"this stream reached {self.chat.limits.max_turns_per_stream} turns; "
+                "open a new stream (same session_id keeps the context)")))
             return
         turn_id = uuid.uuid4().hex[:12]
         message = request.turn

@@ -102,7 +102,8 @@ def test_an_exclusion_alone_refines_the_list_on_screen():
 
 @pytest.mark.parametrize("text, sort", [
     ("best rated fantasy", "rating"), ("os livros de fantasia mais bem avaliados", "rating"),
-    ("Quais são os melhores livros de ficção científica?", "rating"), ("Quais os livros de terror com melhor nota?", "rating"), ("the most popular mystery novels", "popular"),
+    ("Quais são os melhores livros de ficção científica?", "rating"), ("Quais os livros de terror com melhor nota?", "rating"),
+    ("the most popular mystery novels", "popular"),
     ("os livros de mistério mais populares", "popular"), ("top rated books by Brandon Sanderson", "rating"),
     ("top 5 science fiction", "rating"), ("the 10 best fantasy books", "rating"),
 ])

@@ -34,7 +34,8 @@ def test_did_x_write_anything(text, author):
 @pytest.mark.parametrize("text, language, kind, subject, modifier", [
     ("I loved The Name of the Wind, anything similar but shorter?", "en", "like_but", "the name of the wind", "shorter"),
     ("Dune was great. Got anything like it but lighter?", "en", "like_but", "dune", "lighter"),
-    ("gostei muito do nome do vento, tem algo parecido porém de ficção científica?", "pt", "like_but", "nome do vento", "de ficcao cientifica"),
+    ("gostei muito do nome do vento, tem algo parecido porém de ficção científica?", "pt", "like_but", "nome do vento",
+     "de ficcao cientifica"),
     ("duna foi incrível, tem algo parecido?", "pt", "similar", "duna", ""),
     ("tem algum livro parecido com o iluminado mas menos assustador?", "pt", "like_but", "o iluminado", "menos assustador"),
     ("what's similar to Harry Potter but for grown-ups?", "en", "like_but", "harry potter", "for grown ups"),
@@ -129,7 +130,8 @@ def test_errands_are_off_topic(text, language):
 
 @pytest.mark.parametrize("text, ordinal, subject", [
     ("why?", 0, ""), ("why those?", 0, ""), ("por quê?", 0, ""), ("why did you pick those?", 0, ""),
-    ("why this one?", 0, "it"), ("por que esse?", 0, "it"), ("e por que esse?", 0, "it"), ("and why the first?", 1, ""), ("why that one", 0, "it"),
+    ("why this one?", 0, "it"), ("por que esse?", 0, "it"), ("e por que esse?", 0, "it"), ("and why the first?", 1, ""),
+    ("why that one", 0, "it"),
     ("why the third?", 3, ""), ("por que o segundo?", 2, ""), ("why is the second one there?", 2, ""),
     ("why Gone Girl?", 0, "gone girl"), ("pq vc indicou duna?", 0, "duna"),
 ])

@@ -15,7 +15,8 @@ SHINING = Book("sh", "The Shining (The Shining, #1)", ("Stephen King",), genres=
 SLEEP = Book("ds", "Doctor Sleep (The Shining, #2)", ("Stephen King",), genres=("Horror",), avg_rating=4.1,
              num_ratings=200_000, series_name="The Shining", series_position="2", list_rank=50)
 EMMA = Book("emma", "Emma", ("Jane Austen",), genres=("Romance", "Classics"), avg_rating=4.0, num_ratings=800_000, list_rank=30)
-LOW = [Book(f"low{i}", f"Obscure {i}", ("Nobody",), genres=("Horror",), avg_rating=3.0, num_ratings=10, list_rank=900 + i) for i in range(8)]
+LOW = [Book(f"low{i}", f"Obscure {i}", ("Nobody",), genres=("Horror",), avg_rating=3.0, num_ratings=10, list_rank=900 + i)
+       for i in range(8)]
 CATALOG = {b.id: b for b in [KING, SHINING, SLEEP, EMMA, *LOW]}
 
 

@@ -64,9 +64,11 @@ def test_file_rows_map_to_books_by_position_or_by_title_and_author(tmp_path):
          "similar": [{"row": 40, "title": "Persuasion", "author": "Jane Austen"},
                      {"row": 99, "title": "Nowhere", "author": "Nobody"},
                      {"row": 10, "title": "Dune", "author": "Frank Herbert"}]},
-        {"query": {"row": 77, "title": "Unknown", "author": "Nobody"}, "similar": [{"row": 10, "title": "Dune", "author": "Frank Herbert"}]},
+        {"query": {"row": 77, "title": "Unknown", "author": "Nobody"},
+         "similar": [{"row": 10, "title": "Dune", "author": "Frank Herbert"}]},
         # a row number that points at another book is not trusted over the title and author
-        {"query": {"row": 12, "title": "Dune", "author": "Frank Herbert"}, "similar": [{"row": 11, "title": "Emma", "author": "Jane Austen"}]},
+        {"query": {"row": 12, "title": "Dune", "author": "Frank Herbert"},
+         "similar": [{"row": 11, "title": "Emma", "author": "Jane Austen"}]},
     ]
     path.write_text("\n".join(json.dumps(r) for r in records) + "\n\n", encoding="utf-8")
     assert load_behaviour(path, books) == [BehaviourQuery(1, (2, 0)), BehaviourQuery(0, (1,))]

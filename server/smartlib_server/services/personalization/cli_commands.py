@@ -44,7 +44,8 @@ def format_results(results: ExperimentResults) -> str:
             f"{ctr.rate:6.2%} [{ctr.low:6.2%}, {ctr.high:6.2%}]  {like.rate:6.2%} [{like.low:6.2%}, {like.high:6.2%}]"
         )
     first, second = results.arms[0].name, results.arms[1].name
-    lines.append(f"two-proportion z-test, {first} vs {second}: CTR p={results.ctr_p_value:.4g}, like rate p={results.like_rate_p_value:.4g}")
+    lines.append(f"two-proportion z-test, {first} vs {second}: "
+                 f"CTR p={results.ctr_p_value:.4g}, like rate p={results.like_rate_p_value:.4g}")
     return "\n".join(lines)
 
 
@@ -104,7 +105,8 @@ def _run(args: argparse.Namespace, settings) -> int:
         elif args.action == "list":
             for e in service.list():
                 arms = ", ".join(f"{a.name}:{a.weight:g}" for a in e.arms)
-                print(f"{e.name:<24}{'running' if e.running else 'stopped':<9}{_when(e.created_at_ms):<22}{_when(e.stopped_at_ms):<22}{arms}")
+                state = "running" if e.running else "stopped"
+                print(f"{e.name:<24}{state:<9}{_when(e.created_at_ms):<22}{_when(e.stopped_at_ms):<22}{arms}")
         else:
             report = service.results(args.name)
             print(json.dumps(_results_json(report)) if args.json else format_results(report))
