@@ -118,9 +118,11 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def _row(name: str, items: list[Outcome]) -> str:
+    if not items:
+        return f"| {name} | 0 | 0 | 0 | 0 | - |"
     passed = sum(o.passed for o in items)
     en = sum(1 for o in items if o.conversation.language == "en")
-    return f"| {name} | {len(items)} | {en} | {len(items) - en} | {passed} | {passed / len(items):.1%} |" if items else f"| {name} | 0 | 0 | 0 | 0 | - |"
+    return f"| {name} | {len(items)} | {en} | {len(items) - en} | {passed} | {passed / len(items):.1%} |"
 
 
 def latency(outcomes: list[Outcome]) -> dict[str, float]:
