@@ -58,7 +58,8 @@ secrets: $(STAMP) ## Generate docker/.env and docker/k8s/secrets.env (random tok
 ingest-10k: $(STAMP) ## Load ../shared/data/goodreads_best_books_10k.csv (override with DATA=path)
 	$(BIN)/smartlib ingest $(or $(DATA),../shared/data/goodreads_best_books_10k.csv)
 
-lint: $(STAMP) ## Check that generated code matches the protos and byte-compile everything
+lint: $(STAMP) ## ruff (settings in pyproject.toml), generated code in sync with the protos, and a byte-compile
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q tests/unit/test_protos_in_sync.py
 	$(BIN)/python -m compileall -q server clients handlers training
 
