@@ -55,6 +55,8 @@ class Settings:
     auth_token: str = ""  # when set, every call needs `authorization: Bearer <token>` (health exempt)
     admin_token: str = ""  # AdminService needs this one; without it AdminService answers loopback callers only
     allow_insecure: bool = False  # serve a non-loopback address without tokens (warned at every start)
+    # With tokens on a non-loopback bind: reads answer without one (warned at every start); writes still need one.
+    allow_anonymous_reads: bool = False
     tls_cert: str = ""  # server certificate (PEM); with tls_key, the port speaks TLS
     tls_key: str = ""
     tls_client_ca: str = ""  # with it, clients must present a certificate signed by this CA (mTLS)
@@ -231,6 +233,7 @@ RULES: dict[str, Rule] = {
     "auth_token": _token(16),
     "admin_token": _token(32),
     "allow_insecure": _BOOL,
+    "allow_anonymous_reads": _BOOL,
     "tls_cert": _FILE,
     "tls_key": _FILE,
     "tls_client_ca": _FILE,

@@ -114,6 +114,13 @@ class ServerMetrics:
             registry=r,
         )
 
+        self.anonymous_reads = Gauge(
+            "smartlib_anonymous_reads",
+            "1 while the server listens beyond loopback and answers reads without a token "
+            "(SMARTLIB_ALLOW_ANONYMOUS_READS=true, or SMARTLIB_ALLOW_INSECURE=true); writes still need one.",
+            registry=r,
+        )
+
         self.quality_gate_overrides = Counter(
             "smartlib_quality_gate_overrides_total",
             "Encoder activations forced past the quality gate (ActivateVersion force=true).",

@@ -59,7 +59,9 @@ def test_a_non_loopback_bind_without_tokens_refuses_to_start():
         check_exposure(Settings(grpc_host="0.0.0.0"), metrics)
     message = str(info.value)
     assert "SMARTLIB_AUTH_TOKEN" in message and "SMARTLIB_ALLOW_INSECURE=true" in message and "make secrets" in message
-    for safe in (Settings(), Settings(grpc_host="0.0.0.0", auth_token=TOKEN), Settings(grpc_host="0.0.0.0", admin_token="a" * 32)):
+    # Only an admin token on a public bind needs its own opt-out (tests/unit/api/test_auth_step.py).
+    for safe in (Settings(), Settings(grpc_host="0.0.0.0", auth_token=TOKEN),
+                 Settings(grpc_host="0.0.0.0", admin_token="a" * 32, allow_anonymous_reads=True)):
         check_exposure(safe, metrics)
         assert metrics.insecure._value.get() == 0
 
@@ -138,3 +140,60 @@ def test_health_answers_on_its_own_port_while_every_rpc_slot_is_held(make_server
         for watch in watches:
             watch.cancel()
         main.close()
+
+
+ADMIN_TOKEN = "admin-token-e41d8cd98f00b204e9800998ecf8427e"
+
+
+@pytest.fixture
+def anonymous_reads(make_server, starter_settings, caplog):
+    """A server on 0.0.0.0 with only an admin token, serving reads to anyone by explicit choice."""
+    caplog.set_level(logging.WARNING)
+    settings = dataclasses.replace(starter_settings, grpc_host="0.0.0.0", admin_token=ADMIN_TOKEN, allow_anonymous_reads=True)
+    return make_server(settings)
+
+
+def test_writes_from_another_host_need_a_token_while_reads_do_not(anonymous_reads, caplog):
+    from smartlib.v1 import (
+        catalog_service_pb2 as cs,
+        catalog_service_pb2_grpc,
+        chat_service_pb2 as chat,
+        chat_service_pb2_grpc,
+        interaction_service_pb2 as ins,
+        interaction_service_pb2_grpc,
+    )
+
+    assert anonymous_reads.services.metrics.anonymous_reads._value.get() == 1
+    assert [r for r in caplog.get_records("setup") if "SMARTLIB_ALLOW_ANONYMOUS_READS=true" in r.getMessage()]
+    admin = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
+    book = cs.UpsertBooksRequest(books=[{"title": "A Remote Atlas", "authors": ["Nobody"], "genres": ["Fantasy"]}])
+    with grpc.insecure_channel(f"{_own_address()}:{anonymous_reads.app.port}") as channel:
+        catalog = catalog_service_pb2_grpc.CatalogServiceStub(channel)
+        found = catalog.SearchBooks(cs.SearchBooksRequest(query="the hobbit", limit=1), timeout=30)  # a read: anonymous
+        assert "Hobbit" in found.books[0].title
+        writes = [
+            lambda md: catalog.UpsertBooks(book, metadata=md, timeout=60),
+            lambda md: catalog.DeleteBook(cs.DeleteBookRequest(id=found.books[0].id), metadata=md, timeout=30),
+            lambda md: interaction_service_pb2_grpc.InteractionServiceStub(channel).RecordInteractions(
+                ins.RecordInteractionsRequest(interactions=[ins.Interaction(
+                    user_id="u1", book_id=found.books[0].id, kind=ins.INTERACTION_KIND_LIKE)]), metadata=md, timeout=30),
+        ]
+        for write in writes:
+            with pytest.raises(grpc.RpcError) as info:
+                write(())
+            assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED and "writes need one" in info.value.details()
+        assert catalog.GetBook(cs.GetBookRequest(id=found.books[0].id), timeout=30).id == found.books[0].id  # not deleted
+        assert catalog.UpsertBooks(book, metadata=admin, timeout=60).created == 1  # the token opens writes
+
+        stub = chat_service_pb2_grpc.ChatServiceStub(channel)
+
+        def converse(user_id: str, metadata=()):
+            turn = chat.ConverseRequest(turn=chat.UserTurn(session_id="remote-1", user_id=user_id, text="books like the hobbit"))
+            events = stub.Converse(iter([turn]), metadata=metadata, timeout=60)
+            return [event.WhichOneof("kind") for event in events]
+
+        assert converse("")[-1] == "done"  # an anonymous session stores no tastes: a read
+        with pytest.raises(grpc.RpcError) as info:
+            converse("reader-1")  # remembering reader-1's tastes is a write
+        assert info.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert converse("reader-1", admin)[-1] == "done"

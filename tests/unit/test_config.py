@@ -70,6 +70,7 @@ RANGE_TABLE = {
     "auth_token": ("short", "a" * 16),
     "admin_token": ("b" * 31, "b" * 32),
     "allow_insecure": ("sure", "true"),
+    "allow_anonymous_reads": ("anyone", "true"),
     "tls_cert": (" cert.pem", "cert.pem"),
     "tls_key": ("key.pem ", "key.pem"),
     "tls_client_ca": (" ", "ca.pem"),
