@@ -132,11 +132,13 @@ class Services:
                         self.personalization.eraser.follow()  # ForgetUser run by another replica
                     if changed:
                         self.record_state()
+                    self.metrics.change_log_caught_up(self.index.version)  # its age is the replica's lag
                 except Exception:  # the store may be briefly down; the next round catches up
                     log.warning("following catalog changes failed", exc_info=True)
 
         thread = threading.Thread(target=loop, name="smartlib-change-follower", daemon=True)
         thread.start()
+        self.metrics.watch_worker("change_follower", thread.is_alive)
         return thread
 
     def close(self) -> None:
@@ -187,7 +189,7 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
                                   initializer=configure_faiss, initargs=(settings.faiss_threads,))
     versions = VersionManager(settings, index, inference)
     caching = build_answer_caching(settings, metrics)
-    memory = build_conversation_memory(settings)
+    memory = build_conversation_memory(settings, metrics)
     chat = build_chat_service(recommend, memory, executor, settings)
     personalization = build_personalization(store.db, recommend, metrics, settings.max_k, memory)
     services = Services(
@@ -197,6 +199,11 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     if settings.warm_rows:
         services.warmer = RowWarmer(recommend, on_built=metrics.reader_rows_built_ahead.inc,
                                     on_pending=metrics.reader_rows_warm_pending.set)
+        metrics.watch_worker("row_warmer", lambda: services.warmer.running)
+    if isinstance(inference, BatchedInference):
+        for name in ("queries", "books", "encoder"):
+            batcher = getattr(inference, name)
+            metrics.watch_batcher(batcher.name, lambda b=batcher: b.alive, lambda b=batcher: b.queued)
     services.admin = AdminService(
         versions, index, store, catalog, caching, services.load, metrics.quality_gate_overrides.inc,
         "redis" if settings.redis_url else "in-process",
@@ -204,12 +211,15 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     return services
 
 
-def build_conversation_memory(settings: Settings) -> ConversationMemory:
+def build_conversation_memory(settings: Settings, metrics: ServerMetrics | None = None) -> ConversationMemory:
     """Chat memory: Redis when configured (its own instance with SMARTLIB_MEMORY_REDIS_URL, since
     docs/redis.md wants noeviction for memory and LRU for the cache), else in-process."""
     url = settings.memory_redis_url or settings.redis_url
     if url:
-        return RedisConversationMemory(redis_client(url), redis_breaker("redis-memory"), environment=settings.environment)
+        gauge = metrics.memory_circuit_open if metrics is not None else None
+        breaker = redis_breaker("redis-memory", on_state_change=None if gauge is None else (
+            lambda old, new: gauge.set(new is BreakerState.OPEN)))
+        return RedisConversationMemory(redis_client(url), breaker, environment=settings.environment)
     return InProcessConversationMemory()
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 from prometheus_client import (
@@ -106,6 +106,11 @@ class ServerMetrics:
         self.cache_circuit_open = Gauge(
             "smartlib_cache_circuit_open", "1 while the cache circuit breaker skips the backend.", ("backend",), registry=r
         )
+        self.memory_circuit_open = Gauge(
+            "smartlib_memory_circuit_open",
+            "1 while the conversation-memory circuit breaker skips Redis (chat memory calls fail fast).",
+            registry=r,
+        )
 
         # --- security ---
         self.insecure = Gauge(
@@ -118,6 +123,39 @@ class ServerMetrics:
             "smartlib_anonymous_reads",
             "1 while the server listens beyond loopback and answers reads without a token "
             "(SMARTLIB_ALLOW_ANONYMOUS_READS=true, or SMARTLIB_ALLOW_INSECURE=true); writes still need one.",
+            registry=r,
+        )
+
+        # --- admission control (api/admission.py) ---
+        self.admission_rejected = Counter(
+            "smartlib_admission_rejected_total",
+            "Calls turned away with RESOURCE_EXHAUSTED because every slot was taken, by kind: calls or streams.",
+            ("kind",),
+            registry=r,
+        )
+
+        # --- background threads: alive, and how far the change follower got ---
+        # worker: row_warmer, change_follower, batcher_query, batcher_book, batcher_encoder.
+        self.worker_up = Gauge(
+            "smartlib_worker_up",
+            "1 while a background thread runs, read at scrape time; 0 once it has died or not started.",
+            ("worker",),
+            registry=r,
+        )
+        self.batch_queue_items = Gauge(
+            "smartlib_inference_batch_queue_items",
+            "Items waiting for a shared forward pass, read at scrape time.",
+            ("batcher",),
+            registry=r,
+        )
+        self.change_log_applied = Gauge(
+            "smartlib_change_log_applied_seq",
+            "The last change-log sequence number this replica's serving index has applied.",
+            registry=r,
+        )
+        self.change_log_synced = Gauge(
+            "smartlib_change_log_synced_timestamp_seconds",
+            "Unix time of the change follower's last round that read the change log and applied all of it.",
             registry=r,
         )
 
@@ -254,6 +292,20 @@ class ServerMetrics:
             self.index_vectors.labels(approach=approach).set(vectors.get(approach, 0))
             if nbytes is not None:
                 self.index_bytes.labels(approach=approach).set(nbytes.get(approach, 0))
+
+    def watch_worker(self, worker: str, alive: Callable[[], bool]) -> None:
+        """Publishes `alive()` as smartlib_worker_up{worker=...}, read at every scrape."""
+        self.worker_up.labels(worker=worker).set_function(lambda: 1.0 if alive() else 0.0)
+
+    def watch_batcher(self, batcher: str, alive: Callable[[], bool], queued: Callable[[], int]) -> None:
+        """Publishes a batcher's thread liveness and its waiting items, read at every scrape."""
+        self.watch_worker(f"batcher_{batcher}", alive)
+        self.batch_queue_items.labels(batcher=batcher).set_function(lambda: float(queued()))
+
+    def change_log_caught_up(self, applied_seq: int) -> None:
+        """Records a change-follower round that applied the whole change log it read."""
+        self.change_log_applied.set(applied_seq)
+        self.change_log_synced.set_to_current_time()
 
     @contextlib.contextmanager
     def time_inference(self, backend: str, model: str) -> Iterator[None]:

@@ -93,7 +93,8 @@ def build_server(settings: Settings, services: Services, interceptors: list | No
     # others decided; extra steps (tests) sit inside admission; other interceptors run inside all.
     extra = interceptors or []
     steps = [MetricsInterceptor(services.metrics), auth_interceptor(settings),
-             AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_streams),
+             AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_streams,
+                                  on_shed=lambda kind: services.metrics.admission_rejected.labels(kind=kind).inc()),
              *[i for i in extra if isinstance(i, Step)], ErrorInterceptor()]
     server = grpc.aio.server(
         interceptors=[CallPipeline(steps), *[i for i in extra if not isinstance(i, Step)]],

@@ -188,3 +188,26 @@ def test_deadline_helpers_follow_work_into_worker_threads():
             with pytest.raises(deadlines.DeadlineExceeded):
                 pool.submit(deadlines.in_context(pytest.fail, "must not run")).result()
         assert deadlines.remaining() is None  # the bound ended with its block
+
+
+def test_shed_calls_are_counted_for_the_admission_alert(make_server, starter_settings, gated):
+    """smartlib_admission_rejected_total counts the built-in step's refusals (AdmissionRejections alert)."""
+    import dataclasses
+
+    settings = dataclasses.replace(starter_settings, max_concurrent_rpcs=2)
+    server = make_server(settings, inference_override=gated)
+    metrics = server.services.metrics
+    gated.gate.clear()
+    with server.channel() as channel:
+        held = [_search(channel) for _ in range(2)]
+        deadline = time.monotonic() + 30
+        while gated.calls < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        for future in [_search(channel) for _ in range(3)]:
+            with pytest.raises(grpc.RpcError) as info:
+                future.result()
+            assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        gated.gate.set()
+        assert all(f.result().items for f in held)
+    assert metrics.registry.get_sample_value("smartlib_admission_rejected_total", {"kind": "calls"}) == 3
+    assert metrics.registry.get_sample_value("smartlib_admission_rejected_total", {"kind": "streams"}) is None

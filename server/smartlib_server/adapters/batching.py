@@ -85,6 +85,16 @@ class DynamicBatcher:
             job.future.cancel()  # still queued: the worker skips it
             raise deadlines.DeadlineExceeded(f"deadline exceeded waiting for the {self.name} batch") from None
 
+    @property
+    def queued(self) -> int:
+        """Items waiting for a batch (for the metrics scrape; a snapshot, no lock)."""
+        return self._queued
+
+    @property
+    def alive(self) -> bool:
+        """Whether the worker thread still runs (False once closed, or if it died)."""
+        return self._thread.is_alive()
+
     def close(self) -> None:
         with self._cond:
             self._closed = True

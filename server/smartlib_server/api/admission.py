@@ -59,9 +59,11 @@ class AdmissionInterceptor(Step):
         max_concurrent: unary calls (and server-streaming calls) allowed in flight at once.
         max_streams: client- and bidirectional streams (chat conversations) open at once.
         retry_after: the delay put in RetryInfo when a call is shed, in seconds.
+        on_shed: called with "calls" or "streams" for each call turned away (a metrics counter).
     """
 
-    def __init__(self, max_concurrent: int, max_streams: int, retry_after: float = 0.2):
+    def __init__(self, max_concurrent: int, max_streams: int, retry_after: float = 0.2,
+                 on_shed: Callable[[str], None] | None = None):
         if max_concurrent < 1 or max_streams < 1:
             raise ValueError("max_concurrent and max_streams must be at least 1")
         self.max_concurrent = max_concurrent
@@ -70,6 +72,7 @@ class AdmissionInterceptor(Step):
         self.active = 0
         self.streams = 0
         self.shed = 0  # calls turned away for capacity since start, for tests and metrics
+        self._on_shed = on_shed or (lambda kind: None)
 
     # -- slots ------------------------------------------------------------------------------
     def _try_acquire(self, stream: bool) -> bool:
@@ -97,6 +100,7 @@ class AdmissionInterceptor(Step):
         if counted and not self._try_acquire(stream):
             self.shed += 1
             kind = "streams" if stream else "calls"
+            self._on_shed(kind)
             limit = self.max_streams if stream else self.max_concurrent
             await abort_with(
                 context,
