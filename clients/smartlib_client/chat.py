@@ -1,4 +1,5 @@
-"""A synchronous conversation over the bidirectional ChatService.Converse stream."""
+"""A synchronous conversation over the bidirectional ChatService.Converse stream, and the
+message building and event conversion the asyncio conversation (aio.AsyncChat) shares."""
 from __future__ import annotations
 
 import queue
@@ -60,11 +61,42 @@ def _event(message: chat_service_pb2.ConverseEvent) -> ChatEvent:
     return ChatEvent("error", body.turn_id, code=body.code, message=body.message)
 
 
-class Chat:
-    """An open conversation. Use it as a context manager; the stream closes on exit.
+def turn_request(session_id: str, user_id: str, text: str, language: str) -> chat_service_pb2.ConverseRequest:
+    turn = chat_service_pb2.UserTurn(session_id=session_id, user_id=user_id, text=text, language=language)
+    return chat_service_pb2.ConverseRequest(turn=turn)
+
+
+def cancel_request(turn_id: str = "") -> chat_service_pb2.ConverseRequest:
+    return chat_service_pb2.ConverseRequest(cancel=chat_service_pb2.CancelTurn(turn_id=turn_id))
+
+
+def reply_from(events: list[ChatEvent]) -> ChatReply:
+    """A whole turn from its events, the last being `done` or `error`.
+
+    Raises:
+        SmartLibError: the turn ended with an error event (typed by its code).
+    """
+    last = events[-1]
+    if last.kind == "error":
+        raise error_for_name(last.code, last.message)
+    cards = pd.DataFrame(
+        [{**e.book, "reason": e.reason} for e in events if e.kind == "card"], columns=[*BOOK_COLUMNS, "reason"]
+    )
+    return ChatReply(
+        turn_id=last.turn_id,
+        text="".join(e.text for e in events if e.kind == "delta"),
+        cards=cards,
+        language=last.language,
+        cancelled=last.cancelled,
+        events=events,
+    )
+
+
+class ChatBase:
+    """What a conversation holds, on either client; `_open` starts the Converse stream.
 
     Args:
-        stub: a ChatServiceStub.
+        stub: a ChatServiceStub (on a grpc.aio channel for AsyncChat).
         session_id: the conversation id; a random one when None.
         user_id: optional stable user id, so the agent remembers the user across sessions.
         language: "en", "pt" or "" to let the server detect it.
@@ -76,9 +108,24 @@ class Chat:
         self.session_id = session_id or uuid.uuid4().hex
         self.user_id = user_id
         self.language = language
-        self._requests: queue.Queue = queue.Queue()
-        self._call = stub.Converse(self._outgoing(), metadata=metadata, timeout=timeout)
         self._closed = False
+        self._call = self._open(stub, metadata, timeout)
+
+    def _open(self, stub, metadata, timeout: float | None):
+        raise NotImplementedError
+
+    def _turn(self, text: str, language: str | None) -> chat_service_pb2.ConverseRequest:
+        if self._closed:
+            raise RuntimeError("this chat is closed")
+        return turn_request(self.session_id, self.user_id, text, self.language if language is None else language)
+
+
+class Chat(ChatBase):
+    """An open conversation (arguments as ChatBase's). Use it as a context manager; the stream closes on exit."""
+
+    def _open(self, stub, metadata, timeout: float | None):
+        self._requests: queue.Queue = queue.Queue()
+        return stub.Converse(self._outgoing(), metadata=metadata, timeout=timeout)
 
     def _outgoing(self) -> Iterator[chat_service_pb2.ConverseRequest]:
         while True:
@@ -97,12 +144,7 @@ class Chat:
         Raises:
             RuntimeError: the chat is closed.
         """
-        if self._closed:
-            raise RuntimeError("this chat is closed")
-        turn = chat_service_pb2.UserTurn(
-            session_id=self.session_id, user_id=self.user_id, text=text, language=self.language if language is None else language
-        )
-        self._requests.put(chat_service_pb2.ConverseRequest(turn=turn))
+        self._requests.put(self._turn(text, language))
 
     def cancel(self, turn_id: str = "") -> None:
         """Asks the server to stop the running turn; it answers with a `done` event marked cancelled.
@@ -110,7 +152,7 @@ class Chat:
         Args:
             turn_id: the turn to cancel; empty cancels whatever turn is running.
         """
-        self._requests.put(chat_service_pb2.ConverseRequest(cancel=chat_service_pb2.CancelTurn(turn_id=turn_id)))
+        self._requests.put(cancel_request(turn_id))
 
     def events(self) -> Iterator[ChatEvent]:
         """Every event the server sends, across turns, until the stream ends.
@@ -161,21 +203,7 @@ class Chat:
         Raises:
             SmartLibError: the turn failed (typed by the TurnError code) or the stream failed.
         """
-        events = list(self.say(text, language))
-        last = events[-1]
-        if last.kind == "error":
-            raise error_for_name(last.code, last.message)
-        cards = pd.DataFrame(
-            [{**e.book, "reason": e.reason} for e in events if e.kind == "card"], columns=[*BOOK_COLUMNS, "reason"]
-        )
-        return ChatReply(
-            turn_id=last.turn_id,
-            text="".join(e.text for e in events if e.kind == "delta"),
-            cards=cards,
-            language=last.language,
-            cancelled=last.cancelled,
-            events=events,
-        )
+        return reply_from(list(self.say(text, language)))
 
     def close(self, timeout: float = 5.0) -> None:
         """Half-closes the stream, lets the server finish, and cancels it if it does not in `timeout` s."""

@@ -1,4 +1,4 @@
-"""Channel construction: TLS, the retry service config and the bearer-token metadata."""
+"""Channel construction: TLS, the load-balancing service config and the bearer-token metadata."""
 from __future__ import annotations
 
 import json
@@ -7,41 +7,37 @@ from pathlib import Path
 
 import grpc
 
-# Methods that are safe to send twice: reads, and UpsertBooks, whose second identical call
-# leaves the catalog unchanged. DeleteBook, RecordInteractions, RecommendForUser (it logs an
-# experiment exposure) and chat are not retried.
+# Methods that are safe to send twice: reads. The client retries them (retries.RetryPolicy);
+# UpsertBooks, DeleteBook, RecordInteractions, ForgetUser, RecommendForUser (it logs an
+# experiment exposure), the admin writes and chat are sent once.
 IDEMPOTENT_METHODS = {
-    "smartlib.v1.CatalogService": ("GetBook", "ListBooks", "SearchBooks", "UpsertBooks"),
+    "smartlib.v1.CatalogService": ("GetBook", "ListBooks", "SearchBooks"),
     "smartlib.v1.RecommendService": ("SimilarBooks", "SearchByText"),
     "smartlib.v1.AdminService": ("ListVersions", "GetStats", "ListExperiments", "GetExperimentResults"),
-    "smartlib.v1.InteractionService": ("ForgetUser",),  # erasing twice erases the same
     "grpc.health.v1.Health": ("Check",),
 }
+LOAD_BALANCING = ("pick_first", "round_robin")
 
 
-def service_config(max_attempts: int = 4) -> str:
-    """The gRPC service config: gRPC itself retries UNAVAILABLE on the idempotent methods.
+def is_idempotent(service: str, method: str) -> bool:
+    return method in IDEMPOTENT_METHODS.get(service, ())
 
-    gRPC's retry runs inside the channel, with exponential backoff and jitter, and it never
-    retries once response data has reached the application, so no hand-written loop is needed.
+
+def service_config(load_balancing: str | None = None) -> str | None:
+    """The gRPC service config: the load-balancing policy, or None for gRPC's default (pick_first).
+
+    round_robin keeps a connection to every address the target resolves to (`dns:///host:port`,
+    `ipv4:10.0.0.1:50051,10.0.0.2:50051`) and sends each call to the next ready one, so one
+    client spreads its calls over all replicas behind a headless Service.
+
+    Raises:
+        ValueError: an unknown policy name.
     """
-    names = [{"service": service, "method": method} for service, methods in IDEMPOTENT_METHODS.items() for method in methods]
-    return json.dumps(
-        {
-            "methodConfig": [
-                {
-                    "name": names,
-                    "retryPolicy": {
-                        "maxAttempts": max_attempts,
-                        "initialBackoff": "0.1s",
-                        "maxBackoff": "2s",
-                        "backoffMultiplier": 2,
-                        "retryableStatusCodes": ["UNAVAILABLE"],
-                    },
-                }
-            ]
-        }
-    )
+    if load_balancing is None:
+        return None
+    if load_balancing not in LOAD_BALANCING:
+        raise ValueError(f"load_balancing must be one of {LOAD_BALANCING}, not {load_balancing!r}")
+    return json.dumps({"loadBalancingConfig": [{load_balancing: {}}]})
 
 
 def _read(value: bytes | str | Path | None) -> bytes | None:
@@ -79,23 +75,34 @@ class TLS:
 def make_channel(
     address: str,
     tls: TLS | bool | None = None,
-    max_attempts: int = 4,
     max_message_bytes: int = 4 * 1024 * 1024,
-) -> grpc.Channel:
-    """Opens a channel with retries enabled; `tls=True` means TLS with the system roots."""
+    load_balancing: str | None = None,
+    aio: bool = False,
+):
+    """Opens a channel (a grpc.aio one with `aio=True`); `tls=True` means TLS with the system roots.
+
+    Args:
+        address: a gRPC target: "host:port", "dns:///host:port", "ipv4:a:p1,b:p2", ...
+        tls: None or False for plaintext, True for the system roots, or TLS options.
+        max_message_bytes: the send and receive limit.
+        load_balancing: None (gRPC's pick_first), "pick_first" or "round_robin".
+        aio: a grpc.aio channel, for the asyncio client.
+    """
     options = [
-        ("grpc.enable_retries", 1),
-        ("grpc.service_config", service_config(max_attempts)),
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
     ]
+    config = service_config(load_balancing)
+    if config is not None:
+        options.append(("grpc.service_config", config))
+    module = grpc.aio if aio else grpc
     if tls is None or tls is False:
-        return grpc.insecure_channel(address, options=options)
+        return module.insecure_channel(address, options=options)
     if tls is True:
         tls = TLS()
     if tls.server_name:
         options.append(("grpc.ssl_target_name_override", tls.server_name))
-    return grpc.secure_channel(address, tls.credentials(), options=options)
+    return module.secure_channel(address, tls.credentials(), options=options)
 
 
 def auth_metadata(token: str | None) -> tuple[tuple[str, str], ...]:

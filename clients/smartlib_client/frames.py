@@ -1,4 +1,6 @@
-"""Conversions between the API's messages and plain Python / pandas values."""
+"""Conversions between the API's messages and plain Python / pandas values, shared by the
+synchronous and the asyncio client. A table comes back as a DataFrame, or on request
+(`as_records=True`) as `Records`: a list of dicts carrying the same `.attrs`."""
 from __future__ import annotations
 
 import math
@@ -68,6 +70,27 @@ def book_filter(
     )
 
 
+class Records(list):
+    """A list of row dicts with the `.attrs` a DataFrame would carry (approach, model_version, ...)."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]] = (), attrs: Mapping[str, Any] | None = None):
+        super().__init__(rows)
+        self.attrs: dict[str, Any] = dict(attrs or {})
+
+
+Table = pd.DataFrame | Records
+
+
+def table(rows: list[dict[str, Any]], columns: list[str], attrs: Mapping[str, Any] | None = None,
+          as_records: bool = False) -> Table:
+    """Rows as a DataFrame with `columns`, or as Records; either way with `attrs`."""
+    if as_records:
+        return Records(rows, attrs)
+    frame = pd.DataFrame(rows, columns=columns)
+    frame.attrs.update(attrs or {})
+    return frame
+
+
 def book_to_dict(book: books_pb2.Book) -> dict[str, Any]:
     return {
         "id": book.id,
@@ -85,24 +108,37 @@ def book_to_dict(book: books_pb2.Book) -> dict[str, Any]:
     }
 
 
-def books_frame(books: Iterable[books_pb2.Book]) -> pd.DataFrame:
-    return pd.DataFrame([book_to_dict(b) for b in books], columns=BOOK_COLUMNS)
+def books_frame(books: Iterable[books_pb2.Book], as_records: bool = False) -> Table:
+    return table([book_to_dict(b) for b in books], BOOK_COLUMNS, as_records=as_records)
 
 
-def recommend_frame(response) -> pd.DataFrame:
+def recommend_frame(response, as_records: bool = False) -> Table:
     """One row per item; approach, model_version, arm and recommendation_id go to `.attrs`."""
     rows = []
     for rank, item in enumerate(response.items, start=1):
         book = book_to_dict(item.book)
         rows.append({**{k: book[k] for k in RECOMMEND_COLUMNS if k in book}, "rank": rank, "score": item.score, "reason": item.reason})
-    frame = pd.DataFrame(rows, columns=RECOMMEND_COLUMNS)
-    frame.attrs.update(
-        approach=approach_name(response.approach),
-        model_version=response.model_version,
-        arm=response.arm,
-        recommendation_id=response.recommendation_id,
-    )
-    return frame
+    attrs = dict(approach=approach_name(response.approach), model_version=response.model_version, arm=response.arm,
+                 recommendation_id=response.recommendation_id)
+    return table(rows, RECOMMEND_COLUMNS, attrs, as_records)
+
+
+def message_dict(message) -> dict[str, Any]:
+    """A reply's fields as plain values: maps become dicts, timestamps datetimes, enums their names."""
+    out: dict[str, Any] = {}
+    for field in message.DESCRIPTOR.fields:
+        value = getattr(message, field.name)
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            out[field.name] = dict(value)
+        elif field.message_type is not None and field.message_type.full_name == "google.protobuf.Timestamp":
+            out[field.name] = value.ToDatetime(tzinfo=timezone.utc) if message.HasField(field.name) else None
+        elif field.message_type is not None:
+            out[field.name] = message_dict(value) if message.HasField(field.name) else None
+        elif field.enum_type is not None:
+            out[field.name] = field.enum_type.values_by_number[value].name if value in field.enum_type.values_by_number else value
+        else:
+            out[field.name] = value
+    return out
 
 
 def _missing(value: Any) -> bool:

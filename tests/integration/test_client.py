@@ -1,5 +1,6 @@
 """The Python client against the real in-process server, plus tiny servers for the connection
-features the real one cannot provoke on demand (UNAVAILABLE for retries, TLS, chat turns)."""
+features the real one cannot provoke on demand (UNAVAILABLE for retries, TLS, chat turns).
+The asyncio client is in test_async_client.py, RESOURCE_EXHAUSTED retries in test_client_retries.py."""
 from __future__ import annotations
 
 import asyncio
@@ -250,12 +251,12 @@ def tiny_server():
         s.stop()
 
 
-def test_idempotent_calls_are_retried_by_the_service_config(tiny_server):
+def test_idempotent_calls_are_retried_after_the_retry_info_delay(tiny_server):
     flaky = _Flaky(failures=2)
     server = tiny_server(catalog=flaky)
     with SmartLibrary(f"127.0.0.1:{server.port}", timeout=10) as client:
         assert client.book("gr-1")["title"] == "Dune"
-    assert flaky.attempts["GetBook"] == 3  # two UNAVAILABLEs absorbed by gRPC's own retry
+    assert flaky.attempts["GetBook"] == 3  # two UNAVAILABLEs absorbed by the client's retries
 
 
 def test_non_idempotent_calls_are_not_retried(tiny_server):
@@ -395,6 +396,7 @@ def test_client_package_builds_alone_with_three_dependencies(tmp_path):
         metadata = Parser().parsestr(zf.read(next(n for n in names if n.endswith("METADATA"))).decode())
     requires = sorted(r.split(">")[0].split("=")[0].strip() for r in metadata.get_all("Requires-Dist"))
     assert requires == ["grpcio", "pandas", "protobuf"]
-    assert {"smartlib_client/client.py", "smartlib/v1/books_pb2.py", "smartlib/v1/books_pb2.pyi"} <= names
+    assert {"smartlib_client/client.py", "smartlib_client/aio.py", "smartlib/v1/books_pb2.py", "smartlib/v1/books_pb2.pyi"} <= names
+    assert {"smartlib_client/py.typed", "smartlib/py.typed"} <= names  # PEP 561: type checkers read the hints
     declared = tomllib.loads((REPO / "clients" / "pyproject.toml").read_text())["project"]["dependencies"]
     assert len(declared) == 3

@@ -1,4 +1,5 @@
-"""Runs clients/notebooks/quickstart.ipynb top to bottom in a real kernel against a live server."""
+"""Runs clients/notebooks/quickstart.ipynb top to bottom in a real kernel against a live server,
+with both the synchronous and the asyncio client."""
 from __future__ import annotations
 
 import os
@@ -34,5 +35,9 @@ def test_quickstart_notebook_runs_against_the_server(server, monkeypatch, tmp_pa
         o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs
     )
     assert "The Hobbit" in text  # the lookup found it
+    books = len(server.services.index.books)
+    assert f"{books} books in {-(-books // 100)} pages" in text  # page_iter went through the catalog
+    assert "async similar: [" in text and "async search: [" in text  # the asyncio client's cell ran
+    assert f"async pages: {books} books" in text
     assert server.address in text  # the kernel used the address the test gave it
     assert any("image/png" in o.get("data", {}) for o in outputs), "the neighbourhood plot rendered"
