@@ -78,3 +78,24 @@ def test_the_change_follower_reports_progress_and_the_warmer_its_thread(server, 
     server.stop()  # closes the services: the follower and the warmer stop
     _until(lambda: sample("smartlib_worker_up", {"worker": "change_follower"}) == 0)
     assert sample("smartlib_worker_up", {"worker": "row_warmer"}) == 0
+
+
+def test_the_memory_breaker_reports_an_unreachable_redis():
+    """smartlib_memory_circuit_open (SmartlibMemoryRedisCircuitOpen) follows the breaker of the
+    conversation memory's own Redis: here a port nobody listens on."""
+    from smartlib_server.app import build_conversation_memory
+    from smartlib_server.config import Settings
+    from smartlib_server.errors import SmartLibError
+
+    metrics = ServerMetrics()
+    memory = build_conversation_memory(Settings(memory_redis_url="redis://127.0.0.1:1/0"), metrics)
+    try:
+        assert metrics.registry.get_sample_value("smartlib_memory_circuit_open") == 0
+        for _ in range(10):
+            try:
+                memory.profile("reader-1")
+            except SmartLibError:
+                pass  # Unavailable: the call fails, and the breaker counts it
+        assert metrics.registry.get_sample_value("smartlib_memory_circuit_open") == 1
+    finally:
+        memory.close()
