@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from smartlib_core.lexical import LexicalIndex
 from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.domain import Book
@@ -78,6 +79,7 @@ class ServingIndex:
         self.index_kind = index_kind  # auto | flat | ivf, resolved per index by choose_index_kind
         self.derived = derived  # where FINETUNED encodings and tables are kept between restarts
         self.titles = titles
+        self.lexical = LexicalIndex()  # BM25 over every served book's words, kept beside `titles`
         self.state = ServingState({}, VectorIndex(DIM), None)
         self.applied_seq = 0
         self.ready = threading.Event()
@@ -111,6 +113,9 @@ class ServingIndex:
             if model is not None:
                 model = with_index(model, ids, matrix, books, self.index_kind, self.derived, reuse=reuse_derived)
             self.titles.upsert(books.values())
+            lexical = LexicalIndex()
+            lexical.upsert(books.values())
+            self.lexical = lexical
             self.state = ServingState(books, baseline, model, text_view=text_view_index(baseline, self.index_kind))
             self.applied_seq = seq
         self.ready.set()
@@ -127,8 +132,9 @@ class ServingIndex:
             previous, self.state = self.state, state
             if seq is not None:
                 self.applied_seq = seq
-                self.titles.remove(set(previous.books) - set(state.books))
-                self.titles.upsert(state.books.values())
+                for lookup in (self.titles, self.lexical):
+                    lookup.remove(set(previous.books) - set(state.books))
+                    lookup.upsert(state.books.values())
         if seq is not None:
             self.catch_up()
         self.ready.set()
@@ -170,6 +176,7 @@ class ServingIndex:
                 state.signals.upsert(books.values())
                 state.signals.remove(gone)
             self.titles.upsert(books.values())
+            self.lexical.upsert(books.values())
             for book_id in gone:
                 state.books.pop(book_id, None)
             state.baseline.remove(gone)
@@ -177,6 +184,7 @@ class ServingIndex:
             if state.finetuned is not None:
                 state.finetuned.index.remove(gone)
             self.titles.remove(gone)
+            self.lexical.remove(gone)
             self.applied_seq = changes[-1].seq
             return len(changes)
 

@@ -1,0 +1,66 @@
+"""The lexical index follows the catalog's change log in SQLite and PostgreSQL: a write is
+found at once, a delete is gone, a restart rebuilds it and a replica catches up."""
+from __future__ import annotations
+
+import pytest
+
+from smartlib_core.domain import Book
+from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
+from smartlib_server.services.serving_index import ServingIndex
+from smartlib_server.services.title_search import TitleIndex
+
+RARE = "quillwhistle"
+
+
+def _book(book_id: str, description: str) -> Book:
+    return Book(id=book_id, title=f"Book {book_id}", authors=("Ann Author",), description=description)
+
+
+def _found(index: ServingIndex, word: str) -> list[str]:
+    return [book_id for book_id, _ in index.lexical.search(word, 10)]
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_store(request, tmp_path):
+    """A function opening (another connection to) one catalog, in either database."""
+    if request.param == "sqlite":
+        return lambda: sqlite_store(tmp_path / "catalog.sqlite3")
+    url = request.getfixturevalue("postgres_url")
+    return lambda: postgres_store(url)
+
+
+def _serving(store) -> ServingIndex:
+    index = ServingIndex(store, TitleIndex())
+    index.load()
+    return index
+
+
+def test_a_rare_word_is_found_after_the_write_and_gone_after_the_delete(open_store):
+    store = open_store()
+    store.upsert_books([_book("a", "A plain story about a garden."), _book("b", "Rain over the hills.")])
+    index = _serving(store)
+    store.upsert_books([_book("c", f"A clockmaker builds a {RARE} for the queen.")])
+    index.catch_up()  # what CatalogService's on_change runs before the write returns
+    assert _found(index, RARE) == ["c"]
+    store.delete_book("c")
+    index.catch_up()
+    assert _found(index, RARE) == []
+    assert _found(index, "garden") == ["a"]
+    store.close()
+
+
+def test_a_restart_rebuilds_it_and_a_replica_catches_up(open_store):
+    writer, follower_store = open_store(), open_store()
+    writer.upsert_books([_book("a", "A plain story about a garden.")])
+    follower = _serving(follower_store)
+    writer.upsert_books([_book("r", f"The last {RARE} of the north.")])
+    assert _found(follower, RARE) == []  # not applied yet
+    assert follower.catch_up() == 1
+    assert _found(follower, RARE) == ["r"]
+    follower_store.close()
+    restarted = _serving(open_store())  # a fresh process: built from the store alone
+    assert _found(restarted, RARE) == ["r"]
+    writer.delete_book("r")
+    restarted.catch_up()
+    assert _found(restarted, RARE) == []
+    writer.close()
