@@ -28,11 +28,11 @@ from smartlib_bench import (
     scale_bench,
     upsert_bench,
 )
+from smartlib_core.embedding import EMBEDDER_ID, normalise
 from smartlib_server.app import build_services, starter_catalog_path
 from smartlib_server.background import BackgroundServer
 from smartlib_server.config import Settings
 from smartlib_server.csv_source import load_file
-from smartlib_server.embedding import EMBEDDER_ID, normalise
 from smartlib_server.services.ingest import ingest_csv
 
 REPO = Path(__file__).resolve().parents[2]
@@ -249,8 +249,8 @@ def _similar_rows_memory(services, sample: int = 1000) -> dict:
     import gc
     import tracemalloc
 
+    from smartlib_core.domain import Approach, BookFilter
     from smartlib_server.api import wire
-    from smartlib_server.domain import Approach, BookFilter
     from smartlib_server.services.recommend import RecommendService
     from smartlib_server.services.similar_rows import MAX_ROWS
 

@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from smartlib_server.domain import Book
-from smartlib_server.embedding import BLOCK_DIM, BLOCKS, MiniLMTextEncoder, assemble, book_fields
+from smartlib_core.domain import Book
+from smartlib_core.embedding import BLOCK_DIM, BLOCKS, MiniLMTextEncoder, assemble, book_fields
 
 
 def naive_vectors(books: list[Book], encoder: MiniLMTextEncoder) -> np.ndarray:

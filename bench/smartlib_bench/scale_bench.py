@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from smartlib_bench import machine
-from smartlib_server.embedding import normalise
+from smartlib_core.embedding import normalise
 from smartlib_server.vector_index import (
     AUTO_FLAT_MAX_BYTES,
     IVF_KMEANS_ITERATIONS,

@@ -1,6 +1,6 @@
 """TorchServe handler: book field records or query texts -> 2688-d vectors.
 
-It calls the very functions the in-process path uses (smartlib_server.embedding), so both tiers
+It calls the very functions the in-process path uses (smartlib_core.embedding), so both tiers
 produce the same vectors from the same code.
 """
 from __future__ import annotations

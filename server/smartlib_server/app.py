@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
+from smartlib_core.embedding import EMBEDDER_ID, MiniLMTextEncoder
 from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.cache import InProcessCache, RedisCache, redis_breaker, redis_client
 from smartlib_server.adapters.catalog_store import CatalogStore, open_store
@@ -20,7 +21,6 @@ from smartlib_server.adapters.conversation_memory import (
 )
 from smartlib_server.adapters.inference import Inference, LocalInference
 from smartlib_server.config import Settings
-from smartlib_server.embedding import EMBEDDER_ID, MiniLMTextEncoder
 from smartlib_server.metrics import ServerMetrics
 from smartlib_server.services.admin import AdminService
 from smartlib_server.services.caching import AnswerCaching

@@ -12,8 +12,8 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from smartlib_core.errors import ConfigError, SmartLibError
 from smartlib_server.config import Settings
-from smartlib_server.errors import ConfigError, SmartLibError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +70,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def _catalog_for_training(settings: Settings):
     """Books and their stored 2688-d vectors, row-aligned, from the catalog store."""
+    from smartlib_core.embedding import EMBEDDER_ID
     from smartlib_server.adapters.catalog_store import open_store
-    from smartlib_server.embedding import EMBEDDER_ID
 
     store = open_store(settings.database_url, settings.sqlite_path)
     try:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from smartlib_server.errors import ConfigError
+from smartlib_core.errors import ConfigError
 from smartlib_server.variables import NOT_SERVER
 
 ENV_PREFIX = "SMARTLIB_"

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from smartlib_server.domain import Book
-from smartlib_server.text import dedupe_key, derived_id, goodreads_id, split_series
+from smartlib_core.domain import Book
+from smartlib_core.text import dedupe_key, derived_id, goodreads_id, split_series
 
 REQUIRED_COLUMNS = ("Book", "Author")
 csv.field_size_limit(16 * 1024 * 1024)

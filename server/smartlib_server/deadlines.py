@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from smartlib_server.errors import SmartLibError
+from smartlib_core.errors import SmartLibError
 
 T = TypeVar("T")
 

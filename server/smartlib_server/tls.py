@@ -12,7 +12,7 @@ from pathlib import Path
 
 import grpc
 
-from smartlib_server.errors import ConfigError
+from smartlib_core.errors import ConfigError
 
 
 def _read(var: str, path: str | Path) -> bytes:

@@ -14,8 +14,8 @@ from smartlib.v1 import (
     recommend_service_pb2 as rs,
     recommend_service_pb2_grpc,
 )
+from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_server.artifacts import knowledge_base as kb
-from smartlib_server.embedding import EMBEDDER_ID
 
 KB = ad.VERSION_KIND_KNOWLEDGE_BASE
 

@@ -20,9 +20,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from smartlib.v1 import admin_service_pb2 as admin_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc
+from smartlib_core.errors import ConfigError
 from smartlib_server import background, tls
 from smartlib_server.api.auth_interceptor import AuthInterceptor, check_tokens
-from smartlib_server.errors import ConfigError
 
 TOKEN = "user-token-7f3a9c1e5b2d4f60"
 ADMIN_TOKEN = "admin-token-e41d8cd98f00b204e9800998ecf8427e"

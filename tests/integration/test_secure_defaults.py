@@ -15,9 +15,9 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc
+from smartlib_core.errors import ConfigError
 from smartlib_server.api.auth_interceptor import check_exposure, is_loopback_host, is_loopback_peer
 from smartlib_server.config import Settings
-from smartlib_server.errors import ConfigError
 from smartlib_server.metrics import ServerMetrics
 
 TOKEN = "user-token-7f3a9c1e5b2d4f60"

@@ -32,6 +32,7 @@ import psutil  # noqa: E402  (installed with torchserve)
 from smartlib.v1 import recommend_service_pb2 as rs, recommend_service_pb2_grpc  # noqa: E402
 from smartlib_core.embedding import book_fields  # noqa: E402
 from smartlib_core.encoder_model import BookEncoder, load_weights, save_weights  # noqa: E402
+from smartlib_core.errors import ConfigError, Unavailable  # noqa: E402
 from smartlib_server.adapters import torchserve_stack as stack  # noqa: E402
 from smartlib_server.adapters.circuit_breaker import CircuitBreaker  # noqa: E402
 from smartlib_server.adapters.inference import LocalInference  # noqa: E402
@@ -39,7 +40,6 @@ from smartlib_server.adapters.torchserve_inference import TorchServeInference  #
 from smartlib_server.app import starter_catalog_path  # noqa: E402
 from smartlib_server.config import Settings  # noqa: E402
 from smartlib_server.csv_source import load_file  # noqa: E402
-from smartlib_server.errors import ConfigError, Unavailable  # noqa: E402
 from smartlib_training.mar_export import export_mars  # noqa: E402
 
 pytestmark = pytest.mark.torchserve

@@ -83,9 +83,9 @@ def test_the_change_follower_reports_progress_and_the_warmer_its_thread(server, 
 def test_the_memory_breaker_reports_an_unreachable_redis():
     """smartlib_memory_circuit_open (SmartlibMemoryRedisCircuitOpen) follows the breaker of the
     conversation memory's own Redis: here a port nobody listens on."""
+    from smartlib_core.errors import SmartLibError
     from smartlib_server.app import build_conversation_memory
     from smartlib_server.config import Settings
-    from smartlib_server.errors import SmartLibError
 
     metrics = ServerMetrics()
     memory = build_conversation_memory(Settings(memory_redis_url="redis://127.0.0.1:1/0"), metrics)

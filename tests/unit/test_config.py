@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from smartlib_core.errors import ConfigError
 from smartlib_server.config import Settings
-from smartlib_server.errors import ConfigError
 
 
 def test_defaults_and_environment():

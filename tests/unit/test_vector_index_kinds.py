@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from smartlib_core.embedding import normalise
+from smartlib_core.errors import ConfigError
 from smartlib_server.config import Settings
-from smartlib_server.errors import ConfigError
 from smartlib_server.services import serving_index
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, with_index
 from smartlib_server.services.title_search import TitleIndex

@@ -10,10 +10,10 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from smartlib_core.embedding import DIM, EMBEDDER_ID
 from smartlib_server.adapters.batching import DynamicBatcher
 from smartlib_server.adapters.inference import Inference
 from smartlib_server.adapters.query_cache import QueryEmbeddingCache
-from smartlib_server.embedding import DIM, EMBEDDER_ID
 
 
 class BatchedInference:

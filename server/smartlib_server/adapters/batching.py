@@ -20,8 +20,8 @@ from concurrent.futures import Future
 
 import numpy as np
 
+from smartlib_core.errors import ResourceExhausted
 from smartlib_server import deadlines
-from smartlib_server.errors import ResourceExhausted
 
 log = logging.getLogger(__name__)
 

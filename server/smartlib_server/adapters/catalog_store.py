@@ -13,9 +13,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from smartlib_core.domain import Book
+from smartlib_core.text import dedupe_key
 from smartlib_server.adapters.sql import Cursor, SqlDatabase, open_database, postgres_database, sqlite_database
-from smartlib_server.domain import Book
-from smartlib_server.text import dedupe_key
 
 
 @dataclasses.dataclass(frozen=True)

@@ -5,10 +5,10 @@ import dataclasses
 import json
 from collections.abc import Sequence
 
+from smartlib_core.domain import Approach
+from smartlib_core.errors import AlreadyExists, FailedPrecondition, NotFound
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import SqlDatabase
-from smartlib_server.domain import Approach
-from smartlib_server.errors import AlreadyExists, FailedPrecondition, NotFound
 from smartlib_server.services.personalization.records import Arm, Experiment
 
 

@@ -63,7 +63,7 @@ class LocalInference:
                  query_encoder: MiniLMTextEncoder | None = None):
         self.text_encoder = text_encoder
         self.query_encoder = query_encoder or text_encoder  # queries may use their own (bf16 weights)
-        self.encoder = encoder  # smartlib_training.encoder_model.BookEncoder or None
+        self.encoder = encoder  # smartlib_core.encoder_model.BookEncoder or None
         self.query_max_tokens = query_max_tokens  # 0: the model's own limit; see config.py
 
     def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
@@ -75,7 +75,7 @@ class LocalInference:
         return place_query(self.query_encoder(list(texts), max_tokens=self.query_max_tokens))
 
     def encode(self, vectors: np.ndarray) -> np.ndarray:
-        from smartlib_server.errors import FailedPrecondition
+        from smartlib_core.errors import FailedPrecondition
 
         if self.encoder is None:
             raise FailedPrecondition("no FINETUNED encoder is active; train one with `smartlib train`")

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from smartlib_server.errors import Unavailable
+from smartlib_core.errors import Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ import grpc
 import numpy as np
 
 from smartlib_core import torchserve_payload as wire
+from smartlib_core.embedding import DIM
+from smartlib_core.errors import FailedPrecondition, InvalidArgument, Unavailable
 from smartlib_server import deadlines
 from smartlib_server.adapters.circuit_breaker import BreakerState, CircuitBreaker
 from smartlib_server.adapters.inference import LocalInference
 from smartlib_server.adapters.torchserve_pb import inference_pb2, inference_pb2_grpc
-from smartlib_server.embedding import DIM
-from smartlib_server.errors import FailedPrecondition, InvalidArgument, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,7 @@ class TorchServeInference:
             ConfigError: a local archive of this version does not match its manifest.
         """
         from smartlib_core.archives import ArchiveError, archive_dir, verify_archives
-        from smartlib_server.errors import ConfigError
+        from smartlib_core.errors import ConfigError
 
         folder = archive_dir(settings.model_store, version) if version else None
         if folder is not None and folder.is_dir():
@@ -118,7 +118,7 @@ class TorchServeInference:
         vectors of two versions whichever side answers.
         """
         from smartlib_core.archives import ArchiveError, archive_dir, verify_archives
-        from smartlib_server.errors import ConfigError
+        from smartlib_core.errors import ConfigError
 
         folder = archive_dir(self.model_store, version) if self.model_store else None
         if folder is not None and folder.is_dir():

@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from smartlib.v1 import admin_service_pb2 as pb, admin_service_pb2_grpc
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.api.blocking import Blocking
-from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.admin import AdminService
 from smartlib_server.services.versions import ENCODER, KNOWLEDGE_BASE, VersionInfo
 

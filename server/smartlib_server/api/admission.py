@@ -20,10 +20,10 @@ from typing import Any
 
 import grpc
 
+from smartlib_core.errors import InvalidArgument, ResourceExhausted
 from smartlib_server import deadlines
 from smartlib_server.api.errors_interceptor import abort_with
 from smartlib_server.api.pipeline import Call, Step
-from smartlib_server.errors import InvalidArgument, ResourceExhausted
 
 NEVER_SHED = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 

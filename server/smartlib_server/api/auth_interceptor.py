@@ -32,9 +32,9 @@ from typing import Any
 import grpc
 
 from smartlib.v1 import chat_service_pb2
+from smartlib_core.errors import ConfigError, SmartLibError
 from smartlib_server.api.pipeline import Call, Step
 from smartlib_server.config import Settings
-from smartlib_server.errors import ConfigError, SmartLibError
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ import uuid
 import grpc
 
 from smartlib.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc
+from smartlib_core.errors import InvalidArgument, ResourceExhausted, SmartLibError
 from smartlib_server.api.conversion import book_to_pb
-from smartlib_server.api.errors_interceptor import INTERNAL_MESSAGE
-from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError, grpc_code
+from smartlib_server.api.errors_interceptor import INTERNAL_MESSAGE, grpc_code
 from smartlib_server.services.chat.turns import Card, ChatService, Done, TextDelta, Typing
 
 log = logging.getLogger(__name__)

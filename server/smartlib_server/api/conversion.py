@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from smartlib.v1 import books_pb2
-from smartlib_server.domain import Approach, Book, BookFilter
-from smartlib_server.errors import InvalidArgument
+from smartlib_core.domain import Approach, Book, BookFilter
+from smartlib_core.errors import InvalidArgument
 
 _APPROACHES = {
     books_pb2.APPROACH_UNSPECIFIED: None,

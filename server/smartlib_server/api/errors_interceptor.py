@@ -8,11 +8,17 @@ import grpc
 from google.protobuf import duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
+from smartlib_core.errors import InvalidArgument, ResourceExhausted, SmartLibError, Unavailable
 from smartlib_server.api.pipeline import Call, Step
-from smartlib_server.errors import InvalidArgument, ResourceExhausted, SmartLibError, Unavailable, grpc_code
 
 log = logging.getLogger(__name__)
 INTERNAL_MESSAGE = "internal error; it has been logged. Retry later or contact the operators."
+
+
+def grpc_code(error: SmartLibError) -> grpc.StatusCode:
+    """The gRPC status for a domain error: core names its codes like grpc.StatusCode so this is a lookup
+    (the auth step's denial may carry a grpc.StatusCode already)."""
+    return grpc.StatusCode[error.code.name]
 
 
 def status_for(error: SmartLibError) -> status_pb2.Status:

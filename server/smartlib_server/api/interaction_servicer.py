@@ -8,9 +8,9 @@ from concurrent.futures import Executor
 from google.protobuf import timestamp_pb2
 
 from smartlib.v1 import admin_service_pb2, interaction_service_pb2, interaction_service_pb2_grpc, recommend_service_pb2
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.api.blocking import Blocking
 from smartlib_server.api.conversion import approach_from_pb, approach_to_pb, book_to_pb, filter_from_pb
-from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.personalization.blend import PersonalRecommender
 from smartlib_server.services.personalization.erasure import UserEraser
 from smartlib_server.services.personalization.experiments import ExperimentService

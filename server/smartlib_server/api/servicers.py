@@ -6,10 +6,10 @@ from concurrent.futures import Executor
 import grpc
 
 from smartlib.v1 import books_pb2, catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
+from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_server.api import wire
 from smartlib_server.api.blocking import Blocking
 from smartlib_server.api.conversion import approach_from_pb, book_from_pb, book_to_pb, filter_from_pb
-from smartlib_server.embedding import EMBEDDER_ID
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.recommend import RecommendService, WouldBlock

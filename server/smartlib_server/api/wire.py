@@ -17,8 +17,8 @@ import struct
 from google.protobuf.descriptor import FieldDescriptor
 
 from smartlib.v1 import books_pb2, recommend_service_pb2
+from smartlib_core.domain import Book, RecommendResult
 from smartlib_server.api.conversion import approach_to_pb, book_to_pb
-from smartlib_server.domain import Book, RecommendResult
 
 _LEN, _I64, _VARINT = 2, 1, 0
 

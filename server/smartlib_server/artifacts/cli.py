@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from smartlib_core import manifest as mf
+from smartlib_core.errors import FailedPrecondition
 from smartlib_server.artifacts import export, knowledge_base as kb
 from smartlib_server.artifacts.registry import ArtifactNotFound, LocalRegistry, open_registry
 from smartlib_server.config import Settings
-from smartlib_server.errors import FailedPrecondition
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +89,8 @@ def add_kb_commands(subparsers: Any) -> None:
 
 # -- kb handlers ----------------------------------------------------------------------------
 def _build(settings: Settings, args: argparse.Namespace) -> int:
+    from smartlib_core.embedding import EMBEDDER_ID
     from smartlib_server.adapters.catalog_store import open_store
-    from smartlib_server.embedding import EMBEDDER_ID
 
     encoder = load_encoder(settings, args.encoder)
     store = open_store(settings.database_url, settings.sqlite_path)

@@ -15,9 +15,9 @@ from pathlib import Path
 import pandas as pd
 
 from smartlib_core import atomic
+from smartlib_core.domain import Book
 from smartlib_core.manifest import utc_now
 from smartlib_server.adapters.catalog_store import CatalogStore
-from smartlib_server.domain import Book
 
 log = logging.getLogger(__name__)
 

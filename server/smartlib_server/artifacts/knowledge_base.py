@@ -26,11 +26,11 @@ import faiss
 import numpy as np
 
 from smartlib_core import atomic, manifest as mf
+from smartlib_core.domain import Book
+from smartlib_core.embedding import normalise
+from smartlib_core.errors import FailedPrecondition, NotFound, Unavailable
 from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.artifacts import export
-from smartlib_server.domain import Book
-from smartlib_server.embedding import normalise
-from smartlib_server.errors import FailedPrecondition, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 

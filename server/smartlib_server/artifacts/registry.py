@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from smartlib_core import atomic, manifest as mf
+from smartlib_core.errors import AlreadyExists, NotFound, Unavailable
 from smartlib_server.config import Settings
-from smartlib_server.errors import AlreadyExists, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 

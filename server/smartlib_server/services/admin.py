@@ -9,8 +9,8 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_server.adapters.catalog_store import CatalogStore
-from smartlib_server.embedding import EMBEDDER_ID
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.serving_index import ServingIndex

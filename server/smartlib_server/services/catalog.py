@@ -8,14 +8,14 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from smartlib_core.domain import Book
+from smartlib_core.embedding import EMBEDDER_ID, book_fields, fields_hash
+from smartlib_core.errors import BookNotFound, InvalidArgument
+from smartlib_core.text import derived_id, split_series
 from smartlib_server.adapters.catalog_store import CatalogStore, UpsertOutcome
 from smartlib_server.adapters.inference import Inference
-from smartlib_server.domain import Book
-from smartlib_server.embedding import EMBEDDER_ID, book_fields, fields_hash
-from smartlib_server.errors import BookNotFound, InvalidArgument
 from smartlib_server.services.title_search import TitleIndex
 from smartlib_server.services.validation import require_id, require_k, require_text
-from smartlib_server.text import derived_id, split_series
 
 log = logging.getLogger(__name__)
 

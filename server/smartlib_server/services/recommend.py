@@ -3,16 +3,16 @@ from __future__ import annotations
 
 from operator import itemgetter
 
+from smartlib_core.domain import Approach, Book, BookFilter, Recommendation, RecommendResult
+from smartlib_core.embedding import EMBEDDER_ID, normalise
+from smartlib_core.errors import BookNotFound, FailedPrecondition, Unavailable
+from smartlib_core.text import fold
 from smartlib_server.adapters.inference import Inference
-from smartlib_server.domain import Approach, Book, BookFilter, Recommendation, RecommendResult
-from smartlib_server.embedding import EMBEDDER_ID, normalise
-from smartlib_server.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_server.services.reader_rows import reader_row
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
 from smartlib_server.services.similar_rows import SimilarRow, SimilarRows
 from smartlib_server.services.text_search import TextSearch, text_reason
 from smartlib_server.services.validation import require_id, require_k, require_text
-from smartlib_server.text import fold
 from smartlib_server.vector_index import VectorIndex
 
 OVERSAMPLE = 4  # candidates fetched per requested result before filtering and re-ranking

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.vector_index import configure_faiss
 

@@ -14,11 +14,11 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from smartlib_core.domain import Book
+from smartlib_core.embedding import BLOCK_DIM, DIM, EMBEDDER_ID, normalise, text_view
 from smartlib_core.lexical import LexicalIndex
 from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_server.adapters.catalog_store import CatalogStore
-from smartlib_server.domain import Book
-from smartlib_server.embedding import BLOCK_DIM, DIM, EMBEDDER_ID, normalise, text_view
 from smartlib_server.services.derived_index import DerivedIndexStore
 from smartlib_server.services.title_search import TitleIndex
 from smartlib_server.vector_index import VectorIndex, choose_index_kind

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from smartlib_server.domain import Book, Recommendation
+from smartlib_core.domain import Book, Recommendation
 from smartlib_server.vector_index import VectorIndex
 
 # A bound on memory, not an eviction policy. It holds a reader row for every book of a 10k

@@ -6,8 +6,8 @@ from collections.abc import Iterable
 
 from rapidfuzz import fuzz, process
 
-from smartlib_server.domain import Book
-from smartlib_server.text import bare_title, fold
+from smartlib_core.domain import Book
+from smartlib_core.text import bare_title, fold
 
 MIN_SCORE = 70.0
 

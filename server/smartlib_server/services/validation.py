@@ -1,7 +1,7 @@
 """Request checks shared by services: each failure names the field the caller must fix."""
 from __future__ import annotations
 
-from smartlib_server.errors import InvalidArgument
+from smartlib_core.errors import InvalidArgument
 
 
 def require_k(k: int, max_k: int, field: str = "k") -> int:

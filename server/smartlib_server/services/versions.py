@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 
 from smartlib_core import atomic, encoder_versions as artifacts
+from smartlib_core.domain import Book
+from smartlib_core.embedding import DIM, EMBEDDER_ID
+from smartlib_core.errors import ConfigError, FailedPrecondition, InvalidArgument, NotFound
 from smartlib_core.popularity import popularity_prior
 from smartlib_core.quality_gate import refusal, shortfalls
 from smartlib_core.reader_ranking import ReaderRanker
 from smartlib_server.config import Settings
-from smartlib_server.domain import Book
-from smartlib_server.embedding import DIM, EMBEDDER_ID
-from smartlib_server.errors import ConfigError, FailedPrecondition, InvalidArgument, NotFound
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState, baseline_index, text_view_index, with_index
 from smartlib_server.vector_index import VectorIndex
 

@@ -7,9 +7,9 @@ import types
 import numpy as np
 
 from smartlib_core import torchserve_payload as wire
+from smartlib_core.embedding import DIM
 from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.torchserve_inference import TorchServeInference
-from smartlib_server.embedding import DIM
 
 
 class FakeTorchServe:

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
+from smartlib_core.errors import ResourceExhausted
 from smartlib_server import deadlines
 from smartlib_server.adapters.batching import DynamicBatcher
-from smartlib_server.errors import ResourceExhausted
 
 
 class GatedModel:

@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from smartlib_bench.queries import QUERIES
-from smartlib_core.embedding import MiniLMTextEncoder
+from smartlib_core.embedding import DIM, MiniLMTextEncoder
 from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.inference import LocalInference
 from smartlib_server.adapters.query_cache import QueryEmbeddingCache, normalise_query
-from smartlib_server.embedding import DIM
 
 ROW_BYTES = DIM * 4
 

@@ -20,6 +20,7 @@ from smartlib.v1 import (
     interaction_service_pb2,
     recommend_service_pb2,
 )
+from smartlib_core.errors import ConfigError
 from smartlib_server.api.auth_interceptor import (
     ADMIN,
     CONVERSE,
@@ -32,7 +33,6 @@ from smartlib_server.api.auth_interceptor import (
 )
 from smartlib_server.api.pipeline import Call
 from smartlib_server.config import Settings
-from smartlib_server.errors import ConfigError
 from smartlib_server.metrics import ServerMetrics
 
 REMOTE = "ipv4:192.0.2.2:5000"

@@ -8,8 +8,8 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2, status_pb2
 
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.api.errors_interceptor import INTERNAL_MESSAGE, ErrorInterceptor
-from smartlib_server.errors import InvalidArgument
 from tests.unit.api.shapes import SHAPES, call_shape, shapes_handler
 
 

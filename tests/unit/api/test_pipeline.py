@@ -6,12 +6,12 @@ import asyncio
 import grpc
 import pytest
 
+from smartlib_core.errors import NotFound
 from smartlib_server.api.admission import AdmissionInterceptor
 from smartlib_server.api.auth_interceptor import AuthInterceptor
 from smartlib_server.api.errors_interceptor import ErrorInterceptor
 from smartlib_server.api.metrics_interceptor import MetricsInterceptor
 from smartlib_server.api.pipeline import CallPipeline
-from smartlib_server.errors import NotFound
 from smartlib_server.metrics import ServerMetrics
 from tests.unit.api.shapes import SERVICE, SHAPES, call_shape, shapes_handler
 

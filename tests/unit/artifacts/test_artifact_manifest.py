@@ -7,7 +7,7 @@ import json
 import pytest
 
 from smartlib_core import manifest as mf
-from smartlib_server.errors import InvalidArgument
+from smartlib_core.errors import InvalidArgument
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import shutil
 import pytest
 
 from smartlib_core import manifest as mf
+from smartlib_core.errors import FailedPrecondition
 from smartlib_server.artifacts import cli, knowledge_base as kb
-from smartlib_server.errors import FailedPrecondition
 
 
 def run(settings, *argv: str) -> int:

@@ -13,8 +13,8 @@ import pytest
 from smartlib_core import atomic, manifest as mf
 from smartlib_core.domain import Book
 from smartlib_core.embedding import DIM, EMBEDDER_ID
+from smartlib_core.errors import FailedPrecondition, NotFound, Unavailable
 from smartlib_server.artifacts import export, knowledge_base as kb
-from smartlib_server.errors import FailedPrecondition, NotFound, Unavailable
 
 
 def test_build_snapshots_catalog_vectors_and_indexes(catalog, encoder, books, embedded_ids, tmp_path):

@@ -7,9 +7,9 @@ import json
 import pytest
 
 from smartlib_core import manifest as mf
+from smartlib_core.errors import AlreadyExists, InvalidArgument
 from smartlib_server.artifacts.registry import ArtifactNotFound, GcsRegistry, LocalRegistry, open_registry
 from smartlib_server.config import Settings
-from smartlib_server.errors import AlreadyExists, InvalidArgument
 
 
 @pytest.fixture

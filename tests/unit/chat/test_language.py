@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from smartlib_server.errors import InvalidArgument
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.services.chat.language import choose, detect, normalise_hint
 
 

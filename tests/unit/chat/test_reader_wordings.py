@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat import asks
 from smartlib_server.services.chat.follow_ups import pointed_at
 from smartlib_server.services.chat.intents import parse

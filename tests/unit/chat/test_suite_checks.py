@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat.session import Reply, TurnInput
 from smartlib_server.services.chat.suite import runner
 from smartlib_server.services.chat.suite.checks import TurnView, check_turn

@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 
-from smartlib_server.errors import InvalidArgument
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.services.chat.turns import ChatLimits, ChatService, chunks, limits_from_settings
 
 

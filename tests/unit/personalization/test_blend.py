@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from smartlib_core.domain import BookFilter
-from smartlib_server.errors import InvalidArgument
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.services.personalization.blend import PersonalRecommender, rank
 from smartlib_server.services.personalization.cf import CFModel, train
 from smartlib_server.services.personalization.experiments import ExperimentService

@@ -8,8 +8,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from scipy import stats as scipy_stats
 
+from smartlib_core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from smartlib_server.adapters.experiment_store import Exposure
-from smartlib_server.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from smartlib_server.metrics import ServerMetrics
 from smartlib_server.services.personalization.experiments import ExperimentService, assign_arm
 from smartlib_server.services.personalization.interactions import InteractionService

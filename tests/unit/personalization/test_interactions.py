@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import sqlite_database
-from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.personalization.interactions import InteractionService, validate_batch
 from smartlib_server.services.personalization.records import Interaction, InteractionInput, InteractionKind as K
 

@@ -12,9 +12,9 @@ import pytest
 import redis
 
 from smartlib_core.domain import Approach, Book, BookFilter
+from smartlib_core.errors import BookNotFound
 from smartlib_server.adapters.cache import InProcessCache, RedisCache, redis_breaker, redis_client
 from smartlib_server.adapters.catalog_store import open_store
-from smartlib_server.errors import BookNotFound
 from smartlib_server.services.caching import AnswerCaching, request_digest
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -13,7 +13,7 @@ import threading
 from typing import Any
 
 from smartlib_server.adapters.conversation_memory import ConversationMemory, UserProfile
-from smartlib_server.domain import Book, BookFilter
+from smartlib_core.domain import Book, BookFilter
 from smartlib_server.services.chat import authors, fallback, follow_ups, lexicon, like_but, ordering, tastes
 from smartlib_server.services.chat import compare as comparing
 from smartlib_server.services.chat import language as lang
@@ -25,7 +25,7 @@ from smartlib_server.services.chat.tastes import Tastes
 from smartlib_server.services.chat.wording import Phrasebook, title
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.services.serving_index import ServingState
-from smartlib_server.text import fold
+from smartlib_core.text import fold
 
 log = logging.getLogger(__name__)
 

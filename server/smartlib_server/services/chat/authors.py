@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat import asks
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.intents import Intent, is_focus, ordinal_of

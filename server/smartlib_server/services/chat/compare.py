@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat.lexicon import genre_label
 from smartlib_server.services.chat.wording import GENERIC_GENRES, Phrasebook, join, rating, title
 

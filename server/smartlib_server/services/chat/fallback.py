@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import threading
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat import lexicon
 from smartlib_server.services.chat.language import is_function_word
 from smartlib_server.services.chat.wording import Phrasebook
-from smartlib_server.text import fold
+from smartlib_core.text import fold
 
 KNOWN_SHARE = 0.5  # of a message's topic words, the share the catalog must know
 

@@ -13,9 +13,9 @@ import re
 import threading
 from collections.abc import Iterator
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat.session import Reply
-from smartlib_server.text import bare_title, fold
+from smartlib_core.text import bare_title, fold
 
 MAX_TITLE_WORDS = 12
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")

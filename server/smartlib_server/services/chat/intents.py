@@ -10,7 +10,7 @@ import dataclasses
 import re
 
 from smartlib_server.services.chat import asks, constraints, lexicon
-from smartlib_server.text import fold
+from smartlib_core.text import fold
 
 
 @dataclasses.dataclass(frozen=True)

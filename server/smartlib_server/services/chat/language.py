@@ -8,9 +8,9 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from smartlib_server.errors import InvalidArgument
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.services.chat import lexicon
-from smartlib_server.text import fold
+from smartlib_core.text import fold
 
 LANGUAGES = ("en", "pt")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from smartlib_server.text import fold
+from smartlib_core.text import fold
 
 # Brazilian and European Portuguese editions of books in the starter catalog and beyond.
 PT_TITLES: dict[str, str] = {

@@ -11,7 +11,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat import constraints, lexicon
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.follow_ups import length_proxy
@@ -19,7 +19,7 @@ from smartlib_server.services.chat.intents import Intent
 from smartlib_server.services.chat.ordering import darkness
 from smartlib_server.services.chat.session import Context, Draft, TurnInput
 from smartlib_server.services.chat.wording import title
-from smartlib_server.text import bare_title, fold
+from smartlib_core.text import bare_title, fold
 
 if TYPE_CHECKING:
     from smartlib_server.services.chat.agent import ChatAgent

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 
 # A rating means more with more raters: the average is shrunk toward PRIOR_MEAN as if
 # PRIOR_VOTES more readers had given it, so 4.6 from 40 readers ranks below 4.5 from 2M.

@@ -13,10 +13,10 @@ from collections import defaultdict
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat import lexicon
 from smartlib_server.services.serving_index import ServingIndex
-from smartlib_server.text import bare_title, fold
+from smartlib_core.text import bare_title, fold
 
 FUZZY_MIN = 84.0  # whole-phrase similarity a typo may cost on longer phrases
 TIE_MARGIN = 4.0  # candidates closer than this are a tie worth asking about

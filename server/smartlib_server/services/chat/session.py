@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.wording import Phrasebook
 

@@ -12,9 +12,9 @@ import re
 from collections.abc import Sequence
 
 from smartlib_core.genres import GENERIC_GENRES  # noqa: F401  (also read as wording.GENERIC_GENRES)
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat.lexicon import genre_label
-from smartlib_server.text import split_series
+from smartlib_core.text import split_series
 
 _NUMBERS_PT = {1: "um", 2: "dois", 3: "três", 4: "quatro", 5: "cinco", 6: "seis", 7: "sete", 8: "oito"}
 _NUMBERS_EN = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five", 6: "six", 7: "seven", 8: "eight"}

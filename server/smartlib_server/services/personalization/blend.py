@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from smartlib_core.domain import Approach, Book, BookFilter, Recommendation
+from smartlib_core.errors import FailedPrecondition, Unavailable
+from smartlib_core.text import split_series
 from smartlib_server.adapters.interaction_store import InteractionStore
-from smartlib_server.domain import Approach, Book, BookFilter, Recommendation
-from smartlib_server.errors import FailedPrecondition, Unavailable
 from smartlib_server.services.personalization.cf import CFModel, fold_preferences, normalise_scores
 from smartlib_server.services.personalization.experiments import ExperimentService
 from smartlib_server.services.personalization.popularity import CatalogPriors
@@ -27,7 +28,6 @@ from smartlib_server.services.personalization.records import (
     PersonalResult,
 )
 from smartlib_server.services.validation import require_id, require_k
-from smartlib_server.text import split_series
 from smartlib_server.vector_index import VectorIndex
 
 SEEN_KINDS = frozenset({InteractionKind.READ, InteractionKind.LIKE, InteractionKind.RATE,

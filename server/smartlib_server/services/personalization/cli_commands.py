@@ -11,11 +11,11 @@ import json
 import sys
 from collections.abc import Callable
 
+from smartlib_core.domain import Approach
+from smartlib_core.errors import SmartLibError
 from smartlib_server.adapters.experiment_store import ExperimentStore
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import open_database
-from smartlib_server.domain import Approach
-from smartlib_server.errors import SmartLibError
 from smartlib_server.services.personalization.experiments import ExperimentService
 from smartlib_server.services.personalization.records import Arm, Experiment, ExperimentResults
 

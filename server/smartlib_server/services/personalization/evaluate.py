@@ -31,11 +31,11 @@ from pathlib import Path
 
 import numpy as np
 
+from smartlib_core.domain import Approach, Book, BookFilter
+from smartlib_core.embedding import DIM, normalise
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import sqlite_database
 from smartlib_server.csv_source import load_file
-from smartlib_server.domain import Approach, Book, BookFilter
-from smartlib_server.embedding import DIM, normalise
 from smartlib_server.services.personalization.blend import ContentView, blend, signals
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.personalization.popularity import GENERIC_GENRES, CatalogPriors
@@ -67,7 +67,7 @@ def load_catalog(csv: Path, cache: Path | None) -> tuple[list[Book], np.ndarray]
         cached_ids = np.load(cache / "ids.npy")
         if cached_ids.shape == ids.shape and (cached_ids == ids).all():
             return books, normalise(np.load(cache / "vectors.npy"))
-    from smartlib_server.embedding import MiniLMTextEncoder, assemble, book_fields
+    from smartlib_core.embedding import MiniLMTextEncoder, assemble, book_fields
 
     vectors = assemble([book_fields(b) for b in books], MiniLMTextEncoder(bf16=True))
     if cache:

@@ -17,8 +17,8 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.adapters.experiment_store import ExperimentStore, Exposure, LinkedOutcome
-from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.personalization.records import (
     Arm,
     ArmResults,

@@ -11,8 +11,8 @@ import re
 import time
 from collections.abc import Callable, Sequence
 
+from smartlib_core.errors import InvalidArgument
 from smartlib_server.adapters.interaction_store import InteractionStore
-from smartlib_server.errors import InvalidArgument
 from smartlib_server.services.personalization.records import (
     Interaction,
     InteractionInput,

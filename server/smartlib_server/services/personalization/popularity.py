@@ -7,8 +7,8 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 from scipy import sparse
 
+from smartlib_core.domain import Book
 from smartlib_core.genres import TASTE_GENERIC_KEYS as GENERIC_GENRES
-from smartlib_server.domain import Book
 
 
 def popularity_prior(book: Book, catalog_size: int) -> float:

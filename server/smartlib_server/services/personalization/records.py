@@ -4,7 +4,7 @@ from __future__ import annotations
 import dataclasses
 from enum import Enum
 
-from smartlib_server.domain import Approach, Recommendation
+from smartlib_core.domain import Approach, Recommendation
 
 
 class InteractionKind(Enum):

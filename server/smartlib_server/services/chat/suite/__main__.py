@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 from smartlib_server.adapters.conversation_memory import InProcessConversationMemory
-from smartlib_server.domain import BookFilter
+from smartlib_core.domain import BookFilter
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.suite import runner
 

@@ -10,9 +10,9 @@ import statistics
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from smartlib_server.domain import Book
+from smartlib_core.domain import Book
 from smartlib_server.services.chat.session import Reply
-from smartlib_server.text import bare_title, fold
+from smartlib_core.text import bare_title, fold
 
 
 class TurnView:
