@@ -63,12 +63,13 @@ class RowWarmer:
         on_pending: called with the books a pass has still to cover (a metrics gauge).
         duty: the share of its time the thread may spend building while the server is busy
             (0 < duty <= 1); it sleeps the rest, after each row.
+        clock: the monotonic clock that times settling (tests pass one they advance).
     """
 
     def __init__(
         self, recommend: RecommendService, *, settle_s: float = 1.0, poll_s: float = 0.1,
         on_built: Callable[[], None] | None = None, on_pending: Callable[[int], None] | None = None,
-        duty: float = 0.5,
+        duty: float = 0.5, clock: Callable[[], float] = time.monotonic,
     ):
         if not 0 < duty <= 1:
             raise ValueError("duty must be in (0, 1]")
@@ -82,6 +83,8 @@ class RowWarmer:
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self.progress = WarmProgress()
+        self.rounds = 0  # times the thread has looked at the catalog; tests wait on it, not on sleeps
+        self._clock = clock
         self._done = None  # (target, rows generation) of the last finished pass
 
     def start(self) -> None:
@@ -124,11 +127,11 @@ class RowWarmer:
         # OpenMP's thread count is per calling thread: without this, the first search here
         # starts a second OpenMP thread that spins between searches (8.6 s of CPU in 10 s).
         configure_faiss(1)
-        seen, since = None, time.monotonic()
+        seen, since = None, self._clock()
         while not self._stop.wait(self.poll_s):
             try:
                 target = self._target()
-                now = time.monotonic()
+                now = self._clock()
                 if not _same(target, seen):
                     seen, since = target, now  # something changed: wait for it to settle
                     continue
@@ -141,6 +144,8 @@ class RowWarmer:
             except Exception:  # a pass must never kill the thread: the next round retries
                 log.warning("building reader rows ahead failed", exc_info=True)
                 self._stop.wait(1.0)
+            finally:
+                self.rounds += 1
 
     def _pass(self, target) -> bool:
         """Builds the row of every book at `target`; False when stopped or the target moved."""
@@ -169,18 +174,26 @@ class RowWarmer:
         return True
 
 
+def cpu_clocks() -> tuple[float, float, float]:
+    """(wall seconds, this process's CPU seconds, the calling thread's CPU seconds)."""
+    return time.perf_counter(), time.process_time(), time.thread_time()
+
+
 class Pacer:
     """How long to sleep after a row: `work_s` x (1 / duty - 1) when the process's other threads
     used CPU since the last call (more than `busy_share` of the time that passed), else 0.
-    Process CPU time minus this thread's CPU time is what the others used."""
+    Process CPU time minus this thread's CPU time is what the others used; `clocks` reads the
+    three (tests pass their own, so stray threads of the test process cannot sway them)."""
 
-    def __init__(self, duty: float, busy_share: float = 0.05):
+    def __init__(self, duty: float, busy_share: float = 0.05,
+                 clocks: Callable[[], tuple[float, float, float]] = cpu_clocks):
         self.duty = duty
         self.busy_share = busy_share
-        self._mark = (time.perf_counter(), time.process_time(), time.thread_time())
+        self._clocks = clocks
+        self._mark = clocks()
 
     def pause(self, work_s: float) -> float:
-        mark = (time.perf_counter(), time.process_time(), time.thread_time())
+        mark = self._clocks()
         (wall0, process0, own0), self._mark = self._mark, mark
         others = (mark[1] - process0) - (mark[2] - own0)
         busy = others > self.busy_share * (mark[0] - wall0)

@@ -26,9 +26,13 @@ class FakeState:
         self.finetuned = FakeModel()
 
 
+RANKER = object()
+
+
 class FakeModel:
-    ranker = object()
-    index = object()
+    def __init__(self, ranker=RANKER):
+        self.ranker = ranker
+        self.index = object()
 
 
 class FakeService:
@@ -67,6 +71,40 @@ def warmer(service):
     warmer.stop()
 
 
+class FakeClock:
+    """A monotonic clock that moves only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def paused(service):
+    """A warmer whose settling clock stands still until the test advances it."""
+    clock = FakeClock()
+    warmer = RowWarmer(service, settle_s=1.0, poll_s=0.005, clock=clock)
+    yield warmer, clock
+    warmer.stop()
+
+
+def next_rounds(warmer: RowWarmer, count: int) -> None:
+    """Waits until the warmer's thread has ended `count` more rounds of looking at the catalog."""
+    target = warmer.rounds + count
+    wait_for(lambda: warmer.rounds >= target)
+
+
+def settle(warmer: RowWarmer, clock: FakeClock) -> None:
+    """Lets the warmer see the catalog as it is now, then lets the settle time pass."""
+    next_rounds(warmer, 2)
+    clock.advance(warmer.settle_s)
+
+
 def wait_for(condition, deadline_s: float = 30.0) -> None:
     deadline = time.monotonic() + deadline_s
     while not condition():
@@ -85,13 +123,17 @@ def test_one_pass_builds_every_row_most_popular_first(service, warmer):
     assert len(warmer.built_calls) == 5 and warmer.progress.done and warmer.progress.total == 5
 
 
-def test_a_burst_of_writes_costs_one_pass_once_the_version_settles(service, warmer):
-    warmer.settle_s = 1.0  # fifty times the gap between the writes below
+def test_a_burst_of_writes_costs_one_pass_once_the_version_settles(service, paused):
+    warmer, clock = paused
     warmer.start()
+    settle(warmer, clock)
     wait_for(warmer.is_warm)
     for version in range(2, 7):  # five writes, each well within the settle time of the last
         service.index.version = version
-        time.sleep(0.02)
+        next_rounds(warmer, 2)  # the warmer has seen this version (a round may have begun before it)
+        clock.advance(warmer.settle_s / 2)
+        next_rounds(warmer, 1)  # and looked at it again, half settled: no pass
+    settle(warmer, clock)
     wait_for(warmer.is_warm)
     assert sorted({v for v, _ in service.built}) == [1, 6]  # no pass at versions 2-5
     assert len(service.built) == 10
@@ -105,11 +147,14 @@ def test_dropped_rows_are_built_again(service, warmer):
     wait_for(lambda: warmer.is_warm() and len(service.built) == 5)
 
 
-def test_nothing_is_warmed_without_a_reader_ranker(service, warmer):
-    service.index.state.finetuned = None
+@pytest.mark.parametrize("model", [None, FakeModel(ranker=None)], ids=["no encoder", "an encoder without a ranker"])
+def test_nothing_is_warmed_without_a_reader_ranker(service, paused, model):
+    warmer, clock = paused
+    service.index.state.finetuned = model
     warmer.start()
-    time.sleep(0.5)  # longer than settling: a pass would have started
-    assert service.built == [] and not warmer.is_warm()
+    settle(warmer, clock)
+    next_rounds(warmer, 2)  # a round that began after settling has ended: a pass would have run in it
+    assert service.built == [] and not warmer.is_warm() and warmer.progress.total == 0
 
 
 def test_stop_ends_the_thread_and_start_after_stop_does_nothing(service, warmer):
@@ -122,20 +167,16 @@ def test_stop_ends_the_thread_and_start_after_stop_does_nothing(service, warmer)
 
 
 def test_the_pacer_yields_only_while_other_threads_use_cpu():
-    pacer = Pacer(duty=0.5)
-    time.sleep(0.05)  # a window in which nothing else runs
+    # (wall, process CPU, this thread's CPU) at each call: the pacer sees only these readings.
+    readings = iter([
+        (0.0, 0.0, 0.0),
+        (1.0, 0.9, 0.9),  # a busy second, all of it this thread's own: no pause
+        (2.0, 2.4, 1.4),  # others used 1.0 s of CPU: pause work x (1 / duty - 1)
+        (3.0, 2.94, 1.9),  # others used 0.04 s, below 5 % of the second: no pause
+        (4.0, 3.5, 2.4),  # others used 0.06 s, above it
+    ])
+    pacer = Pacer(duty=0.25, clocks=lambda: next(readings))
     assert pacer.pause(0.003) == 0.0
-    stop = threading.Event()
-
-    def spin():
-        while not stop.is_set():
-            sum(range(1000))
-
-    spinner = threading.Thread(target=spin)
-    spinner.start()
-    try:
-        time.sleep(0.05)  # a window in which another thread burns CPU
-        assert pacer.pause(0.003) == pytest.approx(0.003)
-    finally:
-        stop.set()
-        spinner.join()
+    assert pacer.pause(0.003) == pytest.approx(0.009)
+    assert pacer.pause(0.003) == 0.0
+    assert pacer.pause(0.003) == pytest.approx(0.009)
