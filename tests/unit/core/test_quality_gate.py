@@ -1,6 +1,8 @@
 """The quality gate compares a candidate's manifest with the active version's."""
 from __future__ import annotations
 
+import pytest
+
 from smartlib_core.quality_gate import refusal, shortfalls
 
 
@@ -40,3 +42,21 @@ def test_without_behaviour_figures_the_held_out_proxy_stands_in():
     assert [s.metric for s in shortfalls(_manifest(ndcg=0.60), _manifest(ndcg=0.70))] == ["held-out ndcg@10"]
     assert shortfalls(_manifest(ndcg=0.69), _manifest(ndcg=0.70)) == []
     assert shortfalls({}, _manifest(ndcg=0.70)) == []  # an old manifest without figures is not judged
+
+
+def test_the_margin_is_the_candidates_own_half_width_not_the_actives():
+    # A precisely measured candidate just below a noisily measured active version: refused, since
+    # the drop (0.02) is beyond the candidate's own noise (0.01), however wide the active's is.
+    narrow, wide = _manifest(recall=(0.34, 0.35, 0.36)), _manifest(recall=(0.20, 0.37, 0.54))
+    [found] = shortfalls(narrow, wide)
+    assert found.margin == pytest.approx(0.01)
+    # The other way round the same drop is within the candidate's noise (0.15): it passes.
+    wide_candidate, narrow_active = _manifest(recall=(0.20, 0.35, 0.50)), _manifest(recall=(0.365, 0.37, 0.375))
+    assert shortfalls(wide_candidate, narrow_active) == []
+
+
+def test_a_candidate_exactly_one_half_width_below_passes_and_any_further_is_refused():
+    candidate = _manifest(recall=(0.25, 0.5, 0.75), known=(0.25, 0.5, 0.75))  # half-width 0.25, exact in binary
+    assert shortfalls(candidate, _manifest(recall=(0.7, 0.75, 0.8), known=(0.7, 0.75, 0.8))) == []
+    beyond = _manifest(recall=(0.7, 0.75 + 1e-9, 0.8), known=(0.7, 0.75, 0.8))
+    assert [s.metric for s in shortfalls(candidate, beyond)] == ["behaviour_recall@10"]

@@ -42,6 +42,16 @@ def test_scores_over_queries_carry_intervals_around_the_mean():
     assert estimate([0.3] * 50).low == pytest.approx(0.3)  # no spread, no interval
 
 
+def test_the_interval_is_the_95_percent_bootstrap_of_the_mean():
+    # Half zeros, half ones: the mean's standard error is 0.5 / sqrt(n), so a 95 % interval is
+    # 1.96 x 0.05 = 0.098 either side at n = 100, and half that at n = 400.
+    hundred = estimate([0.0, 1.0] * 50)
+    assert hundred.mean == 0.5 and hundred.queries == 100
+    assert hundred.half_width == pytest.approx(0.098, abs=0.01)
+    assert hundred.low == pytest.approx(0.5 - hundred.half_width, abs=0.01)  # centred on the mean
+    assert estimate([0.0, 1.0] * 200).half_width == pytest.approx(0.049, abs=0.006)
+
+
 def test_folds_split_every_query_into_exactly_one_test_fold():
     parts = folds(23, 5, seed=1)
     joined = np.concatenate(parts)
