@@ -26,6 +26,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 import grpc
 
 from smartlib_client.errors import SmartLibError, from_rpc_error
+from smartlib_client.tracing import client_span
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -142,10 +143,12 @@ class SyncDriver:
             time.sleep(item.seconds)
             return None, None
         method = getattr(self._stubs[item.service], item.method)
-        try:
-            return method(item.request, timeout=item.timeout, metadata=self._metadata(item)), None
-        except grpc.RpcError as err:
-            return None, from_rpc_error(err)
+        with client_span(item.service, item.method) as traced:
+            try:
+                return method(item.request, timeout=item.timeout, metadata=self._metadata(item) + traced.metadata), None
+            except grpc.RpcError as err:
+                traced.failed(err.code().name)
+                return None, from_rpc_error(err)
 
 
 class AsyncDriver:
@@ -178,7 +181,9 @@ class AsyncDriver:
             await asyncio.sleep(item.seconds)
             return None, None
         method = getattr(self._stubs[item.service], item.method)
-        try:
-            return await method(item.request, timeout=item.timeout, metadata=self._metadata(item)), None
-        except grpc.RpcError as err:
-            return None, from_rpc_error(err)
+        with client_span(item.service, item.method) as traced:
+            try:
+                return await method(item.request, timeout=item.timeout, metadata=self._metadata(item) + traced.metadata), None
+            except grpc.RpcError as err:
+                traced.failed(err.code().name)
+                return None, from_rpc_error(err)

@@ -5,7 +5,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -13,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from smartlib_core.errors import ConfigError, SmartLibError
-from smartlib_server.config import Settings
+from smartlib_server import logs
+from smartlib_server.config import Settings, log_format_from_env
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,10 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("faiss.loader", "sentence_transformers", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
+        logs.configure(args.log_level, log_format_from_env())
         if hasattr(args, "handler"):
             return args.handler(Settings.from_env(), args)
         return args.func(args)

@@ -72,6 +72,8 @@ class Settings:
     chat_max_streams: int = 256  # at most max_streams: admission lets no more streams in
     chat_chunk_words: int = 8
     shutdown_grace_s: float = 5.0
+    log_format: str = "text"  # text for a terminal, json for one object per line with trace and request ids
+    otlp_endpoint: str = ""  # empty: no tracing; http://collector:4317 exports spans over OTLP/gRPC
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> "Settings":
@@ -249,4 +251,18 @@ RULES: dict[str, Rule] = {
     "chat_max_streams": _between(1, 100_000),
     "chat_chunk_words": _between(1, 1000),
     "shutdown_grace_s": _between(0, 600),
+    "log_format": _one_of("text", "json"),
+    "otlp_endpoint": _url("http", "https"),
 }
+
+
+def log_format_from_env(env: Mapping[str, str] | None = None) -> str:
+    """SMARTLIB_LOG_FORMAT, checked: logging is set up before the command builds its Settings.
+
+    Raises:
+        ConfigError: a value other than text or json.
+    """
+    value = (os.environ if env is None else env).get(env_name("log_format"), Settings.log_format).strip()
+    if not RULES["log_format"].accepts(value):
+        raise out_of_range("log_format", value)
+    return value

@@ -20,7 +20,7 @@ from smartlib.v1 import (
     interaction_service_pb2_grpc,
     recommend_service_pb2,
 )
-from smartlib_server import tls
+from smartlib_server import tls, tracing
 from smartlib_server.api.admin_servicer import AdminServicer
 from smartlib_server.api.admission import AdmissionInterceptor
 from smartlib_server.api.auth_interceptor import auth_interceptor, check_exposure
@@ -30,6 +30,7 @@ from smartlib_server.api.interaction_servicer import InteractionServicer, Person
 from smartlib_server.api.metrics_interceptor import MetricsInterceptor
 from smartlib_server.api.pipeline import CallPipeline, Step
 from smartlib_server.api.servicers import CatalogServicer, RecommendServicer, add_recommend_servicer
+from smartlib_server.api.tracing_step import TracingStep
 from smartlib_server.app import Services, build_services, starter_catalog_path
 from smartlib_server.config import Settings
 from smartlib_server.metrics import start_metrics_endpoint
@@ -89,10 +90,10 @@ class SmartLibServer:
 def build_server(settings: Settings, services: Services, interceptors: list | None = None) -> SmartLibServer:
     message_limit = settings.max_message_bytes
     check_exposure(settings, services.metrics)  # before binding anything
-    # One pipeline runs every call through these steps, outermost first: metrics sees what the
+    # One pipeline runs every call through these steps, outermost first: the span and metrics see what the
     # others decided; extra steps (tests) sit inside admission; other interceptors run inside all.
     extra = interceptors or []
-    steps = [MetricsInterceptor(services.metrics), auth_interceptor(settings),
+    steps = [TracingStep(), MetricsInterceptor(services.metrics), auth_interceptor(settings),
              AdmissionInterceptor(settings.max_concurrent_rpcs, settings.max_streams,
                                   on_shed=lambda kind: services.metrics.admission_rejected.labels(kind=kind).inc()),
              *[i for i in extra if isinstance(i, Step)], ErrorInterceptor()]
@@ -164,6 +165,7 @@ async def _prepare(app: SmartLibServer, seed_starter: bool) -> None:
 
 
 async def serve(settings: Settings, seed_starter: bool = False) -> None:
+    tracer_provider = tracing.configure(settings.otlp_endpoint)  # None unless SMARTLIB_OTLP_ENDPOINT is set
     services = build_services(settings)
     app = build_server(settings, services)
     await app.start()
@@ -180,4 +182,6 @@ async def serve(settings: Settings, seed_starter: bool = False) -> None:
     await app.stop(settings.shutdown_grace_s)
     if endpoint is not None:
         endpoint.close()
+    if tracer_provider is not None:
+        tracer_provider.shutdown()  # flushes the spans still batched
     services.close()

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import faiss
 import numpy as np
 
+from smartlib_core.tracing import traced
 from smartlib_server.neighbour_table import NeighbourTable
 
 log = logging.getLogger(__name__)
@@ -244,6 +245,7 @@ class VectorIndex:
                 labels, scores = labels[order], scores[order]
             return list(map(self._ids.__getitem__, labels.tolist())), scores.tolist()
 
+    @traced("vector.search")
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
         """Top-k (book id, inner product) per query row."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)

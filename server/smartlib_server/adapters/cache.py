@@ -18,6 +18,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import MaxConnectionsError
 from redis.retry import Retry
 
+from smartlib_core.tracing import traced
 from smartlib_server.adapters.circuit_breaker import BreakerState, CircuitBreaker, CircuitOpen
 
 T = TypeVar("T")
@@ -201,6 +202,7 @@ class RedisCache:
         return call_redis(self._breaker, fn, CacheUnavailable)
 
 
+@traced("redis")
 def call_redis(breaker: CircuitBreaker, fn: Callable[[], T], error: Callable[[str, str], Exception]) -> T:
     """Runs one Redis call through `breaker`, turning every Redis failure into `error(kind, detail)`."""
     try:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from smartlib_core.errors import Unavailable
+from smartlib_core.tracing import traced
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ class Cursor:
         self._cur = cur
         self._ph = placeholder
 
+    @traced("sql")
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self._cur.execute(sql if self._ph == "?" else sql.replace("?", self._ph), tuple(params))
 

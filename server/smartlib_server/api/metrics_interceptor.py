@@ -17,7 +17,7 @@ from smartlib_server.metrics import ServerMetrics
 _CODES_BY_VALUE = {code.value[0]: code for code in grpc.StatusCode}
 
 
-def _split_method(full_method: str) -> tuple[str, str]:
+def split_method(full_method: str) -> tuple[str, str]:
     # "/smartlib.v1.CatalogService/GetBook" -> ("smartlib.v1.CatalogService", "GetBook")
     _, _, rest = full_method.partition("/")
     service, _, method = rest.rpartition("/")
@@ -32,7 +32,7 @@ def _as_status_code(value: Any) -> grpc.StatusCode | None:
     return _CODES_BY_VALUE.get(value)
 
 
-def _final_code(context: aio.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
+def final_code(context: aio.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
     """The status the client will see, given how the behaviour ended."""
     if isinstance(error, asyncio.CancelledError):
         return grpc.StatusCode.CANCELLED
@@ -62,7 +62,7 @@ class _Call:
         self.metrics.rpc_msg_sent.labels(**self.labels).inc()
 
     def finish(self, context: aio.ServicerContext, error: BaseException | None) -> None:
-        code = _final_code(context, error).name
+        code = final_code(context, error).name
         self.metrics.rpc_handled.labels(**self.labels, grpc_code=code).inc()
         self.metrics.rpc_seconds.labels(**self.labels, grpc_code=code).observe(time.perf_counter() - self.start)
 
@@ -87,7 +87,7 @@ class MetricsInterceptor(Step):
 
     @contextlib.asynccontextmanager
     async def around(self, call: Call):
-        service, method = _split_method(call.method)
+        service, method = split_method(call.method)
         record = _Call(self._metrics, {"grpc_type": _TYPES[call.shape], "grpc_service": service, "grpc_method": method})
         call.state[self] = record
         if not call.request_streaming:

@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from smartlib_core.tracing import traced
 from smartlib_server.adapters.cache import AnswerCache, CacheUnavailable
 
 if TYPE_CHECKING:
@@ -191,6 +192,7 @@ class AnswerCaching:
         model_tag = _model_tag(catalog_id, model_version)
         return AnswerKey(kind, f"{self.namespace}:{kind}:i{index_version}:m{model_tag}:{request_digest(request)}")
 
+    @traced("cache")
     def get_or_compute(self, key: AnswerKey, compute: Callable[[], bytes], *, wait_s: float | None = None) -> bytes:
         """The cached answer for key, or compute() stored under it.
 
@@ -227,6 +229,7 @@ class AnswerCaching:
                 del self._flights[key.value]
             flight.done.set()
 
+    @traced("cache")
     def get_or_compute_now(self, key: AnswerKey, compute: Callable[[], bytes | None]) -> bytes | None:
         """`get_or_compute` for a caller that must not block (the event loop): None whenever
         answering would wait, so the caller can fall back to `get_or_compute` on a thread.

@@ -9,9 +9,11 @@ from __future__ import annotations
 import numpy as np
 
 from smartlib_core.reader_ranking import NEAREST, ReaderRanker, SignalTable, candidate_slots
+from smartlib_core.tracing import traced
 from smartlib_server.vector_index import VectorIndex
 
 
+@traced("rank")
 def reader_row(
     signals: SignalTable, index: VectorIndex, ranker: ReaderRanker, book_id: str
 ) -> tuple[list[str], list[float]] | None:

@@ -1,0 +1,55 @@
+"""A server span for every call, continuing the caller's W3C trace context: a pipeline step.
+
+The span is current for the whole call, and deadlines.in_context copies it into the worker
+thread that runs the service, so embedding, search, ranking, cache and SQL spans
+(smartlib_core.tracing.span) become its children. The step also sets the call's request id
+(the caller's `x-request-id`, or a new one) for the JSON logs.
+"""
+from __future__ import annotations
+
+import contextlib
+import uuid
+
+from opentelemetry import propagate, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from smartlib_server import logs
+from smartlib_server.api.metrics_interceptor import final_code, split_method
+from smartlib_server.api.pipeline import Call, Step
+
+REQUEST_ID_KEY = "x-request-id"
+
+
+class TracingStep(Step):
+    """Opens the SERVER span `<service>/<method>`; its status is the call's final gRPC code.
+
+    Put it first in the pipeline, so the span covers every other step and sees the code that
+    a denial or the error mapping chose.
+    """
+
+    def __init__(self) -> None:
+        self._tracer = trace.get_tracer("smartlib_server")
+
+    @contextlib.asynccontextmanager
+    async def around(self, call: Call):
+        metadata = dict(call.context.invocation_metadata() or ())
+        service, method = split_method(call.method)
+        rid = metadata.get(REQUEST_ID_KEY, "")[:128] or uuid.uuid4().hex
+        attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method, "smartlib.request_id": rid}
+        with self._tracer.start_as_current_span(
+            f"{service}/{method}", context=propagate.extract(metadata), kind=SpanKind.SERVER,
+            attributes=attributes, record_exception=False, set_status_on_exception=False,
+        ) as span:
+            token = logs.request_id.set(rid)
+            error: BaseException | None = None
+            try:
+                yield
+            except BaseException as exc:
+                error = exc
+                raise
+            finally:
+                logs.request_id.reset(token)
+                code = final_code(call.context, error)
+                span.set_attribute("rpc.grpc.status_code", code.value[0])
+                if code.value[0] != 0:
+                    span.set_status(Status(StatusCode.ERROR, code.name))
