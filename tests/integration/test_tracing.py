@@ -51,7 +51,7 @@ def _descendants(finished, root):
 
 def test_similar_books_continues_the_client_trace_and_has_step_children(server, spans):
     with SmartLibrary(server.address, timeout=30) as client:
-        book_id = client.find("a", k=1).iloc[0]["id"]
+        book_id = client.list_books(page_size=1).iloc[0]["id"]
         with trace.get_tracer("notebook").start_as_current_span("notebook cell") as outer:
             client.similar(book_id, k=5)
     finished = spans.get_finished_spans()

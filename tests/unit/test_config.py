@@ -86,6 +86,8 @@ RANGE_TABLE = {
     "chat_max_streams": ("0", "200"),
     "chat_chunk_words": ("0", "8"),
     "shutdown_grace_s": ("-3", "5"),
+    "log_format": ("xml", "json"),
+    "otlp_endpoint": ("collector:4317", "http://collector:4317"),
     "warm_rows": ("sometimes", "0"),
 }
 

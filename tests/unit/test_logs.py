@@ -9,9 +9,9 @@ import pytest
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
+from smartlib_core.errors import ConfigError
 from smartlib_server import logs
 from smartlib_server.config import log_format_from_env
-from smartlib_core.errors import ConfigError
 
 
 def _line(record_fn) -> dict:

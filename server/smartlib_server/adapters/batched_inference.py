@@ -11,7 +11,6 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from smartlib_core.embedding import DIM, EMBEDDER_ID
-from smartlib_core.tracing import traced
 from smartlib_server.adapters.batching import DynamicBatcher
 from smartlib_server.adapters.inference import Inference
 from smartlib_server.adapters.query_cache import QueryEmbeddingCache
@@ -51,7 +50,6 @@ class BatchedInference:
         """A batcher over an encoder's `encode` ((n, 2688) -> (n, 256)), for each active version."""
         return DynamicBatcher(lambda rows: encode(np.stack(rows)), "encoder", **self._options)
 
-    @traced("embed")
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)
         out = np.empty((len(texts), DIM), dtype=np.float32)
@@ -76,7 +74,6 @@ class BatchedInference:
     def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
         return self.books.submit(records) if len(records) else self.inner.embed_books(records)
 
-    @traced("encode")
     def encode(self, vectors: np.ndarray) -> np.ndarray:
         vectors = np.asarray(vectors, dtype=np.float32)
         return self.encoder.submit(list(vectors)) if len(vectors) else self.inner.encode(vectors)

@@ -7,6 +7,7 @@ from smartlib_core.domain import Approach, Book, BookFilter, Recommendation, Rec
 from smartlib_core.embedding import EMBEDDER_ID, normalise
 from smartlib_core.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_core.text import fold
+from smartlib_core.tracing import span
 from smartlib_server.adapters.inference import Inference
 from smartlib_server.services.reader_rows import reader_row
 from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
@@ -111,7 +112,8 @@ class RecommendService:
             raise WouldBlock
         routed = approach is None or approach is Approach.FINETUNED
         approach, finetuned = self.resolve_approach(approach, state)
-        raw = self.inference.embed_queries([query])
+        with span("embed"):  # the batcher's thread has no call context, so the span is taken here
+            raw = self.inference.embed_queries([query])
         folded = fold(query)
         # The default (and FINETUNED) route text asks by kind over the 2688-d vectors (see
         # services/text_search.py): it needs no encoder, so a server without one answers broad
