@@ -394,8 +394,13 @@ def test_client_package_builds_alone_with_three_dependencies(tmp_path):
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
         metadata = Parser().parsestr(zf.read(next(n for n in names if n.endswith("METADATA"))).decode())
-    requires = sorted(r.split(">")[0].split("=")[0].strip() for r in metadata.get_all("Requires-Dist"))
-    assert requires == ["grpcio", "pandas", "protobuf"]
+    def names_of(requirements):
+        return sorted(r.split(">")[0].split("=")[0].strip() for r in requirements)
+
+    required = [r for r in metadata.get_all("Requires-Dist") if "extra ==" not in r]
+    assert names_of(required) == ["grpcio", "pandas", "protobuf"]
+    optional = [r.split(";")[0] for r in metadata.get_all("Requires-Dist") if 'extra == "tracing"' in r]
+    assert names_of(optional) == ["opentelemetry-api"]  # tracing is opt-in: `pip install './clients[tracing]'`
     assert {"smartlib_client/client.py", "smartlib_client/aio.py", "smartlib/v1/books_pb2.py", "smartlib/v1/books_pb2.pyi"} <= names
     assert {"smartlib_client/py.typed", "smartlib/py.typed"} <= names  # PEP 561: type checkers read the hints
     declared = tomllib.loads((REPO / "clients" / "pyproject.toml").read_text())["project"]["dependencies"]
