@@ -18,11 +18,13 @@ from smartlib_server.config import Settings, log_format_from_env
 
 @dataclasses.dataclass(frozen=True)
 class CommandHost:
-    """What the server lends the commands other packages add: Settings from flags, and the
-    catalog's books with their stored 2688-d vectors, row-aligned."""
+    """What the server lends the commands other packages add: Settings from flags, the
+    catalog's books with their stored 2688-d vectors, row-aligned, and RecommendForUser's
+    ranking for a fresh reader (`smartlib eval` scores it on readers' lists)."""
 
     settings: Callable[[argparse.Namespace], Settings]
     catalog: Callable[[Settings], tuple[list, Any]]  # (books, (n, 2688) float32 vectors)
+    personal: Callable[[Settings], Any] | None = None  # -> a FreshReaders (close it when done)
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -82,6 +84,28 @@ def _catalog_for_training(settings: Settings):
     return [books[i] for i in ids], vectors
 
 
+class FreshReaders:
+    """RecommendForUser's ranking for a reader whose whole history is 5-star ratings of
+    `book_ids` (oldest first), as the served code computes it; nothing is stored or read back."""
+
+    def __init__(self, settings: Settings):
+        from smartlib_server.app import build_services
+
+        self.services = build_services(settings)
+        self.services.index.load(finetuned=self.services.versions.startup_encoder())
+
+    def __call__(self, book_ids: list[str], k: int) -> list[str]:
+        from smartlib_core.domain import BookFilter
+        from smartlib_server.services.personalization.records import Interaction, InteractionKind
+
+        history = [Interaction("eval", b, InteractionKind.RATE, 5, i) for i, b in enumerate(book_ids)]
+        items, _, _ = self.services.personalization.recommender.ranked(history, k, BookFilter())
+        return [item.book.id for item in items]
+
+    def close(self) -> None:
+        self.services.close()
+
+
 def cmd_chat_eval(args: argparse.Namespace) -> int:
     from smartlib_server.services.chat.suite.__main__ import main as chat_eval
 
@@ -122,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Jobs other packages contribute (training's train, eval and export-mar), found by entry
     # point so the server never imports them: each gets the subparsers and what it may need
     # from the server (how flags become Settings, and the catalog as books and vectors).
-    host = CommandHost(settings=_settings, catalog=_catalog_for_training)
+    host = CommandHost(settings=_settings, catalog=_catalog_for_training, personal=FreshReaders)
     for entry in sorted(entry_points(group="smartlib.commands"), key=lambda e: e.name):
         entry.load()(sub, common, host)
 

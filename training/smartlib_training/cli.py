@@ -123,8 +123,16 @@ def cmd_eval(args: argparse.Namespace, host) -> int:
         print(f"error: no encoder version in {settings.model_store}/encoder; run `smartlib train` first", file=sys.stderr)
         return 2
     books, vectors = host.catalog(settings)
-    metrics, quality = run_eval(books, vectors, versions.encoder_root(settings.model_store) / version, MiniLMTextEncoder(),
-                                Path(args.report_dir) if args.report_dir else None, behaviour_path(args))
+    behaviour = behaviour_path(args)
+    # RecommendForUser is scored through the server's own code, when the server lends it.
+    personal = host.personal(settings) if behaviour is not None and getattr(host, "personal", None) else None
+    try:
+        metrics, quality = run_eval(books, vectors, versions.encoder_root(settings.model_store) / version,
+                                    MiniLMTextEncoder(), Path(args.report_dir) if args.report_dir else None, behaviour,
+                                    personal)
+    finally:
+        if personal is not None:
+            personal.close()
     print(metrics_table(metrics))
     print()
     print(quality_tables(quality))

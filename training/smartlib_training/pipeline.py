@@ -16,6 +16,8 @@ from smartlib_core.reader_ranking import DEFAULT_RANKER, ReaderRanker
 from smartlib_training import artifacts, report
 from smartlib_training.behaviour import load_behaviour
 from smartlib_training.evaluate import TextEncoder, evaluate
+from smartlib_training.personal_fit import personal_quality
+from smartlib_training.personal_quality import FreshReaders
 from smartlib_training.quality import TextCatalog, behaviour_report, genre_pick_report, known_item_report
 from smartlib_training.reader_fit import Space, examples, fit_ranker, signal_table
 from smartlib_training.relations import author_disjoint_split
@@ -111,9 +113,12 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
 
 
 def reader_stage(books: Sequence[Book], vectors: np.ndarray, model, behaviour_path: Path | None,
-                 text_encoder: TextEncoder | None, fit: bool, stored: ReaderRanker | None = None) -> tuple[ReaderRanker, dict]:
+                 text_encoder: TextEncoder | None, fit: bool, stored: ReaderRanker | None = None,
+                 readers: bool = False, personal: FreshReaders | None = None) -> tuple[ReaderRanker, dict]:
     """The reader ranker (fit on the behaviour file when `fit` and it matches this catalog, else
-    `stored` or the built-in one) and the quality figures readers would see, JSON-ready."""
+    `stored` or the built-in one) and the quality figures readers would see, JSON-ready.
+    `readers` adds RecommendForUser for fresh readers beside SimilarBooks (`personal`: the
+    server's own, when it lends it)."""
     encoded = normalise(model.encode_numpy(vectors))
     queries = load_behaviour(behaviour_path, books) if behaviour_path is not None and Path(behaviour_path).is_file() else []
     enough = len(queries) >= MIN_BEHAVIOUR_QUERIES
@@ -130,8 +135,10 @@ def reader_stage(books: Sequence[Book], vectors: np.ndarray, model, behaviour_pa
     quality: dict = {"reader_ranker": ranker.provenance, "behaviour_queries": len(queries)}
     if enough:
         raw_unit = normalise(np.asarray(vectors, dtype=np.float32))
-        report_ = behaviour_report(books, raw_unit, encoded, queries, ranker, saw)
+        report_, runs = behaviour_report(books, raw_unit, encoded, queries, ranker, saw)
         quality["behaviour"] = {name: {m: e.to_dict() for m, e in values.items()} for name, values in report_.items()}
+        if readers:
+            quality["personal"] = personal_quality(books, queries, runs, personal)
     if text_encoder is not None:
         catalog = TextCatalog.build(books, normalise(np.asarray(vectors, dtype=np.float32)))
 
@@ -156,8 +163,10 @@ def gate_numbers(quality: dict) -> dict[str, dict]:
 
 
 def run_eval(books: Sequence[Book], vectors: np.ndarray, version_dir: Path, text_encoder: TextEncoder | None = None,
-             report_dir: Path | None = None, behaviour_path: Path | None = None) -> tuple[dict[str, dict[str, float]], dict]:
-    """Re-scores a stored version on the current catalog with the split it was trained with.
+             report_dir: Path | None = None, behaviour_path: Path | None = None,
+             personal: FreshReaders | None = None) -> tuple[dict[str, dict[str, float]], dict]:
+    """Re-scores a stored version on the current catalog with the split it was trained with;
+    `personal` (the server's RecommendForUser for fresh readers) is scored on readers' lists too.
 
     The version directory is never modified (that would break its checksums); pass
     `report_dir` to write a fresh report elsewhere.
@@ -177,7 +186,8 @@ def run_eval(books: Sequence[Book], vectors: np.ndarray, version_dir: Path, text
     metrics = evaluate(books, vectors, model, test_idx, params.ranking_weight, params.ranking_oversample, text_encoder)
     stored = manifest.get("ranking", {}).get("reader_ranker")
     _, quality = reader_stage(books, vectors, model, behaviour_path, text_encoder, fit=False,
-                              stored=ReaderRanker.from_dict(stored) if stored else None)
+                              stored=ReaderRanker.from_dict(stored) if stored else None, readers=True,
+                              personal=personal)
     if report_dir is not None:
         losses = manifest.get("epoch_losses", [])
         report.write_report(Path(report_dir), metrics, losses, [], {

@@ -16,24 +16,36 @@ import numpy as np
 
 from smartlib_core.domain import Book, BookFilter
 from smartlib_core.popularity import popularity_priors
-from smartlib_core.reader_ranking import ReaderRanker
+from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_core.text_ranking import ShelfIndex, rank_text
 from smartlib_training.behaviour import BehaviourQuery, Estimate, K, estimate, score_rankings
-from smartlib_training.reader_fit import Space, examples, out_of_fold, ranked, signal_table
+from smartlib_training.reader_fit import Space, examples, fold_rankers, out_of_fold, signal_table
 
 KNOWN_ITEM_QUERIES = 300
 KNOWN_ITEM_WORDS = 25
 GENRE_PICKS = 20
+DEPTH = 2  # rows ranked past K: the books a reader gave besides the query
 PRIOR_WEIGHT = 0.05  # the FINETUNED space's served prior before the reader ranker
 
 TextEncoder = Callable[[Sequence[str]], np.ndarray]  # texts -> (n, 2688) unit query vectors
 
 
+@dataclasses.dataclass(frozen=True)
+class ReaderRuns:
+    """The reader ranker as the behaviour report ran it, for the personal report to reuse."""
+
+    table: SignalTable
+    space: Space  # the serving (256-d) space
+    rankers: list[tuple[np.ndarray, ReaderRanker]]  # (query indices it scores, ranker), one per fold
+    similar: list[list[int]]  # per query, its top K + DEPTH rows
+
+
 def behaviour_report(
     books: Sequence[Book], raw_unit: np.ndarray, encoded: np.ndarray, queries: Sequence[BehaviourQuery],
     ranker: ReaderRanker, ranker_saw_queries: bool,
-) -> dict[str, dict[str, Estimate]]:
-    """Metrics with intervals per ranking variant over the behaviour queries."""
+) -> tuple[dict[str, dict[str, Estimate]], ReaderRuns]:
+    """Metrics with intervals per ranking variant over the behaviour queries, and what the reader
+    ranker did: its rankers per fold and rows per query (scored again by personal_quality)."""
     raw, learned = Space(raw_unit), Space(encoded)
     priors = popularity_priors(np.array([b.list_rank for b in books]), np.array([b.num_ratings for b in books]))
 
@@ -49,9 +61,10 @@ def behaviour_report(
     table = signal_table(books)
     pool = examples(table, learned, queries)
     if ranker_saw_queries:
-        reader, label = out_of_fold(pool, K), "FINETUNED + reader ranker (5-fold, out of fold)"
+        rankers, label = fold_rankers(pool), "FINETUNED + reader ranker (5-fold, out of fold)"
     else:
-        reader, label = [ranked(ranker, e, K) for e in pool], "FINETUNED + reader ranker"
+        rankers, label = [(np.arange(len(pool)), ranker)], "FINETUNED + reader ranker"
+    reader = out_of_fold(pool, K + DEPTH, rankers)
     return {
         "BASELINE (2688-d cosine)": score_rankings(by_cosine(raw, 0.0), queries),
         "BASELINE + popularity prior 0.05": score_rankings(by_cosine(raw, PRIOR_WEIGHT), queries),
@@ -59,7 +72,7 @@ def behaviour_report(
         label: score_rankings(reader, queries),
         "candidate pool recall (ceiling of any re-ranking)": {"recall": estimate(
             [float(e.labels.sum()) / len(q.relevant) for e, q in zip(pool, queries, strict=True)])},
-    }
+    }, ReaderRuns(table, learned, rankers, reader)
 
 
 def first_sentence(description: str, words: int = KNOWN_ITEM_WORDS) -> str:

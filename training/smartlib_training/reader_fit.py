@@ -90,12 +90,19 @@ def ranked(ranker: ReaderRanker, example: Example, k: int) -> list[int]:
     return example.candidates[order].tolist()
 
 
-def out_of_fold(all_examples: Sequence[Example], k: int, n_folds: int = FOLDS, seed: int = 0) -> list[list[int]]:
-    """Each query's top k from a ranker fit on the other folds only."""
-    rankings: list[list[int] | None] = [None] * len(all_examples)
+def fold_rankers(all_examples: Sequence[Example], n_folds: int = FOLDS, seed: int = 0) -> list[tuple[np.ndarray, ReaderRanker]]:
+    """(test query indices, a ranker fit on the other folds only) per fold."""
+    out = []
     for test in folds(len(all_examples), n_folds, seed):
         held = set(test.tolist())
-        ranker = fit_ranker([e for i, e in enumerate(all_examples) if i not in held], seed)
+        out.append((test, fit_ranker([e for i, e in enumerate(all_examples) if i not in held], seed)))
+    return out
+
+
+def out_of_fold(all_examples: Sequence[Example], k: int, rankers: Sequence[tuple[np.ndarray, ReaderRanker]]) -> list[list[int]]:
+    """Each query's top k from the ranker of the fold that held it out (`fold_rankers`)."""
+    rankings: list[list[int] | None] = [None] * len(all_examples)
+    for test, ranker in rankers:
         for i in test.tolist():
             rankings[i] = ranked(ranker, all_examples[i], k)
     return rankings  # type: ignore[return-value]

@@ -118,6 +118,7 @@ def quality_tables(quality: dict) -> str:
             if "recall" in values:
                 lines += ["", f"{name}: {_interval(values['recall'])}"]
         lines.append("")
+    lines += _personal_table(quality.get("personal"))
     known = quality.get("known_item_hit@10")
     if known:
         lines += ["| known-item search hit@10 (first sentence of the description) | value |", "|---|---:|"]
@@ -131,6 +132,22 @@ def quality_tables(quality: dict) -> str:
         lines.append("")
     lines.append(f"Reader ranker: {quality.get('reader_ranker', 'n/a')}.")
     return "\n".join(lines)
+
+
+def _personal_table(personal: dict | None) -> list[str]:
+    """RecommendForUser beside SimilarBooks(Q), per protocol (training/smartlib_training/personal_quality.py)."""
+    if not personal:
+        return []
+    lines = ["Fresh readers who rated the query book (one book), or it and the first two books of its list "
+             "(three books), 5 stars; the target is the rest of the list.", "",
+             "| evidence | ranking | recall@10 | nDCG@10 | own books returned |", "|---|---|---:|---:|---:|"]
+    notes = [f"{name}: {value}" for name, value in personal.items() if not isinstance(value, dict)]
+    for protocol, table in personal.items():
+        for name, values in table.items() if isinstance(table, dict) else ():
+            if isinstance(values, dict):
+                lines.append(f"| {protocol} ({table['readers']} readers) | {name} | {_interval(values['recall@10'])} "
+                             f"| {_interval(values['ndcg@10'])} | {values['own books returned']['mean']:.3f} |")
+    return [*lines, "", *notes, ""]
 
 
 def plot_quality(quality: dict, path: Path) -> Path | None:

@@ -16,9 +16,18 @@ class VersionKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     VERSION_KIND_UNSPECIFIED: _ClassVar[VersionKind]
     VERSION_KIND_ENCODER: _ClassVar[VersionKind]
     VERSION_KIND_KNOWLEDGE_BASE: _ClassVar[VersionKind]
+
+class PersonalRanking(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PERSONAL_RANKING_UNSPECIFIED: _ClassVar[PersonalRanking]
+    PERSONAL_RANKING_READERS: _ClassVar[PersonalRanking]
+    PERSONAL_RANKING_BLEND: _ClassVar[PersonalRanking]
 VERSION_KIND_UNSPECIFIED: VersionKind
 VERSION_KIND_ENCODER: VersionKind
 VERSION_KIND_KNOWLEDGE_BASE: VersionKind
+PERSONAL_RANKING_UNSPECIFIED: PersonalRanking
+PERSONAL_RANKING_READERS: PersonalRanking
+PERSONAL_RANKING_BLEND: PersonalRanking
 
 class VersionInfo(_message.Message):
     __slots__ = ("kind", "version", "created_at", "active", "metrics")
@@ -144,18 +153,20 @@ class GetStatsResponse(_message.Message):
     def __init__(self, books: _Optional[int] = ..., vectors: _Optional[int] = ..., index_sizes: _Optional[_Mapping[str, int]] = ..., index_bytes: _Optional[_Mapping[str, int]] = ..., active_versions: _Optional[_Mapping[str, str]] = ..., cache: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ExperimentArm(_message.Message):
-    __slots__ = ("name", "weight", "approach", "cf_weight", "content_weight")
+    __slots__ = ("name", "weight", "approach", "cf_weight", "content_weight", "ranking")
     NAME_FIELD_NUMBER: _ClassVar[int]
     WEIGHT_FIELD_NUMBER: _ClassVar[int]
     APPROACH_FIELD_NUMBER: _ClassVar[int]
     CF_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     CONTENT_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    RANKING_FIELD_NUMBER: _ClassVar[int]
     name: str
     weight: float
     approach: _books_pb2.Approach
     cf_weight: float
     content_weight: float
-    def __init__(self, name: _Optional[str] = ..., weight: _Optional[float] = ..., approach: _Optional[_Union[_books_pb2.Approach, str]] = ..., cf_weight: _Optional[float] = ..., content_weight: _Optional[float] = ...) -> None: ...
+    ranking: PersonalRanking
+    def __init__(self, name: _Optional[str] = ..., weight: _Optional[float] = ..., approach: _Optional[_Union[_books_pb2.Approach, str]] = ..., cf_weight: _Optional[float] = ..., content_weight: _Optional[float] = ..., ranking: _Optional[_Union[PersonalRanking, str]] = ...) -> None: ...
 
 class Experiment(_message.Message):
     __slots__ = ("name", "arms", "running", "created_at", "stopped_at")

@@ -140,7 +140,7 @@ class ExperimentStore:
 def _dump_arms(arms: Sequence[Arm]) -> str:
     return json.dumps([
         {"name": a.name, "weight": a.weight, "approach": a.approach.value if a.approach else None,
-         "cf_weight": a.cf_weight, "content_weight": a.content_weight}
+         "cf_weight": a.cf_weight, "content_weight": a.content_weight, "ranking": a.ranking}
         for a in arms
     ])
 
@@ -148,7 +148,7 @@ def _dump_arms(arms: Sequence[Arm]) -> str:
 def _experiment(row: Sequence) -> Experiment:
     arms = tuple(
         Arm(a["name"], float(a["weight"]), Approach(a["approach"]) if a["approach"] else None,
-            float(a["cf_weight"]), float(a["content_weight"]))
+            float(a["cf_weight"]), float(a["content_weight"]), a.get("ranking", ""))
         for a in json.loads(row[1])
     )
     return Experiment(row[0], arms, bool(row[2]), int(row[3]), int(row[4]) if row[4] is not None else None)

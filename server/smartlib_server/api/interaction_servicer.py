@@ -104,11 +104,21 @@ def personal_result_to_pb(result: PersonalResult) -> recommend_service_pb2.Recom
     return response
 
 
+_RANKINGS = {  # proto PersonalRanking -> Arm.ranking
+    admin_service_pb2.PERSONAL_RANKING_UNSPECIFIED: "",
+    admin_service_pb2.PERSONAL_RANKING_READERS: "readers",
+    admin_service_pb2.PERSONAL_RANKING_BLEND: "blend",
+}
+
+
 def experiment_from_pb(pb: admin_service_pb2.Experiment, field: str = "experiment") -> Experiment:
     arms = []
     for i, arm in enumerate(pb.arms):
         approach = approach_from_pb(arm.approach, f"{field}.arms[{i}].approach")
-        arms.append(Arm(arm.name, arm.weight, approach, arm.cf_weight, arm.content_weight))
+        ranking = _RANKINGS.get(arm.ranking)
+        if ranking is None:
+            raise InvalidArgument.field(f"{field}.arms[{i}].ranking", f"unknown ranking {arm.ranking}")
+        arms.append(Arm(arm.name, arm.weight, approach, arm.cf_weight, arm.content_weight, ranking))
     if not pb.name.strip():
         raise InvalidArgument.field(f"{field}.name", "must not be empty")
     return Experiment(pb.name, tuple(arms))
@@ -120,6 +130,7 @@ def experiment_to_pb(experiment: Experiment) -> admin_service_pb2.Experiment:
         pb.arms.add(
             name=arm.name, weight=arm.weight, approach=approach_to_pb(arm.approach) if arm.approach else 0,
             cf_weight=arm.cf_weight, content_weight=arm.content_weight,
+            ranking=next(n for n, r in _RANKINGS.items() if r == arm.ranking),
         )
     pb.created_at.CopyFrom(_timestamp(experiment.created_at_ms))
     if experiment.stopped_at_ms is not None:

@@ -178,6 +178,19 @@ class RecommendService:
             return False
         return self._reader_row(state, version, finetuned, book, wait=True) is not None
 
+    def reader_pool(self, book_id: str) -> tuple[list[str], list[float]] | None:
+        """The head of `book_id`'s reader-ranked row (ids and reader-ranker scores, best first):
+        what RecommendForUser merges over a user's books. None without an active reader ranker,
+        or when the book is not served or has no vector yet."""
+        version = self.index.version  # before the state: see services/similar_rows.py
+        state = self.index.state
+        finetuned = state.finetuned
+        book = state.books.get(book_id)
+        if finetuned is None or finetuned.ranker is None or book is None:
+            return None
+        row = self._reader_row(state, version, finetuned, book, wait=True)
+        return None if row is None else row.head()
+
     def _reader_row(
         self, state: ServingState, version: int, finetuned: FinetunedModel, book: Book, wait: bool,
     ) -> SimilarRow | None:

@@ -66,6 +66,10 @@ class SimilarRow:
                     break
         return picks
 
+    def head(self) -> tuple[list[str], list[float]]:
+        """The kept candidates and their scores, best first."""
+        return self.ids, self._scores.tolist()
+
     def _build(self, position: int) -> Recommendation | None:
         candidate = self._books.get(self.ids[position])
         return None if candidate is None else Recommendation(candidate, float(self._scores[position]), self._reason(candidate))

@@ -39,5 +39,7 @@ def test_create_list_results_stop(tmp_path, capsys):
 def test_arm_syntax():
     assert parse_arm("content:2:0:1:finetuned").approach is Approach.FINETUNED
     assert (parse_arm("x:1").cf_weight, parse_arm("x:1").content_weight) == (1.0, 0.5)
+    assert (parse_arm("old:1:blend").ranking, parse_arm("new:1:0:1:finetuned:readers").ranking) == ("blend", "readers")
+    assert parse_arm("x:1").ranking == ""
     with pytest.raises(argparse.ArgumentTypeError):
         parse_arm("x:1:2")

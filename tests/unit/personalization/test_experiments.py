@@ -96,6 +96,16 @@ def test_invalid_experiments_name_every_bad_field(service):
     with pytest.raises(InvalidArgument) as err:
         service.create(Experiment("one-arm", (Arm("solo", 1.0),)))
     assert set(err.value.violations) == {"experiment.arms"}
+    with pytest.raises(InvalidArgument) as err:
+        service.create(Experiment("rankings", (Arm("a", 1.0, ranking="newest"), Arm("b", 1.0))))
+    assert set(err.value.violations) == {"experiment.arms[0].ranking"}
+
+
+def test_an_arms_ranking_is_stored_with_it(service):
+    old_vs_new = Experiment("old-vs-new", (Arm("old", 1.0, ranking="blend"), Arm("new", 1.0, ranking="readers")))
+    service.create(old_vs_new)
+    assert service.list()[0].arms == old_vs_new.arms
+    assert service.assign("alice").arm.ranking in ("blend", "readers")
 
 
 def test_lifecycle_one_running_at_a_time(service):

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 
 from smartlib_training import artifacts
+from smartlib_training.personal_quality import OWN, PERSONAL, SERVED, SIMILAR
 from smartlib_training.pipeline import run_eval, run_train
 from smartlib_training.relations import author_disjoint_split
+from smartlib_training.report import quality_tables
 from smartlib_training.train import TrainParams, train_encoder
 
 # Small batches and few epochs keep the whole file to a few seconds on 2 cores.
@@ -196,3 +198,22 @@ def test_eval_re_scores_the_stored_ranker_out_of_fold(behaviour_version, catalog
     stored = json.loads((version_dir / "manifest.json").read_text())["quality"]["behaviour"]
     key = "FINETUNED + reader ranker (5-fold, out of fold)"
     assert quality["behaviour"][key]["recall@10"]["mean"] == pytest.approx(stored[key]["recall@10"]["mean"])
+
+
+def test_eval_scores_fresh_readers_beside_similar_books(behaviour_version, catalog):
+    path, version_dir = behaviour_version
+
+    def echo(book_ids, k):  # a server that recommends the reader's own books back
+        return list(book_ids)[:k]
+
+    _, quality = run_eval(catalog.books, catalog.vectors, version_dir, catalog.text_encoder, behaviour_path=path,
+                          personal=echo)
+    personal = quality["personal"]
+    assert personal["one book"]["readers"] == personal["three books"]["readers"] == 40
+    assert personal["three books"][PERSONAL][OWN]["mean"] == 0.0
+    assert personal["three books"][SIMILAR][OWN]["mean"] == 0.0
+    assert personal["three books"][SERVED][OWN]["mean"] == 1.0
+    # One liked book: the personal ranking is that book's reader-ranked row, as SimilarBooks gives it.
+    one = personal["one book"]
+    assert one[PERSONAL]["recall@10"]["mean"] == pytest.approx(one[SIMILAR]["recall@10"]["mean"])
+    assert "| three books (40 readers) |" in quality_tables(quality)

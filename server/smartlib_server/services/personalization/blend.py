@@ -15,13 +15,16 @@ import numpy as np
 
 from smartlib_core.domain import Approach, Book, BookFilter, Recommendation
 from smartlib_core.errors import FailedPrecondition, Unavailable
-from smartlib_core.text import split_series
+from smartlib_server.adapters.conversation_memory import UserProfile
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.services.personalization.cf import CFModel, fold_preferences, normalise_scores
-from smartlib_server.services.personalization.experiments import ExperimentService
+from smartlib_server.services.personalization.experiments import DEFAULT_ARM, ExperimentService
 from smartlib_server.services.personalization.popularity import CatalogPriors
 from smartlib_server.services.personalization.profile import build_profile, content_scores
+from smartlib_server.services.personalization.reader_blend import Pools, rank_on_readers
+from smartlib_server.services.personalization.reasons import title, verb
 from smartlib_server.services.personalization.records import (
+    Arm,
     BlendWeights,
     Interaction,
     InteractionKind,
@@ -52,6 +55,10 @@ class PersonalRecommender:
         experiments: assigns arms and records exposures.
         content: returns the ContentView for an approach (None: the server's default).
         max_k: the largest k accepted.
+        pools: a book's reader-ranked row (RecommendService.reader_pool), for the reader
+            ranking; None serves the blend alone.
+        tastes: the chat agent's profile of a user (ConversationMemory.profile), read when the
+            log holds no liked book yet; None leaves chat out.
     """
 
     def __init__(
@@ -62,7 +69,11 @@ class PersonalRecommender:
         content: Callable[[Approach | None], ContentView],
         max_k: int = 100,
         history_limit: int = 2000,
+        pools: Pools | None = None,
+        tastes: Callable[[str], UserProfile] | None = None,
     ):
+        self.pools = pools
+        self.tastes = tastes
         self.interactions = interactions
         self.cf_model = cf_model
         self.experiments = experiments
@@ -76,15 +87,47 @@ class PersonalRecommender:
         user_id = require_id(user_id, "user_id")
         k = require_k(k, self.max_k)
         assignment = self.experiments.assign(user_id)
-        view = self.content(assignment.arm.approach)
-        history = self.interactions.user_history(user_id, self.history_limit)
-        model = self.cf_model()
-        items = rank(history, k, filt, view, model, self.priors(view), assignment.arm.blend)
+        history, genres = self.chat_tastes(user_id, self.interactions.user_history(user_id, self.history_limit))
+        items, approach, version = self.ranked(history, k, filt, assignment.arm, genres)
         recommendation_id = self.experiments.record_exposure(assignment, user_id, [i.book.id for i in items])
-        return PersonalResult(
-            tuple(items), view.approach, f"{view.model_version}+{model.version}",
-            assignment.arm.name, recommendation_id, assignment.experiment,
-        )
+        return PersonalResult(tuple(items), approach, version, assignment.arm.name, recommendation_id, assignment.experiment)
+
+    def chat_tastes(self, user_id: str, history: list[Interaction]) -> tuple[list[Interaction], tuple[str, ...]]:
+        """With no liked book in the log, what the chat agent remembers: the books the user told it
+        they liked or disliked, as likes and dislikes before the log, and the genres they like."""
+        if self.tastes is None or fold_preferences(history):
+            return history, ()
+        try:
+            profile = self.tastes(user_id)
+        except ValueError:  # an id the memory refuses: serve without chat tastes
+            return history, ()
+        said = [Interaction(user_id, b, InteractionKind.DISLIKE, 0, 0) for b in reversed(profile.disliked)]
+        said += [Interaction(user_id, b, InteractionKind.LIKE, 0, 0) for b in reversed(profile.liked)]
+        return [*said, *history], profile.liked_genres
+
+    def ranked(
+        self, history: Sequence[Interaction], k: int, filt: BookFilter, arm: Arm = DEFAULT_ARM,
+        genres: Sequence[str] = (),
+    ) -> tuple[list[Recommendation], Approach, str]:
+        """The ranking alone, for a given history: nothing is read or stored (`smartlib eval`
+        scores fresh readers through it). Returns the items, the approach and the model version.
+
+        The reader ranking answers unless the arm asks for the blend, no reader ranker serves the
+        approach, or the user has no liked book yet (cold start: popularity, from the blend)."""
+        view = self.content(arm.approach)
+        model = self.cf_model()
+        items = None
+        if arm.ranking != "blend" and self.pools is not None and view.approach is Approach.FINETUNED:
+            seen = frozenset(e.book_id for e in history if e.kind in SEEN_KINDS)
+            items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model)
+        if items is None:
+            items = rank(history, k, filt, view, model, self.priors(view), arm.blend, genres)
+            return items, view.approach, f"{view.model_version}+{model.version}"
+        if len(items) < k:  # a narrow filter left too few of the rows' candidates: popular books fill
+            have = {i.book.id for i in items}
+            fill = rank(history, k + len(have), filt, view, model, self.priors(view), arm.blend)
+            items += [i for i in fill if i.book.id not in have][:k - len(items)]
+        return items, view.approach, f"{view.model_version}+{model.version}+readers"
 
     def priors(self, view: ContentView) -> CatalogPriors:
         with self._priors_lock:
@@ -106,14 +149,18 @@ class Signals:
     pop: np.ndarray  # per priors row, in [0, 1]
 
 
-def signals(history: Sequence[Interaction], fetch: int, view: ContentView, model: CFModel, priors: CatalogPriors) -> Signals:
+def signals(
+    history: Sequence[Interaction], fetch: int, view: ContentView, model: CFModel, priors: CatalogPriors,
+    genres: Sequence[str] = (),
+) -> Signals:
+    """`genres`: lower-cased genres the user likes, for the popular books when no liked book says more."""
     books = view.books
     prefs = {b: w for b, w in fold_preferences(history).items() if b in books}
     seen = frozenset(e.book_id for e in history if e.kind in SEEN_KINDS)
     newest_first = list(dict.fromkeys(e.book_id for e in reversed(history)))
     profile = build_profile(prefs, newest_first, view.index.vector)
     content_raw, because = content_scores(profile, view.index, fetch + len(seen))
-    affinity = priors.affinity(prefs, books)
+    affinity = priors.affinity(prefs, books) or {g: 1.0 / len(genres) for g in genres}
     pop = priors.scores(affinity)
     top = float(pop.max()) if pop.size else 0.0
     return Signals(
@@ -130,10 +177,11 @@ def rank(
     model: CFModel,
     priors: CatalogPriors,
     weights: BlendWeights,
+    genres: Sequence[str] = (),
 ) -> list[Recommendation]:
     """The blend itself, free of storage and experiments (the evaluation calls it directly)."""
     fetch = (k + len(filt.exclude_ids)) * 4
-    return blend(signals(history, fetch, view, model, priors), k, filt, view, model, priors, weights, history)
+    return blend(signals(history, fetch, view, model, priors, genres), k, filt, view, model, priors, weights, history)
 
 
 def blend(
@@ -194,23 +242,12 @@ def blend(
 def _reason(source, book, books, sig: Signals, model, priors, history) -> str:
     if source == "content" and book.id in sig.content_because:
         anchor = sig.content_because[book.id]
-        return f"because you {_verb(anchor, history)} {_title(books.get(anchor))}"
+        return f"because you {verb(anchor, history)} {title(books.get(anchor))}"
     if source == "cf":
         anchor = model.because_of(book.id, sig.prefs)
         if anchor is not None and anchor in books:
-            return f"readers of {_title(books[anchor])} also read {_title(book)}"
+            return f"readers of {title(books[anchor])} also read {title(book)}"
     return priors.reason(book, sig.affinity)
-
-
-def _verb(book_id: str, history: Sequence[Interaction]) -> str:
-    kinds = {e.kind for e in history if e.book_id == book_id}
-    if InteractionKind.LIKE in kinds or InteractionKind.RATE in kinds:
-        return "liked"
-    return "read" if InteractionKind.READ in kinds else "showed interest in"
-
-
-def _title(book: Book | None) -> str:
-    return split_series(book.title)[0] if book else "a book you liked"
 
 
 def serving_content(recommend) -> Callable[[Approach | None], ContentView]:

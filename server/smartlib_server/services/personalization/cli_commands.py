@@ -17,12 +17,14 @@ from smartlib_server.adapters.experiment_store import ExperimentStore
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import open_database
 from smartlib_server.services.personalization.experiments import ExperimentService
-from smartlib_server.services.personalization.records import Arm, Experiment, ExperimentResults
+from smartlib_server.services.personalization.records import RANKINGS, Arm, Experiment, ExperimentResults
 
 
 def parse_arm(text: str) -> Arm:
-    """NAME:WEIGHT[:CF_WEIGHT:CONTENT_WEIGHT[:baseline|finetuned]], e.g. "content:1:0:1"."""
+    """NAME:WEIGHT[:CF_WEIGHT:CONTENT_WEIGHT[:baseline|finetuned]][:readers|blend], e.g.
+    "content:1:0:1" or "old:1:blend" (the ranking last: RecommendForUser's reader ranking or blend)."""
     parts = text.split(":")
+    ranking = parts.pop() if len(parts) > 2 and parts[-1] in RANKINGS else ""
     if len(parts) not in (2, 4, 5):
         raise argparse.ArgumentTypeError(f"{text!r}: expected NAME:WEIGHT[:CF:CONTENT[:APPROACH]]")
     try:
@@ -31,7 +33,7 @@ def parse_arm(text: str) -> Arm:
         approach = Approach(parts[4]) if len(parts) == 5 else None
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"{text!r}: {exc}") from None
-    return Arm(parts[0], weight, approach, cf, content)
+    return Arm(parts[0], weight, approach, cf, content, ranking)
 
 
 def format_results(results: ExperimentResults) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from smartlib_core.errors import InvalidArgument
 from smartlib_server.adapters.experiment_store import ExperimentStore, Exposure, LinkedOutcome
 from smartlib_server.services.personalization.records import (
+    RANKINGS,
     Arm,
     ArmResults,
     Assignment,
@@ -80,6 +81,8 @@ def validate_experiment(experiment: Experiment, field: str = "experiment") -> No
         seen.add(arm.name)
         if not (math.isfinite(arm.weight) and arm.weight > 0):
             problems[f"{path}.weight"] = "must be a positive number"
+        if arm.ranking and arm.ranking not in RANKINGS:
+            problems[f"{path}.ranking"] = f"one of {', '.join(RANKINGS)}, or empty for the server's default"
         for name in ("cf_weight", "content_weight"):
             value = getattr(arm, name)
             if not (math.isfinite(value) and 0 <= value <= 1):

@@ -66,6 +66,9 @@ class BlendWeights:
     popularity_half_history: float = 3.0  # positive books at which popularity's weight has halved
 
 
+RANKINGS = ("readers", "blend")  # RecommendForUser's rankings an arm can ask for
+
+
 @dataclasses.dataclass(frozen=True)
 class Arm:
     name: str
@@ -73,6 +76,7 @@ class Arm:
     approach: Approach | None = None  # None: the server default (FINETUNED when active)
     cf_weight: float = 1.0
     content_weight: float = 0.5
+    ranking: str = ""  # RANKINGS: "" the server default (readers when a ranker is active), else one of them
 
     @property
     def blend(self) -> BlendWeights:

@@ -1,0 +1,167 @@
+"""RecommendForUser on the reader ranker: the reader-ranked rows of a user's books, merged.
+
+Each book the user liked has a reader-ranked row (its candidates ordered the way readers'
+"readers also enjoyed" lists are, smartlib_core.reader_ranking). The ranker's scores are
+logits of a softmax over the row, so each row becomes a distribution over its candidates and
+a candidate's score is the evidence-weighted mean of its probability across the user's books:
+books that several of the user's books pair with rise above one book's neighbours. With one
+book this is exactly that book's row, so one like already personalises as SimilarBooks does.
+
+Collaborative filtering joins with a weight that grows with its evidence (how many of the
+user's books it knows). Books like the ones the user disliked or dismissed (in the head of
+their rows, or of the same series) are pushed down, and no series takes more than its share
+of the list when the user liked books from several.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+
+import numpy as np
+
+# The head of each reader row that is merged: the server keeps 132 (RecommendService) and
+# readers' lists rarely reach past 100 (the dev file's relevant books sit in the first 100 of
+# the row 0.91 of the time they are in the pool at all).
+ROW_DEPTH = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class PersonalWeights:
+    """How the merge counts. `temperature` was fit on the dev file by 5-fold cross-validation
+    over readers (training/smartlib_training/personal_fit.py); the rest are set by principle,
+    since the dev file holds only 5-star readers without a log (README, Personalisation)."""
+
+    temperature: float = 1.0  # softmax temperature over each row's reader-ranker logits
+    cf: float = 0.5  # CF's share of the score once it has plenty of evidence
+    cf_half_evidence: float = 5.0  # user's books CF knows at which it gets half that share
+    dislike_twins: int = 10  # the head of a disliked book's row that counts as its near twins
+    dislike_factor: float = 0.2  # a near twin's score is multiplied by this
+    series_share: float = 0.3  # most of the list one series may take, when several are liked
+
+
+DEFAULT_WEIGHTS = PersonalWeights()
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One of the user's books with its reader-ranked candidates, best first."""
+
+    book: str
+    weight: float  # > 0: how much the user likes it (rating, recency, kind)
+    ids: Sequence[str]
+    scores: Sequence[float]  # the reader ranker's logits, same order
+
+
+@dataclasses.dataclass(frozen=True)
+class Scored:
+    book: str
+    score: float
+    source: str  # the user's book it comes from most, or "" when CF carries it
+    via_cf: bool = False
+
+
+def row_probabilities(scores: Sequence[float], temperature: float) -> np.ndarray:
+    """Softmax of the head's logits: a row's mass sums to 1 whatever its scores' scale."""
+    logits = np.asarray(scores[:ROW_DEPTH], dtype=np.float64) / max(temperature, 1e-6)
+    if not len(logits):
+        return logits
+    weights = np.exp(logits - logits.max())
+    return weights / weights.sum()
+
+
+def merge_rows(rows: Sequence[Row], weights: PersonalWeights) -> dict[str, tuple[float, str]]:
+    """Candidate -> (weighted mean probability over the user's rows, the book contributing most)."""
+    total = sum(r.weight for r in rows)
+    merged: dict[str, list] = {}
+    for row in rows:
+        share = row.weight / total if total > 0 else 0.0
+        for book_id, p in zip(row.ids[:ROW_DEPTH], row_probabilities(row.scores, weights.temperature).tolist(), strict=True):
+            contribution = share * p
+            entry = merged.get(book_id)
+            if entry is None:
+                merged[book_id] = [contribution, row.book, contribution]
+            else:
+                entry[0] += contribution
+                if contribution > entry[2]:
+                    entry[1], entry[2] = row.book, contribution
+    return {b: (score, source) for b, (score, source, _) in merged.items()}
+
+
+def cf_share(known: int, weights: PersonalWeights) -> float:
+    """CF's share of the score: 0 without evidence, `weights.cf` with plenty."""
+    return weights.cf * known / (known + weights.cf_half_evidence) if known > 0 else 0.0
+
+
+def personal_ranking(
+    rows: Sequence[Row],
+    k: int,
+    weights: PersonalWeights = DEFAULT_WEIGHTS,
+    *,
+    accepts: Callable[[str], bool] = lambda book_id: True,
+    cf: Mapping[str, float] | None = None,
+    cf_known: int = 0,
+    disliked: Sequence[Row] = (),
+    series_of: Callable[[str], str] = lambda book_id: "",
+) -> list[Scored]:
+    """The user's top k (fewer when too few candidates pass `accepts`).
+
+    Args:
+        rows: the reader-ranked rows of the user's liked books.
+        accepts: False for a book never to return: the user's own (read, liked, rated, disliked,
+            dismissed) and whatever the request's filter drops.
+        cf: candidate -> CF score (any scale; it is divided by its best), None without CF.
+        cf_known: how many of the user's books CF knows: its evidence.
+        disliked: rows of the books the user disliked or dismissed; their heads are near twins.
+        series_of: book -> series key, "" for a standalone (the series cap, a disliked series).
+    """
+    merged = merge_rows(rows, weights)
+    top = max((s for s, _ in merged.values()), default=0.0)
+    share = cf_share(cf_known, weights) if cf else 0.0
+    cf_top = max(cf.values(), default=0.0) if cf else 0.0
+    scores: dict[str, Scored] = {}
+    for book_id, (score, source) in merged.items():
+        scores[book_id] = Scored(book_id, (1.0 - share) * score / top if top > 0 else 0.0, source)
+    if share > 0 and cf_top > 0:
+        for book_id, value in cf.items():
+            prior = scores.get(book_id)
+            part = share * value / cf_top
+            base = prior.score if prior else 0.0
+            scores[book_id] = Scored(book_id, base + part, prior.source if prior else "", part > base)
+    twin = _twin(disliked, series_of, weights)
+    ranked = sorted(
+        (dataclasses.replace(s, score=s.score * weights.dislike_factor) if twin(b) else s
+         for b, s in scores.items() if accepts(b)),
+        key=lambda s: (-s.score, s.book),
+    )
+    return _cap_series(ranked, k, rows, series_of, weights.series_share)
+
+
+def _twin(disliked: Sequence[Row], series_of: Callable[[str], str], weights: PersonalWeights) -> Callable[[str], bool]:
+    """Whether a candidate is a near twin of a disliked book: in the head of its row, or of its series."""
+    heads = {b for row in disliked for b in row.ids[:weights.dislike_twins]}
+    series = {series_of(r.book) for r in disliked} - {""}
+    if not heads and not series:
+        return lambda book_id: False
+    return lambda book_id: book_id in heads or (bool(series) and series_of(book_id) in series)
+
+
+def _cap_series(ranked: list[Scored], k: int, rows: Sequence[Row], series_of: Callable[[str], str], share: float) -> list[Scored]:
+    """The top k with no series over `share` of k when the user liked books of two or more
+    series or standalones; the ones held back fill the list only if nothing else can."""
+    groups = {series_of(r.book) or r.book for r in rows}
+    if len(groups) < 2:
+        return ranked[:k]
+    cap = max(1, int(share * k))
+    picked: list[Scored] = []
+    held: list[Scored] = []
+    counts: dict[str, int] = {}
+    for item in ranked:
+        series = series_of(item.book)
+        if series and counts.get(series, 0) >= cap:
+            held.append(item)
+            continue
+        counts[series] = counts.get(series, 0) + 1
+        picked.append(item)
+        if len(picked) == k:
+            return picked
+    return picked + held[:k - len(picked)]

@@ -1,0 +1,77 @@
+"""RecommendForUser on the reader ranker: a user's history turned into smartlib_core.personal_ranking.
+
+The user's liked books are weighted by kind and rating (cf.preference: a like, a read or a
+5-star rating 1.0, 4 stars 0.8, 3 stars 0.3, a click 0.3) and by recency (the 20th newest
+counts half), and the strongest MAX_SOURCES lend their reader-ranked rows (the ones
+SimilarBooks serves, kept per book). Disliked and dismissed books lend theirs as near twins to
+push down. A user with no liked book gets None: the caller answers with the popularity path.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from smartlib_core.domain import Book, BookFilter, Recommendation
+from smartlib_core.personal_ranking import DEFAULT_WEIGHTS, PersonalWeights, Row, personal_ranking
+from smartlib_server.services.personalization.cf import CFModel, fold_preferences, preference
+from smartlib_server.services.personalization.profile import RECENCY_HALF_LIFE
+from smartlib_server.services.personalization.reasons import title, verb
+from smartlib_server.services.personalization.records import Interaction
+
+MAX_SOURCES = 20  # liked books whose rows are merged: each is a kept row, or one ranking on first use
+MAX_DISLIKED = 10
+# A book's reader-ranked row: (candidate ids, reader-ranker logits), best first; None when the
+# book has none (no active ranker, no vector yet).
+Pools = Callable[[str], tuple[Sequence[str], Sequence[float]] | None]
+
+
+def liked_and_disliked(history: Sequence[Interaction]) -> tuple[dict[str, float], list[str]]:
+    """Liked book -> weight (preference x recency), and the books whose last word was a dislike,
+    a dismissal or a rating of 1 or 2, newest first."""
+    prefs = fold_preferences(history)
+    newest_first = list(dict.fromkeys(e.book_id for e in reversed(history)))
+    rank = {b: i for i, b in enumerate(newest_first)}
+    liked = {b: w * 0.5 ** (rank[b] / RECENCY_HALF_LIFE) for b, w in prefs.items()}
+    last: dict[str, float] = {}
+    for event in history:
+        value = preference(event.kind, event.rating)
+        if value is not None:
+            last[event.book_id] = value
+    disliked = [b for b in newest_first if last.get(b) == 0.0]
+    return liked, disliked
+
+
+def rank_on_readers(
+    history: Sequence[Interaction], k: int, filt: BookFilter, books: Mapping[str, Book], seen: frozenset[str],
+    pools: Pools, model: CFModel, weights: PersonalWeights = DEFAULT_WEIGHTS,
+) -> list[Recommendation] | None:
+    """The user's top k (fewer when the filter leaves fewer among the candidates), or None when
+    no liked book has a row: the caller then falls back to the popularity path."""
+    liked, disliked = liked_and_disliked(history)
+    strongest = sorted(liked.items(), key=lambda item: (-item[1], item[0]))[:MAX_SOURCES]
+    rows = [Row(b, w, *pool) for b, w in strongest if (pool := pools(b)) is not None]
+    if not rows:
+        return None
+    negative = [Row(b, 1.0, *pool) for b in disliked[:MAX_DISLIKED] if (pool := pools(b)) is not None]
+
+    def accepts(book_id: str) -> bool:
+        book = books.get(book_id)
+        return book is not None and book_id not in seen and book_id not in filt.exclude_ids and filt.accepts(book)
+
+    def series_of(book_id: str) -> str:
+        book = books.get(book_id)
+        return book.series_key if book is not None else ""
+
+    cf = model.scores(liked) if len(model) else {}
+    known = sum(1 for b in liked if b in model.columns)
+    picks = personal_ranking(rows, k, weights, accepts=accepts, cf=cf, cf_known=known, disliked=negative,
+                             series_of=series_of)
+    return [Recommendation(books[p.book], float(p.score), _reason(p, books, history, model, liked)) for p in picks]
+
+
+def _reason(pick, books: Mapping[str, Book], history: Sequence[Interaction], model: CFModel, liked) -> str:
+    if pick.via_cf:
+        anchor = model.because_of(pick.book, liked)
+        if anchor is not None and anchor in books:
+            return f"readers of {title(books[anchor])} also read {title(books[pick.book])}"
+    source = pick.source if pick.source in books else next(iter(liked))
+    return f"because you {verb(source, history)} {title(books.get(source))}"

@@ -1,0 +1,66 @@
+"""The merge of reader-ranked rows behind RecommendForUser, on hand-made rows with known answers."""
+from __future__ import annotations
+
+import pytest
+
+from smartlib_core.personal_ranking import PersonalWeights, Row, cf_share, merge_rows, personal_ranking
+
+DUNE = Row("dune", 1.0, ["messiah", "hyperion", "foundation", "solaris"], [3.0, 2.0, 1.0, 0.0])
+HYPERION = Row("hyperion", 1.0, ["endymion", "foundation", "dune", "solaris"], [3.0, 2.5, 2.0, 0.0])
+
+
+def test_one_book_keeps_its_row_order():
+    picks = personal_ranking([DUNE], 3)
+    assert [p.book for p in picks] == ["messiah", "hyperion", "foundation"]
+    assert {p.source for p in picks} == {"dune"}
+
+
+def test_a_book_both_rows_pair_rises_above_either_rows_head():
+    picks = personal_ranking([DUNE, HYPERION], 2, PersonalWeights(temperature=4.0),
+                             accepts=lambda b: b not in {"dune", "hyperion"})
+    assert picks[0].book == "foundation"  # second in one row, third in the other, and in both
+
+
+def test_own_books_are_never_returned():
+    own = {"dune", "hyperion"}
+    picks = personal_ranking([DUNE, HYPERION], 10, accepts=lambda b: b not in own)
+    assert own.isdisjoint(p.book for p in picks) and len(picks) == 4
+
+
+def test_the_source_is_the_book_contributing_most():
+    merged = merge_rows([DUNE, HYPERION], PersonalWeights())
+    assert merged["messiah"][1] == "dune" and merged["endymion"][1] == "hyperion"
+
+
+def test_near_twins_of_a_disliked_book_are_pushed_down():
+    disliked = Row("messiah-sequel", 1.0, ["messiah"], [1.0])
+    weights = PersonalWeights(dislike_twins=1, dislike_factor=0.01)
+    picks = personal_ranking([DUNE], 4, weights, disliked=[disliked])
+    assert [p.book for p in picks][-1] == "messiah"
+    series = {"messiah": "dune saga"}
+    by_series = personal_ranking([DUNE], 4, weights, disliked=[Row("children", 1.0, [], [])],
+                                 series_of=lambda b: series.get(b, "dune saga" if b == "children" else ""))
+    assert [p.book for p in by_series][-1] == "messiah"
+
+
+def test_one_series_takes_at_most_its_share_when_several_are_liked():
+    saga = Row("a1", 1.0, [f"a{i}" for i in range(2, 12)], [10.0 - i for i in range(10)])
+    other = Row("b1", 0.2, ["c1", "c2", "c3"], [1.0, 0.5, 0.0])
+
+    def series_of(b):
+        return "a saga" if b.startswith("a") else ""
+
+    picks = personal_ranking([saga, other], 10, PersonalWeights(series_share=0.3), series_of=series_of)
+    assert sum(series_of(p.book) == "a saga" for p in picks[:6]) == 3
+    alone = personal_ranking([saga], 10, series_of=series_of)
+    assert all(series_of(p.book) == "a saga" for p in alone)  # one liked series: nothing to balance
+
+
+def test_cf_joins_by_its_evidence():
+    assert cf_share(0, PersonalWeights()) == 0.0
+    assert cf_share(5, PersonalWeights(cf=0.5, cf_half_evidence=5)) == pytest.approx(0.25)
+    without = personal_ranking([DUNE], 5, cf={"neuromancer": 9.0}, cf_known=0)
+    assert "neuromancer" not in [p.book for p in without]
+    picks = personal_ranking([DUNE], 5, cf={"neuromancer": 9.0}, cf_known=50)
+    found = next(p for p in picks if p.book == "neuromancer")
+    assert found.via_cf and found.source == ""
