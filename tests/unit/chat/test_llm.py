@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import select
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -24,10 +26,17 @@ class FakeModel(BaseHTTPRequestHandler):
     mode = "ok"
     requests: list[dict] = []
     words: tuple[str, ...] = ("Dune ", "is ", "a ", "classic.")
+    release = threading.Event()  # "hold": every call waits for it before answering
+    disconnected = threading.Event()  # "silent": set when the client closes the connection
 
     def do_POST(self):  # noqa: N802 - http.server's naming
         length = int(self.headers["Content-Length"])
         type(self).requests.append({"path": self.path, "body": json.loads(self.rfile.read(length))})
+        if self.mode == "hold":
+            self.release.wait(30)
+        if self.mode == "silent":
+            self._wait_for_disconnect()
+            return
         if self.mode == "error":
             self.send_error(500, "model crashed")
             return
@@ -47,6 +56,18 @@ class FakeModel(BaseHTTPRequestHandler):
             self.wfile.write(b"data: {not json}\n\n")
         self.wfile.write(b"data: [DONE]\n\n")
 
+    def _wait_for_disconnect(self) -> None:
+        """Headers, then nothing: the model thinks. The connection's end of file is the client leaving."""
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.end_headers()
+        self.wfile.flush()
+        for _ in range(600):
+            readable, _, _ = select.select([self.connection], [], [], 0.05)
+            if readable and self.connection.recv(1, socket.MSG_PEEK) == b"":
+                type(self).disconnected.set()
+                return
+
     def _event(self, payload: dict) -> None:
         self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
         self.wfile.flush()
@@ -60,6 +81,8 @@ def model(monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeModel)
     server.daemon_threads = True
     monkeypatch.setattr(FakeModel, "requests", [])
+    monkeypatch.setattr(FakeModel, "release", threading.Event())
+    monkeypatch.setattr(FakeModel, "disconnected", threading.Event())
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield server
@@ -103,6 +126,54 @@ def test_failures_raise_llm_failed_quickly(model, monkeypatch, mode):
         asyncio.run(_collect(phraser.stream(_reply())))
     assert time.monotonic() - started < 2.0
     phraser.close()
+
+
+def test_more_model_calls_at_once_than_any_thread_pool_would_allow(model, monkeypatch):
+    """Twelve turns reach the model together: no fixed cap (the old thread pool allowed 8)."""
+    monkeypatch.setattr(FakeModel, "mode", "hold")
+    url = f"http://127.0.0.1:{model.server_address[1]}"
+    phraser = LLMPhraser(LLMConfig(url, first_token_timeout_s=15, stall_timeout_s=15, total_timeout_s=30))
+    arrived_together = []
+
+    def release_when_all_arrived() -> None:
+        for _ in range(100):  # 5 s: far less than the 30 s a held call waits for release
+            if len(FakeModel.requests) >= 12:
+                break
+            time.sleep(0.05)
+        arrived_together.append(len(FakeModel.requests))
+        FakeModel.release.set()
+
+    async def twelve_turns():
+        opener = asyncio.get_running_loop().run_in_executor(None, release_when_all_arrived)
+        answers = await asyncio.gather(*(_collect(phraser.stream(_reply())) for _ in range(12)))
+        await opener
+        return answers
+
+    answers = asyncio.run(twelve_turns())
+    assert arrived_together == [12]
+    assert all("".join(a) == "Dune is a classic." for a in answers)
+
+
+def test_a_cancelled_turn_closes_its_model_connection_at_once(model, monkeypatch):
+    """The reader leaves while the model is still thinking: the connection goes with the turn,
+    well before any of the model timeouts (30 s here) would have ended it."""
+    monkeypatch.setattr(FakeModel, "mode", "silent")
+    url = f"http://127.0.0.1:{model.server_address[1]}"
+    phraser = LLMPhraser(LLMConfig(url, first_token_timeout_s=30, stall_timeout_s=30, total_timeout_s=30))
+
+    async def leave_mid_call():
+        task = asyncio.create_task(_collect(phraser.stream(_reply())))
+        for _ in range(200):
+            if FakeModel.requests:
+                break
+            await asyncio.sleep(0.02)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(leave_mid_call())
+    assert FakeModel.requests, "the call never reached the model"
+    assert FakeModel.disconnected.wait(5), "the connection outlived the cancelled turn"
 
 
 def test_unreachable_model_fails():

@@ -1,10 +1,11 @@
 """Optional LLM phrasing through an OpenAI-compatible streaming chat-completions endpoint
 (Ollama, vLLM, llama.cpp server), grounded in the books the agent already retrieved.
 
-urllib in a dedicated small thread pool, not httpx: no new dependency, and a slow model never
-occupies the shared worker pool that unary RPCs need. Each wait is bounded (first token,
-stall between tokens, whole answer), and any failure raises LLMFailed so the caller can fall
-back to the built-in generator, mid-turn if needed.
+The stream is read with httpx on the event loop: no thread is held per model call, so the only
+limit on calls at once is the chat stream limit (SMARTLIB_CHAT_MAX_STREAMS), and a cancelled
+turn closes its connection at once. Each wait is bounded (first token, stall between tokens,
+whole answer), and any failure raises LLMFailed so the caller can fall back to the built-in
+generator, mid-turn if needed.
 """
 from __future__ import annotations
 
@@ -12,12 +13,10 @@ import asyncio
 import dataclasses
 import json
 import logging
-import threading
-import urllib.error
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
+
+import httpx
 
 from smartlib_server.services.chat.session import Reply
 from smartlib_server.services.chat.wording import byline, genres, rating
@@ -37,7 +36,6 @@ class LLMConfig:
     stall_timeout_s: float = 4.0
     total_timeout_s: float = 30.0
     max_tokens: int = 400
-    concurrency: int = 8  # model calls at once; further turns wait for a slot, then fall back on timeout
 
     @property
     def endpoint(self) -> str:
@@ -84,7 +82,6 @@ def messages(reply: Reply) -> list[dict[str, str]]:
 class LLMPhraser:
     def __init__(self, config: LLMConfig):
         self.config = config
-        self._pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="smartlib-llm")
 
     async def stream(self, reply: Reply) -> AsyncIterator[str]:
         """Yields the model's text as it arrives.
@@ -92,67 +89,43 @@ class LLMPhraser:
         Raises:
             LLMFailed: connection error, HTTP error, malformed stream, or a timeout.
         """
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, object]] = asyncio.Queue()
-        stop = threading.Event()
-
-        def post(kind: str, value: object) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
-            except RuntimeError:  # the loop is gone: the server is shutting down
-                stop.set()
-
-        def work() -> None:
-            try:
-                for piece in self._pieces(messages(reply), stop):
-                    post("text", piece)
-                post("end", None)
-            except Exception as exc:  # noqa: BLE001 - reported to the turn, which falls back
-                post("error", exc)
-
-        self._pool.submit(work)
-        deadline = loop.time() + self.config.total_timeout_s
-        first = True
         try:
+            async for piece in self._pieces(messages(reply)):
+                yield piece
+        except httpx.HTTPError as exc:
+            raise LLMFailed(f"model call failed: {type(exc).__name__}: {exc}") from None
+
+    async def _pieces(self, prompt: list[dict[str, str]]) -> AsyncIterator[str]:
+        config = self.config
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + config.total_timeout_s
+        body = {"model": config.model, "messages": prompt, "stream": True, "temperature": 0.3, "max_tokens": config.max_tokens}
+        # httpx's own timeouts bound connecting and each read; the loop below adds first-token,
+        # stall and whole-answer limits on top. One client per call: a model call takes seconds,
+        # so a fresh connection costs nothing that matters, and nothing outlives the turn.
+        timeout = httpx.Timeout(max(config.first_token_timeout_s, config.stall_timeout_s))
+        async with httpx.AsyncClient(timeout=timeout) as client, client.stream(
+            "POST", config.endpoint, json=body, headers={"Accept": "text/event-stream"}
+        ) as response:
+            if response.status_code >= 400:
+                raise LLMFailed(f"the model answered HTTP {response.status_code}")
+            lines = response.aiter_lines()
+            first = True
             while True:
-                wait = self.config.first_token_timeout_s if first else self.config.stall_timeout_s
-                wait = min(wait, deadline - loop.time())
+                wait = min(config.first_token_timeout_s if first else config.stall_timeout_s, deadline - loop.time())
                 try:
-                    kind, value = await asyncio.wait_for(queue.get(), max(wait, 0.001))
+                    line = (await asyncio.wait_for(anext(lines), max(wait, 0.001))).strip()
                 except TimeoutError:
                     raise LLMFailed("timed out waiting for the model") from None
-                if kind == "text":
-                    first = False
-                    yield str(value)
-                elif kind == "end":
-                    if first:
-                        raise LLMFailed("the model returned no text")
-                    return
-                else:
-                    raise LLMFailed(f"model call failed: {value}")
-        finally:
-            stop.set()  # the worker thread drops the connection at its next read
-
-    def _pieces(self, prompt: list[dict[str, str]], stop: threading.Event) -> Iterator[str]:
-        body = json.dumps({
-            "model": self.config.model, "messages": prompt, "stream": True,
-            "temperature": 0.3, "max_tokens": self.config.max_tokens,
-        }).encode()
-        request = urllib.request.Request(
-            self.config.endpoint, data=body, method="POST",
-            headers={"Content-Type": "application/json", "Accept": "text/event-stream"},
-        )
-        # The socket timeout bounds every read, so a hung server never pins this thread for long.
-        timeout = max(self.config.first_token_timeout_s, self.config.stall_timeout_s)
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            for raw in response:
-                if stop.is_set():
-                    return
-                line = raw.decode("utf-8", "replace").strip()
+                except StopAsyncIteration:
+                    # OpenAI, Ollama, vLLM and llama.cpp all end with [DONE]; without it the answer was cut off.
+                    raise LLMFailed("the stream ended before [DONE]") from None
                 if not line.startswith("data:"):
                     continue
                 data = line[5:].strip()
                 if data == "[DONE]":
+                    if first:
+                        raise LLMFailed("the model returned no text")
                     return
                 try:
                     choice = json.loads(data)["choices"][0]
@@ -160,10 +133,8 @@ class LLMPhraser:
                     raise LLMFailed(f"unexpected stream line: {data[:80]!r}") from None
                 piece = (choice.get("delta") or {}).get("content") or ""
                 if piece:
+                    first = False
                     yield piece
-        # OpenAI, Ollama, vLLM and llama.cpp all end with [DONE]; without it the answer was cut off.
-        if not stop.is_set():
-            raise LLMFailed("the stream ended before [DONE]")
 
     def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Nothing to release: each call owns its connection."""
