@@ -95,18 +95,17 @@ def test_a_batch_never_holds_more_than_max_batch_items(make_batcher):
     assert all(not isinstance(r, Exception) for r in results.values())
 
 
-def test_a_lone_request_waits_at_most_the_window(make_batcher):
-    """The window is what a lone request pays; the bound is generous for a shared machine."""
+def test_a_lone_request_waits_the_window_and_no_longer(make_batcher):
+    """The batcher's own measure of the wait (arrival to the model call) is the window, within
+    0.1 s: enough for a thread to wake on a loaded machine, far less than a second window."""
     waits: list[float] = []
     window = 0.2
     batcher = make_batcher(GatedModel(gate_first=False), max_batch=64, max_wait_s=window,
                            observe=lambda name, items, waited: waits.append(waited))
-    start = time.monotonic()
     rows = batcher.submit([3])
-    elapsed = time.monotonic() - start
     np.testing.assert_array_equal(rows, [[3, 30]])
-    assert waits and waits[0] <= window + 0.5
-    assert elapsed <= window + 1.0
+    [waited] = waits
+    assert window <= waited <= window + 0.1
 
 
 def test_a_full_batch_leaves_without_waiting_for_the_window(make_batcher):
