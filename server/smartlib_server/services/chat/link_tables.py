@@ -1,0 +1,197 @@
+"""The lookup tables entity linking matches against (see linker.py).
+
+Two layers. `static_tables()` holds what does not depend on the catalog: genre words (the
+lexicon's tables), mood words, Portuguese titles and aliases (which name English catalog
+titles), and the common words a title or surname alone must not be taken for. `CatalogTables`
+adds the catalog's titles, series and authors; it is built once per catalog version.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import yaml
+
+from smartlib_core.domain import Book
+from smartlib_core.text import bare_title, fold
+from smartlib_server.services.chat import lexicon
+
+DATA = Path(__file__).parent / "data"
+ARTICLES = frozenset({"the", "a", "an", "o", "os", "as", "um", "uma"})
+PARTICLES = frozenset({"le", "de", "du", "da", "van", "von", "del", "la", "mc", "di", "dos", "das"})
+SLOT = re.compile(r"\{[A-Z]+\}")
+TOO_COMMON = 400  # a word in more catalog names than this seeds no fuzzy match
+DOMINANCE = 3.0  # as the resolver's: a surname shared by authors names the one read this many times more
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """What a phrase names: one title (with its editions), a series, an author, a genre or a mood."""
+
+    kind: str  # "title", "series", "author", "genre" or "mood"
+    name: str  # the catalog's spelling, the catalog genre, or the English mood words
+    ids: tuple[str, ...] = ()  # book ids: a title's editions or an author's books by popularity, a series in order
+    readers: int = 0  # ratings summed over `ids`: breaks ties between targets of one phrase
+    partial: bool = False  # an author's surname alone
+
+
+@dataclasses.dataclass(frozen=True)
+class StaticTables:
+    phrases: dict[str, tuple[Target, ...]]  # genres and moods, folded
+    renames: dict[str, str]  # Portuguese titles and aliases -> the catalog's folded title or series
+    common: frozenset[str]
+    max_words: int
+
+
+@dataclasses.dataclass
+class CatalogTables:
+    key: tuple[int, int, int]
+    static: StaticTables
+    phrases: dict[str, tuple[Target, ...]]  # folded titles, series and author names (and surnames)
+    postings: dict[str, tuple[str, ...]]  # a word -> the catalog phrases holding it, for fuzzy matching
+    deletes: dict[str, tuple[str, ...]]  # a word with one letter deleted -> the vocabulary words it comes from
+    max_words: int
+
+    def lookup(self, phrase: str) -> tuple[Target, ...]:
+        return self.phrases.get(phrase, ()) or self.static.phrases.get(phrase, ())
+
+
+@functools.cache
+def static_tables() -> StaticTables:
+    phrases: dict[str, list[Target]] = defaultdict(list)
+    for table in (lexicon.EN_GENRES, lexicon.PT_GENRES):
+        for phrase, genre in table.items():
+            target = Target("genre", genre)
+            if target not in phrases[phrase]:
+                phrases[phrase].append(target)
+    moods = load_yaml((DATA / "linker" / "moods.yaml").read_text(encoding="utf-8"))
+    for table in moods.values():
+        for phrase, english in table.items():
+            if fold(phrase) not in phrases:  # "funny" is a genre first (Humor)
+                phrases[fold(phrase)].append(Target("mood", english))
+    renames = {fold(k): fold(v) for k, v in lexicon.PT_TITLES.items()}
+    aliases = load_yaml((DATA / "linker" / "aliases.yaml").read_text(encoding="utf-8"))
+    renames.update({fold(k): fold(v) for k, v in aliases.items()})
+    common = set(_words_file(DATA / "linker" / "common_words.txt")) | corpus_vocabulary()
+    longest = max(len(p.split()) for p in [*phrases, *renames])
+    return StaticTables({k: tuple(v) for k, v in phrases.items()}, renames, frozenset(common), longest)
+
+
+@functools.cache
+def corpus_vocabulary() -> frozenset[str]:
+    """Every word readers used in the intent corpus outside a slot: words people ask with,
+    which a one-word title or a bare surname must not be mistaken for."""
+    from smartlib_server.services.chat.intent_model import load_corpus  # the model's module reads the corpus
+
+    return frozenset(word for example in load_corpus() for word in fold(SLOT.sub(" ", example.text)).split())
+
+
+def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
+    static = static_tables()
+    titles: dict[str, list[str]] = defaultdict(list)
+    series: dict[str, list[tuple[float, str]]] = defaultdict(list)
+    series_names: dict[str, str] = {}
+    authors: dict[str, list[str]] = defaultdict(list)
+    author_names: dict[str, str] = {}
+    for book in list(books.values()):
+        titles[bare_title(book.title)].append(book.id)
+        if book.series_name:
+            name = fold(book.series_name)
+            series[name].append((_position(book.series_position), book.id))
+            series_names.setdefault(name, book.series_name)
+        for author in book.authors:
+            authors[fold(author)].append(book.id)
+            author_names.setdefault(fold(author), author)
+
+    def readers(ids) -> int:
+        return sum(books[i].num_ratings for i in ids)
+
+    phrases: dict[str, list[Target]] = defaultdict(list)
+    for title, ids in titles.items():
+        ordered = _popular(books, ids)
+        target = Target("title", books[ordered[0]].title, tuple(ordered), readers(ids))
+        for variant in _variants(title):
+            phrases[variant].append(target)
+    for name, members in series.items():
+        ids = tuple(i for _, i in sorted(members))
+        target = Target("series", series_names[name], ids, readers(ids))
+        for variant in _variants(name):
+            phrases[variant].append(target)
+    surnames: dict[str, list[Target]] = defaultdict(list)
+    first_names: dict[str, int] = defaultdict(int)  # readers of authors with this first name
+    for name, ids in authors.items():
+        target = Target("author", author_names[name], tuple(_popular(books, ids)), readers(ids))
+        phrases[name].append(target)
+        words = [w for w in name.split() if len(w) > 1]  # "j r r tolkien" -> "tolkien"
+        if len(words) >= 3:
+            phrases[f"{words[0]} {words[-1]}"].append(target)  # "george martin"
+        first_names[name.split()[0]] += target.readers
+        surname = _surname(name.split())
+        if surname and surname != name:
+            surnames[surname].append(dataclasses.replace(target, partial=True))
+    for surname, targets in surnames.items():
+        if surname in static.common or len(surname) < 4 or surname in phrases:
+            continue
+        if first_names.get(surname, 0) > max(t.readers for t in targets):  # "harry" is Potter's, not Lilian Harry
+            continue
+        ranked = sorted(targets, key=lambda t: -t.readers)
+        if len(ranked) == 1 or ranked[0].readers >= DOMINANCE * max(ranked[1].readers, 1):
+            phrases[surname].append(ranked[0])
+    for alias, target_key in static.renames.items():
+        if target_key in phrases and alias not in phrases:
+            phrases[alias] = [t for t in phrases[target_key] if t.kind in ("title", "series")]
+    final = {k: tuple(sorted(v, key=lambda t: -t.readers)) for k, v in phrases.items() if v}
+    postings: dict[str, list[str]] = defaultdict(list)
+    for phrase in final:
+        for word in set(phrase.split()):
+            if word not in static.common and len(word) >= 3:
+                postings[word].append(phrase)
+    deletes: dict[str, list[str]] = defaultdict(list)
+    for word in postings:
+        if len(word) >= 4:
+            for i in range(len(word)):
+                deletes[word[:i] + word[i + 1:]].append(word)
+    longest = max((len(p.split()) for p in final), default=1)
+    return CatalogTables(key, static, final, {w: tuple(p) for w, p in postings.items() if len(p) <= TOO_COMMON},
+                         {k: tuple(v) for k, v in deletes.items()}, min(longest, 14))
+
+
+def _variants(folded: str) -> list[str]:
+    """A name as typed and without its leading article ("the hobbit", "hobbit")."""
+    words = folded.split()
+    if len(words) >= 2 and words[0] in ARTICLES:
+        return [folded, " ".join(words[1:])]
+    return [folded] if folded else []
+
+
+def _surname(words: list[str]) -> str:
+    if len(words) < 2:
+        return ""
+    if len(words) >= 3 and words[-2] in PARTICLES:  # "ursula k le guin" -> "le guin"
+        return " ".join(words[-2:])
+    return words[-1]
+
+
+def _words_file(path: Path) -> list[str]:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    return " ".join(lines).split()
+
+
+def _position(position: str) -> float:
+    try:
+        return float(position.split("-")[0])
+    except ValueError:
+        return math.inf
+
+
+def _popular(books: dict[str, Book], ids: list[str]) -> list[str]:
+    return sorted(ids, key=lambda i: (books[i].list_rank < 0, books[i].list_rank, -books[i].num_ratings))
+
+
+def load_yaml(text: str):
+    # libyaml's loader when present: ten times faster on the corpus than the pure-Python one
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader

@@ -1,0 +1,287 @@
+"""Entity linking: the titles, series, authors, genres, moods and numbers a message names,
+wherever they sit in it.
+
+Every run of words is looked up in the catalog's tables (link_tables.py), exactly after
+folding; runs left over are matched fuzzily, seeded by words that are in a catalog name or one
+typo away from one ("hobit", "poter"). Overlaps keep the longest run, so a title beats an
+author's name inside it. A title made only of everyday words ("It", "The Help", "A noite")
+links only when quoted, capitalised mid-sentence, or typed alone.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+import threading
+
+from rapidfuzz import fuzz
+from rapidfuzz.distance import OSA
+
+from smartlib_core.domain import Book
+from smartlib_core.text import fold
+from smartlib_server.services.chat import link_tables
+from smartlib_server.services.chat.link_tables import ARTICLES, CatalogTables, Target
+
+FUZZY_MIN = 84.0  # the resolver's bar for a whole-phrase typo
+PREFIX_SCORE = 85.0  # a phrase that starts a longer title: "harry poter and the chamber"
+MAX_CANDIDATES = 40  # catalog names scored per message in the fuzzy pass
+SLOTS = {"title": "{TITLE}", "unknown_title": "{TITLE}", "series": "{SERIES}", "author": "{AUTHOR}",
+         "genre": "{GENRE}", "mood": "{MOOD}", "number": "{NUM}"}
+_TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
+_QUOTED = re.compile(r"(?:^|(?<=[\s(]))[\"“«'‘](?P<q>[^\"”»’']{2,80})[\"”»'’](?=$|[\s,.?!:;)])")
+_KIND_RANK = {"genre": 0, "mood": 1, "title": 2, "series": 3, "author": 4}
+
+
+@dataclasses.dataclass(frozen=True)
+class Entity:
+    kind: str  # "title", "series", "author", "genre", "mood", "number" or "unknown_title" (quoted, not in the catalog)
+    name: str  # the catalog's title, series or author name; the catalog genre; the mood's English words; the number
+    text: str  # as the reader typed it
+    start: int  # character span in the message
+    end: int
+    ids: tuple[str, ...] = ()  # book ids: the title's editions, the series in order, the author's books by popularity
+    score: float = 100.0  # 100 for an exact match, the fuzzy similarity otherwise
+    role: str = ""  # set by understand: "anchor", "but", "like", "dislike", "a", "b"
+
+    @property
+    def slot(self) -> str:
+        return SLOTS[self.kind]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Token:
+    folded: str
+    raw: str
+    start: int
+    end: int
+    slot: bool = False  # "{TITLE}" in corpus text: already linked
+    opens: bool = False  # first word of a sentence, where a capital says nothing
+
+
+@dataclasses.dataclass(frozen=True)
+class _Match:
+    target: Target
+    first: int  # token positions, end exclusive
+    last: int
+    score: float
+
+
+class Linker:
+    """Links messages against the catalog a serving index holds; tables are rebuilt when the
+    catalog version changes, never per message."""
+
+    def __init__(self, index=None):
+        self.index = index  # a ServingIndex, or None for genre, mood and number linking only
+        self._tables: CatalogTables | None = None
+        self._lock = threading.Lock()
+
+    def link(self, text: str) -> list[Entity]:
+        tables = self.tables()
+        books = self.index.books if self.index is not None else {}
+        return link(text, tables, books)
+
+    def tables(self) -> CatalogTables:
+        books = self.index.books if self.index is not None else {}
+        key = (id(books), self.index.version if self.index is not None else 0, len(books))
+        tables = self._tables
+        if tables is None or tables.key != key:
+            with self._lock:
+                if self._tables is None or self._tables.key != key:
+                    self._tables = link_tables.build(key, books)
+                tables = self._tables
+        return tables
+
+
+def link(text: str, tables: CatalogTables, books: dict[str, Book]) -> list[Entity]:
+    tokens = _tokens(text)
+    quoted = _quoted(text, tokens, tables)
+    taken = {i for m in quoted for i in range(m.first, m.last)}
+    matches = _exact(tokens, tables, taken)
+    matches += _fuzzy(tokens, tables, taken)
+    chosen = quoted + _select(matches, tokens, tables)
+    entities = [_entity(m, tokens, text) for m in chosen]
+    covered = {i for m in chosen for i in range(m.first, m.last)}
+    for i, token in enumerate(tokens):
+        if i not in covered and token.raw.lstrip("#")[:1].isdigit():
+            entities.append(Entity("number", token.raw.lstrip("#"), token.raw, token.start, token.end))
+    unknown = [e for e in entities if e.kind == "unknown_title"]
+    known = [e for e in entities if e.kind != "unknown_title" and (not e.ids or all(i in books for i in e.ids[:1]))]
+    return sorted(known + unknown, key=lambda e: e.start)
+
+
+def slotted(text: str, entities: list[Entity]) -> str:
+    """The message with every linked span replaced by its slot: "got any {AUTHOR} lying around?"."""
+    out, at = [], 0
+    for entity in sorted(entities, key=lambda e: e.start):
+        out.append(text[at:entity.start])
+        out.append(entity.slot)
+        at = entity.end
+    out.append(text[at:])
+    return "".join(out)
+
+
+def _tokens(text: str) -> list[_Token]:
+    found: list[_Token] = []
+    for m in _TOKEN.finditer(text):
+        raw = m.group(0)
+        slot = raw.startswith("{")
+        opens = not found or any(c in ".!?" for c in text[found[-1].end:m.start()])
+        found.append(_Token(raw if slot else fold(raw).replace(" ", ""), raw, m.start(), m.end(), slot, opens))
+    return found
+
+
+def _quoted(text: str, tokens: list[_Token], tables: CatalogTables) -> list[_Match]:
+    """A quoted phrase is meant as a title: the catalog's, or one it lacks (never a genre)."""
+    out = []
+    for m in _QUOTED.finditer(text):
+        first = next((i for i, t in enumerate(tokens) if t.start >= m.start("q")), None)
+        last = next((i for i, t in reversed(list(enumerate(tokens))) if t.end <= m.end("q")), None)
+        if first is None or last is None or last < first:
+            continue
+        phrase = " ".join(t.folded for t in tokens[first: last + 1])
+        found = [t for t in tables.lookup(phrase) if t.kind in ("title", "series", "author")]
+        if not found:
+            best = _best_fuzzy(phrase, _candidates_for(phrase, tables), tables)
+            found = [best[0]] if best and best[1] >= FUZZY_MIN else []
+        target = found[0] if found else Target("unknown_title", m.group("q").strip())
+        out.append(_Match(target, first, last + 1, 100.0 if found else 0.0))
+    return out
+
+
+def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list[_Match]:
+    out = []
+    width = max(tables.max_words, tables.static.max_words)
+    for i in range(len(tokens)):
+        for j in range(i + 1, min(len(tokens), i + width) + 1):
+            if j - 1 in taken or tokens[j - 1].slot:  # runs from i only grow: stop at the first linked word
+                break
+            words = [t.folded for t in tokens[i:j]]
+            targets = tables.lookup(" ".join(words))
+            if not targets and tokens[j - 1].raw[-2:] in ("'s", "’s"):  # "Tolkien's"
+                targets = tuple(t for t in tables.lookup(" ".join([*words[:-1], words[-1][:-1]])) if t.kind == "author")
+            for target in targets[:1] if targets and targets[0].kind == "title" else targets:
+                if _plausible(target, tokens, i, j, tables):
+                    out.append(_Match(target, i, j, 100.0))
+    return out
+
+
+def _plausible(target: Target, tokens: list[_Token], i: int, j: int, tables: CatalogTables) -> bool:
+    """Everyday words name a book only when the reader marks them as a name."""
+    if target.kind in ("genre", "mood"):
+        return True
+    words = [t.folded for t in tokens[i:j]]
+    if any(w not in tables.static.common for w in words) and not (len(words) == 1 and len(words[0]) < 3):
+        return True
+    alone = i == 0 and j == len(tokens) or (i == 1 and j == len(tokens) and tokens[0].folded in ARTICLES)
+    capitalised = any(t.raw[:1].isupper() and not t.opens for t in tokens[i:j] if t.folded not in ARTICLES)
+    return alone or capitalised or (len(words) >= 4 and target.kind == "title")
+
+
+def _fuzzy(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list[_Match]:
+    seeds: dict[str, set[int]] = {}  # catalog phrase -> the positions of words that point to it
+    for i, token in enumerate(tokens):
+        if i in taken or token.slot or len(token.folded) < 4 or token.folded in tables.static.common:
+            continue
+        for word in _near_words(token.folded, tables):
+            for phrase in tables.postings.get(word, ()):
+                seeds.setdefault(phrase, set()).add(i)
+    if not seeds:
+        return []
+    ranked = sorted(seeds, key=lambda p: (-len(seeds[p]), -tables.phrases[p][0].readers))[:MAX_CANDIDATES]
+    out = []
+    for phrase in ranked:
+        hit = _fit(phrase, sorted(seeds[phrase]), tokens, taken, tables.static.common)
+        if hit is not None:
+            first, last, score = hit
+            target = tables.phrases[phrase][0]
+            if target.kind != "title" or _plausible(target, tokens, first, last, tables):
+                out.append(_Match(target, first, last, score))
+    return out
+
+
+def _near_words(word: str, tables: CatalogTables) -> set[str]:
+    """The catalog words `word` is, or is one typo from ("tolkein" -> "tolkien")."""
+    if word in tables.postings:
+        return {word}
+    found = set(tables.deletes.get(word, ()))
+    for i in range(len(word)):
+        shorter = word[:i] + word[i + 1:]
+        if shorter in tables.postings:
+            found.add(shorter)
+        found.update(tables.deletes.get(shorter, ()))
+    limit = 1 if len(word) < 7 else 2
+    return {w for w in found if w in tables.postings and OSA.distance(word, w) <= limit}
+
+
+def _fit(phrase: str, seeds: list[int], tokens: list[_Token], taken: set[int],
+         common: frozenset[str]) -> tuple[int, int, float] | None:
+    """The run of tokens around `seeds` that best matches `phrase`, whole or as its start."""
+    words = phrase.split()
+    m = len(words)
+    best: tuple[int, int, float] | None = None
+    for size in range(max(1, m - 1), m + 2):
+        for first in range(max(0, seeds[-1] - size + 1), min(seeds[0], len(tokens) - size) + 1):
+            last = first + size
+            if any(k in taken or tokens[k].slot for k in range(first, last)):
+                continue
+            span = " ".join(t.folded for t in tokens[first:last])
+            score = _similarity(span, phrase)
+            if best is None or score > best[2]:
+                best = (first, last, score)
+    for size in range(max(2, (m + 1) // 2), m):  # the start of a longer name, two telling words at least
+        for first in range(max(0, seeds[-1] - size + 1), min(seeds[0], len(tokens) - size) + 1):
+            last = first + size
+            if any(k in taken or tokens[k].slot for k in range(first, last)):
+                continue
+            if sum(t.folded not in common for t in tokens[first:last]) < 2:
+                continue
+            span = " ".join(t.folded for t in tokens[first:last])
+            score = min(_similarity(span, " ".join(words[:size])), PREFIX_SCORE) - (1.0 if size < m - 1 else 0.0)
+            if best is None or score > best[2]:
+                best = (first, last, score)
+    return best if best is not None and best[2] >= FUZZY_MIN else None
+
+
+def _similarity(a: str, b: str) -> float:
+    if min(len(a), len(b)) <= 6:  # short names: one edit, whatever the ratio says
+        return 90.0 if min(len(a), len(b)) >= 5 and " " in b and OSA.distance(a, b) <= 1 else 0.0
+    return fuzz.ratio(a, b)
+
+
+def _candidates_for(phrase: str, tables: CatalogTables) -> list[str]:
+    found: dict[str, int] = {}
+    for word in phrase.split():
+        if len(word) >= 4 and word not in tables.static.common:
+            for near in _near_words(word, tables):
+                for p in tables.postings.get(near, ()):
+                    found[p] = found.get(p, 0) + 1
+    return sorted(found, key=lambda p: -found[p])[:MAX_CANDIDATES]
+
+
+def _best_fuzzy(phrase: str, candidates: list[str], tables: CatalogTables) -> tuple[Target, float] | None:
+    scored = [(tables.phrases[p][0], _similarity(phrase, p)) for p in candidates]
+    return max(scored, key=lambda s: (s[1], s[0].readers), default=None)
+
+
+def _select(matches: list[_Match], tokens: list[_Token], tables: CatalogTables) -> list[_Match]:
+    """Non-overlapping matches, longest first; on one span an exact match, then a genre or mood
+    word over a title of the same words unless the reader capitalised it, then the most read."""
+    def rank(m: _Match):
+        capital = any(t.raw[:1].isupper() for t in tokens[m.first:m.last] if t.folded not in ARTICLES)
+        kind = _KIND_RANK[m.target.kind] + (10 if capital and m.target.kind in ("genre", "mood") else 0)
+        return (-(m.last - m.first), -(m.score >= 100.0), kind, -m.score, -m.target.readers, m.first)
+
+    chosen: list[_Match] = []
+    used: set[int] = set()
+    for match in sorted(matches, key=rank):
+        span = set(range(match.first, match.last))
+        if span & used:
+            continue
+        chosen.append(match)
+        used |= span
+    return chosen
+
+
+def _entity(match: _Match, tokens: list[_Token], text: str) -> Entity:
+    start, end = tokens[match.first].start, tokens[match.last - 1].end
+    target = match.target
+    return Entity(target.kind, target.name, text[start:end], start, end, target.ids, match.score)
