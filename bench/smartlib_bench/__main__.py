@@ -22,6 +22,7 @@ from smartlib_bench import (
     embedding_bench,
     faiss_bench,
     grpc_bench,
+    lexical_bench,
     machine,
     process_bench,
     report,
@@ -114,6 +115,8 @@ def main() -> None:
                                          batches=lambda: _batch_histograms(services.metrics),
                                          window=lambda s: _set_window(services.inference, s))
         results["index_memory"] = _index_memory(services)
+        print("lexical index: cost per query and memory ...", flush=True)
+        lexical = lexical_bench.run(services, queries=50 if args.smoke else 200)
         upsert = None
         if args.upsert_books and dataset.is_file():
             print(f"UpsertBooks of {args.upsert_books} new books vs the ingest path ...", flush=True)
@@ -138,7 +141,8 @@ def main() -> None:
         results["scale"] = scale_bench.run(sizes, real_vectors=encoded, queries=100 if args.smoke else 1000,
                                            latency_queries=50 if args.smoke else 200, real_source=source)
 
-    results["extra"] = {"row_warmer": warm, "chat": chat, "chat_concurrency": chat_concurrency, **({"upsert": upsert} if upsert else {})}
+    results["extra"] = {"lexical": lexical, "row_warmer": warm, "chat": chat,
+                         "chat_concurrency": chat_concurrency, **({"upsert": upsert} if upsert else {})}
     if not args.skip_cache:
         print("cache round trips: Redis vs in-process ...", flush=True)
         results["extra"]["cache"] = _cache_section(os.environ.get("SMARTLIB_REDIS_URL") or "redis://127.0.0.1:6379/0")

@@ -10,7 +10,8 @@ of genre names and filler words is a broad ask, and anything else is a descripti
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -25,6 +26,13 @@ DESCRIPTIVE_PRIOR_WEIGHT = 0.05
 BROAD_SIMILARITY_WEIGHT = 1.0
 BROAD_SHELF_WEIGHT = 0.2
 BROAD_POOL = 300  # the asked shelves' books scored with their cosine: the best by prior and shelf
+# A description: the dense ranking and the lexical (BM25) one fused by reciprocal rank, chosen
+# over a calibrated blend on held-out asks (README, "Text search: words and meaning"): c=10 with
+# equal weights found 0.984 of held-out known items and, on genre asks sent through fusion, kept
+# 0.72 of the results on the genre where the blend kept 0.56 and a double lexical weight 0.34.
+FUSION_K = 10
+LEXICAL_WEIGHT = 1.0
+LEXICAL_POOL = 100  # BM25's best books that take part in the fusion
 
 # Words that do not change what a broad ask is about, in English and Portuguese.
 FILLER = frozenset("""
@@ -136,29 +144,67 @@ class ShelfIndex:
         return picked, np.array([positions[i] for i in picked], dtype=np.float64)
 
 
+class TextHit(NamedTuple):
+    """One answer to a text ask, and which part found it: "words" (the lexical index),
+    "meaning" (the dense vectors), "both", or "shelves" (a broad genre ask)."""
+
+    id: str
+    score: float
+    part: str
+
+
+def fuse(rankings: Sequence[Sequence[str]], weights: Sequence[float], c: float = FUSION_K) -> list[tuple[str, float]]:
+    """Reciprocal-rank fusion: each ranking adds weight / (c + rank) to each book in it (rank
+    1 first); best first, ties in order of first appearance. Only ranks count, so BM25's
+    unbounded scores and cosines need no calibration against each other."""
+    fused: dict[str, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, book_id in enumerate(ranking, start=1):
+            fused[book_id] = fused.get(book_id, 0.0) + weight / (c + rank)
+    return sorted(fused.items(), key=lambda item: -item[1])
+
+
 def rank_text(
     shelves: ShelfIndex, books: Mapping[str, Book], query: str, k: int, filt: BookFilter,
     similarity_of: Callable[[list[str]], np.ndarray], search: Callable[[int], list[tuple[str, float]]],
-) -> list[tuple[str, float]]:
-    """The best k (book id, score) for a text query under the default approach.
+    lexical: Callable[[int], list[tuple[str, float]]] | None = None,
+) -> list[TextHit]:
+    """The best k answers to a text query under the default approach.
 
     Args:
         similarity_of: ids -> the query's cosine to each (2688-d query layout).
         search: n -> the top n (id, cosine) of the whole catalog for the query.
+        lexical: n -> the top n (id, BM25 score) of the lexical index for the query; None
+            ranks descriptions by the dense vectors alone.
     """
     genres = shelves.asked(query, filt)
     if genres:
         ids, positions = shelves.pool(genres, filt, books, BROAD_POOL)
         scores = broad_scores(similarity_of(ids), np.array([shelves.prior[i] for i in ids]), positions)
-    else:
-        fetch = (k + len(filt.exclude_ids)) * 4
-        while True:
-            hits = search(fetch)
-            passed = [(i, s) for i, s in hits if i in books and filt.accepts(books[i])]
-            if len(passed) >= k * 4 or len(hits) < fetch:
-                break
-            fetch *= 4  # a selective filter: widen until enough pass
-        ids = [i for i, _ in passed]
-        scores = descriptive_scores(np.array([s for _, s in passed]), np.array([shelves.prior.get(i, 0.0) for i in ids]))
-    order = np.argsort(-np.asarray(scores), kind="stable")[:k]
+        order = np.argsort(-np.asarray(scores), kind="stable")[:k]
+        return [TextHit(ids[i], float(scores[i]), "shelves") for i in order.tolist()]
+    dense = _descriptive(shelves, books, k, filt, search)
+    if lexical is None:
+        return [TextHit(i, score, "meaning") for i, score in dense[:k]]
+    words = [i for i, _ in lexical(LEXICAL_POOL) if i in books and filt.accepts(books[i])]
+    meaning = [i for i, _ in dense]
+    by_words, by_meaning = set(words), set(meaning)
+    return [TextHit(i, score, "both" if i in by_words and i in by_meaning else "words" if i in by_words else "meaning")
+            for i, score in fuse([meaning, words], [1.0, LEXICAL_WEIGHT])[:k]]
+
+
+def _descriptive(
+    shelves: ShelfIndex, books: Mapping[str, Book], k: int, filt: BookFilter, search: Callable[[int], list[tuple[str, float]]],
+) -> list[tuple[str, float]]:
+    """The dense ranking of a description: cosine plus a nudge of the prior, at least 4k deep."""
+    fetch = (k + len(filt.exclude_ids)) * 4
+    while True:
+        hits = search(fetch)
+        passed = [(i, s) for i, s in hits if i in books and filt.accepts(books[i])]
+        if len(passed) >= k * 4 or len(hits) < fetch:
+            break
+        fetch *= 4  # a selective filter: widen until enough pass
+    ids = [i for i, _ in passed]
+    scores = descriptive_scores(np.array([s for _, s in passed]), np.array([shelves.prior.get(i, 0.0) for i in ids]))
+    order = np.argsort(-np.asarray(scores), kind="stable")
     return [(ids[i], float(scores[i])) for i in order.tolist()]

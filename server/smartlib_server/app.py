@@ -183,6 +183,7 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     catalog = CatalogService(
         store, inference, titles, max_batch=settings.max_upsert_batch, max_query_chars=settings.max_query_chars,
         on_change=index.catch_up, on_embedded=metrics.books_embedded.inc,
+        names=lambda query, n: index.lexical.search(query, n, "names"),
     )
     recommend = RecommendService(index, inference, max_k=settings.max_k, max_query_chars=settings.max_query_chars)
     executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="smartlib-worker",

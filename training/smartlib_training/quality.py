@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from smartlib_core.domain import Book, BookFilter
+from smartlib_core.lexical import LexicalIndex
 from smartlib_core.popularity import popularity_priors
 from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_core.text_ranking import ShelfIndex, rank_text
@@ -82,19 +83,22 @@ def first_sentence(description: str, words: int = KNOWN_ITEM_WORDS) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TextCatalog:
-    """The catalog as text search sees it: ids, unit 2688-d rows and the ShelfIndex."""
+    """The catalog as text search sees it: ids, unit 2688-d rows, the ShelfIndex and the lexical index."""
 
     books: dict[str, Book]
     ids: list[str]
     raw_unit: np.ndarray
     shelves: ShelfIndex
     rows: dict[str, int]
+    lexical: LexicalIndex
 
     @classmethod
     def build(cls, books: Sequence[Book], raw_unit: np.ndarray) -> "TextCatalog":
         by_id = {b.id: b for b in books}
         ids = [b.id for b in books]
-        return cls(by_id, ids, raw_unit, ShelfIndex(by_id), {book_id: row for row, book_id in enumerate(ids)})
+        lexical = LexicalIndex()
+        lexical.upsert(books)
+        return cls(by_id, ids, raw_unit, ShelfIndex(by_id), {book_id: row for row, book_id in enumerate(ids)}, lexical)
 
     def cosine_top(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         sims = self.raw_unit @ vector
@@ -104,10 +108,11 @@ class TextCatalog:
         return [(self.ids[i], float(sims[i])) for i in top.tolist()]
 
     def default(self, query: str, vector: np.ndarray, k: int = K, filt: BookFilter = BookFilter()) -> list[str]:
-        return [i for i, _ in rank_text(
+        return [hit.id for hit in rank_text(
             self.shelves, self.books, query, k, filt,
             similarity_of=lambda ids: self.raw_unit[[self.rows[i] for i in ids]] @ vector if ids else np.zeros(0),
             search=lambda n: self.cosine_top(vector, n),
+            lexical=lambda n: self.lexical.search(query, n),
         )]
 
     def baseline(self, vector: np.ndarray, k: int = K) -> list[str]:

@@ -12,9 +12,10 @@ from smartlib_core.domain import Book
 from smartlib_core.embedding import EMBEDDER_ID, book_fields, fields_hash
 from smartlib_core.errors import BookNotFound, InvalidArgument
 from smartlib_core.text import derived_id, split_series
+from smartlib_core.text_ranking import fuse
 from smartlib_server.adapters.catalog_store import CatalogStore, UpsertOutcome
 from smartlib_server.adapters.inference import Inference
-from smartlib_server.services.title_search import TitleIndex
+from smartlib_server.services.title_search import EXACT_TITLE, TitleIndex
 from smartlib_server.services.validation import require_id, require_k, require_text
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ class CatalogService:
         max_query_chars: int = 512,
         on_change: Callable[[], None] | None = None,
         on_embedded: Callable[[int], None] | None = None,
+        names: Callable[[str, int], list[tuple[str, float]]] | None = None,
     ):
         self.store = store
         self.inference = inference
@@ -50,6 +52,8 @@ class CatalogService:
         self.max_query_chars = max_query_chars
         self.on_change = on_change or (lambda: None)
         self.on_embedded = on_embedded or (lambda count: None)
+        # (query, n) -> the lexical index's best n books by title and author words (BM25)
+        self.names = names or (lambda query, n: [])
 
     # -- writes --------------------------------------------------------------------------
     def upsert_books(self, books: Sequence[Book], field_prefix: str = "books") -> UpsertReport:
@@ -146,9 +150,16 @@ class CatalogService:
     def search_books(self, query: str, limit: int) -> list[Book]:
         query = require_text(query, "query", self.max_query_chars)
         limit = require_k(limit or 10, 100, "limit")
-        ranked = self.titles.search(query, limit)
-        found = self.store.get_books([book_id for book_id, _ in ranked])
-        return [found[book_id] for book_id, _ in ranked if book_id in found]
+        # The lexical index finds titles and authors from any of their words ("chamber of
+        # secrets"); the fuzzy matcher finds them through typos ("the hobit"). Whole titles as
+        # typed come first, most popular first; the rest by fused rank, a tie to the words.
+        fuzzy = self.titles.search(query, limit)
+        exact = [book_id for book_id, score in fuzzy if score > EXACT_TITLE]
+        words = [book_id for book_id, _ in self.names(query, limit)]
+        fused = fuse([words, [book_id for book_id, _ in fuzzy]], [1.0, 1.0])
+        ranked = (exact + [book_id for book_id, _ in fused if book_id not in exact])[:limit]
+        found = self.store.get_books(ranked)
+        return [found[book_id] for book_id in ranked if book_id in found]
 
 
 def _encode_token(last_id: str) -> str:

@@ -119,8 +119,9 @@ class RecommendService:
         # services/text_search.py): it needs no encoder, so a server without one answers broad
         # asks with well-loved books too. Only an explicit BASELINE is plain cosine.
         if routed:
-            ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt)
-            items = [Recommendation(state.books[i], score, text_reason(folded, state.books[i])) for i, score in ranked]
+            ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt, self.index.lexical)
+            items = [Recommendation(state.books[hit.id], hit.score, text_reason(folded, state.books[hit.id], hit.part))
+                     for hit in ranked]
             return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
         vector = normalise(raw)[0]
 

@@ -16,7 +16,8 @@ import numpy as np
 
 from smartlib_core.domain import Book, BookFilter
 from smartlib_core.embedding import text_view
-from smartlib_core.text_ranking import ShelfIndex, rank_text
+from smartlib_core.lexical import LexicalIndex
+from smartlib_core.text_ranking import ShelfIndex, TextHit, rank_text
 from smartlib_server.vector_index import VectorIndex
 
 
@@ -35,25 +36,28 @@ class TextSearch:
 
     def rank(
         self, books: Mapping[str, Book], version: int, view: VectorIndex, query: str, vector: np.ndarray,
-        k: int, filt: BookFilter,
-    ) -> list[tuple[str, float]]:
-        """The best k (book id, score) for a text query whose 2688-d unit vector is `vector`,
-        scored in `view`, the catalog's text view."""
+        k: int, filt: BookFilter, lexical: LexicalIndex | None = None,
+    ) -> list[TextHit]:
+        """The best k answers to a text query whose 2688-d unit vector is `vector`, scored in
+        `view`, the catalog's text view, and fused with `lexical`'s BM25 ranking."""
         query_view = text_view(vector[None, :])[0]
         return rank_text(
             self.shelves(books, version), books, query, k, filt,
             similarity_of=lambda ids: view.vectors(ids) @ query_view,
             search=lambda n: view.search(query_view, n)[0],
+            lexical=(lambda n: lexical.search(query, n)) if lexical is not None else None,
         )
 
 
-def text_reason(folded_query: str, candidate: Book) -> str:
-    """Why a book answers a text ask: the genres the ask names, else its main genre."""
+def text_reason(folded_query: str, candidate: Book, part: str = "meaning") -> str:
+    """Why a book answers a text ask: the genres the ask names; else which index found it, the
+    lexical one ("matches your words") or the dense one ("close to your description")."""
     words = set(folded_query.split())
     named = [g for g, folded in zip(candidate.genres, candidate.genres_folded, strict=True)
              if folded in folded_query or set(folded.split()) <= words]
     if named:
         return "matches " + ", ".join(named[:3])
-    if candidate.main_genre:
-        return f"close to your description ({candidate.main_genre})"
-    return "close to your description"
+    if part == "words":
+        return "matches your words"
+    close = f"close to your description ({candidate.main_genre})" if candidate.main_genre else "close to your description"
+    return f"matches your words and {close}" if part == "both" else close

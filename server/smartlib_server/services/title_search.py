@@ -10,6 +10,7 @@ from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold
 
 MIN_SCORE = 70.0
+EXACT_TITLE = 100.0  # scores above this are whole titles as typed (they get 10 on top of their match)
 
 
 class TitleIndex:

@@ -35,6 +35,7 @@ BOOKS = [
 def resolver() -> TitleResolver:
     index = ServingIndex(store=None, titles=TitleIndex())
     index.state = ServingState({b.id: b for b in BOOKS}, VectorIndex(DIM), None)
+    index.lexical.upsert(BOOKS)
     return TitleResolver(index)
 
 
@@ -47,6 +48,18 @@ def resolver() -> TitleResolver:
 def test_books(resolver, phrase, book_id):
     found = resolver.resolve(phrase)
     assert (found.kind, found.book.id) == ("book", book_id)
+
+
+@pytest.mark.parametrize("phrase, book_id", [
+    ("harry poter and the chamber", "hp2"), ("chamber of secrets", "hp2"), ("the dragon tattoo", "tattoo"),
+])
+def test_a_phrase_inside_a_longer_title_is_found_through_the_lexical_index(resolver, phrase, book_id):
+    found = resolver.resolve(phrase)
+    assert (found.kind, found.book.id) == ("book", book_id)
+
+
+def test_a_phrase_sharing_only_some_words_with_a_title_is_not_a_title(resolver):
+    assert resolver.resolve("secrets of the deep chamber").kind == "none"
 
 
 def test_series_in_reading_order(resolver):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from smartlib_core.domain import Book, BookFilter
-from smartlib_core.text_ranking import ShelfIndex, broad_ask, neutral_priors, rank_text
+from smartlib_core.text_ranking import ShelfIndex, broad_ask, fuse, neutral_priors, rank_text
 
 NAMES = {"fantasy": "fantasy", "science fiction": "science fiction", "romance": "romance", "fiction": "fiction"}
 
@@ -56,7 +56,7 @@ def _rank(query: str, similarity: dict[str, float], filt: BookFilter = BookFilte
     def search(n):
         return sorted(similarity.items(), key=lambda kv: -kv[1])[:n]
 
-    return [i for i, _ in rank_text(ShelfIndex(BOOKS), BOOKS, query, k, filt,
+    return [hit.id for hit in rank_text(ShelfIndex(BOOKS), BOOKS, query, k, filt,
                                     similarity_of=lambda ids: np.array([similarity[i] for i in ids]), search=search)]
 
 
@@ -75,3 +75,37 @@ def test_filler_words_with_a_genre_filter_are_a_broad_ask_within_the_filter():
     sims = {"b0": 0.30, "b1": 0.45, "b2": 0.30, "b3": 0.50}
     picked = _rank("recommend me something", sims, BookFilter(include_genres=frozenset({"fantasy"}), exclude_ids=frozenset({"b0"})))
     assert picked[0] == "b2" and "b3" not in picked and "b0" not in picked
+
+
+def test_reciprocal_rank_fusion_on_hand_made_rankings():
+    # c is second-to-last in one list and first in the other: in both, it beats any single first place.
+    fused = fuse([["a", "b", "c"], ["c", "d"]], [1.0, 1.0], c=60)
+    assert [i for i, _ in fused] == ["c", "a", "b", "d"]  # b and d tie (both 2nd once): first seen first
+    assert fused[0][1] == pytest.approx(1 / 63 + 1 / 61)
+    assert [i for i, _ in fuse([["a", "b"], ["b", "a"]], [1.0, 2.0])] == ["b", "a"]  # the heavier list wins a tie
+    assert [i for i, _ in fuse([["a", "b"], ["b", "x"]], [1.0, 0.0])][:2] == ["a", "b"]  # weight 0: first list alone
+
+
+def _hits(query: str, similarity: dict[str, float], lexical: list[str], filt: BookFilter = BookFilter(), k: int = 3):
+    def search(n):
+        return sorted(similarity.items(), key=lambda kv: -kv[1])[:n]
+
+    return rank_text(ShelfIndex(BOOKS), BOOKS, query, k, filt, similarity_of=lambda ids: np.array([similarity[i] for i in ids]),
+                     search=search, lexical=lambda n: [(i, 10.0 - r) for r, i in enumerate(lexical[:n])])
+
+
+def test_a_description_fuses_words_and_meaning_and_says_which_found_each():
+    sims = {"b0": 0.62, "b1": 0.30, "b2": 0.31, "b3": 0.60}
+    hits = _hits("a clockwork librarian in the flooded archives", sims, ["b1", "b3"], k=4)
+    assert hits[0].id == "b3" and hits[0].part == "both"  # second by meaning, first-but-one by words: both count
+    assert {h.id: h.part for h in hits} == {"b3": "both", "b1": "both", "b0": "meaning", "b2": "meaning"}
+    alone = _hits("a clockwork librarian in the flooded archives", {"b0": 0.6, "b2": 0.5, "b3": 0.4}, ["b1"], k=4)
+    assert ("b1", "words") in [(h.id, h.part) for h in alone]  # found by its words only
+
+
+def test_words_hits_pass_the_filter_and_broad_asks_stay_on_their_shelves():
+    sims = {"b0": 0.30, "b1": 0.45, "b2": 0.30, "b3": 0.10}
+    filt = BookFilter(exclude_ids=frozenset({"b3"}))
+    assert "b3" not in [h.id for h in _hits("the harbour of lost things", sims, ["b3", "b1"], filt)]
+    broad = _hits("fantasy books", sims, ["b3"])
+    assert [h.id for h in broad] == ["b0", "b2", "b1"] and {h.part for h in broad} == {"shelves"}

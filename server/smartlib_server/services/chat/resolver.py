@@ -19,6 +19,7 @@ from smartlib_server.services.serving_index import ServingIndex
 from smartlib_core.text import bare_title, fold
 
 FUZZY_MIN = 84.0  # whole-phrase similarity a typo may cost on longer phrases
+INSIDE_MIN = 90.0  # the same for a phrase found inside a longer title: one typo in about ten letters
 TIE_MARGIN = 4.0  # candidates closer than this are a tie worth asking about
 MAX_CHOICES = 3  # a question lists at most this many books
 # A candidate with this many times the ratings of the next, and a better list position, is what
@@ -95,6 +96,8 @@ class TitleResolver:
             for i, title in enumerate(snap.titles):
                 if title.startswith(needle + " "):
                     scored[snap.title_ids[i]] = max(scored.get(snap.title_ids[i], 0.0), 85.0)
+        if not scored:
+            scored = self._inside_titles(needle, books)
         series = process.extractOne(needle, list(snap.series), scorer=_similarity, score_cutoff=FUZZY_MIN)
         authors = process.extractOne(needle, list(snap.authors), scorer=_similarity, score_cutoff=FUZZY_MIN)
         ranked = sorted(((i, score) for i, score in scored.items() if i in books), key=lambda item: -item[1])
@@ -123,6 +126,19 @@ class TitleResolver:
             if key in snap.series:
                 return Resolution("series", _present(books, snap.series[key]), snap.series_names[key])
         return Resolution("ambiguous", tied_books[:MAX_CHOICES])
+
+    def _inside_titles(self, needle: str, books: dict[str, Book]) -> dict[str, float]:
+        """Books whose longer title holds the phrase almost as typed ("chamber of secrets", "harry
+        poter and the chamber"), among the lexical index's best matches for its words."""
+        if len(needle) < 8:
+            return {}
+        found = {}
+        for book_id, _ in self.index.lexical.search(needle, 10, "names"):
+            title = _key(bare_title(books[book_id].title)) if book_id in books else ""
+            score = fuzz.partial_ratio(needle, title) if len(title) > len(needle) else 0.0
+            if score >= INSIDE_MIN:
+                found[book_id] = score
+        return found
 
     def author(self, phrase: str, loose: bool = True) -> Resolution:
         """An author's books, most popular first: exact name, surname ("king"), possessive
