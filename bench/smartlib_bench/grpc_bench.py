@@ -50,6 +50,9 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
         # No untimed warm-up: the rows it reads were built ahead (services/row_warmer.py; the
         # bench waits for them before any phase), as on a server that has been up a while.
         results["similar_finetuned_varied_c8"] = load(address, "similar_varied", 8, seconds, varied, approach=2)
+        # RecommendForUser over the same built rows: three liked books' rows merged per call, one
+        # exposure stored per call (issue 30 wants it within 2x of SimilarBooks).
+        results["personal_readers_c8"] = load(address, "personal", 8, seconds, varied, approach=2)
         for concurrency in (1, 8, 32):
             phase(f"text_finetuned_miss_c{concurrency}", address, "text_miss", concurrency, seconds, approach=2)
         if window is not None:
@@ -63,6 +66,10 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
     ceiling = max(results["empty_c8"]["qps"], results["empty_c8_end"]["qps"])
     for figures in results.values():
         figures["ratio_to_empty_c8"] = figures["qps"] / ceiling
+    if "personal_readers_c8" in results:
+        similar = results["similar_finetuned_varied_c8"]
+        results["personal_readers_c8"]["qps_vs_similar_varied"] = results["personal_readers_c8"]["qps"] / similar["qps"]
+        results["personal_readers_c8"]["p50_vs_similar_varied"] = results["personal_readers_c8"]["p50_ms"] / similar["p50_ms"]
     return results
 
 

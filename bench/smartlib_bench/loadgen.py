@@ -8,7 +8,8 @@ call is a cache hit), `similar_miss` (the same with a distinct excluded id per c
 answer cache never helps), `similar_deep` (a miss with k=30, which a FINETUNED server answers
 with a search rather than from its neighbour table) `similar_varied` (SimilarBooks on a random book of ARG, k between 5 and 20,
 one random catalog id excluded: every request distinct) or `text_miss` (SearchByText with a
-distinct query per call, from smartlib_bench.queries). APPROACH comes from the environment. Prints one JSON line.
+distinct query per call, from smartlib_bench.queries), or `personal` (RecommendForUser for readers who each
+liked three books of ARG). APPROACH comes from the environment. Prints one JSON line.
 
 Replies stay bytes: on two cores the generator shares the CPU with the server, so it does no
 work the measurement does not need (parsing a reply of ten books costs about 6 us; the
@@ -29,7 +30,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2
 
-from smartlib.v1 import books_pb2, recommend_service_pb2 as rs
+from smartlib.v1 import books_pb2, interaction_service_pb2 as ints, recommend_service_pb2 as rs
 from smartlib_bench.queries import QUERIES
 
 RUN = os.urandom(4).hex()  # in every miss key: a later run on the same server must not hit this one's answers
@@ -88,6 +89,8 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
 
         checked = itertools.count()
         return similar_varied, lambda reply: len(rs.RecommendResponse.FromString(reply).items) == asked[next(checked)]
+    if kind == "personal":
+        return _personal(channel, arg.split(","))
     if kind == "text_miss":
         search = _unary(channel, "/smartlib.v1.RecommendService/SearchByText")
         counter = itertools.count()
@@ -96,8 +99,39 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
     raise SystemExit(f"unknown kind {kind}")
 
 
+PERSONAL_USERS = 200
+PERSONAL_LIKES = 3
+
+
+def _personal(channel: grpc.aio.Channel, ids: list[str]):
+    """RecommendForUser, k=10, cycling over PERSONAL_USERS readers who each liked PERSONAL_LIKES
+    random books of `ids` (recorded by `_setup` before the warm-up): every call ranks afresh and
+    stores an exposure, as the served path does."""
+    recommend = _unary(channel, "/smartlib.v1.RecommendService/RecommendForUser")
+    users = itertools.cycle(f"bench-{RUN}-{i}" for i in range(PERSONAL_USERS))
+
+    def full(reply) -> bool:
+        return len(rs.RecommendResponse.FromString(reply).items) == 10
+    return lambda: recommend(rs.RecommendForUserRequest(user_id=next(users), k=10)), full
+
+
+async def _setup(channel: grpc.aio.Channel, kind: str, arg: str) -> None:
+    if kind != "personal":
+        return
+    rng = random.Random(RUN)
+    ids = arg.split(",")
+    record = channel.unary_unary("/smartlib.v1.InteractionService/RecordInteractions",
+                                 request_serializer=_serialize, response_deserializer=ints.RecordInteractionsResponse.FromString)
+    likes = [ints.Interaction(user_id=f"bench-{RUN}-{u}", book_id=b, kind=ints.INTERACTION_KIND_LIKE)
+             for u in range(PERSONAL_USERS) for b in rng.sample(ids, PERSONAL_LIKES)]
+    reply = await record(ints.RecordInteractionsRequest(interactions=likes))
+    if reply.rejected:
+        raise SystemExit(f"personal: the server rejected the bench readers' likes: {reply.rejected[0]}")
+
+
 async def run(address: str, kind: str, concurrency: int, seconds: float, arg: str) -> dict:
     async with grpc.aio.insecure_channel(address) as channel:
+        await _setup(channel, kind, arg)
         call, valid = _call_factory(channel, kind, arg)
         for _ in range(20):  # warm up connections and caches outside the measured window
             if not valid(await call()):

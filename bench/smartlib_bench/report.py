@@ -29,6 +29,9 @@ def summary_table(results: dict) -> str:
     for name, g in results.get("grpc", {}).items():
         rows.append((f"gRPC {name}", f"{g['qps']:.0f} req/s, p50 {g['p50_ms']:.2f} ms, p99 {g['p99_ms']:.2f} ms",
                      f"{g['ratio_to_empty_c8']:.2f}x empty RPC c8; errors {g['errors']}"))
+        if "qps_vs_similar_varied" in g:
+            rows.append((f"  {name} vs SimilarBooks varied", f"{g['qps_vs_similar_varied']:.2f}x its req/s",
+                         f"{g['p50_vs_similar_varied']:.2f}x its p50"))
         for batcher, b in g.get("batches", {}).items():
             rows.append((f"  batches ({batcher}) in {name}", f"{b['batches']} batches, mean {b['mean']:.1f} items",
                          "batches of at most N items: " + histogram_text(b["cumulative"])))

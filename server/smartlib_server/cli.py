@@ -94,12 +94,14 @@ class FreshReaders:
         self.services = build_services(settings)
         self.services.index.load(finetuned=self.services.versions.startup_encoder())
 
-    def __call__(self, book_ids: list[str], k: int) -> list[str]:
+    def __call__(self, book_ids: list[str], k: int, ranking: str = "") -> list[str]:
+        """`ranking` as an experiment arm names it: "" the default, "readers" or "blend"."""
         from smartlib_core.domain import BookFilter
-        from smartlib_server.services.personalization.records import Interaction, InteractionKind
+        from smartlib_server.services.personalization.records import Arm, Interaction, InteractionKind
 
         history = [Interaction("eval", b, InteractionKind.RATE, 5, i) for i, b in enumerate(book_ids)]
-        items, _, _ = self.services.personalization.recommender.ranked(history, k, BookFilter())
+        arm = Arm("eval", 1.0, ranking=ranking)
+        items, _, _ = self.services.personalization.recommender.ranked(history, k, BookFilter(), arm)
         return [item.book.id for item in items]
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from smartlib_core.personal_ranking import ROW_DEPTH, PersonalWeights, Row, pers
 from smartlib_core.reader_ranking import ReaderRanker, candidate_slots
 from smartlib_training.behaviour import BehaviourQuery, K, recall_at
 from smartlib_training.personal_quality import (
+    BLEND,
     PERSONAL,
     PROTOCOLS,
     SERVED,
@@ -90,6 +91,7 @@ def personal_quality(books: Sequence[Book], queries: Sequence[BehaviourQuery], r
     rank, temperatures = out_of_fold_personal(books, queries, runs)
     rankings = {SIMILAR: similar_ranking(runs.similar), PERSONAL: rank}
     if served is not None:
+        rankings[BLEND] = served_ranking(books, served, "blend")
         rankings[SERVED] = served_ranking(books, served)
     report = personal_report(queries, rankings)
     report["temperature per fold"] = temperatures

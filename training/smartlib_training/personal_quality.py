@@ -20,6 +20,7 @@ PROTOCOLS = {"one book": 0, "three books": 2}  # protocol -> books of Q's list t
 SIMILAR = "SimilarBooks(Q), the given books left out"
 SERVED = "RecommendForUser as served (its reader ranker saw the dev lists)"
 PERSONAL = "RecommendForUser on the reader ranker (5-fold, out of fold)"
+BLEND = "RecommendForUser, the blend before the reader ranking (served)"
 OWN = "own books returned"
 
 
@@ -37,8 +38,9 @@ def readers(queries: Sequence[BehaviourQuery], extra: int) -> list[Reader]:
 
 
 Ranking = Callable[[Reader], Sequence[int]]  # a reader -> catalog rows, best first
-# The server's RecommendForUser for a fresh reader: (book ids rated 5 stars, oldest first, k) -> book ids.
-FreshReaders = Callable[[list[str], int], list[str]]
+# The server's RecommendForUser for a fresh reader: (book ids rated 5 stars, oldest first, k,
+# ranking: "" the server's default or "blend") -> book ids.
+FreshReaders = Callable[[list[str], int, str], list[str]]
 
 
 def similar_ranking(similar: Sequence[Sequence[int]]) -> Ranking:
@@ -70,11 +72,11 @@ def personal_report(queries: Sequence[BehaviourQuery], rankings: dict[str, Ranki
     return out
 
 
-def served_ranking(books: Sequence[Book], served: FreshReaders) -> Ranking:
-    """The server's RecommendForUser as a Ranking over catalog rows."""
+def served_ranking(books: Sequence[Book], served: FreshReaders, ranking: str = "") -> Ranking:
+    """The server's RecommendForUser (`ranking` as an experiment arm asks for it) over catalog rows."""
     row_of = {b.id: i for i, b in enumerate(books)}
 
     def personal(reader: Reader) -> list[int]:
-        return [row_of[i] for i in served([books[g].id for g in reader.given], K) if i in row_of]
+        return [row_of[i] for i in served([books[g].id for g in reader.given], K, ranking) if i in row_of]
 
     return personal

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from smartlib_training import artifacts
-from smartlib_training.personal_quality import OWN, PERSONAL, SERVED, SIMILAR
+from smartlib_training.personal_quality import BLEND, OWN, PERSONAL, SERVED, SIMILAR
 from smartlib_training.pipeline import run_eval, run_train
 from smartlib_training.relations import author_disjoint_split
 from smartlib_training.report import quality_tables
@@ -203,8 +203,8 @@ def test_eval_re_scores_the_stored_ranker_out_of_fold(behaviour_version, catalog
 def test_eval_scores_fresh_readers_beside_similar_books(behaviour_version, catalog):
     path, version_dir = behaviour_version
 
-    def echo(book_ids, k):  # a server that recommends the reader's own books back
-        return list(book_ids)[:k]
+    def echo(book_ids, k, ranking):  # a server whose blend recommends the reader's own books back
+        return list(book_ids)[:k] if ranking == "blend" else []
 
     _, quality = run_eval(catalog.books, catalog.vectors, version_dir, catalog.text_encoder, behaviour_path=path,
                           personal=echo)
@@ -212,7 +212,8 @@ def test_eval_scores_fresh_readers_beside_similar_books(behaviour_version, catal
     assert personal["one book"]["readers"] == personal["three books"]["readers"] == 40
     assert personal["three books"][PERSONAL][OWN]["mean"] == 0.0
     assert personal["three books"][SIMILAR][OWN]["mean"] == 0.0
-    assert personal["three books"][SERVED][OWN]["mean"] == 1.0
+    assert personal["three books"][BLEND][OWN]["mean"] == 1.0
+    assert personal["three books"][SERVED]["recall@10"]["mean"] == 0.0
     # One liked book: the personal ranking is that book's reader-ranked row, as SimilarBooks gives it.
     one = personal["one book"]
     assert one[PERSONAL]["recall@10"]["mean"] == pytest.approx(one[SIMILAR]["recall@10"]["mean"])

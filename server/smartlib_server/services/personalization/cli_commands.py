@@ -82,7 +82,7 @@ def add_experiment_commands(sub, common: Callable[[argparse.ArgumentParser], Non
     create = actions.add_parser("create", help="start an experiment (one runs at a time)")
     create.add_argument("name")
     create.add_argument("--arm", action="append", type=parse_arm, required=True,
-                        help="NAME:WEIGHT[:CF_WEIGHT:CONTENT_WEIGHT[:baseline|finetuned]]; give two or more")
+                        help="NAME:WEIGHT[:CF_WEIGHT:CONTENT_WEIGHT[:baseline|finetuned]][:readers|blend]; give two or more")
     stop = actions.add_parser("stop", help="stop an experiment; its results stay readable")
     stop.add_argument("name")
     listing = actions.add_parser("list", help="experiments, newest first")
