@@ -97,7 +97,7 @@ class FreshReaders:
     def __call__(self, book_ids: list[str], k: int, ranking: str = "") -> list[str]:
         """`ranking` as an experiment arm names it: "" the default, "readers" or "blend"."""
         from smartlib_core.domain import BookFilter
-        from smartlib_server.services.personalization.records import Arm, Interaction, InteractionKind
+        from smartlib_server.domain.personalization import Arm, Interaction, InteractionKind
 
         history = [Interaction("eval", b, InteractionKind.RATE, 5, i) for i, b in enumerate(book_ids)]
         arm = Arm("eval", 1.0, ranking=ranking)

@@ -21,6 +21,7 @@ import redis
 
 from smartlib_server.adapters.cache import call_redis
 from smartlib_server.adapters.circuit_breaker import CircuitBreaker
+from smartlib_server.domain.profiles import PROFILE_LISTS, UserProfile
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -38,23 +39,6 @@ class MemoryLimits:
         for field in dataclasses.fields(self):
             if not getattr(self, field.name) > 0:
                 raise ValueError(f"MemoryLimits.{field.name} must be positive")
-
-
-@dataclasses.dataclass(frozen=True)
-class UserProfile:
-    """What one user showed across sessions; every list is most recent first."""
-
-    user_id: str
-    liked: tuple[str, ...] = ()  # book ids
-    disliked: tuple[str, ...] = ()  # book ids
-    mentioned_books: tuple[str, ...] = ()  # book ids
-    mentioned_genres: tuple[str, ...] = ()  # lower-cased genre names
-    liked_genres: tuple[str, ...] = ()  # lower-cased genre names the user said they like
-    disliked_genres: tuple[str, ...] = ()  # lower-cased genre names the user said they dislike
-
-    @property
-    def is_empty(self) -> bool:
-        return not any(getattr(self, name) for name in _LISTS)
 
 
 class ConversationMemory(Protocol):
@@ -144,7 +128,6 @@ def user_digest(user_id: str) -> str:
 
 
 MAX_ITEM_CHARS = 256  # book ids are at most 128; this keeps a profile's size bounded
-_LISTS = ("liked", "disliked", "mentioned_books", "mentioned_genres", "liked_genres", "disliked_genres")
 _GENRE_LISTS = frozenset({"mentioned_genres", "liked_genres", "disliked_genres"})
 _OPPOSITE = {"liked": "disliked", "disliked": "liked", "liked_genres": "disliked_genres", "disliked_genres": "liked_genres"}
 
@@ -162,11 +145,11 @@ class _Update:
 
 def _prepare(user_id: str, **lists: Iterable[str]) -> _Update:
     _check_id("user_id", user_id)
-    unknown = set(lists) - set(_LISTS)
+    unknown = set(lists) - set(PROFILE_LISTS)
     if unknown:
         raise TypeError(f"remember() got unknown list(s): {', '.join(sorted(unknown))}")
     items = {}
-    for name in _LISTS:
+    for name in PROFILE_LISTS:
         values = _strings(name, lists.get(name, ()))
         if name in _GENRE_LISTS:  # genres compare case- and space-insensitively
             items[name] = _dedupe(" ".join(g.split()).lower() for g in values)
@@ -280,7 +263,7 @@ class InProcessConversationMemory:
         with self._lock:
             entry = self._live(self._users, user_id, now)
             lists = entry[1] if entry else {}
-            for name in _LISTS:
+            for name in PROFILE_LISTS:
                 lists.setdefault(name, {})
             for name, items in update.items.items():
                 for item in items:
@@ -302,7 +285,7 @@ class InProcessConversationMemory:
             entry = self._live(self._users, user_id, self._clock())
             if entry is None:
                 return UserProfile(user_id)
-            lists = {name: tuple(reversed(entry[1].get(name, {}))) for name in _LISTS}
+            lists = {name: tuple(reversed(entry[1].get(name, {}))) for name in PROFILE_LISTS}
         return UserProfile(user_id, **lists)
 
     def forget(self, user_id: str) -> None:
@@ -450,14 +433,14 @@ class RedisConversationMemory:
 
         def read() -> list[list[bytes]]:
             pipe = self._client.pipeline(transaction=True)
-            for name in _LISTS:
+            for name in PROFILE_LISTS:
                 pipe.zrevrange(keys[name], 0, -1)
             return pipe.execute()
 
         lists = self._fail_open(read, None)
         if lists is None:
             return UserProfile(user_id)
-        return UserProfile(user_id, **{name: tuple(v.decode() for v in values) for name, values in zip(_LISTS, lists, strict=True)})
+        return UserProfile(user_id, **{name: tuple(v.decode() for v in values) for name, values in zip(PROFILE_LISTS, lists, strict=True)})
 
     def forget(self, user_id: str) -> None:
         # Fails open like every write; a profile that could not be deleted still expires by TTL.
@@ -481,7 +464,7 @@ class RedisConversationMemory:
     def erase_user(self, digest: str) -> ErasedMemory:
         # Not atomic across keys (sessions and users hash to different cluster slots); a session
         # linked while this runs is the only thing it can miss, and ForgetUser can be repeated.
-        lists = [f"{self._user_base(digest)}:{name}" for name in _LISTS]
+        lists = [f"{self._user_base(digest)}:{name}" for name in PROFILE_LISTS]
         linked = self._sessions_key(digest)
 
         def erase() -> ErasedMemory:
@@ -518,7 +501,7 @@ class RedisConversationMemory:
 
     def _user_keys(self, user_id: str) -> dict[str, str]:
         base = self._user_base(_digest(user_id))
-        return {name: f"{base}:{name}" for name in _LISTS}
+        return {name: f"{base}:{name}" for name in PROFILE_LISTS}
 
     def _user_base(self, digest: str) -> str:
         return f"{self.namespace}:user:{{{digest}}}"

@@ -9,7 +9,7 @@ from smartlib_core.domain import Approach
 from smartlib_core.errors import AlreadyExists, FailedPrecondition, NotFound
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import SqlDatabase
-from smartlib_server.services.personalization.records import Arm, Experiment
+from smartlib_server.domain.personalization import Arm, Experiment
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from smartlib_server.adapters.sql import SqlDatabase
-from smartlib_server.services.personalization.records import Interaction, InteractionKind
+from smartlib_server.domain.personalization import Interaction, InteractionKind
 
 _COLUMNS = "user_id, book_id, kind, rating, ts_ms, recommendation_id"
 

@@ -11,11 +11,7 @@ from smartlib.v1 import admin_service_pb2, interaction_service_pb2, interaction_
 from smartlib_core.errors import InvalidArgument
 from smartlib_server.api.blocking import Blocking
 from smartlib_server.api.conversion import approach_from_pb, approach_to_pb, book_to_pb, filter_from_pb
-from smartlib_server.services.personalization.blend import PersonalRecommender
-from smartlib_server.services.personalization.erasure import UserEraser
-from smartlib_server.services.personalization.experiments import ExperimentService
-from smartlib_server.services.personalization.interactions import InteractionService
-from smartlib_server.services.personalization.records import (
+from smartlib_server.domain.personalization import (
     Arm,
     Experiment,
     ExperimentResults,
@@ -24,6 +20,10 @@ from smartlib_server.services.personalization.records import (
     PersonalResult,
     RateEstimate,
 )
+from smartlib_server.services.personalization.blend import PersonalRecommender
+from smartlib_server.services.personalization.erasure import UserEraser
+from smartlib_server.services.personalization.experiments import ExperimentService
+from smartlib_server.services.personalization.interactions import InteractionService
 
 _KINDS = {
     interaction_service_pb2.INTERACTION_KIND_VIEW: InteractionKind.VIEW,

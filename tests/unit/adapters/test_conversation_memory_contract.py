@@ -13,8 +13,8 @@ from smartlib_server.adapters.conversation_memory import (
     InProcessConversationMemory,
     MemoryLimits,
     RedisConversationMemory,
-    UserProfile,
 )
+from smartlib_server.domain.profiles import UserProfile
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 SMALL = MemoryLimits(max_turns=5, max_session_bytes=400, session_ttl_s=60, max_profile_items=4, profile_ttl_s=60)

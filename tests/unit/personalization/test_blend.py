@@ -5,11 +5,11 @@ import pytest
 
 from smartlib_core.domain import BookFilter
 from smartlib_core.errors import InvalidArgument
+from smartlib_server.domain.personalization import BlendWeights, Interaction, InteractionKind as K
 from smartlib_server.services.personalization.blend import PersonalRecommender, rank
 from smartlib_server.services.personalization.cf import CFModel, train
 from smartlib_server.services.personalization.experiments import ExperimentService
 from smartlib_server.services.personalization.popularity import CatalogPriors, popularity_prior
-from smartlib_server.services.personalization.records import BlendWeights, Interaction, InteractionKind as K
 
 T = 1_780_000_000_000
 

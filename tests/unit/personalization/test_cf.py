@@ -1,8 +1,8 @@
 """Item-item CF: preferences, similarity from co-occurrence, and incremental retraining."""
 from __future__ import annotations
 
+from smartlib_server.domain.personalization import Interaction, InteractionKind as K
 from smartlib_server.services.personalization.cf import CFTrainer, fold_preferences, train
-from smartlib_server.services.personalization.records import Interaction, InteractionKind as K
 
 T = 1_780_000_000_000
 

@@ -10,16 +10,16 @@ from scipy import stats as scipy_stats
 
 from smartlib_core.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from smartlib_server.adapters.experiment_store import Exposure
-from smartlib_server.metrics import ServerMetrics
-from smartlib_server.services.personalization.experiments import ExperimentService, assign_arm
-from smartlib_server.services.personalization.interactions import InteractionService
-from smartlib_server.services.personalization.records import (
+from smartlib_server.domain.personalization import (
     Arm,
     Experiment,
     Interaction,
     InteractionInput,
     InteractionKind as K,
 )
+from smartlib_server.metrics import ServerMetrics
+from smartlib_server.services.personalization.experiments import ExperimentService, assign_arm
+from smartlib_server.services.personalization.interactions import InteractionService
 from smartlib_server.services.personalization.stats import two_proportion_p_value, wilson
 
 AB = Experiment("blend-vs-content", (Arm("control", 1.0), Arm("content", 1.0, cf_weight=0.0, content_weight=1.0)))

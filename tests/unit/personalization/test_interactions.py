@@ -6,8 +6,8 @@ import pytest
 from smartlib_core.errors import InvalidArgument
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import sqlite_database
+from smartlib_server.domain.personalization import Interaction, InteractionInput, InteractionKind as K
 from smartlib_server.services.personalization.interactions import InteractionService, validate_batch
-from smartlib_server.services.personalization.records import Interaction, InteractionInput, InteractionKind as K
 
 NOW_MS = 1_780_000_000_000
 BOOKS = {"gr-1": "gr-1", "gr-2": "gr-2", "old-edition": "gr-2"}  # an alias of a merged edition

@@ -8,11 +8,11 @@ import dataclasses
 import pytest
 
 from smartlib_core.domain import Approach, BookFilter
+from smartlib_server.domain.personalization import Interaction, InteractionKind as K
 from smartlib_server.services.personalization.blend import PersonalRecommender
 from smartlib_server.services.personalization.cf import CFModel
 from smartlib_server.services.personalization.experiments import DEFAULT_ARM, ExperimentService
 from smartlib_server.services.personalization.reader_blend import liked_and_disliked
-from smartlib_server.services.personalization.records import Interaction, InteractionKind as K
 
 T = 1_780_000_000_000
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from smartlib_server.adapters.conversation_memory import UserProfile
+from smartlib_server.domain.profiles import UserProfile
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.intents import Intent
 from smartlib_server.services.chat.lexicon import genre_label

@@ -15,21 +15,21 @@ import numpy as np
 
 from smartlib_core.domain import Approach, Book, BookFilter, Recommendation
 from smartlib_core.errors import FailedPrecondition, Unavailable
-from smartlib_server.adapters.conversation_memory import UserProfile
 from smartlib_server.adapters.interaction_store import InteractionStore
-from smartlib_server.services.personalization.cf import CFModel, fold_preferences, normalise_scores
-from smartlib_server.services.personalization.experiments import DEFAULT_ARM, ExperimentService
-from smartlib_server.services.personalization.popularity import CatalogPriors
-from smartlib_server.services.personalization.profile import build_profile, content_scores
-from smartlib_server.services.personalization.reader_blend import Pools, rank_on_readers
-from smartlib_server.services.personalization.reasons import title, verb
-from smartlib_server.services.personalization.records import (
+from smartlib_server.domain.personalization import (
     Arm,
     BlendWeights,
     Interaction,
     InteractionKind,
     PersonalResult,
 )
+from smartlib_server.domain.profiles import UserProfile
+from smartlib_server.services.personalization.cf import CFModel, fold_preferences, normalise_scores
+from smartlib_server.services.personalization.experiments import DEFAULT_ARM, ExperimentService
+from smartlib_server.services.personalization.popularity import CatalogPriors
+from smartlib_server.services.personalization.profile import build_profile, content_scores
+from smartlib_server.services.personalization.reader_blend import Pools, rank_on_readers
+from smartlib_server.services.personalization.reasons import title, verb
 from smartlib_server.services.validation import require_id, require_k
 from smartlib_server.vector_index import VectorIndex
 

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import sparse
 
 from smartlib_server.adapters.interaction_store import InteractionStore
-from smartlib_server.services.personalization.records import Interaction, InteractionKind
+from smartlib_server.domain.personalization import Interaction, InteractionKind
 
 log = logging.getLogger(__name__)
 

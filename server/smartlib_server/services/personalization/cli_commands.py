@@ -16,8 +16,8 @@ from smartlib_core.errors import SmartLibError
 from smartlib_server.adapters.experiment_store import ExperimentStore
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import open_database
+from smartlib_server.domain.personalization import RANKINGS, Arm, Experiment, ExperimentResults
 from smartlib_server.services.personalization.experiments import ExperimentService
-from smartlib_server.services.personalization.records import RANKINGS, Arm, Experiment, ExperimentResults
 
 
 def parse_arm(text: str) -> Arm:

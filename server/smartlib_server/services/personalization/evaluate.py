@@ -36,10 +36,10 @@ from smartlib_core.embedding import DIM, normalise
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import sqlite_database
 from smartlib_server.csv_source import load_file
+from smartlib_server.domain.personalization import BlendWeights, Interaction, InteractionKind
 from smartlib_server.services.personalization.blend import ContentView, blend, signals
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.personalization.popularity import GENERIC_GENRES, CatalogPriors
-from smartlib_server.services.personalization.records import BlendWeights, Interaction, InteractionKind
 from smartlib_server.vector_index import VectorIndex
 
 DEFAULT_CSV = Path(__file__).resolve().parents[5] / "shared" / "data" / "goodreads_best_books_10k.csv"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from smartlib_core.errors import InvalidArgument
 from smartlib_server.adapters.experiment_store import ExperimentStore, Exposure, LinkedOutcome
-from smartlib_server.services.personalization.records import (
+from smartlib_server.domain.personalization import (
     RANKINGS,
     Arm,
     ArmResults,

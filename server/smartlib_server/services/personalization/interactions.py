@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from smartlib_core.errors import InvalidArgument
 from smartlib_server.adapters.interaction_store import InteractionStore
-from smartlib_server.services.personalization.records import (
+from smartlib_server.domain.personalization import (
     Interaction,
     InteractionInput,
     InteractionKind,

@@ -12,10 +12,10 @@ from collections.abc import Callable, Mapping, Sequence
 
 from smartlib_core.domain import Book, BookFilter, Recommendation
 from smartlib_core.personal_ranking import DEFAULT_WEIGHTS, PersonalWeights, Row, personal_ranking
+from smartlib_server.domain.personalization import Interaction
 from smartlib_server.services.personalization.cf import CFModel, fold_preferences, preference
 from smartlib_server.services.personalization.profile import RECENCY_HALF_LIFE
 from smartlib_server.services.personalization.reasons import title, verb
-from smartlib_server.services.personalization.records import Interaction
 
 MAX_SOURCES = 20  # liked books whose rows are merged: each is a kept row, or one ranking on first use
 MAX_DISLIKED = 10

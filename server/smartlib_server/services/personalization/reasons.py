@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 from smartlib_core.domain import Book
 from smartlib_core.text import split_series
-from smartlib_server.services.personalization.records import Interaction, InteractionKind
+from smartlib_server.domain.personalization import Interaction, InteractionKind
 
 
 def verb(book_id: str, history: Sequence[Interaction]) -> str:

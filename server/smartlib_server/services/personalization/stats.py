@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 
-from smartlib_server.services.personalization.records import RateEstimate
+from smartlib_server.domain.personalization import RateEstimate
 
 Z95 = 1.959963984540054  # two-sided 95 %
 
