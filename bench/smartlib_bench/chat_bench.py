@@ -123,7 +123,7 @@ def concurrency_section(address: str, rounds: int = 2, streams: int = 16, think_
 def _serve_starter(home: Path, chunk_words: int):
     """An in-process server over the starter catalog with ChatService registered."""
     from smartlib.v1 import chat_service_pb2_grpc
-    from smartlib_server.adapters.conversation_memory import InProcessConversationMemory
+    from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
     from smartlib_server.api.chat_servicer import ChatServicer
     from smartlib_server.app import build_services, starter_catalog_path
     from smartlib_server.background import BackgroundServer

@@ -14,12 +14,10 @@ from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.cache import InProcessCache, RedisCache, redis_breaker, redis_client
 from smartlib_server.adapters.catalog_store import CatalogStore, open_store
 from smartlib_server.adapters.circuit_breaker import BreakerState
-from smartlib_server.adapters.conversation_memory import (
-    ConversationMemory,
-    InProcessConversationMemory,
-    RedisConversationMemory,
-)
 from smartlib_server.adapters.inference import Inference, LocalInference
+from smartlib_server.adapters.memory.contract import ConversationMemory
+from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
+from smartlib_server.adapters.memory.redis_store import RedisConversationMemory
 from smartlib_server.config import Settings
 from smartlib_server.metrics import ServerMetrics
 from smartlib_server.services.admin import AdminService

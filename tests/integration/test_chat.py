@@ -24,7 +24,7 @@ from smartlib.v1 import (
     recommend_service_pb2_grpc,
 )
 from smartlib_core.text import split_series
-from smartlib_server.adapters.conversation_memory import InProcessConversationMemory
+from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
 from smartlib_server.app import build_services
 from smartlib_server.background import BackgroundServer
 from smartlib_server.services.chat.agent import ChatAgent

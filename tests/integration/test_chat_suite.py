@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from smartlib_server.adapters.conversation_memory import InProcessConversationMemory
+from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
 from smartlib_server.app import build_services
 from smartlib_server.config import Settings
 from smartlib_server.services.chat.agent import ChatAgent

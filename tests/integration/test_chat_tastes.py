@@ -9,7 +9,9 @@ import pytest
 import redis
 
 from smartlib_server.adapters.cache import redis_breaker, redis_client
-from smartlib_server.adapters.conversation_memory import InProcessConversationMemory, RedisConversationMemory, user_digest
+from smartlib_server.adapters.memory.contract import user_digest
+from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
+from smartlib_server.adapters.memory.redis_store import RedisConversationMemory
 from smartlib_server.app import build_services
 from smartlib_server.config import Settings
 from smartlib_server.services.chat.agent import ChatAgent

@@ -21,7 +21,7 @@ from smartlib.v1 import (
     recommend_service_pb2 as rs,
     recommend_service_pb2_grpc,
 )
-from smartlib_server.adapters.conversation_memory import user_digest
+from smartlib_server.adapters.memory.contract import user_digest
 
 from .test_replicas import shared_catalog  # noqa: F401  (fixture: the starter catalog in PostgreSQL)
 

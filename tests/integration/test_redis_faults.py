@@ -17,7 +17,7 @@ import redis
 
 from smartlib_server.adapters.cache import RedisCache, redis_breaker, redis_client
 from smartlib_server.adapters.circuit_breaker import BreakerState
-from smartlib_server.adapters.conversation_memory import RedisConversationMemory
+from smartlib_server.adapters.memory.redis_store import RedisConversationMemory
 from smartlib_server.services.caching import AnswerCaching
 
 pytestmark = pytest.mark.redis

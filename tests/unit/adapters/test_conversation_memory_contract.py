@@ -9,11 +9,9 @@ import pytest
 import redis
 
 from smartlib_server.adapters.cache import redis_breaker, redis_client
-from smartlib_server.adapters.conversation_memory import (
-    InProcessConversationMemory,
-    MemoryLimits,
-    RedisConversationMemory,
-)
+from smartlib_server.adapters.memory.contract import MemoryLimits
+from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
+from smartlib_server.adapters.memory.redis_store import RedisConversationMemory
 from smartlib_server.domain.profiles import UserProfile
 
 REDIS_URL = "redis://127.0.0.1:6379/0"

@@ -8,14 +8,9 @@ import pytest
 import redis
 
 from smartlib_server.adapters.cache import redis_breaker, redis_client
-from smartlib_server.adapters.conversation_memory import (
-    ErasedMemory,
-    InProcessConversationMemory,
-    MemoryLimits,
-    MemoryUnavailable,
-    RedisConversationMemory,
-    user_digest,
-)
+from smartlib_server.adapters.memory.contract import ErasedMemory, MemoryLimits, MemoryUnavailable, user_digest
+from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
+from smartlib_server.adapters.memory.redis_store import RedisConversationMemory
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 LIMITS = MemoryLimits(max_turns=5, max_session_bytes=4000, session_ttl_s=60, max_profile_items=10, profile_ttl_s=60)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from typing import Any
 
-from smartlib_server.adapters.conversation_memory import ConversationMemory
+from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.llm import LLMConfig, LLMPhraser
 from smartlib_server.services.chat.session import TurnInput

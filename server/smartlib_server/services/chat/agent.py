@@ -12,7 +12,7 @@ import random
 import threading
 from typing import Any
 
-from smartlib_server.adapters.conversation_memory import ConversationMemory
+from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.domain.profiles import UserProfile
 from smartlib_core.domain import Book, BookFilter
 from smartlib_server.services.chat import authors, fallback, follow_ups, lexicon, like_but, ordering, tastes

@@ -19,8 +19,8 @@ import logging
 import threading
 
 from smartlib_core.errors import InvalidArgument, Unavailable
-from smartlib_server.adapters.conversation_memory import ConversationMemory, MemoryUnavailable, user_digest
 from smartlib_server.adapters.erasure_store import ErasureStore
+from smartlib_server.adapters.memory.contract import ConversationMemory, MemoryUnavailable, user_digest
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.validation import require_id
 

@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from smartlib_server.adapters.conversation_memory import InProcessConversationMemory
+from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
 from smartlib_core.domain import BookFilter
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.suite import runner
