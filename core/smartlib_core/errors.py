@@ -10,6 +10,7 @@ class Code(enum.Enum):
     """The gRPC status codes domain errors use, by the same names and numbers."""
 
     INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
     NOT_FOUND = 5
     ALREADY_EXISTS = 6
     RESOURCE_EXHAUSTED = 8

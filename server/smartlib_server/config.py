@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from smartlib_core.errors import ConfigError
-from smartlib_server.variables import NOT_SERVER
+from smartlib_server.variables import NOT_SERVER, OTHERS, SERVER, Variable
 
 ENV_PREFIX = "SMARTLIB_"
 
@@ -123,6 +123,15 @@ class Settings:
     @property
     def sqlite_path(self) -> Path:
         return self.home / "catalog.sqlite3"
+
+
+def registry() -> dict[str, Variable]:
+    """Every variable by name: the server's (from Settings) and everyone else's (variables.py)."""
+    found = {env_name(name): Variable(env_name(name), (SERVER,), f"server setting; range {rule.describe}")
+             for name, rule in RULES.items()}
+    for variable in OTHERS:
+        found[variable.name] = variable
+    return found
 
 
 def env_name(field: str) -> str:

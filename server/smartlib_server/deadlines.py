@@ -16,9 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-import grpc
-
-from smartlib_core.errors import SmartLibError
+from smartlib_core.errors import Code, SmartLibError
 
 T = TypeVar("T")
 
@@ -29,7 +27,7 @@ _deadline: contextvars.ContextVar[float | None] = contextvars.ContextVar("smartl
 class DeadlineExceeded(SmartLibError):
     """The caller's deadline passed before the work could start or finish."""
 
-    code = grpc.StatusCode.DEADLINE_EXCEEDED
+    code = Code.DEADLINE_EXCEEDED
 
 
 @contextmanager

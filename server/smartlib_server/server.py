@@ -20,7 +20,8 @@ from smartlib.v1 import (
     interaction_service_pb2_grpc,
     recommend_service_pb2,
 )
-from smartlib_server import tls, tracing
+from smartlib_server import tracing
+from smartlib_server.api import tls
 from smartlib_server.api.admin_servicer import AdminServicer
 from smartlib_server.api.admission import AdmissionInterceptor
 from smartlib_server.api.auth_interceptor import auth_interceptor, check_exposure

@@ -33,13 +33,3 @@ OTHERS: tuple[Variable, ...] = (
 )
 NOT_SERVER = frozenset(v.name for v in OTHERS)
 
-
-def registry() -> dict[str, Variable]:
-    """Every variable by name: the server's (from Settings) and everyone else's."""
-    from smartlib_server.config import RULES, env_name
-
-    found = {env_name(name): Variable(env_name(name), (SERVER,), f"server setting; range {rule.describe}")
-             for name, rule in RULES.items()}
-    for variable in OTHERS:
-        found[variable.name] = variable
-    return found

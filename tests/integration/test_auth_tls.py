@@ -21,7 +21,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from smartlib.v1 import admin_service_pb2 as admin_pb2, catalog_service_pb2 as cs, catalog_service_pb2_grpc
 from smartlib_core.errors import ConfigError
-from smartlib_server import background, tls
+from smartlib_server import background
+from smartlib_server.api import tls
 from smartlib_server.api.auth_interceptor import AuthInterceptor, check_tokens
 
 TOKEN = "user-token-7f3a9c1e5b2d4f60"

@@ -5,7 +5,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from smartlib_server.variables import SERVER, registry
+from smartlib_server.config import registry
+from smartlib_server.variables import SERVER
 
 REPO = Path(__file__).resolve().parents[2]
 # A name, unless it is a prefix written with a wildcard ("SMARTLIB_TLS_*"), checked separately.
