@@ -41,6 +41,9 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert memory["baseline_flat_2688d"]["bytes_per_book"] == 2688 * 4
     assert memory["finetuned_256d"]["bytes_per_book"] == 256 * 4
     assert memory["finetuned_neighbour_table"]["bytes"] > 0
+    lexical = results["extra"]["lexical"]
+    assert lexical["books"] > 0 and 0 < lexical["lexical_p50_ms"] <= lexical["lexical_p99_ms"]
+    assert lexical["bytes_per_book"] > 0 and "lexical step (BM25" in report
     assert 0 < results["server_process"]["seconds_to_serving"] < 120
     assert results["server_process"]["rss_mib"] > 50
     if "naive_books_per_s" in results["embedding"]:  # needs the 10k CSV

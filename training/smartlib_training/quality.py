@@ -107,12 +107,14 @@ class TextCatalog:
         top = top[np.argsort(-sims[top], kind="stable")]
         return [(self.ids[i], float(sims[i])) for i in top.tolist()]
 
-    def default(self, query: str, vector: np.ndarray, k: int = K, filt: BookFilter = BookFilter()) -> list[str]:
+    def default(self, query: str, vector: np.ndarray, k: int = K, filt: BookFilter = BookFilter(), words: bool = True) -> list[str]:
+        """What SearchByText answers under the default approach; `words=False` leaves the
+        lexical index out (the ranking before issue 26)."""
         return [hit.id for hit in rank_text(
             self.shelves, self.books, query, k, filt,
             similarity_of=lambda ids: self.raw_unit[[self.rows[i] for i in ids]] @ vector if ids else np.zeros(0),
             search=lambda n: self.cosine_top(vector, n),
-            lexical=lambda n: self.lexical.search(query, n),
+            lexical=(lambda n: self.lexical.search(query, n)) if words else None,
         )]
 
     def baseline(self, vector: np.ndarray, k: int = K) -> list[str]:
@@ -128,9 +130,10 @@ def known_item_report(catalog: TextCatalog, encode: TextEncoder, count: int = KN
     picked = [with_text[i] for i in rng.choice(len(with_text), min(count, len(with_text)), replace=False)]
     texts = [first_sentence(catalog.books[i].description) for i in picked]
     vectors = encode(texts)
-    hits = {"BASELINE": [], "default (FINETUNED)": []}
+    hits = {"BASELINE": [], "default without the lexical index": [], "default (FINETUNED)": []}
     for book_id, text, vector in zip(picked, texts, vectors, strict=True):
         hits["BASELINE"].append(float(book_id in catalog.baseline(vector)))
+        hits["default without the lexical index"].append(float(book_id in catalog.default(text, vector, words=False)))
         hits["default (FINETUNED)"].append(float(book_id in catalog.default(text, vector)))
     return {name: estimate(values) for name, values in hits.items()}
 

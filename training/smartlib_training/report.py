@@ -126,9 +126,12 @@ def quality_tables(quality: dict) -> str:
         lines.append("")
     picks = quality.get("genre_picks")
     if picks:
-        lines += ['| "recommend <genre> books", most common genres | median Num_Ratings | share carrying the genre |',
-                  "|---|---:|---:|"]
-        lines += [f"| {name} | {values['median_num_ratings']:,.0f} | {values['genre_share']:.2f} |" for name, values in picks.items()]
+        reference = next((v["median_num_ratings"] for n, v in picks.items() if "reference" in n), 0.0)
+        lines += ['| "recommend <genre> books", most common genres | median Num_Ratings | × by popularity | share carrying the genre |',
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {name} | {values['median_num_ratings']:,.0f} | "
+                  f"{values['median_num_ratings'] / reference if reference else float('nan'):.2f}× | {values['genre_share']:.2f} |"
+                  for name, values in picks.items()]
         lines.append("")
     lines.append(f"Reader ranker: {quality.get('reader_ranker', 'n/a')}.")
     return "\n".join(lines)

@@ -190,6 +190,10 @@ def test_without_a_behaviour_file_the_built_in_ranker_is_stored(version_dir):
     assert manifest["ranking"]["reader_ranker"]["provenance"].startswith("built-in")
     assert "behaviour" not in manifest["quality"]
     assert set(manifest["quality"]["genre_picks"]) == {"BASELINE", "default (FINETUNED)", "top 10 by Num_Ratings (reference)"}
+    known = manifest["quality"]["known_item_hit@10"]
+    assert set(known) == {"BASELINE", "default without the lexical index", "default (FINETUNED)"}
+    table = quality_tables(manifest["quality"])
+    assert "| top 10 by Num_Ratings (reference) |" in table and "1.00× |" in table  # the reference against itself
 
 
 def test_eval_re_scores_the_stored_ranker_out_of_fold(behaviour_version, catalog):
