@@ -89,7 +89,7 @@ def run(services, queries: int = 200) -> dict:
         (f"lexical step (BM25, top {LEXICAL_POOL}) at {len(books)} books", f"p50 {lexical_ms:.3f} ms, p99 {lexical_p99:.3f} ms",
          f"{lexical_ms / dense_ms:.2f}x the dense text-view scan ({dense_ms:.3f} ms); target ≤ 1 ms"),
         ("SearchByText ranking in process, fused vs dense only", f"{fused_ms:.3f} vs {dense_only_ms:.3f} ms",
-         f"+{fused_ms - dense_only_ms:.3f} ms a query (the gRPC phases above include it)"),
+         f"{fused_ms - dense_only_ms:+.3f} ms a query (the gRPC phases above include it)"),
         ("memory: lexical index", f"{full_bytes / 2**20:.1f} MiB for {len(books)} books, built in {build_s:.2f} s",
          f"{per_book:.0f} bytes/book; 1M books projected {projected_mib:.0f} MiB (linear fit over 3 sizes)"),
     ]
