@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test bench soak fuzz crash protos lint stack stack-stop secrets ingest-10k clean
+.PHONY: help venv run test bench soak fuzz crash protos lint stack stack-stop secrets ingest-10k chat-eval clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ stack-stop: ## Stop the TorchServe started by make stack
 
 secrets: $(STAMP) ## Generate docker/.env and docker/k8s/secrets.env (random tokens and passwords; kept if present)
 	$(BIN)/python -m smartlib_server.secrets_files $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
+
+chat-eval: $(STAMP) ## The chat suite on the starter catalog, then the intent model's k-fold report
+	$(BIN)/smartlib chat-eval
+	$(BIN)/smartlib chat-eval --intents
 
 ingest-10k: $(STAMP) ## Load ../shared/data/goodreads_best_books_10k.csv (override with DATA=path)
 	$(BIN)/smartlib ingest $(or $(DATA),../shared/data/goodreads_best_books_10k.csv)

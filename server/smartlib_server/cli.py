@@ -109,6 +109,10 @@ class FreshReaders:
 
 
 def cmd_chat_eval(args: argparse.Namespace) -> int:
+    if args.intents or args.write_weights:
+        from smartlib_server.services.chat.intent_training import main as intent_eval
+
+        return intent_eval(write=args.write_weights)
     from smartlib_server.services.chat.suite.__main__ import main as chat_eval
 
     argv = [*(["--home", args.home] if args.home else []), *(["--failures"] if args.failures else []),
@@ -143,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     chat_eval.add_argument("--failures", action="store_true", help="print every failed expectation")
     chat_eval.add_argument("--json", action="store_true", help="print the result as JSON")
     chat_eval.add_argument("--only", default="", help="run only conversations whose id starts with this")
+    chat_eval.add_argument("--intents", action="store_true",
+                           help="cross-validate the intent model on its corpus (folds by paraphrase family) instead")
+    chat_eval.add_argument("--write-weights", action="store_true",
+                           help="with --intents: retrain on the whole corpus and write the shipped weights")
     chat_eval.set_defaults(func=cmd_chat_eval)
 
     # Jobs other packages contribute (training's train, eval and export-mar), found by entry

@@ -80,7 +80,7 @@ class Features:
                       np.array(vals, dtype=np.float32), self.dim)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class Design:
     """Feature rows: the embedding dense, the hashed n-grams sparse (a message lights up a
     hundred of 8,000 buckets), so training multiplies only what is there."""
@@ -96,16 +96,28 @@ class Design:
 
     def dot(self, weights: np.ndarray) -> np.ndarray:
         out = self.dense @ weights[:384]
-        np.add.at(out, self.rows, self.vals[:, None] * weights[self.cols])
+        if len(self.rows):  # rows are in order and none is empty (see lexical_grams), so sums run per row
+            out += np.add.reduceat(self.vals[:, None] * weights[self.cols], self._row_starts, axis=0)
         return out
 
     def tdot(self, grad: np.ndarray) -> np.ndarray:
         out = np.zeros((self.dim, grad.shape[1]), dtype=np.float32)
         out[:384] = self.dense.T @ grad
-        picked = self.vals[:, None] * grad[self.rows]
-        for k in range(grad.shape[1]):
-            out[:, k] += np.bincount(self.cols, weights=picked[:, k], minlength=self.dim)
+        if len(self.rows):
+            order, columns, starts = self._by_column
+            picked = (self.vals[:, None] * grad[self.rows])[order]
+            out[columns] += np.add.reduceat(picked, starts, axis=0)
         return out
+
+    @functools.cached_property
+    def _row_starts(self) -> np.ndarray:
+        return np.searchsorted(self.rows, np.arange(len(self.dense)))
+
+    @functools.cached_property
+    def _by_column(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        order = np.argsort(self.cols, kind="stable")
+        columns, starts = np.unique(self.cols[order], return_index=True)
+        return order, columns, starts
 
     def subset(self, mask: np.ndarray) -> Design:
         keep = mask[self.rows]
@@ -118,7 +130,7 @@ def embed_text(slotted: str) -> str:
 
 
 def lexical_grams(slotted: str) -> tuple[list[str], list[str]]:
-    """Word unigrams and bigrams, and character 2-5-grams inside words, of the folded text;
+    """Word unigrams and bigrams, and character 3-4-grams inside words, of the folded text;
     a slot stays one word ("TITLE"), so "{TITLE} e bom" and "{AUTHOR} e bom" differ."""
     words = fold(_SLOT.sub(lambda m: f" slot{m.group(1).lower()} ", slotted)).split()
     grams = [f"w:{w}" for w in words] + [f"b:{a} {b}" for a, b in zip(words, words[1:], strict=False)]
@@ -129,7 +141,7 @@ def lexical_grams(slotted: str) -> tuple[list[str], list[str]]:
         if word.startswith("slot"):
             continue
         padded = f"<{word}>"
-        for n in (2, 3, 4, 5):
+        for n in (3, 4):
             chars.extend(f"c{n}:{padded[i:i + n]}" for i in range(len(padded) - n + 1))
     return grams, chars
 

@@ -1,0 +1,180 @@
+"""understand(text, situation) -> Understanding: the one step between a reader's message and
+the handler that answers it.
+
+Entities first (linker.py), then the intent of the message with its entities replaced by
+slots (intent_model.py), weighed by what the session knows (a list on screen or not). Roles
+and polarity come from where entities sit: the part after "but" in "like X but Y", the two
+sides of a comparison, the clause a "not" governs. An optional LLM parser (llm_parse.py) may
+answer first; the local model is always the fallback.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+
+import numpy as np
+
+from smartlib_core.embedding import BLOCK_DIM, BLOCKS, QUERY_WEIGHTS
+from smartlib_server.services.chat import intent_model
+from smartlib_server.services.chat.intent_model import IntentModel
+from smartlib_server.services.chat.linker import Entity, Linker, slotted
+
+# Words that open the part of a sentence that should differ: "like Dune but shorter".
+_BUT = re.compile(r"\b(?:but|though|only|except|just|yet|mas|porem|porém|so que|só que|contudo|apenas|sem|without)\b", re.I)
+# Words that turn a clause against what it names: "I love fantasy but hate romance".
+_AGAINST = re.compile(
+    r"\b(?:not|no|never|hate[sd]?|dislike[sd]?|detest|can'?t stand|cannot stand|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t|"
+    r"avoid|without|bore[sd]?|boring|sick of|tired of|nao|não|nunca|nem|odeio|odiei|detesto|detestei|sem|chato|chatos|sono|"
+    r"evito|cansei|cansado|cansada)\b", re.I)
+_CLAUSE = re.compile(r"\b(?:but|while|whereas|although|mas|porem|porém|enquanto|so que|só que)\b|[;,.]", re.I)
+_ORDINALS = {
+    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
+    "last": -1, "primeiro": 1, "primeira": 1, "segundo": 2, "segunda": 2, "terceiro": 3, "terceira": 3,
+    "quarto": 4, "quarta": 4, "quinto": 5, "quinta": 5, "ultimo": -1, "ultima": -1, "último": -1, "última": -1,
+}
+_ORDINAL = re.compile(r"\b(" + "|".join(map(re.escape, _ORDINALS)) + r")\b", re.I)
+_WORD = re.compile(r"[^\W_]+", re.U)
+
+
+@dataclasses.dataclass(frozen=True)
+class Situation:
+    """What the session knows that changes how a message reads."""
+
+    list_shown: bool = False  # a list is on screen: "more", "the second one", "why" have something to act on
+    language: str = "en"
+
+
+@dataclasses.dataclass(frozen=True)
+class Understanding:
+    intent: str  # one of intent_model.LABELS
+    confidence: float  # the intent's probability after the context prior
+    entities: tuple[Entity, ...]  # with roles
+    slotted: str  # the message as the classifier saw it
+    ranked: tuple[tuple[str, float], ...] = ()  # the three likeliest intents
+    polarity: int = 0  # taste statements: 1 likes, -1 dislikes, 0 neither
+    ordinal: int = 0  # a position in the list on screen ("the second one"); -1 is the last; 0 none
+    modifier: str = ""  # what should differ when it names no entity: "but for teenagers"
+    source: str = "model"  # "model" or "llm"
+    sure: bool = True  # confidence at or above the k-fold threshold
+
+    def of(self, *kinds: str) -> list[Entity]:
+        return [e for e in self.entities if e.kind in kinds]
+
+    def first(self, *kinds: str) -> Entity | None:
+        found = self.of(*kinds)
+        return found[0] if found else None
+
+
+def query_embedder(inference) -> intent_model.Embed:
+    """MiniLM sentence vectors from the server's inference adapter: embed_queries lays the
+    384-d embedding into the description block of a 2688-d query (see place_query), so it is
+    read back from there, through the same cache and batcher as text search."""
+    block = BLOCKS.index("description")
+    weight = QUERY_WEIGHTS["description"]
+
+    def embed(texts: list[str]) -> np.ndarray:
+        return np.asarray(inference.embed_queries(texts))[:, block * BLOCK_DIM:(block + 1) * BLOCK_DIM] / weight
+
+    return embed
+
+
+class Understander:
+    """Links, classifies and assigns roles; holds the linker's tables and the model."""
+
+    def __init__(self, linker: Linker, embed: intent_model.Embed, model: IntentModel | None = None,
+                 parser: Callable[[str, list[Entity], Situation], Understanding | None] | None = None):
+        self.linker = linker
+        self.embed = embed
+        self.model = model or intent_model.shipped()
+        self.parser = parser  # the optional LLM parser; None answers locally
+
+    def __call__(self, text: str, situation: Situation) -> Understanding:
+        entities = self.linker.link(text)
+        if self.parser is not None:
+            parsed = self.parser(text, entities, situation)
+            if parsed is not None:
+                return parsed
+        return self.local(text, entities, situation)
+
+    def local(self, text: str, entities: list[Entity], situation: Situation) -> Understanding:
+        seen = slotted(text, entities)
+        probs = self.model.probabilities([seen], self.embed)[0]
+        probs = probs * intent_model.context_prior(self.model.labels, situation.list_shown)
+        probs = probs / probs.sum()
+        order = np.argsort(-probs)
+        intent = self.model.labels[int(order[0])]
+        ranked = tuple((self.model.labels[int(i)], float(probs[i])) for i in order[:3])
+        return finish(text, intent, float(probs[order[0]]), entities, seen, ranked, self.model.threshold)
+
+
+def finish(text: str, intent: str, confidence: float, entities: list[Entity], seen: str,
+           ranked: tuple[tuple[str, float], ...] = (), threshold: float = 0.0, source: str = "model") -> Understanding:
+    """Roles, polarity, ordinal and modifier for an intent already chosen."""
+    roled = assign_roles(text, intent, entities)
+    return Understanding(intent, confidence, tuple(roled), seen, ranked, polarity(text, intent), ordinal(text, entities),
+                         modifier(text, intent, roled), source, confidence >= threshold)
+
+
+def assign_roles(text: str, intent: str, entities: list[Entity]) -> list[Entity]:
+    """"anchor" and "but" for likeness asks, "a" and "b" for comparisons, "like" and "dislike"
+    for tastes (by the clause each entity sits in)."""
+    named = [e for e in entities if e.kind in ("title", "series", "author", "unknown_title")]
+    out = []
+    cut = _BUT.search(text)
+    against = [e for e in entities if _against(text, e)]  # a dislike with no cue at all ("ugh, horror") is all dislike
+    for entity in entities:
+        role = ""
+        if intent == "similar":
+            after = cut is not None and entity.start >= cut.end() and not (named and entity is named[0])
+            role = "but" if after else ("anchor" if entity in named[:1] else "")
+        elif intent == "compare" and entity in named:
+            role = "ab"[min(named.index(entity), 1)]
+        elif intent in ("taste_like", "taste_dislike", "recommend", "refine") and entity.kind != "number":
+            role = "dislike" if entity in against or (intent == "taste_dislike" and not against) else "like"
+        out.append(dataclasses.replace(entity, role=role))
+    return out
+
+
+def _against(text: str, entity: Entity) -> bool:
+    """Whether a negation governs the clause holding `entity` (before it, in the same clause)."""
+    starts = [m.end() for m in _CLAUSE.finditer(text, 0, entity.start)]
+    clause = text[(starts[-1] if starts else 0): entity.start]
+    return bool(_AGAINST.search(clause)) or bool(_AGAINST.search(_after_clause(text, entity.end)))
+
+
+def _after_clause(text: str, at: int) -> str:
+    """The words right after an entity in its clause: "romance bores me", "terror me dá sono"."""
+    end = _CLAUSE.search(text, at)
+    return text[at: end.start() if end else len(text)][:40]
+
+
+def polarity(text: str, intent: str) -> int:
+    if intent == "taste_like":
+        return 1
+    if intent == "taste_dislike":
+        return -1
+    return 0
+
+
+def ordinal(text: str, entities: list[Entity]) -> int:
+    """'the second one', 'o terceiro', 'number 2', '#2': a list position, when no entity holds it."""
+    for m in _ORDINAL.finditer(text):
+        if not any(e.start <= m.start() < e.end for e in entities if e.kind != "number"):
+            return _ORDINALS[m.group(1).lower()]
+    numbers = [e for e in entities if e.kind == "number"]
+    if numbers and len(numbers) == 1 and numbers[0].name.isdigit() and 0 < int(numbers[0].name) <= 20:
+        return int(numbers[0].name)
+    return 0
+
+
+def modifier(text: str, intent: str, entities: list[Entity]) -> str:
+    """The words after "but" in a likeness ask, when they are not all one entity."""
+    if intent != "similar":
+        return ""
+    cut = _BUT.search(text)
+    anchor = next((e for e in entities if e.role == "anchor"), None)
+    if cut is None or (anchor is not None and cut.start() < anchor.start):
+        return ""
+    rest = text[cut.start():].strip(" ?!.")
+    return rest if len(_WORD.findall(rest)) >= 2 else ""

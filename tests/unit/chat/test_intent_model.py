@@ -1,0 +1,91 @@
+"""The intent model: its corpus, the shipped weights' tie to it, and predictions on sentences
+written for this test (in no corpus family), with the real MiniLM."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from smartlib_server.services.chat import intent_model
+from smartlib_server.services.chat.intent_model import LABELS, IntentModel, context_prior
+from smartlib_server.services.chat.intent_training import choose_threshold, fit, fold_of
+
+
+def test_the_corpus_loads_with_every_label_in_both_languages():
+    examples = intent_model.load_corpus()
+    assert len(examples) >= 1500
+    for language in ("en", "pt"):
+        assert {e.label for e in examples if e.language == language} == set(LABELS)
+
+
+def test_the_shipped_weights_were_trained_on_this_corpus():
+    """Fails when the corpus changed without retraining: run `smartlib chat-eval --intents --write-weights`."""
+    model = intent_model.shipped()
+    assert model.corpus_hash == intent_model.corpus_hash()
+    assert model.labels == LABELS
+    assert model.weights.shape == (model.features.dim, len(LABELS))
+    assert 0.0 < model.threshold < 1.0
+
+
+def test_folds_keep_families_together():
+    examples = intent_model.load_corpus()
+    folds: dict[str, set[int]] = {}
+    for e in examples:
+        folds.setdefault(e.family, set()).add(fold_of(e.family, 5))
+    assert all(len(f) == 1 for f in folds.values())
+    assert {f for fs in folds.values() for f in fs} == set(range(5))
+
+
+@pytest.fixture(scope="module")
+def embed():
+    from smartlib_core.embedding import MiniLMTextEncoder
+
+    encoder = MiniLMTextEncoder.for_queries()
+    return lambda texts: encoder(texts)
+
+
+@pytest.mark.parametrize(("text", "label"), [
+    ("yo, who penned {TITLE}?", "who_wrote"),
+    ("anything by {AUTHOR} on your shelves?", "author"),
+    ("which book follows {TITLE}?", "series_next"),
+    ("what's a good weekend read?", "recommend"),
+    ("quem escreveu {TITLE} mesmo?", "who_wrote"),
+    ("tem mais livros do {AUTHOR}?", "author"),
+    ("vai chover amanhã em Recife?", "off_topic"),
+    ("asdfgh qwerty", "nonsense"),
+    ("forget everything you know about me", "memory_forget"),
+])
+def test_predicts_sentences_it_never_saw(embed, text, label):
+    model = intent_model.shipped()
+    probs = model.probabilities([text], embed)[0]
+    assert model.labels[int(np.argmax(probs))] == label
+
+
+def test_the_context_prior_sinks_list_asks_without_a_list():
+    prior = context_prior(LABELS, list_shown=False)
+    assert prior[LABELS.index("more")] < 0.1 and prior[LABELS.index("recommend")] == 1.0
+    assert (context_prior(LABELS, list_shown=True) == 1.0).all()
+
+
+def test_logistic_regression_learns_a_separable_toy_problem():
+    rng = np.random.default_rng(1)
+    dense = np.concatenate([rng.normal(-2, 0.3, (20, 384)), rng.normal(2, 0.3, (20, 384))]).astype(np.float32)
+    empty = np.zeros(0, dtype=np.int64)
+    design = intent_model.Design(dense, empty, empty, np.zeros(0, dtype=np.float32), 384 + 16)
+    y = np.array([0] * 20 + [1] * 20)
+    w, b = fit(design, y, 2, steps=50)
+    assert (np.argmax(design.dot(w) + b, axis=1) == y).all()
+
+
+def test_the_threshold_keeps_accepted_answers_precise():
+    confidence = np.array([0.99, 0.95, 0.9, 0.8, 0.6, 0.5, 0.4])
+    right = np.array([True, True, True, True, False, True, False])
+    threshold, covered, accuracy = choose_threshold(confidence, right)
+    assert threshold == 0.8 and covered == pytest.approx(4 / 7) and accuracy == 1.0
+
+
+def test_weights_round_trip(tmp_path):
+    model = intent_model.shipped()
+    model.save(tmp_path / "m.npz")
+    again = IntentModel.load(tmp_path / "m.npz")
+    assert again.corpus_hash == model.corpus_hash and again.features == model.features
+    assert np.allclose(again.weights, model.weights)
