@@ -111,20 +111,26 @@ def test_encode_and_books_go_through_their_batchers_and_keep_shapes(batched):
     assert inference.embed_books([("t",) * 7, ("u",) * 7]).shape == (2, DIM)
 
 
-@pytest.fixture(scope="module")
-def serving_and_reference(text_encoder):
-    """The serving query path (bf16 weights, 64 tokens, batched by token budget) and the reference
-    (fp32, full length, alone)."""
-    fast = MiniLMTextEncoder.for_queries()
-    return LocalInference(text_encoder, query_max_tokens=64, query_encoder=fast), LocalInference(text_encoder)
+BENCH_TEXTS = [f"{q} 1a2b3c4d {n}" for n, q in enumerate(QUERIES)]  # distinct, as the bench sends them
+# 122 tokens: the serving cap of 64 cuts it in half.
+LONG = " ".join(["a sea captain obsessed with hunting a white whale across the oceans of the world"] * 8)
 
 
-def test_batched_capped_bf16_queries_match_the_fp32_reference_for_every_bench_query(serving_and_reference):
-    serving, reference = serving_and_reference
-    texts = [f"{q} 1a2b3c4d {n}" for n, q in enumerate(QUERIES)]
-    batched = BatchedInference(serving, max_batch=64, max_wait_s=0.05, cache_bytes=0)
+def _cosines(got: np.ndarray, want: np.ndarray) -> np.ndarray:
+    return (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
+
+
+def _one_by_one(inference, texts) -> np.ndarray:
+    return np.stack([inference.embed_queries([t])[0] for t in texts])
+
+
+def _concurrently(inference, texts) -> tuple[np.ndarray, list[int]]:
+    """Each text from its own thread through a BatchedInference; the rows and the batch sizes."""
+    sizes: list[int] = []
+    batched = BatchedInference(inference, max_batch=64, max_wait_s=0.05, cache_bytes=0,
+                               observe=lambda name, items, waited: sizes.append(items) if name == "query" else None)
+    results: dict[int, np.ndarray] = {}
     try:
-        results: dict[int, np.ndarray] = {}
         threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batched.embed_queries([texts[i]])[0]))
                    for i in range(len(texts))]
         for thread in threads:
@@ -133,10 +139,50 @@ def test_batched_capped_bf16_queries_match_the_fp32_reference_for_every_bench_qu
             thread.join(60)
     finally:
         batched.close()
-    got = np.stack([results[i] for i in range(len(texts))])
-    want = np.stack([reference.embed_queries([t])[0] for t in texts])
-    cosine = (got * want).sum(1) / np.linalg.norm(got, axis=1) / np.linalg.norm(want, axis=1)
-    assert cosine.min() >= 0.999, [(texts[i], float(cosine[i])) for i in np.argsort(cosine)[:3]]
+    return np.stack([results[i] for i in range(len(texts))]), sizes
+
+
+@pytest.fixture(scope="module")
+def query_paths(text_encoder):
+    """The reference (fp32, full length) and the serving query path (bf16 weights, 64 tokens), and
+    each of its two differences alone."""
+    bf16 = MiniLMTextEncoder.for_queries()
+    return {
+        "reference": LocalInference(text_encoder),
+        "serving": LocalInference(text_encoder, query_max_tokens=64, query_encoder=bf16),
+        "bf16 only": LocalInference(text_encoder, query_encoder=bf16),
+        "64 tokens only": LocalInference(text_encoder, query_max_tokens=64),
+    }
+
+
+@pytest.fixture(scope="module")
+def reference_rows(query_paths):
+    return _one_by_one(query_paths["reference"], BENCH_TEXTS)
+
+
+def test_batching_alone_changes_no_query_vector(query_paths, reference_rows):
+    got, sizes = _concurrently(query_paths["reference"], BENCH_TEXTS)
+    assert max(sizes) > 1, sizes  # queries really shared forward passes
+    assert sum(sizes) == len(BENCH_TEXTS)
+    assert _cosines(got, reference_rows).min() >= 0.99999  # padding next to longer texts changes nothing
+
+
+def test_bf16_weights_alone_stay_within_the_cosine_bound(query_paths, reference_rows):
+    assert _cosines(_one_by_one(query_paths["bf16 only"], BENCH_TEXTS), reference_rows).min() >= 0.9999
+
+
+def test_the_64_token_cap_alone_cuts_long_queries_only(query_paths, reference_rows):
+    capped = query_paths["64 tokens only"]
+    assert _cosines(_one_by_one(capped, BENCH_TEXTS), reference_rows).min() >= 0.999  # one bench query has 65
+    cut = _cosines(capped.embed_queries([LONG]), query_paths["reference"].embed_queries([LONG]))[0]
+    assert cut < 0.999  # the cap is applied: the second half of a 122-token query is gone
+
+
+def test_batched_capped_bf16_queries_match_the_fp32_reference_for_every_bench_query(query_paths, reference_rows):
+    got, sizes = _concurrently(query_paths["serving"], BENCH_TEXTS)
+    assert max(sizes) > 1, sizes
+    cosine = _cosines(got, reference_rows)
+    assert cosine.min() >= 0.999, [(BENCH_TEXTS[i], float(cosine[i])) for i in np.argsort(cosine)[:3]]
 
 
 def test_batch_sizes_waits_and_cache_lookups_reach_metrics():
