@@ -35,7 +35,14 @@ def versions(tmp_path_factory):
             parameter.zero_()
         collapsed.net[-1].bias.fill_(1.0)  # every book encodes to the same vector
     collapsed_version = _write(root, collapsed)
-    return root, {"good": good, "narrow": narrow, "collapsed": collapsed_version}
+    poisoned = BookEncoder()
+    with torch.no_grad():
+        poisoned.skip.weight.fill_(float("nan"))  # every output is NaN
+    # Only the main-genre block reaches the network: books that share a main genre (or have none)
+    # encode to one vector, while the catalog as a whole does not collapse.
+    partial = BookEncoder(block_weights=(0, 0, 0, 1, 0, 0, 0))
+    return root, {"good": good, "narrow": narrow, "collapsed": collapsed_version,
+                  "nan": _write(root, poisoned), "partial": _write(root, partial)}
 
 
 @pytest.fixture
@@ -114,6 +121,20 @@ def test_count_refuses_a_candidate_that_misses_served_books(served):
 def test_canary_refuses_a_collapsed_encoder(served):
     server, channel, names = served
     err = _refused_while_serving(server, channel, names["collapsed"])
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "canary" in err.details() and "expected the book itself" in err.details()
+
+
+def test_canary_refuses_an_encoder_with_nan_weights(served):
+    server, channel, names = served
+    err = _refused_while_serving(server, channel, names["nan"])
+    assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "canary" in err.details() and "no finite vector" in err.details()
+
+
+def test_canary_refuses_a_partially_collapsed_encoder(served):
+    server, channel, names = served
+    err = _refused_while_serving(server, channel, names["partial"])
     assert err.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "canary" in err.details() and "expected the book itself" in err.details()
 

@@ -20,9 +20,8 @@ def cached_server(request, make_server, starter_settings):
     settings = dataclasses.replace(starter_settings, environment=env,
                                    redis_url=REDIS_URL if request.param == "redis" else "")
     server = make_server(settings)
-    caching = getattr(server.services, "caching", None)
-    if caching is None:
-        pytest.skip("the services do not wire AnswerCaching yet (services.caching)")
+    caching = server.services.caching
+    assert caching is not None, "build_services must wire AnswerCaching (services.caching)"
     assert caching.cache.backend == request.param
     yield server
     if request.param == "redis":
