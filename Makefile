@@ -53,7 +53,7 @@ stack-stop: ## Stop the TorchServe started by make stack
 	$(BIN)/python -m smartlib_server.adapters.torchserve_stack stop
 
 secrets: $(STAMP) ## Generate docker/.env and docker/k8s/secrets.env (random tokens and passwords; kept if present)
-	$(BIN)/python -m smartlib_server.secrets_files $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
+	$(BIN)/python docker/secrets_files.py $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
 
 chat-eval: $(STAMP) ## The chat suite on the starter catalog, then the intent model's k-fold report
 	$(BIN)/smartlib chat-eval

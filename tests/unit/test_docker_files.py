@@ -332,7 +332,7 @@ def test_k8s_manifests_are_consistent():
 
 
 def test_k8s_config_sets_only_real_settings(tmp_path):
-    from smartlib_server.secrets_files import generate
+    from secrets_files import generate
 
     keys = set()
     for doc in k8s_documents():
@@ -376,7 +376,7 @@ def test_k8s_secret_comes_from_the_generated_file_only():
 
 
 def test_make_secrets_writes_private_random_values_and_keeps_existing_ones(tmp_path, compose):
-    from smartlib_server.secrets_files import generate
+    from secrets_files import generate
 
     (tmp_path / "k8s").mkdir()
     report = generate(tmp_path)

