@@ -241,10 +241,8 @@ def test_recommend_rpcs_survive_a_frozen_redis(make_server, starter_settings, ow
     from smartlib.v1 import catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
 
     server = make_server(dataclasses.replace(starter_settings, redis_url=own_redis.url))
-    caching = getattr(server.services, "caching", None)
-    if caching is None:
-        pytest.skip("the services do not wire AnswerCaching yet (services.caching)")
-    assert caching.cache.backend == "redis"
+    caching = server.services.caching
+    assert caching is not None and caching.cache.backend == "redis"
     rpc_deadline_s = 1.0
     with server.channel() as channel:
         catalog = catalog_service_pb2_grpc.CatalogServiceStub(channel)
