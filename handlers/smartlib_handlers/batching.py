@@ -1,4 +1,5 @@
-"""Helpers both handlers use to turn a TorchServe batch into per-request results.
+"""Helpers both handlers use: the start every initialize() shares, and turning a TorchServe
+batch into per-request results.
 
 TorchServe's dynamic batching hands a handler a list with one entry per client request. One bad
 request must not fail the others, so each is parsed on its own and answered with its own status.
@@ -14,6 +15,19 @@ from smartlib_core.torchserve_payload import INPUT_KEY, WireError, error_respons
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+
+def start(handler: Any, context: Any) -> tuple[dict, str]:
+    """What both handlers' initialize() begin with: keep the context, serve on CPU with the
+    configured torch threads. Returns the handler options from model-config.yaml and the model dir."""
+    import torch  # here, so that the batch helpers below stay importable without torch
+
+    handler.context = context
+    handler.manifest = context.manifest
+    handler.device = torch.device("cpu")
+    options = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
+    torch.set_num_threads(int(options.get("torch_threads", torch.get_num_threads())))
+    return options, context.system_properties.get("model_dir")
 
 
 def request_bytes(row: Any) -> bytes:

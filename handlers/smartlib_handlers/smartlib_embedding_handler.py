@@ -15,7 +15,7 @@ from ts.torch_handler.base_handler import BaseHandler
 
 from smartlib_core.embedding import EMBEDDER_ID, MiniLMTextEncoder, assemble, query_vectors
 from smartlib_core.torchserve_payload import parse_text_request, vectors_response
-from smartlib_handlers.batching import parse_batch, respond
+from smartlib_handlers.batching import parse_batch, respond, start
 
 log = logging.getLogger(__name__)
 EMBEDDER_INFO_FILE = "embedder.json"  # written into the .mar by smartlib_training.mar_export
@@ -26,12 +26,7 @@ class SmartLibEmbeddingHandler(BaseHandler):
     tagged float32 matrix (smartlib_core.torchserve_payload). A dynamic batch costs one MiniLM pass per kind."""
 
     def initialize(self, context):
-        self.context = context
-        self.manifest = context.manifest
-        self.device = torch.device("cpu")
-        options = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
-        torch.set_num_threads(int(options.get("torch_threads", torch.get_num_threads())))
-        model_dir = context.system_properties.get("model_dir")
+        options, model_dir = start(self, context)
         info_path = os.path.join(model_dir, EMBEDDER_INFO_FILE)
         if os.path.isfile(info_path):
             with open(info_path, encoding="utf-8") as f:

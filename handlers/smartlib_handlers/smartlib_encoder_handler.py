@@ -14,7 +14,7 @@ from ts.torch_handler.base_handler import BaseHandler
 
 from smartlib_core.encoder_model import INPUT_DIM, WEIGHTS_FILE, load_weights
 from smartlib_core.torchserve_payload import vectors_from_bytes, vectors_response
-from smartlib_handlers.batching import parse_batch, respond
+from smartlib_handlers.batching import parse_batch, respond, start
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +23,7 @@ class SmartLibEncoderHandler(BaseHandler):
     """Each request is raw float32 rows of 2688; a dynamic batch runs as one forward pass."""
 
     def initialize(self, context):
-        self.context = context
-        self.manifest = context.manifest
-        self.device = torch.device("cpu")
-        options = (getattr(context, "model_yaml_config", None) or {}).get("handler", {})
-        torch.set_num_threads(int(options.get("torch_threads", torch.get_num_threads())))
-        model_dir = context.system_properties.get("model_dir")
+        _, model_dir = start(self, context)
         weights = self.manifest.get("model", {}).get("serializedFile") or WEIGHTS_FILE
         if not weights.endswith(".safetensors"):
             raise RuntimeError(f"refusing to load {weights!r}: only safetensors weights are accepted")
