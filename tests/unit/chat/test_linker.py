@@ -85,3 +85,9 @@ def test_corpus_slots_are_left_alone():
     tables = link_tables.build((0, 0, 0), {})
     text = "anything like {TITLE} but darker?"
     assert slotted(text, link(text, tables, {})) == "anything like {TITLE} but {MOOD}?"
+
+
+def test_a_loose_typo_match_does_not_swallow_an_exact_name_or_the_words_around_it(catalog):
+    assert linked(catalog, "tem algo da Agatha Christie que preste?") == [("author", "Agatha Christie", "Agatha Christie")]
+    found = linked(catalog, "what comes after harry poter and the chamber")
+    assert [t for *_, t in found] == ["harry poter and the chamber"]

@@ -23,6 +23,7 @@ from smartlib_server.services.chat.link_tables import ARTICLES, CatalogTables, T
 
 FUZZY_MIN = 84.0  # the resolver's bar for a whole-phrase typo
 PREFIX_SCORE = 85.0  # a phrase that starts a longer title: "harry poter and the chamber"
+SWALLOW_MIN = 92.0  # a fuzzy run overlapping an exact match needs this much to replace it
 MAX_CANDIDATES = 40  # catalog names scored per message in the fuzzy pass
 SLOTS = {"title": "{TITLE}", "unknown_title": "{TITLE}", "series": "{SERIES}", "author": "{AUTHOR}",
          "genre": "{GENRE}", "mood": "{MOOD}", "number": "{NUM}"}
@@ -238,7 +239,15 @@ def _fit(phrase: str, seeds: list[int], tokens: list[_Token], taken: set[int],
             score = min(_similarity(span, " ".join(words[:size])), PREFIX_SCORE) - (1.0 if size < m - 1 else 0.0)
             if best is None or score > best[2]:
                 best = (first, last, score)
-    return best if best is not None and best[2] >= FUZZY_MIN else None
+    if best is None or best[2] < FUZZY_MIN:
+        return None
+    first, last, score = best
+    # everyday words at the edges belong to the sentence, not the name: "after harry poter..."
+    while last - first > 1 and tokens[first].folded in common and tokens[first].folded != words[0]:
+        first += 1
+    while last - first > 1 and tokens[last - 1].folded in common and tokens[last - 1].folded != words[-1]:
+        last -= 1
+    return first, last, score
 
 
 def _similarity(a: str, b: str) -> float:
@@ -270,6 +279,10 @@ def _select(matches: list[_Match], tokens: list[_Token], tables: CatalogTables) 
         kind = _KIND_RANK[m.target.kind] + (10 if capital and m.target.kind in ("genre", "mood") else 0)
         return (-(m.last - m.first), -(m.score >= 100.0), kind, -m.score, -m.target.readers, m.first)
 
+    exact = [m for m in matches if m.score >= 100.0]
+    # a typo match must be close to swallow an exact name: "agatha christie que" is no title
+    matches = [m for m in matches if m.score >= SWALLOW_MIN or not any(
+        e.first < m.last and m.first < e.last for e in exact)]
     chosen: list[_Match] = []
     used: set[int] = set()
     for match in sorted(matches, key=rank):
