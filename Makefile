@@ -55,8 +55,8 @@ stack-stop: ## Stop the TorchServe started by make stack
 secrets: $(STAMP) ## Generate docker/.env and docker/k8s/secrets.env (random tokens and passwords; kept if present)
 	$(BIN)/python docker/secrets_files.py $(if $(DATABASE_URL),--database-url '$(DATABASE_URL)')
 
-chat-eval: $(STAMP) ## The chat suite on the starter catalog, then the intent model's k-fold report
-	$(BIN)/smartlib chat-eval
+chat-eval: $(STAMP) ## The chat suite (bench/; ARGS="--home DIR --failures" for an ingested catalog), then the intent model's k-fold report
+	PYTHONPATH=bench $(BIN)/python -m smartlib_bench.chat_suite $(ARGS)
 	$(BIN)/smartlib chat-eval --intents
 
 ingest-10k: $(STAMP) ## Load ../shared/data/goodreads_best_books_10k.csv (override with DATA=path)

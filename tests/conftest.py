@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,6 +58,31 @@ def starter_sqlite(tmp_path_factory, inference) -> Path:
     services = build_services(Settings(home=home), inference=inference)
     try:
         ingest_csv(services.catalog, starter_catalog_path(), progress=False)
+    finally:
+        services.close()
+    return home / "catalog.sqlite3"
+
+
+@pytest.fixture(scope="session")
+def catalog_10k(tmp_path_factory, inference) -> Path:
+    """A SQLite catalog with the 10k CSV ingested and embedded once per run (minutes on 2 cores);
+    tests copy it. SMARTLIB_10K_HOME may name a home where that was already done, to skip the
+    ingest locally. Skips only when the CSV is absent, so CI (which has ../shared) runs it."""
+    home = tmp_path_factory.mktemp("catalog_10k")
+    ingested = os.environ.get("SMARTLIB_10K_HOME", "")
+    if ingested:
+        source = Path(ingested) / "catalog.sqlite3"
+        if not source.is_file():
+            pytest.fail(f"SMARTLIB_10K_HOME={ingested} holds no catalog.sqlite3")
+        with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as src, sqlite3.connect(home / "catalog.sqlite3") as dst:
+            src.backup(dst)  # a consistent copy even with a write-ahead log beside it
+        return home / "catalog.sqlite3"
+    path = dataset_path()
+    if not path.is_file():
+        pytest.skip(f"the 10k CSV is not at {path}; put ../shared/data beside the repo or set SMARTLIB_DATA_DIR")
+    services = build_services(Settings(home=home), inference=inference)
+    try:
+        ingest_csv(services.catalog, path, progress=False)
     finally:
         services.close()
     return home / "catalog.sqlite3"

@@ -1,4 +1,4 @@
-"""Chat latency over the conversation suite (services/chat/suite), through real gRPC.
+"""Chat latency over the conversation suite (bench/smartlib_bench/chat_suite), through real gRPC.
 
 Every turn of every conversation the catalog can serve is sent on its own stream per session,
 one conversation at a time, so the figures are per-turn latency without queueing: time to the
@@ -14,7 +14,7 @@ import grpc
 import numpy as np
 
 from smartlib.v1 import chat_service_pb2 as pb, chat_service_pb2_grpc
-from smartlib_server.services.chat.suite import runner
+from smartlib_bench.chat_suite import runner
 
 
 def run(address: str, catalog: str) -> dict:

@@ -5,6 +5,8 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import os
+import subprocess
 import sys
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -109,15 +111,21 @@ class FreshReaders:
 
 
 def cmd_chat_eval(args: argparse.Namespace) -> int:
+    """The conversation suite, which lives in the checkout's bench/ (run, never imported: the
+    server does not depend on its own test material), or the intent model's k-fold report."""
     if args.intents or args.write_weights:
         from smartlib_server.services.chat.intent_training import main as intent_eval
 
         return intent_eval(write=args.write_weights)
-    from smartlib_server.services.chat.suite.__main__ import main as chat_eval
-
+    bench = Path(__file__).resolve().parents[2] / "bench"
+    if not (bench / "smartlib_bench" / "chat_suite").is_dir():
+        print("error: chat-eval runs the suite in bench/smartlib_bench/chat_suite, which only a source checkout has; "
+              "run `make chat-eval` there", file=sys.stderr)
+        return 2
     argv = [*(["--home", args.home] if args.home else []), *(["--failures"] if args.failures else []),
             *(["--json"] if args.json else []), *(["--only", args.only] if args.only else [])]
-    return chat_eval(argv)
+    path = os.pathsep.join(p for p in (str(bench), os.environ.get("PYTHONPATH", "")) if p)
+    return subprocess.call([sys.executable, "-m", "smartlib_bench.chat_suite", *argv], env={**os.environ, "PYTHONPATH": path})
 
 
 def build_parser() -> argparse.ArgumentParser:

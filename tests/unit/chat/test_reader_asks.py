@@ -176,7 +176,7 @@ def test_vague_asks_carry_no_topic_so_tastes_can_steer_them(text):
     ("better rated", "order"), ("more modern", "text"),
 ])
 def test_what_the_but_asks_to_change(modifier, kind):
-    from smartlib_server.services.chat.like_but import read_change
+    from smartlib_server.services.chat.handlers.like_but import read_change
 
     assert read_change(modifier, "en").kind == kind
 

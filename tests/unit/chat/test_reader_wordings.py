@@ -7,9 +7,9 @@ import pytest
 
 from smartlib_core.domain import Book
 from smartlib_server.services.chat import asks
-from smartlib_server.services.chat.follow_ups import pointed_at
+from smartlib_server.services.chat.handlers.follow_ups import pointed_at
+from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.intents import parse
-from smartlib_server.services.chat.like_but import read_change
 
 
 @pytest.mark.parametrize("folded, language, expected", [

@@ -12,7 +12,11 @@ from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.llm import LLMConfig, LLMPhraser
 from smartlib_server.services.chat.session import TurnInput
-from smartlib_server.services.chat.turns import ChatLimits, ChatService, limits_from_settings
+from smartlib_server.services.chat.turns import (
+    ChatLimits,
+    ChatService,
+    limits_from_settings,
+)
 from smartlib_server.services.recommend import RecommendService
 
 

@@ -12,34 +12,34 @@ import numpy as np
 
 from smartlib_core.domain import Book
 from smartlib_server.services.chat.lexicon import genre_label
-from smartlib_server.services.chat.wording import GENERIC_GENRES, Phrasebook, join, rating, title
+from smartlib_server.services.chat.wording import GENERIC_GENRES, Phrasebook, decimal, join, rating, title
 
-# theme -> (English label, Portuguese label, words that reveal it in a description)
-THEMES: dict[str, tuple[str, str, str]] = {
-    "politics": ("politics and power", "política e poder", r"politic\w*|power|throne|noble house|senate|rule[rs]?\b|govern\w*"),
-    "religion": ("religion and prophecy", "religião e profecia", r"religio\w*|prophe\w*|faith|god\b|gods\b|messiah|church"),
-    "ecology": ("ecology", "ecologia", r"ecolog\w*|environment\w*|nature\b"),
-    "empire": ("the rise and fall of empires", "ascensão e queda de impérios", r"empire|galactic|dynasty|civili[sz]ation"),
-    "science": ("science and reason", "ciência e razão", r"scien\w*|mathemati\w*|psychohistory|physics|experiment"),
-    "war": ("war", "guerra", r"\bwar\b|battle|army|soldier\w*|invasion"),
-    "family": ("family", "família", r"family|father|mother|sister|brother|aunt|uncle|daughter|\bson\b"),
-    "love": ("love", "amor", r"\blove|romance|marriage|heart\b"),
-    "friendship": ("friendship", "amizade", r"friend\w*"),
-    "coming_of_age": ("growing up", "amadurecimento", r"\bboy\b|\bgirl\b|young|school|birthday|teen\w*|orphan\w*"),
-    "magic": ("magic", "magia", r"magic\w*|wizard\w*|witch\w*|spell\w*|sorcer\w*"),
-    "quest": ("a quest or journey", "uma jornada", r"quest|journey|voyage|adventure"),
-    "survival": ("survival", "sobrevivência", r"surviv\w*|stranded|wilderness"),
-    "crime": ("crime and investigation", "crime e investigação", r"murder\w*|detective|crime\w*|killer|investigat\w*"),
-    "death": ("death and loss", "morte e perda", r"\bdeath|\bdead\b|\bdies?\b|grief|loss\b"),
-    "society": ("society and class", "sociedade e classes", r"society|class\b|dystop\w*|regime|totalitarian"),
-    "technology": ("technology and AI", "tecnologia e IA", r"robot\w*|machine\w*|computer\w*|artificial|android\w*|cyber\w*"),
-    "space": ("space and other worlds", "o espaço e outros mundos", r"planet\w*|galax\w*|spaceship|\bstars?\b|\bspace\b|alien\w*"),
-    "history": ("history", "história", r"histor\w*|century|ancient|medieval"),
-    "identity": ("identity", "identidade", r"identity|who (?:he|she|they) (?:really )?(?:is|are)|destiny"),
-    "good_evil": ("good against evil", "o bem contra o mal", r"\bevil\b|dark lord|villain"),
-    "humor": ("humour", "humor", r"comic\w*|funny|humou?r\w*|satir\w*|whimsical|lighthearted"),
+# theme -> the words that reveal it in a description; its name per language is message theme.<key>
+THEMES: dict[str, str] = {
+    "politics": r"politic\w*|power|throne|noble house|senate|rule[rs]?\b|govern\w*",
+    "religion": r"religio\w*|prophe\w*|faith|god\b|gods\b|messiah|church",
+    "ecology": r"ecolog\w*|environment\w*|nature\b",
+    "empire": r"empire|galactic|dynasty|civili[sz]ation",
+    "science": r"scien\w*|mathemati\w*|psychohistory|physics|experiment",
+    "war": r"\bwar\b|battle|army|soldier\w*|invasion",
+    "family": r"family|father|mother|sister|brother|aunt|uncle|daughter|\bson\b",
+    "love": r"\blove|romance|marriage|heart\b",
+    "friendship": r"friend\w*",
+    "coming_of_age": r"\bboy\b|\bgirl\b|young|school|birthday|teen\w*|orphan\w*",
+    "magic": r"magic\w*|wizard\w*|witch\w*|spell\w*|sorcer\w*",
+    "quest": r"quest|journey|voyage|adventure",
+    "survival": r"surviv\w*|stranded|wilderness",
+    "crime": r"murder\w*|detective|crime\w*|killer|investigat\w*",
+    "death": r"\bdeath|\bdead\b|\bdies?\b|grief|loss\b",
+    "society": r"society|class\b|dystop\w*|regime|totalitarian",
+    "technology": r"robot\w*|machine\w*|computer\w*|artificial|android\w*|cyber\w*",
+    "space": r"planet\w*|galax\w*|spaceship|\bstars?\b|\bspace\b|alien\w*",
+    "history": r"histor\w*|century|ancient|medieval",
+    "identity": r"identity|who (?:he|she|they) (?:really )?(?:is|are)|destiny",
+    "good_evil": r"\bevil\b|dark lord|villain",
+    "humor": r"comic\w*|funny|humou?r\w*|satir\w*|whimsical|lighthearted",
 }
-_PATTERNS = {key: re.compile(words, re.IGNORECASE) for key, (_, _, words) in THEMES.items()}
+_PATTERNS = {key: re.compile(words, re.IGNORECASE) for key, words in THEMES.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,67 +76,49 @@ def compare(a: Book, b: Book, vector_a: np.ndarray | None, vector_b: np.ndarray 
 def render(p: Phrasebook, c: Comparison) -> str:
     lang = p.language
     ta, tb = title(c.a), title(c.b)
-    none = "nenhum" if lang == "pt" else "none"
 
     def genre_names(names) -> str:
-        return join([genre_label(g, lang) for g in names], lang) or none
+        return join([genre_label(g, lang) for g in names], lang) or p.t("compare.none")
 
     def theme_names(keys) -> str:
-        return join([THEMES[k][1 if lang == "pt" else 0] for k in keys[:5]], lang) or none
+        return join([p.t(f"theme.{k}") for k in keys[:5]], lang) or p.t("compare.none")
 
     common_themes = [k for k in c.themes_a if k in c.themes_b]
-    lines = [p.say(f"{ta} vs {tb}, side by side:", f"{ta} x {tb}, lado a lado:")]
-    lines.append(p.say(f"- Authors: {join(c.a.authors, 'en')} / {join(c.b.authors, 'en')}",
-                       f"- Autores: {join(c.a.authors, 'pt')} / {join(c.b.authors, 'pt')}"))
-    lines.append(p.say(
-        f"- Genres in common: {genre_names(c.shared_genres)}. Only {ta}: {genre_names(c.only_a)}. Only {tb}: {genre_names(c.only_b)}.",
-        f"- Gêneros em comum: {genre_names(c.shared_genres)}. Só {ta}: {genre_names(c.only_a)}. Só {tb}: {genre_names(c.only_b)}.",
-    ))
-    lines.append(p.say(
-        f"- Themes (from the catalog descriptions): {ta}: {theme_names(c.themes_a)}; {tb}: {theme_names(c.themes_b)}."
-        + (f" Both touch on {theme_names(common_themes)}." if common_themes else ""),
-        f"- Temas (pelas descrições do catálogo): {ta}: {theme_names(c.themes_a)}; {tb}: {theme_names(c.themes_b)}."
-        + (f" Os dois tratam de {theme_names(common_themes)}." if common_themes else ""),
-    ))
-    lines.append(_ratings(p, c))
-    lines.append(p.say("- Length: the catalog has no page counts for these books, so I can't compare length.",
-                       "- Tamanho: o catálogo não tem o número de páginas destes livros, então não dá para comparar."))
-    series = [s for s in (_series(p, c.a), _series(p, c.b)) if s]
+    lines = [
+        p.t("compare.head", a=ta, b=tb),
+        p.t("compare.authors", a=join(c.a.authors, lang), b=join(c.b.authors, lang)),
+        p.t("compare.genres", shared=genre_names(c.shared_genres), a=ta, only_a=genre_names(c.only_a), b=tb, only_b=genre_names(c.only_b)),
+        p.t("compare.themes", a=ta, themes_a=theme_names(c.themes_a), b=tb, themes_b=theme_names(c.themes_b))
+        + (" " + p.t("compare.both", themes=theme_names(common_themes)) if common_themes else ""),
+        _ratings(p, c),
+        p.t("compare.length"),
+    ]
+    series = [p.t("compare.series_of", title=title(b), where=f" #{b.series_position}" if b.series_position else "", series=b.series_name)
+              for b in (c.a, c.b) if b.series_name]
     if series:
-        lines.append(p.say("- Series: ", "- Série: ") + "; ".join(series) + ".")
+        lines.append(p.t("compare.series", series="; ".join(series)))
     if c.similarity is not None:
-        closeness = _closeness(c.similarity, lang)
-        value = f"{c.similarity:.2f}"
-        lines.append(p.say(f"- How close: {closeness} (similarity {value} in the recommender's embedding).",
-                           f"- Proximidade: {closeness} (similaridade {value.replace('.', ',')} no embedding do recomendador)."))
+        lines.append(p.t("compare.closeness", how=p.t(f"compare.{_closeness(c.similarity)}"), value=decimal(c.similarity, lang)))
     return "\n".join(lines)
 
 
 def _ratings(p: Phrasebook, c: Comparison) -> str:
     ra, rb = rating(c.a, p.language), rating(c.b, p.language)
     if not (ra and rb):
-        return p.say("- Ratings: not known for both books.", "- Notas: não conhecidas para os dois livros.")
+        return p.t("compare.ratings_unknown")
     diff = c.a.avg_rating - c.b.avg_rating
     if abs(diff) < 0.05:
-        verdict = p.say("about the same", "praticamente iguais")
+        verdict = p.t("compare.rated_same")
     else:
-        higher = title(c.a) if diff > 0 else title(c.b)
-        verdict = p.say(f"{higher} is rated a little higher", f"{higher} tem nota um pouco maior")
-    return p.say(f"- Ratings: {ra} vs {rb} on average; {verdict}.", f"- Notas: {ra} x {rb} em média; {verdict}.")
+        verdict = p.t("compare.rated_higher", title=title(c.a) if diff > 0 else title(c.b))
+    return p.t("compare.ratings", a=ra, b=rb, verdict=verdict)
 
 
-def _series(p: Phrasebook, book: Book) -> str:
-    if not book.series_name:
-        return ""
-    where = f" #{book.series_position}" if book.series_position else ""
-    return p.say(f"{title(book)} is{where} in {book.series_name}", f"{title(book)} é o{where} de {book.series_name}")
-
-
-def _closeness(similarity: float, language: str) -> str:
+def _closeness(similarity: float) -> str:
     if similarity >= 0.7:
-        return "muito parecidos" if language == "pt" else "very similar"
+        return "very_similar"
     if similarity >= 0.45:
-        return "bastante parecidos" if language == "pt" else "fairly similar"
+        return "fairly_similar"
     if similarity >= 0.25:
-        return "com algo em comum" if language == "pt" else "somewhat related"
-    return "bem diferentes" if language == "pt" else "quite different"
+        return "somewhat_related"
+    return "quite_different"

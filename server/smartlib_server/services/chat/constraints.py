@@ -19,7 +19,8 @@ _NEGATIONS = frozenset(
     "remova remove exclua exclui excluir pula pule".split()
 )
 # Words allowed between the negation and the genre: "without any romance", "sem nada de romance".
-_BRIDGE = frozenset("any more of the a an with too much or nor be is are de do da dos das com muito muita mais ou nem seja sejam want quero like gosto "
+_BRIDGE = frozenset("any more of the a an with too much or nor be is are de do da dos das com muito muita mais ou nem seja sejam want que"
+                    "ro like gosto "
                     "os as o books livros those ones esses essas stuff kind type sort really sejam for pra para tipo genero".split())
 
 _SORTS: list[tuple[str, re.Pattern]] = [
@@ -28,10 +29,12 @@ _SORTS: list[tuple[str, re.Pattern]] = [
         r"mais (?:populares|popular|lidos|lidas|lido|lida|famosos|famosas|famoso|famosa|conhecidos|conhecidas|queridos)|"
         r"best known|well known)(?= |$)")),
     ("rating", re.compile(
-        r"(?:^| )(?:the )?(?:(?:best|top|highest|higher|better|most highly|highly|(?:really |very )?well)[ -]?(?:rated|reviewed|ranked|liked)|"
+        r"(?:^| )(?:the )?(?:(?:best|top|highest|higher|better|most highly|highly|(?:really |very )?well)[ -]?(?:rated|reviewed|ranked|li"
+        r"ked)|"
         r"(?:do |that )?(?:readers|people|critics) (?:rate|rated|like|love|liked|loved) (?:the )?(?:highest|most|best)|"
         r"rated (?:the )?highest|(?:with )?(?:the )?(?:highest|best|top) (?:ratings?|reviews|scores?)|critically acclaimed|acclaimed|"
-        r"(?:com )?(?:as |a )?(?:notas?|avaliac(?:ao|oes)) mais altas?|(?:que )?(?:os leitores|o pessoal|as pessoas) (?:mais )?(?:gostam|gostaram|amam|avaliam melhor)(?: mais)?|"
+        r"(?:com )?(?:as |a )?(?:notas?|avaliac(?:ao|oes)) mais altas?|(?:que )?(?:os leitores|o pessoal|as pessoas) (?:mais )?(?:gostam|"
+        r"gostaram|amam|avaliam melhor)(?: mais)?|"
         r"(?:the )?(?:\d+ )?(?:best|top|greatest|finest)(?: \d+)?|highest rating|best ratings?|"
         r"(?:mais )?bem (?:avaliados|avaliadas|avaliado|avaliada|cotados|cotadas)|melhor(?:es)? (?:avaliados|avaliadas|avaliado|avaliada)|"
         r"(?:com )?(?:as |a )?(?:melhores|maiores|melhor|maior) notas?|(?:com )?(?:a )?nota mais alta|melhores|melhor)(?= |$)")),

@@ -9,29 +9,19 @@ from __future__ import annotations
 import threading
 
 from smartlib_core.domain import Book
+from smartlib_core.text import fold
 from smartlib_server.services.chat import lexicon
 from smartlib_server.services.chat.language import is_function_word
 from smartlib_server.services.chat.wording import Phrasebook
-from smartlib_core.text import fold
 
 KNOWN_SHARE = 0.5  # of a message's topic words, the share the catalog must know
 
-_EXAMPLES_EN = ('"Books by Stephen King"', '"Something like The Hobbit but shorter"', '"Best rated science fiction"')
-_EXAMPLES_PT = ('"Livros do Stephen King"', '"Algo parecido com O Hobbit, mas mais curto"', '"Ficção científica mais bem avaliada"')
-
-
 def off_topic(p: Phrasebook) -> str:
-    return p.say(
-        "I can only help with books in the Smart Library catalog, so I can't answer that. You could ask me: " + ", ".join(_EXAMPLES_EN) + ".",
-        "Só consigo ajudar com livros do catálogo da Smart Library, então não sei responder isso. Você pode me pedir: " + ", ".join(_EXAMPLES_PT) + ".",
-    )
+    return p.t("fallback.off_topic")
 
 
 def not_understood(p: Phrasebook) -> str:
-    return p.say(
-        "Sorry, I didn't understand that. I can find books by author, genre, mood or a book you liked. Try: " + ", ".join(_EXAMPLES_EN) + ".",
-        "Desculpe, não entendi. Posso achar livros por autor, gênero, clima ou por um livro de que você gostou. Tente: " + ", ".join(_EXAMPLES_PT) + ".",
-    )
+    return p.t("fallback.not_understood")
 
 
 class Vocabulary:

@@ -14,8 +14,8 @@ import threading
 from collections.abc import Iterator
 
 from smartlib_core.domain import Book
-from smartlib_server.services.chat.session import Reply
 from smartlib_core.text import bare_title, fold
+from smartlib_server.services.chat.session import Reply
 
 MAX_TITLE_WORDS = 12
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")

@@ -9,8 +9,10 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from smartlib_server.services.chat import asks, constraints, lexicon
 from smartlib_core.text import fold
+from smartlib_server.services.chat import asks, constraints, lexicon
+from smartlib_server.services.chat.references import ordinal_of
+from smartlib_server.services.chat.request import Request
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,64 +38,64 @@ KINDS = (
     "series_next", "series_at", "like_but", "taste", "memory_show", "memory_forget", "off_topic", "refine",
 )
 
-_ORDINALS = {
-    "first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2, "third": 3, "3rd": 3, "three": 3,
-    "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5, "last": -1,
-    "primeiro": 1, "primeira": 1, "1o": 1, "1a": 1, "um": 1, "segundo": 2, "segunda": 2, "2o": 2, "2a": 2,
-    "dois": 2, "terceiro": 3, "terceira": 3, "3o": 3, "3a": 3, "tres": 3, "quarto": 4, "quarta": 4, "4o": 4,
-    "quatro": 4, "quinto": 5, "quinta": 5, "5o": 5, "cinco": 5, "ultimo": -1, "ultima": -1,
-}
-_ORDINAL_WORD = "|".join(sorted(map(re.escape, _ORDINALS), key=len, reverse=True))
-# "the second one", "number 2", "#2", "o segundo", "a segunda opcao", "o numero 2"
-_ORDINAL = re.compile(
-    rf"^(?:the |o |a |os |as |that |esse |essa )?(?:(?:number|numero|n) ?)?(?P<n>{_ORDINAL_WORD}|[1-9])"
-    r"(?: (?:one|book|livro|opcao|option|item|ones))?$"
-)
-_FOCUS = frozenset("it that that one this this one this book that book esse essa este esta isso isto ele ela esse livro este livro".split(" "))
-
 _GREET = re.compile(
-    r"^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|ola|oi|e ai|bom dia|boa tarde|boa noite|hola|how are you|how s it going|hows it going|tudo bem|como vai|como voce esta)"
+    r"^(hi|hello|hey|hiya|howdy|good (morning|afternoon|evening)|ola|oi|e ai|bom dia|boa tarde|boa noite|hola|how are you|how s it going|"
+    r"hows it going|tudo bem|como vai|como voce esta)"
     r"( there| again| everyone| de novo| novamente| tudo bem| tudo bom| como vai)?( smart library| agent| agente)?$"
 )
-_HELP = re.compile(r"^(help|ajuda|socorro|\?|what can you do|what do you do|how does this work|o que voce (sabe )?faz(er)?|como funciona|me ajuda|pode me ajudar|can you help( me)?|"
-                   r"who are you|what are you|tell me about yourself|introduce yourself|quem e voce|quem voce e|o que e voce|fale sobre voce|"
+_HELP = re.compile(r"^(help|ajuda|socorro|\?|what can you do|what do you do|how does this work|o que voce (sabe )?faz(er)?|como funciona|"
+                   r"me ajuda|pode me ajudar|can you help( me)?|"
+                   r"who are you|what are you|tell me about yourself|introduce yourself|quem e voce|quem voce e|o que e voce|fale sobre v"
+                   r"oce|"
                    r"se apresente|what can i ask( you)?|o que posso (te )?perguntar|o que voce pode fazer)$")
 _THANKS = re.compile(r"^(thanks?( you)?( so much| a lot)?|thx|cheers|great thanks|obrigad[oa]( mesmo)?|valeu|muito obrigad[oa]|"
-                     r"ok|okay|ok thanks|cool|great|nice|perfect|got it|sounds good|beleza|legal|otimo|perfeito|show|certo|entendi|ta bom)$")
+                     r"ok|okay|ok thanks|cool|great|nice|perfect|got it|sounds good|"
+                     r"beleza|legal|otimo|perfeito|show|certo|entendi|ta bom)$")
 _BYE = re.compile(r"^(bye|goodbye|see you|see ya|tchau|ate logo|ate mais|adeus)$")
 
 _COMPARE = [
-    re.compile(r"^(?:please |can you |could you |pode |poderia )?(?:compare|comparar|compara|contrast)(?: the books?| os livros| o livro)? (?P<x>.+)$"),
-    re.compile(r"^(?:what is the |whats the |qual e a |qual a )?(?:difference|diferenca|diferencas|differences) (?:between|entre) (?P<x>.+)$"),
+    re.compile(r"^(?:please |can you |could you |pode |poderia )?(?:compare|comparar|compara|contrast)(?: the books?| os livros| o livro)"
+               r"? (?P<x>.+)$"),
+    re.compile(r"^(?:what is the |whats the |qual e a |qual a )?(?:difference|diferenca|diferencas|differences) (?:between|entre) (?P<x>."
+               r"+)$"),
     re.compile(r"^(?P<x>.+? (?:vs|versus) .+?)(?: which is better| qual e melhor| qual o melhor)?$"),
 ]
 _SEPARATOR = re.compile(r" (?:and|with|to|vs|versus|e|com|x|against|contra) ")
 _SIMILAR = re.compile(
-    r"^(?:(?:can you |could you |please )?(?:recommend|suggest|give me|show me|find|find me|any|i want|i would like|id like)(?: some| me)? )?"
+    r"^(?:(?:can you |could you |please )?(?:recommend|suggest|give me|show me|find|find me|any|i want|i would like|id like)(?: some| me)"
+    r"? )?"
     r"(?:(?:me )?(?:recomende|recomenda|indique|indica|sugira|mostre|quero|queria|gostaria de|da|de|manda|traga|arruma)(?: me)? )?"
     r"(?:more |other |mais |outros )?(?:a |an |one |some |um |uma |algum |alguns |uns )?"
     r"(?:books?|novels?|something|anything|stuff|reads?|livros?|algo|alguma coisa|obras?|romances?|leituras?)? ?"
     r"(?:just |a bit |bem |um pouco )?"
-    r"(?:like|similar to|in the vein of|along the lines of|parecid[oa]s? com|semelhantes? a|similar(?:es)? a|como|tipo|no estilo de|na linha de) "
+    r"(?:like|similar to|in the vein of|along the lines of|parecid[oa]s? com|semelhantes? a|similar(?:es)? a|como|tipo|no estilo de|na li"
+    r"nha de) "
     r"(?P<x>.+)$"
 )
 # "what's similar to X", "tem algum livro parecido com X mas Y": a similarity phrase anywhere, after any lead-in
 _SIMILAR_LOOSE = re.compile(
     r"^(?:.* )?(?:similar to|in the vein of|along the lines of|(?:books?|novels?|something|anything|stuff|ones?|reads?) like|"
-    r"parecid[oa]s? com|semelhantes? a|similar(?:es)? a|no estilo de|na linha de|(?:algo|alguma coisa|livros?|uns|umas) (?:tipo|como)) (?P<x>.+)$")
-_SIMILAR_TAIL = re.compile(r"^(?:if i liked|since i liked|i liked|i loved|se eu gostei de|ja que gostei de|gostei de|adorei|amei) (?P<x>.+?) (?:what else(?: (?:should|could|can|would) i read)?|what next|what should i read( next)?|o que mais(?: (?:eu )?(?:devo|posso) ler)?|o que ler( agora| depois)?)$")
+    r"parecid[oa]s? com|semelhantes? a|similar(?:es)? a|no estilo de|na linha de|(?:algo|alguma coisa|livros?|uns|umas) (?:tipo|como)) (?"
+    r"P<x>.+)$")
+_SIMILAR_TAIL = re.compile(r"^(?:if i liked|since i liked|i liked|i loved|se eu gostei de|ja que gostei de|gostei de|adorei|amei) (?P<x>."
+                           r"+?) (?:what else(?: (?:should|could|can|would) i read)?|what next|what should i read( next)?|o que mais(?: ("
+                           r"?:eu )?(?:devo|posso) ler)?|o que ler( agora| depois)?)$")
 # "I loved The Name of the Wind, anything similar but shorter?", "Dune was great, got anything like it?",
 # "gostei muito do nome do vento, tem algo parecido porem de ficcao cientifica?": a liked book, then an ask for more like it.
 _LOVED_LEAD = re.compile(r"^(?:i (?:really |just |absolutely )?(?:loved|liked|enjoyed|adored|love|like|enjoy|devoured|finished)|"
-                         r"(?:eu )?(?:gostei (?:muito |demais |bastante )?(?:de|do|da|dos|das)|adorei|amei|curti|devorei|terminei|acabei de ler|li)) (?P<x>.+)$")
-_PRAISE = re.compile(r"^(?P<x>.+?) (?:was|is|were) (?:so |really |very |absolutely |just )?(?:great|amazing|awesome|good|incredible|fantastic|brilliant|"
+                         r"(?:eu )?(?:gostei (?:muito |demais |bastante )?(?:de|do|da|dos|das)|adorei|amei|curti|devorei|terminei|acabei "
+                         r"de ler|li)) (?P<x>.+)$")
+_PRAISE = re.compile(r"^(?P<x>.+?) (?:was|is|were) (?:so |really |very |absolutely |just )?(?:great|amazing|awesome|good|incredible|fanta"
+                     r"stic|brilliant|"
                      r"wonderful|excellent|perfect|fun|beautiful|my favou?rite(?: book)?)(?: (?P<rest>.+))?$|"
-                     r"^(?P<y>.+?) (?:foi|e|eh|era) (?:muito |super |bem |simplesmente )?(?:bom|boa|otimo|otima|incrivel|maravilhoso|maravilhosa|"
+                     r"^(?P<y>.+?) (?:foi|e|eh|era) (?:muito |super |bem |simplesmente )?(?:bom|boa|otimo|otima|incrivel|maravilhoso|mara"
+                     r"vilhosa|"
                      r"demais|sensacional|perfeito|perfeita|massa|top|lindo|linda|o meu favorito|meu favorito)(?: (?P<rest2>.+))?$")
 _MORE_LIKE_IT = re.compile(
     r"(?:^| )(?:(?:anything|something|books?|others?|more|one|ones|stuff|novels?) (?:similar|like (?:it|that|this|this one|that one))|"
     r"similar (?:books?|ones?|novels?|to (?:it|that|this))|like (?:it|that one|this one)|in the same vein|along (?:the same|those) lines|"
-    r"(?:algo|alguma coisa|algum|alguns|outros?|livros?|mais) (?:parecid[oa]s?|semelhantes?|similar(?:es)?|do tipo|nessa linha|na mesma linha|assim)|"
+    r"(?:algo|alguma coisa|algum|alguns|outros?|livros?|mais) (?:parecid[oa]s?|semelhantes?|similar(?:es)?|do tipo|nessa linha|na mesma l"
+    r"inha|assim)|"
     r"parecid[oa]s?(?: com (?:ele|ela|esse|essa|isso))?|semelhantes?|na mesma linha|nessa linha|do mesmo estilo|no mesmo estilo)(?: |$)")
 
 
@@ -123,9 +125,11 @@ def _liked_then_similar(folded: str) -> tuple[str, str] | None:
     return None
 
 
-_ASK_START = re.compile(r"^(?:(?:so |and |now |then |e |entao |agora )?(?:any|anything|something|some|got|do you have|have you got|can you|could you|"
+_ASK_START = re.compile(r"^(?:(?:so |and |now |then |e |entao |agora )?(?:any|anything|something|some|got|do you have|have you got|can yo"
+                        r"u|could you|"
                         r"recommend|suggest|what|whats|is there|are there|more|other|others|similar|books?|give me|show me|find me|"
-                        r"tem|teria|voce tem|voces tem|algo|alguma|algum|alguns|me indica|indica|recomenda|sugere|quero|queria|o que|mais|outros?|"
+                        r"tem|teria|voce tem|voces tem|algo|alguma|algum|alguns|me indica|indica|recomenda|sugere|quero|queria|o que|mais"
+                        r"|outros?|"
                         r"livros?|parecid|semelhante))")
 
 _ABOUT = [
@@ -140,12 +144,21 @@ _ABOUT = [
     re.compile(r"^(?:informacoes|detalhes|mais) (?:sobre|de) (?P<x>.+)$"),
     re.compile(r"^(?:and|what about|how about|e|e quanto a|e sobre|e o|e a) (?P<x>.+)$"),
 ]
-_LIKE = re.compile(r"^(?:i (?:really )?(?:liked|loved|enjoyed|like|love|adored)|(?:eu )?(?:gostei (?:muito )?(?:de|do|da)|adorei|amei|curti)) (?P<x>.+?)(?: a lot| so much| muito)?$")
-_DISLIKE = re.compile(r"^(?:i (?:didnt|did not|don t|dont|do not) (?:like|enjoy)|i (?:really )?(?:hated|disliked|hate|dislike|detest|cant stand|can t stand)|"
+_LIKE = re.compile(r"^(?:i (?:really )?(?:liked|loved|enjoyed|like|love|adored)|(?:eu )?(?:gostei (?:muito )?(?:de|do|da)|adorei|amei|cur"
+                   r"ti)) (?P<x>.+?)(?: a lot| so much| muito)?$")
+_DISLIKE = re.compile(r"^(?:i (?:didnt|did not|don t|dont|do not) (?:like|enjoy)|i (?:really )?(?:hated|disliked|hate|dislike|detest|cant"
+                      r" stand|can t stand)|"
                       r"(?:eu )?(?:nao gostei (?:de|do|da)|nao gosto (?:de|do|da)|odiei|detestei|odeio|detesto)) (?P<x>.+)$")
 
-_MORE = re.compile(r"^(?:(?:(?:show|give|send|get|find)(?: me)? |any |some |i want |id like |(?:do you )?(?:have|got) (?:any )?)?(?:a few |a couple |a couple of |some |any )?(?:more|others|another|another one|other ones|more please|more options|more books|more suggestions|more of (?:those|these|them)|more like (?:that|those|these)|anything else|what else|else)( please)?|(?:a few |some )more(?: please)?|(?:me )?(?:mostre |mostra |de |da |quero |manda |tem |teria |(?:voce |voces )?(?:tem|teria|teriam) )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais dessas|mais um|mais uma|mais alguns|mais algumas|mais uns|mais umas|mais outros|outras opcoes|outras sugestoes|mais alguma coisa|algo mais|mais coisa|mais coisas)(?: ai)?( por favor)?)$")
-_SHORTER = re.compile(r"(?:^| )(?:shorter|short one|short ones|quicker read|less long|something short|mais curt[oa]s?|menor(?:es)?|mais rapido de ler|algo curto|curtinho)(?: |$)")
+_MORE = re.compile(r"^(?:(?:(?:show|give|send|get|find)(?: me)? |any |some |i want |id like |(?:do you )?(?:have|got) (?:any )?)?(?:a few"
+                   r" |a couple |a couple of |some |any )?(?:more|others|another|another one|other ones|more please|more options|more boo"
+                   r"ks|more suggestions|more of (?:those|these|them)|more like (?:that|those|these)|anything else|what else|else)( pleas"
+                   r"e)?|(?:a few |some )more(?: please)?|(?:me )?(?:mostre |mostra |de |da |quero |manda |tem |teria |(?:voce |voces )?("
+                   r"?:tem|teria|teriam) )?(?:mais|outros|outras|outro|outra|mais opcoes|mais livros|mais sugestoes|mais desses|mais dess"
+                   r"as|mais um|mais uma|mais alguns|mais algumas|mais uns|mais umas|mais outros|outras opcoes|outras sugestoes|mais algu"
+                   r"ma coisa|algo mais|mais coisa|mais coisas)(?: ai)?( por favor)?)$")
+_SHORTER = re.compile(r"(?:^| )(?:shorter|short one|short ones|quicker read|less long|something short|mais curt[oa]s?|menor(?:es)?|mais r"
+                      r"apido de ler|algo curto|curtinho)(?: |$)")
 _WHY = re.compile(
     r"^(?:(?:and|but|so|ok|e|mas|entao|ta|tá) )?(?:why|how come|por que|porque|por qual motivo|por qual razao|pq)"
     r"(?: (?:did|do|would|have) you| (?:voce|voces))?"
@@ -169,8 +182,10 @@ _NOT_LIKE = re.compile(
 _RECOMMEND_WORDS = re.compile(
     r"(?:^| )(?:recommend|recommendation|recommendations|suggest|suggestion|suggestions|looking for|i want|i would like|id like|"
     r"in the mood for|give me|show me|any good|what should i read|books|novels|recomende|recomenda|recomendacao|recomendacoes|"
-    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que (?:eu )?(?:devo |posso |vou |deveria |poderia )?(?:ler|leio)|what (?:should|can|could|do|shall) i read|what to read|"
-    r"got (?:something|anything|any)|(?:something|anything) (?:good )?(?:for me )?to read|pick (?:something|anything|one|a book)|choose (?:something|a book)|"
+    r"indique|indica|sugira|sugestao|sugestoes|procuro|quero|queria|gostaria|livros|me da|o que (?:eu )?(?:devo |posso |vou |deveria |pod"
+    r"eria )?(?:ler|leio)|what (?:should|can|could|do|shall) i read|what to read|"
+    r"got (?:something|anything|any)|(?:something|anything) (?:good )?(?:for me )?to read|pick (?:something|anything|one|a book)|choose ("
+    r"?:something|a book)|"
     r"(?:need|want) (?:something|a book)|sugere|sugerir|manda|me manda|me indica|indicacao|indicacoes|dica|dicas|"
     r"(?:algo|alguma coisa|um livro) (?:bom )?(?:pra|para) (?:eu )?ler|tem (?:algo|alguma coisa|algum livro)|escolhe|escolha)(?: |$)"
 )
@@ -321,21 +336,9 @@ def split_pair(phrase: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
-def ordinal_of(phrase: str) -> int:
-    match = _ORDINAL.match(phrase.strip())
-    if not match:
-        return 0
-    word = match.group("n")
-    return int(word) if word.isdigit() else _ORDINALS[word]
-
-
-def is_focus(subject: str) -> bool:
-    """'it', 'that one', 'esse livro': the book the conversation is about."""
-    return subject in _FOCUS
-
-
 _TRAILING = re.compile(r"(?: please| por favor| then| entao| again| de novo| for me| pra mim| para mim)+$")
-_LEADING = re.compile(r"^(?:the book |the novel |the series |the author |o livro |a obra |a serie |a saga |o autor |a autora |os livros (?:de|do|da) |books by |livros (?:de|do|da) |book |novel |livro |obra |romance (?=\S+ \S))")
+_LEADING = re.compile(r"^(?:the book |the novel |the series |the author |o livro |a obra |a serie |a saga |o autor |a autora |os livros ("
+                      r"?:de|do|da) |books by |livros (?:de|do|da) |book |novel |livro |obra |romance (?=\S+ \S))")
 
 
 def _clean_subject(phrase: str) -> str:
@@ -363,3 +366,28 @@ def _looks_like_genre_request(phrase: str, language: str) -> bool:
 
 def _drop_phrase(folded: str, pattern: re.Pattern) -> str:
     return pattern.sub(" ", f" {folded} ").strip()
+
+
+# The parser's kinds as the handler table's labels (request.LABELS).
+_LABELS = {
+    "greet": "greet", "help": "help", "thanks": "thanks_bye", "bye": "thanks_bye", "about": "about_book",
+    "author_info": "who_wrote", "author": "author", "similar": "similar", "like_but": "similar", "recommend": "recommend",
+    "series": "series_order", "series_at": "series_order", "series_next": "series_next", "compare": "compare",
+    "more": "more", "pick": "pick", "why": "why", "not_like": "reject", "refine": "refine", "shorter": "refine",
+    "like": "taste_like", "dislike": "taste_dislike", "memory_show": "memory_show", "memory_forget": "memory_forget",
+    "off_topic": "off_topic", "unknown": "nonsense",
+}
+
+
+def to_request(intent: Intent) -> Request:
+    """The parser's output under the table's labels, with the same slots."""
+    kind = _LABELS.get(intent.kind, "")
+    if intent.kind == "taste":
+        kind = "taste_like" if intent.likes else "taste_dislike"
+    elif intent.kind == "recommend" and intent.sort == "rating" and not intent.likes:
+        kind = "best_rated"
+    fields = {f.name: getattr(intent, f.name) for f in dataclasses.fields(Request) if hasattr(intent, f.name)}
+    fields["kind"] = kind
+    if intent.kind == "shorter":
+        fields["modifier"] = "shorter"
+    return Request(**fields)

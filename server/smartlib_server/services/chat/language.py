@@ -9,8 +9,8 @@ import dataclasses
 import re
 
 from smartlib_core.errors import InvalidArgument
-from smartlib_server.services.chat import lexicon
 from smartlib_core.text import fold
+from smartlib_server.services.chat import lexicon
 
 LANGUAGES = ("en", "pt")
 

@@ -1,4 +1,5 @@
-"""Orders for "best rated" and "most popular" asks, and the tone of a book for "less dark".
+"""Orders for "best rated" and "most popular" asks, the tone of a book for "less dark", and its
+length for "shorter".
 
 Only catalog fields are used: average rating, number of ratings, list position, genres and
 the words of the description.
@@ -56,3 +57,13 @@ def darkness(book: Book) -> float:
     score = 2.0 * len(genres & DARK_GENRES) - 2.0 * len(genres & LIGHT_GENRES)
     text = book.description[:1500]
     return score + 0.5 * min(len(_DARK_WORDS.findall(text)), 6) - 0.5 * min(len(_LIGHT_WORDS.findall(text)), 6)
+
+
+SHORT_GENRES = frozenset({
+    "Picture Books", "Short Stories", "Novella", "Poetry", "Plays", "Childrens", "Comics", "Graphic Novels", "Essays",
+})
+
+
+def length_proxy(book: Book) -> tuple[int, int]:
+    """Smaller means shorter. No page counts in the catalog: genre labels first, then description length."""
+    return (0 if SHORT_GENRES & set(book.genres) else 1, len(book.description))

@@ -14,9 +14,9 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import OSA
 
 from smartlib_core.domain import Book
+from smartlib_core.text import bare_title, fold
 from smartlib_server.services.chat import lexicon
 from smartlib_server.services.serving_index import ServingIndex
-from smartlib_core.text import bare_title, fold
 
 FUZZY_MIN = 84.0  # whole-phrase similarity a typo may cost on longer phrases
 INSIDE_MIN = 90.0  # the same for a phrase found inside a longer title: one typo in about ten letters
@@ -89,7 +89,7 @@ class TitleResolver:
 
     def _fuzzy(self, needle: str, snap: _Snapshot, books: dict[str, Book]) -> Resolution:
         scored: dict[str, float] = {}
-        for title, score, i in process.extract(needle, snap.titles, scorer=_similarity, limit=20, score_cutoff=FUZZY_MIN):
+        for _title, score, i in process.extract(needle, snap.titles, scorer=_similarity, limit=20, score_cutoff=FUZZY_MIN):
             scored[snap.title_ids[i]] = max(scored.get(snap.title_ids[i], 0.0), score)
         # A phrase that starts a longer title ("the name" -> "The Name of the Wind"): a weaker match.
         if len(needle) >= 4:

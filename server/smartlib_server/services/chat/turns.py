@@ -14,9 +14,9 @@ from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import Executor
 from typing import Any, Union
 
-from smartlib_server import deadlines
 from smartlib_core.domain import Book
 from smartlib_core.errors import InvalidArgument
+from smartlib_server import deadlines
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.grounding import CatalogTitles, Grounding
 from smartlib_server.services.chat.language import normalise_hint

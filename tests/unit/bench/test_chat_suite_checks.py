@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from smartlib_bench.chat_suite import runner
+from smartlib_bench.chat_suite.checks import TurnView, check_turn
 from smartlib_core.domain import Book
 from smartlib_server.services.chat.session import Reply, TurnInput
-from smartlib_server.services.chat.suite import runner
-from smartlib_server.services.chat.suite.checks import TurnView, check_turn
 
 KING = Book("it", "It", ("Stephen King",), genres=("Horror",), avg_rating=4.2, num_ratings=900_000, list_rank=10)
 SHINING = Book("sh", "The Shining (The Shining, #1)", ("Stephen King",), genres=("Horror", "Fiction"), avg_rating=4.3,

@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from smartlib_core.domain import Book
-from smartlib_server.services.chat.session import Reply
 from smartlib_core.text import bare_title, fold
+from smartlib_server.services.chat.session import Reply
 
 
 class TurnView:

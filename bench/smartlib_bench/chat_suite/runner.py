@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 import yaml
 
+from smartlib_bench.chat_suite.checks import TurnView, check_turn
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.session import TurnInput
-from smartlib_server.services.chat.suite.checks import TurnView, check_turn
 
 SUITE_DIR = Path(__file__).resolve().parent
 CATEGORIES = ("author", "series", "like_but", "exclusion", "rating", "title", "compare", "disambiguation", "memory", "fallback",
@@ -42,6 +42,7 @@ class Outcome:
     conversation: Conversation
     failures: list[str]
     turn_seconds: list[float]
+    crashed: bool = False  # a turn raised: never excused by the known-failures list
 
     @property
     def passed(self) -> bool:
@@ -90,7 +91,7 @@ def run_conversation(agent: ChatAgent, conversation: Conversation) -> Outcome:
                 agent.commit(reply)
             except Exception as exc:  # noqa: BLE001 - a crash fails this conversation, not the run
                 failures.append(f"session {s + 1} turn {t + 1} ({turn['say']!r}): raised {type(exc).__name__}: {exc}")
-                return Outcome(conversation, failures, seconds)
+                return Outcome(conversation, failures, seconds, crashed=True)
             seconds.append(time.perf_counter() - started)
             view = TurnView(reply, agent.books, shown)
             for failure in check_turn(view, turn.get("expect") or {}, conversation.language):

@@ -1,4 +1,4 @@
-"""python -m smartlib_server.services.chat.suite [--home DIR] [--failures] [--json]
+"""PYTHONPATH=bench python -m smartlib_bench.chat_suite [--home DIR] [--failures] [--json] [--only PREFIX]
 
 Without --home the starter catalog is embedded into a temporary home first. With --home the
 catalog there is used as it is (e.g. a copy of an ingested 10k home); nothing is written to it
@@ -12,10 +12,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
+from smartlib_bench.chat_suite import runner
 from smartlib_core.domain import BookFilter
+from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
 from smartlib_server.services.chat.agent import ChatAgent
-from smartlib_server.services.chat.suite import runner
 
 
 def open_services(home: Path | None, scratch: Path):

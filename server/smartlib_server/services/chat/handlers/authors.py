@@ -1,0 +1,81 @@
+"""Authors: "who is Neil Gaiman", "who wrote Dune", and the list of an author's books. Every fact
+is a catalog field; the catalog has no biographies, and the answers say so instead of
+inventing them.
+"""
+from __future__ import annotations
+
+import re
+
+from smartlib_core.domain import Book
+from smartlib_server.services.chat import wording as w
+from smartlib_server.services.chat.handlers.books import act
+from smartlib_server.services.chat.references import SAME_AUTHOR, is_focus, ordinal_of
+from smartlib_server.services.chat.request import Request
+from smartlib_server.services.chat.resolver import Resolution
+from smartlib_server.services.chat.session import Draft
+from smartlib_server.services.chat.toolkit import Toolkit
+from smartlib_server.services.chat.wording import title
+
+
+def who_wrote(kit: Toolkit, ask: Request, out: Draft) -> None:
+    """An author's facts; for a book or a character ("who is Harry Potter"), the book's."""
+    p = out.p
+    found = resolve_author(kit, ask.subject)
+    if found.kind != "author":
+        other = kit.resolver.resolve(ask.subject)
+        if other.kind == "none":
+            out.text = w.not_found(p, ask.subject)
+        else:
+            act(kit, "about", other, ask.subject, out)
+        return
+    books = list(found.books)
+    best_known = books[:3]
+    top_rated = max(books, key=lambda b: (b.avg_rating, b.num_ratings))
+    genres = w.common_genres(books[:10], p.language)
+    listed = "\n".join(f"- {title(b)}" + stats(b, p.language) for b in best_known)
+    mostly = p.t("about.mostly", genres=genres) if genres else ""
+    facts = p.t("author.facts", author=found.name, count=w.count(len(books), p.language), mostly=mostly)
+    rated = p.t("author.highest_rated", title=title(top_rated), stats=stats(top_rated, p.language))
+    out.text = "\n\n".join([facts, f"{p.t('author.best_known')}\n{listed}", rated, p.t("author.no_biography")])
+    out.list_books(best_known, p.t("card.by", author=found.name))
+    out.focus = best_known[0].id
+
+
+def list_author(kit: Toolkit, found: Resolution, ask: Request, out: Draft) -> None:
+    """The books of a resolved author, best known (or as the ask orders) first, whatever the reader's genres."""
+    p = out.p
+    query = {"mode": "author", "author": found.name, "genres": [], "exclude_genres": list(ask.exclude), "seen": [], "sort": ask.sort}
+    items = kit.run(query, out, use_tastes=False)  # naming an author asks for their books, whatever the genre
+    total = len(found.books)
+    order = p.t({"rating": "order.rating", "popular": "order.popular"}.get(ask.sort, "order.best_known"))
+    left_out = p.t("author.leaving_out", genres=w.labels(ask.exclude, p.language)) if ask.exclude else ""
+    intro = p.t("author.list_one" if total == 1 else "author.list", count=w.count(total, p.language), author=found.name,
+                left_out=left_out, order=order)
+    out.text = w.recommendations(p, items, intro)
+    out.remember["mentioned_books"] = [b.id for b, _ in items[:1]]
+
+
+def resolve_author(kit: Toolkit, phrase: str) -> Resolution:
+    """An author by name, "the same author" (of the book in focus), or the author of a title;
+    otherwise whatever the phrase resolves to."""
+    phrase = re.sub(r"^(?:of|de|do|da|dos|das) ", "", phrase)  # "the author of Dune"
+    if SAME_AUTHOR.match(phrase) or is_focus(phrase):
+        focus = kit.books.get(kit.ctx.focus)
+        if focus is None and kit.ctx.shown:
+            focus = kit.books.get(kit.ctx.shown[0][0])
+        if focus is not None and focus.authors:
+            return kit.resolver.author(focus.authors[0])
+        return Resolution("none")
+    found = kit.resolver.author(phrase)
+    if found.kind == "author":
+        return found
+    other = kit.resolver.resolve(phrase)
+    if other.kind == "book" and ordinal_of(phrase) == 0:  # "more from the author of Dune"
+        return kit.resolver.author(other.book.authors[0]) if other.book.authors else other
+    return other
+
+
+def stats(book: Book, language: str) -> str:
+    """' (4.28★, 3,662,325 ratings)', or '' for a book without a rating."""
+    standing = w.standing(book, language)
+    return f" ({standing})" if standing else ""

@@ -1,0 +1,58 @@
+"""Choosing a book: "the second one" from the list on screen, or the answer to a question the
+agent asked ("which Hobbit did you mean?"), which then carries out the waiting action."""
+from __future__ import annotations
+
+from smartlib_core.domain import Book
+from smartlib_core.text import fold
+from smartlib_server.services.chat.handlers import compare, like_but
+from smartlib_server.services.chat.handlers.books import about, act
+from smartlib_server.services.chat.request import Request
+from smartlib_server.services.chat.resolver import Resolution
+from smartlib_server.services.chat.session import Draft
+from smartlib_server.services.chat.toolkit import Toolkit
+from smartlib_server.services.chat.wording import title
+
+
+def pick(kit: Toolkit, ask: Request, out: Draft) -> None:
+    """'The second one': the action a question was waiting for, else the book's facts."""
+    book = kit.shown_book(ask.ordinal)
+    if book is None:
+        out.text = out.p.t("pick.out_of_range")
+        return
+    resume(kit, book, out)
+
+
+def resume(kit: Toolkit, book: Book, out: Draft) -> None:
+    """Carries out the action the session's question was waiting for, with the book the reader chose."""
+    ctx = kit.ctx
+    pending = ctx.pending
+    if ctx.query and ctx.query.get("mode") == "choice":  # the options not chosen are not what the reader wants either
+        out.skip = [i for i, _ in ctx.shown if i != book.id]
+    if pending.startswith("like_but:"):
+        like_but.resume(kit, pending, book, out)
+        return
+    if pending.startswith("compare:"):
+        _, other_id, side = (pending.split(":") + [""])[:3]
+        other = kit.books.get(other_id)
+        if other is not None:
+            compare.compare_books(kit, *((book, other) if side == "a" else (other, book)), out)
+            return
+    if pending in ("similar", "like", "dislike"):
+        act(kit, pending, Resolution("book", (book,)), title(book), out)
+    else:
+        about(kit, Resolution("book", (book,)), out)
+
+
+def named_choice(kit: Toolkit, text: str) -> Book | None:
+    """The one book of the pending choice whose author or distinctive title word the reply names."""
+    words = set(fold(text).split()) - {"the", "one", "o", "a", "do", "da", "de", "by", "livro", "book"}
+    words |= {w[:-1] for w in words if w.endswith("s") and len(w) > 4}  # "Lukyanenko's" folds to "lukyanenkos"
+    choices = [kit.books[i] for i, _ in kit.ctx.shown if i in kit.books]
+    if not words or len(choices) < 2:
+        return None
+
+    def names(book: Book) -> set[str]:
+        return {part for author in book.authors for part in fold(author).split() if len(part) > 2}
+
+    hits = [b for b in choices if words & names(b)]
+    return hits[0] if len(hits) == 1 else None

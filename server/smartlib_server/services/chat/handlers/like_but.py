@@ -1,0 +1,156 @@
+"""'Something like X but Y': X's neighbours, filtered or re-ranked by what Y asks to change.
+
+Y may ask for a length ("shorter"), a tone ("less dark", "mais leve"), a genre ("but sci-fi",
+"mas de ficção científica"), an exclusion ("but no romance"), an order ("but better rated"), or
+another author. Anything else is read as a description and searched for among books sharing
+X's genres.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from smartlib_core.domain import Book
+from smartlib_core.text import bare_title, fold
+from smartlib_server.services.chat import constraints, lexicon, wording as w
+from smartlib_server.services.chat.handlers.books import act, similar_plain, target
+from smartlib_server.services.chat.ordering import darkness, length_proxy
+from smartlib_server.services.chat.request import Request
+from smartlib_server.services.chat.session import Draft
+from smartlib_server.services.chat.toolkit import Toolkit
+from smartlib_server.services.chat.wording import title
+
+POOL = 8  # neighbours fetched per book shown, before the change is applied
+
+_SHORTER = re.compile(r"(?:^| )(?:shorter|short|quicker|quick|less long|not as long|not so long|smaller|brief|briefer|fewer pages|less pa"
+                      r"ges|thinner|"
+                      r"mais curt[oa]s?|curt[oa]s?|curtinh[oa]s?|menor(?:es)?|menos long[oa]s?|mais rapid[oa]s?|menos paginas|mais fin[oa"
+                      r"]s?|"
+                      r"nao tao long[oa]s?|pequen[oa]s?|mais pequen[oa]s?)(?: |$)")
+_LIGHTER = re.compile(r"(?:^| )(?:(?:less|not as|not so|not that|not too|nothing as) (?:dark|grim|sad|violent|heavy|scary|serious|bleak|d"
+                      r"epressing|intense|creepy|gory|disturbing)|"
+                      r"(?:nao tao|nem tao|menos) (?:sombri[oa]s?|pesad[oa]s?|triste|tristes|violent[oa]s?|assustador(?:es|a)?|seri[oa]s?"
+                      r"|dark|denso|densa|intens[oa]s?|depressiv[oa]s?|deprimente)|"
+                      r"mais (?:levinho|levinha|tranquil[oa]s?|fofinho|otimista)|levinh[oa]s?|lighter|light|happier|happy|more (?:fun|che"
+                      r"erful|uplifting|hopeful|upbeat|lighthearted)|"
+                      r"funnier|cozier|cosier|feel good|cheerful|upbeat|uplifting|"
+                      r"menos (?:sombri[oa]s?|pesad[oa]s?|triste|tristes|violent[oa]s?|assustador(?:es|a)?|seri[oa]s?|dark)|mais (?:leve|"
+                      r"leves|alegre|alegres|divertid[oa]s?|engracad[oa]s?|otimista|fofo|fofos)|leve|leves|alegre)(?: |$)")
+_DARKER = re.compile(r"(?:^| )(?:darker|dark|grimmer|grittier|scarier|more (?:serious|dark|grim|violent|intense)|mais (?:sombri[oa]s?|pes"
+                     r"ad[oa]s?|dark|assustador(?:es|a)?|seri[oa]s?|intens[oa]s?)|sombri[oa]s?)(?: |$)")
+_OTHER_AUTHOR = re.compile(r"(?:^| )(?:(?:by |from )?(?:another|a different|other|different) (?:author|writer)s?|(?:not|nothing) (?:by|fr"
+                           r"om)(?= )|"
+                           r"(?:que )?nao (?:seja |sejam )?(?:escrit[oa]s? )?(?:por|do|da|de)(?= (?!ficcao|fantasia|terror|romance|mister"
+                           r"io))|"
+                           r"(?:de |por )?(?:outro|outra|outros|outras) (?:autor|autora|autores|escritor|escritora)(?:es)?|de autor(?:es)"
+                           r"? diferente(?:s)?)(?: |$)")
+
+
+@dataclasses.dataclass(frozen=True)
+class Change:
+    kind: str  # "shorter", "lighter", "darker", "other_author", "genre", "order" or "text"
+    include: tuple[str, ...] = ()  # catalog genres the books must have
+    exclude: tuple[str, ...] = ()
+    sort: str = ""
+    text: str = ""  # English words for a free-text change
+
+
+def read_change(modifier: str, language: str) -> Change:
+    folded = fold(modifier)
+    c = constraints.extract(folded, language)
+    include = tuple(dict.fromkeys(g for _, g in lexicon.genre_phrases(c.rest, language)))
+    if _SHORTER.search(folded):
+        return Change("shorter", include, c.exclude, c.sort)
+    if _OTHER_AUTHOR.search(folded):
+        return Change("other_author", include, c.exclude, c.sort)
+    if _LIGHTER.search(folded):
+        return Change("lighter", include, c.exclude, c.sort)
+    if _DARKER.search(folded):
+        return Change("darker", include, c.exclude, c.sort)
+    if include or c.exclude:
+        return Change("genre", include, c.exclude, c.sort)
+    if c.sort:
+        return Change("order", sort=c.sort)
+    return Change("text", text=lexicon.english_query(c.rest, language))
+
+
+def similar(kit: Toolkit, ask: Request, out: Draft) -> None:
+    """'Books like X', and 'like X but Y' when the ask says what should differ."""
+    if ask.modifier:
+        answer(kit, ask, out)
+    else:
+        similar_plain(kit, ask, out)
+
+
+def answer(kit: Toolkit, ask: Request, out: Draft) -> None:
+    p = out.p
+    found = target(kit, ask, out)
+    if found is None:
+        return
+    if found.kind in ("none", "ambiguous"):
+        act(kit, "similar", found, ask.subject, out)
+        out.pending = f"like_but:{ask.modifier}" if found.kind == "ambiguous" else out.pending
+        return
+    book = found.book if found.kind == "book" else found.books[0]
+    change = read_change(ask.modifier, p.language)
+    out.remember["liked"] = [book.id]
+    exclude = [*ask.exclude, *change.exclude]
+    if change.kind == "text":
+        text = " ".join([change.text, *[g for g in book.genres if g not in w.GENERIC_GENRES][:2]]).strip()
+        query = {"mode": "text", "text": text, "genres": [], "exclude_genres": exclude, "seen": [book.id]}
+        items = kit.run(query, out)
+    else:
+        query = {"mode": "similar", "book": book.id, "genres": list(change.include), "exclude_genres": exclude,
+                 "seen": [], "sort": change.sort or ask.sort}
+        pool = kit.run(query, out, k=kit.page * POOL, record=False, seed_genres=book.genres)
+        if not pool and change.include:  # no neighbour has the genre: search it with X's themes instead
+            query = {"mode": "text", "text": " ".join([*change.include, title(book)]), "genres": list(change.include),
+                     "exclude_genres": exclude, "seen": [book.id], "sort": change.sort}
+            pool = kit.run(query, out, k=kit.page * POOL, record=False)
+        items = _apply(change, book, pool)[: kit.page]
+        out.set_list(items, query)
+    out.focus = book.id
+    out.text = w.recommendations(p, items, _intro(p, book, change), _note(p, change))
+
+
+def _apply(change: Change, book: Book, pool: list[tuple[Book, str]]) -> list[tuple[Book, str]]:
+    if change.kind == "shorter":
+        limit = length_proxy(book)
+        return [item for item in pool if length_proxy(item[0]) < limit]
+    if change.kind == "lighter":
+        limit = darkness(book)
+        return [item for item in pool if darkness(item[0]) < limit]
+    if change.kind == "darker":
+        limit = darkness(book)
+        return [item for item in pool if darkness(item[0]) > limit]
+    if change.kind == "other_author":  # nor another edition of the same title (a graphic adaptation)
+        return [item for item in pool if not set(item[0].authors) & set(book.authors)
+                and fold(bare_title(item[0].title)) != fold(bare_title(book.title))]
+    return pool
+
+
+def _intro(p: w.Phrasebook, book: Book, change: Change) -> str:
+    if change.kind == "genre":
+        parts = [p.t("like_but.in", genres=w.labels(change.include, p.language)) if change.include else "",
+                 p.t("like_but.without", genres=w.labels(change.exclude, p.language)) if change.exclude else ""]
+        how = " ".join(x for x in parts if x)
+    elif change.kind in ("shorter", "lighter", "darker", "other_author", "order", "text"):
+        how = p.t(f"like_but.{change.kind}", text=change.text)
+    else:
+        how = ""
+    return p.t("like_but.intro", title=title(book), how=how)
+
+
+def _note(p: w.Phrasebook, change: Change) -> str:
+    if change.kind == "shorter":
+        return p.t("note.no_page_counts")
+    if change.kind in ("lighter", "darker"):
+        return p.t("note.tone")
+    return ""
+
+
+def resume(kit: Toolkit, pending: str, book: Book, out: Draft) -> None:
+    """Completes 'like X but Y' once the reader picked which X."""
+    modifier = pending.split(":", 1)[1]
+    kit = dataclasses.replace(kit, ctx=dataclasses.replace(kit.ctx, focus=book.id))
+    answer(kit, Request("similar", subject="it", modifier=modifier), out)

@@ -1,0 +1,161 @@
+"""Series: "Harry Potter in order", "what is the second Hunger Games book", "what comes after
+The Two Towers". Reading order comes from the catalog's series positions; novellas and box
+sets are counted apart.
+"""
+from __future__ import annotations
+
+from smartlib_core.domain import Book
+from smartlib_server.services.chat import wording as w
+from smartlib_server.services.chat.handlers.authors import list_author
+from smartlib_server.services.chat.handlers.books import act
+from smartlib_server.services.chat.references import is_focus
+from smartlib_server.services.chat.request import Request
+from smartlib_server.services.chat.resolver import Resolution
+from smartlib_server.services.chat.session import Draft
+from smartlib_server.services.chat.toolkit import Toolkit
+from smartlib_server.services.chat.wording import Phrasebook, title
+
+SERIES_LISTED = 15  # books named in a series answer; the rest are counted
+
+
+def series(kit: Toolkit, ask: Request, out: Draft) -> None:
+    """A series in reading order, or the book at one place in it ("the second Hunger Games book")."""
+    if ask.ordinal:
+        series_at(kit, ask, out)
+    else:
+        series_order(kit, ask, out)
+
+
+def series_order(kit: Toolkit, ask: Request, out: Draft) -> None:
+    found = kit.resolver.resolve(ask.subject)
+    if found.kind == "book" and found.book.series_name:
+        found = Resolution("series", tuple(kit.series_of(found.book)), found.book.series_name)
+    if found.kind == "series":
+        series_answer(found.name, list(found.books), out)
+    elif found.kind == "author":
+        list_author(kit, found, Request("author", subject=ask.subject), out)
+    elif found.kind == "ambiguous":
+        act(kit, "about", found, ask.subject, out)
+    elif found.kind == "book":
+        out.text = out.p.t("series.stands_alone", title=title(found.book))
+        out.list_books([found.book], out.p.t("card.asked_about"))
+    else:
+        out.text = w.not_found(out.p, ask.subject)
+
+
+def series_next(kit: Toolkit, ask: Request, out: Draft) -> None:
+    """'What comes after The Two Towers', 'what comes next after #2', 'qual vem depois?'."""
+    p = out.p
+    phrase = ask.subject
+    position = ask.ordinal if ask.ordinal > 0 else 0
+    current: Book | None = None
+    if phrase and not position and not is_focus(phrase):
+        found = kit.resolver.resolve(phrase)
+        if found.kind == "ambiguous":
+            act(kit, "about", found, phrase, out)
+            return
+        if found.kind == "series":
+            current = found.books[0] if found.books else None
+        elif found.kind == "book":
+            current = found.book
+        else:
+            out.text = w.not_found(p, phrase)
+            return
+    else:
+        current = kit.books.get(kit.ctx.focus)
+    if current is None or not current.series_name:
+        out.text = p.t("series.which")
+        return
+    books = main_entries(kit.series_of(current))
+    if position:  # "#2" of the series in focus
+        at = [b for b in books if _number(b) == position]
+        if not at:
+            out.text = p.t("series.no_such_book", position=position, series=current.series_name)
+            return
+        current = at[0]
+    later = [b for b in books if _number(b) > _number(current)]
+    out.focus = current.id
+    if not later:
+        out.text = p.t("series.last", title=title(current), series=current.series_name)
+        out.list_books([current], current.series_name)
+        return
+    nxt = later[0]
+    then = " " + p.t("series.then", title=title(later[1])) if len(later) > 1 else ""
+    out.text = p.t("series.after", title=title(current), position=current.series_position, next=w.byline(nxt, p.language),
+                   next_position=nxt.series_position, series=nxt.series_name, rated=_rated(p, nxt), then=then)
+    out.list_books([nxt], p.t("card.series_position", position=nxt.series_position, series=nxt.series_name))
+    out.focus = nxt.id
+
+
+def series_at(kit: Toolkit, ask: Request, out: Draft) -> None:
+    """'What is the second book in The Hunger Games?': the book at that place in reading order."""
+    p = out.p
+    found = kit.resolver.resolve(ask.subject)
+    if found.kind == "book" and found.book.series_name:
+        found = Resolution("series", tuple(kit.series_of(found.book)), found.book.series_name)
+    if found.kind != "series":
+        series_order(kit, ask, out)
+        return
+    books = main_entries(list(found.books))
+    if ask.ordinal < 0:  # "the last book": the highest number, not a prequel listed last
+        at = sorted(books, key=_number)[-1:]
+    else:
+        at = [b for b in books if _number(b) == ask.ordinal] or books[ask.ordinal - 1: ask.ordinal]
+    if not at:
+        out.text = p.t("series.no_such_book", position=ask.ordinal, series=found.name)
+        return
+    book = at[0]
+    out.text = p.t("series.at", position=book.series_position, series=found.name, book=w.byline(book, p.language), rated=_rated(p, book))
+    out.list_books([book], p.t("card.series_position", position=book.series_position, series=found.name))
+    out.focus = book.id
+
+
+def main_entries(books: list[Book]) -> list[Book]:
+    """The numbered books of a series in order, leaving out novellas (#2.5) and box sets (#1-3)."""
+    numbered = [b for b in books if _number(b) >= 0]
+    seen: set[int] = set()
+    ordered = []
+    for book in sorted(numbered, key=lambda b: (_number(b), -b.num_ratings, b.list_rank)):
+        if _number(book) not in seen:  # two editions of one volume: the better known one
+            seen.add(_number(book))
+            ordered.append(book)
+    # A #0 prequel read less than #1 was most likely written later and is read after the main
+    # run (The Ballad of Songbirds and Snakes); one read more is where readers start (The Hobbit).
+    if len(ordered) > 1 and _number(ordered[0]) == 0 and ordered[0].num_ratings < ordered[1].num_ratings:
+        ordered = [*ordered[1:], ordered[0]]
+    return ordered
+
+
+def series_answer(name: str, books: list[Book], out: Draft) -> None:
+    p = out.p
+    main = main_entries(books) or books
+    extra = len(books) - len(main)
+    authors = w.join(list(dict.fromkeys(a for b in main for a in b.authors[:1]))[:2], p.language)
+    lines = []
+    for i, b in enumerate(main[:SERIES_LISTED], 1):
+        facts = [x for x in (f"#{b.series_position}" if b.series_position else "", w.standing(b, p.language)) if x]
+        lines.append(f"{i}. {title(b)} ({', '.join(facts)})")
+    more = len(main) - SERIES_LISTED
+    if more > 0:
+        lines.append(p.t("series.and_more", count=more))
+    head = p.t("series.in_order", series=name, authors=authors, count=w.count(len(main), p.language))
+    tail = [p.t("series.companions", count=w.count(extra, p.language))] if extra > 0 else []
+    tail.append(p.t("series.follow_ups"))
+    out.text = "\n".join([head, *lines]) + "\n\n" + " ".join(tail)
+    listed = [b for b in main[:10] if _number(b) != 0 or b is main[0]]  # a prequel read later stays in the text
+    out.cards = [(b, p.t("card.series_position", position=b.series_position, series=name)) for b in listed]
+    out.shown = [[b.id, reason] for b, reason in out.cards]
+    out.focus = main[0].id if main else ""
+    out.pending = "about"
+
+
+def _number(book: Book) -> int:
+    """The whole-number position of a main entry; -1 for novellas, box sets and unnumbered books."""
+    position = book.series_position.strip()
+    return int(position) if position.isdigit() else -1
+
+
+def _rated(p: Phrasebook, book: Book) -> str:
+    """' Rated 4.28★, 3,662,325 ratings.' after a sentence naming the book, or ''."""
+    standing = w.standing(book, p.language)
+    return " " + p.t("series.rated", standing=standing) if standing else ""

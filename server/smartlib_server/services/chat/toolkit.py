@@ -1,0 +1,155 @@
+"""The toolkit a chat handler works with: the catalog as this turn sees it, the recommender, the
+title resolver, conversation memory, the reader's tastes and the session so far.
+
+The agent builds one Toolkit per turn and hands it to the handler the table names; handlers
+never reach back into the agent. `run` is the one way a handler gets a list of books: it
+leaves out what the reader has seen or dislikes, and orders or varies the list on request.
+"""
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+from typing import Any
+
+from smartlib_core.domain import Book, BookFilter
+from smartlib_server.adapters.memory.contract import ConversationMemory
+from smartlib_server.domain.profiles import UserProfile
+from smartlib_server.services.chat import fallback, ordering, wording as w
+from smartlib_server.services.chat.resolver import TitleResolver
+from smartlib_server.services.chat.session import Context, Draft, TurnInput
+from smartlib_server.services.chat.tastes import Tastes, combine, keep_out
+from smartlib_server.services.recommend import RecommendService
+from smartlib_server.services.serving_index import ServingState
+
+PAGE = 5  # books per list
+
+
+class GenreShelf:
+    """The catalog's genre names, lower-cased, rebuilt once per catalog version."""
+
+    def __init__(self) -> None:
+        self._cached: tuple[tuple[int, int, int], frozenset[str]] | None = None
+        self._lock = threading.Lock()
+
+    def has(self, books: dict[str, Book], version: int, genre: str) -> bool:
+        key = (id(books), version, len(books))
+        cached = self._cached
+        if cached is None or cached[0] != key:
+            with self._lock:
+                cached = (key, frozenset(g.lower() for b in list(books.values()) for g in b.genres))
+                self._cached = cached
+        return genre.lower() in cached[1]
+
+
+@dataclasses.dataclass
+class Toolkit:
+    recommend: RecommendService
+    memory: ConversationMemory
+    resolver: TitleResolver
+    vocabulary: fallback.Vocabulary
+    shelf: GenreShelf
+    state: ServingState  # one serving state per turn: a hot swap mid-turn cannot mix two catalogs in one answer
+    ctx: Context
+    turn: TurnInput
+    page: int = PAGE
+
+    # -- the catalog ----------------------------------------------------------------------------
+    @property
+    def books(self) -> dict[str, Book]:
+        return self.state.books
+
+    @property
+    def version(self) -> int:
+        return self.recommend.index.version
+
+    def series_of(self, book: Book) -> list[Book]:
+        if not book.series_name:
+            return []
+        return [b for b in self.books.values() if b.series_name == book.series_name]
+
+    def has_genre(self, genre: str) -> bool:
+        return self.shelf.has(self.books, self.version, genre)
+
+    def readable(self, text: str) -> bool:
+        """Whether free text reads like a description of books the catalog could match."""
+        return self.vocabulary.readable(text, self.books, self.version)
+
+    def shown_book(self, ordinal: int) -> Book | None:
+        """The book at a 1-based position of the last list (-1: the last one)."""
+        shown = self.ctx.shown
+        if not shown:
+            return None
+        position = ordinal - 1 if ordinal > 0 else len(shown) - 1
+        if not 0 <= position < len(shown):
+            return None
+        return self.books.get(shown[position][0])
+
+    # -- the reader -----------------------------------------------------------------------------
+    def profile(self) -> UserProfile:
+        return self.memory.profile(self.turn.user_id) if self.turn.user_id else UserProfile("anonymous")
+
+    def tastes(self) -> Tastes:
+        """What the reader likes and dislikes: their profile plus this session's statements."""
+        return combine(self.profile(), self.ctx)
+
+    # -- lists ----------------------------------------------------------------------------------
+    def run(self, query: dict[str, Any], out: Draft, k: int | None = None, record: bool = True,
+            *, surprise: bool = False, use_tastes: bool = True, seed_genres: tuple[str, ...] = ()) -> list[tuple[Book, str]]:
+        """The books for a query, leaving out books seen or disliked and genres excluded or disliked
+        (a disliked genre stays in when the ask names it, or the book it starts from has it)."""
+        k = min(k or self.page, self.recommend.max_k)
+        query.setdefault("exclude_genres", [])
+        taste = self.tastes() if use_tastes else Tastes()
+        if use_tastes and query.get("mode") != "author":
+            query["exclude_genres"] = keep_out(query, taste, seed_genres)
+        filt = BookFilter(
+            include_genres=frozenset(g.lower() for g in query.get("genres", [])),
+            exclude_genres=frozenset(g.lower() for g in query.get("exclude_genres", [])),
+            exclude_ids=frozenset([*query.get("seen", []), *taste.disliked_books, *out.skip]),
+        )
+        sort = query.get("sort", "")
+        if query["mode"] in ("popular", "ranked", "author"):
+            items = self._from_catalog(query, filt, sort, k * 4 if surprise else k, out)
+        else:
+            fetch = min(k * 4 if (sort or surprise) else k, self.recommend.max_k)
+            if query["mode"] == "similar":
+                result = self.recommend.similar_books(query["book"], fetch, None, filt)
+            else:
+                result = self.recommend.search_by_text(query["text"], fetch, None, filt)
+            items = [(item.book, item.reason) for item in result.items]
+            out.approach = result.approach.value
+            if sort:
+                order = {b.id: i for i, b in enumerate(ordering.order([b for b, _ in items], sort))}
+                items.sort(key=lambda item: order[item[0].id])
+        if surprise and len(items) > k:  # a different handful each time, still from the best matches
+            rng = random.Random(f"{self.turn.session_id}:{self.turn.seed}:{self.turn.text}")
+            items = sorted(rng.sample(items, k), key=items.index)
+        items = items[:k]
+        if record:
+            out.set_list(items, query)
+        return items
+
+    def _from_catalog(self, query: dict[str, Any], filt: BookFilter, sort: str, n: int, out: Draft) -> list[tuple[Book, str]]:
+        """An author's books, the best rated, or the best loved: ordered from catalog fields."""
+        if query["mode"] == "author":
+            pool = [b for b in self.resolver.author(query["author"]).books if filt.accepts(b)]
+            ordered = ordering.order(pool, sort) if sort else pool
+        elif query["mode"] == "popular" and not sort:
+            pool = [b for b in list(self.books.values()) if filt.accepts(b)]
+            ordered = sorted(pool, key=lambda b: (b.list_rank < 0, b.list_rank, -b.avg_rating))
+        else:
+            pool = [b for b in list(self.books.values()) if filt.accepts(b)]
+            ordered = ordering.order(pool, sort or "popular")
+        return [(b, self._ranked_reason(b, query, out)) for b in ordered[:n]]
+
+    @staticmethod
+    def _ranked_reason(book: Book, query: dict[str, Any], out: Draft) -> str:
+        p = out.p
+        if query["mode"] == "author":
+            return w.series_note(book, p.language) or w.genres(book, p.language, 2)
+        if query["mode"] == "popular" and not query.get("sort"):
+            return p.t("reason.best_loved")
+        if book.num_ratings:
+            return p.t("reason.rated_by", count=w.number(book.num_ratings, p.language))
+        return p.t("reason.best_rated")
