@@ -17,6 +17,8 @@ from smartlib_server.adapters.memory.in_process import InProcessConversationMemo
 from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.session import TurnInput
 
+WIDTH = 160  # characters of an answer line shown: catalog descriptions are cut, not copied whole
+
 # skill -> (English sessions, Portuguese sessions); a session is a list of reader turns.
 SKILLS: dict[str, tuple[list[list[str]], list[list[str]]]] = {
     "An author's books": ([["got any Le Guin lying around?"]], [["tem algo da Agatha Christie que preste?"]]),
@@ -45,7 +47,7 @@ def transcript(agent: ChatAgent, sessions: list[list[str]], lines: int) -> str:
         for text in session:
             reply = agent.prepare(TurnInput(session_id, text, user, seed="docs"))
             agent.commit(reply)
-            body = reply.text.splitlines()
+            body = [line if len(line) <= WIDTH else line[:WIDTH] + "…" for line in reply.text.splitlines()]
             shown = body[:lines] + (["…"] if len(body) > lines else [])
             out.append(f"> **{text}**\n\n```\n" + "\n".join(shown) + "\n```\n")
     return "\n".join(out)

@@ -49,3 +49,17 @@ def test_a_message_fills_its_placeholders_and_refuses_a_missing_one():
         p.t("taste.liked_book")
     variants = {Phrasebook("en", str(seed)).t("more.intro") for seed in range(20)}
     assert variants == set(messages.catalog("en")["more.intro"])
+
+
+@pytest.mark.parametrize("english, portuguese", [
+    ("matches your words", "combina com as suas palavras"),
+    ("matches your words and close to your description (Fantasy)",
+     "combina com as suas palavras e próximo do que você descreveu (fantasia)"),
+    ("matches Science Fiction, Fantasy", "combina com ficção científica, fantasia"),
+    ("same author: Andy Weir", "mesmo autor: Andy Weir"),
+])
+def test_the_recommenders_reasons_read_in_portuguese(english, portuguese):
+    from smartlib_server.services.chat.wording import reason
+
+    assert reason(english, "pt") == portuguese
+    assert reason(english, "en") == english
