@@ -191,13 +191,18 @@ class MiniLMTextEncoder:
         if not texts:
             return
         tokens = model.tokenizer(texts, truncation=True, max_length=limit or model.max_seq_length)["input_ids"]
-        lengths = np.array([len(ids) for ids in tokens])
-        order = np.argsort(lengths, kind="stable")
-        start = 0
-        while start < len(order):
-            end = start + 1
-            while (end < len(order) and end - start < self.batch_size
-                   and (end - start + 1) * lengths[order[end]] <= self.token_budget):
-                end += 1
-            yield order[start:end]
-            start = end
+        yield from token_batches([len(ids) for ids in tokens], self.batch_size, self.token_budget)
+
+
+def token_batches(lengths: Sequence[int], batch_size: int, token_budget: int) -> Iterator[np.ndarray]:
+    """Positions per forward pass, shortest first: at most `batch_size` texts and `token_budget`
+    padded tokens each (a batch pads to its last, longest text; a text over budget rides alone)."""
+    lengths = np.asarray(lengths)
+    order = np.argsort(lengths, kind="stable")
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while end < len(order) and end - start < batch_size and (end - start + 1) * lengths[order[end]] <= token_budget:
+            end += 1
+        yield order[start:end]
+        start = end

@@ -69,3 +69,15 @@ def respond(context: Any, size: int, outputs: dict[int, bytes], errors: dict[int
             context.set_response_status(400, message, idx)
             responses.append(error_response(message))
     return responses
+
+
+def handler_runtime(options: dict, model_dir: str) -> tuple[str, str, int]:
+    """(runtime, export cache, threads) for a handler: the model config's `handler:` options
+    first, then SMARTLIB_RUNTIME and SMARTLIB_HOME as the server reads them; exports are cached
+    beside the model when no home is set."""
+    import os
+
+    name = str(options.get("runtime") or os.environ.get("SMARTLIB_RUNTIME") or "torch")
+    home = os.environ.get("SMARTLIB_HOME")
+    cache = str(options.get("compiled_dir") or (os.path.join(home, "compiled") if home else os.path.join(model_dir, "compiled")))
+    return name, cache, int(options.get("runtime_threads", 1))

@@ -1,7 +1,7 @@
 """TorchServe handler: book field records or query texts -> 2688-d vectors.
 
-It calls the very functions the in-process path uses (smartlib_core.embedding), so both tiers
-produce the same vectors from the same code.
+It calls the very functions the in-process path uses (smartlib_core.embedding and
+smartlib_core.runtime), so both tiers produce the same vectors from the same code.
 """
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ import logging
 import os
 
 import numpy as np
-import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from smartlib_core.embedding import EMBEDDER_ID, MiniLMTextEncoder, assemble, query_vectors
+from smartlib_core import runtime
+from smartlib_core.embedding import EMBEDDER_ID, assemble, query_vectors
 from smartlib_core.torchserve_payload import parse_text_request, vectors_response
-from smartlib_handlers.batching import parse_batch, respond, start
+from smartlib_handlers.batching import handler_runtime, parse_batch, respond, start
 
 log = logging.getLogger(__name__)
 EMBEDDER_INFO_FILE = "embedder.json"  # written into the .mar by smartlib_training.mar_export
@@ -34,10 +34,12 @@ class SmartLibEmbeddingHandler(BaseHandler):
             if archived != EMBEDDER_ID:
                 # the archive was built for another field recipe; serving it would mix vector spaces
                 raise RuntimeError(f"archive is for embedder {archived!r}, installed code is {EMBEDDER_ID!r}")
-        self.text_encoder = MiniLMTextEncoder(batch_size=int(options.get("text_batch_size", 32)))
+        name, cache, threads = handler_runtime(options, model_dir)
+        self.text_encoder = runtime.text_encoder(name, cache, batch_size=int(options.get("text_batch_size", 32)),
+                                                 bf16=bool(options.get("bf16", False)), threads=threads)
         self.text_encoder(["warm up"])  # load the model now, not inside the first request's deadline
         self.initialized = True
-        log.info("embedder %s ready with %d torch threads", EMBEDDER_ID, torch.get_num_threads())
+        log.info("embedder %s ready on %s", EMBEDDER_ID, type(self.text_encoder).__name__)
 
     def preprocess(self, data):
         return parse_batch(data, parse_text_request)

@@ -9,12 +9,12 @@ import logging
 import os
 
 import numpy as np
-import torch
 from ts.torch_handler.base_handler import BaseHandler
 
+from smartlib_core import runtime
 from smartlib_core.encoder_model import INPUT_DIM, WEIGHTS_FILE, load_weights
 from smartlib_core.torchserve_payload import vectors_from_bytes, vectors_response
-from smartlib_handlers.batching import parse_batch, respond, start
+from smartlib_handlers.batching import handler_runtime, parse_batch, respond, start
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +23,15 @@ class SmartLibEncoderHandler(BaseHandler):
     """Each request is raw float32 rows of 2688; a dynamic batch runs as one forward pass."""
 
     def initialize(self, context):
-        _, model_dir = start(self, context)
+        options, model_dir = start(self, context)
         weights = self.manifest.get("model", {}).get("serializedFile") or WEIGHTS_FILE
         if not weights.endswith(".safetensors"):
             raise RuntimeError(f"refusing to load {weights!r}: only safetensors weights are accepted")
-        self.model = load_weights(os.path.join(model_dir, weights))
+        name, cache, threads = handler_runtime(options, model_dir)
+        self.model = runtime.compiled_encoder(name, cache, load_weights(os.path.join(model_dir, weights)),
+                                              threads=threads, bf16=bool(options.get("bf16", False)))
         self.initialized = True
-        log.info("encoder %s ready with %d torch threads", weights, torch.get_num_threads())
+        log.info("encoder %s ready on %s", weights, type(self.model).__name__)
 
     def preprocess(self, data):
         return parse_batch(data, lambda payload: vectors_from_bytes(payload, INPUT_DIM))

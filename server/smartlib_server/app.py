@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 import time
@@ -9,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from pathlib import Path
 
-from smartlib_core.embedding import EMBEDDER_ID, MiniLMTextEncoder
+from smartlib_core import runtime
+from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.cache import InProcessCache, RedisCache, redis_breaker, redis_client
 from smartlib_server.adapters.catalog_store import CatalogStore, open_store
@@ -154,10 +156,14 @@ class Services:
 
 def build_inference(settings: Settings, metrics: ServerMetrics) -> Inference:
     """In-process by default; TorchServe (with in-process fallback when enabled) by configuration."""
-    encoder = MiniLMTextEncoder(batch_size=settings.embed_batch_size, bf16=settings.embed_bf16)
-    # Queries get their own copy in bf16 weights when bf16 is on (core/smartlib_core/embedding.py).
-    queries = MiniLMTextEncoder.for_queries(settings.embed_batch_size) if settings.embed_bf16 else None
-    local = LocalInference(encoder, query_max_tokens=settings.query_max_tokens, query_encoder=queries)
+    encoder = runtime.text_encoder(settings.runtime, settings.home / "compiled", batch_size=settings.embed_batch_size,
+                                   bf16=settings.embed_bf16, threads=settings.runtime_threads)
+    # openvino/onnx: one model serves queries and books; torch: a bf16-weights copy for queries.
+    queries = runtime.query_encoder(encoder, settings.embed_batch_size)
+    compile_encoder = functools.partial(runtime.compiled_encoder, settings.runtime, settings.home / "compiled",
+                                        threads=settings.runtime_threads, bf16=settings.embed_bf16)
+    local = LocalInference(encoder, query_max_tokens=settings.query_max_tokens, query_encoder=queries,
+                           compile_encoder=compile_encoder)
     inner: Inference = local
     if settings.inference == "torchserve":
         from smartlib_server.adapters.torchserve_inference import TorchServeInference

@@ -39,6 +39,10 @@ class Settings:
     model_store: Path = Path("model_store")
     encoder_version: str = ""  # empty: the newest valid version in model_store/encoder
     inference: str = "local"  # local | torchserve
+    # The in-process runtime for MiniLM and the encoder (smartlib_core/runtime.py); torch is the
+    # reference and the fallback when the chosen runtime's package is missing.
+    runtime: str = "torch"  # torch | openvino | onnx (openvino becomes the default once measured on a quiet machine)
+    runtime_threads: int = 1  # threads per inference call with openvino/onnx: 1 held up best under load
     batch_max: int = 32  # query texts or 2688-d vectors per shared forward pass (books: 8x as many)
     # How long a batch waits for company. 0 by measurement (make bench's window sweep): batches
     # form anyway while one runs, and 1-5 ms bought no throughput but cost a lone query the wait.
@@ -228,6 +232,8 @@ RULES: dict[str, Rule] = {
     "encoder_version": Rule("empty or a version name from ListVersions (up to 128 characters, no '/')",
                             lambda v: not v or (len(v) <= 128 and "/" not in v and not v.startswith(".") and v.isprintable())),
     "inference": _one_of("local", "torchserve"),
+    "runtime": _one_of("openvino", "onnx", "torch"),
+    "runtime_threads": _between(1, 64),
     "batch_max": _between(1, 1024),
     "batch_wait_ms": _between(0, 100),
     "batch_queue": _between(1, 100_000),

@@ -95,5 +95,6 @@ def _variant(inner) -> str:
     encoder = getattr(local, "query_encoder", None)
     if encoder is None:
         return ""
-    return (f"bf16={getattr(encoder, 'bf16', False)},bf16_weights={getattr(encoder, 'bf16_weights', False)},"
+    return (f"runtime={getattr(encoder, 'variant', 'torch')},"
+            f"bf16={getattr(encoder, 'bf16', False)},bf16_weights={getattr(encoder, 'bf16_weights', False)},"
             f"max_tokens={getattr(local, 'query_max_tokens', 0)}")

@@ -1,12 +1,12 @@
 """Model inference behind one small interface: in-process (default) or TorchServe."""
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
 
-from smartlib_core.embedding import MiniLMTextEncoder, assemble, place_query
+from smartlib_core.embedding import TextEncoder, assemble, place_query
 
 
 class Inference(Protocol):
@@ -59,12 +59,14 @@ class LocalInference:
     backend = "local"
     fallback = None  # nothing behind in-process inference
 
-    def __init__(self, text_encoder: MiniLMTextEncoder, encoder=None, query_max_tokens: int = 0,
-                 query_encoder: MiniLMTextEncoder | None = None):
+    def __init__(self, text_encoder: TextEncoder, encoder=None, query_max_tokens: int = 0,
+                 query_encoder: TextEncoder | None = None, compile_encoder: Callable | None = None):
         self.text_encoder = text_encoder
         self.query_encoder = query_encoder or text_encoder  # queries may use their own (bf16 weights)
-        self.encoder = encoder  # smartlib_core.encoder_model.BookEncoder or None
+        self.encoder = encoder  # anything with BookEncoder's encode_numpy, or None
         self.query_max_tokens = query_max_tokens  # 0: the model's own limit; see config.py
+        # BookEncoder -> what serves it (smartlib_core.runtime.compiled_encoder); None: the model itself
+        self.compile_encoder = compile_encoder
 
     def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
         return assemble(records, self.text_encoder)
@@ -82,7 +84,8 @@ class LocalInference:
         return self.encoder.encode_numpy(vectors)
 
     def for_encoder(self, version: str, model) -> "LocalInference":
-        return LocalInference(self.text_encoder, model, self.query_max_tokens, self.query_encoder)
+        served = self.compile_encoder(model) if self.compile_encoder is not None and model is not None else model
+        return LocalInference(self.text_encoder, served, self.query_max_tokens, self.query_encoder, self.compile_encoder)
 
     def ready(self) -> bool:
         return True

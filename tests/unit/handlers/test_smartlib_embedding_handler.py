@@ -19,7 +19,7 @@ BOOKS = [
 @pytest.fixture
 def handler(tmp_path, make_context, text_encoder, monkeypatch):
     # reuse the session's loaded MiniLM instead of loading a second copy
-    monkeypatch.setattr(module, "MiniLMTextEncoder", lambda **kwargs: text_encoder)
+    monkeypatch.setattr(module.runtime, "text_encoder", lambda *args, **kwargs: text_encoder)
     (tmp_path / module.EMBEDDER_INFO_FILE).write_text(json.dumps({"embedder_id": EMBEDDER_ID}))
     context = make_context(tmp_path)
     h = module.SmartLibEmbeddingHandler()
@@ -55,7 +55,7 @@ def test_missing_fields_stay_zero_blocks(handler):
 
 
 def test_refuses_an_archive_built_for_another_embedder(tmp_path, make_context, text_encoder, monkeypatch):
-    monkeypatch.setattr(module, "MiniLMTextEncoder", lambda **kwargs: text_encoder)
+    monkeypatch.setattr(module.runtime, "text_encoder", lambda *args, **kwargs: text_encoder)
     (tmp_path / module.EMBEDDER_INFO_FILE).write_text(json.dumps({"embedder_id": "minilm-l6-v2/2688/v0"}))
     with pytest.raises(RuntimeError, match="installed code is"):
         module.SmartLibEmbeddingHandler().initialize(make_context(tmp_path))

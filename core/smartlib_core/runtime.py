@@ -1,0 +1,226 @@
+"""One inference runtime for MiniLM (queries and books) and the FINETUNED encoder.
+
+`openvino` (the one preferred), `onnx` (ONNX Runtime) or `torch`. Chosen by measurement under load
+(bench/smartlib_bench/runtime_probe.py, README "Performance"): with another process busy on
+both cores, torch's intra-op threads lose most of their time to each other, while OpenVINO with
+one thread and the bf16 precision hint kept its speed. Torch stays the reference the others are
+tested against, and the fallback: a runtime whose package is missing, or whose export fails,
+serves through torch with a warning.
+
+The non-torch runtimes run an ONNX export (runtime_export.py) cached under
+SMARTLIB_HOME/compiled (runtime_cache.py); a warm cache is served without importing torch.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from smartlib_core.embedding import BLOCK_DIM, MiniLMTextEncoder, model_path, token_batches
+from smartlib_core.runtime_cache import CompiledCache, cpu_features, model_digest
+from smartlib_core.runtime_export import EXPORT_RECIPE, export_encoder, export_minilm
+
+log = logging.getLogger(__name__)
+
+RUNTIMES = ("torch", "openvino", "onnx")
+PREFERRED_RUNTIME = "openvino"  # the runtime measured best under load; SMARTLIB_RUNTIME picks
+_MODULES = {"openvino": "openvino", "onnx": "onnxruntime"}
+MAX_TOKENS = 256  # all-MiniLM-L6-v2's own limit (sentence_bert_config.json)
+ONNX_FILE = "model.onnx"
+
+
+def available(name: str) -> bool:
+    return name == "torch" or importlib.util.find_spec(_MODULES[name]) is not None
+
+
+def resolve(name: str) -> str:
+    """`name` when its package is installed, else torch (logged once per call)."""
+    if name not in RUNTIMES:
+        raise ValueError(f"unknown runtime {name!r}: one of {', '.join(RUNTIMES)}")
+    if available(name):
+        return name
+    log.warning("inference runtime %s is not installed (%s); falling back to torch", name, _MODULES[name])
+    return "torch"
+
+
+def runtime_version(name: str) -> str:
+    from importlib.metadata import version
+
+    return version({"openvino": "openvino", "onnx": "onnxruntime", "torch": "torch"}[name])
+
+
+class Session:
+    """A loaded export: `run(inputs) -> first output`, callable from any thread."""
+
+    def __init__(self, runtime: str, onnx_path: Path, threads: int, bf16: bool) -> None:
+        self.runtime = runtime
+        self._local = threading.local()
+        if runtime == "openvino":
+            import openvino as ov
+
+            config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+                      "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}
+            core = ov.Core()
+            self._compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
+        else:
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+    def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        if self.runtime == "onnx":
+            return self._session.run(None, inputs)[0]
+        request = getattr(self._local, "request", None)
+        if request is None:  # an infer request is not thread-safe: one per calling thread
+            request = self._local.request = self._compiled.create_infer_request()
+        request.infer(inputs)
+        return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+
+
+def _fields(runtime: str, source: str, threads: int, bf16: bool) -> dict[str, str]:
+    return {"source": source, "recipe": EXPORT_RECIPE, "runtime": runtime, "version": runtime_version(runtime),
+            "cpu": cpu_features(), "threads": str(threads), "precision": "bf16" if bf16 else "f32"}
+
+
+class RuntimeTextEncoder:
+    """all-MiniLM-L6-v2 through a non-torch runtime; called like MiniLMTextEncoder.
+
+    The tokenizer is the model's own tokenizer.json (the `tokenizers` package, no torch),
+    texts are stripped as sentence-transformers strips them, batched shortest first by token
+    count, mean-pooled by the exported graph and normalised here in float32. `with_budget`
+    gives a view with another token budget over the same loaded model, so queries and books
+    share one copy.
+    """
+
+    def __init__(self, runtime: str, cache_root: Path, *, batch_size: int = 32, token_budget: int = 2048,
+                 threads: int = 1, bf16: bool = True, path: str | None = None) -> None:
+        self.runtime, self.cache_root, self.threads, self.bf16 = runtime, Path(cache_root), threads, bf16
+        self.batch_size, self.token_budget = batch_size, token_budget
+        self.bf16_weights = False  # torch's notion; kept so callers can describe any encoder alike
+        self._path = path
+        self._shared: dict = {}  # the session and tokenizers, shared with every with_budget view
+        self._lock = threading.Lock()
+
+    def with_budget(self, token_budget: int) -> "RuntimeTextEncoder":
+        view = RuntimeTextEncoder.__new__(RuntimeTextEncoder)
+        view.__dict__.update(self.__dict__)
+        view.token_budget = token_budget
+        return view
+
+    @property
+    def variant(self) -> str:
+        return f"{self.runtime}/{'bf16' if self.bf16 else 'f32'}"
+
+    def _load(self) -> Session:
+        with self._lock:
+            if "session" not in self._shared:
+                directory = Path(self._path or model_path())
+                fields = _fields(self.runtime, model_digest(_model_files(directory)), self.threads, self.bf16)
+                built = CompiledCache(self.cache_root).get_or_build(
+                    "minilm", fields, lambda temp: export_minilm(str(directory), temp / ONNX_FILE))
+                self._shared["session"] = Session(self.runtime, built / ONNX_FILE, self.threads, self.bf16)
+                self._shared["tokenizer_file"] = str(directory / "tokenizer.json")
+        return self._shared["session"]
+
+    def _tokenizer(self, limit: int):
+        """A tokenizer truncating at `limit`; one per limit, since truncation is its mutable state."""
+        from tokenizers import Tokenizer
+
+        with self._lock:
+            tokenizer = self._shared.get(limit)
+            if tokenizer is None:
+                tokenizer = Tokenizer.from_file(self._shared["tokenizer_file"])
+                tokenizer.no_padding()
+                tokenizer.enable_truncation(max_length=limit)
+                self._shared[limit] = tokenizer
+        return tokenizer
+
+    def __call__(self, texts: Sequence[str], max_tokens: int | None = None) -> np.ndarray:
+        """Unit vectors of `texts`; `max_tokens` truncates each below the model's own limit."""
+        session = self._load()
+        limit = min(max_tokens or MAX_TOKENS, MAX_TOKENS)
+        encodings = self._tokenizer(limit).encode_batch([str(t).strip() for t in texts])
+        out = np.zeros((len(encodings), BLOCK_DIM), dtype=np.float32)
+        for batch in token_batches([len(e.ids) for e in encodings], self.batch_size, self.token_budget):
+            width = max(len(encodings[i].ids) for i in batch)
+            ids = np.zeros((len(batch), width), dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, i in enumerate(batch):
+                ids[row, : len(encodings[i].ids)] = encodings[i].ids
+                mask[row, : len(encodings[i].ids)] = 1
+            pooled = session.run({"input_ids": ids, "attention_mask": mask}).astype(np.float32, copy=False)
+            out[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def _model_files(directory: Path) -> list[Path]:
+    return [p for p in directory.iterdir() if p.is_file() and p.suffix in (".json", ".safetensors", ".txt")]
+
+
+class RuntimeEncoder:
+    """A FINETUNED BookEncoder through a non-torch runtime; `encode_numpy` as BookEncoder's.
+
+    Keyed by a hash of the weights themselves, so a version loaded from anywhere (a local
+    archive, TorchServe's model directory) finds its export.
+    """
+
+    def __init__(self, runtime: str, cache_root: Path, model, *, threads: int = 1, bf16: bool = True) -> None:
+        fields = _fields(runtime, weights_digest(model), threads, bf16)
+        built = CompiledCache(Path(cache_root)).get_or_build("encoder", fields, lambda temp: export_encoder(model, temp / ONNX_FILE))
+        self.session = Session(runtime, built / ONNX_FILE, threads, bf16)
+
+    def encode_numpy(self, vectors: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        out = np.empty((len(vectors), 256), dtype=np.float32)
+        for start in range(0, len(vectors), batch_size):
+            encoded = self.session.run({"vectors": vectors[start : start + batch_size]})
+            norms = np.maximum(np.linalg.norm(encoded, axis=1, keepdims=True), 1e-12)
+            out[start : start + len(encoded)] = encoded / norms  # re-normalised in float32 after bf16
+        return out
+
+
+def weights_digest(model) -> str:
+    """sha256 over a torch module's state: names, shapes and bytes."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        array = tensor.detach().cpu().contiguous().numpy()
+        digest.update(f"{name}\0{array.dtype}\0{array.shape}\0".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def compiled_encoder(runtime: str, cache_root: Path, model, *, threads: int = 1, bf16: bool = True):
+    """`model` itself for torch, else its runtime export; torch too when the export fails."""
+    name = resolve(runtime)
+    if name == "torch":
+        return model
+    try:
+        return RuntimeEncoder(name, cache_root, model, threads=threads, bf16=bf16)
+    except Exception:  # a runtime that cannot take the graph must not take the encoder down
+        log.warning("the %s export of the encoder failed; serving it through torch", name, exc_info=True)
+        return model
+
+
+def text_encoder(runtime: str, cache_root: Path, *, batch_size: int = 32, bf16: bool = True, threads: int = 1,
+                 path: str | None = None):
+    """The books' text encoder for `runtime` (resolved: torch when the package is missing)."""
+    name = resolve(runtime)
+    if name == "torch":
+        return MiniLMTextEncoder(batch_size=batch_size, bf16=bf16, path=path)
+    return RuntimeTextEncoder(name, cache_root, batch_size=batch_size, threads=threads, bf16=bf16, path=path)
+
+
+def query_encoder(books, batch_size: int = 32, path: str | None = None):
+    """The query encoder beside `books`: a view of the same model where the runtime allows it;
+    with torch, a second copy in bf16 weights when books run bf16 (embedding.py says why)."""
+    if isinstance(books, RuntimeTextEncoder):
+        return books.with_budget(MiniLMTextEncoder.QUERY_TOKEN_BUDGET)
+    return MiniLMTextEncoder.for_queries(batch_size, path=path) if books.bf16 else None

@@ -1,0 +1,129 @@
+"""Exported models cached under SMARTLIB_HOME/compiled/, one directory per key.
+
+The key covers everything that changes what the runtime would run: the source model's bytes,
+the export recipe, the runtime and its version, the precision, the thread count and the CPU's
+feature flags (a bf16 plan made on a CPU with AVX-512 BF16 is not the plan for one without).
+A directory holds the exported files and a manifest with their sha256. A directory whose
+manifest is missing, unreadable, for another key, or whose files do not match it is deleted and
+built again: a corrupted or stale export is never served.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from smartlib_core.atomic import TEMP_PREFIX, fsync_dir
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+_digests: dict[tuple[str, int, int], str] = {}  # (path, size, mtime_ns) -> sha256, per process
+_lock = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def model_digest(files: Iterable[Path]) -> str:
+    """One hash over the named files' contents: the identity of a source model. Remembered per
+    process by path, size and mtime, since queries, books and each encoder version ask."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(p) for p in files):
+        stat = path.stat()
+        memo = (str(path), stat.st_size, stat.st_mtime_ns)
+        if memo not in _digests:
+            _digests[memo] = file_sha256(path)
+        digest.update(f"{path.name}\0{_digests[memo]}\0".encode())
+    return digest.hexdigest()
+
+
+def cpu_features() -> str:
+    """A short hash of the CPU's feature flags (Linux /proc/cpuinfo; the platform elsewhere)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = next((line.split(":", 1)[1] for line in handle if line.startswith("flags")), "")
+    except OSError:
+        import platform
+
+        flags = platform.processor() or platform.machine()
+    return hashlib.sha256(" ".join(sorted(flags.split())).encode()).hexdigest()[:16]
+
+
+def cache_key(fields: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:24]
+
+
+class CompiledCache:
+    """Directories of exported model files under `root`, each valid for exactly one key."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def get_or_build(self, name: str, fields: dict[str, str], build: Callable[[Path], None]) -> Path:
+        """The directory for `fields`, verified; `build(directory)` fills a new one when needed.
+
+        `build` writes its files into an empty temporary directory; the manifest is written
+        last and the directory renamed into place, so a crash mid-build leaves only a
+        temporary directory, which is never read.
+        """
+        key = cache_key(fields)
+        target = self.root / f"{name}-{key}"
+        with _lock:
+            if self.valid(target, fields):
+                return target
+            if target.exists():
+                log.warning("compiled model cache %s is stale or corrupted; rebuilding it", target)
+                shutil.rmtree(target, ignore_errors=True)
+            self.root.mkdir(parents=True, exist_ok=True)
+            temp = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{name}-", dir=self.root))
+            try:
+                build(temp)
+                files = {p.name: file_sha256(p) for p in sorted(temp.iterdir()) if p.is_file()}
+                (temp / MANIFEST).write_text(json.dumps({"key": fields, "files": files}, indent=1, sort_keys=True))
+                for path in temp.iterdir():
+                    _fsync(path)
+                try:
+                    os.replace(temp, target)
+                except OSError:  # another process built it first: keep theirs if it is good
+                    if not self.valid(target, fields):
+                        raise
+                    shutil.rmtree(temp, ignore_errors=True)
+                fsync_dir(self.root)
+            except BaseException:
+                shutil.rmtree(temp, ignore_errors=True)
+                raise
+            return target
+
+    @staticmethod
+    def valid(directory: Path, fields: dict[str, str]) -> bool:
+        """Whether `directory` holds a complete build for `fields` whose files match its manifest."""
+        try:
+            manifest = json.loads((directory / MANIFEST).read_text())
+            if manifest.get("key") != fields or not manifest.get("files"):
+                return False
+            present = {p.name for p in directory.iterdir() if p.is_file()} - {MANIFEST}
+            if present != set(manifest["files"]):
+                return False
+            return all(file_sha256(directory / n) == digest for n, digest in manifest["files"].items())
+        except (OSError, ValueError, TypeError, AttributeError):
+            return False
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

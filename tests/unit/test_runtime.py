@@ -1,0 +1,170 @@
+"""The inference runtime (smartlib_core.runtime): its vectors match the fp32 torch reference,
+a damaged or stale export is rebuilt and never served, and torch answers when it is missing."""
+from __future__ import annotations
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from smartlib_core import runtime
+from smartlib_core.encoder_model import BookEncoder
+from smartlib_core.runtime_cache import MANIFEST, CompiledCache
+
+BOUND = 0.999  # issue 25: cosine to the fp32 torch reference on every text
+TEXTS = [
+    "Dune",
+    "space opera about galactic empires",
+    "A desert planet, a noble family betrayed, and a boy who becomes a prophet. " * 20,  # cut at 256 tokens
+    "  Jane Austen  ",
+    "Ünïcode tïtle — with accents",
+    "livros de fantasia com dragões",
+    "epic fantasy with complex political intrigue, multiple points of view, morally grey characters",
+]
+INSTALLED = [name for name in ("openvino", "onnx") if runtime.available(name)]
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory):
+    return tmp_path_factory.mktemp("compiled")
+
+
+@pytest.fixture(scope="module")
+def encoder_model() -> BookEncoder:
+    torch.manual_seed(7)
+    return BookEncoder().eval()
+
+
+@pytest.mark.parametrize("name", INSTALLED)
+def test_minilm_vectors_match_the_fp32_reference(name, cache_root, text_encoder):
+    reference = text_encoder(TEXTS)
+    served = runtime.text_encoder(name, cache_root)
+    assert isinstance(served, runtime.RuntimeTextEncoder)
+    ours = served(TEXTS)
+    assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
+    assert (ours * reference).sum(axis=1).min() >= BOUND  # row i is text i, within the bound
+    # The query view shares the loaded model and honours the query token cap.
+    queries = runtime.query_encoder(served)
+    assert queries._shared is served._shared and queries.token_budget < served.token_budget
+    np.testing.assert_allclose(queries(TEXTS[:2], max_tokens=64), ours[:2], atol=2e-3)
+    assert served([]).shape == (0, 384)
+
+
+@pytest.mark.parametrize("name", INSTALLED)
+def test_encoder_vectors_match_the_torch_encoder(name, cache_root, encoder_model):
+    served = runtime.compiled_encoder(name, cache_root, encoder_model)
+    assert isinstance(served, runtime.RuntimeEncoder)
+    vectors = np.random.default_rng(3).standard_normal((64, 2688)).astype(np.float32)
+    cosines = (served.encode_numpy(vectors, batch_size=24) * encoder_model.encode_numpy(vectors)).sum(axis=1)
+    assert cosines.min() >= BOUND
+
+
+def _single_export(root):
+    exports = [p for p in root.iterdir() if p.name.startswith("encoder-")]
+    assert len(exports) == 1
+    return exports[0]
+
+
+@pytest.mark.skipif(not INSTALLED, reason="neither openvino nor onnxruntime is installed")
+@pytest.mark.parametrize("damage", ["corrupt", "truncate", "no manifest", "stale key"])
+def test_a_damaged_or_stale_export_is_rebuilt_never_served(damage, tmp_path, encoder_model, monkeypatch):
+    name = INSTALLED[0]
+    vectors = np.random.default_rng(5).standard_normal((8, 2688)).astype(np.float32)
+    good = runtime.compiled_encoder(name, tmp_path, encoder_model).encode_numpy(vectors)
+    directory = _single_export(tmp_path)
+    onnx = directory / runtime.ONNX_FILE
+    data = bytearray(onnx.read_bytes())
+    if damage == "corrupt":  # flip bytes in the middle of the weights: same size, still parses
+        data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+        onnx.write_bytes(bytes(data))
+    elif damage == "truncate":
+        onnx.write_bytes(bytes(data[: len(data) // 3]))
+    elif damage == "no manifest":  # a crash between the files and the manifest
+        (directory / MANIFEST).unlink()
+    else:  # the manifest names another key (written by an older build under this name)
+        manifest = json.loads((directory / MANIFEST).read_text())
+        manifest["key"]["version"] = "0.0.0"
+        (directory / MANIFEST).write_text(json.dumps(manifest))
+    built = []
+    original = runtime.export_encoder
+    monkeypatch.setattr(runtime, "export_encoder", lambda model, target: built.append(target) or original(model, target))
+    again = runtime.compiled_encoder(name, tmp_path, encoder_model).encode_numpy(vectors)
+    assert len(built) == 1  # rebuilt, not served as found
+    np.testing.assert_array_equal(again, good)
+    assert CompiledCache.valid(_single_export(tmp_path), json.loads((directory / MANIFEST).read_text())["key"])
+    runtime.compiled_encoder(name, tmp_path, encoder_model)
+    assert len(built) == 1  # a good export is served as found
+
+
+def test_a_new_key_builds_beside_the_old_one(tmp_path):
+    cache = CompiledCache(tmp_path)
+    calls = []
+
+    def build(directory):
+        calls.append(directory)
+        (directory / "model.bin").write_bytes(b"x" * 10)
+
+    first = cache.get_or_build("m", {"threads": "1"}, build)
+    assert cache.get_or_build("m", {"threads": "1"}, build) == first and len(calls) == 1
+    second = cache.get_or_build("m", {"threads": "2"}, build)
+    assert second != first and len(calls) == 2
+    (first / "extra.bin").write_bytes(b"planted")  # a file the manifest does not list
+    assert not CompiledCache.valid(first, {"threads": "1"})
+
+
+def test_a_failed_build_leaves_nothing_to_serve(tmp_path):
+    cache = CompiledCache(tmp_path)
+
+    def broken(directory):
+        (directory / "model.bin").write_bytes(b"half")
+        raise RuntimeError("export failed")
+
+    with pytest.raises(RuntimeError):
+        cache.get_or_build("m", {"k": "v"}, broken)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", ["openvino", "onnx"])
+def test_torch_serves_when_the_runtime_is_missing(name, monkeypatch, tmp_path, encoder_model):
+    monkeypatch.setitem(sys.modules, runtime._MODULES[name], None)  # as if not installed
+    assert runtime.resolve(name) == "torch"
+    books = runtime.text_encoder(name, tmp_path)
+    assert type(books).__name__ == "MiniLMTextEncoder"
+    assert runtime.query_encoder(books).bf16_weights  # torch's own query copy
+    assert runtime.compiled_encoder(name, tmp_path, encoder_model) is encoder_model
+    assert list(tmp_path.iterdir()) == []  # nothing exported
+
+
+def test_the_torch_encoder_serves_when_the_export_fails(monkeypatch, tmp_path, encoder_model):
+    def fail(model, target):
+        raise RuntimeError("unsupported operator")
+
+    monkeypatch.setattr(runtime, "export_encoder", fail)
+    name = INSTALLED[0] if INSTALLED else "openvino"
+    assert runtime.compiled_encoder(name, tmp_path, encoder_model) is encoder_model
+
+
+def test_an_unknown_runtime_is_refused():
+    with pytest.raises(ValueError, match="unknown runtime"):
+        runtime.resolve("tensorflow")
+
+
+@pytest.mark.parametrize("name", ["openvino", "onnx", "torch"])
+def test_the_server_builds_its_inference_on_the_configured_runtime(name, tmp_path):
+    from smartlib_server.app import build_inference
+    from smartlib_server.config import Settings
+    from smartlib_server.metrics import ServerMetrics
+
+    inference = build_inference(Settings(home=tmp_path, runtime=name), ServerMetrics())
+    try:
+        local = inference.inner
+        if runtime.resolve(name) == "torch":
+            assert type(local.text_encoder).__name__ == "MiniLMTextEncoder" and local.query_encoder.bf16_weights
+        else:  # one loaded model for books and queries, exports under SMARTLIB_HOME/compiled
+            assert local.text_encoder.runtime == name and local.query_encoder._shared is local.text_encoder._shared
+            assert local.text_encoder.cache_root == tmp_path / "compiled"
+        assert f"runtime={name}" in inference.cache.version  # cached query vectors name their runtime
+    finally:
+        inference.close()
