@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from smartlib_bench.chat_suite import known, runner
 from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
 from smartlib_server.app import build_services
@@ -46,6 +48,7 @@ def test_suite_passes_on_the_starter_catalog(starter_settings, inference):
     assert verdict.green, known.report(verdict)
 
 
+@pytest.mark.timeout(1800)  # the first 10k test of a run also waits for the catalog_10k ingest: minutes on 2 cores
 def test_suite_passes_on_the_10k_catalog(tmp_path, inference, catalog_10k):
     shutil.copy(catalog_10k, tmp_path / "catalog.sqlite3")  # loading writes derived files beside it
     services = build_services(Settings(home=tmp_path), inference=inference)
