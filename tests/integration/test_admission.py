@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import itertools
-import statistics
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,12 +28,22 @@ class GatedInference:
         self.gate.set()
         self.calls = 0
         self.seen_remaining: list[float | None] = []
+        self._lock = threading.Lock()
+        self.inside = 0
+        self.peak_inside = 0
 
     def embed_queries(self, texts):
-        self.calls += 1
+        with self._lock:
+            self.calls += 1
+            self.inside += 1
+            self.peak_inside = max(self.peak_inside, self.inside)
         self.seen_remaining.append(deadlines.remaining())
-        self.gate.wait(timeout=60)
-        return self._inner.embed_queries(texts)
+        try:
+            self.gate.wait(timeout=60)
+            return self._inner.embed_queries(texts)
+        finally:
+            with self._lock:
+                self.inside -= 1
 
     def embed_books(self, records):
         return self._inner.embed_books(records)
@@ -130,26 +139,20 @@ def test_services_see_the_callers_remaining_deadline(make_server, starter_settin
 WIRE_ROUNDING_S = 0.05
 
 
-def _p99(latencies: list[float]) -> float:
-    return statistics.quantiles(latencies, n=100)[98]
-
-
-def _hammer(address: str, clients: int, seconds: float) -> tuple[list[float], int]:
-    """Latencies of successful SearchByText calls and the count of shed ones."""
-    latencies: list[float] = []
-    shed = 0
+def _hammer(address: str, clients: int, seconds: float) -> tuple[int, int]:
+    """Counts of answered and shed SearchByText calls from `clients` callers that never pause."""
+    answered = shed = 0
     lock = threading.Lock()
     stop = time.monotonic() + seconds
 
     def client(n: int) -> None:
-        nonlocal shed
+        nonlocal answered, shed
         with grpc.insecure_channel(address) as channel:
             stub = recommend_service_pb2_grpc.RecommendServiceStub(channel)
             for i in itertools.count():
                 if time.monotonic() >= stop:
                     break
-                started = time.perf_counter()
-                try:  # a new query every time: the answer cache must not turn this into a cache benchmark
+                try:  # a new query every time, so each call reaches the model
                     stub.SearchByText(rs.SearchByTextRequest(query=f"dragons and magic {n}-{i}", k=5), timeout=30)
                 except grpc.RpcError as error:
                     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
@@ -158,22 +161,27 @@ def _hammer(address: str, clients: int, seconds: float) -> tuple[list[float], in
                     time.sleep(_retry_delay(error))  # a well-behaved client honours RetryInfo
                     continue
                 with lock:
-                    latencies.append(time.perf_counter() - started)
+                    answered += 1
 
     with ThreadPoolExecutor(clients) as pool:
         list(pool.map(client, range(clients)))
-    return latencies, shed
+    return answered, shed
 
 
-def test_admitted_calls_keep_a_bounded_p99_under_overload(make_server, starter_settings):
-    open_server = make_server(starter_settings)
-    open_latencies, _ = _hammer(open_server.address, clients=12, seconds=4)
+def test_overload_never_puts_more_calls_on_the_model_than_the_limit(make_server, starter_settings, inference):
+    # Latency under overload is a benchmark's business (timed asserts flaked in CI); what a test can
+    # pin down is the mechanism: with shedding, no more than max_concurrent calls reach the model.
+    open_model = GatedInference(inference)
+    open_server = make_server(starter_settings, inference_override=open_model)
+    _hammer(open_server.address, clients=12, seconds=3)
+    assert open_model.peak_inside > 2  # without admission, the overload does pile up on the model
+    admitted_model = GatedInference(inference)
     admission = AdmissionInterceptor(max_concurrent=2, max_streams=1)
-    shedding = make_server(starter_settings, interceptors=[admission])
-    admitted, shed = _hammer(shedding.address, clients=12, seconds=4)
-    assert shed > 0 and len(admitted) >= 10
-    # 12 callers on 2 cores: without shedding every call waits behind ~11 others; with it, behind ~1.
-    assert _p99(admitted) < _p99(open_latencies) / 2, (_p99(admitted), _p99(open_latencies))
+    shedding = make_server(starter_settings, interceptors=[admission], inference_override=admitted_model)
+    answered, shed = _hammer(shedding.address, clients=12, seconds=3)
+    assert shed > 0 and answered >= 10
+    assert admitted_model.peak_inside <= 2
+    assert admission.active == 0
 
 
 def test_deadline_helpers_follow_work_into_worker_threads():
