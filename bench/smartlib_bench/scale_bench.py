@@ -28,6 +28,7 @@ from tqdm import tqdm
 
 from smartlib_bench import machine
 from smartlib_core.embedding import normalise
+from smartlib_core.top_n import top_n
 from smartlib_server.vector_index import (
     AUTO_FLAT_MAX_BYTES,
     IVF_KMEANS_ITERATIONS,
@@ -126,9 +127,7 @@ def ground_truth(base: np.ndarray, queries: np.ndarray, progress: bool = False, 
     rows = []
     for start in tqdm(range(0, len(queries), batch), desc="ground truth", disable=not progress, leave=False):
         scores = queries[start : start + batch] @ base.T
-        top = np.argpartition(-scores, K - 1, axis=1)[:, :K]
-        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1)
-        rows.append(np.take_along_axis(top, order, axis=1))
+        rows.append(top_n(scores, K))
     return np.concatenate(rows)
 
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from smartlib_core.domain import Book
 from smartlib_core.text import split_series
+from smartlib_core.top_n import top_n
 
 K1 = 1.2
 B = 0.75
@@ -255,9 +256,7 @@ class LexicalIndex:
             if scores is None:
                 return []
             hit = np.flatnonzero(scores)
-            if len(hit) > n:
-                hit = hit[np.argpartition(-scores[hit], n - 1)[:n]]
-            hit = hit[np.argsort(-scores[hit], kind="stable")]
+            hit = hit[top_n(scores[hit], n)]  # ties by lower index, so by catalog row
             return [(self._ids[row], float(scores[row])) for row in hit.tolist()]
 
     def nbytes(self) -> int:

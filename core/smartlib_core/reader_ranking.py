@@ -25,6 +25,7 @@ import numpy as np
 
 from smartlib_core.domain import Book
 from smartlib_core.text import fold
+from smartlib_core.top_n import top_n
 
 FEATURES = (
     "similarity",  # cosine in the serving space
@@ -193,9 +194,7 @@ class SignalTable:
         columns = np.flatnonzero(self._profile[slot])  # only the query's shelves can score
         score = self._profile[:count, columns] @ self._profile[slot, columns]
         score += popularity_weight * (scalars[:, 0] / 7.0 - scalars[:, 2] / 4.0)
-        score[slot] = -np.inf
-        n = min(n, count - 1)
-        return np.argpartition(-score, n - 1)[:n]
+        return top_n(score, n, exclude=slot, ordered=False)
 
     def author_mates(self, slot: int) -> np.ndarray:
         mates = self._author_slots.get(self._authors[slot], ())

@@ -19,6 +19,7 @@ from smartlib_core.lexical import LexicalIndex
 from smartlib_core.popularity import popularity_priors
 from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_core.text_ranking import ShelfIndex, rank_text
+from smartlib_core.top_n import top_n
 from smartlib_training.behaviour import BehaviourQuery, Estimate, K, estimate, score_rankings
 from smartlib_training.reader_fit import Space, examples, fold_rankers, out_of_fold, signal_table
 
@@ -54,9 +55,7 @@ def behaviour_report(
         out = []
         for q in queries:
             sims = space.similarities(q.query) + weight * priors
-            sims[q.query] = -np.inf
-            top = np.argpartition(-sims, K)[:K]
-            out.append(top[np.argsort(-sims[top], kind="stable")].tolist())
+            out.append(top_n(sims, K, exclude=q.query).tolist())
         return out
 
     table = signal_table(books)
@@ -102,9 +101,7 @@ class TextCatalog:
 
     def cosine_top(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
         sims = self.raw_unit @ vector
-        n = min(n, len(sims))
-        top = np.argpartition(-sims, n - 1)[:n]
-        top = top[np.argsort(-sims[top], kind="stable")]
+        top = top_n(sims, n)
         return [(self.ids[i], float(sims[i])) for i in top.tolist()]
 
     def default(self, query: str, vector: np.ndarray, k: int = K, filt: BookFilter = BookFilter(), words: bool = True) -> list[str]:

@@ -14,6 +14,7 @@ import torch
 
 from smartlib_core.domain import Book
 from smartlib_core.reader_ranking import FEATURES, NEAREST, ReaderRanker, SignalTable, candidate_slots
+from smartlib_core.top_n import top_n
 from smartlib_training.behaviour import FOLDS, BehaviourQuery, folds
 
 EPOCHS = 300
@@ -41,10 +42,7 @@ class Space:
     def nearest(self, row: int, n: int = NEAREST) -> tuple[np.ndarray, np.ndarray]:
         """(rows, similarities to every book) with rows the top n other books."""
         sims = self.similarities(row)
-        mask = sims.copy()
-        mask[row] = -np.inf
-        n = min(n, len(sims) - 1)
-        return np.argpartition(-mask, n - 1)[:n], sims
+        return top_n(sims, n, exclude=row, ordered=False), sims
 
 
 def signal_table(books: Sequence[Book]) -> SignalTable:

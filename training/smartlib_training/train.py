@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 from smartlib_core.domain import Book
 from smartlib_core.embedding import BLOCK_DIM, BLOCKS, place_query
 from smartlib_core.encoder_model import INPUT_DIM, BookEncoder
+from smartlib_core.top_n import top_n
 from smartlib_training import ranking
 from smartlib_training.relations import author_disjoint_split, author_key, genre_profile, group_members, series_key
 
@@ -182,7 +183,7 @@ def _genre_neighbours(profile: np.ndarray, main: np.ndarray, params: TrainParams
         sims = profile[start : start + 1024] @ profile.T
         rows = np.arange(start, min(start + 1024, len(profile)))
         sims[np.arange(len(rows)), rows] = -1.0
-        top = np.argpartition(-sims, min(k, sims.shape[1] - 1), axis=1)[:, :k]
+        top = top_n(sims, k, ordered=False)
         for n, i in enumerate(rows):
             cand = top[n]
             s = sims[n, cand]
@@ -218,8 +219,7 @@ def _raw_neighbours(weighted: np.ndarray, k: int) -> list[np.ndarray]:
     for start in range(0, len(weighted), 1024):
         sims = weighted[start : start + 1024] @ weighted.T
         rows = np.arange(start, min(start + 1024, len(weighted)))
-        sims[np.arange(len(rows)), rows] = -np.inf
-        out.extend(np.argpartition(-sims, k - 1, axis=1)[:, :k])
+        out.extend(top_n(sims, k, exclude=rows, ordered=False))
     return out
 
 

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 from scipy import sparse
 
+from smartlib_core.top_n import top_n
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.domain.personalization import Interaction, InteractionKind
 
@@ -141,7 +142,7 @@ def _top_per_row(matrix: sparse.csr_matrix, k: int) -> sparse.csr_matrix:
         start, end = matrix.indptr[r], matrix.indptr[r + 1]
         row_data, row_idx = matrix.data[start:end], matrix.indices[start:end]
         if end - start > k:
-            keep = np.argpartition(-row_data, k)[:k]
+            keep = top_n(row_data, k, ordered=False)
             row_data, row_idx = row_data[keep], row_idx[keep]
         indices.append(row_idx)
         data.append(row_data)
