@@ -3,6 +3,17 @@
 Readers' co-reading lists lean towards popular books, and towards books about as popular as the
 one they started from, so both the ranking prior and the reader ranker's features start here.
 A book without any popularity data gets neutral values, never a penalty it cannot argue with.
+
+Two priors live here, on purpose:
+- `popularity_prior` is the *ranking prior*: fixed Goodreads-sized scales (list positions
+  0..9,999, 100 to 10M ratings), so a score added to a cosine (0.05 x prior in SimilarBooks and
+  text search) means the same in a 300-book and a 1M-book catalog, and a weight tuned once holds.
+- `catalog_popularity` is the *cold-start prior* of personalisation: scaled to the catalog at
+  hand (the last list position scores 0, one rating already counts), because there it orders
+  one catalog's books for a reader with no history, and `CatalogPriors` turns it into a
+  percentile before blending, so only its order inside the catalog matters.
+Folding them into one would move both the tuned SimilarBooks weights and the cold-start lists;
+no evaluation has measured that yet, so both stay, named for what they do.
 """
 from __future__ import annotations
 
@@ -20,12 +31,23 @@ _RATINGS_DECADES = 5.0
 
 @functools.lru_cache(maxsize=1 << 16)  # serving asks for the same books' priors on every request
 def popularity_prior(list_rank: int, num_ratings: int) -> float:
-    """A popularity score in [0, 1]; 0 when neither signal is known (list_rank < 0, num_ratings 0)."""
+    """The ranking prior, in [0, 1]; 0 when neither signal is known (list_rank < 0, num_ratings 0)."""
     parts = []
     if list_rank is not None and list_rank >= 0:
         parts.append(min(max(1.0 - math.log10(list_rank + 1) / _RANK_DECADES, 0.0), 1.0))
     if num_ratings and num_ratings > 0:
         parts.append(min(max((math.log10(num_ratings) - _RATINGS_FLOOR_LOG10) / _RATINGS_DECADES, 0.0), 1.0))
+    return sum(parts) / len(parts) if parts else 0.0
+
+
+def catalog_popularity(list_rank: int, num_ratings: int, catalog_size: int) -> float:
+    """The cold-start prior, in [0, 1]: the mean of the list position on a log scale relative to
+    `catalog_size` and log10 of the rating count over 7 decades; 0 when neither is known."""
+    parts = []
+    if list_rank >= 0 and catalog_size > 1:
+        parts.append(1.0 - math.log1p(list_rank) / math.log1p(catalog_size))
+    if num_ratings > 0:
+        parts.append(min(1.0, math.log10(1 + num_ratings) / 7.0))
     return sum(parts) / len(parts) if parts else 0.0
 
 

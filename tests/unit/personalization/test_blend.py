@@ -5,11 +5,12 @@ import pytest
 
 from smartlib_core.domain import BookFilter
 from smartlib_core.errors import InvalidArgument
+from smartlib_core.popularity import catalog_popularity
 from smartlib_server.domain.personalization import BlendWeights, Interaction, InteractionKind as K
 from smartlib_server.services.personalization.blend import PersonalRecommender, rank
 from smartlib_server.services.personalization.cf import CFModel, train
 from smartlib_server.services.personalization.experiments import ExperimentService
-from smartlib_server.services.personalization.popularity import CatalogPriors, popularity_prior
+from smartlib_server.services.personalization.popularity import CatalogPriors
 
 T = 1_780_000_000_000
 
@@ -30,7 +31,8 @@ def priors(catalog):
 def test_no_history_gives_the_most_popular_books(view, priors):
     items = rank([], 5, BookFilter(), view, CFModel.empty(), priors, BlendWeights())
     assert len(items) == 5
-    by_popularity = sorted(view.books, key=lambda b: -popularity_prior(view.books[b], len(view.books)))
+    size = len(view.books)
+    by_popularity = sorted(view.books, key=lambda b: -catalog_popularity(view.books[b].list_rank, view.books[b].num_ratings, size))
     assert [i.book.id for i in items] == by_popularity[:5]
     assert items[0].book.id == "fan-00"  # first in the list and in the top ratings tier
     assert all(i.reason == "popular with readers" for i in items)

@@ -1,7 +1,10 @@
-"""Cold-start signal: how popular each book is, overall and within the genres a user showed interest in."""
+"""Cold-start signal: how popular each book is, overall and within the genres a user showed interest in.
+
+The popularity itself is core's cold-start prior (`catalog_popularity`); core's module says why it
+is not the ranking prior SimilarBooks adds to a cosine.
+"""
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 
 import numpy as np
@@ -9,16 +12,7 @@ from scipy import sparse
 
 from smartlib_core.domain import Book
 from smartlib_core.genres import TASTE_GENERIC_KEYS as GENERIC_GENRES
-
-
-def popularity_prior(book: Book, catalog_size: int) -> float:
-    """In [0, 1]: the mean of the list position (log scale) and log10 of the rating count."""
-    parts = []
-    if book.list_rank >= 0 and catalog_size > 1:
-        parts.append(1.0 - math.log1p(book.list_rank) / math.log1p(catalog_size))
-    if book.num_ratings > 0:
-        parts.append(min(1.0, math.log10(1 + book.num_ratings) / 7.0))
-    return sum(parts) / len(parts) if parts else 0.0
+from smartlib_core.popularity import catalog_popularity
 
 
 def genre_weights(genres: Iterable[str]) -> dict[str, float]:
@@ -39,7 +33,9 @@ class CatalogPriors:
         self.ids = list(books)
         self.row = {b: i for i, b in enumerate(self.ids)}
         size = len(self.ids)
-        self.pop = np.array([popularity_prior(books[b], size) for b in self.ids], dtype=np.float32)
+        self.pop = np.array(
+            [catalog_popularity(books[b].list_rank, books[b].num_ratings, size) for b in self.ids], dtype=np.float32
+        )
         # Popularity as a percentile: scale-free, so a catalog whose priors bunch near 0.3 (no
         # rating counts) weighs content and CF the same way as one whose priors spread to 1.
         order = np.argsort(self.pop, kind="stable")
