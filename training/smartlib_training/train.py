@@ -264,9 +264,20 @@ def train_encoder(books: Sequence[Book], vectors: np.ndarray, params: TrainParam
     Returns:
         TrainResult with the model in eval mode, per-epoch losses and the split used.
     """
+    # torch's thread count is process-wide: left at params.threads it slowed whatever ran next in
+    # the process (the test session's 10k ingest ran on one core after a threads=1 training).
+    before = torch.get_num_threads()
+    torch.set_num_threads(params.threads)
+    try:
+        return _train(books, vectors, params, progress, train_idx)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _train(books: Sequence[Book], vectors: np.ndarray, params: TrainParams, progress: bool,
+           train_idx: np.ndarray | None) -> TrainResult:
     if len(books) != len(vectors) or vectors.shape[1:] != (INPUT_DIM,):
         raise ValueError(f"need one {INPUT_DIM}-d vector per book, got {vectors.shape} for {len(books)} books")
-    torch.set_num_threads(params.threads)
     torch.manual_seed(params.seed)
     rng = np.random.default_rng(params.seed)
     split_train, test_idx = author_disjoint_split(books, params.test_fraction, params.seed)

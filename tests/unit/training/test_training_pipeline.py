@@ -66,6 +66,25 @@ def test_rejects_misaligned_inputs(catalog):
         train_encoder(catalog.books[:10], catalog.vectors[:9], TINY, progress=False)
 
 
+def test_training_runs_on_its_threads_and_gives_the_process_its_own_back(catalog, monkeypatch):
+    # torch's thread count is process-wide: a training left at threads=1 made the test session's
+    # later 10k ingest run on one core. Whatever the process had before comes back, on success
+    # and on failure alike.
+    import torch
+
+    from smartlib_training import train
+
+    seen, real = [], train._train
+    monkeypatch.setattr(train, "_train", lambda *a: seen.append(torch.get_num_threads()) or real(*a))
+    before = torch.get_num_threads()
+    wanted = 1 if before > 1 else 2
+    train_encoder(catalog.books, catalog.vectors, dataclasses.replace(TINY, epochs=1, threads=wanted), progress=False)
+    assert seen == [wanted] and torch.get_num_threads() == before
+    with pytest.raises(ValueError):
+        train_encoder(catalog.books[:10], catalog.vectors[:9], dataclasses.replace(TINY, threads=wanted), progress=False)
+    assert torch.get_num_threads() == before
+
+
 @pytest.mark.parametrize("bad", [{"epochs": 0}, {"block_weights": (1.0, 1.0)}, {"test_fraction": 1.0}, {"temperature": 0.0}])
 def test_invalid_training_parameters_are_rejected(bad):
     with pytest.raises(ValueError, match="invalid training parameters"):
