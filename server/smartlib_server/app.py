@@ -22,6 +22,7 @@ from smartlib_server.adapters.memory.in_process import InProcessConversationMemo
 from smartlib_server.adapters.memory.redis_store import RedisConversationMemory
 from smartlib_server.config import Settings
 from smartlib_server.metrics import ServerMetrics
+from smartlib_server.periodic import PeriodicWorker
 from smartlib_server.services.admin import AdminService
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
@@ -60,6 +61,7 @@ class Services:
     admin: AdminService | None = None  # set by build_services: it needs `load` of this object
     warmer: RowWarmer | None = None  # None with SMARTLIB_WARM_ROWS=0
     _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+    _workers: list[PeriodicWorker] = dataclasses.field(default_factory=list)
 
     def load(self, reuse_derived: bool = True) -> None:
         """Builds the in-memory indexes from the store, with the encoder to serve (blocking);
@@ -113,36 +115,38 @@ class Services:
         self.metrics.set_index_sizes(sizes, nbytes)
         self.metrics.catalog_books.set(len(state.books))
 
-    def follow_changes(self, interval: float = 0.5) -> threading.Thread:
+    def follow_changes(self, interval: float = 0.5) -> PeriodicWorker:
         """Applies writes and activations made by other replicas that share the store.
 
         PostgreSQL NOTIFY wakes the loop at once; otherwise it polls every `interval`. Either way
         it re-reads the durable change log, so a missed notification only costs one interval.
+        A failed round (the store briefly down) is logged; the next round catches up.
         """
 
-        def loop() -> None:
-            while not self._stop.is_set():
-                self.store.wait_for_change(interval)
-                if self._stop.is_set() or not self.index.ready.is_set():
-                    continue
-                try:
-                    changed = self.index.catch_up()
-                    self.versions.follow_active()
-                    if self.personalization.eraser is not None:
-                        self.personalization.eraser.follow()  # ForgetUser run by another replica
-                    if changed:
-                        self.record_state()
-                    self.metrics.change_log_caught_up(self.index.version)  # its age is the replica's lag
-                except Exception:  # the store may be briefly down; the next round catches up
-                    log.warning("following catalog changes failed", exc_info=True)
+        def follow() -> None:
+            if not self.index.ready.is_set():
+                return
+            changed = self.index.catch_up()
+            self.versions.follow_active()
+            if self.personalization.eraser is not None:
+                self.personalization.eraser.follow()  # ForgetUser run by another replica
+            if changed:
+                self.record_state()
+            self.metrics.change_log_caught_up(self.index.version)  # its age is the replica's lag
 
-        thread = threading.Thread(target=loop, name="smartlib-change-follower", daemon=True)
-        thread.start()
-        self.metrics.watch_worker("change_follower", thread.is_alive)
-        return thread
+        worker = PeriodicWorker(follow, interval, "smartlib-change-follower", pause=self.store.wait_for_change,
+                                failed="following catalog changes failed")
+        self._workers.append(worker)
+        if self._stop.is_set():
+            worker.stop()
+        worker.start()
+        self.metrics.watch_worker("change_follower", worker.is_alive)
+        return worker
 
     def close(self) -> None:
         self._stop.set()
+        for worker in self._workers:
+            worker.stop(timeout=0)
         if self.warmer is not None:
             self.warmer.stop()
         self.inference.close()

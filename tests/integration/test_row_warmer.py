@@ -126,7 +126,7 @@ def test_the_warmer_stops_with_the_server(make_ranked):
     server.stop()
     assert not warmer.running
     assert not [t for t in threading.enumerate() if t.name == "smartlib-row-warmer" and t.is_alive()
-                and t is warmer._thread]
+                and t is warmer._worker.thread]
 
 
 def test_warm_rows_off_builds_nothing_ahead(make_ranked):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from smartlib_core import atomic
 from smartlib_core.domain import Book
 from smartlib_core.manifest import utc_now
 from smartlib_server.adapters.catalog_store import CatalogStore
+from smartlib_server.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def export_catalog_csv(store: CatalogStore, out_dir: Path, keep: int = 10) -> Pa
     return target
 
 
-class ExportScheduler:
+class ExportScheduler(PeriodicWorker):
     """Runs `job` every `interval_s` seconds on a daemon thread until stop().
 
     A failing run is logged and the schedule continues: one bad export must not end the
@@ -79,38 +79,7 @@ class ExportScheduler:
     """
 
     def __init__(self, job: Callable[[], object], interval_s: float, name: str = "catalog-export"):
-        if interval_s <= 0:
-            raise ValueError("interval_s must be positive")
-        self._job = job
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self.runs = 0
-        self.failures = 0
-
-    def start(self) -> "ExportScheduler":
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self._job()
-                self.runs += 1
-            except Exception:
-                self.failures += 1
-                log.exception("scheduled export failed; next try in %.0f s", self._interval)
-
-    def stop(self, timeout: float | None = None) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout)
-
-    def __enter__(self) -> "ExportScheduler":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        super().__init__(job, interval_s, name, failed="scheduled export failed", level=logging.ERROR)
 
 
 def scheduled_export(store: CatalogStore, out_dir: Path, interval_s: float, keep: int = 10) -> ExportScheduler:

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 
 from smartlib_core.domain import Book
+from smartlib_server.periodic import PeriodicWorker
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.vector_index import configure_faiss
 
@@ -79,33 +80,25 @@ class RowWarmer:
         self.poll_s = poll_s
         self._on_built = on_built or (lambda: None)
         self._on_pending = on_pending or (lambda n: None)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
+        self._worker = PeriodicWorker(self._round, poll_s, "smartlib-row-warmer", on_start=self._on_thread_start,
+                                      after_failure_s=1.0, failed="building reader rows ahead failed")
         self.progress = WarmProgress()
         self.rounds = 0  # times the thread has looked at the catalog; tests wait on it, not on sleeps
         self._clock = clock
         self._done = None  # (target, rows generation) of the last finished pass
+        self._seen, self._since = None, clock()  # the target last looked at, and since when
 
     def start(self) -> None:
-        """Starts the thread; a second call does nothing."""
-        with self._start_lock:
-            if self._thread is not None or self._stop.is_set():
-                return
-            self._thread = threading.Thread(target=self._run, name="smartlib-row-warmer", daemon=True)
-            self._thread.start()
+        """Starts the thread; a second call, or one after stop(), does nothing."""
+        self._worker.start()
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stops the thread and waits for it (one row at most, a few milliseconds)."""
-        with self._start_lock:
-            self._stop.set()
-            thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
+        self._worker.stop(timeout)
 
     @property
     def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
+        return self._worker.is_alive()
 
     def is_warm(self) -> bool:
         """Whether a finished pass covers the catalog version and index served now, and no row
@@ -122,30 +115,29 @@ class RowWarmer:
             return None
         return state.finetuned.index, version
 
-    def _run(self) -> None:
+    def _on_thread_start(self) -> None:
         _lower_priority()
         # OpenMP's thread count is per calling thread: without this, the first search here
         # starts a second OpenMP thread that spins between searches (8.6 s of CPU in 10 s).
         configure_faiss(1)
-        seen, since = None, self._clock()
-        while not self._stop.wait(self.poll_s):
-            try:
-                target = self._target()
-                now = self._clock()
-                if not _same(target, seen):
-                    seen, since = target, now  # something changed: wait for it to settle
-                    continue
-                if target is None or now - since < self.settle_s:
-                    continue
-                if self.is_warm():
-                    continue  # and no row was dropped since
-                if self._pass(target):
-                    self._done = target, self.recommend.rows.generation
-            except Exception:  # a pass must never kill the thread: the next round retries
-                log.warning("building reader rows ahead failed", exc_info=True)
-                self._stop.wait(1.0)
-            finally:
-                self.rounds += 1
+        self._seen, self._since = None, self._clock()
+
+    def _round(self) -> None:
+        """One look at the catalog; a failure is logged by the worker and retried a second later."""
+        try:
+            target = self._target()
+            now = self._clock()
+            if not _same(target, self._seen):
+                self._seen, self._since = target, now  # something changed: wait for it to settle
+                return
+            if target is None or now - self._since < self.settle_s:
+                return
+            if self.is_warm():
+                return  # and no row was dropped since
+            if self._pass(target):
+                self._done = target, self.recommend.rows.generation
+        finally:
+            self.rounds += 1
 
     def _pass(self, target) -> bool:
         """Builds the row of every book at `target`; False when stopped or the target moved."""
@@ -159,14 +151,14 @@ class RowWarmer:
         for position, book_id in enumerate(order):
             if position % 64 == 0:
                 self._on_pending(len(order) - position)
-            if self._stop.is_set() or not _same(self._target(), target):
+            if self._worker.stopping or not _same(self._target(), target):
                 return False  # the rows start afresh; the main loop waits for the catalog to settle
             began = time.perf_counter()
             if service.build_reader_row(book_id):
                 built += 1
                 self._on_built()
                 self.progress = WarmProgress(target[1], built, len(order))
-                self._stop.wait(pacer.pause(time.perf_counter() - began))  # 0 still lets other threads in
+                self._worker.sleep(pacer.pause(time.perf_counter() - began))  # 0 still lets other threads in
         seconds = time.perf_counter() - started
         self._on_pending(0)
         self.progress = WarmProgress(target[1], built, len(order), True, seconds)

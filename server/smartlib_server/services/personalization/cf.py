@@ -25,6 +25,7 @@ from scipy import sparse
 from smartlib_core.top_n import top_n
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.domain.personalization import Interaction, InteractionKind
+from smartlib_server.periodic import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,8 @@ class CFTrainer:
         self._pairs: dict[tuple[str, str], float] = {}
         self.erasures = 0  # users dropped since start: part of the model version after one
         self._lock = threading.Lock()
-        self._stop = threading.Event()
+        self._worker: PeriodicWorker | None = None
+        self._stopped = False
 
     def refresh(self) -> bool:
         """Applies new interactions and retrains if there were any. Returns True when it retrained."""
@@ -222,22 +224,20 @@ class CFTrainer:
         key = (event.user_id, event.book_id)
         self._pairs[key] = 0.0 if value == 0 else max(self._pairs.get(key, 0.0), value)
 
-    def start(self, interval_s: float) -> threading.Thread:
-        """Retrains every `interval_s` seconds when the log grew (writes from any replica count)."""
-
-        def loop() -> None:
-            while not self._stop.wait(interval_s):
-                try:
-                    self.refresh()
-                except Exception:  # the database may be briefly down; the next round catches up
-                    log.warning("CF retraining failed", exc_info=True)
-
-        thread = threading.Thread(target=loop, name="smartlib-cf-trainer", daemon=True)
-        thread.start()
-        return thread
+    def start(self, interval_s: float) -> PeriodicWorker:
+        """Retrains every `interval_s` seconds when the log grew (writes from any replica count).
+        A failed round (the database briefly down) is logged; the next one catches up."""
+        if self._worker is None:
+            self._worker = PeriodicWorker(self.refresh, interval_s, "smartlib-cf-trainer", failed="CF retraining failed")
+            if self._stopped:
+                self._worker.stop()  # stopped before it started: it never runs
+        return self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        """Ends the schedule without waiting for a retraining in progress."""
+        self._stopped = True
+        if self._worker is not None:
+            self._worker.stop(timeout=0)
 
 
 def normalise_scores(scores: Mapping[str, float]) -> dict[str, float]:

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import threading
 
 from smartlib_server.adapters.erasure_store import ErasureStore
 from smartlib_server.adapters.experiment_store import ExperimentStore
@@ -24,13 +23,10 @@ class Personalization:
     recommender: PersonalRecommender
     eraser: UserEraser | None = None  # ForgetUser; None when built without conversation memory
 
-    _thread: threading.Thread | None = None
-
     def start(self, cf_interval_s: float) -> None:
         """Trains CF from the stored log, then keeps it current in the background. Idempotent."""
         self.trainer.refresh()
-        if self._thread is None:
-            self._thread = self.trainer.start(cf_interval_s)
+        self.trainer.start(cf_interval_s)  # a second start keeps the first schedule
 
     def close(self) -> None:
         self.trainer.stop()
