@@ -97,7 +97,7 @@ def main() -> None:
             _train_encoder(services, settings.model_store, epochs=1 if args.smoke else None)
         server = BackgroundServer(settings, services)
         server.load()
-        print("building every book's reader row ahead (services/row_warmer.py) ...", flush=True)
+        print("building every book's reader row ahead (services/recommend/row_warmer.py) ...", flush=True)
         warm = _wait_for_rows(services)
         services.warm_up()  # as `smartlib serve` does before SERVING: no phase pays for loading MiniLM
         ids, matrix = services.store.load_vectors(EMBEDDER_ID)
@@ -246,7 +246,7 @@ def _index_memory(services) -> dict:
 
 
 def _similar_rows_memory(services, sample: int = 1000) -> dict:
-    """Traced bytes of the SimilarBooks rows (services/similar_rows.py) for `sample` books
+    """Traced bytes of the SimilarBooks rows (services/recommend/similar_rows.py) for `sample` books
     answered at k=10, and that cost at the rows' bound. A first pass over the same books leaves
     out what every answer path pays once per book (its encoded Book, its folded genres), so
     only the rows' own memory is counted."""
@@ -256,7 +256,7 @@ def _similar_rows_memory(services, sample: int = 1000) -> dict:
     from smartlib_core.domain import Approach, BookFilter
     from smartlib_server.api import wire
     from smartlib_server.services.recommend import RecommendService
-    from smartlib_server.services.similar_rows import MAX_ROWS
+    from smartlib_server.services.recommend.similar_rows import MAX_ROWS
 
     ids = list(services.index.state.books)[:sample]
     filt = BookFilter(exclude_ids=frozenset({"bench-none"}))

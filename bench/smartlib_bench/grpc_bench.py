@@ -47,7 +47,7 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
         results["similar_finetuned_deep_c8"] = load(address, "similar_deep", 8, seconds, ids, approach=2)
         results["similar_finetuned_hit_c8"] = load(address, "similar_hit", 8, seconds, ids, approach=2)
         varied = ",".join(varied_ids or book_ids)
-        # No untimed warm-up: the rows it reads were built ahead (services/row_warmer.py; the
+        # No untimed warm-up: the rows it reads were built ahead (services/recommend/row_warmer.py; the
         # bench waits for them before any phase), as on a server that has been up a while.
         results["similar_finetuned_varied_c8"] = load(address, "similar_varied", 8, seconds, varied, approach=2)
         # RecommendForUser over the same built rows: three liked books' rows merged per call, one

@@ -29,7 +29,7 @@ from tqdm import tqdm
 from smartlib_bench import machine
 from smartlib_core.embedding import normalise
 from smartlib_core.top_n import top_n
-from smartlib_server.vector_index import (
+from smartlib_server.services.recommend.vector_index import (
     AUTO_FLAT_MAX_BYTES,
     IVF_KMEANS_ITERATIONS,
     IVF_NPROBE,

@@ -90,7 +90,7 @@ class BookFilter:
         return not (self.narrows or self.exclude_ids)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)  # many live at once: services/similar_rows.py
+@dataclasses.dataclass(frozen=True, slots=True)  # many live at once: services/recommend/similar_rows.py
 class Recommendation:
     book: Book
     score: float

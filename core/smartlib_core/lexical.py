@@ -2,7 +2,7 @@
 
 Dense search finds what a text is about; it misses what a reader remembers word for word: a
 name, a rare word, a phrase from the blurb. This index finds those. It lives in the process,
-beside the vector indexes, and follows the same change log (services/serving_index.py), so it
+beside the vector indexes, and follows the same change log (services/recommend/serving_index.py), so it
 works the same over SQLite and PostgreSQL and a write is searchable when the call returns.
 
 Words are folded (text.fold: case, accents, punctuation), so "Coração" and "coracao" are one

@@ -27,14 +27,14 @@ from smartlib_server.services.admin import AdminService
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.chat import ChatService, build_chat_service
-from smartlib_server.services.derived_index import DerivedIndexStore
 from smartlib_server.services.personalization.wiring import Personalization, build_personalization
 from smartlib_server.services.recommend import RecommendService
-from smartlib_server.services.row_warmer import RowWarmer
-from smartlib_server.services.serving_index import ServingIndex
+from smartlib_server.services.recommend.derived_index import DerivedIndexStore
+from smartlib_server.services.recommend.row_warmer import RowWarmer
+from smartlib_server.services.recommend.serving_index import ServingIndex
+from smartlib_server.services.recommend.vector_index import configure_faiss
 from smartlib_server.services.title_search import TitleIndex
 from smartlib_server.services.versions import VersionManager
-from smartlib_server.vector_index import configure_faiss
 
 log = logging.getLogger(__name__)
 

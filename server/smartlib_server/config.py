@@ -34,7 +34,7 @@ class Settings:
     embed_batch_size: int = 32
     embed_bf16: bool = True  # bf16 where the CPU has it natively (about 3x the naive embedder); fp32 elsewhere (embedding.native_bf16)
     faiss_threads: int = 1  # one OpenMP thread gives steady single-query latency on 2 cores
-    warm_rows: bool = True  # build every book's reader-ranked SimilarBooks row in the background (services/row_warmer.py)
+    warm_rows: bool = True  # build every book's reader-ranked SimilarBooks row in the background (services/recommend/row_warmer.py)
     index_kind: str = "auto"  # auto | flat | ivf: auto is flat up to 32 MiB of vectors, IVF-SQ8 above (docs/scale.md)
     model_store: Path = Path("model_store")
     encoder_version: str = ""  # empty: the newest valid version in model_store/encoder

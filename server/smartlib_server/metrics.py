@@ -179,7 +179,7 @@ class ServerMetrics:
         )
         self.catalog_books = Gauge("smartlib_catalog_books", "Books in the catalog store.", registry=r)
 
-        # --- SimilarBooks rows built ahead (services/row_warmer.py) ---
+        # --- SimilarBooks rows built ahead (services/recommend/row_warmer.py) ---
         self.reader_rows_built_ahead = Counter(
             "smartlib_reader_rows_built_ahead_total",
             "Reader-ranked SimilarBooks rows the background warmer built before any request asked for them.",

@@ -143,8 +143,8 @@ def test_neighbour_table_answers_exactly_like_a_full_search(served):
 
     from smartlib_core.domain import Approach, BookFilter
     from smartlib_server.services.recommend import RecommendService, WouldBlock
-    from smartlib_server.services.serving_index import ServingIndex
-    from smartlib_server.vector_index import VectorIndex
+    from smartlib_server.services.recommend.serving_index import ServingIndex
+    from smartlib_server.services.recommend.vector_index import VectorIndex
 
     server, _, _ = served
     live = server.services.recommend
@@ -194,7 +194,7 @@ def test_neighbour_table_answers_exactly_like_a_full_search(served):
 
 
 def test_table_answers_follow_catalog_writes(served):
-    """Table answers are kept per book (services/similar_rows.py); a write must never leave
+    """Table answers are kept per book (services/recommend/similar_rows.py); a write must never leave
     them naming a book as it was, or a book that is gone."""
     from smartlib_core.domain import Approach, BookFilter
 

@@ -6,7 +6,7 @@ import pytest
 
 from smartlib_core.domain import Book
 from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
-from smartlib_server.services.serving_index import ServingIndex
+from smartlib_server.services.recommend.serving_index import ServingIndex
 from smartlib_server.services.title_search import TitleIndex
 
 RARE = "quillwhistle"

@@ -15,8 +15,8 @@ from smartlib.v1 import (
     recommend_service_pb2_grpc,
 )
 from smartlib_core.domain import Approach, BookFilter
-from smartlib_server.services.reader_rows import reader_row
 from smartlib_server.services.recommend import RecommendService, WouldBlock
+from smartlib_server.services.recommend.reader_rows import reader_row
 from smartlib_training import artifacts
 
 

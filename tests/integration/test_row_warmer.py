@@ -1,4 +1,4 @@
-"""Reader rows built ahead (services/row_warmer.py): every book warmed, rebuilt after a write,
+"""Reader rows built ahead (services/recommend/row_warmer.py): every book warmed, rebuilt after a write,
 stopped with the server, and answering exactly like rows built on demand."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from smartlib_core.domain import Approach, BookFilter
-from smartlib_server.services.recommend import READER_ROW, RecommendService
+from smartlib_server.services.recommend.service import READER_ROW, RecommendService
 
 DEADLINE_S = 120.0  # generous: the machine is shared; a pass over 300 books takes a second or two
 

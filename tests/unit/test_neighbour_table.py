@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from smartlib_server.neighbour_table import NeighbourTable
+from smartlib_server.services.recommend.neighbour_table import NeighbourTable
 
 DIM = 16
 

@@ -24,8 +24,7 @@ BY_PREFIX = [  # (dotted prefix under smartlib_server, floor); the longest prefi
     ("api", API), ("server", API),
     ("app", WIRING),
     ("services", SERVICES),
-    ("adapters", ADAPTERS), ("artifacts", ADAPTERS), ("vector_index", ADAPTERS), ("neighbour_table", ADAPTERS),
-    ("csv_source", ADAPTERS),
+    ("adapters", ADAPTERS), ("artifacts", ADAPTERS), ("csv_source", ADAPTERS),
     ("domain", DOMAIN),
     ("config", BASE), ("variables", BASE), ("deadlines", BASE), ("metrics", BASE), ("", BASE),
 ]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from smartlib_core.embedding import BLOCK_DIM, DIM, normalise, place_query, text_view
-from smartlib_server.services.serving_index import ServingState, baseline_index
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.serving_index import ServingState, baseline_index
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 
 def _catalog(n: int = 500, seed: int = 5) -> tuple[list[str], np.ndarray]:

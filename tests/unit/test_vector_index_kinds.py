@@ -11,10 +11,10 @@ import pytest
 from smartlib_core.embedding import normalise
 from smartlib_core.errors import ConfigError
 from smartlib_server.config import Settings
-from smartlib_server.services import serving_index
-from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, with_index
+from smartlib_server.services.recommend import serving_index
+from smartlib_server.services.recommend.serving_index import FinetunedModel, ServingIndex, with_index
+from smartlib_server.services.recommend.vector_index import VectorIndex, choose_index_kind, ivf_nlist
 from smartlib_server.services.title_search import TitleIndex
-from smartlib_server.vector_index import VectorIndex, choose_index_kind, ivf_nlist
 
 DIM = 32
 
@@ -105,7 +105,7 @@ def test_ivf_trains_with_default_lists():
 def test_small_start_falls_back_to_flat(data, caplog):
     base, queries = data
     index = VectorIndex(DIM, "ivf", nlist=64)  # 64 lists need 2,496 vectors
-    with caplog.at_level(logging.WARNING, logger="smartlib_server.vector_index"):
+    with caplog.at_level(logging.WARNING, logger="smartlib_server.services.recommend.vector_index"):
         index.upsert(ids(1000), base[:1000])
     assert index.kind == "flat" and "using flat" in caplog.text
     assert index.nbytes == 1000 * DIM * 4

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from smartlib_core.embedding import normalise
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 
 @pytest.mark.parametrize("kind", ["flat", "ivf"])

@@ -13,7 +13,7 @@ from smartlib_server.api.conversion import approach_from_pb, book_from_pb, book_
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
 from smartlib_server.services.recommend import RecommendService, WouldBlock
-from smartlib_server.services.serving_index import ServingIndex
+from smartlib_server.services.recommend.serving_index import ServingIndex
 
 
 class CatalogServicer(catalog_service_pb2_grpc.CatalogServiceServicer, Blocking):

@@ -13,7 +13,7 @@ from smartlib_core.embedding import EMBEDDER_ID
 from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
-from smartlib_server.services.serving_index import ServingIndex
+from smartlib_server.services.recommend.serving_index import ServingIndex
 from smartlib_server.services.versions import ENCODER, VersionInfo, VersionManager
 
 REEMBED_BATCH = 256  # books per transaction when re-embedding the whole catalog

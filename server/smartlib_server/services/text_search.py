@@ -18,7 +18,7 @@ from smartlib_core.domain import Book, BookFilter
 from smartlib_core.embedding import text_view
 from smartlib_core.lexical import LexicalIndex
 from smartlib_core.text_ranking import ShelfIndex, TextHit, rank_text
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 
 class TextSearch:

@@ -21,8 +21,15 @@ from smartlib_core.popularity import popularity_prior
 from smartlib_core.quality_gate import refusal, shortfalls
 from smartlib_core.reader_ranking import ReaderRanker
 from smartlib_server.config import Settings
-from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState, baseline_index, text_view_index, with_index
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.serving_index import (
+    FinetunedModel,
+    ServingIndex,
+    ServingState,
+    baseline_index,
+    text_view_index,
+    with_index,
+)
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 log = logging.getLogger(__name__)
 

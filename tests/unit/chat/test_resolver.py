@@ -6,9 +6,9 @@ import pytest
 from smartlib_core.domain import Book
 from smartlib_core.embedding import DIM
 from smartlib_server.services.chat.resolver import TitleResolver
-from smartlib_server.services.serving_index import ServingIndex, ServingState
+from smartlib_server.services.recommend.serving_index import ServingIndex, ServingState
+from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.title_search import TitleIndex
-from smartlib_server.vector_index import VectorIndex
 
 BOOKS = [
     Book("dune", "Dune (Dune, #1)", ("Frank Herbert",), series_name="Dune", series_position="1", list_rank=3),

@@ -10,7 +10,7 @@ from smartlib_server.adapters.experiment_store import ExperimentStore
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import postgres_database, sqlite_database
 from smartlib_server.services.personalization.blend import ContentView
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 GENRES = ("Fantasy", "Science Fiction", "History")
 PER_GENRE = 20

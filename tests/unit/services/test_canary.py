@@ -6,8 +6,8 @@ import pytest
 
 from smartlib_core.domain import Book
 from smartlib_core.errors import FailedPrecondition
+from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.versions import CANARY_WINDOW, _canary
-from smartlib_server.vector_index import VectorIndex
 
 DIM = 8
 BOOKS = {f"b{i:02d}": Book(id=f"b{i:02d}", title=f"Book {i}", authors=("A",)) for i in range(40)}

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_server.services.derived_index import DerivedIndexStore
-from smartlib_server.services.serving_index import FinetunedModel, with_index
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.derived_index import DerivedIndexStore
+from smartlib_server.services.recommend.serving_index import FinetunedModel, with_index
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 N, RAW_DIM = 120, 2688
 
@@ -100,7 +100,7 @@ def test_old_files_and_torn_writes_are_cleared(tmp_path, inputs):
     import os
 
     from smartlib_core import atomic
-    from smartlib_server.services.derived_index import KEEP
+    from smartlib_server.services.recommend.derived_index import KEEP
 
     ids, raw, books = inputs
     derived = DerivedIndexStore(tmp_path)

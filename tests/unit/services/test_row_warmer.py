@@ -8,8 +8,8 @@ import time
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_server.services.row_warmer import Pacer, RowWarmer, popularity_order
-from smartlib_server.services.similar_rows import SimilarRows
+from smartlib_server.services.recommend.row_warmer import Pacer, RowWarmer, popularity_order
+from smartlib_server.services.recommend.similar_rows import SimilarRows
 
 
 class FakeIndex:

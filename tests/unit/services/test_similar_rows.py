@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from smartlib_core.domain import Book
-from smartlib_server.services.similar_rows import SimilarRow, SimilarRows
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.similar_rows import SimilarRow, SimilarRows
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 BOOKS = {f"b{i}": Book(id=f"b{i}", title=f"Book {i}", authors=(f"Author {i % 3}",)) for i in range(8)}
 

@@ -16,7 +16,7 @@ from rapidfuzz.distance import OSA
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold
 from smartlib_server.services.chat import lexicon
-from smartlib_server.services.serving_index import ServingIndex
+from smartlib_server.services.recommend.serving_index import ServingIndex
 
 FUZZY_MIN = 84.0  # whole-phrase similarity a typo may cost on longer phrases
 INSIDE_MIN = 90.0  # the same for a phrase found inside a longer title: one typo in about ten letters

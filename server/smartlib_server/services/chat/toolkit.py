@@ -20,7 +20,7 @@ from smartlib_server.services.chat.resolver import TitleResolver
 from smartlib_server.services.chat.session import Context, Draft, TurnInput
 from smartlib_server.services.chat.tastes import Tastes, combine, keep_out
 from smartlib_server.services.recommend import RecommendService
-from smartlib_server.services.serving_index import ServingState
+from smartlib_server.services.recommend.serving_index import ServingState
 
 PAGE = 5  # books per list
 

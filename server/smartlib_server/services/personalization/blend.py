@@ -30,8 +30,8 @@ from smartlib_server.services.personalization.popularity import CatalogPriors
 from smartlib_server.services.personalization.profile import build_profile, content_scores
 from smartlib_server.services.personalization.reader_blend import Pools, rank_on_readers
 from smartlib_server.services.personalization.reasons import title, verb
+from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.validation import require_id, require_k
-from smartlib_server.vector_index import VectorIndex
 
 SEEN_KINDS = frozenset({InteractionKind.READ, InteractionKind.LIKE, InteractionKind.RATE,
                         InteractionKind.DISLIKE, InteractionKind.DISMISS})

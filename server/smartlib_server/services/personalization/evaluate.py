@@ -40,7 +40,7 @@ from smartlib_server.domain.personalization import BlendWeights, Interaction, In
 from smartlib_server.services.personalization.blend import ContentView, blend, signals
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.personalization.popularity import GENERIC_GENRES, CatalogPriors
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 DEFAULT_CSV = Path(__file__).resolve().parents[5] / "shared" / "data" / "goodreads_best_books_10k.csv"
 CONFIGS = {

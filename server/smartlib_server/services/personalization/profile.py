@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 MAX_ANCHORS = 10  # searches per request; each is a full scan of the flat index
 RECENCY_HALF_LIFE = 20  # books: the 20th most recent counts half as much as the newest

@@ -9,17 +9,17 @@ from smartlib_core.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_core.text import fold
 from smartlib_core.tracing import span
 from smartlib_server.adapters.inference import Inference
-from smartlib_server.services.reader_rows import reader_row
-from smartlib_server.services.serving_index import FinetunedModel, ServingIndex, ServingState
-from smartlib_server.services.similar_rows import SimilarRow, SimilarRows
+from smartlib_server.services.recommend.reader_rows import reader_row
+from smartlib_server.services.recommend.serving_index import FinetunedModel, ServingIndex, ServingState
+from smartlib_server.services.recommend.similar_rows import SimilarRow, SimilarRows
+from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.text_search import TextSearch, text_reason
 from smartlib_server.services.validation import require_id, require_k, require_text
-from smartlib_server.vector_index import VectorIndex
 
 OVERSAMPLE = 4  # candidates fetched per requested result before filtering and re-ranking
 READER_ROW = -1  # the SimilarRows pool size under which a book's reader-ranked row is kept
 # A kept reader row holds its first max_k + ROW_SLACK candidates of the 230-600 ranked (a third
-# of a whole row's memory on the 10k catalog, services/similar_rows.py): any k with up to
+# of a whole row's memory on the 10k catalog, services/recommend/similar_rows.py): any k with up to
 # ROW_SLACK excluded ids among them, or a filter that drops as many, is answered from it; a
 # request it leaves short ranks the whole pool again, so every answer is a whole row's answer.
 ROW_SLACK = 32
@@ -64,7 +64,7 @@ class RecommendService:
         answer (no search, no database, no waiting on a lock): otherwise WouldBlock."""
         book_id = require_id(book_id, "book_id")
         k = require_k(k, self.max_k)
-        version = self.index.version  # before the state: see services/similar_rows.py
+        version = self.index.version  # before the state: see services/recommend/similar_rows.py
         state = self._ready_state()
         approach, finetuned = self.resolve_approach(approach, state)
         book = state.books.get(book_id)
@@ -106,7 +106,7 @@ class RecommendService:
         raises WouldBlock once the request is valid."""
         query = require_text(query, "query", self.max_query_chars)
         k = require_k(k, self.max_k)
-        version = self.index.version  # before the state: see services/similar_rows.py
+        version = self.index.version  # before the state: see services/recommend/similar_rows.py
         state = self._ready_state()
         if not wait:
             raise WouldBlock
@@ -166,10 +166,10 @@ class RecommendService:
 
     def build_reader_row(self, book_id: str) -> bool:
         """Builds and keeps `book_id`'s reader-ranked row, exactly as the first SimilarBooks
-        request about it would (services/row_warmer.py calls this ahead of requests). False when
+        request about it would (services/recommend/row_warmer.py calls this ahead of requests). False when
         there was nothing to build: no ranker is active, the book is not served or has no vector
         yet, or its row is kept already."""
-        version = self.index.version  # before the state: see services/similar_rows.py
+        version = self.index.version  # before the state: see services/recommend/similar_rows.py
         state = self.index.state
         finetuned = state.finetuned
         book = state.books.get(book_id)
@@ -183,7 +183,7 @@ class RecommendService:
         """The head of `book_id`'s reader-ranked row (ids and reader-ranker scores, best first):
         what RecommendForUser merges over a user's books. None without an active reader ranker,
         or when the book is not served or has no vector yet."""
-        version = self.index.version  # before the state: see services/similar_rows.py
+        version = self.index.version  # before the state: see services/recommend/similar_rows.py
         state = self.index.state
         finetuned = state.finetuned
         book = state.books.get(book_id)

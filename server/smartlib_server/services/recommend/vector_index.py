@@ -10,7 +10,7 @@ import faiss
 import numpy as np
 
 from smartlib_core.tracing import traced
-from smartlib_server.neighbour_table import NeighbourTable
+from smartlib_server.services.recommend.neighbour_table import NeighbourTable
 
 log = logging.getLogger(__name__)
 

@@ -18,10 +18,10 @@ from collections.abc import Callable
 import numpy as np
 
 from smartlib_core.domain import Book, Recommendation
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 # A bound on memory, not an eviction policy. It holds a reader row for every book of a 10k
-# catalog (services/row_warmer.py builds them ahead of requests, up to 3/4 of the bound) with
+# catalog (services/recommend/row_warmer.py builds them ahead of requests, up to 3/4 of the bound) with
 # room for neighbour-table rows besides. A reader row keeps its first max_k + 32 candidates
 # (RecommendService): measured over the 10k catalog, 4.7 KB a row, 8.0 KB once its first 20
 # answers are built (a whole row of ~530 took 14.3 / 17.6 KB), so 16,384 rows of that kind

@@ -19,9 +19,9 @@ from smartlib_core.embedding import BLOCK_DIM, DIM, EMBEDDER_ID, normalise, text
 from smartlib_core.lexical import LexicalIndex
 from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_server.adapters.catalog_store import CatalogStore
-from smartlib_server.services.derived_index import DerivedIndexStore
+from smartlib_server.services.recommend.derived_index import DerivedIndexStore
+from smartlib_server.services.recommend.vector_index import VectorIndex, choose_index_kind
 from smartlib_server.services.title_search import TitleIndex
-from smartlib_server.vector_index import VectorIndex, choose_index_kind
 
 log = logging.getLogger(__name__)
 

@@ -1,13 +1,13 @@
 """Builds every book's reader-ranked SimilarBooks row before anyone asks for it.
 
-A first-time row costs 2.3-3 ms of ranking (services/reader_rows.py) and must leave the event
+A first-time row costs 2.3-3 ms of ranking (services/recommend/reader_rows.py) and must leave the event
 loop for a worker thread; a kept row answers in microseconds on the loop. A mix of requests
 over thousands of books therefore spent most of its time on first-time rows. This warmer builds
 them ahead, on one daemon thread, most popular books first (they are asked about most):
 
 - it starts once the server serves a catalog with an active encoder and reader ranker;
 - a write or a swap (a new catalog version, a new index object) starts the rows afresh
-  (services/similar_rows.py), so the warmer starts over once the version has stayed put for
+  (services/recommend/similar_rows.py), so the warmer starts over once the version has stayed put for
   `settle_s`: a burst of writes costs one pass, not one per write;
 - it runs at the lowest OS priority (nice 19), and while other threads of the process use CPU
   (requests being served) it sleeps after each row as long as the row took, so it takes at most
@@ -26,8 +26,8 @@ from collections.abc import Callable
 
 from smartlib_core.domain import Book
 from smartlib_server.periodic import PeriodicWorker
-from smartlib_server.services.recommend import RecommendService
-from smartlib_server.vector_index import configure_faiss
+from smartlib_server.services.recommend.service import RecommendService
+from smartlib_server.services.recommend.vector_index import configure_faiss
 
 log = logging.getLogger(__name__)
 

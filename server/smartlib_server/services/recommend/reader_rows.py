@@ -10,7 +10,7 @@ import numpy as np
 
 from smartlib_core.reader_ranking import NEAREST, ReaderRanker, SignalTable, candidate_slots
 from smartlib_core.tracing import traced
-from smartlib_server.vector_index import VectorIndex
+from smartlib_server.services.recommend.vector_index import VectorIndex
 
 
 @traced("rank")
