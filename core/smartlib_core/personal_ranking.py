@@ -19,6 +19,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from smartlib_core.personal_fusion import FusionModel, fusion_features
+
 # The head of each reader row that is merged: the server keeps 132 (RecommendService) and
 # readers' lists rarely reach past 100 (the dev file's relevant books sit in the first 100 of
 # the row 0.91 of the time they are in the pool at all).
@@ -87,6 +89,20 @@ def merge_rows(rows: Sequence[Row], weights: PersonalWeights) -> dict[str, tuple
     return {b: (score, source) for b, (score, source, _) in merged.items()}
 
 
+def fuse_rows(rows: Sequence[Row], weights: PersonalWeights, fusion: FusionModel) -> dict[str, tuple[float, str]]:
+    """Candidate -> (softmax of the fusion's score over the candidates, the book contributing most
+    as merge_rows names it): the learned alternative to merge_rows (smartlib_core.personal_fusion)."""
+    heads = [(r.ids[:ROW_DEPTH], row_probabilities(r.scores, weights.temperature)) for r in rows]
+    ids, features = fusion_features([r.book for r in rows], [r.weight for r in rows], heads)
+    if not ids:
+        return {}
+    logits = fusion.score(features)
+    probabilities = np.exp(logits - logits.max())
+    probabilities /= probabilities.sum()
+    sources = merge_rows(rows, weights)
+    return {b: (float(p), sources[b][1]) for b, p in zip(ids, probabilities.tolist(), strict=True)}
+
+
 def cf_share(known: int, weights: PersonalWeights) -> float:
     """CF's share of the score: 0 without evidence, `weights.cf` with plenty."""
     return weights.cf * known / (known + weights.cf_half_evidence) if known > 0 else 0.0
@@ -102,6 +118,7 @@ def personal_ranking(
     cf_known: int = 0,
     disliked: Sequence[Row] = (),
     series_of: Callable[[str], str] = lambda book_id: "",
+    fusion: FusionModel | None = None,
 ) -> list[Scored]:
     """The user's top k (fewer when too few candidates pass `accepts`).
 
@@ -113,8 +130,10 @@ def personal_ranking(
         cf_known: how many of the user's books CF knows: its evidence.
         disliked: rows of the books the user disliked or dismissed; their heads are near twins.
         series_of: book -> series key, "" for a standalone (the series cap, a disliked series).
+        fusion: a learned fusion of two or more rows (fuse_rows); None, or one row, merges them
+            plainly, so one liked book still gives exactly its row.
     """
-    merged = merge_rows(rows, weights)
+    merged = fuse_rows(rows, weights, fusion) if fusion is not None and len(rows) > 1 else merge_rows(rows, weights)
     top = max((s for s, _ in merged.values()), default=0.0)
     share = cf_share(cf_known, weights) if cf else 0.0
     cf_top = max(cf.values(), default=0.0) if cf else 0.0

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from smartlib_core.domain import Book
-from smartlib_core.personal_ranking import ROW_DEPTH, PersonalWeights, Row, personal_ranking
-from smartlib_core.reader_ranking import ReaderRanker, candidate_slots
-from smartlib_training.behaviour import BehaviourQuery, K, recall_at
+from smartlib_core.personal_ranking import PersonalWeights
+from smartlib_training.behaviour import BehaviourQuery, recall_at
+from smartlib_training.fold_rows import FoldRows
+from smartlib_training.fusion_fit import out_of_fold_fusion
 from smartlib_training.personal_quality import (
     BLEND,
+    FUSION,
     PERSONAL,
     PROTOCOLS,
     SERVED,
@@ -35,31 +37,6 @@ TEMPERATURES = (0.5, 1.0, 2.0, 4.0, 8.0)
 FIT_PROTOCOL = "three books"  # with one book every temperature gives the same order
 
 
-class FoldRows:
-    """Reader-ranked rows (book ids and logits, best first) of catalog rows under one ranker."""
-
-    def __init__(self, books: Sequence[Book], runs: ReaderRuns, ranker: ReaderRanker):
-        self.books, self.runs, self.ranker = books, runs, ranker
-        self._rows: dict[int, tuple[list[str], list[float]]] = {}
-
-    def row(self, r: int, weight: float = 1.0) -> Row:
-        found = self._rows.get(r)
-        if found is None:
-            nearest, sims = self.runs.space.nearest(r)
-            pool = candidate_slots(self.runs.table, r, nearest)
-            scores = self.ranker.score(self.runs.table.features(r, pool, sims[pool]))
-            order = np.argsort(-scores, kind="stable")[:ROW_DEPTH + 1]
-            found = self._rows[r] = ([self.books[i].id for i in pool[order].tolist()], scores[order].tolist())
-        return Row(self.books[r].id, weight, *found)
-
-    def rank(self, reader: Reader, weights: PersonalWeights, series_of: dict[str, str], row_of: dict[str, int]) -> list[int]:
-        rows = [self.row(g) for g in reader.given]
-        seen = frozenset(self.books[g].id for g in reader.given)
-        picks = personal_ranking(rows, K, weights, accepts=lambda b: b not in seen,
-                                 series_of=lambda b: series_of.get(b, ""))
-        return [row_of[p.book] for p in picks]
-
-
 def out_of_fold_personal(
     books: Sequence[Book], queries: Sequence[BehaviourQuery], runs: ReaderRuns,
 ) -> tuple[Ranking, list[float]]:
@@ -75,12 +52,12 @@ def out_of_fold_personal(
 
         def recall(temperature: float, rows=rows, train=train) -> float:
             weights = PersonalWeights(temperature=temperature)
-            return float(np.mean([recall_at(rows.rank(r, weights, series_of, row_of), r.target) for r in train]))
+            return float(np.mean([recall_at(rows.rank(r, series_of, row_of, weights), r.target) for r in train]))
         chosen.append(max(TEMPERATURES, key=recall))
 
     def rank(reader: Reader) -> list[int]:
         f = fold_of[reader.query]
-        return sources[f].rank(reader, PersonalWeights(temperature=chosen[f]), series_of, row_of)
+        return sources[f].rank(reader, series_of, row_of, PersonalWeights(temperature=chosen[f]))
 
     return rank, chosen
 
@@ -90,9 +67,15 @@ def personal_quality(books: Sequence[Book], queries: Sequence[BehaviourQuery], r
     """The personal report: SimilarBooks(Q), the personal ranking out of fold, and the served one."""
     rank, temperatures = out_of_fold_personal(books, queries, runs)
     rankings = {SIMILAR: similar_ranking(runs.similar), PERSONAL: rank}
+    try:
+        rankings[FUSION], _ = out_of_fold_fusion(books, queries, runs)
+        fusion_note = "fit per fold on the other folds' three-book readers"
+    except ValueError as exc:  # too few readers to learn from: the row is left out, and says why
+        fusion_note = f"not fit: {exc}"
     if served is not None:
         rankings[BLEND] = served_ranking(books, served, "blend")
         rankings[SERVED] = served_ranking(books, served)
     report = personal_report(queries, rankings)
     report["temperature per fold"] = temperatures
+    report["learned fusion"] = fusion_note
     return report

@@ -21,6 +21,7 @@ SIMILAR = "SimilarBooks(Q), the given books left out"
 SERVED = "RecommendForUser as served (its reader ranker saw the dev lists)"
 PERSONAL = "RecommendForUser on the reader ranker (5-fold, out of fold)"
 BLEND = "RecommendForUser, the blend before the reader ranking (served)"
+FUSION = "the rows fused by a model learned on readers (nested 5-fold, out of fold; not served)"
 OWN = "own books returned"
 
 

@@ -21,7 +21,7 @@ from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_core.text_ranking import ShelfIndex, rank_text
 from smartlib_core.top_n import top_n
 from smartlib_training.behaviour import BehaviourQuery, Estimate, K, estimate, score_rankings
-from smartlib_training.reader_fit import Space, examples, fold_rankers, out_of_fold, signal_table
+from smartlib_training.reader_fit import Example, Space, examples, fold_rankers, out_of_fold, signal_table
 
 KNOWN_ITEM_QUERIES = 300
 KNOWN_ITEM_WORDS = 25
@@ -40,6 +40,7 @@ class ReaderRuns:
     space: Space  # the serving (256-d) space
     rankers: list[tuple[np.ndarray, ReaderRanker]]  # (query indices it scores, ranker), one per fold
     similar: list[list[int]]  # per query, its top K + DEPTH rows
+    pool: Sequence[Example] = ()  # per query, its candidates and labels: more rankers can be fit on them
 
 
 def behaviour_report(
@@ -72,7 +73,7 @@ def behaviour_report(
         label: score_rankings(reader, queries),
         "candidate pool recall (ceiling of any re-ranking)": {"recall": estimate(
             [float(e.labels.sum()) / len(q.relevant) for e, q in zip(pool, queries, strict=True)])},
-    }, ReaderRuns(table, learned, rankers, reader)
+    }, ReaderRuns(table, learned, rankers, reader, pool)
 
 
 def first_sentence(description: str, words: int = KNOWN_ITEM_WORDS) -> str:
