@@ -16,10 +16,11 @@ ties the plain merge (README, Personalisation): it is measured by `smartlib eval
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import numpy as np
+
+from smartlib_core.linear_score import LinearScore
 
 FUSION_FEATURES = (
     "log_mean_probability",  # log of the rows' weighted mean probability: the plain merge's score
@@ -68,31 +69,8 @@ def fusion_features(books: Sequence[str], weights: Sequence[float], heads: Seque
 
 
 @dataclasses.dataclass(frozen=True)
-class FusionModel:
+class FusionModel(LinearScore):
     """A linear score over standardised FUSION_FEATURES: w . (x - mean) / scale."""
 
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    weights: tuple[float, ...]
-    provenance: str = ""
-
-    def __post_init__(self):
-        n = len(FUSION_FEATURES)
-        if not (len(self.mean) == len(self.scale) == len(self.weights) == n):
-            raise ValueError(f"a fusion model needs {n} means, scales and weights")
-        if min(self.scale) <= 0 or not all(math.isfinite(v) for v in (*self.mean, *self.weights)):
-            raise ValueError("fusion scales must be positive and every value finite")
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        x = (np.asarray(features, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
-        return x @ np.asarray(self.weights)
-
-    def to_dict(self) -> dict:
-        return {"features": list(FUSION_FEATURES), "mean": list(self.mean), "scale": list(self.scale),
-                "weights": list(self.weights), "provenance": self.provenance}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "FusionModel":
-        if list(values.get("features", [])) != list(FUSION_FEATURES):
-            raise ValueError("the stored fusion model was fit on other features")
-        return cls(tuple(values["mean"]), tuple(values["scale"]), tuple(values["weights"]), values.get("provenance", ""))
+    FEATURES = FUSION_FEATURES
+    NAME = "fusion model"

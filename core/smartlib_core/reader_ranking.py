@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from smartlib_core.domain import Book
+from smartlib_core.linear_score import LinearScore
 from smartlib_core.text import fold
 from smartlib_core.top_n import top_n
 
@@ -237,34 +238,11 @@ def _resized(array: np.ndarray, shape: tuple[int, ...], fill) -> np.ndarray:
 
 
 @dataclasses.dataclass(frozen=True)
-class ReaderRanker:
+class ReaderRanker(LinearScore):
     """A linear score over standardised FEATURES: w . (x - mean) / scale."""
 
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    weights: tuple[float, ...]
-    provenance: str = ""  # where the weights came from, for the manifest and the README
-
-    def __post_init__(self):
-        n = len(FEATURES)
-        if not (len(self.mean) == len(self.scale) == len(self.weights) == n):
-            raise ValueError(f"a reader ranker needs {n} means, scales and weights")
-        if min(self.scale) <= 0 or not all(math.isfinite(v) for v in (*self.mean, *self.weights)):
-            raise ValueError("reader ranker scales must be positive and every value finite")
-
-    def score(self, features: np.ndarray) -> np.ndarray:
-        x = (np.asarray(features, dtype=np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
-        return x @ np.asarray(self.weights)
-
-    def to_dict(self) -> dict:
-        return {"features": list(FEATURES), "mean": list(self.mean), "scale": list(self.scale),
-                "weights": list(self.weights), "provenance": self.provenance}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> "ReaderRanker":
-        if list(values.get("features", [])) != list(FEATURES):
-            raise ValueError("the stored reader ranker was trained on other features")
-        return cls(tuple(values["mean"]), tuple(values["scale"]), tuple(values["weights"]), values.get("provenance", ""))
+    FEATURES = FEATURES
+    NAME = "reader ranker"
 
 
 def candidate_slots(table: SignalTable, slot: int, nearest: np.ndarray) -> np.ndarray:
