@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import sqlite3
 import sys
 import time
 import tracemalloc
@@ -29,6 +28,7 @@ from tqdm import tqdm
 from smartlib_bench import machine
 from smartlib_core.embedding import normalise
 from smartlib_core.top_n import top_n
+from smartlib_server.adapters.catalog_store import sqlite_store
 from smartlib_server.services.recommend.vector_index import (
     AUTO_FLAT_MAX_BYTES,
     IVF_KMEANS_ITERATIONS,
@@ -321,21 +321,19 @@ def _overall_target(out: dict) -> dict:
 
 
 def load_real_vectors(home: Path, dim: int) -> tuple[np.ndarray, str]:
-    """Unit vectors of the catalog under `home` (SQLite, opened read-only), PCA-projected to `dim`
-    when they are wider, and a sentence saying so."""
+    """Unit vectors of the catalog under `home` (through the catalog store, opened read-only),
+    PCA-projected to `dim` when they are wider, and a sentence saying so."""
     path = Path(home) / "catalog.sqlite3"
-    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    store = sqlite_store(path, read_only=True)
     try:
-        rows = con.execute(
-            "SELECT embedder_id, dim, vector FROM vectors WHERE embedder_id = "
-            "(SELECT embedder_id FROM vectors GROUP BY embedder_id ORDER BY COUNT(*) DESC LIMIT 1)"
-        ).fetchall()
+        embedders = store.embedders()
+        _, vectors = store.load_vectors(embedders[0]) if embedders else ([], np.zeros((0, 0), dtype=np.float32))
     finally:
-        con.close()
-    if not rows:
+        store.close()
+    if not len(vectors):
         raise SystemExit(f"{path} holds no vectors")
-    embedder, width = rows[0][0], rows[0][1]
-    x = normalise(np.stack([np.frombuffer(bytes(r[2]), dtype="<f4") for r in rows]).astype(np.float32))
+    embedder, width = embedders[0], vectors.shape[1]
+    x = normalise(vectors)
     source = f"{len(x):,} {embedder} vectors ({width}-d) from {path}"
     if width != dim:
         if width < dim or len(x) < dim:

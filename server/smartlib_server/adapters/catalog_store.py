@@ -52,6 +52,7 @@ class CatalogStore(Protocol):
     def delete_book(self, book_id: str) -> bool: ...
     def put_vectors(self, embedder_id: str, rows: Sequence[tuple[str, str, np.ndarray]]) -> None: ...
     def load_vectors(self, embedder_id: str) -> tuple[list[str], np.ndarray]: ...
+    def embedders(self) -> list[str]: ...
     def vector_hashes(self, embedder_id: str) -> dict[str, str]: ...
     def changes_since(self, seq: int) -> list[Change]: ...
     def version(self) -> int: ...
@@ -73,7 +74,8 @@ class SqlCatalogStore:
         self._db = db
         self._tx = db.tx
         self._dialect = db.dialect
-        self._create_schema()
+        if not db.read_only:  # a read-only store reads a catalog that exists already
+            self._create_schema()
 
     @property
     def db(self) -> SqlDatabase:
@@ -276,6 +278,12 @@ class SqlCatalogStore:
             matrix[i] = np.frombuffer(bytes(blob), dtype="<f4")
         return [r[0] for r in rows], matrix
 
+    def embedders(self) -> list[str]:
+        """The embedder ids the stored vectors come from, the one with most vectors first."""
+        with self._tx() as cur:
+            rows = cur.all("SELECT embedder_id, COUNT(*) FROM vectors GROUP BY embedder_id ORDER BY COUNT(*) DESC, embedder_id")
+        return [r[0] for r in rows]
+
     def vector_hashes(self, embedder_id: str) -> dict[str, str]:
         with self._tx() as cur:
             return dict(cur.all("SELECT book_id, text_hash FROM vectors WHERE embedder_id = ?", (embedder_id,)))
@@ -338,8 +346,8 @@ def _row_book(row: Sequence[Any]) -> Book:
     )
 
 
-def sqlite_store(path: Path) -> SqlCatalogStore:
-    return SqlCatalogStore(sqlite_database(path))
+def sqlite_store(path: Path, read_only: bool = False) -> SqlCatalogStore:
+    return SqlCatalogStore(sqlite_database(path, read_only))
 
 
 def postgres_store(url: str) -> SqlCatalogStore:

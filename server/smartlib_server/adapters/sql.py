@@ -34,8 +34,9 @@ CHANNEL = "smartlib_changes"  # PostgreSQL NOTIFY channel: a wake-up only; the c
 class SqlDatabase:
     """Per-thread connections and transactions that survive one server restart."""
 
-    def __init__(self, dialect: Dialect):
+    def __init__(self, dialect: Dialect, read_only: bool = False):
         self.dialect = dialect
+        self.read_only = read_only  # reads only: no schema, deferred transactions (tools, benches)
         self._local = threading.local()
         self._all_connections: list[Any] = []
         self._registry_lock = threading.Lock()
@@ -103,7 +104,8 @@ class SqlDatabase:
         try:
             cur = conn.cursor()
             if self.dialect.name == "sqlite":
-                cur.execute("BEGIN IMMEDIATE")
+                # IMMEDIATE takes the write lock up front, which a read-only file refuses
+                cur.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
             yield Cursor(cur, self.dialect.placeholder)
             conn.commit()
         except self.dialect.errors as exc:
@@ -179,8 +181,20 @@ class Cursor:
         return int(self._cur.rowcount)
 
 
-def sqlite_database(path: Path) -> SqlDatabase:
-    """The embedded default: one SQLite file in WAL mode with full fsync on commit."""
+def sqlite_database(path: Path, read_only: bool = False) -> SqlDatabase:
+    """The embedded default: one SQLite file in WAL mode with full fsync on commit.
+
+    `read_only` opens an existing file that this process must not change (a benchmark reading a
+    trained home): SQLite itself then refuses every write, and nothing is created."""
+    if read_only:
+        def connect_read_only() -> sqlite3.Connection:
+            if not Path(path).is_file():
+                raise FileNotFoundError(f"no catalog database at {path}")
+            return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+
+        return SqlDatabase(Dialect("sqlite", "?", "BLOB", "INTEGER", connect_read_only, (sqlite3.OperationalError,)),
+                           read_only=True)
     path.parent.mkdir(parents=True, exist_ok=True)
 
     def connect() -> sqlite3.Connection:

@@ -3,12 +3,13 @@ No timing is asserted: only that what it measures is measured correctly."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 import numpy as np
 import pytest
 
 from smartlib_bench import scale_bench
+from smartlib_core.domain import Book
+from smartlib_server.adapters.catalog_store import sqlite_store
 
 ENTRY_KEYS = {"build_s", "bytes", "bytes_per_book", "p50_ms", "p99_ms", "recall_at_10", "params"}
 
@@ -60,20 +61,29 @@ def test_ground_truth_is_exact():
     assert scale_bench.recall_at_k(truth, truth) == 1.0
 
 
+def _home_with_vectors(home, rng) -> None:
+    """A catalog written through the store: 200 books with 128-d vectors, and 5 vectors of
+    another, rarer embedder that the bench must not pick."""
+    store = sqlite_store(home / "catalog.sqlite3")
+    try:
+        store.upsert_books([Book(id=f"b{i}", title=f"Book {i}", authors=("A. Writer",)) for i in range(200)])
+        store.put_vectors("e/128", [(f"b{i}", "", rng.standard_normal(128).astype(np.float32)) for i in range(200)])
+        store.put_vectors("old/64", [(f"b{i}", "", rng.standard_normal(64).astype(np.float32)) for i in range(5)])
+    finally:
+        store.close()
+
+
 def test_cli_with_real_vectors(tmp_path, capsys):
-    """--home: vectors read from SQLite read-only, PCA-projected, then perturbed."""
-    rng = np.random.default_rng(1)
-    with sqlite3.connect(tmp_path / "catalog.sqlite3") as con:
-        con.execute("CREATE TABLE vectors (book_id TEXT, embedder_id TEXT, text_hash TEXT, dim INTEGER, vector BLOB)")
-        con.executemany(
-            "INSERT INTO vectors VALUES (?, 'e/128', '', 128, ?)",
-            [(f"b{i}", rng.standard_normal(128).astype("<f4").tobytes()) for i in range(200)],
-        )
+    """--home: vectors read through the catalog store, read-only, PCA-projected, then perturbed."""
+    _home_with_vectors(tmp_path, np.random.default_rng(1))
+    database = tmp_path / "catalog.sqlite3"
+    before = database.read_bytes()
     out = tmp_path / "bench"
     scale_bench.main(["--sizes", "1500", "--dim", "32", "--queries", "20", "--home", str(tmp_path),
                       "--out", str(out), "--quiet"])
+    assert database.read_bytes() == before  # read-only: the home is left exactly as it was
     saved = json.loads((out / "scale.json").read_text())
     assert saved["data"]["kind"] == "perturbed real" and saved["data"]["parents"] == 200
-    assert "PCA-projected to 32-d" in saved["data"]["source"]
+    assert "PCA-projected to 32-d" in saved["data"]["source"] and "e/128" in saved["data"]["source"]
     assert saved["sizes"]["1500"]["configs"]["flat"]["recall_at_10"] == 1.0
     assert "| 1,500 | flat |" in capsys.readouterr().out
