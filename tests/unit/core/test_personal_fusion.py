@@ -55,6 +55,10 @@ def test_the_central_row_is_the_one_that_holds_the_users_other_books():
     central = x[:, FUSION_FEATURES.index("log_central_probability")]
     assert central[ids.index("c1")] == pytest.approx(np.log(0.25))
     assert central[ids.index("solo")] == pytest.approx(np.log(1e-6))  # not in foundation's row
+    # The centrality-weighted mean: only foundation's row holds another liked book, so only it counts.
+    weighted = x[:, FUSION_FEATURES.index("log_central_mean_probability")]
+    assert weighted[ids.index("solo")] == pytest.approx(np.log(1e-6))
+    assert weighted[ids.index("consensus")] == pytest.approx(np.log(0.25))
 
 
 def test_a_stored_model_must_name_the_same_features():

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from smartlib_training import artifacts, reader_fit
-from smartlib_training.personal_quality import BLEND, OWN, PERSONAL, SERVED, SIMILAR
+from smartlib_training.personal_quality import BLEND, FUSION, OWN, PERSONAL, SERVED, SIMILAR
 from smartlib_training.pipeline import run_eval, run_train
 from smartlib_training.relations import author_disjoint_split
 from smartlib_training.report import quality_tables
@@ -278,3 +278,7 @@ def test_eval_scores_fresh_readers_beside_similar_books(behaviour_version, catal
     one = personal["one book"]
     assert one[PERSONAL]["recall@10"]["mean"] == pytest.approx(one[SIMILAR]["recall@10"]["mean"])
     assert "| three books (40 readers) |" in quality_tables(quality)
+    # The learned fusion is fit (32 training readers a fold) and never returns a reader's own books.
+    assert personal["learned fusion"].startswith("fit per fold")
+    assert personal["three books"][FUSION][OWN]["mean"] == 0.0
+    assert one[FUSION]["recall@10"]["mean"] == pytest.approx(one[SIMILAR]["recall@10"]["mean"])
