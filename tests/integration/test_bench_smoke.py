@@ -11,13 +11,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from ..conftest import dataset_path
+
 
 def test_bench_smoke_runs_every_section(tmp_path):
     out = tmp_path / "bench"
     bench = str(Path(__file__).resolve().parents[2] / "bench")  # not installed: `make bench` puts it on the path
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=os.pathsep.join(filter(None, [bench, os.environ.get("PYTHONPATH")])))
     run = subprocess.run(
-        [sys.executable, "-m", "smartlib_bench", "--smoke", "--out", str(out)],
+        [sys.executable, "-m", "smartlib_bench", "--smoke", "--out", str(out), "--data-dir", str(dataset_path().parent)],
         env=env, capture_output=True, text=True, timeout=600,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -29,7 +33,12 @@ def test_bench_smoke_runs_every_section(tmp_path):
     for phase in ("empty_c8", "empty_c32", "similar_baseline_miss_c8", "similar_finetuned_miss_c8",
                   "similar_finetuned_deep_c8", "similar_finetuned_hit_c8", "text_finetuned_miss_c8"):
         assert grpc[phase]["calls"] > 0 and grpc[phase]["errors"] == 0, (phase, grpc[phase])
-    assert max(grpc["empty_c8"]["ratio_to_empty_c8"], grpc["empty_c8_end"]["ratio_to_empty_c8"]) == 1.0
+    # Every ratio is over the higher empty-RPC reading of the run, recomputed here from the raw
+    # qps (tests/unit/bench/test_grpc_bench.py pins which reading that is, with fixed figures).
+    ceiling = max(grpc["empty_c8"]["qps"], grpc["empty_c8_end"]["qps"])
+    assert ceiling > 0
+    for phase, figures in grpc.items():
+        assert figures["ratio_to_empty_c8"] == pytest.approx(figures["qps"] / ceiling, rel=1e-9), phase
 
     chat = results["extra"]["chat_concurrency"]["figures"]
     assert {(p["streams"], p["think_ms"]) for p in chat} == {(1, 0), (16, 0), (1, 1000), (16, 1000)}
@@ -46,11 +55,16 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert lexical["bytes_per_book"] > 0 and "lexical step (BM25" in report
     assert 0 < results["server_process"]["seconds_to_serving"] < 120
     assert results["server_process"]["rss_mib"] > 50
-    if "naive_books_per_s" in results["embedding"]:  # needs the 10k CSV
+    if dataset_path().is_file():  # CI has the 10k CSV: the embedding section must have run
+        assert results["embedding"]["naive_books_per_s"] > 0
         assert results["embedding"]["bf16"]["cosine_min"] > 0.99
+    else:
+        assert str(dataset_path()) in results["embedding"]["skipped"]
 
     scale = results["scale"]["sizes"]["2000"]
     assert scale["configs"]["flat"]["recall_at_10"] == 1.0
-    assert all(0.0 <= c["recall_at_10"] <= 1.0 for c in scale["configs"].values())
+    # Every approximate index finds most true neighbours (0.84 and up measured at 2,000 books); an
+    # index answering with the wrong ids scores near 10/2000.
+    assert all(c["recall_at_10"] > 0.5 for c in scale["configs"].values()), scale["configs"]
     assert scale["auto"]["kind"] == "flat"  # 2,000 x 256 floats fit in the cache: no approximation
     assert "## Index types on synthetic catalogs" in report

@@ -65,3 +65,29 @@ def test_the_format_variable_is_checked_with_its_name():
         log_format_from_env({"SMARTLIB_LOG_FORMAT": "xml"})
     with pytest.raises(ValueError):
         logs.configure("INFO", "xml")
+
+
+def test_configure_sends_the_chosen_format_to_the_root_logger():
+    root = logging.getLogger()
+    noisy = [logging.getLogger(name) for name in ("faiss.loader", "sentence_transformers", "httpx")]
+    saved = root.handlers[:], root.level, [log.level for log in noisy]
+
+    def logged(fmt: str) -> str:
+        logs.configure("debug", fmt)
+        [handler] = root.handlers
+        stream = io.StringIO()
+        handler.setStream(stream)
+        logging.getLogger("smartlib.test_logs_root").debug("ready on %d", 50051)
+        return stream.getvalue()
+
+    try:
+        entry = json.loads(logged("json"))
+        assert (entry["message"], entry["level"], entry["logger"]) == ("ready on 50051", "DEBUG", "smartlib.test_logs_root")
+        assert all(log.level == logging.WARNING for log in noisy)  # their INFO chatter stays out at any root level
+        text = logged("text")
+        assert not text.startswith("{") and text.rstrip().endswith("DEBUG smartlib.test_logs_root: ready on 50051")
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        for log, level in zip(noisy, saved[2], strict=True):
+            log.setLevel(level)

@@ -38,12 +38,22 @@ def test_batches_respect_the_text_and_token_limits(text_encoder):
     assert small([]).shape == (0, 384)
 
 
-def test_bf16_is_left_off_where_the_cpu_would_only_emulate_it(monkeypatch):
+def test_bf16_is_left_off_where_the_cpu_would_only_emulate_it(monkeypatch, text_encoder):
+    # What is left off is the computation, not only a flag: without native bf16 a book encoder
+    # asked for bf16 gives the fp32 vectors bit for bit; with it, bf16's rounding shows.
     from smartlib_core import embedding
 
-    monkeypatch.setattr(embedding, "native_bf16", lambda: False)
-    assert not embedding.MiniLMTextEncoder(bf16=True).bf16
-    assert not embedding.MiniLMTextEncoder.for_queries().bf16_weights
-    monkeypatch.setattr(embedding, "native_bf16", lambda: True)
-    assert embedding.MiniLMTextEncoder(bf16=True).bf16
+    texts, fp32 = TEXTS[:4], text_encoder(TEXTS[:4])
+
+    def books_encoder(native: bool) -> MiniLMTextEncoder:
+        monkeypatch.setattr(embedding, "native_bf16", lambda: native)
+        encoder = embedding.MiniLMTextEncoder(bf16=True)
+        encoder._model = text_encoder._load()  # the session's loaded fp32 copy
+        return encoder
+
+    np.testing.assert_array_equal(books_encoder(False)(texts), fp32)
+    assert not embedding.MiniLMTextEncoder.for_queries().bf16_weights  # what _load reads to cast the weights
+    emulated = books_encoder(True)(texts)
+    assert not np.array_equal(emulated, fp32)
+    np.testing.assert_allclose((emulated * fp32).sum(axis=1), 1.0, atol=1e-2)  # rounded, not broken
     assert embedding.MiniLMTextEncoder.for_queries().bf16_weights
