@@ -4,6 +4,7 @@ The asyncio client is in test_async_client.py, RESOURCE_EXHAUSTED retries in tes
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -405,3 +406,60 @@ def test_client_package_builds_alone_with_three_dependencies(tmp_path):
     assert {"smartlib_client/py.typed", "smartlib/py.typed"} <= names  # PEP 561: type checkers read the hints
     declared = tomllib.loads((REPO / "clients" / "pyproject.toml").read_text())["project"]["dependencies"]
     assert len(declared) == 3
+    # Built is not enough: the wheel must import with nothing but its requirements. This venv holds
+    # the server's packages too (smartlib_core, googleapis-common-protos, opentelemetry), so a
+    # child process is allowed only the standard library and what the requirements pull in.
+    allowed = _modules_of(required)
+    child = subprocess.run([sys.executable, "-c", _ONLY_REQUIREMENTS, str(wheel), json.dumps(sorted(allowed))],
+                           capture_output=True, text=True, timeout=120)
+    assert child.returncode == 0 and child.stdout.strip() == "imported from the wheel", child.stdout + child.stderr
+
+
+# Imports smartlib_client (and its asyncio client and stubs) from the wheel with every module
+# outside the standard library and the allowed list refused as if not installed.
+_ONLY_REQUIREMENTS = """
+import importlib.abc, importlib.machinery, json, sys, sysconfig
+wheel, allowed = sys.argv[1], set(json.loads(sys.argv[2])) | {"smartlib", "smartlib_client"}
+stdlib = tuple({sysconfig.get_path("stdlib"), sysconfig.get_path("platstdlib")})
+class Only(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        parts = name.split(".")
+        key = ".".join(parts[:2]) if parts[0] == "google" and len(parts) > 1 else parts[0]
+        if parts[0] in sys.stdlib_module_names or name == "google" or key in allowed:
+            return None
+        found = importlib.machinery.PathFinder.find_spec(name, path)
+        if found is not None and found.origin and found.origin.startswith(stdlib) and "-packages" not in found.origin:
+            return None  # the standard library's own data modules (_sysconfigdata_*)
+        raise ModuleNotFoundError(f"No module named {name!r} (not a requirement of the client)", name=name)
+sys.meta_path.insert(0, Only())
+sys.path.insert(0, wheel)
+import smartlib_client, smartlib_client.aio
+from smartlib.v1 import books_pb2, recommend_service_pb2_grpc
+assert smartlib_client.__file__.startswith(wheel), smartlib_client.__file__
+smartlib_client.SmartLibrary("127.0.0.1:1").close()
+print("imported from the wheel")
+"""
+
+
+def _modules_of(requirements: list[str]) -> set[str]:
+    """Top-level modules (google.* by subpackage, a namespace many distributions share) of the
+    installed distributions `requirements` name, and of theirs in turn."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    modules, seen, todo = set(), set(), list(requirements)
+    while todo:
+        requirement = Requirement(todo.pop())
+        name = requirement.name.lower()
+        if name in seen or (requirement.marker and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        todo += metadata.requires(name) or []
+        for file in metadata.files(name) or []:
+            parts = file.parts
+            if parts[0] == ".." or parts[0].endswith((".dist-info", ".libs", ".pth")) or len(parts) > 1 and parts[0] == "bin":
+                continue
+            top = parts[0].split(".")[0]
+            modules.add(f"google.{parts[1].split('.')[0]}" if top == "google" and len(parts) > 1 else top)
+    return modules
