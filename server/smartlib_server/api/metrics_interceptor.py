@@ -3,47 +3,14 @@
 server has."""
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import time
 from typing import Any
 
 import grpc
-from grpc import aio
 
-from smartlib_server.api.pipeline import Call, Step
+from smartlib_server.api.pipeline import Call, Step, on_end, split_method
 from smartlib_server.metrics import ServerMetrics
-
-_CODES_BY_VALUE = {code.value[0]: code for code in grpc.StatusCode}
-
-
-def split_method(full_method: str) -> tuple[str, str]:
-    # "/smartlib.v1.CatalogService/GetBook" -> ("smartlib.v1.CatalogService", "GetBook")
-    _, _, rest = full_method.partition("/")
-    service, _, method = rest.rpartition("/")
-    return service or "unknown", method or "unknown"
-
-
-def _as_status_code(value: Any) -> grpc.StatusCode | None:
-    if value is None:
-        return None
-    if isinstance(value, grpc.StatusCode):
-        return value
-    return _CODES_BY_VALUE.get(value)
-
-
-def final_code(context: aio.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
-    """The status the client will see, given how the behaviour ended."""
-    if isinstance(error, asyncio.CancelledError):
-        return grpc.StatusCode.CANCELLED
-    set_code = _as_status_code(context.code())
-    if set_code is not None:
-        # context.abort() and context.set_code() both leave the code on the context.
-        return set_code
-    if error is None:
-        return grpc.StatusCode.OK
-    # An exception that escaped every handler: grpc.aio answers UNKNOWN for it.
-    return grpc.StatusCode.UNKNOWN
 
 
 class _Call:
@@ -61,10 +28,9 @@ class _Call:
     def sent(self) -> None:
         self.metrics.rpc_msg_sent.labels(**self.labels).inc()
 
-    def finish(self, context: aio.ServicerContext, error: BaseException | None) -> None:
-        code = final_code(context, error).name
-        self.metrics.rpc_handled.labels(**self.labels, grpc_code=code).inc()
-        self.metrics.rpc_seconds.labels(**self.labels, grpc_code=code).observe(time.perf_counter() - self.start)
+    def finish(self, code: grpc.StatusCode) -> None:
+        self.metrics.rpc_handled.labels(**self.labels, grpc_code=code.name).inc()
+        self.metrics.rpc_seconds.labels(**self.labels, grpc_code=code.name).observe(time.perf_counter() - self.start)
 
 
 _TYPES = {"unary_unary": "unary", "unary_stream": "server_stream", "stream_unary": "client_stream",
@@ -92,14 +58,8 @@ class MetricsInterceptor(Step):
         call.state[self] = record
         if not call.request_streaming:
             record.received()  # the one request arrived with the call, whatever happens next
-        error: BaseException | None = None
-        try:
+        async with on_end(call, record.finish):
             yield
-        except BaseException as exc:
-            error = exc
-            raise
-        finally:
-            record.finish(call.context, error)
 
     async def on_request(self, call: Call, request: Any) -> None:
         if call.request_streaming:

@@ -13,14 +13,16 @@ can install a single concern without the rest.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import grpc
 
 SHAPES = ("unary_unary", "unary_stream", "stream_unary", "stream_stream")
+_CODES_BY_VALUE = {code.value[0]: code for code in grpc.StatusCode}
 
 
 def shape_of(handler: grpc.RpcMethodHandler) -> str:
@@ -41,6 +43,43 @@ class Call:
     @property
     def request_streaming(self) -> bool:
         return self.shape.startswith("stream")
+
+
+def split_method(full_method: str) -> tuple[str, str]:
+    # "/smartlib.v1.CatalogService/GetBook" -> ("smartlib.v1.CatalogService", "GetBook")
+    _, _, rest = full_method.partition("/")
+    service, _, method = rest.rpartition("/")
+    return service or "unknown", method or "unknown"
+
+
+def final_code(context: grpc.aio.ServicerContext, error: BaseException | None) -> grpc.StatusCode:
+    """The status the client will see, given how the behaviour ended."""
+    if isinstance(error, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    set_code = context.code()
+    if not isinstance(set_code, grpc.StatusCode):
+        set_code = _CODES_BY_VALUE.get(set_code)
+    if set_code is not None:
+        # context.abort() and context.set_code() both leave the code on the context.
+        return set_code
+    if error is None:
+        return grpc.StatusCode.OK
+    # An exception that escaped every handler: grpc.aio answers UNKNOWN for it.
+    return grpc.StatusCode.UNKNOWN
+
+
+@contextlib.asynccontextmanager
+async def on_end(call: "Call", ended: Callable[[grpc.StatusCode], None]) -> AsyncIterator[None]:
+    """Runs the body, then hands `ended` the status the client will see, however the call ended;
+    an exception still propagates. For steps that report the outcome (metrics, the trace span)."""
+    error: BaseException | None = None
+    try:
+        yield
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        ended(final_code(call.context, error))
 
 
 class Step(grpc.aio.ServerInterceptor):

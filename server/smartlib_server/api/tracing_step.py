@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import uuid
 
+import grpc
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from smartlib_server import logs
-from smartlib_server.api.metrics_interceptor import final_code, split_method
-from smartlib_server.api.pipeline import Call, Step
+from smartlib_server.api.pipeline import Call, Step, on_end, split_method
 
 REQUEST_ID_KEY = "x-request-id"
 
@@ -40,16 +40,14 @@ class TracingStep(Step):
             f"{service}/{method}", context=propagate.extract(metadata), kind=SpanKind.SERVER,
             attributes=attributes, record_exception=False, set_status_on_exception=False,
         ) as span:
-            token = logs.request_id.set(rid)
-            error: BaseException | None = None
-            try:
-                yield
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                logs.request_id.reset(token)
-                code = final_code(call.context, error)
+            def ended(code: grpc.StatusCode) -> None:
                 span.set_attribute("rpc.grpc.status_code", code.value[0])
                 if code.value[0] != 0:
                     span.set_status(Status(StatusCode.ERROR, code.name))
+
+            token = logs.request_id.set(rid)
+            try:
+                async with on_end(call, ended):
+                    yield
+            finally:
+                logs.request_id.reset(token)
