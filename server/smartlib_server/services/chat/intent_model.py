@@ -2,9 +2,10 @@
 
 A message reaches it after entity linking, with every linked span replaced by its slot
 ("got any {AUTHOR} lying around?"). Features are the sentence's MiniLM embedding (the query
-encoder the server already holds) next to hashed word and character n-grams, each block unit
-length and scaled; a multinomial logistic regression turns them into label probabilities.
-The weights ship in data/intent_model.npz with the hash of the corpus they were trained on
+encoder the server already holds) next to hashed word and character n-grams and hashed cues
+(clause polarity after negation, slot kinds, a slot after "but", list positions, sentence
+form: intent_cues.py), each block unit length and scaled; a multinomial logistic regression
+turns them into label probabilities. The weights ship in data/intent_model.npz with the hash of the corpus they were trained on
 (intent_training.py trains them; `smartlib chat-eval --intents --write-weights` retrains).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from smartlib_core.text import fold
+from smartlib_server.services.chat.intent_cues import cues
 from smartlib_server.services.chat.link_tables import load_yaml
 
 DATA = Path(__file__).parent / "data"
@@ -58,10 +60,12 @@ class Features:
     embed_scale: float = 1.0
     word_scale: float = 1.0
     char_scale: float = 1.0
+    cue_dim: int = 1024  # buckets for the cues (a message has about fifteen)
+    cue_scale: float = 1.0
 
     @property
     def dim(self) -> int:
-        return 384 + 2 * self.hash_dim
+        return 384 + 2 * self.hash_dim + self.cue_dim
 
     def design(self, slotted: Sequence[str], embed: Embed) -> Design:
         texts = list(slotted)
@@ -71,8 +75,12 @@ class Features:
         rows, cols, vals = [], [], []
         for row, text in enumerate(texts):
             words, chars = lexical_grams(text)
-            for grams, offset, scale in ((words, 384, self.word_scale), (chars, 384 + self.hash_dim, self.char_scale)):
-                c, v = _hashed(grams, self.hash_dim, scale)
+            blocks = ((words, 384, self.hash_dim, self.word_scale), (chars, 384 + self.hash_dim, self.hash_dim, self.char_scale),
+                      (cues(text), 384 + 2 * self.hash_dim, self.cue_dim, self.cue_scale))
+            for grams, offset, dim, scale in blocks:
+                if not dim:
+                    continue
+                c, v = _hashed(grams, dim, scale)
                 rows.extend([row] * len(c))
                 cols.extend(c + offset)
                 vals.extend(v)
@@ -83,7 +91,7 @@ class Features:
 @dataclasses.dataclass(frozen=True, eq=False)
 class Design:
     """Feature rows: the embedding dense, the hashed n-grams sparse (a message lights up a
-    hundred of 8,000 buckets), so training multiplies only what is there."""
+    hundred of 9,000 buckets), so training multiplies only what is there."""
 
     dense: np.ndarray  # (n, 384)
     rows: np.ndarray  # the hashed part as coordinates: row, column (offset past the embedding), value
