@@ -1,5 +1,5 @@
-"""Helpers both handlers use: the start every initialize() shares, and turning a TorchServe
-batch into per-request results.
+"""Helpers both handlers use (through smartlib_handlers.base): the start every initialize()
+shares, and turning a TorchServe batch into per-request results.
 
 TorchServe's dynamic batching hands a handler a list with one entry per client request. One bad
 request must not fail the others, so each is parsed on its own and answered with its own status.

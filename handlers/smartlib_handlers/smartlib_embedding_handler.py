@@ -10,23 +10,22 @@ import logging
 import os
 
 import numpy as np
-from ts.torch_handler.base_handler import BaseHandler
 
 from smartlib_core import runtime
 from smartlib_core.embedding import EMBEDDER_ID, assemble, query_vectors
-from smartlib_core.torchserve_payload import parse_text_request, vectors_response
-from smartlib_handlers.batching import handler_runtime, parse_batch, respond, start
+from smartlib_core.torchserve_payload import parse_text_request
+from smartlib_handlers.base import SmartLibHandler, split_rows
+from smartlib_handlers.batching import parse_batch
 
 log = logging.getLogger(__name__)
 EMBEDDER_INFO_FILE = "embedder.json"  # written into the .mar by smartlib_training.mar_export
 
 
-class SmartLibEmbeddingHandler(BaseHandler):
+class SmartLibEmbeddingHandler(SmartLibHandler):
     """Each request is {"books": [[7 fields], ...]} or {"queries": [text, ...]}; the answer is a
     tagged float32 matrix (smartlib_core.torchserve_payload). A dynamic batch costs one MiniLM pass per kind."""
 
-    def initialize(self, context):
-        options, model_dir = start(self, context)
+    def load(self, options, model_dir):
         info_path = os.path.join(model_dir, EMBEDDER_INFO_FILE)
         if os.path.isfile(info_path):
             with open(info_path, encoding="utf-8") as f:
@@ -34,11 +33,10 @@ class SmartLibEmbeddingHandler(BaseHandler):
             if archived != EMBEDDER_ID:
                 # the archive was built for another field recipe; serving it would mix vector spaces
                 raise RuntimeError(f"archive is for embedder {archived!r}, installed code is {EMBEDDER_ID!r}")
-        name, cache, threads = handler_runtime(options, model_dir)
+        name, cache, threads = self.runtime(options, model_dir)
         self.text_encoder = runtime.text_encoder(name, cache, batch_size=int(options.get("text_batch_size", 32)),
                                                  bf16=bool(options.get("bf16", False)), threads=threads)
         self.text_encoder(["warm up"])  # load the model now, not inside the first request's deadline
-        self.initialized = True
         log.info("embedder %s ready on %s", EMBEDDER_ID, type(self.text_encoder).__name__)
 
     def preprocess(self, data):
@@ -56,12 +54,5 @@ class SmartLibEmbeddingHandler(BaseHandler):
                 vectors = assemble(merged, self.text_encoder)
             else:
                 vectors = query_vectors(merged, self.text_encoder)
-            start = 0
-            for idx, rows in members:
-                outputs[idx] = vectors[start : start + len(rows)]
-                start += len(rows)
+            outputs.update(split_rows(vectors, [(idx, len(rows)) for idx, rows in members]))
         return len(parsed) + len(errors), outputs, errors
-
-    def postprocess(self, data):
-        size, outputs, errors = data
-        return respond(self.context, size, {i: vectors_response(v) for i, v in outputs.items()}, errors)

@@ -9,28 +9,26 @@ import logging
 import os
 
 import numpy as np
-from ts.torch_handler.base_handler import BaseHandler
 
 from smartlib_core import runtime
 from smartlib_core.encoder_model import INPUT_DIM, WEIGHTS_FILE, load_weights
-from smartlib_core.torchserve_payload import vectors_from_bytes, vectors_response
-from smartlib_handlers.batching import handler_runtime, parse_batch, respond, start
+from smartlib_core.torchserve_payload import vectors_from_bytes
+from smartlib_handlers.base import SmartLibHandler, split_rows
+from smartlib_handlers.batching import parse_batch
 
 log = logging.getLogger(__name__)
 
 
-class SmartLibEncoderHandler(BaseHandler):
+class SmartLibEncoderHandler(SmartLibHandler):
     """Each request is raw float32 rows of 2688; a dynamic batch runs as one forward pass."""
 
-    def initialize(self, context):
-        options, model_dir = start(self, context)
+    def load(self, options, model_dir):
         weights = self.manifest.get("model", {}).get("serializedFile") or WEIGHTS_FILE
         if not weights.endswith(".safetensors"):
             raise RuntimeError(f"refusing to load {weights!r}: only safetensors weights are accepted")
-        name, cache, threads = handler_runtime(options, model_dir)
+        name, cache, threads = self.runtime(options, model_dir)
         self.model = runtime.compiled_encoder(name, cache, load_weights(os.path.join(model_dir, weights)),
                                               threads=threads, bf16=bool(options.get("bf16", False)))
-        self.initialized = True
         log.info("encoder %s ready on %s", weights, type(self.model).__name__)
 
     def preprocess(self, data):
@@ -42,12 +40,5 @@ class SmartLibEncoderHandler(BaseHandler):
         if parsed:
             order = sorted(parsed)
             encoded = self.model.encode_numpy(np.concatenate([parsed[i] for i in order]))
-            start = 0
-            for idx in order:
-                outputs[idx] = encoded[start : start + len(parsed[idx])]
-                start += len(parsed[idx])
+            outputs = split_rows(encoded, [(idx, len(parsed[idx])) for idx in order])
         return len(parsed) + len(errors), outputs, errors
-
-    def postprocess(self, data):
-        size, outputs, errors = data
-        return respond(self.context, size, {i: vectors_response(v) for i, v in outputs.items()}, errors)
