@@ -80,11 +80,18 @@ def catalog_10k(tmp_path_factory, inference) -> Path:
     path = dataset_path()
     if not path.is_file():
         pytest.skip(f"the 10k CSV is not at {path}; put ../shared/data beside the repo or set SMARTLIB_DATA_DIR")
+    import torch
+
+    # torch's thread count is process-wide and earlier tests set it (a TorchServe handler's
+    # torch_threads, a threads=1 training): the ingest, most of a run's time, gets every core.
+    before = torch.get_num_threads()
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
     services = build_services(Settings(home=home), inference=inference)
     try:
         ingest_csv(services.catalog, path, progress=False)
     finally:
         services.close()
+        torch.set_num_threads(before)
     return home / "catalog.sqlite3"
 
 
