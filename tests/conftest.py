@@ -95,23 +95,51 @@ def catalog_10k(tmp_path_factory, inference) -> Path:
     return home / "catalog.sqlite3"
 
 
-@pytest.fixture(scope="session")
-def ranked_store(tmp_path_factory, starter_sqlite) -> tuple[Path, str]:
-    """(model store, version) of one encoder trained on the starter catalog with the built-in
-    reader ranker (no behaviour file matches the starter books): 2 epochs, seconds."""
+def _starter_books_and_vectors(starter_sqlite: Path) -> tuple[list, object]:
     from smartlib_core.embedding import EMBEDDER_ID
     from smartlib_server.adapters.catalog_store import sqlite_store
-    from smartlib_training.pipeline import run_train
-    from smartlib_training.train import TrainParams
 
     store = sqlite_store(starter_sqlite)
     books = {b.id: b for b in store.all_books()}
     ids, vectors = store.load_vectors(EMBEDDER_ID)
     store.close()
+    return [books[i] for i in ids], vectors
+
+
+@pytest.fixture(scope="session")
+def ranked_store(tmp_path_factory, starter_sqlite) -> tuple[Path, str]:
+    """(model store, version) of one encoder trained on the starter catalog with the built-in
+    reader ranker (no behaviour file matches the starter books): 2 epochs, seconds."""
+    from smartlib_training.pipeline import run_train
+    from smartlib_training.train import TrainParams
+
+    books, vectors = _starter_books_and_vectors(starter_sqlite)
     root = tmp_path_factory.mktemp("model_store")
-    version = run_train([books[i] for i in ids], vectors, root, TrainParams(epochs=2, threads=1, batch_size=64),
-                        progress=False).name
+    version = run_train(books, vectors, root, TrainParams(epochs=2, threads=1, batch_size=64), progress=False).name
     return root, version
+
+
+@pytest.fixture(scope="session")
+def _two_encoders_trained(tmp_path_factory, starter_sqlite) -> tuple[Path, list[str]]:
+    from smartlib_training.pipeline import run_train
+    from smartlib_training.train import TrainParams
+
+    books, vectors = _starter_books_and_vectors(starter_sqlite)
+    root = tmp_path_factory.mktemp("two_encoders")
+    versions = [run_train(books, vectors, root, TrainParams(epochs=2, seed=seed, threads=1, batch_size=64, reader_ranker=False),
+                          progress=False).name for seed in (1, 2)]
+    return root, versions
+
+
+@pytest.fixture(scope="module")
+def two_encoders(tmp_path_factory, _two_encoders_trained) -> tuple[Path, list[str]]:
+    """(model store, [seed 1, seed 2]): two encoders without a reader ranker, trained on the
+    starter catalog once per run; each module gets a copy of the store, since a test may add a
+    version to it (a corrupt copy)."""
+    source, versions = _two_encoders_trained
+    root = tmp_path_factory.mktemp("model_store")
+    shutil.copytree(source / "encoder", root / "encoder")
+    return root, versions
 
 
 @pytest.fixture

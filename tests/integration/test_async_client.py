@@ -20,27 +20,8 @@ from smartlib_client import (
 )
 from smartlib_client.aio import AsyncChat, AsyncSmartLibrary
 from smartlib_client.frames import BOOK_COLUMNS, RECOMMEND_COLUMNS
-from smartlib_core.embedding import EMBEDDER_ID
-from smartlib_server.adapters.catalog_store import sqlite_store
 
 ADMIN_TOKEN = "admin-token-e41d8cd98f00b204e9800998ecf8427e"
-
-
-@pytest.fixture(scope="module")
-def two_encoders(tmp_path_factory, starter_sqlite):
-    """Two small encoder versions trained on the starter catalog (2 epochs, no reader ranker: seconds)."""
-    from smartlib_training.pipeline import run_train
-    from smartlib_training.train import TrainParams
-
-    store = sqlite_store(starter_sqlite)
-    books = {b.id: b for b in store.all_books()}
-    ids, vectors = store.load_vectors(EMBEDDER_ID)
-    store.close()
-    root = tmp_path_factory.mktemp("model_store")
-    versions = [run_train([books[i] for i in ids], vectors, root,
-                          TrainParams(epochs=2, seed=seed, threads=1, batch_size=64, reader_ranker=False), progress=False).name
-                for seed in (1, 2)]
-    return root, versions
 
 
 class _CountCalls(grpc.aio.ServerInterceptor):

@@ -8,29 +8,15 @@ import grpc
 import pytest
 
 from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc, books_pb2, recommend_service_pb2 as rs, recommend_service_pb2_grpc
-from smartlib_core.embedding import EMBEDDER_ID
-from smartlib_server.adapters.catalog_store import sqlite_store
-from smartlib_training.pipeline import run_train
-from smartlib_training.train import TrainParams
 
 ENCODER = ad.VERSION_KIND_ENCODER
 
 
 @pytest.fixture(scope="module")
-def trained_store(tmp_path_factory, starter_sqlite):
-    """Two encoder versions trained on the starter catalog (2 epochs each, seconds), without a
-    reader ranker: these tests cover the neighbour-table path (test_reader_ranking_serving.py
-    covers the ranked one)."""
-    store = sqlite_store(starter_sqlite)
-    books = {b.id: b for b in store.all_books()}
-    ids, vectors = store.load_vectors(EMBEDDER_ID)
-    store.close()
-    root = tmp_path_factory.mktemp("model_store")
-    versions = []
-    for seed in (1, 2):
-        params = TrainParams(epochs=2, seed=seed, threads=1, batch_size=64, reader_ranker=False)
-        versions.append(run_train([books[i] for i in ids], vectors, root, params, progress=False).name)
-    return root, versions
+def trained_store(two_encoders):
+    """Two encoder versions without a reader ranker (tests/conftest.py): these tests cover the
+    neighbour-table path (test_reader_ranking_serving.py covers the ranked one)."""
+    return two_encoders
 
 
 @pytest.fixture

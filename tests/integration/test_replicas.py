@@ -159,18 +159,17 @@ def test_a_replica_that_misses_notifications_catches_up_by_polling(replicas, sha
         _until(b_has_all, 10)
 
 
-def test_an_activation_on_a_switches_b(replicas, tmp_path, starter_sqlite):
+def test_an_activation_on_a_switches_b(replicas, tmp_path, starter_sqlite, ranked_store):
     """Both replicas share a model store; activating a version through A's AdminService makes B serve it."""
+    import shutil
+
     from smartlib.v1 import admin_service_pb2 as ad, admin_service_pb2_grpc
-    from smartlib_training.pipeline import run_train
-    from smartlib_training.train import TrainParams
 
     store = sqlite_store(starter_sqlite)
-    books = {b.id: b for b in store.all_books()}
-    ids, vectors = store.load_vectors(EMBEDDER_ID)
+    ids, _ = store.load_vectors(EMBEDDER_ID)
     store.close()
-    version = run_train([books[i] for i in ids], vectors, tmp_path / "model_store",
-                        TrainParams(epochs=1, threads=1, batch_size=64), progress=False).name
+    version = ranked_store[1]  # the session's starter encoder, new to both replicas' shared store
+    shutil.copytree(ranked_store[0] / "encoder" / version, tmp_path / "model_store" / "encoder" / version)
     (a, b), _ = replicas
     with grpc.insecure_channel(a) as ca, grpc.insecure_channel(b) as cb:
         admin_service_pb2_grpc.AdminServiceStub(ca).ActivateVersion(
