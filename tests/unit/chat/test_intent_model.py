@@ -7,7 +7,7 @@ import pytest
 
 from smartlib_server.services.chat import intent_model
 from smartlib_server.services.chat.intent_model import LABELS, IntentModel, context_prior
-from smartlib_server.services.chat.intent_training import choose_threshold, fit, fold_of
+from smartlib_server.services.chat.intent_training import choose_threshold, confusion_table, fit, fold_of
 
 
 def test_the_corpus_loads_with_every_label_in_both_languages():
@@ -60,6 +60,18 @@ def test_predicts_sentences_it_never_saw(embed, text, label):
     assert model.labels[int(np.argmax(probs))] == label
 
 
+@pytest.mark.parametrize(("liked", "negated"), [
+    ("I'm really into {GENRE} these days", "I'm not really into {GENRE} these days"),
+    ("{AUTHOR} is someone I always enjoy", "{AUTHOR} is someone I never enjoy"),
+    ("eu curto {GENRE} demais", "eu não curto {GENRE}"),
+    ("gosto muito de {GENRE}", "não gosto muito de {GENRE}"),
+])
+def test_a_negated_taste_statement_flips_polarity(embed, liked, negated):
+    model = intent_model.shipped()
+    probs = model.probabilities([liked, negated], embed)
+    assert [model.labels[int(i)] for i in probs.argmax(axis=1)] == ["taste_like", "taste_dislike"]
+
+
 def test_the_context_prior_sinks_list_asks_without_a_list():
     prior = context_prior(LABELS, list_shown=False)
     assert prior[LABELS.index("more")] < 0.1 and prior[LABELS.index("recommend")] == 1.0
@@ -89,3 +101,15 @@ def test_weights_round_trip(tmp_path):
     again = IntentModel.load(tmp_path / "m.npz")
     assert again.corpus_hash == model.corpus_hash and again.features == model.features
     assert np.allclose(again.weights, model.weights)
+
+
+def test_the_confusion_table_puts_true_labels_in_rows_and_predictions_in_columns():
+    confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
+    like, dislike = LABELS.index("taste_like"), LABELS.index("taste_dislike")
+    confusion[like, like], confusion[like, dislike] = 40, 7  # seven likes read as dislikes
+    lines = confusion_table(confusion)
+    row = next(line for line in lines if line.split()[1:2] == ["taste_like"])
+    cells = row.split()[2:]
+    assert cells[like] == "40" and cells[dislike] == "7" and cells.count(".") == len(LABELS) - 2
+    other = next(line for line in lines if line.split()[1:2] == ["taste_dislike"])
+    assert set(other.split()[2:]) == {"."}

@@ -158,7 +158,18 @@ def render(result: Report) -> str:
             if i != j and result.confusion[i, j]:
                 pairs[tuple(sorted((LABELS[i], LABELS[j])))] += int(result.confusion[i, j])
     lines += ["", "most confused pairs (both directions): " + ", ".join(f"{a}/{b} {n}" for (a, b), n in pairs.most_common(8))]
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *confusion_table(result.confusion)])
+
+
+def confusion_table(confusion: np.ndarray) -> list[str]:
+    """The whole matrix, rows true and columns predicted, each column headed by its row's
+    number so 23 labels fit in a terminal; a dot is a zero, the diagonal is what it got right."""
+    lines = ["confusion (rows: true label, columns: predicted, numbered as the rows)",
+             " " * 18 + "".join(f"{j + 1:>4}" for j in range(len(LABELS)))]
+    for i, label in enumerate(LABELS):
+        cells = "".join(f"{int(n) if n else '.':>4}" for n in confusion[i])
+        lines.append(f"{i + 1:>2} {label:<15}{cells}")
+    return lines
 
 
 def main(write: bool = False) -> int:
