@@ -67,6 +67,8 @@ class Services:
         """Builds the in-memory indexes from the store, with the encoder to serve (blocking);
         `reuse_derived=False` recomputes what SMARTLIB_HOME/derived would have supplied."""
         self.index.load(finetuned=self.versions.startup_encoder(), reuse_derived=reuse_derived)
+        if reuse_derived and (restored := self.recommend.restore_reader_rows()):
+            log.info("%d reader rows restored from %s", restored, self.settings.home / "derived")
         self.record_state()
         self.personalization.start(self.settings.cf_retrain_interval_s)  # idempotent
         if self.warmer is not None:

@@ -44,6 +44,9 @@ class FakeService:
         self.built: list[tuple[int, str]] = []
         self.lock = threading.Lock()
 
+    def store_reader_rows(self, index, version: int) -> int:
+        return 0  # the real service stores them in SMARTLIB_HOME/derived (test_stored_rows.py)
+
     def build_reader_row(self, book_id: str) -> bool:
         with self.lock:
             key = (self.index.version, book_id)

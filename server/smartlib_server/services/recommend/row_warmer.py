@@ -160,6 +160,8 @@ class RowWarmer:
                 self.progress = WarmProgress(target[1], built, len(order))
                 self._worker.sleep(pacer.pause(time.perf_counter() - began))  # 0 still lets other threads in
         seconds = time.perf_counter() - started
+        if built:  # rows restored from SMARTLIB_HOME/derived are stored already
+            self.recommend.store_reader_rows(*target)
         self._on_pending(0)
         self.progress = WarmProgress(target[1], built, len(order), True, seconds)
         log.info("built %d reader rows ahead in %.1fs (catalog version %d)", built, seconds, target[1])

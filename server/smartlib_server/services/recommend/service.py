@@ -7,6 +7,7 @@ from smartlib_core.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_core.text import fold
 from smartlib_core.tracing import span
 from smartlib_server.adapters.inference import Inference
+from smartlib_server.services.recommend import stored_rows
 from smartlib_server.services.recommend.serving_index import FinetunedModel, ServingIndex, ServingState
 from smartlib_server.services.recommend.similar import (
     READER_ROW,
@@ -22,6 +23,7 @@ from smartlib_server.services.recommend.similar import (
     vector_search,
 )
 from smartlib_server.services.recommend.similar_rows import SimilarRows
+from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.text_search import TextSearch, text_reason
 from smartlib_server.services.validation import require_id, require_k, require_text
 
@@ -131,6 +133,35 @@ class RecommendService:
         if ask is None or self.rows.holds(ask.finetuned.index, ask.version, book_id, READER_ROW):
             return False
         return self.reader_rows.row(ask) is not None
+
+    def restore_reader_rows(self) -> int:
+        """Keeps the reader rows SMARTLIB_HOME/derived holds for the index and catalog version
+        served now (services/recommend/stored_rows.py); returns how many. Called after a load,
+        before SERVING, so the first requests find them and the warmer builds none of them."""
+        version = self.index.version  # before the state: see services/recommend/similar_rows.py
+        state = self.index.state
+        key = self._rows_key(state.finetuned, version)
+        if key is None:
+            return 0
+        found = stored_rows.load(stored_rows.rows_store(self.index.derived), key, state.books, similar_reason)
+        return self.rows.install(state.finetuned.index, version, READER_ROW, found)
+
+    def store_reader_rows(self, index: VectorIndex, version: int) -> int:
+        """Stores the reader rows kept for `index` at `version` (the warmer calls this after a
+        pass that built some); returns how many, 0 when the index is no longer served."""
+        finetuned = self.index.state.finetuned
+        key = self._rows_key(finetuned, version)
+        rows = self.rows.kept(index, version, READER_ROW)
+        if key is None or finetuned.index is not index or not rows:
+            return 0
+        stored_rows.rows_store(self.index.derived).save(key, stored_rows.pack(key, rows))
+        return len(rows)
+
+    def _rows_key(self, finetuned: FinetunedModel | None, version: int) -> str | None:
+        """The stored rows' key, None when they cannot be stored (no ranker, no derived key or store)."""
+        if finetuned is None or finetuned.ranker is None or not finetuned.derived_key or self.index.derived is None:
+            return None
+        return stored_rows.rows_key(finetuned.derived_key, version, self.row_length)
 
     def reader_pool(self, book_id: str) -> tuple[list[str], list[float]] | None:
         """The head of `book_id`'s reader-ranked row (ids and reader-ranker scores, best first):

@@ -70,6 +70,11 @@ class SimilarRow:
         """The kept candidates and their scores, best first."""
         return self.ids, self._scores.tolist()
 
+    @property
+    def scores(self) -> np.ndarray:
+        """The kept candidates' scores, best first (float64; stored as they are)."""
+        return self._scores
+
     def _build(self, position: int) -> Recommendation | None:
         candidate = self._books.get(self.ids[position])
         return None if candidate is None else Recommendation(candidate, float(self._scores[position]), self._reason(candidate))
@@ -115,6 +120,32 @@ class SimilarRows:
         """Whether the row of `book_id` for `fetch` is kept for this index at this version."""
         index_now, version_now, rows = self._current
         return index_now is index and version_now == version and (book_id, fetch) in rows
+
+    def kept(self, index: VectorIndex, version: int, fetch: int) -> dict[str, SimilarRow]:
+        """The rows kept for `fetch` at this index and version, by book id (what gets stored)."""
+        index_now, version_now, rows = self._current
+        if index_now is not index or version_now != version:
+            return {}
+        return {book_id: row for (book_id, size), row in list(rows.items()) if size == fetch}
+
+    def install(self, index: VectorIndex, version: int, fetch: int, found: dict[str, SimilarRow]) -> int:
+        """Keeps `found` (rows read back from disk) as if built by requests at this index and
+        version, up to the bound; returns how many were kept. Rows of a newer version win."""
+        current = self._current
+        if current[0] is index and version < current[1]:
+            return 0
+        if current[0] is not index or current[1] != version:
+            current = self._current = (index, version, {})
+            self.generation += 1
+        rows = current[2]
+        room = max(self.max_rows - len(rows), 0)
+        kept = 0
+        for book_id, row in found.items():
+            if kept == room:
+                break
+            if rows.setdefault((book_id, fetch), row) is row:
+                kept += 1
+        return kept
 
     def __len__(self) -> int:
         return len(self._current[2])

@@ -1,0 +1,105 @@
+"""Reader rows kept in SMARTLIB_HOME/derived/reader-rows, so a restart or a new replica serves
+them at once instead of spending half a minute of CPU rebuilding them (row_warmer.py).
+
+A file holds every book's kept reader row (the head SimilarRows keeps, ids and scores) for one
+catalog and model, named by a key over what the rows are computed from:
+
+- the FINETUNED index's derived key (derived_index.py: the encoder's verified manifest, with its
+  reader ranker, and the ids, vectors and popularity priors the index was loaded from);
+- the catalog version (the change-log position): every other signal the ranker reads (ratings,
+  genres, authors) changes only by a write, which moves it;
+- the row length the server keeps (max_k + ROW_SLACK).
+
+So rows saved by another encoder, another catalog or another configuration are simply not found.
+A file that cannot be read or does not hold together (torn, truncated, foreign) is logged and
+ignored, the warmer builds the rows as it would without it, and its pass stores them anew; the
+writing itself goes through DerivedIndexStore, to a temporary file renamed into place.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Mapping
+
+import numpy as np
+
+from smartlib_core.domain import Book
+from smartlib_server.services.recommend.derived_index import DerivedIndexStore
+from smartlib_server.services.recommend.similar_rows import SimilarRow
+
+log = logging.getLogger(__name__)
+
+FORMAT = "smartlib-reader-rows/1"
+ARRAYS = ("key", "ids", "owners", "offsets", "members", "scores", "complete")
+FOLDER = "reader-rows"  # beside the index files, so neither prunes the other's (DerivedIndexStore.KEEP)
+
+
+def rows_store(derived: DerivedIndexStore) -> DerivedIndexStore:
+    """The store for reader rows inside the derived folder."""
+    return DerivedIndexStore(derived.root / FOLDER)
+
+
+def rows_key(index_key: str, version: int, row_length: int) -> str:
+    """Names the rows ranked over the index `index_key` at catalog `version`."""
+    text = f"{FORMAT}\0{index_key}\0{version}\0{row_length}"
+    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+
+
+def pack(key: str, rows: Mapping[str, SimilarRow]) -> dict[str, np.ndarray]:
+    """Flat arrays for `rows`: each row's candidates as positions into one id list."""
+    position: dict[str, int] = {}
+    owners, members, scores, complete, offsets = [], [], [], [], [0]
+    for book_id, row in rows.items():
+        owners.append(position.setdefault(book_id, len(position)))
+        members.extend(position.setdefault(i, len(position)) for i in row.ids)
+        scores.append(row.scores)
+        complete.append(row.complete)
+        offsets.append(len(members))
+    return {
+        "key": np.array(key), "ids": np.array(list(position), dtype=str),
+        "owners": np.asarray(owners, dtype=np.int32), "offsets": np.asarray(offsets, dtype=np.int64),
+        "members": np.asarray(members, dtype=np.int32),
+        "scores": np.concatenate(scores) if scores else np.zeros(0), "complete": np.asarray(complete, dtype=bool),
+    }
+
+
+def unpack(
+    key: str, arrays: Mapping[str, np.ndarray], books: Mapping[str, Book], reason: Callable[[Book], Callable[[Book], str]],
+) -> dict[str, SimilarRow]:
+    """The rows in `arrays`, each answering from `books`; ValueError when they do not hold
+    together or were saved under another key (a file copied or renamed by hand)."""
+    if str(arrays["key"]) != key:
+        raise ValueError("saved under another key")
+    ids, owners, offsets = arrays["ids"].tolist(), arrays["owners"], arrays["offsets"]
+    members, scores, complete = arrays["members"], arrays["scores"], arrays["complete"]
+    n = len(owners)
+    if len(offsets) != n + 1 or len(complete) != n or len(scores) != len(members) or offsets[-1] != len(members):
+        raise ValueError("row arrays of inconsistent lengths")
+    if n and (offsets[0] != 0 or np.any(np.diff(offsets) < 0)):
+        raise ValueError("row offsets out of order")
+    for positions in (owners, members):
+        if len(positions) and (positions.min() < 0 or positions.max() >= len(ids)):
+            raise ValueError("a row names an id position outside the id list")
+    names = [ids[i] for i in members.tolist()]
+    found: dict[str, SimilarRow] = {}
+    bounds = offsets.tolist()
+    for row, owner in enumerate(owners.tolist()):
+        book = books.get(ids[owner])
+        if book is None:
+            continue  # not served (cannot happen at the same catalog version): left to the warmer
+        start, end = bounds[row], bounds[row + 1]
+        found[book.id] = SimilarRow(names[start:end], scores[start:end], books, reason(book), bool(complete[row]))
+    return found
+
+
+def load(store: DerivedIndexStore, key: str, books: Mapping[str, Book],
+         reason: Callable[[Book], Callable[[Book], str]]) -> dict[str, SimilarRow]:
+    """The rows stored under `key`; empty when there are none or the file is unusable."""
+    arrays = store.load(key, ARRAYS)
+    if arrays is None:
+        return {}
+    try:
+        return unpack(key, arrays, books, reason)
+    except (ValueError, TypeError, IndexError) as exc:
+        log.warning("ignoring unusable reader rows %s: %s", key, exc)
+        return {}
