@@ -153,16 +153,23 @@ async def _prepare(app: SmartLibServer, seed_starter: bool) -> None:
                 services.executor, ingest_csv, services.catalog, starter_catalog_path(), False, services.metrics
             )
             log.info("starter catalog: %s", report.summary())
-        await loop.run_in_executor(services.executor, services.load)
-        # Not SERVING until the embedder is loaded and warm (or TorchServe answered a real inference).
-        while not await loop.run_in_executor(services.executor, services.warm_up):
-            log.warning("inference is not ready (TorchServe without fallback); RecommendService stays NOT_SERVING")
-            await asyncio.sleep(2.0)
+        # Not SERVING until the indexes are loaded and the embedder is loaded and warm (or
+        # TorchServe answered a real inference). The two share nothing, so they run at once: the
+        # load is mostly SQLite, numpy and FAISS and the embedder mostly torch's import and its
+        # first passes, and one no longer waits for the other (README, Operations).
+        await asyncio.gather(loop.run_in_executor(services.executor, services.load), _warm(services))
     except Exception:
         log.exception("preparing the indexes failed; RecommendService stays NOT_SERVING")
         return
     await app.mark_ready()
     services.follow_changes()
+
+
+async def _warm(services: Services) -> None:
+    loop = asyncio.get_running_loop()
+    while not await loop.run_in_executor(services.executor, services.warm_up):
+        log.warning("inference is not ready (TorchServe without fallback); RecommendService stays NOT_SERVING")
+        await asyncio.sleep(2.0)
 
 
 async def serve(settings: Settings, seed_starter: bool = False) -> None:
