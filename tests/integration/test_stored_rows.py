@@ -69,12 +69,24 @@ def test_rows_of_another_catalog_version_are_ignored_and_rebuilt(make_ranked, wa
     assert len(rows_files(second)) == 2  # the stale file stays (a rollback may want it) beside the new one
 
 
+def test_rows_a_server_rebuilt_after_a_write_serve_a_restart_at_that_version(make_ranked, warmed):
+    writer = make_ranked()
+    book = next(iter(writer.services.index.books.values()))
+    writer.services.catalog.upsert_books([dataclasses.replace(book, avg_rating=1.0)])
+    wait_warm(writer)  # the warmer's pass after the write stores the rows of the new version
+    version = writer.services.index.version
+    writer.stop()
+    second = make_ranked()
+    assert second.services.index.version == version
+    assert kept_rows(second) == len(second.services.index.books)
+
+
 def test_rows_of_another_encoder_are_ignored(make_ranked, warmed):
     second = make_ranked(warm_rows=False)
     services = second.services
     other = dataclasses.replace(services.index.finetuned, fingerprint="local:another-encoder")
     services.index.load(finetuned=other)
-    assert services.index.finetuned.derived_key and services.recommend.restore_reader_rows() == 0
+    assert services.recommend.restore_reader_rows() == 0
     services.index.load(finetuned=dataclasses.replace(other, fingerprint=warmed[0].services.index.finetuned.fingerprint))
     assert services.recommend.restore_reader_rows() == len(services.index.books)  # the control
 

@@ -140,7 +140,7 @@ class RecommendService:
         before SERVING, so the first requests find them and the warmer builds none of them."""
         version = self.index.version  # before the state: see services/recommend/similar_rows.py
         state = self.index.state
-        key = self._rows_key(state.finetuned, version)
+        key = self._rows_key(state, version)
         if key is None:
             return 0
         found = stored_rows.load(stored_rows.rows_store(self.index.derived), key, state.books, similar_reason)
@@ -149,19 +149,21 @@ class RecommendService:
     def store_reader_rows(self, index: VectorIndex, version: int) -> int:
         """Stores the reader rows kept for `index` at `version` (the warmer calls this after a
         pass that built some); returns how many, 0 when the index is no longer served."""
-        finetuned = self.index.state.finetuned
-        key = self._rows_key(finetuned, version)
+        state = self.index.state
+        finetuned = state.finetuned
+        key = self._rows_key(state, version)
         rows = self.rows.kept(index, version, READER_ROW)
-        if key is None or finetuned.index is not index or not rows:
-            return 0
+        if key is None or finetuned.index is not index or not rows or self.index.version != version:
+            return 0  # (a write since: the books named in the key may not be those the rows saw)
         stored_rows.rows_store(self.index.derived).save(key, stored_rows.pack(key, rows))
         return len(rows)
 
-    def _rows_key(self, finetuned: FinetunedModel | None, version: int) -> str | None:
-        """The stored rows' key, None when they cannot be stored (no ranker, no derived key or store)."""
-        if finetuned is None or finetuned.ranker is None or not finetuned.derived_key or self.index.derived is None:
+    def _rows_key(self, state: ServingState, version: int) -> str | None:
+        """The stored rows' key, None when they cannot be stored (no ranker, fingerprint or store)."""
+        finetuned = state.finetuned
+        if finetuned is None or finetuned.ranker is None or not finetuned.fingerprint or self.index.derived is None:
             return None
-        return stored_rows.rows_key(finetuned.derived_key, version, self.row_length)
+        return stored_rows.rows_key(finetuned.fingerprint, version, state.books, self.row_length)
 
     def reader_pool(self, book_id: str) -> tuple[list[str], list[float]] | None:
         """The head of `book_id`'s reader-ranked row (ids and reader-ranker scores, best first):

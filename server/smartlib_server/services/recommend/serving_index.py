@@ -47,7 +47,6 @@ class FinetunedModel:
     prior: Callable[[Book], float] = lambda book: 0.0
     fingerprint: str = ""  # identifies the weights and what runs them; "" never reuses stored arrays
     ranker: ReaderRanker | None = None  # orders SimilarBooks candidates like readers' lists; None: cosine + prior
-    derived_key: str = ""  # the DerivedIndexStore key `index` was loaded under; "" when not stored
 
     def priors(self, ids: Sequence[str], books: Mapping[str, Book]) -> list[float]:
         """`prior` of each id's book (0 for an id without one), to store beside its vector."""
@@ -220,7 +219,7 @@ def with_index(
     were indexed before (unless `reuse` is False), and are stored there when computed."""
     depth = NEIGHBOUR_TABLE_DEPTH if len(ids) <= NEIGHBOUR_TABLE_MAX_BOOKS else 0
     if not ids:
-        return dataclasses.replace(model, index=VectorIndex(256, neighbours=depth), derived_key="")
+        return dataclasses.replace(model, index=VectorIndex(256, neighbours=depth))
     priors = model.priors(ids, books)
     key = derived.key(model.fingerprint, ids, raw, priors, depth) if derived and model.fingerprint else None
     table_names = _TABLE_ARRAYS if depth else ()
@@ -235,7 +234,7 @@ def with_index(
         if stored is None:
             raise
         log.warning("stored derived index %s unusable (%s); recomputing", key, exc)  # wrong shapes
-        return with_index(dataclasses.replace(model, derived_key=""), ids, raw, books, index_kind)
+        return with_index(model, ids, raw, books, index_kind)
     if key and stored is None:
         derived.save(key, {"encoded": encoded, **dict(zip(table_names, index.table_rows() or (), strict=True))})
-    return dataclasses.replace(model, index=index, derived_key=key or "")
+    return dataclasses.replace(model, index=index)

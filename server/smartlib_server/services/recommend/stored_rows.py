@@ -4,10 +4,12 @@ them at once instead of spending half a minute of CPU rebuilding them (row_warme
 A file holds every book's kept reader row (the head SimilarRows keeps, ids and scores) for one
 catalog and model, named by a key over what the rows are computed from:
 
-- the FINETUNED index's derived key (derived_index.py: the encoder's verified manifest, with its
-  reader ranker, and the ids, vectors and popularity priors the index was loaded from);
-- the catalog version (the change-log position): every other signal the ranker reads (ratings,
-  genres, authors) changes only by a write, which moves it;
+- the encoder's fingerprint (its verified manifest, which holds the reader ranker, and what runs it);
+- the catalog version (the change-log position): every input of a row (vectors, ratings, genres,
+  authors) changes only by a write, which moves it, so a server that followed writes to version
+  v and one that loads the store at v hold the same rows, and either's file serves the other;
+- the ids of the books served, sorted (a different catalog that happens to stand at the same
+  change-log position in the same home);
 - the row length the server keeps (max_k + ROW_SLACK).
 
 So rows saved by another encoder, another catalog or another configuration are simply not found.
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -39,10 +41,11 @@ def rows_store(derived: DerivedIndexStore) -> DerivedIndexStore:
     return DerivedIndexStore(derived.root / FOLDER)
 
 
-def rows_key(index_key: str, version: int, row_length: int) -> str:
-    """Names the rows ranked over the index `index_key` at catalog `version`."""
-    text = f"{FORMAT}\0{index_key}\0{version}\0{row_length}"
-    return hashlib.blake2b(text.encode(), digest_size=20).hexdigest()
+def rows_key(fingerprint: str, version: int, ids: Iterable[str], row_length: int) -> str:
+    """Names the rows ranked by encoder `fingerprint` over the books `ids` at catalog `version`."""
+    digest = hashlib.blake2b(f"{FORMAT}\0{fingerprint}\0{version}\0{row_length}\0".encode(), digest_size=20)
+    digest.update("\0".join(sorted(ids)).encode())
+    return digest.hexdigest()
 
 
 def pack(key: str, rows: Mapping[str, SimilarRow]) -> dict[str, np.ndarray]:
