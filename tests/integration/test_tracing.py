@@ -6,9 +6,11 @@ once per process, so this module installs it and shuts it down at the end (later
 then dropped, not collected)."""
 from __future__ import annotations
 
+import threading
+
 import pytest
 from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
@@ -18,11 +20,25 @@ from smartlib_client import NotFound, SmartLibrary
 SIMILAR = "smartlib.v1.RecommendService/SimilarBooks"
 
 
+class _EndSignal(SpanProcessor):
+    """Wakes a waiting test whenever a span ends (after the exporter, added before it, has it)."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+
+    def on_end(self, span) -> None:
+        with self.condition:
+            self.condition.notify_all()
+
+
 @pytest.fixture(scope="module")
 def exporter():
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    signal = _EndSignal()
+    provider.add_span_processor(signal)
+    exporter.ended = signal.condition
     trace.set_tracer_provider(provider)
     if trace.get_tracer_provider() is not provider:
         pytest.fail("another test installed a global tracer provider first; this module must own it")
@@ -80,8 +96,15 @@ def test_text_search_span_holds_the_embedding(server, spans):
 def test_a_failed_call_marks_its_server_span_with_the_status(server, spans):
     with SmartLibrary(server.address, timeout=30) as client, pytest.raises(NotFound):
         client.book("no-such-book")
-    served = next(s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER)
-    assert served.name == "smartlib.v1.CatalogService/GetBook"
+
+    # context.abort() sends the status before the server's steps unwind, so the client can hold
+    # NotFound before the server span has ended (it did on a loaded machine): wait for the span.
+    def server_span():
+        return next((s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER), None)
+
+    with spans.ended:
+        served = spans.ended.wait_for(server_span, timeout=30)
+    assert served is not None and served.name == "smartlib.v1.CatalogService/GetBook"
     assert served.status.status_code is StatusCode.ERROR and served.status.description == "NOT_FOUND"
     assert served.attributes["rpc.grpc.status_code"] == 5
 
