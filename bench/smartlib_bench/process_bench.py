@@ -12,6 +12,7 @@ import grpc
 import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from smartlib_bench import grpc_bench
 from smartlib_server.config import ENV_PREFIX
 
 
@@ -22,15 +23,18 @@ def free_port() -> int:
 
 
 def start_server(
-    home: Path, *, log: Path | None = None, seed_starter: bool = False, timeout_s: float = 120.0
+    home: Path, *, log: Path | None = None, seed_starter: bool = False, timeout_s: float = 120.0,
+    model_store: Path | None = None,
 ) -> tuple[subprocess.Popen, str, float]:
     """Starts `smartlib serve` on `home` and a free port; returns the process, its address and
     the seconds it took to report SERVING. Only SMARTLIB_MODEL_STORE passes through from the
-    environment, so the process serves `home` and nothing else."""
+    environment (or `model_store` when given), so the process serves `home` and nothing else."""
     port = free_port()
     keep = f"{ENV_PREFIX}MODEL_STORE"
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k == keep}
     env.update({f"{ENV_PREFIX}HOME": str(home), f"{ENV_PREFIX}GRPC_PORT": str(port), "HF_HUB_OFFLINE": "1"})
+    if model_store is not None:
+        env[keep] = str(Path(model_store).resolve())
     command = [sys.executable, "-m", "smartlib_server", "serve"] + (["--seed-starter"] if seed_starter else [])
     output = log.open("w") if log else subprocess.DEVNULL
     started = time.perf_counter()
@@ -52,13 +56,31 @@ def stop_server(proc: subprocess.Popen) -> None:
         proc.wait()
 
 
-def restart(home: Path, timeout_s: float = 120.0) -> dict:
-    """Serves an already ingested `home` (so nothing is rebuilt): seconds to SERVING, and the
-    RSS once serving, after a short settle."""
-    proc, _, seconds = start_server(home, timeout_s=timeout_s)
+def restart(home: Path, varied_ids: list[str] | None = None, timeout_s: float = 120.0, window_s: float = 5.0,
+            model_store: Path | None = None) -> dict:
+    """Serves an already ingested `home` (so nothing is rebuilt): seconds to SERVING, the RSS
+    once serving, after a short settle, and with `varied_ids` (a FINETUNED catalog) how the
+    varied SimilarBooks mix runs right after SERVING, against the empty RPC of the same process.
+
+    The mix starts the moment SERVING is seen; its load generator's own start and 20 untimed
+    warm-up calls come first, so its measured window is reported as seconds after SERVING."""
+    proc, address, seconds = start_server(home, timeout_s=timeout_s, model_store=model_store)
+    figures: dict = {"seconds_to_serving": seconds}
     try:
+        if varied_ids:
+            serving = time.perf_counter()
+            # The window ends about `window_s` after SERVING: the generator's start (~1 s) comes off it.
+            varied = grpc_bench.load(address, "similar_varied", 8, window_s - 1.0, ",".join(varied_ids), approach=2)
+            ended = time.perf_counter() - serving
+            empty = grpc_bench.load(address, "empty", 8, window_s)
+            figures["after_serving"] = {
+                "varied_qps": varied["qps"], "varied_p50_ms": varied["p50_ms"], "varied_errors": varied["errors"],
+                "empty_qps": empty["qps"], "ratio_to_empty_c8": varied["qps"] / empty["qps"],
+                "window_s": [ended - (window_s - 1.0), ended],
+            }
         time.sleep(1.0)  # let start-up garbage settle before reading RSS
-        return {"seconds_to_serving": seconds, "rss_mib": psutil.Process(proc.pid).memory_info().rss / 2**20}
+        figures["rss_mib"] = psutil.Process(proc.pid).memory_info().rss / 2**20
+        return figures
     finally:
         stop_server(proc)
 

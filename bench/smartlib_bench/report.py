@@ -51,6 +51,14 @@ def summary_table(results: dict) -> str:
     if proc:
         rows.append(("restart to SERVING (separate `smartlib serve`)", f"{proc['seconds_to_serving']:.2f} s",
                      f"RSS {proc['rss_mib']:.0f} MiB once serving"))
+        first = proc.get("after_serving")
+        if first:
+            start, end = first["window_s"]
+            warm = results.get("grpc", {}).get("similar_finetuned_varied_c8", {}).get("ratio_to_empty_c8")
+            rows.append((f"  varied SimilarBooks c8, {start:.1f}-{end:.1f} s after that SERVING",
+                         f"{first['varied_qps']:.0f} req/s, p50 {first['varied_p50_ms']:.1f} ms",
+                         f"{first['ratio_to_empty_c8']:.2f}x the restarted server's empty RPC"
+                         + (f" (up a while: {warm:.2f}x)" if warm is not None else "")))
     for section in results.get("extra", {}).values():
         rows.extend(tuple(r) for r in section.get("rows", []))
     m = results["machine"]

@@ -55,6 +55,10 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert lexical["bytes_per_book"] > 0 and "lexical step (BM25" in report
     assert 0 < results["server_process"]["seconds_to_serving"] < 120
     assert results["server_process"]["rss_mib"] > 50
+    first = results["server_process"]["after_serving"]  # the restart's first seconds, same process
+    assert first["varied_qps"] > 0 and first["varied_errors"] == 0 and 0 < first["window_s"][0] < first["window_s"][1]
+    assert first["ratio_to_empty_c8"] == pytest.approx(first["varied_qps"] / first["empty_qps"], rel=1e-9)
+    assert "after that SERVING" in report
     if dataset_path().is_file():  # CI has the 10k CSV: the embedding section must have run
         assert results["embedding"]["naive_books_per_s"] > 0
         assert results["embedding"]["bf16"]["cosine_min"] > 0.99
