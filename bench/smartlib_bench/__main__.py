@@ -27,6 +27,7 @@ from smartlib_bench import (
     process_bench,
     report,
     scale_bench,
+    scale_report,
     upsert_bench,
 )
 from smartlib_core.embedding import EMBEDDER_ID, normalise
@@ -158,7 +159,7 @@ def main() -> None:
 
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = report.summary_table(results)
-    scale = scale_bench.markdown(results["scale"]) if "scale" in results else ""
+    scale = scale_report.markdown(results["scale"]) if "scale" in results else ""
     report.write(out, results, table, scale)
     print(table)
     if scale:
