@@ -12,12 +12,14 @@ import logging
 
 from smartlib_core.domain import Book
 from smartlib_server.adapters.memory.contract import ConversationMemory
-from smartlib_server.services.chat import fallback, intents, language as lang
+from smartlib_server.services.chat import fallback, interpret, language as lang
 from smartlib_server.services.chat.handlers import HANDLERS, choices
+from smartlib_server.services.chat.linker import Linker
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.resolver import TitleResolver
 from smartlib_server.services.chat.session import Context, Draft, Reply, TurnInput
 from smartlib_server.services.chat.toolkit import PAGE, GenreShelf, Toolkit
+from smartlib_server.services.chat.understand import Situation, Understander, query_embedder
 from smartlib_server.services.chat.wording import Phrasebook
 from smartlib_server.services.recommend import RecommendService
 
@@ -25,11 +27,11 @@ log = logging.getLogger(__name__)
 
 HISTORY = 12  # turns of the session read back to resolve follow-ups
 # Labels a reply naming one of the books just offered ("the Tolkien one") may really be.
-_MAY_BE_A_CHOICE = frozenset({"nonsense", "about_book", "author", "who_wrote", "recommend", "best_rated"})
+_MAY_BE_A_CHOICE = frozenset({"nonsense", "about_book", "author", "who_wrote", "recommend", "best_rated", "off_topic"})
 
 
 class ChatAgent:
-    def __init__(self, recommend: RecommendService, memory: ConversationMemory, page: int = PAGE):
+    def __init__(self, recommend: RecommendService, memory: ConversationMemory, page: int = PAGE, parser=None):
         self.recommend = recommend
         self.index = recommend.index
         self.memory = memory
@@ -37,14 +39,21 @@ class ChatAgent:
         self.page = page
         self._vocabulary = fallback.Vocabulary()
         self._shelf = GenreShelf()
+        # MiniLM through the server's inference adapter: the same query-embedding cache and
+        # batcher as text search, so understanding adds one cached model call per new message.
+        self.understander = Understander(Linker(recommend.index), query_embedder(recommend.inference), parser=parser)
 
     @property
     def books(self) -> dict[str, Book]:
         return self.index.state.books
 
     def understand(self, text: str, language: str, ctx: Context) -> Request:
-        """The intent label and slots of one message."""
-        return intents.to_request(intents.parse(text, language))
+        """The intent label and slots of one message: entities linked against the catalog, the
+        intent from the learned model (with a list on screen or not), slots from the entities."""
+        if not text.strip():
+            return Request("help")
+        understood = self.understander(text, Situation(list_shown=bool(ctx.shown), language=language))
+        return interpret.to_request(understood, text, language, has_focus=bool(ctx.focus), list_shown=bool(ctx.shown))
 
     def prepare(self, turn: TurnInput) -> Reply:
         records = self.memory.recent_turns(turn.session_id, HISTORY)
@@ -54,7 +63,7 @@ class ChatAgent:
         kit = Toolkit(self.recommend, self.memory, self.resolver, self._vocabulary, self._shelf,
                       self.index.state, ctx, turn, self.page)
         out = Draft(Phrasebook(language, f"{turn.session_id}:{len(records)}:{turn.seed}"))
-        if ask.kind == "nonsense" and detection.looks_foreign and not turn.language_hint:
+        if ask.kind in ("nonsense", "off_topic") and detection.looks_foreign and not turn.language_hint:
             out.text = out.p.t("foreign")
             out.fallback = True
         else:

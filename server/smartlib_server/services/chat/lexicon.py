@@ -34,6 +34,10 @@ PT_WORDS: dict[str, str] = _read("mood_words.yaml")["pt"]  # Portuguese mood and
 FILLER = frozenset(_FUNCTION_WORDS["filler"])
 # Words around an author's name that only ask for their books: "has X written anything", "o que vcs tem do X".
 AUTHOR_ASK_WORDS = frozenset(_FUNCTION_WORDS["author_ask"])
+VAGUE = FILLER | frozenset(_FUNCTION_WORDS["vague"])  # and the words of a vague ask: "something good to read"
+SURPRISE: tuple[str, ...] = tuple(_FUNCTION_WORDS["surprise"])  # phrases asking for a varied pick
+FOCUS_WORDS = frozenset(_FUNCTION_WORDS["focus"])  # "this", "esse": the book in focus
+JOINERS = frozenset(_FUNCTION_WORDS["joiners"])  # "and", "vs", "x": between two compared books
 
 _ARTICLE = re.compile(r"^(the|a|an|o|a|os|as|um|uma)\s+")
 

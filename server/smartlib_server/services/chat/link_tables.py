@@ -57,7 +57,9 @@ class CatalogTables:
     max_words: int
 
     def lookup(self, phrase: str) -> tuple[Target, ...]:
-        return self.phrases.get(phrase, ()) or self.static.phrases.get(phrase, ())
+        # both layers: "terror" and "mysteries" are catalog titles too, and the linker's
+        # selection decides which the reader meant (a genre, unless a title is capitalised)
+        return self.phrases.get(phrase, ()) + self.static.phrases.get(phrase, ())
 
 
 @functools.cache
@@ -114,7 +116,7 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
     for title, ids in titles.items():
         ordered = _popular(books, ids)
         target = Target("title", books[ordered[0]].title, tuple(ordered), readers(ids))
-        for variant in _variants(title):
+        for variant in _variants(title) + _within_series(title, books[ordered[0]].series_name, static.common):
             phrases[variant].append(target)
     for name, members in series.items():
         ids = tuple(i for _, i in sorted(members))
@@ -166,6 +168,18 @@ def _variants(folded: str) -> list[str]:
     if len(words) >= 2 and words[0] in ARTICLES:
         return [folded, " ".join(words[1:])]
     return [folded] if folded else []
+
+
+def _within_series(title: str, series: str, common: frozenset[str]) -> list[str]:
+    """"harry potter and the goblet of fire" is also "the goblet of fire": readers drop the series
+    name a title starts with, when what is left is no everyday phrase."""
+    lead = f"{fold(series)} and " if series else ""
+    if not lead or not title.startswith(lead):
+        return []
+    rest = title[len(lead):]
+    if len(rest.split()) < 2 or all(w in common for w in rest.split()):
+        return []
+    return _variants(rest)
 
 
 def _surname(words: list[str]) -> str:

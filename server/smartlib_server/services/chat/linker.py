@@ -29,6 +29,7 @@ SLOTS = {"title": "{TITLE}", "unknown_title": "{TITLE}", "series": "{SERIES}", "
          "genre": "{GENRE}", "mood": "{MOOD}", "number": "{NUM}"}
 _TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))[\"“«'‘](?P<q>[^\"”»’']{2,80})[\"”»'’](?=$|[\s,.?!:;)])")
+_INNER = frozenset({"the", "of", "and", "a", "an", "o", "a", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
 _KIND_RANK = {"genre": 0, "mood": 1, "title": 2, "series": 3, "author": 4}
 
 
@@ -99,6 +100,8 @@ def link(text: str, tables: CatalogTables, books: dict[str, Book]) -> list[Entit
     matches = _exact(tokens, tables, taken)
     matches += _fuzzy(tokens, tables, taken)
     chosen = quoted + _select(matches, tokens, tables)
+    covered = {i for m in chosen for i in range(m.first, m.last)}
+    chosen += _capitalised_unknown(tokens, covered, tables, text)
     entities = [_entity(m, tokens, text) for m in chosen]
     covered = {i for m in chosen for i in range(m.first, m.last)}
     for i, token in enumerate(tokens):
@@ -148,6 +151,26 @@ def _quoted(text: str, tokens: list[_Token], tables: CatalogTables) -> list[_Mat
     return out
 
 
+def _capitalised_unknown(tokens: list[_Token], covered: set[int], tables: CatalogTables, text: str) -> list[_Match]:
+    """Two or more capitalised words mid-sentence ("tell me about Zorblax the Unwritten"), one of
+    them in no catalog name: a title the catalog lacks, so the answer can say it is missing."""
+    out: list[_Match] = []
+    i = 0
+    while i < len(tokens):
+        j, capitals = i, 0
+        while j < len(tokens) and j not in covered and not tokens[j].slot and not tokens[j].opens and (
+                tokens[j].raw[:1].isupper() or (j > i and tokens[j].folded in _INNER)):
+            capitals += tokens[j].raw[:1].isupper()
+            j += 1
+        while j > i and not tokens[j - 1].raw[:1].isupper():  # "Zorblax the" ends at Zorblax
+            j -= 1
+        words = [t.folded for t in tokens[i:j]]
+        if capitals >= 2 and any(w not in tables.postings and w not in tables.static.common for w in words):
+            out.append(_Match(Target("unknown_title", text[tokens[i].start:tokens[j - 1].end]), i, j, 0.0))
+        i = max(j, i + 1)
+    return out
+
+
 def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list[_Match]:
     out = []
     width = max(tables.max_words, tables.static.max_words)
@@ -159,7 +182,8 @@ def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list
             targets = tables.lookup(" ".join(words))
             if not targets and tokens[j - 1].raw[-2:] in ("'s", "’s"):  # "Tolkien's"
                 targets = tuple(t for t in tables.lookup(" ".join([*words[:-1], words[-1][:-1]])) if t.kind == "author")
-            for target in targets[:1] if targets and targets[0].kind == "title" else targets:
+            titles = [t for t in targets if t.kind == "title"][:1]  # the most read of one title's editions
+            for target in titles + [t for t in targets if t.kind != "title"]:
                 if _plausible(target, tokens, i, j, tables):
                     out.append(_Match(target, i, j, 100.0))
     return out

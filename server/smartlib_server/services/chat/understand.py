@@ -26,7 +26,8 @@ _BUT = re.compile(r"\b(?:but|though|only|except|just|yet|mas|porem|porém|so que
 _AGAINST = re.compile(
     r"\b(?:not|no|never|hate[sd]?|dislike[sd]?|detest|can'?t stand|cannot stand|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t|"
     r"avoid|without|bore[sd]?|boring|sick of|tired of|nao|não|nunca|nem|odeio|odiei|detesto|detestei|sem|chato|chatos|sono|"
-    r"evito|cansei|cansado|cansada)\b", re.I)
+    r"evito|cansei|cansado|cansada|nothing|none|nada|nenhum|nenhuma|"
+    r"except|excluding|minus|skip|drop|remove|exclude|leave out|tira|tire|tirar|remova|exclua|exceto|menos|pula|pule)\b", re.I)
 _CLAUSE = re.compile(r"\b(?:but|while|whereas|although|mas|porem|porém|enquanto|so que|só que)\b|[;,.]", re.I)
 _ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
@@ -57,6 +58,7 @@ class Understanding:
     modifier: str = ""  # what should differ when it names no entity: "but for teenagers"
     source: str = "model"  # "model" or "llm"
     sure: bool = True  # confidence at or above the k-fold threshold
+    threshold: float = 0.0  # that threshold, for callers that weigh several labels together
 
     def of(self, *kinds: str) -> list[Entity]:
         return [e for e in self.entities if e.kind in kinds]
@@ -113,7 +115,7 @@ def finish(text: str, intent: str, confidence: float, entities: list[Entity], se
     """Roles, polarity, ordinal and modifier for an intent already chosen."""
     roled = assign_roles(text, intent, entities)
     return Understanding(intent, confidence, tuple(roled), seen, ranked, polarity(text, intent), ordinal(text, entities),
-                         modifier(text, intent, roled), source, confidence >= threshold)
+                         modifier(text, intent, roled), source, confidence >= threshold, threshold)
 
 
 def assign_roles(text: str, intent: str, entities: list[Entity]) -> list[Entity]:
@@ -122,7 +124,7 @@ def assign_roles(text: str, intent: str, entities: list[Entity]) -> list[Entity]
     named = [e for e in entities if e.kind in ("title", "series", "author", "unknown_title")]
     out = []
     cut = _BUT.search(text)
-    against = [e for e in entities if _against(text, e)]  # a dislike with no cue at all ("ugh, horror") is all dislike
+    against = _governed(text, entities)  # a dislike with no cue at all ("ugh, horror") is all dislike
     for entity in entities:
         role = ""
         if intent == "similar":
@@ -130,23 +132,34 @@ def assign_roles(text: str, intent: str, entities: list[Entity]) -> list[Entity]
             role = "but" if after else ("anchor" if entity in named[:1] else "")
         elif intent == "compare" and entity in named:
             role = "ab"[min(named.index(entity), 1)]
-        elif intent in ("taste_like", "taste_dislike", "recommend", "refine") and entity.kind != "number":
+        elif intent in ("taste_like", "taste_dislike", "recommend", "best_rated", "refine") and entity.kind != "number":
             role = "dislike" if entity in against or (intent == "taste_dislike" and not against) else "like"
         out.append(dataclasses.replace(entity, role=role))
     return out
 
 
-def _against(text: str, entity: Entity) -> bool:
-    """Whether a negation governs the clause holding `entity` (before it, in the same clause)."""
-    starts = [m.end() for m in _CLAUSE.finditer(text, 0, entity.start)]
-    clause = text[(starts[-1] if starts else 0): entity.start]
-    return bool(_AGAINST.search(clause)) or bool(_AGAINST.search(_after_clause(text, entity.end)))
-
-
-def _after_clause(text: str, at: int) -> str:
-    """The words right after an entity in its clause: "romance bores me", "terror me dá sono"."""
-    end = _CLAUSE.search(text, at)
-    return text[at: end.start() if end else len(text)][:40]
+def _governed(text: str, entities: list[Entity]) -> list[Entity]:
+    """The entities a negation governs: one before the entity in its clause ("nothing romantic",
+    "sem romance"), or one after the last entity of a clause, which then governs the entities
+    joined to it without a negation of their own ("romance and horror bore me"). A negation
+    between two entities belongs to the second: "mystery without horror" dislikes only horror."""
+    out: list[Entity] = []
+    ordered = sorted(entities, key=lambda e: e.start)
+    after = False  # whether the entity after this one is disliked by words that follow it
+    for i in range(len(ordered) - 1, -1, -1):
+        entity = ordered[i]
+        starts = [m.end() for m in _CLAUSE.finditer(text, 0, entity.start)]
+        before = text[(starts[-1] if starts else 0): entity.start]
+        end = _CLAUSE.search(text, entity.end)
+        stop = end.start() if end else len(text)
+        nxt = ordered[i + 1] if i + 1 < len(ordered) and ordered[i + 1].start < stop else None
+        if nxt is None:
+            after = bool(_AGAINST.search(text[entity.end: stop][:40]))
+        elif _AGAINST.search(text[entity.end: nxt.start]):
+            after = False
+        if _AGAINST.search(before) or after:
+            out.append(entity)
+    return out
 
 
 def polarity(text: str, intent: str) -> int:

@@ -49,7 +49,7 @@ def series_next(kit: Toolkit, ask: Request, out: Draft) -> None:
     phrase = ask.subject
     position = ask.ordinal if ask.ordinal > 0 else 0
     current: Book | None = None
-    if phrase and not position and not is_focus(phrase):
+    if phrase and not is_focus(phrase):  # with a position: "I read the first of X, what's next"
         found = kit.resolver.resolve(phrase)
         if found.kind == "ambiguous":
             act(kit, "about", found, phrase, out)

@@ -1,0 +1,202 @@
+"""The Request a handler answers, read from an Understanding (understand.py).
+
+The intent comes from the model; the slots come from the linked entities and their roles: the
+title, series or author named fills `subject` with the catalog's own spelling, genres fill
+`genres`, `likes`, `dislikes` or `exclude` by the clause they sit in, moods and the words no
+entity took become the free-text `query`. No pattern here reads what a message asks for; the
+few word lists left are data (data/lexicon/function_words.yaml).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from smartlib_core.text import bare_title, fold
+from smartlib_server.services.chat import constraints, lexicon
+from smartlib_server.services.chat.handlers.like_but import read_change
+from smartlib_server.services.chat.link_tables import static_tables
+from smartlib_server.services.chat.linker import Entity
+from smartlib_server.services.chat.request import Request
+from smartlib_server.services.chat.understand import Understanding, assign_roles
+
+NAMED = ("title", "series", "author", "unknown_title")
+# Labels acted on even when the model is unsure and the message names nothing: a list steered by
+# the reader's tastes, an action on the list on screen, or an honest answer; nothing is stored.
+UNSURE_SAFE = frozenset({"recommend", "best_rated", "more", "pick", "why", "reject", "refine", "off_topic", "nonsense",
+                         "memory_show"})
+# Labels whose handlers store or erase what the reader likes: acted on only when sure.
+STORING = frozenset({"taste_like", "taste_dislike", "memory_forget"})
+TASTES = ("taste_like", "taste_dislike")
+# Asks about the book in focus ("other books by the same author"): the focus grounds them.
+ON_FOCUS = frozenset({"about_book", "who_wrote", "author", "similar", "series_order", "series_next"})
+# Labels that act on one book, author or series: without a name they point at the book in focus.
+_ON_ONE = frozenset({"about_book", "who_wrote", "author", "similar", "series_order", "series_next", "taste_like", "taste_dislike"})
+
+
+def to_request(u: Understanding, text: str, language: str, has_focus: bool = False, list_shown: bool = False) -> Request:
+    """The handler's Request for one understood message. `has_focus`: the session has a book in
+    focus, so a message that names nothing ("who wrote it?") is about that book; `list_shown`:
+    a list is on screen, so "something shorter" narrows it."""
+    if not u.sure and not u.entities:
+        if _surprise(text):  # "surprise me" in any words the lexicon lists: a vague ask, whatever the model says
+            return Request("recommend", confidence=u.confidence, surprise=True)
+        if u.intent not in UNSURE_SAFE and not (has_focus and u.intent in ON_FOCUS):
+            # Unsure and naming nothing: an honest "I didn't understand" with example asks, rather
+            # than a guess that would store a taste, forget one, or state facts about some book.
+            return Request("nonsense", confidence=u.confidence)
+    if u.intent in STORING and not _sure_of_kind(u):
+        # Never store or erase on a guess: show books for the genres named, or say so honestly.
+        if any(e.kind in ("genre", "mood") for e in u.entities):
+            u = dataclasses.replace(u, intent="recommend", entities=tuple(assign_roles(text, "recommend", list(u.entities))))
+        elif not u.entities:
+            return Request("nonsense", confidence=u.confidence)
+    named = u.of(*NAMED)
+    genres = [e for e in u.entities if e.kind == "genre"]
+    liked = _names(e for e in genres if e.role != "dislike")
+    disliked = _names(e for e in genres if e.role == "dislike")
+    rest = leftover(text, u.entities)
+    c = constraints.extract(rest, language)
+    subject = _subject(named, rest, has_focus)
+    kind = u.intent
+    base = Request(kind, confidence=u.confidence, ordinal=u.ordinal)
+    authors = u.of("author")
+    if kind in ("recommend", "best_rated") and authors:
+        # "got any Le Guin lying around?", "the best of Stephen King": the name is the ask
+        sort = "rating" if kind == "best_rated" else c.sort
+        return dataclasses.replace(base, kind="author", subject=phrase(authors[0]), exclude=disliked, sort=sort)
+    if kind == "recommend" and list_shown and not genres and not named and _asks_shorter(text, language):
+        kind = "refine"  # "something shorter" with a list on screen narrows that list
+    if kind in ("recommend", "best_rated", "refine"):
+        # a title's words stay topic words here: "a story about a lonely robot" is no ask for "Robot"
+        topic = constraints.extract(leftover(text, tuple(e for e in u.entities if e.kind not in NAMED)), language).rest
+        sort = "rating" if kind == "best_rated" and c.sort != "popular" else c.sort
+        return dataclasses.replace(base, kind=kind, genres=liked, exclude=disliked, query=_query(topic, u, language), sort=sort,
+                                   modifier="shorter" if kind == "refine" and _asks_shorter(text, language) else "",
+                                   surprise=_surprise(text))
+    if kind in ("taste_like", "taste_dislike"):
+        if genres:
+            return dataclasses.replace(base, likes=liked, dislikes=disliked, genres=liked, exclude=disliked)
+        return dataclasses.replace(base, subject=subject)
+    if kind == "about_book" and not named and (genres or u.of("mood")):
+        # "tell me about cosy mysteries" asks for books, not for one book
+        return dataclasses.replace(base, kind="recommend", genres=liked, exclude=disliked, query=_query(c.rest, u, language))
+    if kind == "similar":
+        anchor = next((e for e in named if e.role == "anchor"), None)
+        but = [e for e in u.entities if e.role == "but"]
+        modifier = u.modifier or (" ".join(e.text for e in but) if but else "")
+        return dataclasses.replace(base, subject=phrase(anchor) if anchor else subject, modifier=modifier, exclude=disliked,
+                                   sort=c.sort, ordinal=0 if anchor else u.ordinal)
+    if kind == "compare":
+        sides = [phrase(e) for e in named]
+        if len(sides) == 1:  # "Compare The Girl and Dune": the side the linker left is what the reader typed
+            other = _other_side(text, named[0])
+            sides = [other, sides[0]] if other and text.find(other) < named[0].start else [sides[0], other]
+        pairs = ((sides[0], sides[1]),) if len(sides) >= 2 and all(sides[:2]) else ()
+        return dataclasses.replace(base, pairs=pairs)
+    if kind == "series_next" and named:  # "which Harry Potter book comes after the Goblet of Fire": the book
+        book = next((e for e in named if e.kind == "title"), named[0])
+        return dataclasses.replace(base, subject=phrase(book), ordinal=_position(u, book))
+    if kind == "series_order" and named:
+        return dataclasses.replace(base, subject=phrase(named[0]), ordinal=_position(u, named[0]))
+    if kind == "pick":
+        if not u.ordinal and named:  # "tell me about Dune" with a list on screen
+            return dataclasses.replace(base, kind="about_book", subject=phrase(named[0]))
+        return dataclasses.replace(base, ordinal=u.ordinal or 1)
+    if kind == "why":
+        return dataclasses.replace(base, subject=phrase(named[0]) if named else ("" if u.ordinal else _why_subject(rest)))
+    if kind == "nonsense":
+        if named:  # a title alone: the model may not know it is one
+            return dataclasses.replace(base, subject=phrase(named[0]))
+        return dataclasses.replace(base, subject=fold(text), query=lexicon.english_query(fold(text), language))
+    if kind in _ON_ONE:
+        return dataclasses.replace(base, subject=subject, exclude=disliked, sort=c.sort)
+    return base
+
+
+def leftover(text: str, entities: tuple[Entity, ...]) -> str:
+    """The folded words of the message outside every linked span."""
+    out, at = [], 0
+    for entity in sorted(entities, key=lambda e: e.start):
+        out.append(text[at:entity.start])
+        out.append(" ")
+        at = entity.end
+    out.append(text[at:])
+    return fold("".join(out))
+
+
+def phrase(entity: Entity) -> str:
+    """How a handler's resolver should see a named entity: as typed when it matched a catalog
+    name exactly (so "The Girl" stays as ambiguous as it is), the catalog's name when the linker
+    corrected a typo ("the hobit")."""
+    if entity.score >= 100.0 or entity.kind == "unknown_title":
+        return entity.text
+    return bare_title(entity.name) if entity.kind == "title" else entity.name
+
+
+def _names(entities) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(e.name for e in entities))
+
+
+def _query(rest: str, u: Understanding, language: str) -> str:
+    """English topic words for a free-text search: moods first, then the words no entity took."""
+    vague = lexicon.VAGUE
+    words = " ".join(w for w in rest.split() if w not in vague)
+    moods = [e.name for e in u.of("mood")]
+    return " ".join([*moods, lexicon.english_query(words, language)]).strip()
+
+
+def _subject(named: list[Entity], rest: str, has_focus: bool) -> str:
+    """The catalog name the message names; else the book in focus ("it"), unless words outside
+    everyday speech are left, which may be a title the catalog lacks ("tell me about Zorblax")."""
+    if named:
+        return phrase(named[0])
+    unusual = [w for w in rest.split() if w not in static_tables().common and not lexicon.is_genre_word(w)]
+    if has_focus and not unusual:
+        return "it"
+    return " ".join(unusual)
+
+
+def _why_subject(rest: str) -> str:
+    """'why this one?' asks about the book in focus; 'why?' about the whole list."""
+    return "it" if set(rest.split()) & lexicon.FOCUS_WORDS else ""
+
+
+def _position(u: Understanding, series: Entity) -> int:
+    """A series position only when it is not part of the name ("Fahrenheit 451")."""
+    return u.ordinal if not any(series.start <= e.start < series.end for e in u.of("number")) else 0
+
+
+def _other_side(text: str, named: Entity) -> str:
+    """The words across the joining word from a compared entity, without the words of the ask
+    around them: "Compare The Girl and Dune" -> "The Girl"."""
+    before, after = text[:named.start].split(), text[named.end:].split()
+    joiners, common = lexicon.JOINERS, static_tables().common
+    if before:
+        words = before
+        while words and fold(words[-1]) in joiners:
+            words.pop()
+        first = 0  # the ask's own words ("compare", "which is better,") up to a name capitalised mid-sentence
+        while first < len(words) and fold(words[first]) in common and not (first > 0 and words[first][:1].isupper()):
+            first += 1
+        words = words[first:]
+    else:
+        words = after
+        while words and fold(words[0]) in joiners:
+            words.pop(0)
+    return " ".join(words).strip(" ?!.,")
+
+
+def _sure_of_kind(u: Understanding) -> bool:
+    """Sure enough to store: a taste statement is sure when the two taste labels together pass
+    the bar, since each entity's polarity comes from its clause, not from the label."""
+    if u.sure or u.intent not in TASTES:
+        return u.sure
+    return sum(p for label, p in u.ranked if label in TASTES) >= u.threshold
+
+
+def _asks_shorter(text: str, language: str) -> bool:
+    return read_change(text, language).kind == "shorter"
+
+
+def _surprise(text: str) -> bool:
+    folded = f" {fold(text)} "
+    return any(f" {phrase} " in folded for phrase in lexicon.SURPRISE)

@@ -1,0 +1,95 @@
+"""interpret.to_request: the handler's Request from an Understanding. Slots come from linked
+entities and their roles; below the model's threshold the agent stores nothing and answers
+honestly when the message names nothing. Runs on the starter catalog's link tables, with the
+intent given (no model), so each case pins the mapping alone."""
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from smartlib_server.app import starter_catalog_path
+from smartlib_server.services.chat import link_tables
+from smartlib_server.services.chat.interpret import to_request
+from smartlib_server.services.chat.linker import link
+from smartlib_server.services.chat.understand import finish
+from smartlib_server.services.ingest import load_file
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    books = {b.id: b for _, b in load_file(starter_catalog_path())[0]}
+    return link_tables.build((1, 1, len(books)), books), books
+
+
+def ask(catalog, text, intent, confidence=0.9, ranked=(), **situation):
+    tables, books = catalog
+    u = finish(text, intent, confidence, link(text, tables, books), text, ranked or ((intent, confidence),), threshold=0.7)
+    return to_request(u, text, "pt" if situation.pop("pt", False) else "en", **situation)
+
+
+def test_a_named_author_inside_a_casual_sentence_is_the_subject(catalog):
+    r = ask(catalog, "got any Agatha Christie lying around?", "recommend")
+    assert (r.kind, r.subject) == ("author", "Agatha Christie")
+
+
+def test_genres_split_into_the_ask_and_the_exclusion_by_clause(catalog):
+    r = ask(catalog, "mystery books without horror", "recommend")
+    assert (r.genres, r.exclude) == (("Mystery",), ("Horror",))
+    assert "without" not in r.query.split()
+    r = ask(catalog, "livros de mistério, menos os de terror", "best_rated", pt=True)
+    assert (r.genres, r.exclude, r.sort) == (("Mystery",), ("Horror",), "rating")
+
+
+def test_like_x_but_y_keeps_the_anchor_as_typed_and_the_change(catalog):
+    r = ask(catalog, "something like Dune but shorter", "similar")
+    assert (r.kind, r.subject, r.modifier) == ("similar", "Dune", "but shorter")
+    r = ask(catalog, "books like the hobit", "similar")  # a typo: the catalog's spelling
+    assert r.subject == "the hobbit"
+
+
+def test_compare_takes_both_sides_even_when_one_is_not_linked(catalog):
+    assert ask(catalog, "Compare Dune and Foundation", "compare").pairs == (("Dune", "Foundation"),)
+    assert ask(catalog, "Compare The Girl and Dune", "compare").pairs == (("The Girl", "Dune"),)
+
+
+def test_the_next_book_is_the_title_named_not_the_series(catalog):
+    r = ask(catalog, "which Harry Potter book comes after the Chamber of Secrets?", "series_next")
+    assert r.kind == "series_next" and "Chamber of Secrets" in r.subject
+
+
+def test_a_message_naming_nothing_points_at_the_book_in_focus(catalog):
+    assert ask(catalog, "who wrote it?", "who_wrote", has_focus=True).subject == "it"
+    assert ask(catalog, "tell me about Zorblax Quintern", "about_book", has_focus=True).subject == "zorblax quintern"
+
+
+def test_something_shorter_narrows_the_list_on_screen(catalog):
+    assert ask(catalog, "something shorter", "recommend", list_shown=True).modifier == "shorter"
+    assert ask(catalog, "something shorter", "recommend", list_shown=True).kind == "refine"
+
+
+def test_unsure_and_naming_nothing_answers_honestly_instead_of_storing(catalog):
+    r = ask(catalog, "blorp the thing", "taste_dislike", confidence=0.3)
+    assert r.kind == "nonsense"
+    r = ask(catalog, "please wipe it", "memory_forget", confidence=0.3)
+    assert r.kind == "nonsense"
+    # unsure lists are harmless: a vague ask still gets books
+    assert ask(catalog, "any ideas for me?", "recommend", confidence=0.4).kind == "recommend"
+
+
+def test_an_unsure_taste_with_genres_shows_books_without_storing(catalog):
+    r = ask(catalog, "me indica uns de misterio", "taste_dislike", confidence=0.31, pt=True,
+            ranked=(("taste_dislike", 0.31), ("recommend", 0.3), ("taste_like", 0.1)))
+    assert (r.kind, r.genres, r.exclude, r.dislikes) == ("recommend", ("Mystery",), (), ())
+
+
+def test_a_taste_statement_is_sure_when_both_taste_labels_together_are(catalog):
+    r = ask(catalog, "I hate romance but I love mysteries", "taste_like", confidence=0.5,
+            ranked=(("taste_like", 0.5), ("taste_dislike", 0.3), ("recommend", 0.1)))
+    assert (r.kind, r.likes, r.dislikes) == ("taste_like", ("Mystery",), ("Romance",))
+
+
+def test_requests_are_frozen_slots(catalog):
+    r = ask(catalog, "recommend fantasy", "recommend")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.kind = "more"  # type: ignore[misc]
