@@ -60,7 +60,8 @@ def test_the_next_book_is_the_title_named_not_the_series(catalog):
 
 def test_a_message_naming_nothing_points_at_the_book_in_focus(catalog):
     assert ask(catalog, "who wrote it?", "who_wrote", has_focus=True).subject == "it"
-    assert ask(catalog, "tell me about Zorblax Quintern", "about_book", has_focus=True).subject == "zorblax quintern"
+    assert ask(catalog, "tell me about zorblax quintern", "about_book", has_focus=True).subject == "zorblax quintern"
+    assert ask(catalog, "tell me about Zorblax Quintern", "about_book", has_focus=True).subject == "Zorblax Quintern"
 
 
 def test_something_shorter_narrows_the_list_on_screen(catalog):

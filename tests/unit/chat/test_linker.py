@@ -69,8 +69,11 @@ def test_genres_moods_and_numbers(catalog):
     assert linked(catalog, "give me 3 more") == [("number", "3", "3")]
 
 
-def test_a_made_up_title_links_nothing_and_a_quoted_one_is_marked_unknown(catalog):
-    assert linked(catalog, "is The Glass Lighthouse of Verna good?") == []
+def test_a_made_up_title_is_marked_unknown_when_quoted_or_capitalised(catalog):
+    assert linked(catalog, "is the glass lighthouse of verna good?") == []
+    assert linked(catalog, "is The Glass Lighthouse of Verna good?") == [
+        ("unknown_title", "The Glass Lighthouse of Verna", "The Glass Lighthouse of Verna")]
+    assert linked(catalog, "do I need an umbrella in Lisbon tomorrow?") == []  # one capitalised word is a name, not a title
     assert linked(catalog, 'o livro "O Farol de Vidro de Verna" é bom?') == [
         ("unknown_title", "O Farol de Vidro de Verna", "O Farol de Vidro de Verna")]
 

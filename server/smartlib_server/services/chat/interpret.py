@@ -26,6 +26,7 @@ UNSURE_SAFE = frozenset({"recommend", "best_rated", "more", "pick", "why", "reje
 # Labels whose handlers store or erase what the reader likes: acted on only when sure.
 STORING = frozenset({"taste_like", "taste_dislike", "memory_forget"})
 TASTES = ("taste_like", "taste_dislike")
+TASTE_MAJORITY = 0.5  # the share of probability the taste labels need to store a named taste below the threshold
 # Asks about the book in focus ("other books by the same author"): the focus grounds them.
 ON_FOCUS = frozenset({"about_book", "who_wrote", "author", "similar", "series_order", "series_next"})
 # Labels that act on one book, author or series: without a name they point at the book in focus.
@@ -186,11 +187,12 @@ def _other_side(text: str, named: Entity) -> str:
 
 
 def _sure_of_kind(u: Understanding) -> bool:
-    """Sure enough to store: a taste statement is sure when the two taste labels together pass
-    the bar, since each entity's polarity comes from its clause, not from the label."""
-    if u.sure or u.intent not in TASTES:
+    """Sure enough to store: a taste statement that names what it is about is stored when the two
+    taste labels together hold most of the probability, since each entity's polarity comes from
+    its clause, not from the label ("I like mysteries but not horror")."""
+    if u.sure or u.intent not in TASTES or not u.entities:
         return u.sure
-    return sum(p for label, p in u.ranked if label in TASTES) >= u.threshold
+    return sum(p for label, p in u.ranked if label in TASTES) > TASTE_MAJORITY
 
 
 def _asks_shorter(text: str, language: str) -> bool:

@@ -29,7 +29,7 @@ SLOTS = {"title": "{TITLE}", "unknown_title": "{TITLE}", "series": "{SERIES}", "
          "genre": "{GENRE}", "mood": "{MOOD}", "number": "{NUM}"}
 _TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))[\"“«'‘](?P<q>[^\"”»’']{2,80})[\"”»'’](?=$|[\s,.?!:;)])")
-_INNER = frozenset({"the", "of", "and", "a", "an", "o", "a", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
+_INNER = frozenset({"the", "of", "and", "a", "an", "o", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
 _KIND_RANK = {"genre": 0, "mood": 1, "title": 2, "series": 3, "author": 4}
 
 
