@@ -34,12 +34,8 @@ GRPC_ALLOWED = {ENTRY, API, WIRING}
 GRPC_CLIENT_ADAPTERS = ("adapters.torchserve_inference",)
 GRPC_NAMES = ("grpc", "grpc_health", "grpc_reflection", "grpc_status", "google.rpc", "smartlib.v1")
 MINIMUM_FILES = {API: 10, SERVICES: 40, ADAPTERS: 15, DOMAIN: 2}  # so a wrong path cannot pass
-# Circles inside the chat package, left to the chat issue (its internals are not this test's to
-# change); printed here so they are known, and the test fails once one is gone so the list shrinks.
-KNOWN_CIRCLES = {
-    # intent_model reads YAML with link_tables.load_yaml; link_tables loads the corpus in a function
-    ("smartlib_server.services.chat.intent_model", "smartlib_server.services.chat.link_tables"),
-}
+# Circles allowed on the runtime graph: none (the chat's intent_model <-> link_tables went with the switch).
+KNOWN_CIRCLES: set[tuple[str, ...]] = set()
 
 
 def floor_of(module: str, package: str = SERVER) -> int | None:

@@ -87,9 +87,13 @@ def static_tables() -> StaticTables:
 def corpus_vocabulary() -> frozenset[str]:
     """Every word readers used in the intent corpus outside a slot: words people ask with,
     which a one-word title or a bare surname must not be mistaken for."""
-    from smartlib_server.services.chat.intent_model import load_corpus  # the model's module reads the corpus
-
-    return frozenset(word for example in load_corpus() for word in fold(SLOT.sub(" ", example.text)).split())
+    # read here rather than through intent_model, which imports this module's load_yaml
+    words: set[str] = set()
+    for path in sorted((DATA / "corpus").glob("intents_*.yaml")):
+        for family in load_yaml(path.read_text(encoding="utf-8"))["families"]:
+            for text in family["utterances"]:
+                words.update(fold(SLOT.sub(" ", text)).split())
+    return frozenset(words)
 
 
 def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
