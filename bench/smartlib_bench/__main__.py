@@ -74,7 +74,9 @@ def main() -> None:
     results["read_bandwidth_gbs"] = bandwidth
 
     dataset = _dataset(args)
-    if dataset.is_file():
+    if args.embed_books <= 0:
+        results["embedding"] = {"skipped": "--embed-books 0"}
+    elif dataset.is_file():
         print(f"embedding {args.embed_books} books from {dataset.name}: naive vs ours ...", flush=True)
         books = [b for _, b in load_file(dataset)[0]]
         random.Random(7).shuffle(books)
