@@ -94,3 +94,61 @@ def test_requests_are_frozen_slots(catalog):
     r = ask(catalog, "recommend fantasy", "recommend")
     with pytest.raises(dataclasses.FrozenInstanceError):
         r.kind = "more"  # type: ignore[misc]
+
+
+# Asks the old pattern parser was pinned on, now read by the linker and interpret.py with the
+# intent given: which genres are asked for, which are left out, and the order.
+@pytest.mark.parametrize("text, pt, genres, excluded", [
+    ("recommend fantasy books but no romance", False, ("Fantasy",), ("Romance",)),
+    ("Recomende fantasia sem romance", True, ("Fantasy",), ("Romance",)),
+    ("mystery books without horror or thriller", False, ("Mystery",), ("Horror", "Thriller")),
+    ("quero um suspense que não seja terror", True, ("Suspense",), ("Horror",)),
+    ("livros de ficção científica sem nada de romance", True, ("Science Fiction",), ("Romance",)),
+    ("any thrillers that aren't horror?", False, ("Thriller",), ("Horror",)),
+    ("não quero nada de terror, me indica um suspense", True, ("Suspense",), ("Horror",)),
+])
+def test_exclusions_never_become_included_genres(catalog, text, pt, genres, excluded):
+    r = ask(catalog, text, "recommend", pt=pt)
+    assert (r.kind, r.genres, r.exclude) == ("recommend", genres, excluded)
+
+
+@pytest.mark.parametrize("text, pt, sort", [
+    ("best rated fantasy", False, "rating"), ("os livros de fantasia mais bem avaliados", True, "rating"),
+    ("Quais são os melhores livros de ficção científica?", True, "rating"),
+    ("which fantasy novels do readers rate highest?", False, "rating"),
+    ("melhores livros de terror segundo os leitores", True, "rating"),
+    ("the most popular mystery novels", False, "popular"), ("os livros de mistério mais populares", True, "popular"),
+    ("top 5 science fiction", False, "rating"), ("the 10 best fantasy books", False, "rating"),
+])
+def test_an_order_is_a_sort_not_topic_words(catalog, text, pt, sort):
+    r = ask(catalog, text, "best_rated", pt=pt)
+    assert (r.kind, r.sort, r.query) == ("best_rated", sort, "") and r.genres
+
+
+@pytest.mark.parametrize("text, intent, pt, likes, dislikes", [
+    ("I love fantasy and I hate romance", "taste_like", False, ("Fantasy",), ("Romance",)),
+    ("gosto de ficção científica mas não de terror", "taste_like", True, ("Science Fiction",), ("Horror",)),
+    ("My favourite genres are horror and mystery", "taste_like", False, ("Horror", "Mystery"), ()),
+    ("I love fantasy but horror is not for me", "taste_like", False, ("Fantasy",), ("Horror",)),
+    ("Romance isn't my thing", "taste_dislike", False, (), ("Romance",)),
+    ("terror não é pra mim", "taste_dislike", True, (), ("Horror",)),
+])
+def test_stated_tastes_split_by_clause(catalog, text, intent, pt, likes, dislikes):
+    r = ask(catalog, text, intent, pt=pt)
+    assert (r.kind, r.likes, r.dislikes) == (intent, likes, dislikes)
+
+
+@pytest.mark.parametrize("text, pt", [
+    ("any recommendations?", False), ("alguma sugestão?", True), ("got something for me to read?", False),
+    ("sugere alguma coisa ai", True), ("pick something for me", False),
+])
+def test_vague_asks_carry_no_topic_so_tastes_can_steer_them(catalog, text, pt):
+    r = ask(catalog, text, "recommend", pt=pt)
+    assert (r.kind, r.genres, r.query) == ("recommend", (), "")
+
+
+def test_moods_and_leftover_words_become_an_english_query(catalog):
+    r = ask(catalog, "Recommend cozy books about friendship and dragons", "recommend")
+    assert (r.genres, r.query) == (("Dragons",), "cozy friendship")
+    r = ask(catalog, "Recomende fantasia sombria e engraçada", "recommend", pt=True)
+    assert (set(r.genres), r.query) == ({"Fantasy", "Humor"}, "dark")

@@ -1,7 +1,8 @@
 """The Smart Library Agent behind ChatService.Converse: plain Python, no gRPC.
 
-agent.py answers one message; turns.py streams a turn as events; the other modules parse,
-detect the language, resolve titles, compare books and word the answer.
+agent.py answers one message; turns.py streams a turn as events; understand.py (linker, intent
+model) and interpret.py read the message; the other modules detect the language, resolve
+titles, compare books and word the answer.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Constraints a reader adds to any ask: genres to leave out and an order ("best rated").
 
 "Fantasy but no romance", "sem romance", "the best rated books by Stephen King", "os livros mais
-bem avaliados de fantasia": these words qualify the ask rather than name it, so they are taken
-out of the folded text first, and the rest is parsed as usual.
+bem avaliados de fantasia": these words qualify the ask rather than name it, so interpret.py takes
+them out of the words no entity took before the rest becomes a free-text query, and like_but
+reads them in what the "but" asks to change.
 """
 from __future__ import annotations
 

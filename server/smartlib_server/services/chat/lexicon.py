@@ -12,8 +12,6 @@ from pathlib import Path
 
 import yaml
 
-from smartlib_core.text import fold
-
 LEXICON_DIR = Path(__file__).resolve().parent / "data" / "lexicon"
 
 
@@ -100,6 +98,3 @@ def pt_title_key(folded: str) -> str | None:
     """The English title a Portuguese title stands for, when it is one we know."""
     return PT_TITLES.get(folded)
 
-
-def fold_words(text: str) -> list[str]:
-    return fold(text).split()

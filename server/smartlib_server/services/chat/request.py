@@ -1,9 +1,9 @@
 """What a handler is asked to do: an intent label from `LABELS` and the slots it needs.
 
-The understanding step (today the pattern parser in intents.py, mapped by
-`intents.to_request`) fills a Request; the handler registered for its label in
-`handlers.HANDLERS` answers it. Slots hold raw phrases (a title, an author), which handlers
-resolve against the catalog themselves.
+`interpret.to_request` fills a Request from what `understand()` read (the intent model's
+label, the linked entities and their roles); the handler registered for its label in
+`handlers.HANDLERS` answers it. Slots hold phrases (a title, an author) as the linker found
+them, which handlers resolve against the catalog themselves.
 """
 from __future__ import annotations
 
