@@ -1,9 +1,18 @@
 """The lexical index follows the catalog's change log in SQLite and PostgreSQL: a write is
-found at once, a delete is gone, a restart rebuilds it and a replica catches up."""
+found at once, a delete is gone, a restart rebuilds it and a replica catches up; and through
+the RPCs, a word only the new book has answers SearchByText and SearchBooks when UpsertBooks
+returns, and nothing once DeleteBook has."""
 from __future__ import annotations
 
 import pytest
 
+from smartlib.v1 import (
+    books_pb2,
+    catalog_service_pb2 as cs,
+    catalog_service_pb2_grpc,
+    recommend_service_pb2 as rs,
+    recommend_service_pb2_grpc,
+)
 from smartlib_core.domain import Book
 from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
 from smartlib_server.services.recommend.serving_index import ServingIndex
@@ -64,3 +73,31 @@ def test_a_restart_rebuilds_it_and_a_replica_catches_up(open_store):
     restarted.catch_up()
     assert _found(restarted, RARE) == []
     writer.close()
+
+
+def test_through_the_rpcs_a_rare_word_answers_when_the_write_returns_and_not_after_the_delete(channel):
+    # A word the embedder has never seen finds nothing by meaning: only the lexical index,
+    # edited before UpsertBooks returns, can put the book first. Each search runs once before
+    # the write too, so an answer cached before the write would also fail the test.
+    catalog = catalog_service_pb2_grpc.CatalogServiceStub(channel)
+    recommend = recommend_service_pb2_grpc.RecommendServiceStub(channel)
+    author_word, blurb_word = "Glimmerhorn", RARE
+
+    def by_text() -> list[tuple[str, str]]:
+        reply = recommend.SearchByText(rs.SearchByTextRequest(query=f"the {blurb_word}", k=5), timeout=30)
+        return [(item.book.id, item.reason) for item in reply.items]
+
+    def by_name() -> list[str]:
+        return [book.id for book in catalog.SearchBooks(cs.SearchBooksRequest(query=author_word.lower(), limit=5), timeout=30).books]
+
+    before_text, before_name = by_text(), by_name()
+    book = books_pb2.Book(title="The Clockmaker's Gift", authors=[f"Maren {author_word}"], genres=["Fantasy"],
+                          description=f"A clockmaker builds a {blurb_word} for the queen of a drowned city.")
+    [book_id] = catalog.UpsertBooks(cs.UpsertBooksRequest(books=[book]), timeout=60).ids
+    assert book_id not in [found for found, _ in before_text] and book_id not in before_name
+    first, reason = by_text()[0]
+    assert first == book_id and reason.startswith("matches your words"), reason  # "... and close to ..." when dense finds it too
+    assert by_name()[0] == book_id
+    catalog.DeleteBook(cs.DeleteBookRequest(id=book_id), timeout=30)
+    assert book_id not in [found for found, _ in by_text()]
+    assert book_id not in by_name()
