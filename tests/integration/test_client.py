@@ -40,6 +40,7 @@ from smartlib_client import (
     Unauthenticated,
     Unavailable,
 )
+from smartlib_client.aio import AsyncSmartLibrary
 from smartlib_client.frames import RECOMMEND_COLUMNS
 
 REPO = Path(__file__).resolve().parents[2]
@@ -258,6 +259,23 @@ def test_idempotent_calls_are_retried_after_the_retry_info_delay(tiny_server):
     with SmartLibrary(f"127.0.0.1:{server.port}", timeout=10) as client:
         assert client.book("gr-1")["title"] == "Dune"
     assert flaky.attempts["GetBook"] == 3  # two UNAVAILABLEs absorbed by the client's retries
+
+
+def test_round_robin_takes_a_dns_target_in_both_clients(tiny_server):
+    # The Kubernetes form, dns:///<headless service>:<port>; here the name resolves to 127.0.0.1.
+    # Spreading over several addresses is tests/integration/test_round_robin.py's job.
+    server = tiny_server(catalog=_Flaky(failures=0))
+    target = f"dns:///localhost:{server.port}"
+    with SmartLibrary(target, timeout=10, load_balancing="round_robin") as client:
+        assert client.book("gr-1")["title"] == "Dune"
+
+    async def fetch() -> dict:
+        async with AsyncSmartLibrary(target, timeout=10, load_balancing="round_robin") as aclient:
+            return await aclient.book("gr-1")
+
+    assert asyncio.run(fetch())["title"] == "Dune"
+    with pytest.raises(ValueError, match="round_robin"):
+        SmartLibrary(target, load_balancing="least_request")
 
 
 def test_non_idempotent_calls_are_not_retried(tiny_server):
