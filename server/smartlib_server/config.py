@@ -67,9 +67,10 @@ class Settings:
     max_concurrent_rpcs: int = 32  # admitted unary calls; more fail fast with RESOURCE_EXHAUSTED
     max_streams: int = 256  # admitted streams
     cf_retrain_interval_s: float = 60.0  # how often collaborative filtering folds in new interactions
-    llm_url: str = ""  # OpenAI-compatible chat-completions endpoint for optional chat phrasing
+    llm_url: str = ""  # OpenAI-compatible chat-completions endpoint for optional chat phrasing (and parsing)
     llm_model: str = ""
     llm_timeout_s: float = 30.0
+    llm_parse: bool = True  # with llm_url: the model reads each message first, the local intent model is the fallback
     chat_max_text_chars: int = 2000
     chat_max_turns_per_stream: int = 500
     chat_idle_timeout_s: float = 300.0
@@ -260,6 +261,7 @@ RULES: dict[str, Rule] = {
     "llm_url": _url("http", "https"),
     "llm_model": Rule("up to 200 printable characters", lambda v: len(v) <= 200 and v.isprintable()),
     "llm_timeout_s": _between(0.1, 600),
+    "llm_parse": _BOOL,
     "chat_max_text_chars": _between(1, 100_000),
     "chat_max_turns_per_stream": _between(1, 100_000),
     "chat_idle_timeout_s": _between(1, 86_400),

@@ -83,6 +83,7 @@ RANGE_TABLE = {
     "llm_url": ("ftp://x", "https://llm.example/v1"),
     "llm_model": ("m" * 201, "small-model"),
     "llm_timeout_s": ("nan", "30"),
+    "llm_parse": ("maybe", "false"),
     "chat_max_text_chars": ("0", "2000"),
     "chat_max_turns_per_stream": ("0", "500"),
     "chat_idle_timeout_s": ("-1", "300"),

@@ -2,6 +2,8 @@
 parser against the fake OpenAI-compatible server, falling back to the local model."""
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 import pytest
 
@@ -90,12 +92,26 @@ def _parser(server, mode, words, monkeypatch, timeout=2.0):
     return LLMParser(LLMConfig(f"http://127.0.0.1:{server.server_address[1]}", model="tiny"), timeout_s=timeout)
 
 
+def _parse(parser, understander, text, situation=None):
+    """The LLM's reading, else the local model's: what the agent does with a parser."""
+    situation = situation or Situation()
+    entities = understander.linker.link(text)
+    return asyncio.run(parser(text, entities, situation)) or understander(text, situation, entities)
+
+
 def test_the_llm_parses_when_it_answers_valid_json(understander, model, monkeypatch):  # noqa: F811
     parser = _parser(model, "ok", ('{"intent": ', '"who_wrote", "confidence": 0.7}'), monkeypatch)
-    u = Understander(understander.linker, understander.embed, understander.model, parser)("quem escreveu Duna?", Situation())
+    u = _parse(parser, understander, "quem escreveu Duna?")
     assert (u.intent, u.source, u.confidence) == ("who_wrote", "llm", 0.7)
     body = FakeModel.requests[-1]["body"]
     assert "{TITLE}" in body["messages"][-1]["content"]  # the model sees slots, not the title
+    assert (parser.parsed, parser.fallbacks) == (1, 0)
+
+
+def test_a_list_ask_with_no_list_on_screen_is_left_to_the_local_model(understander, model, monkeypatch):  # noqa: F811
+    parser = _parser(model, "ok", ('{"intent": "more", "confidence": 0.9}',), monkeypatch)
+    assert _parse(parser, understander, "got any Agatha Christie lying around?").source == "model"
+    assert _parse(parser, understander, "more please", Situation(list_shown=True)).source == "llm"
 
 
 @pytest.mark.parametrize(("mode", "words"), [
@@ -106,9 +122,9 @@ def test_the_llm_parses_when_it_answers_valid_json(understander, model, monkeypa
 ])
 def test_any_llm_failure_falls_back_to_the_local_model(understander, model, monkeypatch, mode, words):  # noqa: F811
     parser = _parser(model, mode, words, monkeypatch, timeout=0.5)
-    u = Understander(understander.linker, understander.embed, understander.model, parser)(
-        "got any Agatha Christie lying around?", Situation())
+    u = _parse(parser, understander, "got any Agatha Christie lying around?")
     assert (u.intent, u.source) == ("author", "model")
+    assert (parser.parsed, parser.fallbacks) == (0, 1)
 
 
 def test_the_server_embedding_is_read_back_from_the_query_layout(inference, text_encoder):

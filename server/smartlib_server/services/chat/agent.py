@@ -1,25 +1,29 @@
 """The Smart Library Agent: one user message in, one grounded answer out (blocking, plain Python).
 
-`prepare` understands the message (an intent label and its slots), builds the turn's Toolkit
-and runs the handler the table in `handlers` names for the label; `commit` stores the turn in
+`read` loads the session and links the message's entities; `prepare` understands the message
+(an intent label and its slots), builds the turn's Toolkit and runs the handler the table in
+`handlers` names for the label; `commit` stores the turn in
 conversation memory once it has been delivered, so a cancelled turn leaves no trace. Every
 book named comes from the serving index; every list comes from RecommendService with
 approach=None, i.e. FINETUNED whenever a trained encoder is active.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+from typing import Any
 
 from smartlib_core.domain import Book
 from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.services.chat import fallback, interpret, language as lang
 from smartlib_server.services.chat.handlers import HANDLERS, choices
-from smartlib_server.services.chat.linker import Linker
+from smartlib_server.services.chat.language import Detection
+from smartlib_server.services.chat.linker import Entity, Linker
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.resolver import TitleResolver
 from smartlib_server.services.chat.session import Context, Draft, Reply, TurnInput
 from smartlib_server.services.chat.toolkit import PAGE, GenreShelf, Toolkit
-from smartlib_server.services.chat.understand import Situation, Understander, query_embedder
+from smartlib_server.services.chat.understand import Situation, Understander, Understanding, query_embedder
 from smartlib_server.services.chat.wording import Phrasebook
 from smartlib_server.services.recommend import RecommendService
 
@@ -30,8 +34,25 @@ HISTORY = 12  # turns of the session read back to resolve follow-ups
 _MAY_BE_A_CHOICE = frozenset({"nonsense", "about_book", "author", "who_wrote", "recommend", "best_rated", "off_topic"})
 
 
+@dataclasses.dataclass(frozen=True)
+class Reading:
+    """What a turn knows before its message is understood: the session so far, the answer's
+    language and the entities the message names. An optional LLM parser reads the message
+    between `read` and `prepare` (turns.py), on the event loop."""
+
+    records: list[dict[str, Any]]
+    ctx: Context
+    language: str
+    detection: Detection
+    entities: list[Entity]
+
+    @property
+    def situation(self) -> Situation:
+        return Situation(list_shown=bool(self.ctx.shown), language=self.language)
+
+
 class ChatAgent:
-    def __init__(self, recommend: RecommendService, memory: ConversationMemory, page: int = PAGE, parser=None):
+    def __init__(self, recommend: RecommendService, memory: ConversationMemory, page: int = PAGE):
         self.recommend = recommend
         self.index = recommend.index
         self.memory = memory
@@ -41,25 +62,34 @@ class ChatAgent:
         self._shelf = GenreShelf()
         # MiniLM through the server's inference adapter: the same query-embedding cache and
         # batcher as text search, so understanding adds one cached model call per new message.
-        self.understander = Understander(Linker(recommend.index), query_embedder(recommend.inference), parser=parser)
+        self.understander = Understander(Linker(recommend.index), query_embedder(recommend.inference))
 
     @property
     def books(self) -> dict[str, Book]:
         return self.index.state.books
 
-    def understand(self, text: str, language: str, ctx: Context) -> Request:
-        """The intent label and slots of one message: entities linked against the catalog, the
-        intent from the learned model (with a list on screen or not), slots from the entities."""
-        if not text.strip():
-            return Request("help")
-        understood = self.understander(text, Situation(list_shown=bool(ctx.shown), language=language))
-        return interpret.to_request(understood, text, language, has_focus=bool(ctx.focus), list_shown=bool(ctx.shown))
-
-    def prepare(self, turn: TurnInput) -> Reply:
+    def read(self, turn: TurnInput) -> Reading:
+        """The session's recent turns, the answer's language and the message's linked entities."""
         records = self.memory.recent_turns(turn.session_id, HISTORY)
         ctx = Context.from_records(records)
         language, detection = lang.choose(turn.text, turn.language_hint, ctx.language)
-        ask = self.understand(turn.text, language, ctx)
+        return Reading(records, ctx, language, detection, self.understander.linker.link(turn.text))
+
+    def understand(self, text: str, reading: Reading, parsed: Understanding | None = None) -> Request:
+        """The intent label and slots of one message: the LLM's reading when it gave one, else the
+        learned model's (with a list on screen or not), slots from the linked entities."""
+        if not text.strip():
+            return Request("help")
+        understood = parsed or self.understander(text, reading.situation, reading.entities)
+        ctx = reading.ctx
+        return interpret.to_request(understood, text, reading.language, has_focus=bool(ctx.focus), list_shown=bool(ctx.shown))
+
+    def prepare(self, turn: TurnInput, reading: Reading | None = None, parsed: Understanding | None = None) -> Reply:
+        """The turn's answer, not yet stored. `reading` and `parsed` come from turns.py when an
+        LLM parser read the message; without them the turn is read and understood here."""
+        reading = reading or self.read(turn)
+        records, ctx, language, detection = reading.records, reading.ctx, reading.language, reading.detection
+        ask = self.understand(turn.text, reading, parsed)
         kit = Toolkit(self.recommend, self.memory, self.resolver, self._vocabulary, self._shelf,
                       self.index.state, ctx, turn, self.page)
         out = Draft(Phrasebook(language, f"{turn.session_id}:{len(records)}:{turn.seed}"))

@@ -5,13 +5,17 @@ misspell one. The model sees the message with its entities as slots and answers 
 object, {"intent": <label>, "confidence": <0..1>}, checked against the same label set the
 local model uses. Any failure (connection, timeout, bad JSON, unknown label) returns None and
 the local model answers, so a slow or broken LLM never breaks a turn.
+
+The call is async, on the event loop between the turn's two trips to the worker pool (turns.py):
+a model that thinks for seconds holds no worker thread, and a cancelled turn closes its
+connection at once, as LLM phrasing does.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
-import time
 
 import httpx
 
@@ -40,41 +44,42 @@ SYSTEM = (
 
 
 class LLMParser:
-    """Callable as Understander's `parser`: an Understanding, or None to fall back."""
+    """Reads one message with the model: an Understanding, or None for the local model to answer."""
 
     def __init__(self, config: LLMConfig, timeout_s: float = PARSE_TIMEOUT_S):
         self.config = config
         self.timeout_s = timeout_s
+        self.parsed = 0  # messages the model read
+        self.fallbacks = 0  # messages left to the local model: the call failed or its answer did not validate
 
-    def __call__(self, text: str, entities: list[Entity], situation: Situation) -> Understanding | None:
+    async def __call__(self, text: str, entities: list[Entity], situation: Situation) -> Understanding | None:
         seen = slotted(text, entities)
         try:
-            answer = self._complete(seen, situation)
+            answer = await asyncio.wait_for(self._complete(seen, situation), self.timeout_s)
             intent, confidence = validate(answer)
-        except (LLMFailed, httpx.HTTPError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
-            log.info("LLM parse fell back to the local model: %s", exc)
+        except (TimeoutError, LLMFailed, httpx.HTTPError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            self.fallbacks += 1
+            log.info("LLM parse fell back to the local model: %s: %s", type(exc).__name__, exc)
             return None
         if intent in LIST_ASKS and not situation.list_shown:
             return None  # nothing on screen to act on: let the local model, with its prior, decide
+        self.parsed += 1
         return finish(text, intent, confidence, entities, seen, ((intent, confidence),), 0.0, source="llm")
 
-    def _complete(self, seen: str, situation: Situation) -> str:
-        """The model's whole answer, streamed (as every OpenAI-compatible server can) and cut
-        off at the parse deadline."""
+    async def _complete(self, seen: str, situation: Situation) -> str:
+        """The model's whole answer, streamed (as every OpenAI-compatible server can); the
+        caller bounds the whole call."""
         context = "A list of books is on screen." if situation.list_shown else "No list is on screen."
         prompt = [{"role": "system", "content": SYSTEM},
                   {"role": "user", "content": f"{context}\nMessage: {json.dumps(seen, ensure_ascii=False)}"}]
         body = {"model": self.config.model, "messages": prompt, "stream": True, "temperature": 0.0, "max_tokens": 40}
-        deadline = time.monotonic() + self.timeout_s
         pieces = []
-        with httpx.Client(timeout=httpx.Timeout(self.timeout_s)) as client, client.stream(
+        async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s)) as client, client.stream(
             "POST", self.config.endpoint, json=body, headers={"Accept": "text/event-stream"}
         ) as response:
             if response.status_code >= 400:
                 raise LLMFailed(f"the model answered HTTP {response.status_code}")
-            for line in response.iter_lines():
-                if time.monotonic() > deadline:
-                    raise LLMFailed("the parse took too long")
+            async for line in response.aiter_lines():
                 data = line.strip()[5:].strip() if line.startswith("data:") else ""
                 if data == "[DONE]":
                     return "".join(pieces)

@@ -1,8 +1,10 @@
 """One chat turn as an async stream of plain events: typing, text chunks, book cards, done.
 
-The blocking part (parsing, catalog lookups, recommendations, memory) runs on the shared worker
-pool once per turn; streaming the words happens on the event loop, so an open or idle chat
-stream holds no worker thread.
+The blocking part (understanding, catalog lookups, recommendations, memory) runs on the shared
+worker pool once per turn; streaming the words happens on the event loop, so an open or idle
+chat stream holds no worker thread. With an LLM parser the turn goes to the pool twice: once to
+read the session and link the message, then, after the model read it on the event loop, to
+answer.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from smartlib_server.services.chat.agent import ChatAgent
 from smartlib_server.services.chat.grounding import CatalogTitles, Grounding
 from smartlib_server.services.chat.language import normalise_hint
 from smartlib_server.services.chat.llm import LLMFailed, LLMPhraser
+from smartlib_server.services.chat.llm_parse import LLMParser
 from smartlib_server.services.chat.session import Reply, TurnInput
 
 log = logging.getLogger(__name__)
@@ -78,11 +81,13 @@ def chunks(text: str, words: int) -> Iterator[str]:
 
 
 class ChatService:
-    def __init__(self, agent: ChatAgent, executor: Executor, limits: ChatLimits = ChatLimits(), phraser: LLMPhraser | None = None):
+    def __init__(self, agent: ChatAgent, executor: Executor, limits: ChatLimits = ChatLimits(), phraser: LLMPhraser | None = None,
+                 parser: LLMParser | None = None):
         self.agent = agent
         self.executor = executor
         self.limits = limits
         self.phraser = phraser
+        self.parser = parser  # reads each message before the local model when set; None: the local model alone
         self.llm_fallbacks = 0  # turns where the model failed and the built-in generator took over
         self.llm_dropped = 0  # model sentences dropped for naming a book the turn did not retrieve
         self._titles = CatalogTitles()
@@ -116,13 +121,24 @@ class ChatService:
         """
         yield Typing()
         loop = asyncio.get_running_loop()
-        reply: Reply = await loop.run_in_executor(self.executor, deadlines.in_context(self.agent.prepare, turn))
+        if self.parser is None:
+            reply: Reply = await loop.run_in_executor(self.executor, deadlines.in_context(self.agent.prepare, turn))
+        else:
+            reply = await self._prepare_parsed(turn)
         async for piece in self._phrase(reply):
             yield TextDelta(piece)
         for book, reason in reply.cards:
             yield Card(book, reason)
         await loop.run_in_executor(self.executor, deadlines.in_context(self.agent.commit, reply))
         yield Done(reply.language)
+
+    async def _prepare_parsed(self, turn: TurnInput) -> Reply:
+        """The turn with the LLM reading the message between two trips to the pool; whatever
+        the model answers, a reading that does not validate leaves the local model to answer."""
+        loop = asyncio.get_running_loop()
+        reading = await loop.run_in_executor(self.executor, deadlines.in_context(self.agent.read, turn))
+        parsed = await self.parser(turn.text, reading.entities, reading.situation)
+        return await loop.run_in_executor(self.executor, deadlines.in_context(self.agent.prepare, turn, reading, parsed))
 
     async def _phrase(self, reply: Reply) -> AsyncIterator[str]:
         sent_any = False

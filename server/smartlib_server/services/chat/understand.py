@@ -5,13 +5,12 @@ Entities first (linker.py), then the intent of the message with its entities rep
 slots (intent_model.py), weighed by what the session knows (a list on screen or not). Roles
 and polarity come from where entities sit: the part after "but" in "like X but Y", the two
 sides of a comparison, the clause a "not" governs. An optional LLM parser (llm_parse.py) may
-answer first; the local model is always the fallback.
+read the message instead (turns.py asks it first); this model is always the fallback.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
 
 import numpy as np
 
@@ -84,20 +83,14 @@ def query_embedder(inference) -> intent_model.Embed:
 class Understander:
     """Links, classifies and assigns roles; holds the linker's tables and the model."""
 
-    def __init__(self, linker: Linker, embed: intent_model.Embed, model: IntentModel | None = None,
-                 parser: Callable[[str, list[Entity], Situation], Understanding | None] | None = None):
+    def __init__(self, linker: Linker, embed: intent_model.Embed, model: IntentModel | None = None):
         self.linker = linker
         self.embed = embed
         self.model = model or intent_model.shipped()
-        self.parser = parser  # the optional LLM parser; None answers locally
 
-    def __call__(self, text: str, situation: Situation) -> Understanding:
-        entities = self.linker.link(text)
-        if self.parser is not None:
-            parsed = self.parser(text, entities, situation)
-            if parsed is not None:
-                return parsed
-        return self.local(text, entities, situation)
+    def __call__(self, text: str, situation: Situation, entities: list[Entity] | None = None) -> Understanding:
+        """The local model's reading; `entities` when the message was linked already."""
+        return self.local(text, self.linker.link(text) if entities is None else entities, situation)
 
     def local(self, text: str, entities: list[Entity], situation: Situation) -> Understanding:
         seen = slotted(text, entities)
