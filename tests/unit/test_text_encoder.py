@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from smartlib_core.embedding import MiniLMTextEncoder
+from smartlib_core.embedding import MiniLMTextEncoder, token_batches
 
 TEXTS = [
     "Dune",
@@ -16,8 +16,8 @@ TEXTS = [
 ]
 
 
-def test_vectors_match_sentence_transformers_in_input_order(text_encoder):
-    reference = text_encoder._load().encode(TEXTS, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
+def test_vectors_match_sentence_transformers_in_input_order(text_encoder, reference_minilm):
+    reference = reference_minilm.encode(TEXTS, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
     ours = text_encoder(TEXTS)
     assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
     np.testing.assert_allclose((ours * reference).sum(axis=1), 1.0, atol=1e-5)  # row i is text i
@@ -26,9 +26,8 @@ def test_vectors_match_sentence_transformers_in_input_order(text_encoder):
 def test_batches_respect_the_text_and_token_limits(text_encoder):
     small = MiniLMTextEncoder(batch_size=3, token_budget=300, path=None)
     small._model = text_encoder._load()  # the session's loaded copy
-    model = small._model
-    lengths = [len(ids) for ids in model.tokenizer(TEXTS, truncation=True, max_length=model.max_seq_length)["input_ids"]]
-    batches = list(small._batches(model, TEXTS))
+    lengths = [len(ids) for ids in small._model.tokenizer.ids(TEXTS)]
+    batches = list(token_batches(lengths, small.batch_size, small.token_budget))
     assert sorted(np.concatenate(batches).tolist()) == list(range(len(TEXTS)))  # every text once
     for batch in batches:
         assert len(batch) <= 3
