@@ -10,14 +10,16 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from smartlib_core import atomic
 from smartlib_core.domain import Book
 from smartlib_core.manifest import utc_now
 from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.periodic import PeriodicWorker
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,8 @@ LIST_COLUMNS = ("authors", "genres", "characters")
 
 
 def catalog_frame(books: Sequence[Book]) -> pd.DataFrame:
+    import pandas as pd  # here, not at the top: `smartlib serve` imports this module and never needs it
+
     frame = pd.DataFrame([dataclasses.astuple(b) for b in books], columns=list(COLUMNS))
     for column in LIST_COLUMNS:
         frame[column] = frame[column].map(list)
@@ -47,6 +51,8 @@ def write_parquet(frame: pd.DataFrame, target: Path) -> None:
 
 def read_csv(path: Path) -> list[Book]:
     """Reads an export back into Books (the inverse of write_csv)."""
+    import pandas as pd
+
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     books = []
     for row in frame.itertuples(index=False):
