@@ -6,6 +6,7 @@ once per process, so this module installs it and shuts it down at the end (later
 then dropped, not collected)."""
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import pytest
@@ -16,6 +17,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind, StatusCode
 
 from smartlib_client import NotFound, SmartLibrary
+from smartlib_client.aio import AsyncSmartLibrary
 
 SIMILAR = "smartlib.v1.RecommendService/SimilarBooks"
 
@@ -91,6 +93,33 @@ def test_text_search_span_holds_the_embedding(server, spans):
     served = next(s for s in finished if s.name == "smartlib.v1.RecommendService/SearchByText" and s.kind is SpanKind.SERVER)
     steps = {s.name for s in _descendants(finished, served)}
     assert {"embed", "vector.search"} <= steps, steps
+
+
+def test_a_catalog_read_span_holds_its_sql(server, spans):
+    with SmartLibrary(server.address, timeout=30) as client:
+        book_id = client.list_books(page_size=1).iloc[0]["id"]
+        spans.clear()
+        client.book(book_id)  # a first GetBook of this id: the answer cache misses and the store is read
+    finished = spans.get_finished_spans()
+    served = next(s for s in finished if s.name == "smartlib.v1.CatalogService/GetBook" and s.kind is SpanKind.SERVER)
+    steps = [s.name for s in _descendants(finished, served)]
+    assert "sql" in steps and "cache" in steps, steps
+
+
+def test_the_async_client_sends_its_trace_too(server, spans):
+    async def similar(book_id: str) -> None:
+        async with AsyncSmartLibrary(server.address, timeout=30) as client:
+            await client.similar(book_id, k=3)
+
+    with SmartLibrary(server.address, timeout=30) as sync:
+        book_id = sync.list_books(page_size=1).iloc[0]["id"]
+    with trace.get_tracer("service").start_as_current_span("handler") as outer:
+        asyncio.run(similar(book_id))
+    finished = spans.get_finished_spans()
+    sent = next(s for s in finished if s.name == SIMILAR and s.kind is SpanKind.CLIENT)
+    served = next(s for s in finished if s.name == SIMILAR and s.kind is SpanKind.SERVER)
+    assert sent.parent.span_id == outer.get_span_context().span_id
+    assert served.parent.span_id == sent.context.span_id and served.context.trace_id == outer.get_span_context().trace_id
 
 
 def test_a_failed_call_marks_its_server_span_with_the_status(server, spans):
