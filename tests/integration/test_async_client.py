@@ -1,5 +1,6 @@
 """AsyncSmartLibrary against the real in-process server: every method, the answers equal to the
-sync client's, page_iter fetching lazily in both clients, and admin helpers with the admin token.
+sync client's, page_iter fetching lazily in both clients, and admin helpers with the admin token
+(in both clients).
 Retries and wait_until_ready are in test_client_retries.py."""
 from __future__ import annotations
 
@@ -177,6 +178,13 @@ def test_admin_helpers_use_the_admin_token(served):
         return stats, listed, activated, back
 
     stats, listed, activated, back = _run(main())
+    with SmartLibrary(server.address, timeout=60, admin_token=ADMIN_TOKEN) as sync:  # the same helpers, blocking
+        assert sync.stats()["books"] == stats["books"]
+        pd.testing.assert_frame_equal(sync.versions("encoder"), listed)
+        assert sync.activate(versions[1])["previous_version"] == versions[0]
+        assert sync.rollback()["active"]["version"] == versions[0]
+    with SmartLibrary(server.address, timeout=10) as anonymous, pytest.raises(Unauthenticated):
+        anonymous.stats()
     assert stats["books"] == len(server.services.index.books) and stats["index_sizes"]["baseline"] == stats["books"]
     assert stats["active_versions"]["encoder"] == versions[0]
     assert list(listed.columns) == ["kind", "version", "created_at", "active", "metrics"]
