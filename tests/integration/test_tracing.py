@@ -150,3 +150,38 @@ def test_the_request_id_comes_from_the_caller_or_is_made(server, spans):
     ids = [s.attributes["smartlib.request_id"] for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert ids[0] == "req-42"
     assert len(ids[1]) == 32 and ids[1] != ids[0]
+
+
+def test_a_json_log_line_written_inside_a_call_carries_its_trace_and_request_ids(make_server, starter_settings):
+    # A call refused for want of a token logs a warning from the auth step, which runs inside
+    # the tracing step; the line is formatted as it is written, in the call's context.
+    import dataclasses
+    import io
+    import json
+    import logging
+
+    import grpc
+
+    from smartlib.v1 import catalog_service_pb2, catalog_service_pb2_grpc
+    from smartlib_server import logs
+
+    settings = dataclasses.replace(starter_settings, auth_token="user-token-7f3a9c1e5b2d4f60")
+    server = make_server(settings, load=False)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logs.JsonFormatter())
+    logger = logging.getLogger("smartlib_server.api.auth_interceptor")
+    logger.addHandler(handler)
+    trace_id = "0af7651916cd43dd8448eb211c80319c"
+    try:
+        with grpc.insecure_channel(server.address) as channel, pytest.raises(grpc.RpcError):
+            catalog_service_pb2_grpc.CatalogServiceStub(channel).ListBooks(
+                catalog_service_pb2.ListBooksRequest(page_size=1), timeout=30,
+                metadata=[("x-request-id", "log-req-9"), ("traceparent", f"00-{trace_id}-b7ad6b7169203331-01")])
+    finally:
+        logger.removeHandler(handler)
+    entries = [json.loads(line) for line in stream.getvalue().splitlines()]
+    denied = [e for e in entries if e["message"].startswith("denied /smartlib.v1.CatalogService/ListBooks")]
+    assert len(denied) == 1, entries
+    assert denied[0]["request_id"] == "log-req-9" and denied[0]["trace_id"] == trace_id
+    assert denied[0]["level"] == "WARNING" and denied[0]["logger"] == "smartlib_server.api.auth_interceptor"
