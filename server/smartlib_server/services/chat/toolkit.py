@@ -8,8 +8,10 @@ leaves out what the reader has seen or dislikes, and orders or varies the list o
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import random
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from smartlib_core.domain import Book, BookFilter
@@ -26,20 +28,56 @@ PAGE = 5  # books per list
 
 
 class GenreShelf:
-    """The catalog's genre names, lower-cased, rebuilt once per catalog version."""
+    """What turns read from the whole catalog, derived once per catalog version: the genre
+    names (lower-cased), each series' books, and the catalog in the orders of "best rated",
+    "most read" and list position. Scanning every book for these on each turn was, after
+    MiniLM, the largest share of a turn's CPU on the 10k catalog (py-spy over the suite)."""
 
     def __init__(self) -> None:
-        self._cached: tuple[tuple[int, int, int], frozenset[str]] | None = None
+        self._key: tuple[int, int, int] | None = None
+        self._built: dict[str, Any] = {}
         self._lock = threading.Lock()
 
     def has(self, books: dict[str, Book], version: int, genre: str) -> bool:
+        names = self._get(books, version, "genres", lambda all_: frozenset(g.lower() for b in all_ for g in b.genres))
+        return genre.lower() in names
+
+    def series(self, books: dict[str, Book], version: int, name: str) -> list[Book]:
+        """The books of series `name`, in catalog order."""
+        return list(self._get(books, version, "series", _by_series).get(name, ()))
+
+    def ordered(self, books: dict[str, Book], version: int, sort: str) -> list[Book]:
+        """Every book in `sort` order ("rating", "popular" or "list"); a filter keeps the order."""
+        if sort == "list":
+            return self._get(books, version, "list", lambda all_: sorted(all_, key=_list_key))
+        return self._get(books, version, f"order:{sort}", lambda all_: ordering.order(all_, sort))
+
+    def _get(self, books: dict[str, Book], version: int, name: str, build: Callable[[list[Book]], Any]) -> Any:
         key = (id(books), version, len(books))
-        cached = self._cached
-        if cached is None or cached[0] != key:
-            with self._lock:
-                cached = (key, frozenset(g.lower() for b in list(books.values()) for g in b.genres))
-                self._cached = cached
-        return genre.lower() in cached[1]
+        with self._lock:
+            if self._key != key:
+                self._key, self._built = key, {}
+            if name not in self._built:
+                self._built[name] = build(list(books.values()))
+            return self._built[name]
+
+
+def _by_series(books: list[Book]) -> dict[str, list[Book]]:
+    members: dict[str, list[Book]] = {}
+    for book in books:
+        if book.series_name:
+            members.setdefault(book.series_name, []).append(book)
+    return members
+
+
+def _list_key(book: Book) -> tuple:
+    return (book.list_rank < 0, book.list_rank, -book.avg_rating)
+
+
+def first(books: list[Book], filt: BookFilter, n: int) -> list[Book]:
+    """The first `n` books `filt` accepts: a stably sorted catalog, filtered, is the filtered
+    books sorted the same way, without filtering and sorting all of them per ask."""
+    return list(itertools.islice((b for b in books if filt.accepts(b)), n))
 
 
 @dataclasses.dataclass
@@ -66,7 +104,7 @@ class Toolkit:
     def series_of(self, book: Book) -> list[Book]:
         if not book.series_name:
             return []
-        return [b for b in self.books.values() if b.series_name == book.series_name]
+        return self.shelf.series(self.books, self.version, book.series_name)
 
     def has_genre(self, genre: str) -> bool:
         return self.shelf.has(self.books, self.version, genre)
@@ -136,11 +174,9 @@ class Toolkit:
             pool = [b for b in self.resolver.author(query["author"]).books if filt.accepts(b)]
             ordered = ordering.order(pool, sort) if sort else pool
         elif query["mode"] == "popular" and not sort:
-            pool = [b for b in list(self.books.values()) if filt.accepts(b)]
-            ordered = sorted(pool, key=lambda b: (b.list_rank < 0, b.list_rank, -b.avg_rating))
+            ordered = first(self.shelf.ordered(self.books, self.version, "list"), filt, n)
         else:
-            pool = [b for b in list(self.books.values()) if filt.accepts(b)]
-            ordered = ordering.order(pool, sort or "popular")
+            ordered = first(self.shelf.ordered(self.books, self.version, sort or "popular"), filt, n)
         return [(b, self._ranked_reason(b, query, out)) for b in ordered[:n]]
 
     @staticmethod
