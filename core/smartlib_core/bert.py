@@ -27,6 +27,7 @@ class MeanPooledBert:
     def __init__(self, config: dict, weights: dict[str, torch.Tensor]) -> None:
         self.config = config
         self.weights = weights
+        self.hidden = int(config["hidden_size"])
         self.heads = int(config["num_attention_heads"])
         self.eps = float(config["layer_norm_eps"])
         self.layers = [f"encoder.layer.{i}." for i in range(int(config["num_hidden_layers"]))]
@@ -39,7 +40,7 @@ class MeanPooledBert:
         return F.linear(x, self.weights[name + ".weight"], self.weights[name + ".bias"])
 
     def _norm(self, x: torch.Tensor, name: str) -> torch.Tensor:
-        return F.layer_norm(x, x.shape[-1:], self.weights[name + ".weight"], self.weights[name + ".bias"], self.eps)
+        return F.layer_norm(x, (self.hidden,), self.weights[name + ".weight"], self.weights[name + ".bias"], self.eps)
 
     def _layer(self, x: torch.Tensor, allowed: torch.Tensor, p: str) -> torch.Tensor:
         """One post-norm encoder layer: self-attention, then the GELU feed-forward."""

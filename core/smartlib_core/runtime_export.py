@@ -7,38 +7,30 @@ export is served without it.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 OPSET = 17
 # Bump when the exported graph changes (inputs, pooling, opset): every cached export is rebuilt.
-EXPORT_RECIPE = "2"
+EXPORT_RECIPE = "3"  # 3: MiniLM traced from bert.py instead of transformers' BertModel
 
 
 def export_minilm(model_dir: str, target: Path) -> None:
     """all-MiniLM-L6-v2's transformer plus mean pooling: (input_ids, attention_mask) -> (n, 384).
 
-    The output is not normalised; the caller does that in float32, as sentence-transformers
-    does, so a bf16 runtime's rounding never reaches the norm.
+    Traced from the plain-torch BERT the torch runtime serves (bert.py), so a cold cache does not
+    import transformers either; its attention traces to plain MatMul/Softmax, which every runtime
+    fuses itself. The output is not normalised; the caller does that in float32, as
+    sentence-transformers does, so a bf16 runtime's rounding never reaches the norm.
     """
     import torch
 
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from transformers import AutoModel
+    from smartlib_core.bert import load_model
 
-    # The eager attention traces to plain MatMul/Softmax, which every runtime fuses itself.
-    bert = AutoModel.from_pretrained(model_dir, attn_implementation="eager").eval()
+    bert = load_model(model_dir)
 
     class MeanPooled(torch.nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.bert = bert
-
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return bert(input_ids, attention_mask)
 
     ids = torch.ones((2, 8), dtype=torch.int64)
     with torch.inference_mode():

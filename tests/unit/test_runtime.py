@@ -3,6 +3,7 @@ a damaged or stale export is rebuilt and never served, and torch answers when it
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 
 import numpy as np
@@ -170,3 +171,13 @@ def test_the_server_builds_its_inference_on_the_configured_runtime(name, tmp_pat
         assert f"runtime={name}" in inference.cache.version  # cached query vectors name their runtime
     finally:
         inference.close()
+
+
+@pytest.mark.skipif(not INSTALLED, reason="neither openvino nor onnxruntime is installed")
+def test_a_cold_cache_exports_minilm_without_importing_transformers(tmp_path):
+    script = ("import sys; from smartlib_core import runtime; "
+              f"runtime.text_encoder({INSTALLED[0]!r}, {str(tmp_path)!r})(['warm-up']); "
+              "print(sorted(m for m in ('transformers', 'sentence_transformers') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    assert any(p.name.startswith("minilm-") for p in tmp_path.iterdir())  # it did export, into the cold cache
