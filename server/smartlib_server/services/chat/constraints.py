@@ -12,18 +12,13 @@ import re
 
 from smartlib_server.services.chat import lexicon
 
-# Words that turn the genre after them into an exclusion ("no", "sem", "tirando"...).
-_NEGATIONS = frozenset(
-    "no not without except excluding minus nothing avoid skip dont nor never non arent isnt wasnt werent cant "
-    "remove drop exclude "
-    "sem nada exceto excluindo menos tirando fora nao nenhum nenhuma evite evitar nem tira tire tirar retira "
-    "remova remove exclua exclui excluir pula pule".split()
-)
-# Words allowed between the negation and the genre: "without any romance", "sem nada de romance".
-_BRIDGE = frozenset("any more of the a an with too much or nor be is are de do da dos das com muito muita mais ou nem seja sejam want que"
-                    "ro like gosto "
-                    "os as o books livros those ones esses essas stuff kind type sort really sejam for pra para tipo genero".split())
-
+# Words that turn the genre after them into an exclusion ("no", "sem", "tirando"...), and the words
+# allowed between them and the genre ("without any romance", "sem nada de romance"): data, in
+# data/lexicon/function_words.yaml.
+_NEGATIONS = lexicon.NEGATIONS
+_BRIDGE = lexicon.NEGATION_BRIDGE
+# Orders stay patterns for now: optional words and numbers around them ("the 10 best", "top
+# rated", "com as notas mais altas") read more plainly as one expression than as phrase lists.
 _SORTS: list[tuple[str, re.Pattern]] = [
     ("popular", re.compile(
         r"(?:^| )(?:the )?(?:most (?:popular|read|famous|loved|rated)|best ?sell(?:ing|ers?)|"

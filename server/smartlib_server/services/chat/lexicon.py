@@ -36,6 +36,8 @@ VAGUE = FILLER | frozenset(_FUNCTION_WORDS["vague"])  # and the words of a vague
 SURPRISE: tuple[str, ...] = tuple(_FUNCTION_WORDS["surprise"])  # phrases asking for a varied pick
 FOCUS_WORDS = frozenset(_FUNCTION_WORDS["focus"])  # "this", "esse": the book in focus
 JOINERS = frozenset(_FUNCTION_WORDS["joiners"])  # "and", "vs", "x": between two compared books
+NEGATIONS = frozenset(_FUNCTION_WORDS["negations"])  # "no", "sem": the genre after them is left out
+NEGATION_BRIDGE = frozenset(_FUNCTION_WORDS["negation_bridge"])  # "any", "de": between a negation and its genre
 
 _ARTICLE = re.compile(r"^(the|a|an|o|a|os|as|um|uma)\s+")
 
