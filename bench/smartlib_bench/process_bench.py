@@ -24,18 +24,20 @@ def free_port() -> int:
 
 def start_server(
     home: Path, *, log: Path | None = None, seed_starter: bool = False, timeout_s: float = 120.0,
-    model_store: Path | None = None,
+    model_store: Path | None = None, command: list[str] | None = None, extra_env: dict[str, str] | None = None,
 ) -> tuple[subprocess.Popen, str, float]:
-    """Starts `smartlib serve` on `home` and a free port; returns the process, its address and
-    the seconds it took to report SERVING. Only SMARTLIB_MODEL_STORE passes through from the
-    environment (or `model_store` when given), so the process serves `home` and nothing else."""
+    """Starts `smartlib serve` (or `command`, which serves the same way) on `home` and a free
+    port; returns the process, its address and the seconds it took to report SERVING. Only
+    SMARTLIB_MODEL_STORE passes through from the environment (or `model_store` when given), so
+    the process serves `home` and nothing else; `extra_env` is added on top."""
     port = free_port()
     keep = f"{ENV_PREFIX}MODEL_STORE"
     env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX) or k == keep}
     env.update({f"{ENV_PREFIX}HOME": str(home), f"{ENV_PREFIX}GRPC_PORT": str(port), "HF_HUB_OFFLINE": "1"})
     if model_store is not None:
         env[keep] = str(Path(model_store).resolve())
-    command = [sys.executable, "-m", "smartlib_server", "serve"] + (["--seed-starter"] if seed_starter else [])
+    env.update(extra_env or {})
+    command = command or [sys.executable, "-m", "smartlib_server", "serve"] + (["--seed-starter"] if seed_starter else [])
     output = log.open("w") if log else subprocess.DEVNULL
     started = time.perf_counter()
     proc = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)

@@ -1,0 +1,167 @@
+"""Where a SearchByText request spends the server's CPU: per thread and per stage, in ms a request.
+
+    python -m smartlib_bench.search_profile --home HOME [--concurrency 8] [--seconds 15] [--approach 2]
+
+Starts `smartlib serve` on HOME with thread-CPU timers around the request's stages (this module,
+run with --serve, wraps them and then runs the server), drives distinct SearchByText queries
+from the load generator (every call a cache miss), and reads each server thread's CPU from
+/proc before and after. Thread CPU counts no time spent blocked, so nested stages subtract
+cleanly and nothing is sampled. docs/search-profile.md says how to read the result. Run it on a
+quiet host: CPU time per request also grows when other processes share the cores and caches.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import functools
+import importlib
+import json
+import os
+import re
+import signal
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+# (module, attribute path, label): the loop's, the workers' and the query batcher's stages.
+STAGES = [
+    ("smartlib_server.api.servicers", "RecommendServicer._key", "loop: answer-cache key"),
+    ("smartlib_server.services.caching", "AnswerCaching.get_or_compute_now", "loop: answer-cache lookup"),
+    ("smartlib_server.services.caching", "AnswerCaching.get_or_compute", "worker: all of a request's work"),
+    ("smartlib_server.services.recommend.service", "RecommendService.search_by_text", "worker: search_by_text"),
+    ("smartlib_server.adapters.batched_inference", "BatchedInference.embed_queries", "worker: embedding (hand-off and wait)"),
+    ("smartlib_server.services.text_search", "TextSearch.rank", "worker: ranking"),
+    ("smartlib_core.text_ranking", "ShelfIndex.asked", "worker: broad-ask parse"),
+    ("smartlib_core.text_ranking", "_descriptive", "worker: dense ranking"),
+    ("smartlib_server.services.recommend.vector_index", "VectorIndex.search", "worker: dense scan (FAISS)"),
+    ("smartlib_core.lexical", "LexicalIndex.search", "worker: BM25"),
+    ("smartlib_core.text_ranking", "fuse", "worker: fusion"),
+    ("smartlib_server.api.wire", "recommend_response", "worker: reply bytes"),
+    ("smartlib_server.adapters.batching", "DynamicBatcher._run", "batcher: a batch"),
+    ("smartlib_server.adapters.inference", "LocalInference.embed_queries", "batcher: embedding"),
+]
+DUMP_ENV = "SEARCH_PROFILE_OUT"  # not SMARTLIB_: the server refuses variables it does not know
+
+
+def install(stages=STAGES) -> dict:
+    """Wraps every stage with a thread-CPU accumulator; returns label -> [seconds, calls]."""
+    totals: dict = collections.defaultdict(lambda: [0.0, 0])
+    lock = threading.Lock()
+    for module_name, path, label in stages:
+        owner = importlib.import_module(module_name)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent)
+        setattr(owner, name, _timed(getattr(owner, name), totals[label], lock))
+    return totals
+
+
+def _timed(fn, total: list, lock: threading.Lock):
+    @functools.wraps(fn)
+    def timed(*args, **kwargs):
+        started = time.thread_time()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            spent = time.thread_time() - started
+            with lock:
+                total[0] += spent
+                total[1] += 1
+    return timed
+
+
+def serve() -> None:
+    """`smartlib serve` with the stages timed; SIGUSR2 writes them (and the thread names) to
+    the file named by $SEARCH_PROFILE_OUT and starts the totals again."""
+    totals = install()
+
+    def dump(*_):
+        snapshot = {label: list(total) for label, total in totals.items()}
+        for total in totals.values():
+            total[:] = [0.0, 0]
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        Path(os.environ[DUMP_ENV]).write_text(json.dumps({"stages": snapshot, "threads": names}))
+    signal.signal(signal.SIGUSR2, dump)
+    from smartlib_server.cli import main
+
+    sys.argv = ["smartlib", "serve"]
+    main()
+
+
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) of every thread of `pid`, by native thread id."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # ended meanwhile
+            continue
+        out[int(tid)] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def breakdown(before: dict[int, float], after: dict[int, float], names: dict[int, str], calls: int) -> dict[str, float]:
+    """ms of CPU a request per thread group, worker threads summed ("smartlib-worker_3" counts
+    as "smartlib-worker"); threads without a Python name are native (torch's OpenMP, gRPC core)."""
+    groups: dict[str, float] = collections.Counter()
+    for tid, seconds in after.items():
+        name = re.sub(r"_\d+$", "", names.get(tid, "native"))
+        groups[name] += seconds - before.get(tid, 0.0)
+    return {name: 1000 * seconds / calls for name, seconds in sorted(groups.items(), key=lambda g: -g[1]) if seconds > 0}
+
+
+def profile(home: Path, concurrency: int, seconds: float, approach: int) -> dict:
+    from smartlib_bench import grpc_bench, process_bench
+
+    with tempfile.TemporaryDirectory(prefix="smartlib-search-profile-") as scratch:
+        dump = Path(scratch) / "stages.json"
+        proc, address, _ = process_bench.start_server(
+            home, command=[sys.executable, "-m", "smartlib_bench.search_profile", "--serve"],
+            extra_env={DUMP_ENV: str(dump), "SMARTLIB_WARM_ROWS": "false"},  # no background row building
+        )
+        try:
+            grpc_bench.load(address, "text_miss", concurrency, 3.0, approach=approach)  # untimed warm-up
+            os.kill(proc.pid, signal.SIGUSR2)
+            before = thread_cpu(proc.pid)
+            run = grpc_bench.load(address, "text_miss", concurrency, seconds, approach=approach)
+            after = thread_cpu(proc.pid)
+            dump.unlink(missing_ok=True)
+            os.kill(proc.pid, signal.SIGUSR2)
+            while not dump.exists():
+                time.sleep(0.05)
+            time.sleep(0.2)  # the handler writes the file in one go; let it finish
+            dumped = json.loads(dump.read_text())
+        finally:
+            process_bench.stop_server(proc)
+    calls = run["calls"] + 20  # the generator's 20 warm-up calls run inside the window too
+    threads = breakdown(before, after, {int(t): n for t, n in dumped["threads"].items()}, calls)
+    stages = {label: {"ms": 1000 * total[0] / calls, "per_request": total[1] / calls}
+              for label, total in dumped["stages"].items()}
+    return {"load": run, "cpu_ms_per_request": sum(threads.values()), "threads_ms": threads, "stages": stages}
+
+
+def main() -> None:
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+        return
+    parser = argparse.ArgumentParser(prog="python -m smartlib_bench.search_profile", description=__doc__.split("\n")[0])
+    parser.add_argument("--home", type=Path, required=True, help="an ingested (and trained) SMARTLIB_HOME; copy a shared one first")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--approach", type=int, default=2, help="1 BASELINE, 2 FINETUNED (the default route)")
+    args = parser.parse_args()
+    result = profile(args.home, args.concurrency, args.seconds, args.approach)
+    total = result["cpu_ms_per_request"]
+    print(json.dumps(result["load"]))
+    print(f"server CPU a request: {total:.2f} ms")
+    for name, ms in result["threads_ms"].items():
+        print(f"  {name:28s} {ms:6.2f} ms  {ms / total:6.1%}")
+    for label, figures in sorted(result["stages"].items()):
+        print(f"  {label:44s} {figures['ms']:6.3f} ms  ({figures['per_request']:.2f} calls a request)")
+
+
+if __name__ == "__main__":
+    main()
