@@ -13,24 +13,50 @@ from smartlib_server.api.pipeline import Call, Step, on_end, split_method
 from smartlib_server.metrics import ServerMetrics
 
 
+class _Series:
+    """One method's labelled series, resolved once. Each `labels()` call takes a lock and builds
+    its key again, and a call used to make five of them; now a call makes none after the first."""
+
+    __slots__ = ("started", "received", "sent", "_metrics", "_labels", "_ended")
+
+    def __init__(self, metrics: ServerMetrics, labels: dict[str, str]):
+        self.started = metrics.rpc_started.labels(**labels)
+        self.received = metrics.rpc_msg_received.labels(**labels)
+        self.sent = metrics.rpc_msg_sent.labels(**labels)
+        self._metrics = metrics
+        self._labels = labels
+        self._ended: dict[grpc.StatusCode, tuple[Any, Any]] = {}
+
+    def ended(self, code: grpc.StatusCode) -> tuple[Any, Any]:
+        """The handled counter and the latency histogram for calls that ended with `code`."""
+        found = self._ended.get(code)
+        if found is None:
+            labels = {**self._labels, "grpc_code": code.name}
+            found = self._ended[code] = (self._metrics.rpc_handled.labels(**labels),
+                                         self._metrics.rpc_seconds.labels(**labels))
+        return found
+
+
 class _Call:
     """Bookkeeping for one RPC."""
 
-    def __init__(self, metrics: ServerMetrics, labels: dict[str, str]):
-        self.metrics = metrics
-        self.labels = labels
+    __slots__ = ("series", "start")
+
+    def __init__(self, series: _Series):
+        self.series = series
         self.start = time.perf_counter()
-        metrics.rpc_started.labels(**labels).inc()
+        series.started.inc()
 
     def received(self) -> None:
-        self.metrics.rpc_msg_received.labels(**self.labels).inc()
+        self.series.received.inc()
 
     def sent(self) -> None:
-        self.metrics.rpc_msg_sent.labels(**self.labels).inc()
+        self.series.sent.inc()
 
     def finish(self, code: grpc.StatusCode) -> None:
-        self.metrics.rpc_handled.labels(**self.labels, grpc_code=code.name).inc()
-        self.metrics.rpc_seconds.labels(**self.labels, grpc_code=code.name).observe(time.perf_counter() - self.start)
+        handled, seconds = self.series.ended(code)
+        handled.inc()
+        seconds.observe(time.perf_counter() - self.start)
 
 
 _TYPES = {"unary_unary": "unary", "unary_stream": "server_stream", "stream_unary": "client_stream",
@@ -50,11 +76,20 @@ class MetricsInterceptor(Step):
 
     def __init__(self, metrics: ServerMetrics):
         self._metrics = metrics
+        # by (method, shape): bounded by the methods the server has (unknown ones never get here)
+        self._series: dict[tuple[str, str], _Series] = {}
+
+    def series(self, method: str, shape: str) -> _Series:
+        found = self._series.get((method, shape))
+        if found is None:
+            service, name = split_method(method)
+            labels = {"grpc_type": _TYPES[shape], "grpc_service": service, "grpc_method": name}
+            found = self._series[(method, shape)] = _Series(self._metrics, labels)
+        return found
 
     @contextlib.asynccontextmanager
     async def around(self, call: Call):
-        service, method = split_method(call.method)
-        record = _Call(self._metrics, {"grpc_type": _TYPES[call.shape], "grpc_service": service, "grpc_method": method})
+        record = _Call(self.series(call.method, call.shape))
         call.state[self] = record
         if not call.request_streaming:
             record.received()  # the one request arrived with the call, whatever happens next

@@ -68,18 +68,25 @@ def final_code(context: grpc.aio.ServicerContext, error: BaseException | None) -
     return grpc.StatusCode.UNKNOWN
 
 
-@contextlib.asynccontextmanager
-async def on_end(call: "Call", ended: Callable[[grpc.StatusCode], None]) -> AsyncIterator[None]:
+class on_end:  # noqa: N801 - used as `async with on_end(call, ended):`, like a function
     """Runs the body, then hands `ended` the status the client will see, however the call ended;
-    an exception still propagates. For steps that report the outcome (metrics, the trace span)."""
-    error: BaseException | None = None
-    try:
-        yield
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        ended(final_code(call.context, error))
+    an exception still propagates. For steps that report the outcome (metrics, the trace span).
+
+    A class rather than an @asynccontextmanager: every call enters it twice, and a generator-based
+    manager costs an async generator (registered with the loop) and its frames each time."""
+
+    __slots__ = ("_context", "_ended")
+
+    def __init__(self, call: Call, ended: Callable[[grpc.StatusCode], None]):
+        self._context = call.context
+        self._ended = ended
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, exc_type, error: BaseException | None, tb) -> bool:
+        self._ended(final_code(self._context, error))
+        return False  # the exception, if any, goes on
 
 
 class Step(grpc.aio.ServerInterceptor):

@@ -56,6 +56,35 @@ def test_metrics_record_every_shape_with_the_status_the_inner_steps_chose(shape)
     assert metrics.rpc_msg_received.labels(**labels)._value.get() == expected
 
 
+def test_metrics_look_up_a_methods_series_once_and_still_count_every_code():
+    # labels() takes a lock and rebuilds its key on each use; the step keeps each method's series
+    # (and each final code's) after the first call, so later calls look none up.
+    metrics = ServerMetrics()
+    lookups: list[str] = []
+    for name in ("rpc_started", "rpc_handled", "rpc_seconds", "rpc_msg_received", "rpc_msg_sent"):
+        metric = getattr(metrics, name)
+
+        def counting(*args, _labels=metric.labels, _name=name, **kwargs):
+            lookups.append(_name)
+            return _labels(*args, **kwargs)
+
+        metric.labels = counting
+    steps = [MetricsInterceptor(metrics), AuthInterceptor(TOKEN, ""), ErrorInterceptor()]
+    token = (("authorization", f"Bearer {TOKEN}"),)
+    assert _code("unary_unary", steps) == grpc.StatusCode.UNAUTHENTICATED
+    assert _code("unary_unary", steps, metadata=token) == grpc.StatusCode.NOT_FOUND
+    first = len(lookups)
+    assert _code("unary_unary", steps) == grpc.StatusCode.UNAUTHENTICATED
+    assert _code("unary_unary", steps, metadata=token) == grpc.StatusCode.NOT_FOUND
+    assert len(lookups) == first
+    labels = {"grpc_type": "unary", "grpc_service": SERVICE, "grpc_method": "unary_unary"}
+    assert metrics.rpc_started.labels(**labels)._value.get() == 4
+    assert metrics.rpc_msg_received.labels(**labels)._value.get() == 4
+    for code in ("UNAUTHENTICATED", "NOT_FOUND"):
+        assert metrics.rpc_handled.labels(**labels, grpc_code=code)._value.get() == 2
+        assert metrics.rpc_seconds.labels(**labels, grpc_code=code)._sum.get() > 0
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 def test_auth_refuses_every_shape_before_any_work(shape):
     metrics = ServerMetrics()
