@@ -1,8 +1,8 @@
 """PYTHONPATH=bench python -m smartlib_bench.chat_suite [--home DIR] [--failures] [--json] [--only PREFIX]
 
 Without --home the starter catalog is embedded into a temporary home first. With --home the
-catalog there is used as it is (e.g. a copy of an ingested 10k home); nothing is written to it
-except what loading a home always writes.
+catalog there is used as it is (e.g. a copy of an ingested 10k home), with the encoder in its
+model_store/ when it has one; nothing is written to it except what loading a home always writes.
 """
 from __future__ import annotations
 
@@ -30,7 +30,10 @@ def open_services(home: Path | None, scratch: Path):
     else:
         if not (home / "catalog.sqlite3").is_file():
             raise SystemExit(f"error: {home} holds no catalog.sqlite3; ingest a catalog there first")
-        services = build_services(Settings(home=home))
+        # The home's own model_store (a copied 10k home carries its trained encoder), as
+        # bench/heldout/run.py does; without one, SMARTLIB_MODEL_STORE or the default.
+        store = home / "model_store"
+        services = build_services(Settings.from_env(home=home, model_store=store if store.is_dir() else None))
     services.load()
     return services
 

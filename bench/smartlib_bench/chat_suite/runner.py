@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -78,11 +77,14 @@ def load(paths: Iterable[Path] | None = None) -> list[Conversation]:
 
 
 def run_conversation(agent: ChatAgent, conversation: Conversation) -> Outcome:
-    user = f"suite-{conversation.id}-{uuid.uuid4().hex[:6]}" if conversation.user else ""
+    # Ids derive from the conversation, never a random draw: the agent seeds its wording and
+    # "surprise me" picks from the session id and turn seed, so a run is reproducible. Each run
+    # uses a fresh agent memory, so fixed ids cannot see an earlier run's turns.
+    user = f"suite-{conversation.id}" if conversation.user else ""
     failures: list[str] = []
     seconds: list[float] = []
     for s, session in enumerate(conversation.sessions):
-        session_id = f"{conversation.id}-{s}-{uuid.uuid4().hex[:6]}"
+        session_id = f"{conversation.id}-{s}"
         shown: list[str] = []
         for t, turn in enumerate(session):
             started = time.perf_counter()
