@@ -94,3 +94,28 @@ def test_a_loose_typo_match_does_not_swallow_an_exact_name_or_the_words_around_i
     assert linked(catalog, "tem algo da Agatha Christie que preste?") == [("author", "Agatha Christie", "Agatha Christie")]
     found = linked(catalog, "what comes after harry poter and the chamber")
     assert [t for *_, t in found] == ["harry poter and the chamber"]
+
+
+def test_genre_and_mood_words_stay_words_where_their_neighbours_say_so(catalog):
+    # "curto" is "I like" as well as "short"; "long time", "see ya" and "I love stories" name no
+    # length, Young Adult or Romance (data/linker/homographs.yaml)
+    assert linked(catalog, "eu curto fantasia") == [("genre", "Fantasy", "fantasia")]
+    assert linked(catalog, "curto muito terror, e você?") == [("genre", "Horror", "terror")]
+    assert linked(catalog, "não curto romance") == [("genre", "Romance", "romance")]
+    assert linked(catalog, "um livro mais curto") == [("mood", "short", "curto")]
+    assert linked(catalog, "long time no see") == []
+    assert linked(catalog, "something long for the holidays") == [("mood", "long", "long")]
+    assert linked(catalog, "see ya") == []
+    assert linked(catalog, "any YA?") == [("genre", "Young Adult", "YA")]
+    assert linked(catalog, "I love stories that make me cry") == []
+    assert linked(catalog, "a love story, please") == [("genre", "Romance", "love story")]
+    assert linked(catalog, "consegue achar um livro se eu só lembrar da história?") == []
+    assert linked(catalog, "um bom livro de história") == [("genre", "History", "história")]
+
+
+def test_every_homograph_rule_is_about_a_genre_or_mood_phrase():
+    static = link_tables.static_tables()
+    assert static.homographs
+    for phrase, rule in static.homographs.items():
+        assert any(t.kind in ("genre", "mood") for t in static.phrases.get(phrase, ())), phrase
+        assert rule.after or rule.before or rule.opens, phrase

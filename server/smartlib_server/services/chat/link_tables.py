@@ -40,11 +40,21 @@ class Target:
 
 
 @dataclasses.dataclass(frozen=True)
+class Homograph:
+    """Where a genre or mood word is an everyday word instead (data/linker/homographs.yaml)."""
+
+    after: frozenset[str] = frozenset()  # the word before it makes it everyday: "eu curto", "see ya"
+    before: frozenset[str] = frozenset()  # the word after it does: "long time", "short description"
+    opens: bool = False  # opening a clause it is everyday: "curto muito mistério" (I like)
+
+
+@dataclasses.dataclass(frozen=True)
 class StaticTables:
     phrases: dict[str, tuple[Target, ...]]  # genres and moods, folded
     renames: dict[str, str]  # Portuguese titles and aliases -> the catalog's folded title or series
     common: frozenset[str]
     max_words: int
+    homographs: dict[str, Homograph] = dataclasses.field(default_factory=dict)  # folded genre or mood phrase ->
 
 
 @dataclasses.dataclass
@@ -80,7 +90,10 @@ def static_tables() -> StaticTables:
     renames.update({fold(k): fold(v) for k, v in aliases.items()})
     common = set(_words_file(DATA / "linker" / "common_words.txt")) | corpus_vocabulary()
     longest = max(len(p.split()) for p in [*phrases, *renames])
-    return StaticTables({k: tuple(v) for k, v in phrases.items()}, renames, frozenset(common), longest)
+    homographs = {fold(phrase): Homograph(frozenset(map(fold, rule.get("after", ()))), frozenset(map(fold, rule.get("before", ()))),
+                                          bool(rule.get("opens", False)))
+                  for phrase, rule in load_yaml((DATA / "linker" / "homographs.yaml").read_text(encoding="utf-8")).items()}
+    return StaticTables({k: tuple(v) for k, v in phrases.items()}, renames, frozenset(common), longest, homographs)
 
 
 @functools.cache

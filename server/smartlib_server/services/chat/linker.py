@@ -57,6 +57,7 @@ class _Token:
     end: int
     slot: bool = False  # "{TITLE}" in corpus text: already linked
     opens: bool = False  # first word of a sentence, where a capital says nothing
+    clause: bool = False  # first word of a clause (the sentence's, or after a comma or colon)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,8 +129,10 @@ def _tokens(text: str) -> list[_Token]:
     for m in _TOKEN.finditer(text):
         raw = m.group(0)
         slot = raw.startswith("{")
-        opens = not found or any(c in ".!?" for c in text[found[-1].end:m.start()])
-        found.append(_Token(raw if slot else fold(raw).replace(" ", ""), raw, m.start(), m.end(), slot, opens))
+        gap = text[found[-1].end:m.start()] if found else "."
+        opens = any(c in ".!?" for c in gap)
+        clause = any(c in ".!?,;:" for c in gap)
+        found.append(_Token(raw if slot else fold(raw).replace(" ", ""), raw, m.start(), m.end(), slot, opens, clause))
     return found
 
 
@@ -192,13 +195,23 @@ def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list
 def _plausible(target: Target, tokens: list[_Token], i: int, j: int, tables: CatalogTables) -> bool:
     """Everyday words name a book only when the reader marks them as a name."""
     if target.kind in ("genre", "mood"):
-        return True
+        return not _everyday(tokens, i, j, tables)
     words = [t.folded for t in tokens[i:j]]
     if any(w not in tables.static.common for w in words) and not (len(words) == 1 and len(words[0]) < 3):
         return True
     alone = i == 0 and j == len(tokens) or (i == 1 and j == len(tokens) and tokens[0].folded in ARTICLES)
     capitalised = any(t.raw[:1].isupper() and not t.opens for t in tokens[i:j] if t.folded not in ARTICLES)
     return alone or capitalised or (len(words) >= 4 and target.kind == "title")
+
+
+def _everyday(tokens: list[_Token], i: int, j: int, tables: CatalogTables) -> bool:
+    """A genre or mood word where its neighbours make it an everyday word: "eu curto fantasia"
+    (I like), "long time no see", "see ya" (data/linker/homographs.yaml)."""
+    rule = tables.static.homographs.get(" ".join(t.folded for t in tokens[i:j]))
+    if rule is None:
+        return False
+    return ((i > 0 and tokens[i - 1].folded in rule.after) or (j < len(tokens) and tokens[j].folded in rule.before)
+            or (rule.opens and tokens[i].clause))
 
 
 def _fuzzy(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list[_Match]:
