@@ -8,16 +8,18 @@ thread that runs the service, so embedding, search, ranking, cache and SQL spans
 from __future__ import annotations
 
 import contextlib
-import uuid
+import os
 
 import grpc
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from smartlib_core.tracing import recording
 from smartlib_server import logs
 from smartlib_server.api.pipeline import Call, Step, on_end, split_method
 
 REQUEST_ID_KEY = "x-request-id"
+TRACEPARENT_KEY = "traceparent"  # W3C trace context
 
 
 class TracingStep(Step):
@@ -33,8 +35,18 @@ class TracingStep(Step):
     @contextlib.asynccontextmanager
     async def around(self, call: Call):
         metadata = dict(call.context.invocation_metadata() or ())
+        rid = metadata.get(REQUEST_ID_KEY, "")[:128] or os.urandom(16).hex()
+        if not recording() and TRACEPARENT_KEY not in metadata:
+            # No provider and no caller's trace: the span would be a no-op with no trace id for
+            # the logs, so only the request id is set. With a traceparent the (no-op) span below
+            # still carries the caller's trace id into JSON log lines.
+            token = logs.request_id.set(rid)
+            try:
+                yield
+            finally:
+                logs.request_id.reset(token)
+            return
         service, method = split_method(call.method)
-        rid = metadata.get(REQUEST_ID_KEY, "")[:128] or uuid.uuid4().hex
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method, "smartlib.request_id": rid}
         with self._tracer.start_as_current_span(
             f"{service}/{method}", context=propagate.extract(metadata), kind=SpanKind.SERVER,
