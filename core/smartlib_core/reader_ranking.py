@@ -100,6 +100,10 @@ class SignalTable:
 
     # -- writes ----------------------------------------------------------------------------
     def upsert(self, books: Iterable[Book]) -> None:
+        books = list(books)
+        # Room for every new book at once: growing by doubling copied the wide genre-profile
+        # table again at each step of a whole-catalog load.
+        self._grow_rows(len(self._ids) + len({b.id for b in books} - self._slot.keys()))
         for book in books:
             slot = self._slot.get(book.id)
             if slot is None:

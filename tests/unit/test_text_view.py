@@ -6,8 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from smartlib_core.embedding import BLOCK_DIM, DIM, normalise, place_query, text_view
-from smartlib_server.services.recommend.serving_index import ServingState, baseline_index
+from smartlib_server.services.recommend.serving_index import ServingIndex, ServingState, baseline_index
 from smartlib_server.services.recommend.vector_index import VectorIndex
+from smartlib_server.services.title_search import TitleIndex
 
 
 def _catalog(n: int = 500, seed: int = 5) -> tuple[list[str], np.ndarray]:
@@ -51,3 +52,37 @@ def test_the_view_follows_writes_to_the_baseline():
 def test_an_empty_baseline_has_an_empty_view():
     state = ServingState({}, VectorIndex(DIM), None)
     assert len(state.text_view) == 0
+
+
+class _Store:
+    def __init__(self, ids: list[str], matrix: np.ndarray):
+        self._ids, self._matrix = ids, matrix
+
+    def version(self) -> int:
+        return 3
+
+    def all_books(self) -> list:
+        return []
+
+    def load_vectors(self, embedder_id: str):
+        return self._ids, self._matrix
+
+
+def test_a_load_builds_the_view_from_its_own_unit_vectors_without_reading_them_back(monkeypatch):
+    ids, raw = _catalog(80)
+    read_back = []
+    real = VectorIndex.vectors
+
+    def spy(self, book_ids):
+        read_back.append(self.dim)
+        return real(self, book_ids)
+
+    monkeypatch.setattr(VectorIndex, "vectors", spy)
+    index = ServingIndex(_Store(ids, raw), TitleIndex(), index_kind="flat")
+    index.load()
+    assert DIM not in read_back  # the 2688-d vectors are not copied back out of the baseline
+    monkeypatch.undo()
+    served = index.state
+    # Exactly the view a read-back would give: the flat baseline holds these very floats.
+    np.testing.assert_array_equal(served.baseline.vectors(ids), normalise(raw))
+    np.testing.assert_array_equal(served.text_view.vectors(ids), text_view(served.baseline.vectors(ids)))

@@ -74,6 +74,17 @@ def test_vectors_are_written_with_their_book_and_deleted_with_it(store):
     assert [c.op for c in store.changes_since(0)][-1] == "delete"
 
 
+def test_vectors_load_in_id_order_and_refuse_rows_of_another_length(store):
+    store.upsert_books([book(f"gr-{i}", title=f"Book {i}") for i in (2, 0, 1)],
+                       {f"gr-{i}": (f"h{i}", vec(i)) for i in (2, 0, 1)}, "emb")
+    ids, matrix = store.load_vectors("emb")
+    assert ids == ["gr-0", "gr-1", "gr-2"] and matrix.dtype == np.float32 and matrix.flags.writeable
+    np.testing.assert_array_equal(matrix, np.stack([vec(0), vec(1), vec(2)]))
+    # One row a float short and one a float long still add up to three full rows: refused, not misread.
+    store.put_vectors("emb", [("gr-1", "h1", vec(1)[:-1]), ("gr-2", "h2", np.append(vec(2), 1.0))])
+    with pytest.raises(ValueError):
+        store.load_vectors("emb")
+
 def test_list_books_pages_in_id_order(store):
     store.upsert_books([book(f"gr-{i}", title=f"Book {i}", author="A") for i in range(7)])
     first = store.list_books("", 3)

@@ -90,3 +90,29 @@ def test_score_is_linear_in_standardised_features():
     x = np.ones((2, len(FEATURES)))
     x[1, 0] = 5.0
     assert ranker.score(x).tolist() == pytest.approx([0.0, 2.0])
+
+
+def test_a_bulk_upsert_sizes_the_rows_once_and_fills_them_as_one_at_a_time_would(monkeypatch):
+    from smartlib_core import reader_ranking
+
+    books = [_book(i, f"A{i % 7}", (f"G{i % 90}", f"G{(i * 7) % 90}"), ratings=i, rank=i % 50) for i in range(300)]
+    single = SignalTable()
+    for book in books:
+        single.upsert([book])
+    row_grows = []
+    real = reader_ranking._resized
+
+    def spy(array, shape, fill):
+        if array.ndim == 2 and shape[1] == 5:  # the scalars: one call per growth of the rows
+            row_grows.append(shape[0])
+        return real(array, shape, fill)
+
+    monkeypatch.setattr(reader_ranking, "_resized", spy)
+    bulk = SignalTable()
+    bulk.upsert(iter(books))  # a one-pass iterable, as dict.values() or a generator may be
+    assert row_grows == [len(books)]
+    ids = [b.id for b in books]
+    for query in ("b0", "b13", "b299"):
+        expected, got = _features(single, query, ids), _features(bulk, query, ids)
+        for name in FEATURES:
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)

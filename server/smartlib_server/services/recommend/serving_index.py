@@ -108,7 +108,8 @@ class ServingIndex:
             seq = self.store.version()
             books = {b.id: b for b in self.store.all_books()}
             ids, matrix = self.store.load_vectors(EMBEDDER_ID)
-            baseline = baseline_index(ids, matrix, self.index_kind)
+            unit = normalise(matrix) if ids else matrix  # once, for the baseline and its text view
+            baseline = baseline_index(ids, unit, self.index_kind, normalised=True)
             model = finetuned or self.state.finetuned
             if model is not None:
                 model = with_index(model, ids, matrix, books, self.index_kind, self.derived, reuse=reuse_derived)
@@ -116,7 +117,7 @@ class ServingIndex:
             lexical = LexicalIndex()
             lexical.upsert(books.values())
             self.lexical = lexical
-            self.state = ServingState(books, baseline, model, text_view=text_view_index(baseline, self.index_kind))
+            self.state = ServingState(books, baseline, model, text_view=text_view_index(baseline, self.index_kind, unit))
             self.applied_seq = seq
         self.ready.set()
         log.info("serving %d books (%d vectors) at catalog version %d", len(books), len(ids), seq)
@@ -189,23 +190,30 @@ class ServingIndex:
             return len(changes)
 
 
-def text_view_index(baseline: VectorIndex, index_kind: str = "auto") -> VectorIndex:
+def text_view_index(baseline: VectorIndex, index_kind: str = "auto", unit: np.ndarray | None = None) -> VectorIndex:
     """The 384-d view of every baseline vector that text search scans (7x fewer bytes than the
     2688-d index, same scores; see embedding.text_view), of the kind `index_kind` resolves to
-    (under "auto", flat up to about 21k books)."""
+    (under "auto", flat up to about 21k books).
+
+    `unit`, the (n, 2688) matrix `baseline` was just built from (its ids in order), saves
+    reading every vector back out of the index, which was most of this function's cost. A
+    flat index holds exactly those floats, so the view is the same; an ivf baseline holds
+    8-bit decoded ones, so its view is still read back from it."""
     ids = baseline.ids()
     if not ids:
         return VectorIndex(BLOCK_DIM)
     view = VectorIndex(BLOCK_DIM, choose_index_kind(len(ids), BLOCK_DIM, index_kind))
-    view.upsert(ids, text_view(baseline.vectors(ids)))
+    exact = unit is not None and baseline.kind == "flat" and unit.shape == (len(ids), baseline.dim)
+    view.upsert(ids, text_view(unit if exact else baseline.vectors(ids)))
     return view
 
 
-def baseline_index(ids: list[str], raw: np.ndarray, index_kind: str = "auto") -> VectorIndex:
-    """The BASELINE index over `raw` (n, 2688), normalised, of the kind `index_kind` resolves to."""
+def baseline_index(ids: list[str], raw: np.ndarray, index_kind: str = "auto", *, normalised: bool = False) -> VectorIndex:
+    """The BASELINE index over `raw` (n, 2688), normalised here unless `normalised` says it
+    already is, of the kind `index_kind` resolves to."""
     index = VectorIndex(DIM, choose_index_kind(len(ids), DIM, index_kind))
     if ids:
-        index.upsert(ids, normalise(raw))
+        index.upsert(ids, raw if normalised else normalise(raw))
     return index
 
 
