@@ -17,12 +17,13 @@ from typing import Any
 from smartlib_core.domain import Book, BookFilter
 from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.domain.profiles import UserProfile
-from smartlib_server.services.chat import fallback, ordering, wording as w
+from smartlib_server.services.chat import fallback, ordering, reading_order, wording as w
 from smartlib_server.services.chat.resolver import TitleResolver
 from smartlib_server.services.chat.session import Context, Draft, TurnInput
 from smartlib_server.services.chat.tastes import Tastes, combine, keep_out
 from smartlib_server.services.recommend import RecommendService
 from smartlib_server.services.recommend.serving_index import ServingState
+from smartlib_server.services.recommend.similar import similar_reason
 
 PAGE = 5  # books per list
 
@@ -163,10 +164,22 @@ class Toolkit:
         if surprise and len(items) > k:  # a different handful each time, still from the best matches
             rng = random.Random(f"{self.turn.session_id}:{self.turn.seed}:{self.turn.text}")
             items = sorted(rng.sample(items, k), key=items.index)
+        if query["mode"] == "similar" and not sort and not surprise:  # a sequel is no surprise
+            items = self._lead_with_next(query["book"], items, filt)
         items = items[:k]
         if record:
             out.set_list(items, query)
         return items
+
+    def _lead_with_next(self, book_id: str, items: list[tuple[Book, str]], filt: BookFilter) -> list[tuple[Book, str]]:
+        """A list starting from a series book leads with the book read after it. The default
+        ranker, like readers' "also enjoyed" lists, rarely ranks the same author high, yet a
+        reader asking for more like Dune is most often served first by Dune Messiah."""
+        book = self.books.get(book_id)
+        after = reading_order.next_entry(self.series_of(book), book) if book else None
+        if after is None or not filt.accepts(after) or any(b.id == after.id for b, _ in items):
+            return items
+        return [(after, similar_reason(book)(after)), *items]
 
     def _from_catalog(self, query: dict[str, Any], filt: BookFilter, sort: str, n: int, out: Draft) -> list[tuple[Book, str]]:
         """An author's books, the best rated, or the best loved: ordered from catalog fields."""

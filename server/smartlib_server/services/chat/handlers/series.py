@@ -8,6 +8,7 @@ from smartlib_core.domain import Book
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.handlers.authors import list_author
 from smartlib_server.services.chat.handlers.books import act
+from smartlib_server.services.chat.reading_order import main_entries, number as _number
 from smartlib_server.services.chat.references import is_focus
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.resolver import Resolution
@@ -110,22 +111,6 @@ def series_at(kit: Toolkit, ask: Request, out: Draft) -> None:
     out.focus = book.id
 
 
-def main_entries(books: list[Book]) -> list[Book]:
-    """The numbered books of a series in order, leaving out novellas (#2.5) and box sets (#1-3)."""
-    numbered = [b for b in books if _number(b) >= 0]
-    seen: set[int] = set()
-    ordered = []
-    for book in sorted(numbered, key=lambda b: (_number(b), -b.num_ratings, b.list_rank)):
-        if _number(book) not in seen:  # two editions of one volume: the better known one
-            seen.add(_number(book))
-            ordered.append(book)
-    # A #0 prequel read less than #1 was most likely written later and is read after the main
-    # run (The Ballad of Songbirds and Snakes); one read more is where readers start (The Hobbit).
-    if len(ordered) > 1 and _number(ordered[0]) == 0 and ordered[0].num_ratings < ordered[1].num_ratings:
-        ordered = [*ordered[1:], ordered[0]]
-    return ordered
-
-
 def series_answer(name: str, books: list[Book], out: Draft) -> None:
     p = out.p
     main = main_entries(books) or books
@@ -147,12 +132,6 @@ def series_answer(name: str, books: list[Book], out: Draft) -> None:
     out.shown = [[b.id, reason] for b, reason in out.cards]
     out.focus = main[0].id if main else ""
     out.pending = "about"
-
-
-def _number(book: Book) -> int:
-    """The whole-number position of a main entry; -1 for novellas, box sets and unnumbered books."""
-    position = book.series_position.strip()
-    return int(position) if position.isdigit() else -1
 
 
 def _rated(p: Phrasebook, book: Book) -> str:
