@@ -116,7 +116,8 @@ def main() -> None:
         varied = random.Random(5).sample(ids, min(3000, len(ids)))  # issue 20's mix: a random book of 3,000
         results["grpc"] = grpc_bench.run(server.address, sample, args.seconds, finetuned is not None, varied,
                                          batches=lambda: _batch_histograms(services.metrics),
-                                         window=lambda s: _set_window(services.inference, s))
+                                         window=lambda s: _set_window(services.inference, s),
+                                         fusion=lambda on: _set_fusion(services.recommend, on))
         results["index_memory"] = _index_memory(services)
         print("lexical index: cost per query and memory ...", flush=True)
         lexical = lexical_bench.run(services, queries=50 if args.smoke else 200)
@@ -236,6 +237,12 @@ def _set_window(inference, seconds: float) -> float:
     """Sets the query batcher's window; returns the previous one (the sweep restores it)."""
     batcher = inference.queries
     previous, batcher.max_wait_s = batcher.max_wait_s, seconds
+    return previous
+
+
+def _set_fusion(recommend, on: bool) -> bool:
+    """Turns SearchByText's lexical fusion on or off (SMARTLIB_TEXT_FUSION); returns the previous state."""
+    previous, recommend.text_fusion = recommend.text_fusion, on
     return previous
 
 

@@ -18,12 +18,14 @@ def load(address: str, kind: str, concurrency: int, seconds: float, arg: str = "
 
 
 def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, varied_ids: list[str] | None = None,
-        batches=None, window=None) -> dict:
+        batches=None, window=None, fusion=None) -> dict:
     """Every phase, with `ratio_to_empty_c8` against the empty RPC of this run (the higher of its
     readings at c8 before and after the other phases).
 
     `batches()` snapshots the server's batch-size histograms: each text phase records the batches
     its queries formed. `window(seconds)` sets the query batching window, for the window sweep.
+    `fusion(on)` turns SearchByText's lexical fusion on or off (SMARTLIB_TEXT_FUSION) and returns
+    the previous state, for the fused vs dense-only A/B.
     """
     ids = ",".join(book_ids)
     results: dict = {}
@@ -55,6 +57,8 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
         results["personal_readers_c8"] = load(address, "personal", 8, seconds, varied, approach=2)
         for concurrency in (1, 8, 32):
             phase(f"text_finetuned_miss_c{concurrency}", address, "text_miss", concurrency, seconds, approach=2)
+        if fusion is not None:
+            _fusion_ab(results, phase, fusion, address, seconds)
         if window is not None:
             for wait_ms in (0.0, 1.0, 2.0, 5.0):
                 previous = window(wait_ms / 1000)
@@ -71,6 +75,21 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
         results["personal_readers_c8"]["qps_vs_similar_varied"] = results["personal_readers_c8"]["qps"] / similar["qps"]
         results["personal_readers_c8"]["p50_vs_similar_varied"] = results["personal_readers_c8"]["p50_ms"] / similar["p50_ms"]
     return results
+
+
+def _fusion_ab(results: dict, phase, fusion, address: str, seconds: float) -> None:
+    """SearchByText misses at c8 with the lexical fusion off, bracketed by two fused readings
+    (text_finetuned_miss_c8 just before, one more just after), so a drift in a neighbour's load
+    shifts both sides alike. `fused_vs_dense_only` is the mean fused req/s over the dense-only one."""
+    previous = fusion(False)
+    try:
+        phase("text_finetuned_miss_c8_dense_only", address, "text_miss", 8, seconds, approach=2)
+    finally:
+        fusion(previous)
+    phase("text_finetuned_miss_c8_fused_again", address, "text_miss", 8, seconds, approach=2)
+    fused = (results["text_finetuned_miss_c8"]["qps"] + results["text_finetuned_miss_c8_fused_again"]["qps"]) / 2
+    dense = results["text_finetuned_miss_c8_dense_only"]
+    dense["fused_vs_dense_only"] = fused / dense["qps"] if dense["qps"] else 0.0
 
 
 def _with_batches(results: dict, name: str, batches, load_fn, *args, **kwargs) -> None:

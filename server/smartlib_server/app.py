@@ -195,7 +195,8 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
         on_change=index.catch_up, on_embedded=metrics.books_embedded.inc,
         names=lambda query, n: index.lexical.search(query, n, "names"),
     )
-    recommend = RecommendService(index, inference, max_k=settings.max_k, max_query_chars=settings.max_query_chars)
+    recommend = RecommendService(index, inference, max_k=settings.max_k, max_query_chars=settings.max_query_chars,
+                                 text_fusion=settings.text_fusion)
     executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="smartlib-worker",
                                   initializer=configure_faiss, initargs=(settings.faiss_threads,))
     versions = VersionManager(settings, index, inference)

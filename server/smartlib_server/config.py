@@ -35,6 +35,7 @@ class Settings:
     embed_bf16: bool = True  # bf16 where the CPU has it natively (about 3x the naive embedder); fp32 elsewhere (embedding.native_bf16)
     faiss_threads: int = 1  # one OpenMP thread gives steady single-query latency on 2 cores
     warm_rows: bool = True  # build every book's reader-ranked SimilarBooks row in the background (services/recommend/row_warmer.py)
+    text_fusion: bool = True  # SearchByText fuses BM25 (the lexical index) with the dense ranking; false: dense only
     index_kind: str = "auto"  # auto | flat | ivf: auto is flat up to 32 MiB of vectors, IVF-SQ8 above (docs/scale.md)
     model_store: Path = Path("model_store")
     encoder_version: str = ""  # empty: the newest valid version in model_store/encoder
@@ -228,6 +229,7 @@ RULES: dict[str, Rule] = {
     "embed_bf16": _BOOL,
     "faiss_threads": _between(1, 256),
     "warm_rows": _BOOL,
+    "text_fusion": _BOOL,
     "index_kind": _one_of("auto", "flat", "ivf"),
     "model_store": _PATH,
     "encoder_version": Rule("empty or a version name from ListVersions (up to 128 characters, no '/')",

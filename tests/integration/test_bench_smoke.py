@@ -31,7 +31,8 @@ def test_bench_smoke_runs_every_section(tmp_path):
 
     grpc = results["grpc"]
     for phase in ("empty_c8", "empty_c32", "similar_baseline_miss_c8", "similar_finetuned_miss_c8",
-                  "similar_finetuned_deep_c8", "similar_finetuned_hit_c8", "text_finetuned_miss_c8"):
+                  "similar_finetuned_deep_c8", "similar_finetuned_hit_c8", "text_finetuned_miss_c8",
+                  "text_finetuned_miss_c8_dense_only", "text_finetuned_miss_c8_fused_again"):
         assert grpc[phase]["calls"] > 0 and grpc[phase]["errors"] == 0, (phase, grpc[phase])
     # Every ratio is over the higher empty-RPC reading of the run, recomputed here from the raw
     # qps (tests/unit/bench/test_grpc_bench.py pins which reading that is, with fixed figures).
@@ -39,6 +40,13 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert ceiling > 0
     for phase, figures in grpc.items():
         assert figures["ratio_to_empty_c8"] == pytest.approx(figures["qps"] / ceiling, rel=1e-9), phase
+
+    # The same-run A/B of SearchByText with the lexical fusion on and off (issue 26).
+    dense_only = grpc["text_finetuned_miss_c8_dense_only"]
+    fused = (grpc["text_finetuned_miss_c8"]["qps"] + grpc["text_finetuned_miss_c8_fused_again"]["qps"]) / 2
+    assert dense_only["fused_vs_dense_only"] > 0
+    assert dense_only["fused_vs_dense_only"] == pytest.approx(fused / dense_only["qps"], rel=1e-9)
+    assert "lexical fusion on vs off" in report
 
     chat = results["extra"]["chat_concurrency"]["figures"]
     assert {(p["streams"], p["think_ms"]) for p in chat} == {(1, 0), (16, 0), (1, 1000), (16, 1000)}

@@ -4,6 +4,8 @@ the RPCs, a word only the new book has answers SearchByText and SearchBooks when
 returns, and nothing once DeleteBook has."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from smartlib.v1 import (
@@ -101,3 +103,20 @@ def test_through_the_rpcs_a_rare_word_answers_when_the_write_returns_and_not_aft
     catalog.DeleteBook(cs.DeleteBookRequest(id=book_id), timeout=30)
     assert book_id not in [found for found, _ in by_text()]
     assert book_id not in by_name()
+
+
+def test_with_text_fusion_off_search_by_text_ranks_by_meaning_alone(make_server, starter_settings):
+    # SMARTLIB_TEXT_FUSION=false, the switch `make bench` flips for its fused vs dense-only A/B:
+    # no answer comes from the words (with fusion on, the test above gets "matches your words"
+    # first for the same write and query), while SearchBooks still reads the lexical index's names.
+    server = make_server(dataclasses.replace(starter_settings, text_fusion=False))
+    with server.channel() as channel:
+        catalog = catalog_service_pb2_grpc.CatalogServiceStub(channel)
+        recommend = recommend_service_pb2_grpc.RecommendServiceStub(channel)
+        book = books_pb2.Book(title="The Clockmaker's Gift", authors=["Maren Glimmerhorn"], genres=["Fantasy"],
+                              description=f"A clockmaker builds a {RARE} for the queen of a drowned city.")
+        [book_id] = catalog.UpsertBooks(cs.UpsertBooksRequest(books=[book]), timeout=60).ids
+        reply = recommend.SearchByText(rs.SearchByTextRequest(query=f"the {RARE}", k=5), timeout=30)
+        assert reply.items and all(not item.reason.startswith("matches your words") for item in reply.items)
+        found = catalog.SearchBooks(cs.SearchBooksRequest(query="glimmerhorn", limit=5), timeout=30).books
+        assert found[0].id == book_id

@@ -93,6 +93,7 @@ RANGE_TABLE = {
     "log_format": ("xml", "json"),
     "otlp_endpoint": ("collector:4317", "http://collector:4317"),
     "warm_rows": ("sometimes", "0"),
+    "text_fusion": ("maybe", "false"),
 }
 
 

@@ -31,7 +31,8 @@ __all__ = ["READER_ROW", "RecommendService", "WouldBlock"]
 
 
 class RecommendService:
-    def __init__(self, index: ServingIndex, inference: Inference, max_k: int = 100, max_query_chars: int = 512):
+    def __init__(self, index: ServingIndex, inference: Inference, max_k: int = 100, max_query_chars: int = 512,
+                 text_fusion: bool = True):
         self.index = index
         self.inference = inference
         self.max_k = max_k
@@ -42,6 +43,7 @@ class RecommendService:
         self.baseline_rows = SimilarRows()
         self.row_length = max_k + ROW_SLACK
         self.text = TextSearch()
+        self.text_fusion = text_fusion  # SMARTLIB_TEXT_FUSION; make bench flips it for its same-run A/B
         self.reader_rows = ReaderRows(self.rows, self.row_length)
         # SimilarBooks asks these in order; each answers or passes, and the search always answers.
         self.similar_chain = [self.reader_rows, NeighbourTable(self.rows, self.baseline_rows), vector_search]
@@ -103,7 +105,8 @@ class RecommendService:
         # services/text_search.py): it needs no encoder, so a server without one answers broad
         # asks with well-loved books too. Only an explicit BASELINE is plain cosine.
         if routed:
-            ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt, self.index.lexical)
+            ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt,
+                                    self.index.lexical if self.text_fusion else None)
             items = [Recommendation(state.books[hit.id], hit.score, text_reason(folded, state.books[hit.id], hit.part))
                      for hit in ranked]
             return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
