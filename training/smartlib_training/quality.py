@@ -119,14 +119,23 @@ class TextCatalog:
         return [i for i, _ in self.cosine_top(vector, k)]
 
 
-def known_item_report(catalog: TextCatalog, encode: TextEncoder, count: int = KNOWN_ITEM_QUERIES, seed: int = 0) -> dict[str, Estimate]:
-    """hit@10 of finding a book from the first sentence (<= 25 words) of its own description."""
-    with_text = [i for i in catalog.ids if catalog.books[i].description.strip()]
+def known_item_queries(books: Sequence[Book], count: int = KNOWN_ITEM_QUERIES, seed: int = 0) -> list[tuple[str, str]]:
+    """The known-item asks: (book id, the first sentence of its description) for `count` books
+    with a description, drawn with `seed` in the order given (bench/lexical_options.py asks the same)."""
+    with_text = [b for b in books if b.description.strip()]
     if not with_text:
-        return {}
+        return []
     rng = np.random.default_rng(seed)
     picked = [with_text[i] for i in rng.choice(len(with_text), min(count, len(with_text)), replace=False)]
-    texts = [first_sentence(catalog.books[i].description) for i in picked]
+    return [(b.id, first_sentence(b.description)) for b in picked]
+
+
+def known_item_report(catalog: TextCatalog, encode: TextEncoder, count: int = KNOWN_ITEM_QUERIES, seed: int = 0) -> dict[str, Estimate]:
+    """hit@10 of finding a book from the first sentence (<= 25 words) of its own description."""
+    asks = known_item_queries([catalog.books[i] for i in catalog.ids], count, seed)
+    if not asks:
+        return {}
+    picked, texts = [i for i, _ in asks], [t for _, t in asks]
     vectors = encode(texts)
     hits = {"BASELINE": [], "default without the lexical index": [], "default (FINETUNED)": []}
     for book_id, text, vector in zip(picked, texts, vectors, strict=True):
