@@ -32,7 +32,7 @@ def test_a_title_is_left_whole_when_its_words_are_not_an_order():
 
 @pytest.mark.parametrize("modifier, kind", [
     ("shorter", "shorter"), ("mais curto", "shorter"), ("mais curtinho", "shorter"), ("with fewer pages", "shorter"),
-    ("less dark", "lighter"), ("mais leve", "lighter"), ("funnier", "lighter"), ("not as dark", "lighter"),
+    ("less dark", "lighter"), ("mais leve", "lighter"), ("funnier", "genre"), ("not as dark", "lighter"),
     ("nem tão pesado", "lighter"), ("darker", "darker"), ("mais sombrio", "darker"),
     ("by another author", "other_author"), ("not by andy weir", "other_author"), ("que não sejam do Tolkien", "other_author"),
     ("de outro autor", "other_author"), ("science fiction", "genre"), ("de ficção científica", "genre"),

@@ -33,7 +33,8 @@ _SORTS: list[tuple[str, re.Pattern]] = [
         r"gostaram|amam|avaliam melhor)(?: mais)?|"
         r"(?:the )?(?:\d+ )?(?:best|top|greatest|finest)(?: \d+)?|highest rating|best ratings?|"
         r"(?:mais )?bem (?:avaliados|avaliadas|avaliado|avaliada|cotados|cotadas)|melhor(?:es)? (?:avaliados|avaliadas|avaliado|avaliada)|"
-        r"(?:com )?(?:as |a )?(?:melhores|maiores|melhor|maior) notas?|(?:com )?(?:a )?nota mais alta|melhores|melhor)(?= |$)")),
+        r"(?:com )?(?:as |a )?(?:melhores|maiores|melhor|maior) notas?|(?:com )?(?:a )?nota mais alta|(?:com )?notas? (?:boas?|altas?)|"
+        r"(?:com )?boas notas|good (?:ratings?|reviews)|melhores|melhor)(?= |$)")),
 ]
 
 

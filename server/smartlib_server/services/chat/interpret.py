@@ -16,7 +16,7 @@ from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.link_tables import static_tables
 from smartlib_server.services.chat.linker import Entity
 from smartlib_server.services.chat.request import Request
-from smartlib_server.services.chat.understand import Understanding, assign_roles
+from smartlib_server.services.chat.understand import Understanding, assign_roles, governed
 
 NAMED = ("title", "series", "author", "unknown_title")
 # Labels acted on even when the model is unsure and the message names nothing: a list steered by
@@ -44,6 +44,13 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
             # Unsure and naming nothing: an honest "I didn't understand" with example asks, rather
             # than a guess that would store a taste, forget one, or state facts about some book.
             return Request("nonsense", confidence=u.confidence)
+    if not u.sure and u.intent != "author" and _names_one_author(u):
+        # unsure what is asked of the one author named and nothing else ("explore Terry Pratchett,
+        # where to dip in?"): their books, best known first, answer it without storing a guess
+        u = dataclasses.replace(u, intent="author", entities=tuple(assign_roles(text, "author", list(u.entities))))
+    if u.intent in TASTES and not _sure_of_kind(u) and u.of("title", "series") and "similar" in (label for label, _ in u.ranked):
+        # "my kid loved <book>, anything in that vein?": unsure of a taste, sure of the book; books like it
+        u = dataclasses.replace(u, intent="similar", entities=tuple(assign_roles(text, "similar", list(u.entities))))
     if u.intent in STORING and not _sure_of_kind(u):
         # Never store or erase on a guess: show books for the genres named, or say so honestly.
         if any(e.kind in ("genre", "mood") for e in u.entities):
@@ -60,6 +67,14 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
     kind = u.intent
     base = Request(kind, confidence=u.confidence, ordinal=u.ordinal)
     authors = u.of("author")
+    shunned = _shunned(text, u, authors)
+    if shunned and kind in ("recommend", "best_rated", "author", "taste_dislike"):
+        # "a good whodunit, just nothing by Agatha Christie": the genres asked for without that author
+        topic = constraints.extract(leftover(text, u.entities), language).rest
+        sort = "rating" if kind == "best_rated" and c.sort != "popular" else c.sort
+        return dataclasses.replace(base, kind="best_rated" if kind == "best_rated" else "recommend", genres=liked,
+                                   exclude=tuple(g for g in disliked if g not in liked), query=_query(topic, u, language),
+                                   sort=sort, shunned=tuple(e.name for e in shunned))
     if kind in ("recommend", "best_rated") and authors:
         # "got any Le Guin lying around?", "the best of Stephen King": the name is the ask
         sort = "rating" if kind == "best_rated" else c.sort
@@ -70,6 +85,9 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
         # a title's words stay topic words here: "a story about a lonely robot" is no ask for "Robot"
         topic = constraints.extract(leftover(text, tuple(e for e in u.entities if e.kind not in NAMED)), language).rest
         sort = "rating" if kind == "best_rated" and c.sort != "popular" else c.sort
+        # a genre asked for and doubted in one message ("poetry people rate well? not a big poetry
+        # person") is still what the ask is for
+        disliked = tuple(g for g in disliked if g not in liked)
         return dataclasses.replace(base, kind=kind, genres=liked, exclude=disliked, query=_query(topic, u, language), sort=sort,
                                    modifier="shorter" if kind == "refine" and _asks_shorter(text, language) else "",
                                    surprise=_surprise(text))
@@ -84,6 +102,8 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
         anchor = next((e for e in named if e.role == "anchor"), None)
         but = [e for e in u.entities if e.role == "but"]
         modifier = u.modifier or (" ".join(e.text for e in but) if but else "")
+        if not modifier and lexicon.audience(fold(text)):  # "my 8 year old loved <book>": who it is for is the change
+            modifier = text
         return dataclasses.replace(base, subject=phrase(anchor) if anchor else subject, modifier=modifier, exclude=disliked,
                                    sort=c.sort, ordinal=0 if anchor else u.ordinal)
     if kind == "compare":
@@ -128,7 +148,10 @@ def phrase(entity: Entity) -> str:
     """How a handler's resolver should see a named entity: as typed when it matched a catalog
     name exactly (so "The Girl" stays as ambiguous as it is), the catalog's name when the linker
     corrected a typo ("the hobit")."""
-    if entity.score >= 100.0 or entity.kind == "unknown_title":
+    if entity.kind == "author":  # the linker already chose among authors sharing a surname ("vonnegut")
+        return entity.name
+    renamed = fold(entity.text) in static_tables().renames  # an alias or a Portuguese title: the catalog's name
+    if (entity.score >= 100.0 and not renamed) or entity.kind == "unknown_title":
         return entity.text
     return bare_title(entity.name) if entity.kind == "title" else entity.name
 
@@ -184,6 +207,23 @@ def _other_side(text: str, named: Entity) -> str:
         while words and fold(words[0]) in joiners:
             words.pop(0)
     return " ".join(words).strip(" ?!.,")
+
+
+def _shunned(text: str, u: Understanding, authors: list[Entity]) -> list[Entity]:
+    """The authors a negation governs ("nothing by X", "nada do X"), when every author named is
+    one and the message asks for something else too (a genre or a mood)."""
+    if not authors or not u.of("genre", "mood"):
+        return []
+    against = governed(text, list(u.entities))
+    return authors if all(e in against for e in authors) else []
+
+
+def _names_one_author(u: Understanding) -> bool:
+    """The message names one author and no book, series or genre, and the model counts an
+    author ask among its likeliest readings."""
+    authors = u.of("author")
+    return (len({e.name for e in authors}) == 1 and not u.of("title", "series", "unknown_title", "genre")
+            and "author" in (label for label, _ in u.ranked))
 
 
 def _sure_of_kind(u: Understanding) -> bool:

@@ -23,7 +23,8 @@ _SYNONYMS = _read("genre_synonyms.yaml")
 _LABELS = _read("genre_labels.yaml")
 _FUNCTION_WORDS = _read("function_words.yaml")
 
-PT_TITLES: dict[str, str] = _read("pt_titles.yaml")  # Portuguese title -> the catalog's English title
+# Portuguese title -> the catalog's English title: the starter's books, then the 10k catalog's most read
+PT_TITLES: dict[str, str] = {**_read("pt_titles_10k.yaml"), **_read("pt_titles.yaml")}
 EN_GENRES: dict[str, str] = _SYNONYMS["en"]  # what readers call a genre -> the catalog's genre name
 PT_GENRES: dict[str, str] = _SYNONYMS["pt"]
 GENRE_PT: dict[str, str] = _LABELS["pt"]  # catalog genre -> how it reads in a Portuguese answer
@@ -38,6 +39,24 @@ FOCUS_WORDS = frozenset(_FUNCTION_WORDS["focus"])  # "this", "esse": the book in
 JOINERS = frozenset(_FUNCTION_WORDS["joiners"])  # "and", "vs", "x": between two compared books
 NEGATIONS = frozenset(_FUNCTION_WORDS["negations"])  # "no", "sem": the genre after them is left out
 NEGATION_BRIDGE = frozenset(_FUNCTION_WORDS["negation_bridge"])  # "any", "de": between a negation and its genre
+
+AUDIENCE: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _FUNCTION_WORDS["audience"].items()}
+# An age: "my 8 yr old", "he's 10 years old", "tem 7 anos", "i'm 34" (folded text).
+_AGE = re.compile(r"\b(\d{1,2}) ?(?:yo|y o|yr|yrs|year|years|anos|aninhos)\b|\b(?:im|i am|tenho) (\d{1,2})\b")
+
+
+def audience(folded: str) -> str:
+    """Who the reader wants a book for: "children", "teen", "adult" or ""; an age decides first."""
+    age = _AGE.search(folded)
+    if age:
+        years = int(age.group(1) or age.group(2))
+        return "children" if years < 12 else "teen" if years < 18 else "adult"
+    text = f" {folded} "
+    for group in ("teen", "adult", "children"):  # "young adult" is a teen's book
+        if any(f" {phrase} " in text for phrase in AUDIENCE[group]):
+            return group
+    return ""
+
 
 _ARTICLE = re.compile(r"^(the|a|an|o|a|os|as|um|uma)\s+")
 

@@ -17,11 +17,12 @@ from pathlib import Path
 import yaml
 
 from smartlib_core.domain import Book
-from smartlib_core.text import bare_title, fold
+from smartlib_core.text import bare_title, fold, split_series
 from smartlib_server.services.chat import lexicon
 
 DATA = Path(__file__).parent / "data"
 ARTICLES = frozenset({"the", "a", "an", "o", "os", "as", "um", "uma"})
+SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "junior", "filho", "neto"})
 PARTICLES = frozenset({"le", "de", "du", "da", "van", "von", "del", "la", "mc", "di", "dos", "das"})
 SLOT = re.compile(r"\{[A-Z]+\}")
 TOO_COMMON = 400  # a word in more catalog names than this seeds no fuzzy match
@@ -80,6 +81,11 @@ def static_tables() -> StaticTables:
             target = Target("genre", genre)
             if target not in phrases[phrase]:
                 phrases[phrase].append(target)
+    common = set(_words_file(DATA / "linker" / "common_words.txt"))
+    for phrase, genre in lexicon.PT_GENRES.items():  # "dragao" and "eroticas" as well as "dragoes" and "erotico"
+        for form in _pt_forms(phrase):
+            if form not in phrases and form not in lexicon.EN_GENRES and form not in common:
+                phrases[form].append(Target("genre", genre))
     moods = load_yaml((DATA / "linker" / "moods.yaml").read_text(encoding="utf-8"))
     for table in moods.values():
         for phrase, english in table.items():
@@ -88,12 +94,36 @@ def static_tables() -> StaticTables:
     renames = {fold(k): fold(v) for k, v in lexicon.PT_TITLES.items()}
     aliases = load_yaml((DATA / "linker" / "aliases.yaml").read_text(encoding="utf-8"))
     renames.update({fold(k): fold(v) for k, v in aliases.items()})
-    common = set(_words_file(DATA / "linker" / "common_words.txt")) | corpus_vocabulary()
+    common |= corpus_vocabulary()
     longest = max(len(p.split()) for p in [*phrases, *renames])
     homographs = {fold(phrase): Homograph(frozenset(map(fold, rule.get("after", ()))), frozenset(map(fold, rule.get("before", ()))),
                                           bool(rule.get("opens", False)))
                   for phrase, rule in load_yaml((DATA / "linker" / "homographs.yaml").read_text(encoding="utf-8")).items()}
     return StaticTables({k: tuple(v) for k, v in phrases.items()}, renames, frozenset(common), longest, homographs)
+
+
+def _pt_forms(phrase: str) -> list[str]:
+    """The other number and gender of a one-word Portuguese genre noun or adjective: singular and
+    plural (-ão/-ões, -l/-is, -s), masculine and feminine (-o/-a)."""
+    if " " in phrase or len(phrase) < 5:
+        return []
+    stems = {phrase}
+    if phrase.endswith("oes"):
+        stems.add(phrase[:-3] + "ao")
+    elif phrase.endswith("ao"):
+        stems.add(phrase[:-2] + "oes")
+    if phrase.endswith("s") and not phrase.endswith("oes"):
+        stems.add(phrase[:-1])
+    elif phrase[-1] in "oa":
+        stems.add(phrase + "s")
+    for stem in list(stems):
+        plural = "s" if stem.endswith("s") else ""
+        body = stem[:-1] if plural else stem
+        if body.endswith("ao") or body[-1:] not in ("o", "a"):
+            continue
+        stems.add(body[:-1] + ("a" if body.endswith("o") else "o") + plural)
+    stems.discard(phrase)
+    return sorted(stems)
 
 
 @functools.cache
@@ -133,8 +163,12 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
     for title, ids in titles.items():
         ordered = _popular(books, ids)
         target = Target("title", books[ordered[0]].title, tuple(ordered), readers(ids))
-        for variant in _variants(title) + _within_series(title, books[ordered[0]].series_name, static.common):
-            phrases[variant].append(target)
+        head = _main_title(books[ordered[0]].title, static.common)
+        if head in authors:  # "Agatha Christie: An Autobiography" is no "agatha christie"
+            head = ""
+        for variant in _variants(title) + _within_series(title, books[ordered[0]].series_name, static.common) + _variants(head):
+            if target not in phrases[variant]:
+                phrases[variant].append(target)
     for name, members in series.items():
         ids = tuple(i for _, i in sorted(members))
         target = Target("series", series_names[name], ids, readers(ids))
@@ -145,11 +179,16 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
     for name, ids in authors.items():
         target = Target("author", author_names[name], tuple(_popular(books, ids)), readers(ids))
         phrases[name].append(target)
-        words = [w for w in name.split() if len(w) > 1]  # "j r r tolkien" -> "tolkien"
+        plain = _without_suffix(name.split())  # "kurt vonnegut jr" is "kurt vonnegut"
+        if plain != name.split():
+            phrases[" ".join(plain)].append(target)
+        words = [w for w in plain if len(w) > 1]  # "j r r tolkien" -> "tolkien"
         if len(words) >= 3:
             phrases[f"{words[0]} {words[-1]}"].append(target)  # "george martin"
-        first_names[name.split()[0]] += target.readers
-        surname = _surname(name.split())
+            # a two-word surname without the first name: "garcia marquez", "conan doyle"
+            surnames[" ".join(words[-2:])].append(dataclasses.replace(target, partial=True))
+        first_names[plain[0]] += target.readers
+        surname = _surname(plain)
         if surname and surname != name:
             surnames[surname].append(dataclasses.replace(target, partial=True))
     for surname, targets in surnames.items():
@@ -187,6 +226,20 @@ def _variants(folded: str) -> list[str]:
     return [folded] if folded else []
 
 
+def _main_title(title: str, common: frozenset[str]) -> str:
+    """A title without its subtitle, as readers say it: "Moby-Dick or, the Whale" is "moby dick",
+    "Sapiens: A Brief History of Humankind" is "sapiens"; "" when nothing follows one, or what is
+    left is only everyday words."""
+    head = re.split(r":|;|,? or,? ", split_series(title)[0], maxsplit=1)
+    if len(head) < 2:
+        return ""
+    folded = fold(head[0])
+    words = folded.split()
+    if not words or all(w in common for w in words) or len(folded) < 4:
+        return ""
+    return folded
+
+
 def _within_series(title: str, series: str, common: frozenset[str]) -> list[str]:
     """"harry potter and the goblet of fire" is also "the goblet of fire": readers drop the series
     name a title starts with, when what is left is no everyday phrase."""
@@ -197,6 +250,13 @@ def _within_series(title: str, series: str, common: frozenset[str]) -> list[str]
     if len(rest.split()) < 2 or all(w in common for w in rest.split()):
         return []
     return _variants(rest)
+
+
+def _without_suffix(words: list[str]) -> list[str]:
+    """A name without the generational suffix readers leave out: "jr", "sr", "iii"."""
+    while len(words) > 2 and words[-1] in SUFFIXES:
+        words = words[:-1]
+    return words
 
 
 def _surname(words: list[str]) -> str:

@@ -30,5 +30,6 @@ class Request:
     modifier: str = ""  # similar: what should differ ("shorter", "less dark"); refine: "shorter"
     likes: tuple[str, ...] = ()  # genres the message says the reader likes
     dislikes: tuple[str, ...] = ()  # genres the message says the reader dislikes
+    shunned: tuple[str, ...] = ()  # authors whose books the ask leaves out ("nothing by Stephen King"), catalog spelling
     surprise: bool = False  # "surprise me": vary the pick instead of the top of the list
     confidence: float = 1.0  # how sure the understanding step is of `kind`

@@ -23,8 +23,10 @@ INSIDE_MIN = 90.0  # the same for a phrase found inside a longer title: one typo
 TIE_MARGIN = 4.0  # candidates closer than this are a tie worth asking about
 MAX_CHOICES = 3  # a question lists at most this many books
 # A candidate with this many times the ratings of the next, and a better list position, is what
-# a reader means: "The Hobbit" is Tolkien's (3.66M ratings, 22nd), not the graphic adaptation (220k, 659th).
-DOMINANCE = 3.0
+# a reader means: "The Hobbit" is Tolkien's (3.66M ratings, 22nd), not the graphic adaptation (220k,
+# 659th). Below it both are books a reader may mean ("The Power": Alderman's 210k, Byrne's 30k), so
+# the agent asks.
+DOMINANCE = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -243,13 +245,20 @@ def dominant(candidates: tuple[Book, ...] | list[Book]) -> Book | None:
     """The candidate a reader most likely means, or None when none clearly stands out.
 
     Needs known rating counts: the most-rated book must have DOMINANCE times the ratings of the
-    next and not stand lower in the list. Without counts (the starter catalog) nobody dominates.
+    next and not stand lower in the list. Without counts (the starter catalog) nobody dominates;
+    a book whose count the catalog lacks may be as read as any (it is no count of zero), so then
+    the list position must put the first DOMINANCE times ahead.
     """
     ranked = sorted(candidates, key=lambda b: -b.num_ratings)
     if len(ranked) < 2:
         return ranked[0] if ranked else None
     first, second = ranked[0], ranked[1]
-    if not first.num_ratings or first.num_ratings < DOMINANCE * max(second.num_ratings, 1):
+    if not first.num_ratings:
+        return None
+    if not second.num_ratings:  # no count to compare: the list position decides, by the same margin
+        return first if 0 <= first.list_rank and (second.list_rank < 0 or second.list_rank >= DOMINANCE * (first.list_rank + 1)) \
+            else None
+    if first.num_ratings < DOMINANCE * second.num_ratings:
         return None
     if first.list_rank >= 0 and 0 <= second.list_rank < first.list_rank:
         return None

@@ -95,6 +95,13 @@ class Draft:
         self.shown = [[b.id, r] for b, r in items]
         self.query = {**query, "seen": list(dict.fromkeys([*query.get("seen", []), *(b.id for b, _ in items)]))}
 
+    def not_found(self, phrase: str) -> None:
+        """A title the catalog lacks: said honestly, with no cards, and counted as a turn the agent
+        could not help with (a made-up title must not read as an answer)."""
+        self.text = w.not_found(self.p, phrase)
+        self.cards, self.shown = [], []
+        self.fallback = True
+
     def list_books(self, books, why: str) -> None:
         self.cards = [(b, why) for b in books]
         self.shown = [[b.id, why] for b in books]

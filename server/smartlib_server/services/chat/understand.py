@@ -25,7 +25,8 @@ _BUT = re.compile(r"\b(?:but|though|only|except|just|yet|mas|porem|porém|so que
 _AGAINST = re.compile(
     r"\b(?:not|no|never|hate[sd]?|dislike[sd]?|detest|can'?t stand|cannot stand|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t|"
     r"avoid|without|bore[sd]?|boring|sick of|tired of|nao|não|nunca|nem|odeio|odiei|detesto|detestei|sem|chato|chatos|sono|"
-    r"evito|cansei|cansado|cansada|nothing|none|nada|nenhum|nenhuma|"
+    r"evito|cansei|cansado|cansada|nothing|none|nada|nenhum|nenhuma|zero|done with|fed up|had enough|enough of|had my fill|"
+    r"chega de|nao aguento|não aguento|nao suporto|não suporto|"
     r"except|excluding|minus|skip|drop|remove|exclude|leave out|tira|tire|tirar|remova|exclua|exceto|menos|pula|pule)\b", re.I)
 _CLAUSE = re.compile(r"\b(?:but|while|whereas|although|mas|porem|porém|enquanto|so que|só que)\b|[;,.]", re.I)
 _ORDINALS = {
@@ -35,6 +36,9 @@ _ORDINALS = {
 }
 _ORDINAL = re.compile(r"\b(" + "|".join(map(re.escape, _ORDINALS)) + r")\b", re.I)
 _WORD = re.compile(r"[^\W_]+", re.U)
+# A number with a unit is a quantity, never a list position: "my 8 yr old", "10 anos", "300 pages".
+_QUANTITY = re.compile(r"\s*(?:-\s*)?(?:yo\b|y/o|yrs?\b|years?\b|anos\b|aninhos\b|meses\b|months?\b|pages?\b|paginas?\b|"
+                       r"páginas?\b|stars?\b|estrelas?\b|%|books\b|livros\b|minutes?\b|minutos\b|hours?\b|horas\b)", re.I)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +121,7 @@ def assign_roles(text: str, intent: str, entities: list[Entity]) -> list[Entity]
     named = [e for e in entities if e.kind in ("title", "series", "author", "unknown_title")]
     out = []
     cut = _BUT.search(text)
-    against = _governed(text, entities)  # a dislike with no cue at all ("ugh, horror") is all dislike
+    against = governed(text, entities)  # a dislike with no cue at all ("ugh, horror") is all dislike
     for entity in entities:
         role = ""
         if intent == "similar":
@@ -131,7 +135,7 @@ def assign_roles(text: str, intent: str, entities: list[Entity]) -> list[Entity]
     return out
 
 
-def _governed(text: str, entities: list[Entity]) -> list[Entity]:
+def governed(text: str, entities: list[Entity]) -> list[Entity]:
     """The entities a negation governs: one before the entity in its clause ("nothing romantic",
     "sem romance"), or one after the last entity of a clause, which then governs the entities
     joined to it without a negation of their own ("romance and horror bore me"). A negation
@@ -168,7 +172,7 @@ def ordinal(text: str, entities: list[Entity]) -> int:
     for m in _ORDINAL.finditer(text):
         if not any(e.start <= m.start() < e.end for e in entities if e.kind != "number"):
             return _ORDINALS[m.group(1).lower()]
-    numbers = [e for e in entities if e.kind == "number"]
+    numbers = [e for e in entities if e.kind == "number" and not _QUANTITY.match(text, e.end)]
     if numbers and len(numbers) == 1 and numbers[0].name.isdigit() and 0 < int(numbers[0].name) <= 20:
         return int(numbers[0].name)
     return 0

@@ -24,7 +24,7 @@ def who_wrote(kit: Toolkit, ask: Request, out: Draft) -> None:
     if found.kind != "author":
         other = kit.resolver.resolve(ask.subject)
         if other.kind == "none":
-            out.text = w.not_found(p, ask.subject)
+            out.not_found(ask.subject)
         else:
             act(kit, "about", other, ask.subject, out)
         return

@@ -53,7 +53,7 @@ def act(kit: Toolkit, kind: str, found: Resolution, phrase: str, out: Draft, exc
     """Answers about, similar, like or dislike for a resolved phrase; asks when it is ambiguous."""
     p = out.p
     if found.kind == "none":
-        out.text = w.not_found(p, phrase)
+        out.not_found(phrase)
         return
     if found.kind == "ambiguous":
         out.text = w.ambiguous(p, phrase, found.books)

@@ -2,15 +2,20 @@
 agent asked ("which Hobbit did you mean?"), which then carries out the waiting action."""
 from __future__ import annotations
 
+from rapidfuzz import fuzz
+
 from smartlib_core.domain import Book
 from smartlib_core.text import fold
 from smartlib_server.services.chat.handlers import compare, like_but
 from smartlib_server.services.chat.handlers.books import about, act
+from smartlib_server.services.chat.link_tables import static_tables
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.resolver import Resolution
 from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.toolkit import Toolkit
 from smartlib_server.services.chat.wording import title
+
+SPELLING_MIN = 80.0  # a name written as another language spells it: one or two letters differ
 
 
 def pick(kit: Toolkit, ask: Request, out: Draft) -> None:
@@ -52,7 +57,11 @@ def named_choice(kit: Toolkit, text: str) -> Book | None:
         return None
 
     def names(book: Book) -> set[str]:
-        return {part for author in book.authors for part in fold(author).split() if len(part) > 2}
+        """The author's names and the series' own words ("the Discworld one")."""
+        series = {part for part in fold(book.series_name).split() if len(part) > 3} - static_tables().common
+        return {part for author in book.authors for part in fold(author).split() if len(part) > 2} | series
 
     hits = [b for b in choices if words & names(b)]
+    if not hits:  # a name spelt the reader's way: "Sófocles" for Sophocles
+        hits = [b for b in choices if any(fuzz.ratio(w, n) >= SPELLING_MIN for w in words for n in names(b) if min(len(w), len(n)) >= 5)]
     return hits[0] if len(hits) == 1 else None

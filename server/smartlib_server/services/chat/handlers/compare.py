@@ -26,7 +26,7 @@ def compare(kit: Toolkit, ask: Request, out: Draft) -> None:
     if best is None:
         a_phrase, b_phrase = ask.pairs[0]
         missing = a_phrase if kit.resolver.resolve(a_phrase).kind == "none" else b_phrase
-        out.text = w.not_found(p, missing)
+        out.not_found(missing)
         return
     a, b, (a_phrase, b_phrase) = best
     for side, other, phrase, which in ((a, b, a_phrase, "a"), (b, a, b_phrase, "b")):

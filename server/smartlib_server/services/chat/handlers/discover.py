@@ -12,6 +12,7 @@ from smartlib_server.services.chat.handlers import choices
 from smartlib_server.services.chat.handlers.authors import list_author, resolve_author
 from smartlib_server.services.chat.handlers.books import act
 from smartlib_server.services.chat.handlers.series import series_answer
+from smartlib_server.services.chat.link_tables import static_tables
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.resolver import Resolution
 from smartlib_server.services.chat.session import Draft
@@ -28,6 +29,8 @@ def recommend(kit: Toolkit, ask: Request, out: Draft) -> None:
         out.likes, out.dislikes = list(out.remember["liked_genres"]), list(out.remember["disliked_genres"])
     genres = [g for g in ask.genres if kit.has_genre(g)]
     topic = ask.query.strip()
+    if ask.sort and genres:  # "the highest rated sci-fi you've got": the genre, ordered; no topic in the words around it
+        topic = descriptive(kit, topic)
     if not genres and not topic:
         if ask.genres:  # a genre the catalog lacks: say so rather than guess
             out.text = p.t("recommend.no_genre", genres=w.labels(ask.genres, p.language))
@@ -48,11 +51,24 @@ def recommend(kit: Toolkit, ask: Request, out: Draft) -> None:
             return
     mode = "ranked" if ask.sort and not topic else "text"
     query = {"mode": mode, "text": " ".join([*genres, topic]).strip(), "genres": genres,
-             "exclude_genres": list(ask.exclude), "seen": [], "sort": ask.sort}
+             "exclude_genres": list(ask.exclude), "seen": _books_of(kit, ask.shunned), "sort": ask.sort}
     items = kit.run(query, out, surprise=ask.surprise)
     intro = w.intro_genre(p, genres, topic, len(items), ask.sort, ask.exclude)
+    if ask.shunned:
+        intro = p.t("recommend.none_by", authors=w.join(list(ask.shunned), p.language)) + " " + intro
     out.text = w.recommendations(p, items, intro)
     out.remember["mentioned_genres"] = [g.lower() for g in genres]
+
+
+def _books_of(kit: Toolkit, authors: tuple[str, ...]) -> list[str]:
+    return [b.id for name in authors for b in kit.resolver.author(name, loose=False).books]
+
+
+def descriptive(kit: Toolkit, topic: str) -> str:
+    """The words of a topic that describe books: not everyday words, and read by the catalog."""
+    common = static_tables().common
+    words = " ".join(word for word in topic.split() if word not in common)
+    return words if words and kit.readable(words) else ""
 
 
 def best_rated(kit: Toolkit, ask: Request, out: Draft) -> None:

@@ -46,9 +46,14 @@ _OTHER_AUTHOR = re.compile(r"(?:^| )(?:(?:by |from )?(?:another|a different|othe
                            r"? diferente(?:s)?)(?: |$)")
 
 
+_FUNNIER = re.compile(r"(?:^| )(?:funnier|funny|more fun|more humou?r|humou?rous|hilarious|sillier|"
+                      r"mais engracad[oa]s?|engracad[oa]s?|mais divertid[oa]s?|divertid[oa]s?|com (?:mais )?humor)(?: |$)")
+YOUNG = ("Childrens", "Middle Grade", "Young Adult", "Teen", "Picture Books")  # left out of a book for grown-ups
+
+
 @dataclasses.dataclass(frozen=True)
 class Change:
-    kind: str  # "shorter", "lighter", "darker", "other_author", "genre", "order" or "text"
+    kind: str  # "shorter", "lighter", "darker", "other_author", "adult", "genre", "order" or "text"
     include: tuple[str, ...] = ()  # catalog genres the books must have
     exclude: tuple[str, ...] = ()
     sort: str = ""
@@ -59,6 +64,16 @@ def read_change(modifier: str, language: str) -> Change:
     folded = fold(modifier)
     c = constraints.extract(folded, language)
     include = tuple(dict.fromkeys(g for _, g in lexicon.genre_phrases(c.rest, language)))
+    # who it is for comes first ("pra criança menor" is no ask for shorter), read without what is
+    # excluded ("for grown-ups, no YA")
+    audience = lexicon.audience(c.rest)
+    if audience == "adult":
+        return Change("adult", tuple(g for g in include if g not in YOUNG), (*c.exclude, *YOUNG), c.sort)
+    if audience:
+        wanted = "Childrens" if audience == "children" else "Young Adult"
+        return Change("genre", tuple(dict.fromkeys([wanted, *(g for g in include if g not in YOUNG)])), c.exclude, c.sort)
+    if _FUNNIER.search(folded):  # funnier is a genre the catalog labels, not only a lighter tone
+        return Change("genre", tuple(dict.fromkeys(["Humor", *include])), c.exclude, c.sort)
     if _SHORTER.search(folded):
         return Change("shorter", include, c.exclude, c.sort)
     if _OTHER_AUTHOR.search(folded):
@@ -103,8 +118,9 @@ def answer(kit: Toolkit, ask: Request, out: Draft) -> None:
         query = {"mode": "similar", "book": book.id, "genres": list(change.include), "exclude_genres": exclude,
                  "seen": [], "sort": change.sort or ask.sort}
         pool = kit.run(query, out, k=kit.page * POOL, record=False, seed_genres=book.genres)
-        if not pool and change.include:  # no neighbour has the genre: search it with X's themes instead
-            query = {"mode": "text", "text": " ".join([*change.include, title(book)]), "genres": list(change.include),
+        if not pool and (change.include or change.exclude):  # no neighbour fits: search X's themes with the change instead
+            themes = [g for g in book.genres if g not in w.GENERIC_GENRES and g not in change.exclude][:3]
+            query = {"mode": "text", "text": " ".join([*change.include, *themes]), "genres": list(change.include),
                      "exclude_genres": exclude, "seen": [book.id], "sort": change.sort}
             pool = kit.run(query, out, k=kit.page * POOL, record=False)
         items = _apply(change, book, pool)[: kit.page]
@@ -134,7 +150,7 @@ def _intro(p: w.Phrasebook, book: Book, change: Change) -> str:
         parts = [p.t("like_but.in", genres=w.labels(change.include, p.language)) if change.include else "",
                  p.t("like_but.without", genres=w.labels(change.exclude, p.language)) if change.exclude else ""]
         how = " ".join(x for x in parts if x)
-    elif change.kind in ("shorter", "lighter", "darker", "other_author", "order", "text"):
+    elif change.kind in ("shorter", "lighter", "darker", "other_author", "adult", "order", "text"):
         how = p.t(f"like_but.{change.kind}", text=change.text)
     else:
         how = ""

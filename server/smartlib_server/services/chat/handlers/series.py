@@ -41,7 +41,7 @@ def series_order(kit: Toolkit, ask: Request, out: Draft) -> None:
         out.text = out.p.t("series.stands_alone", title=title(found.book))
         out.list_books([found.book], out.p.t("card.asked_about"))
     else:
-        out.text = w.not_found(out.p, ask.subject)
+        out.not_found(ask.subject)
 
 
 def series_next(kit: Toolkit, ask: Request, out: Draft) -> None:
@@ -60,7 +60,7 @@ def series_next(kit: Toolkit, ask: Request, out: Draft) -> None:
         elif found.kind == "book":
             current = found.book
         else:
-            out.text = w.not_found(p, phrase)
+            out.not_found(phrase)
             return
     else:
         current = kit.books.get(kit.ctx.focus)
