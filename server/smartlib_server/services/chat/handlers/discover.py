@@ -20,13 +20,22 @@ from smartlib_server.services.chat.toolkit import Toolkit
 from smartlib_server.services.chat.wording import title
 
 
+def taste_lists(likes: list[str], dislikes: list[str]) -> tuple[list[str], list[str]]:
+    """The genres to remember as liked and disliked. A genre read as both in one message is a
+    reading we cannot trust either way, so neither list keeps it (the memory refuses such a
+    pair, and the reader's other tastes in the message should still be kept)."""
+    liked, disliked = [g.lower() for g in likes], [g.lower() for g in dislikes]
+    both = set(liked) & set(disliked)
+    return [g for g in liked if g not in both], [g for g in disliked if g not in both]
+
+
 def recommend(kit: Toolkit, ask: Request, out: Draft) -> None:
     """Books for genres, a mood or a description; a topic that is an author's name lists their books."""
     p = out.p
     if ask.likes or ask.dislikes:  # "I love mysteries, what should I read?"
-        out.remember["liked_genres"] = [g.lower() for g in ask.likes]
-        out.remember["disliked_genres"] = [g.lower() for g in ask.dislikes]
-        out.likes, out.dislikes = list(out.remember["liked_genres"]), list(out.remember["disliked_genres"])
+        liked, disliked = taste_lists(ask.likes, ask.dislikes)
+        out.remember["liked_genres"], out.remember["disliked_genres"] = liked, disliked
+        out.likes, out.dislikes = list(liked), list(disliked)
     genres = [g for g in ask.genres if kit.has_genre(g)]
     topic = ask.query.strip()
     if ask.sort and genres:  # "the highest rated sci-fi you've got": the genre, ordered; no topic in the words around it
