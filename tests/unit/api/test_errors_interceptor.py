@@ -142,6 +142,10 @@ def test_a_cancelled_call_is_not_logged_or_mapped_as_a_server_error(shape, caplo
             task.cancel()  # the client hangs up while the server is still working
             with pytest.raises(asyncio.CancelledError):
                 await task
+            # A server-streaming call's hang-up sometimes never reached the server before the
+            # transport went (about 1 run in 3 here, at this commit and at the last stop's);
+            # closing the channel is the client leaving for good, which the server always sees.
+            await channel.close()
             await asyncio.wait_for(ended.ended.wait(), 10)  # the server unwound through the interceptor
         finally:
             await channel.close()
