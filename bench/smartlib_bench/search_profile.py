@@ -74,8 +74,10 @@ def _timed(fn, total: list, lock: threading.Lock):
 
 def serve() -> None:
     """`smartlib serve` with the stages timed; SIGUSR2 writes them (and the thread names) to
-    the file named by $SEARCH_PROFILE_OUT and starts the totals again."""
+    the file named by $SEARCH_PROFILE_OUT and starts the totals again; SIGUSR1 flips
+    SearchByText's lexical fusion (SMARTLIB_TEXT_FUSION), for the same-server A/B."""
     totals = install()
+    _flip_fusion_on_signal()
 
     def dump(*_):
         snapshot = {label: list(total) for label, total in totals.items()}
@@ -88,6 +90,24 @@ def serve() -> None:
 
     sys.argv = ["smartlib", "serve"]
     main()
+
+
+def _flip_fusion_on_signal() -> None:
+    """SIGUSR1 flips `text_fusion` on every RecommendService the server builds (one)."""
+    from smartlib_server.services.recommend.service import RecommendService
+
+    built: list = []
+    init = RecommendService.__init__
+
+    def keep(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        built.append(self)
+    RecommendService.__init__ = keep
+
+    def flip(*_):
+        for service in built:
+            service.text_fusion = not service.text_fusion
+    signal.signal(signal.SIGUSR1, flip)
 
 
 def thread_cpu(pid: int) -> dict[int, float]:
@@ -113,9 +133,13 @@ def breakdown(before: dict[int, float], after: dict[int, float], names: dict[int
     return {name: 1000 * seconds / calls for name, seconds in sorted(groups.items(), key=lambda g: -g[1]) if seconds > 0}
 
 
-def profile(home: Path, concurrency: int, seconds: float, approach: int) -> dict:
-    from smartlib_bench import grpc_bench, process_bench
+def profile(home: Path, concurrency: int, seconds: float, approach: int, fusion: list[bool] | None = None) -> list[dict]:
+    """One profiled run a round, all on one server; `fusion` gives each round's lexical fusion
+    (default: one round, fused), so an A/B interleaves fused and dense-only rounds (A B A B)
+    in the same process and window."""
+    from smartlib_bench import process_bench
 
+    rounds = fusion or [True]
     with tempfile.TemporaryDirectory(prefix="smartlib-search-profile-") as scratch:
         dump = Path(scratch) / "stages.json"
         proc, address, _ = process_bench.start_server(
@@ -123,19 +147,31 @@ def profile(home: Path, concurrency: int, seconds: float, approach: int) -> dict
             extra_env={DUMP_ENV: str(dump), "SMARTLIB_WARM_ROWS": "false"},  # no background row building
         )
         try:
-            grpc_bench.load(address, "text_miss", concurrency, 3.0, approach=approach)  # untimed warm-up
-            os.kill(proc.pid, signal.SIGUSR2)
-            before = thread_cpu(proc.pid)
-            run = grpc_bench.load(address, "text_miss", concurrency, seconds, approach=approach)
-            after = thread_cpu(proc.pid)
-            dump.unlink(missing_ok=True)
-            os.kill(proc.pid, signal.SIGUSR2)
-            while not dump.exists():
-                time.sleep(0.05)
-            time.sleep(0.2)  # the handler writes the file in one go; let it finish
-            dumped = json.loads(dump.read_text())
+            fused, results = True, []
+            for on in rounds:
+                if on != fused:
+                    os.kill(proc.pid, signal.SIGUSR1)
+                    fused = on
+                results.append(dict(_one_round(proc.pid, address, dump, concurrency, seconds, approach), fusion=on))
         finally:
             process_bench.stop_server(proc)
+    return results
+
+
+def _one_round(pid: int, address: str, dump: Path, concurrency: int, seconds: float, approach: int) -> dict:
+    from smartlib_bench import grpc_bench
+
+    grpc_bench.load(address, "text_miss", concurrency, 3.0, approach=approach)  # untimed warm-up
+    os.kill(pid, signal.SIGUSR2)
+    before = thread_cpu(pid)
+    run = grpc_bench.load(address, "text_miss", concurrency, seconds, approach=approach)
+    after = thread_cpu(pid)
+    dump.unlink(missing_ok=True)
+    os.kill(pid, signal.SIGUSR2)
+    while not dump.exists():
+        time.sleep(0.05)
+    time.sleep(0.2)  # the handler writes the file in one go; let it finish
+    dumped = json.loads(dump.read_text())
     calls = run["calls"] + 20  # the generator's 20 warm-up calls run inside the window too
     threads = breakdown(before, after, {int(t): n for t, n in dumped["threads"].items()}, calls)
     stages = {label: {"ms": 1000 * total[0] / calls, "per_request": total[1] / calls}
@@ -152,15 +188,37 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--approach", type=int, default=2, help="1 BASELINE, 2 FINETUNED (the default route)")
+    parser.add_argument("--fusion-ab", type=int, default=0, metavar="PAIRS",
+                        help="PAIRS interleaved rounds of fused then dense-only (SMARTLIB_TEXT_FUSION) on one server")
     args = parser.parse_args()
-    result = profile(args.home, args.concurrency, args.seconds, args.approach)
+    rounds = [True, False] * args.fusion_ab or None
+    results = profile(args.home, args.concurrency, args.seconds, args.approach, rounds)
+    for result in results:
+        _print(result, len(results) > 1)
+    if args.fusion_ab:
+        _print_ab(results)
+
+
+def _print(result: dict, label: bool) -> None:
     total = result["cpu_ms_per_request"]
+    if label:
+        print("fused" if result["fusion"] else "dense-only")
     print(json.dumps(result["load"]))
     print(f"server CPU a request: {total:.2f} ms")
     for name, ms in result["threads_ms"].items():
         print(f"  {name:28s} {ms:6.2f} ms  {ms / total:6.1%}")
-    for label, figures in sorted(result["stages"].items()):
-        print(f"  {label:44s} {figures['ms']:6.3f} ms  ({figures['per_request']:.2f} calls a request)")
+    for label_, figures in sorted(result["stages"].items()):
+        print(f"  {label_:44s} {figures['ms']:6.3f} ms  ({figures['per_request']:.2f} calls a request)")
+
+
+def _print_ab(results: list[dict]) -> None:
+    """Each pair's fused / dense-only ratios (req/s and server CPU a request), then their mean."""
+    pairs = list(zip(results[::2], results[1::2], strict=True))
+    qps = [a["load"]["qps"] / b["load"]["qps"] for a, b in pairs]
+    cpu = [a["cpu_ms_per_request"] / b["cpu_ms_per_request"] for a, b in pairs]
+    for number, (q, c) in enumerate(zip(qps, cpu, strict=True), start=1):
+        print(f"pair {number}: fused / dense-only req/s {q:.3f}, CPU a request {c:.3f}")
+    print(f"mean: req/s {sum(qps) / len(qps):.3f}, CPU a request {sum(cpu) / len(cpu):.3f}")
 
 
 if __name__ == "__main__":
