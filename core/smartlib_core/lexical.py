@@ -110,6 +110,10 @@ class _Field:
         self.postings: dict[int, _Postings] = {}
         self.lengths = np.zeros(0, dtype=np.float32)
         self.total = 0.0  # sum of lengths, for the average
+        # word -> (rows, each row's BM25 for the word): what a query sums, kept between writes.
+        # Every write empties it: a write moves the document count and the average length, and
+        # with them every word's score. Bounded by the postings (one float32 more per posting).
+        self._scored: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def grow(self, capacity: int) -> None:
         if capacity > len(self.lengths):
@@ -117,6 +121,7 @@ class _Field:
 
     def add(self, words: np.ndarray, rows: np.ndarray, tfs: np.ndarray) -> None:
         """Adds postings given as parallel arrays (word id, row, term frequency)."""
+        self._scored.clear()
         if not len(words):
             return
         order = np.argsort(words, kind="stable")
@@ -133,6 +138,7 @@ class _Field:
         self.total += float(tfs.sum())
 
     def remove(self, row: int, word_ids: Iterable[int]) -> None:
+        self._scored.clear()
         for word in word_ids:
             postings = self.postings.get(word)
             if postings is not None:
@@ -142,23 +148,36 @@ class _Field:
         self.total -= float(self.lengths[row])
         self.lengths[row] = 0.0
 
-    def scores(self, query: Iterable[int], docs: int, capacity: int) -> np.ndarray | None:
-        """BM25 of every row for the query words (None when no word occurs in this field)."""
-        rows, contributions = [], []
-        average = max(self.total / docs, 1e-9) if docs else 1.0
-        for word in query:
+    def scored(self, word: int, docs: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """The rows holding `word` and the word's BM25 in each (None when no row holds it),
+        computed once per word between writes: a query then only gathers and sums."""
+        found = self._scored.get(word)
+        if found is None:
             postings = self.postings.get(word)
             if postings is None:
-                continue
-            found = postings.rows[: postings.size]
+                return None
+            rows = postings.rows[: postings.size]
             tf = postings.tfs[: postings.size]
+            average = max(self.total / docs, 1e-9) if docs else 1.0
             idf = math.log(1.0 + (docs - postings.size + 0.5) / (postings.size + 0.5))
-            norm = (K1 * (1.0 - B)) + (K1 * B / average) * self.lengths[found]
-            rows.append(found)
-            contributions.append((idf * (K1 + 1.0)) * tf / (tf + norm))
-        if not rows:
+            norm = (K1 * (1.0 - B)) + (K1 * B / average) * self.lengths[rows]
+            found = self._scored[word] = (rows, (idf * (K1 + 1.0)) * tf / (tf + norm))
+        return found
+
+    def scores(self, query: Iterable[int], docs: int, capacity: int) -> np.ndarray | None:
+        """BM25 of every row for the query words (None when no word occurs in this field)."""
+        parts = [found for word in query if (found := self.scored(word, docs)) is not None]
+        if not parts:
             return None
+        if len(parts) == 1:
+            return np.bincount(parts[0][0], parts[0][1], minlength=capacity)
+        rows, contributions = zip(*parts, strict=True)
         return np.bincount(np.concatenate(rows), np.concatenate(contributions), minlength=capacity)
+
+    @property
+    def nbytes(self) -> int:
+        return (sum(p.nbytes for p in self.postings.values()) + self.lengths.nbytes
+                + sum(scores.nbytes for _, scores in self._scored.values()))  # rows are views of postings
 
 
 # A book's words are kept as one uint32 array, the field's number in the top two bits, so a
@@ -255,13 +274,13 @@ class LexicalIndex:
             scores = self._fields[number].scores(terms, len(self._row_of), len(self._ids)) if terms else None
             if scores is None:
                 return []
-            hit = np.flatnonzero(scores)
+            hit = np.flatnonzero(scores > 0)  # scores are never negative; a float nonzero() is 5x slower
             hit = hit[top_n(scores[hit], n)]  # ties by lower index, so by catalog row
-            return [(self._ids[row], float(scores[row])) for row in hit.tolist()]
+            return list(zip(map(self._ids.__getitem__, hit.tolist()), scores[hit].tolist(), strict=True))
 
     def nbytes(self) -> int:
-        """Bytes of the numpy arrays (postings, lengths, each book's word codes); the Python
-        objects around them come on top (docs/scale.md measures the whole)."""
+        """Bytes of the numpy arrays (postings, lengths, the scores kept for words asked since
+        the last write, each book's word codes); the Python objects around them come on top
+        (docs/scale.md measures the whole)."""
         with self._lock:
-            return sum(p.nbytes for f in self._fields for p in f.postings.values()) + sum(
-                f.lengths.nbytes for f in self._fields) + sum(w.nbytes for w in self._words if w is not None)
+            return sum(f.nbytes for f in self._fields) + sum(w.nbytes for w in self._words if w is not None)

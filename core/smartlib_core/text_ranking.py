@@ -9,8 +9,10 @@ of genre names and filler words is a broad ask, and anything else is a descripti
 """
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -153,15 +155,20 @@ class TextHit(NamedTuple):
     part: str
 
 
-def fuse(rankings: Sequence[Sequence[str]], weights: Sequence[float], c: float = FUSION_K) -> list[tuple[str, float]]:
+def fuse(rankings: Sequence[Sequence[str]], weights: Sequence[float], c: float = FUSION_K,
+         n: int | None = None) -> list[tuple[str, float]]:
     """Reciprocal-rank fusion: each ranking adds weight / (c + rank) to each book in it (rank
-    1 first); best first, ties in order of first appearance. Only ranks count, so BM25's
-    unbounded scores and cosines need no calibration against each other."""
+    1 first); best first, ties in order of first appearance; the best `n` only when given.
+    Only ranks count, so BM25's unbounded scores and cosines need no calibration against each
+    other."""
     fused: dict[str, float] = {}
+    get = fused.get
     for ranking, weight in zip(rankings, weights, strict=True):
         for rank, book_id in enumerate(ranking, start=1):
-            fused[book_id] = fused.get(book_id, 0.0) + weight / (c + rank)
-    return sorted(fused.items(), key=lambda item: -item[1])
+            fused[book_id] = get(book_id, 0.0) + weight / (c + rank)
+    if n is not None:  # a partial sort of a few hundred for the k a reply shows
+        return heapq.nlargest(n, fused.items(), key=itemgetter(1))
+    return sorted(fused.items(), key=itemgetter(1), reverse=True)
 
 
 def rank_text(
@@ -186,11 +193,15 @@ def rank_text(
     dense = _descriptive(shelves, books, k, filt, search)
     if lexical is None:
         return [TextHit(i, score, "meaning") for i, score in dense[:k]]
-    words = [i for i, _ in lexical(LEXICAL_POOL) if i in books and filt.accepts(books[i])]
+    found = lexical(LEXICAL_POOL)
+    if filt.is_empty:  # the usual ask: no filter call per book
+        words = [i for i, _ in found if i in books]
+    else:
+        words = [i for i, _ in found if i in books and filt.accepts(books[i])]
     meaning = [i for i, _ in dense]
     by_words, by_meaning = set(words), set(meaning)
     return [TextHit(i, score, "both" if i in by_words and i in by_meaning else "words" if i in by_words else "meaning")
-            for i, score in fuse([meaning, words], [1.0, LEXICAL_WEIGHT])[:k]]
+            for i, score in fuse([meaning, words], [1.0, LEXICAL_WEIGHT], n=k)]
 
 
 def _descriptive(

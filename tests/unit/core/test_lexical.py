@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections import Counter
+
+import pytest
 
 from smartlib_core.domain import Book
-from smartlib_core.lexical import LexicalIndex, words
+from smartlib_core.lexical import K1, B, LexicalIndex, book_fields, words
 from smartlib_core.text import fold
 
 
@@ -92,3 +96,49 @@ def test_series_names_count_once_and_stopword_queries_find_nothing():
     assert index.search("fellowship", 0) == []
     index.upsert([])  # a change log holding only deletes
     assert _ids(index, "fellowship") == ["s"]
+
+
+def _textbook_bm25(books: list[Book], query: str) -> dict[str, float]:
+    """BM25 of each book's text field for `query`, computed from scratch the textbook way."""
+    docs = {b.id: Counter(words(book_fields(b)[0])) for b in books}
+    average = sum(sum(c.values()) for c in docs.values()) / len(docs)
+    scores: dict[str, float] = {}
+    for word in dict.fromkeys(words(query)):
+        holding = [i for i, c in docs.items() if word in c]
+        idf = math.log(1 + (len(docs) - len(holding) + 0.5) / (len(holding) + 0.5))
+        for i in holding:
+            tf, length = docs[i][word], sum(docs[i].values())
+            scores[i] = scores.get(i, 0.0) + idf * tf * (K1 + 1) / (tf + K1 * (1 - B + B * length / average))
+    return scores
+
+
+def test_scores_are_textbook_bm25_before_and_after_every_kind_of_write():
+    """Each word's scores are kept between writes (a query only gathers and sums them), so a
+    write that left a kept score stale would show here as a score off the textbook's."""
+    books = [
+        _book("a", "The Lighthouse", "A keeper tends the lighthouse on a cold island, the island of gulls."),
+        _book("b", "Harbour Days", "A fisherman and his daughter mend nets in a small harbour town by the sea."),
+        _book("c", "Salt", "The island keeps its secrets, and the sea keeps the rest."),
+        _book("d", "Gulls", "Gulls over the harbour; a keeper of birds."),
+    ]
+    query = "island keeper harbour sea gulls"
+    index = LexicalIndex()
+
+    def check(served: list[Book]) -> None:
+        expected = _textbook_bm25(served, query)
+        found = dict(index.search(query, 10))
+        assert found.keys() == expected.keys()
+        for book_id, score in expected.items():
+            assert found[book_id] == pytest.approx(score, rel=1e-5)
+        assert list(found) == sorted(expected, key=lambda i: (-expected[i], [b.id for b in served].index(i)))
+
+    index.upsert(books[:3])
+    check(books[:3])
+    check(books[:3])  # asked again: from the kept scores
+    index.upsert([books[3]])  # a new book: more documents, another average length
+    check(books)
+    changed = _book("b", "Harbour Days", "A baker by the sea, far from any island.")
+    index.upsert([changed])  # an update in place
+    check([books[0], changed, books[2], books[3]])
+    index.remove(["a"])
+    check([changed, books[2], books[3]])

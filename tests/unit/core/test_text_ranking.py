@@ -86,6 +86,17 @@ def test_reciprocal_rank_fusion_on_hand_made_rankings():
     assert [i for i, _ in fuse([["a", "b"], ["b", "x"]], [1.0, 0.0])][:2] == ["a", "b"]  # weight 0: first list alone
 
 
+def test_fusion_cut_to_n_is_the_head_of_the_whole_order_ties_included():
+    rankings = [["a", "b", "c", "d", "e"], ["e", "d", "f", "g"], ["g", "h"]]
+    whole = fuse(rankings, [1.0, 1.0, 0.5], c=2)
+    assert len(whole) == 8 and [s for _, s in whole] == sorted((s for _, s in whole), reverse=True)
+    for n in range(len(whole) + 2):
+        assert fuse(rankings, [1.0, 1.0, 0.5], c=2, n=n) == whole[:n]
+    tied = fuse([["a", "b"], ["b", "a"], ["c"], ["d"]], [1.0, 1.0, 1.0, 1.0], c=0)  # a and b 1.5 each, c and d 1.0
+    assert [i for i, _ in tied] == ["a", "b", "c", "d"]
+    assert [i for i, _ in fuse([["a", "b"], ["b", "a"], ["c"], ["d"]], [1.0] * 4, c=0, n=3)] == ["a", "b", "c"]
+
+
 def _hits(query: str, similarity: dict[str, float], lexical: list[str], filt: BookFilter = BookFilter(), k: int = 3):
     def search(n):
         return sorted(similarity.items(), key=lambda kv: -kv[1])[:n]
