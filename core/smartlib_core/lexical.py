@@ -20,7 +20,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 
@@ -284,3 +284,87 @@ class LexicalIndex:
         (docs/scale.md measures the whole)."""
         with self._lock:
             return sum(f.nbytes for f in self._fields) + sum(w.nbytes for w in self._words if w is not None)
+
+    # -- a built index as flat arrays, so a restart can skip analysing every book -------------
+
+    def snapshot(self) -> dict[str, np.ndarray]:
+        """The index as flat arrays (what `restore` takes): vocabulary and ids as NUL-separated
+        UTF-8, each row's word codes and each field's postings as offsets into one array."""
+        with self._lock:
+            if any("\0" in book_id for book_id in self._row_of):
+                raise ValueError("a book id holds a NUL character")
+            arrays = {
+                "vocab": _joined(list(self._vocab)),  # in id order: ids were handed out in insertion order
+                "ids": _joined(["" if book_id is None else book_id for book_id in self._ids]),
+                **_packed("codes", [np.zeros(0, np.uint32) if w is None else w for w in self._words]),
+            }
+            for number, field in enumerate(self._fields):
+                words = sorted(field.postings)
+                postings = [field.postings[w] for w in words]
+                arrays[f"f{number}_words"] = np.asarray(words, dtype=np.int64)
+                arrays[f"f{number}_lengths"] = field.lengths[: len(self._ids)].copy()
+                arrays[f"f{number}_total"] = np.float64(field.total)
+                arrays.update(_packed(f"f{number}_rows", [p.rows[: p.size] for p in postings]))
+                arrays[f"f{number}_tfs"] = np.concatenate([p.tfs[: p.size] for p in postings] or [np.zeros(0, np.float32)])
+            return arrays
+
+    @classmethod
+    def restore(cls, arrays: Mapping[str, np.ndarray]) -> "LexicalIndex":
+        """The index `snapshot` described (with the default analyser); ValueError when the
+        arrays do not hold together. Postings are views into the stored arrays until a write
+        grows them."""
+        index = cls()
+        vocab, ids = _split(arrays["vocab"]), _split(arrays["ids"])
+        index._vocab = {word: number for number, word in enumerate(vocab)}
+        if len(index._vocab) != len(vocab):
+            raise ValueError("repeated words in the stored vocabulary")
+        index._ids = [book_id or None for book_id in ids]
+        index._row_of = {book_id: row for row, book_id in enumerate(ids) if book_id}
+        index._free = [row for row, book_id in enumerate(ids) if not book_id]
+        codes = _unpacked(arrays, "codes", len(ids), np.uint32)
+        index._words = [None if not book_id else row_codes for book_id, row_codes in zip(ids, codes, strict=True)]
+        for number, field in enumerate(index._fields):
+            words = arrays[f"f{number}_words"]
+            rows = _unpacked(arrays, f"f{number}_rows", len(words), np.int32)
+            tfs = np.asarray(arrays[f"f{number}_tfs"], dtype=np.float32)
+            lengths = np.asarray(arrays[f"f{number}_lengths"], dtype=np.float32)
+            if len(lengths) != len(ids) or len(tfs) != int(arrays[f"f{number}_rows_offsets"][-1]):
+                raise ValueError("stored field arrays of inconsistent lengths")
+            every_row = np.asarray(arrays[f"f{number}_rows"])
+            if len(words) and (words.min() < 0 or words.max() >= len(vocab)):
+                raise ValueError("a posting names a word outside the vocabulary")
+            if len(every_row) and (every_row.min() < 0 or every_row.max() >= len(ids)):
+                raise ValueError("a posting names a row outside the index")
+            bounds = arrays[f"f{number}_rows_offsets"].tolist()
+            field.postings = {word: _Postings(row_list, tfs[bounds[i] : bounds[i + 1]])
+                              for i, (word, row_list) in enumerate(zip(words.tolist(), rows, strict=True))}
+            field.lengths = lengths.copy()
+            field.total = float(arrays[f"f{number}_total"])
+        return index
+
+
+def _joined(texts: list[str]) -> np.ndarray:
+    """UTF-8 bytes of `texts`, each ended by a NUL (so an empty text still counts)."""
+    return np.frombuffer("".join(f"{text}\0" for text in texts).encode(), dtype=np.uint8)
+
+
+def _split(data: np.ndarray) -> list[str]:
+    texts = bytes(data).decode().split("\0")
+    if texts[-1]:
+        raise ValueError("stored texts do not end with a NUL")
+    return texts[:-1]
+
+
+def _packed(name: str, parts: list[np.ndarray]) -> dict[str, np.ndarray]:
+    offsets = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum([len(p) for p in parts], out=offsets[1:])
+    values = np.concatenate(parts) if parts else np.zeros(0)
+    return {name: values, f"{name}_offsets": offsets}
+
+
+def _unpacked(arrays: Mapping[str, np.ndarray], name: str, count: int, dtype) -> list[np.ndarray]:
+    values, offsets = np.asarray(arrays[name], dtype=dtype), arrays[f"{name}_offsets"]
+    if len(offsets) != count + 1 or (count and (offsets[0] != 0 or np.any(np.diff(offsets) < 0))) or offsets[-1] != len(values):
+        raise ValueError(f"stored {name} offsets do not fit their values")
+    bounds = offsets.tolist()
+    return [values[bounds[i] : bounds[i + 1]] for i in range(count)]

@@ -40,14 +40,14 @@ class DerivedIndexStore:
         digest.update(np.asarray(priors, dtype=np.float64).data)
         return digest.hexdigest()
 
-    def load(self, key: str, names: tuple[str, ...]) -> dict[str, np.ndarray] | None:
-        """The arrays `names` stored under `key`, or None (then the caller computes them)."""
+    def load(self, key: str, names: tuple[str, ...] | None = None) -> dict[str, np.ndarray] | None:
+        """The arrays `names` (default: all) stored under `key`, or None (then the caller computes them)."""
         path = self.root / f"{key}.npz"
         if not path.is_file():
             return None
         try:
             with np.load(path, allow_pickle=False) as stored:
-                return {name: stored[name] for name in names}
+                return {name: stored[name] for name in (stored.files if names is None else names)}
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:  # torn or foreign
             log.warning("ignoring unreadable derived index %s: %s", path, exc)
             return None

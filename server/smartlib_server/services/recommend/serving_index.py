@@ -20,6 +20,7 @@ from smartlib_core.lexical import LexicalIndex
 from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_server.adapters.catalog_store import CatalogStore
 from smartlib_server.services.recommend.derived_index import DerivedIndexStore
+from smartlib_server.services.recommend.stored_lexical import lexical_index
 from smartlib_server.services.recommend.vector_index import VectorIndex, choose_index_kind
 from smartlib_server.services.title_search import TitleIndex
 
@@ -114,9 +115,7 @@ class ServingIndex:
             if model is not None:
                 model = with_index(model, ids, matrix, books, self.index_kind, self.derived, reuse=reuse_derived)
             self.titles.upsert(books.values())
-            lexical = LexicalIndex()
-            lexical.upsert(books.values())
-            self.lexical = lexical
+            self.lexical = lexical_index(self.derived, list(books.values()), reuse=reuse_derived)
             self.state = ServingState(books, baseline, model, text_view=text_view_index(baseline, self.index_kind, unit))
             self.applied_seq = seq
         self.ready.set()
