@@ -14,9 +14,12 @@ _GOODREADS_ID = re.compile(r"/book/show/(\d+)")
 
 def fold(text: str) -> str:
     """Lower-case, strip accents and punctuation, collapse spaces: 'Philosopher’s' -> 'philosophers'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    no_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
-    no_marks = no_marks.replace("’", "").replace("'", "")
+    if text.isascii():  # NFKD leaves ASCII as it is and it has no marks: skip the per-character pass
+        no_marks = text.replace("'", "")
+    else:
+        decomposed = unicodedata.normalize("NFKD", text)
+        no_marks = "".join(c for c in decomposed if not unicodedata.combining(c))
+        no_marks = no_marks.replace("’", "").replace("'", "")
     return _SPACES.sub(" ", _NON_WORD.sub(" ", no_marks.lower())).strip()
 
 
