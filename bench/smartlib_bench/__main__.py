@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from smartlib_bench import (
+    batcher_bench,
     chat_bench,
     chat_suite_bench,
     embedding_bench,
@@ -118,6 +119,8 @@ def main() -> None:
                                          batches=lambda: _batch_histograms(services.metrics),
                                          window=lambda s: _set_window(services.inference, s),
                                          fusion=lambda on: _set_fusion(services.recommend, on))
+        print("SearchByText without gRPC: the query batcher and the search service, in process ...", flush=True)
+        results["in_process_text"] = batcher_bench.run(services, args.seconds)
         results["index_memory"] = _index_memory(services)
         print("lexical index: cost per query and memory ...", flush=True)
         lexical = lexical_bench.run(services, queries=50 if args.smoke else 200)

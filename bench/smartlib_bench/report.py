@@ -45,6 +45,15 @@ def summary_table(results: dict) -> str:
         for batcher, b in g.get("batches", {}).items():
             rows.append((f"  batches ({batcher}) in {name}", f"{b['batches']} batches, mean {b['mean']:.1f} items",
                          "batches of at most N items: " + histogram_text(b["cumulative"])))
+    grpc = results.get("grpc", {})
+    for name, t in results.get("in_process_text", {}).items():  # the same work without gRPC
+        served = grpc.get(f"text_finetuned_miss_c{t['concurrency']}") or grpc.get(f"text_baseline_miss_c{t['concurrency']}")
+        ceiling = max((grpc[k]["qps"] for k in ("empty_c8", "empty_c8_end") if k in grpc), default=0.0)
+        relative = [f"{t['qps'] / ceiling:.2f}x empty RPC c8"] if ceiling else []
+        if served:
+            relative.append(f"SearchByText miss over gRPC at c{t['concurrency']} gets {served['qps'] / t['qps']:.2f}x this")
+        rows.append((f"in process, no gRPC: {name}", f"{t['qps']:.0f} req/s, p50 {t['p50_ms']:.2f} ms, p99 {t['p99_ms']:.2f} ms",
+                     "; ".join(relative)))
     for name, m in results.get("index_memory", {}).items():
         per_book = f"{m['bytes_per_book']:.0f} bytes/book"
         if "bound_bytes" in m:  # a bounded per-book structure: what it can grow to

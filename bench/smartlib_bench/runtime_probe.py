@@ -5,7 +5,10 @@
 `--busy N` starts N processes spinning on the CPU for the duration, the server's situation
 when the gRPC threads and the load generator share its two cores. Every runtime runs the same
 bench queries, cut at the serving limit (64 tokens), and is compared with the fp32 torch
-reference at full length. Prints a markdown table; each figure is the median of `--rounds`.
+reference at full length. The candidates take turns within each round (A B C A B C ...), so a
+change in the host's load shifts every one alike. Each is timed in wall time and in this
+process's CPU time (every thread's, so torch's spinning OpenMP threads count), which a busy
+host inflates far less. Prints a markdown table; each figure is the median of `--rounds`.
 `--descriptions N` also checks the serving runtime on the first N descriptions of the 10k CSV
 (SMARTLIB_DATA_DIR, default ../shared/data) against fp32 torch.
 """
@@ -68,18 +71,21 @@ def descriptions_fidelity(count: int) -> None:
           f"min {cosines.min():.6f}")
 
 
-def measure(encode, queries: list[str]) -> tuple[float, float]:
-    """(one query p50 ms, per-query ms in batches of 8)."""
+def measure(encode, queries: list[str]) -> tuple[float, float, float, float]:
+    """ms per query: (one at a time p50 wall, its mean CPU, batches of 8 wall, their CPU)."""
     encode(queries[:8], max_tokens=64)  # warm
     singles = []
+    cpu = time.process_time()
     for text in queries:
         started = time.perf_counter()
         encode([text], max_tokens=64)
         singles.append(time.perf_counter() - started)
-    started = time.perf_counter()
+    single_cpu = (time.process_time() - cpu) / len(queries)
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(queries), 8):
         encode(queries[i : i + 8], max_tokens=64)
-    return 1000 * statistics.median(singles), 1000 * (time.perf_counter() - started) / len(queries)
+    batched, batched_cpu = (time.perf_counter() - started) / len(queries), (time.process_time() - cpu) / len(queries)
+    return 1000 * statistics.median(singles), 1000 * single_cpu, 1000 * batched, 1000 * batched_cpu
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -101,15 +107,18 @@ def main(argv: list[str] | None = None) -> None:
         for process in spinners:
             process.start()
         try:
-            rows = {name: [measure(encode, queries) for _ in range(args.rounds)] for name, encode in found.items()}
+            rows: dict[str, list] = {name: [] for name in found}
+            for _ in range(args.rounds):
+                for name, encode in found.items():
+                    rows[name].append(measure(encode, queries))
         finally:
             stop.set()
     print(f"{len(queries)} queries, {args.busy} busy processes, median of {args.rounds} rounds\n")
-    print("| runtime | one query p50 | batch of 8, per query | min cosine to fp32 torch |\n|---|---:|---:|---:|")
+    print("| runtime | one query p50 | its CPU | batch of 8, per query | its CPU | min cosine to fp32 torch |\n"
+          "|---|---:|---:|---:|---:|---:|")
     for name, runs in rows.items():
-        one = statistics.median(r[0] for r in runs)
-        batched = statistics.median(r[1] for r in runs)
-        print(f"| {name} | {one:.2f} ms | {batched:.2f} ms | {cosines[name]:.5f} |")
+        one, one_cpu, batched, batched_cpu = (statistics.median(r[i] for r in runs) for i in range(4))
+        print(f"| {name} | {one:.2f} ms | {one_cpu:.2f} ms | {batched:.2f} ms | {batched_cpu:.2f} ms | {cosines[name]:.5f} |")
 
 
 if __name__ == "__main__":

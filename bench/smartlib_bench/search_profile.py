@@ -1,6 +1,7 @@
 """Where a SearchByText request spends the server's CPU: per thread and per stage, in ms a request.
 
     python -m smartlib_bench.search_profile --home HOME [--concurrency 8] [--seconds 15] [--approach 2]
+        [--fusion-ab PAIRS] [--env SMARTLIB_RUNTIME=torch ...]
 
 Starts `smartlib serve` on HOME with thread-CPU timers around the request's stages (this module,
 run with --serve, wraps them and then runs the server), drives distinct SearchByText queries
@@ -133,10 +134,12 @@ def breakdown(before: dict[int, float], after: dict[int, float], names: dict[int
     return {name: 1000 * seconds / calls for name, seconds in sorted(groups.items(), key=lambda g: -g[1]) if seconds > 0}
 
 
-def profile(home: Path, concurrency: int, seconds: float, approach: int, fusion: list[bool] | None = None) -> list[dict]:
+def profile(home: Path, concurrency: int, seconds: float, approach: int, fusion: list[bool] | None = None,
+            env: dict[str, str] | None = None) -> list[dict]:
     """One profiled run a round, all on one server; `fusion` gives each round's lexical fusion
     (default: one round, fused), so an A/B interleaves fused and dense-only rounds (A B A B)
-    in the same process and window."""
+    in the same process and window. `env` adds settings for the server (an A/B of a setting
+    that needs a restart, such as SMARTLIB_RUNTIME, alternates runs of this)."""
     from smartlib_bench import process_bench
 
     rounds = fusion or [True]
@@ -144,7 +147,8 @@ def profile(home: Path, concurrency: int, seconds: float, approach: int, fusion:
         dump = Path(scratch) / "stages.json"
         proc, address, _ = process_bench.start_server(
             home, command=[sys.executable, "-m", "smartlib_bench.search_profile", "--serve"],
-            extra_env={DUMP_ENV: str(dump), "SMARTLIB_WARM_ROWS": "false"},  # no background row building
+            extra_env={DUMP_ENV: str(dump), "SMARTLIB_WARM_ROWS": "false", **(env or {})},  # no row building
+            timeout_s=600.0,  # a start on a loaded host
         )
         try:
             fused, results = True, []
@@ -172,11 +176,13 @@ def _one_round(pid: int, address: str, dump: Path, concurrency: int, seconds: fl
         time.sleep(0.05)
     time.sleep(0.2)  # the handler writes the file in one go; let it finish
     dumped = json.loads(dump.read_text())
+    empty = grpc_bench.load(address, "empty", concurrency, min(seconds, 5.0))  # the bench's ceiling, just after
     calls = run["calls"] + 20  # the generator's 20 warm-up calls run inside the window too
     threads = breakdown(before, after, {int(t): n for t, n in dumped["threads"].items()}, calls)
     stages = {label: {"ms": 1000 * total[0] / calls, "per_request": total[1] / calls}
               for label, total in dumped["stages"].items()}
-    return {"load": run, "cpu_ms_per_request": sum(threads.values()), "threads_ms": threads, "stages": stages}
+    return {"load": run, "ratio_to_empty": run["qps"] / empty["qps"], "cpu_ms_per_request": sum(threads.values()),
+            "threads_ms": threads, "stages": stages}
 
 
 def main() -> None:
@@ -190,9 +196,12 @@ def main() -> None:
     parser.add_argument("--approach", type=int, default=2, help="1 BASELINE, 2 FINETUNED (the default route)")
     parser.add_argument("--fusion-ab", type=int, default=0, metavar="PAIRS",
                         help="PAIRS interleaved rounds of fused then dense-only (SMARTLIB_TEXT_FUSION) on one server")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="a setting for the server, e.g. SMARTLIB_RUNTIME=torch (repeatable)")
     args = parser.parse_args()
     rounds = [True, False] * args.fusion_ab or None
-    results = profile(args.home, args.concurrency, args.seconds, args.approach, rounds)
+    env = dict(item.split("=", 1) for item in args.env)
+    results = profile(args.home, args.concurrency, args.seconds, args.approach, rounds, env)
     for result in results:
         _print(result, len(results) > 1)
     if args.fusion_ab:
@@ -204,6 +213,7 @@ def _print(result: dict, label: bool) -> None:
     if label:
         print("fused" if result["fusion"] else "dense-only")
     print(json.dumps(result["load"]))
+    print(f"req/s over the empty RPC at the same concurrency: {result['ratio_to_empty']:.3f}")
     print(f"server CPU a request: {total:.2f} ms")
     for name, ms in result["threads_ms"].items():
         print(f"  {name:28s} {ms:6.2f} ms  {ms / total:6.1%}")

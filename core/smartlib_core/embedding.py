@@ -153,11 +153,14 @@ class MiniLMTextEncoder:
     QUERY_TOKEN_BUDGET = 256
 
     @classmethod
-    def for_queries(cls, batch_size: int = 32, path: str | None = None) -> "MiniLMTextEncoder":
-        return cls(batch_size, path=path, token_budget=cls.QUERY_TOKEN_BUDGET, bf16_weights=True)
+    def for_queries(cls, batch_size: int = 32, path: str | None = None, threads: int | None = None) -> "MiniLMTextEncoder":
+        return cls(batch_size, path=path, token_budget=cls.QUERY_TOKEN_BUDGET, bf16_weights=True, threads=threads)
 
     def __init__(self, batch_size: int = 32, bf16: bool = False, path: str | None = None, token_budget: int = 2048,
-                 bf16_weights: bool = False):
+                 bf16_weights: bool = False, threads: int | None = None):
+        # Torch's intra-op threads for the calling thread (None: torch's own count, one per core).
+        # Under load a second thread mostly spins waiting for a core (README, "Inference runtime").
+        self.threads = threads
         self.bf16_weights = bf16_weights and native_bf16()
         self.batch_size = batch_size
         self.token_budget = token_budget
@@ -177,6 +180,8 @@ class MiniLMTextEncoder:
         import torch
 
         model = self._load()
+        if self.threads and torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)  # OpenMP keeps the count per calling thread
         limit = min(max_tokens or MAX_TOKENS, MAX_TOKENS)
         ids = model.tokenizer.ids(list(texts), limit)
         out = np.zeros((len(ids), BLOCK_DIM), dtype=np.float32)

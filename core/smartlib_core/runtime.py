@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from smartlib_core.embedding import BLOCK_DIM, MiniLMTextEncoder, model_path, token_batches
+from smartlib_core.embedding import BLOCK_DIM, MiniLMTextEncoder, model_path, native_bf16, token_batches
 from smartlib_core.minilm import MAX_TOKENS, MiniLMTokenizer, pad
 from smartlib_core.runtime_cache import CompiledCache, cpu_features, model_digest
 from smartlib_core.runtime_export import EXPORT_RECIPE, export_encoder, export_minilm
@@ -102,7 +102,8 @@ class RuntimeTextEncoder:
 
     def __init__(self, runtime: str, cache_root: Path, *, batch_size: int = 32, token_budget: int = 2048,
                  threads: int = 1, bf16: bool = True, path: str | None = None) -> None:
-        self.runtime, self.cache_root, self.threads, self.bf16 = runtime, Path(cache_root), threads, bf16
+        # The bf16 hint only where the CPU computes bf16 itself: elsewhere it would be emulated.
+        self.runtime, self.cache_root, self.threads, self.bf16 = runtime, Path(cache_root), threads, bf16 and native_bf16()
         self.batch_size, self.token_budget = batch_size, token_budget
         self.bf16_weights = False  # torch's notion; kept so callers can describe any encoder alike
         self._path = path
@@ -154,6 +155,7 @@ class RuntimeEncoder:
     """
 
     def __init__(self, runtime: str, cache_root: Path, model, *, threads: int = 1, bf16: bool = True) -> None:
+        bf16 = bf16 and native_bf16()
         fields = _fields(runtime, weights_digest(model), threads, bf16)
         built = CompiledCache(Path(cache_root)).get_or_build("encoder", fields, lambda temp: export_encoder(model, temp / ONNX_FILE))
         self.session = Session(runtime, built / ONNX_FILE, threads, bf16)
@@ -195,7 +197,7 @@ def text_encoder(runtime: str, cache_root: Path, *, batch_size: int = 32, bf16: 
     """The books' text encoder for `runtime` (resolved: torch when the package is missing)."""
     name = resolve(runtime)
     if name == "torch":
-        return MiniLMTextEncoder(batch_size=batch_size, bf16=bf16, path=path)
+        return MiniLMTextEncoder(batch_size=batch_size, bf16=bf16, path=path, threads=threads)
     return RuntimeTextEncoder(name, cache_root, batch_size=batch_size, threads=threads, bf16=bf16, path=path)
 
 
@@ -204,4 +206,4 @@ def query_encoder(books, batch_size: int = 32, path: str | None = None):
     with torch, a second copy in bf16 weights when books run bf16 (embedding.py says why)."""
     if isinstance(books, RuntimeTextEncoder):
         return books.with_budget(MiniLMTextEncoder.QUERY_TOKEN_BUDGET)
-    return MiniLMTextEncoder.for_queries(batch_size, path=path) if books.bf16 else None
+    return MiniLMTextEncoder.for_queries(batch_size, path=path, threads=books.threads) if books.bf16 else None

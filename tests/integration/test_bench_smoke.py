@@ -48,6 +48,12 @@ def test_bench_smoke_runs_every_section(tmp_path):
     assert dense_only["fused_vs_dense_only"] == pytest.approx(fused / dense_only["qps"], rel=1e-9)
     assert "lexical fusion on vs off" in report
 
+    # SearchByText's work without gRPC beside it (issue 25): the query batcher and the service.
+    in_process = results["in_process_text"]
+    for name in ("query_batcher_c8", "search_service_c8", "query_batcher_c32", "search_service_c32"):
+        assert in_process[name]["calls"] > 0 and 0 < in_process[name]["p50_ms"] <= in_process[name]["p99_ms"], name
+    assert "in process, no gRPC: search_service_c8" in report and "over gRPC at c8 gets" in report
+
     chat = results["extra"]["chat_concurrency"]["figures"]
     assert {(p["streams"], p["think_ms"]) for p in chat} == {(1, 0), (16, 0), (1, 1000), (16, 1000)}
     assert all(p["turns"] > 0 and p["errors"] == 0 for p in chat), chat

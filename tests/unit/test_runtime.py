@@ -181,3 +181,36 @@ def test_a_cold_cache_exports_minilm_without_importing_transformers(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
     assert any(p.name.startswith("minilm-") for p in tmp_path.iterdir())  # it did export, into the cold cache
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_bf16_hint_is_asked_only_where_the_cpu_has_bf16(native, monkeypatch, tmp_path, encoder_model):
+    monkeypatch.setattr(runtime, "native_bf16", lambda: native)
+    precision = "bf16" if native else "f32"
+    assert runtime.RuntimeTextEncoder("openvino", tmp_path, bf16=True).variant == f"openvino/{precision}"
+    if INSTALLED:  # the export's key names the precision the runtime was asked for
+        runtime.RuntimeEncoder(INSTALLED[0], tmp_path, encoder_model, bf16=True)
+        manifest = json.loads((_single_export(tmp_path) / MANIFEST).read_text())
+        assert manifest["key"]["precision"] == precision
+
+
+def test_torch_runs_on_the_configured_threads_in_the_calling_thread(tmp_path):
+    import threading
+
+    books = runtime.text_encoder("torch", tmp_path, threads=1)
+    seen = []
+
+    def call():
+        books(["a short text"])
+        seen.append(torch.get_num_threads())
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)  # what a thread started now would inherit
+    try:
+        worker = threading.Thread(target=call)
+        worker.start()
+        worker.join()
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [1]
+    assert runtime.query_encoder(books) is None or runtime.query_encoder(books).threads == 1
