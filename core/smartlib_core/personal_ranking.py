@@ -7,8 +7,9 @@ a candidate's score is the evidence-weighted mean of its probability across the 
 books that several of the user's books pair with rise above one book's neighbours. With one
 book this is exactly that book's row, so one like already personalises as SimilarBooks does.
 
-Collaborative filtering joins with a weight that grows with its evidence (how many of the
-user's books it knows). Books like the ones the user disliked or dismissed (in the head of
+Two kinds of co-reading evidence join with a weight that grows with how many of the user's
+books they know: collaborative filtering over the interaction log, and the co-reading graph
+learned from readers' lists (smartlib_core.co_reading). Books like the ones the user disliked or dismissed (in the head of
 their rows, or of the same series) are pushed down, and no series takes more than its share
 of the list when the user liked books from several.
 """
@@ -36,6 +37,11 @@ class PersonalWeights:
     temperature: float = 1.0  # softmax temperature over each row's reader-ranker logits
     cf: float = 0.5  # CF's share of the score once it has plenty of evidence
     cf_half_evidence: float = 5.0  # user's books CF knows at which it gets half that share
+    # The co-reading graph's share, the same way. Chosen by nested 5-fold cross-validation over
+    # the dev readers (training/smartlib_training/co_reading_fit.py): the folds chose 0.5-0.7
+    # and 1-3; on all readers (0.6, 1) is the choice.
+    co_reading: float = 0.6
+    co_reading_half_evidence: float = 1.0
     dislike_twins: int = 10  # the head of a disliked book's row that counts as its near twins
     dislike_factor: float = 0.2  # a near twin's score is multiplied by this
     series_share: float = 0.3  # most of the list one series may take, when several are liked
@@ -60,6 +66,7 @@ class Scored:
     score: float
     source: str  # the user's book it comes from most, or "" when CF carries it
     via_cf: bool = False
+    via_co_reading: bool = False  # the co-reading graph carries it (source: the liked book it comes from)
 
 
 def row_probabilities(scores: Sequence[float], temperature: float) -> np.ndarray:
@@ -105,7 +112,26 @@ def fuse_rows(rows: Sequence[Row], weights: PersonalWeights, fusion: FusionModel
 
 def cf_share(known: int, weights: PersonalWeights) -> float:
     """CF's share of the score: 0 without evidence, `weights.cf` with plenty."""
-    return weights.cf * known / (known + weights.cf_half_evidence) if known > 0 else 0.0
+    return evidence_share(known, weights.cf, weights.cf_half_evidence)
+
+
+def evidence_share(known: int, most: float, half: float) -> float:
+    """A source's share of the score: 0 without evidence, `most` with plenty, half of it at `half`."""
+    return most * known / (known + half) if known > 0 else 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class CoReadingEvidence:
+    """What the co-reading graph says about the user's candidates (CoReading.evidence)."""
+
+    scores: Mapping[str, float]  # candidate -> score, any scale (divided by its best)
+    sources: Mapping[str, str]  # candidate -> the user's book it comes from most
+    known: int  # how many of the user's books the graph knows
+
+
+def _odds(share: float) -> float:
+    """A share as the weight beside the rows' 1: one source at share s scores (1 - s) rows + s it."""
+    return share / (1.0 - share) if share < 1.0 else 1e6
 
 
 def personal_ranking(
@@ -119,6 +145,7 @@ def personal_ranking(
     disliked: Sequence[Row] = (),
     series_of: Callable[[str], str] = lambda book_id: "",
     fusion: FusionModel | None = None,
+    co_reading: CoReadingEvidence | None = None,
 ) -> list[Scored]:
     """The user's top k (fewer when too few candidates pass `accepts`).
 
@@ -132,20 +159,38 @@ def personal_ranking(
         series_of: book -> series key, "" for a standalone (the series cap, a disliked series).
         fusion: a learned fusion of two or more rows (fuse_rows); None, or one row, merges them
             plainly, so one liked book still gives exactly its row.
+        co_reading: the co-reading graph's evidence; its candidates join the rows' and it
+            weighs in by `weights.co_reading` as CF does. None leaves it out.
+
+    Each source is scaled by its best candidate; with shares s_i of the evidence sources, the rows
+    weigh 1 and source i weighs s_i / (1 - s_i), so one source alone scores (1 - s) rows + s it.
     """
     merged = fuse_rows(rows, weights, fusion) if fusion is not None and len(rows) > 1 else merge_rows(rows, weights)
     top = max((s for s, _ in merged.values()), default=0.0)
-    share = cf_share(cf_known, weights) if cf else 0.0
-    cf_top = max(cf.values(), default=0.0) if cf else 0.0
+    sources = []  # (scores, their best, odds, sources or None for CF)
+    if cf and (cf_top := max(cf.values(), default=0.0)) > 0:
+        sources.append((cf, cf_top, _odds(cf_share(cf_known, weights)), None))
+    if co_reading is not None and co_reading.scores and (co_top := max(co_reading.scores.values())) > 0:
+        share = evidence_share(co_reading.known, weights.co_reading, weights.co_reading_half_evidence)
+        sources.append((co_reading.scores, co_top, _odds(share), co_reading.sources))
+    norm = 1.0 + sum(odds for _, _, odds, _ in sources)
     scores: dict[str, Scored] = {}
     for book_id, (score, source) in merged.items():
-        scores[book_id] = Scored(book_id, (1.0 - share) * score / top if top > 0 else 0.0, source)
-    if share > 0 and cf_top > 0:
-        for book_id, value in cf.items():
+        scores[book_id] = Scored(book_id, score / top / norm if top > 0 else 0.0, source)
+    for values, best, odds, named in sources:
+        if odds <= 0:
+            continue
+        for book_id, value in values.items():
             prior = scores.get(book_id)
-            part = share * value / cf_top
+            part = odds * value / best / norm
             base = prior.score if prior else 0.0
-            scores[book_id] = Scored(book_id, base + part, prior.source if prior else "", part > base)
+            carried = part > base
+            if named is None:  # CF names no source; the reason asks the CF model
+                item = Scored(book_id, base + part, prior.source if prior else "", carried)
+            else:
+                item = Scored(book_id, base + part, named.get(book_id, "") if carried or prior is None else prior.source,
+                              prior.via_cf if prior else False, carried)
+            scores[book_id] = item
     twin = _twin(disliked, series_of, weights)
     ranked = sorted(
         (dataclasses.replace(s, score=s.score * weights.dislike_factor) if twin(b) else s

@@ -1,10 +1,9 @@
 """The learned fusion of reader rows (smartlib_core.personal_fusion): fit on readers' lists, scored out of fold.
 
-Nested cross-validation over readers, in the reader ranker's folds (by query book). A reader of
-fold f is ranked with the rows of ranker f (fit without fold f's lists) and a fusion fit on the
-other folds' readers only. Those training readers' rows come from a ranker fit without fold f and
-without their own fold, so the fusion learns on rows as unseen as the ones it is scored on: the
-held-out fold never reaches the fusion, and no reader is ranked by rows fit on its own list.
+Nested cross-validation over readers (fold_rows.NestedRows): a reader of fold f is ranked with
+the rows of ranker f and a fusion fit on the other folds' readers only, on rows of rankers that
+saw neither fold f nor their own. The held-out fold never reaches the fusion, and no reader is
+ranked by rows fit on its own list.
 """
 from __future__ import annotations
 
@@ -16,12 +15,9 @@ from scipy.optimize import minimize
 from smartlib_core.domain import Book
 from smartlib_core.personal_fusion import FUSION_FEATURES, FusionModel, fusion_features
 from smartlib_core.personal_ranking import ROW_DEPTH, Row, row_probabilities
-from smartlib_core.reader_ranking import ReaderRanker
-from smartlib_training.behaviour import FOLDS, BehaviourQuery, folds
-from smartlib_training.fold_rows import FoldRows
+from smartlib_training.behaviour import BehaviourQuery
+from smartlib_training.fold_rows import FoldRows, NestedRows
 from smartlib_training.personal_quality import PROTOCOLS, Ranking, Reader, readers
-from smartlib_training.quality import ReaderRuns
-from smartlib_training.reader_fit import fit_ranker
 
 MIN_READERS = 20  # readers with a listed book among their candidates; fewer and the fit refuses
 L2 = 1e-2  # on the standardised weights
@@ -65,7 +61,7 @@ def fit_fusion(samples: Sequence[tuple[np.ndarray, np.ndarray]], l2: float = L2,
     return FusionModel(tuple(mean.tolist()), tuple(scale.tolist()), tuple(weights.tolist()), provenance)
 
 
-def out_of_fold_fusion(books: Sequence[Book], queries: Sequence[BehaviourQuery], runs: ReaderRuns) -> tuple[Ranking, list[FusionModel]]:
+def out_of_fold_fusion(books: Sequence[Book], queries: Sequence[BehaviourQuery], nested: NestedRows) -> tuple[Ranking, list[FusionModel]]:
     """The fusion's out-of-fold ranking of any reader of `queries`, and the model each fold fit.
 
     Raises:
@@ -73,32 +69,16 @@ def out_of_fold_fusion(books: Sequence[Book], queries: Sequence[BehaviourQuery],
     """
     row_of = {b.id: i for i, b in enumerate(books)}
     series_of = {b.id: b.series_key for b in books if b.series_key}
-    if len(runs.rankers) > 1:
-        fold_of = {int(i): f for f, (test, _) in enumerate(runs.rankers) for i in test.tolist()}
-        test_rows = [FoldRows(books, runs, ranker) for _, ranker in runs.rankers]
-        pair: dict[tuple[int, int], FoldRows] = {}
-
-        def train_rows(f: int, g: int) -> FoldRows:
-            key = (min(f, g), max(f, g))
-            if key not in pair:
-                pair[key] = FoldRows(books, runs, _ranker_without(runs, fold_of, key))
-            return pair[key]
-    else:  # the ranker never saw these lists: its rows are fair to every reader, folds split the readers
-        fold_of = {int(i): f for f, test in enumerate(folds(len(queries), FOLDS)) for i in test.tolist()}
-        test_rows = [FoldRows(books, runs, runs.rankers[0][1])] * FOLDS
-
-        def train_rows(f: int, g: int) -> FoldRows:
-            return test_rows[f]
-
+    fold_of = nested.fold_of
     fit_readers = readers(queries, PROTOCOLS[FIT_PROTOCOL])
     models = []
-    for f in range(len(test_rows)):
-        samples = [_sample(books, train_rows(f, fold_of[r.query]), r) for r in fit_readers if fold_of[r.query] != f]
+    for f in range(nested.folds):
+        samples = [_sample(books, nested.train(f, fold_of[r.query]), r) for r in fit_readers if fold_of[r.query] != f]
         models.append(fit_fusion(samples, provenance=f"fold {f}"))
 
     def rank(reader: Reader) -> list[int]:
         f = fold_of[reader.query]
-        return test_rows[f].rank(reader, series_of, row_of, fusion=models[f])
+        return nested.test(f).rank(reader, series_of, row_of, fusion=models[f])
 
     return rank, models
 
@@ -106,8 +86,3 @@ def out_of_fold_fusion(books: Sequence[Book], queries: Sequence[BehaviourQuery],
 def _sample(books: Sequence[Book], rows: FoldRows, reader: Reader) -> tuple[np.ndarray, np.ndarray]:
     return fusion_sample([rows.row(g) for g in reader.given], {books[g].id for g in reader.given},
                          {books[t].id for t in reader.target})
-
-
-def _ranker_without(runs: ReaderRuns, fold_of: dict[int, int], held: tuple[int, int]) -> ReaderRanker:
-    """A reader ranker fit on every query outside the two folds `held`."""
-    return fit_ranker([e for i, e in enumerate(runs.pool) if fold_of[i] not in held])

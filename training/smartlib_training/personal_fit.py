@@ -14,10 +14,12 @@ import numpy as np
 from smartlib_core.domain import Book
 from smartlib_core.personal_ranking import PersonalWeights
 from smartlib_training.behaviour import BehaviourQuery, recall_at
-from smartlib_training.fold_rows import FoldRows
+from smartlib_training.co_reading_fit import out_of_fold_co_reading
+from smartlib_training.fold_rows import FoldRows, NestedRows
 from smartlib_training.fusion_fit import out_of_fold_fusion
 from smartlib_training.personal_quality import (
     BLEND,
+    CO_READING,
     FUSION,
     PERSONAL,
     PROTOCOLS,
@@ -64,11 +66,14 @@ def out_of_fold_personal(
 
 def personal_quality(books: Sequence[Book], queries: Sequence[BehaviourQuery], runs: ReaderRuns,
                      served: FreshReaders | None = None) -> dict:
-    """The personal report: SimilarBooks(Q), the personal ranking out of fold, and the served one."""
+    """The personal report: SimilarBooks(Q), the personal ranking out of fold (rows alone, learned
+    fusion, rows with the co-reading graph), and the served one."""
     rank, temperatures = out_of_fold_personal(books, queries, runs)
+    nested = NestedRows(books, runs, len(queries))
     rankings = {SIMILAR: similar_ranking(runs.similar), PERSONAL: rank}
+    rankings[CO_READING], blends = out_of_fold_co_reading(books, queries, nested)
     try:
-        rankings[FUSION], _ = out_of_fold_fusion(books, queries, runs)
+        rankings[FUSION], _ = out_of_fold_fusion(books, queries, nested)
         fusion_note = "fit per fold on the other folds' three-book readers"
     except ValueError as exc:  # too few readers to learn from: the row is left out, and says why
         fusion_note = f"not fit: {exc}"
@@ -77,5 +82,6 @@ def personal_quality(books: Sequence[Book], queries: Sequence[BehaviourQuery], r
         rankings[SERVED] = served_ranking(books, served)
     report = personal_report(queries, rankings)
     report["temperature per fold"] = temperatures
+    report["co-reading share and half-evidence per fold"] = [[w.co_reading, w.co_reading_half_evidence] for w in blends]
     report["learned fusion"] = fusion_note
     return report

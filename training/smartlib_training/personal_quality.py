@@ -18,8 +18,9 @@ from smartlib_training.behaviour import BehaviourQuery, Estimate, K, estimate, n
 
 PROTOCOLS = {"one book": 0, "three books": 2}  # protocol -> books of Q's list the reader also rated
 SIMILAR = "SimilarBooks(Q), the given books left out"
-SERVED = "RecommendForUser as served (its reader ranker saw the dev lists)"
-PERSONAL = "RecommendForUser on the reader ranker (5-fold, out of fold)"
+SERVED = "RecommendForUser as served (its reader ranker and co-reading graph saw the dev lists: in sample)"
+PERSONAL = "reader rows merged, without co-reading (5-fold, out of fold)"
+CO_READING = "RecommendForUser: reader rows + co-reading graph (nested 5-fold, out of fold)"
 BLEND = "RecommendForUser, the blend before the reader ranking (served)"
 FUSION = "the rows fused by a model learned on readers (nested 5-fold, out of fold; not served)"
 OWN = "own books returned"

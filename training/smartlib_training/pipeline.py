@@ -15,6 +15,7 @@ from smartlib_core.quality_gate import refusal, shortfalls
 from smartlib_core.reader_ranking import DEFAULT_RANKER, ReaderRanker
 from smartlib_training import artifacts, report
 from smartlib_training.behaviour import load_behaviour
+from smartlib_training.co_reading_fit import co_reading_artifact
 from smartlib_training.evaluate import TextEncoder, evaluate
 from smartlib_training.personal_fit import personal_quality
 from smartlib_training.personal_quality import FreshReaders
@@ -91,15 +92,21 @@ def run_train(books: Sequence[Book], vectors: np.ndarray, model_store: Path, par
         "training data sha256": data_hash,
         "hyper-parameters": params.to_dict(),
     }
+    # The co-reading graph ships beside the ranker that reads the same lists (RecommendForUser blends it in).
+    graph = co_reading_artifact(books, behaviour_path) if params.reader_ranker else None
     with tempfile.TemporaryDirectory(prefix="smartlib-report-") as tmp:
         files = report.write_report(Path(tmp), metrics, result.epoch_losses, result.epoch_parts, summary, quality)
+        if graph is not None:
+            files = [*files, graph.save(Path(tmp))]
         version_dir = artifacts.write_version(model_store, result.model, {
             "training_data_sha256": data_hash,
             "books": len(books),
             "held_out_books": len(result.test_idx),
             "hyper_parameters": params.to_dict(),
             "ranking": {"popularity_weight": params.ranking_weight, "oversample": params.ranking_oversample,
-                        **({"reader_ranker": ranker.to_dict()} if params.reader_ranker else {})},
+                        **({"reader_ranker": ranker.to_dict()} if params.reader_ranker else {}),
+                        **({"co_reading": {"lists": graph.lists, "books": len(graph), "provenance": graph.provenance}}
+                           if graph is not None else {})},
             "epoch_losses": result.epoch_losses,
             "metrics": metrics,
             "quality": quality,

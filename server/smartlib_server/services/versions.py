@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from smartlib_core import atomic, encoder_versions as artifacts
+from smartlib_core.co_reading import load_co_reading
 from smartlib_core.domain import Book
 from smartlib_core.embedding import DIM, EMBEDDER_ID
 from smartlib_core.errors import ConfigError, FailedPrecondition, InvalidArgument, NotFound
@@ -104,11 +105,15 @@ class VersionManager:
             ranker = ReaderRanker.from_dict(ranking["reader_ranker"]) if "reader_ranker" in ranking else None
         except (ValueError, KeyError, TypeError) as exc:
             raise FailedPrecondition(f"encoder {version} refused: its reader ranker is unusable ({exc})") from None
+        try:
+            co_reading = load_co_reading(directory)
+        except ValueError as exc:
+            raise FailedPrecondition(f"encoder {version} refused: its co-reading graph is unusable ({exc})") from None
         return FinetunedModel(
             version=version, encode=encode, index=VectorIndex(256), popularity_weight=weight,
             prior=lambda book: popularity_prior(book.list_rank, book.num_ratings),
             fingerprint=f"{self.inference.backend}:{sha}" if (sha := manifest.get("manifest_sha256")) else "",
-            ranker=ranker,
+            ranker=ranker, co_reading=co_reading,
         )
 
     def check_gate(self, version: str, force: bool = False) -> bool:

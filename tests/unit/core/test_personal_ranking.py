@@ -1,9 +1,19 @@
 """The merge of reader-ranked rows behind RecommendForUser, on hand-made rows with known answers."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
-from smartlib_core.personal_ranking import PersonalWeights, Row, cf_share, merge_rows, personal_ranking
+from smartlib_core.personal_ranking import (
+    CoReadingEvidence,
+    PersonalWeights,
+    Row,
+    cf_share,
+    evidence_share,
+    merge_rows,
+    personal_ranking,
+)
 
 DUNE = Row("dune", 1.0, ["messiah", "hyperion", "foundation", "solaris"], [3.0, 2.0, 1.0, 0.0])
 HYPERION = Row("hyperion", 1.0, ["endymion", "foundation", "dune", "solaris"], [3.0, 2.5, 2.0, 0.0])
@@ -64,3 +74,24 @@ def test_cf_joins_by_its_evidence():
     picks = personal_ranking([DUNE], 5, cf={"neuromancer": 9.0}, cf_known=50)
     found = next(p for p in picks if p.book == "neuromancer")
     assert found.via_cf and found.source == ""
+
+
+def test_co_reading_joins_by_its_evidence_and_names_the_book_it_comes_from():
+    lifted = CoReadingEvidence({"solaris": 1.0, "stranger": 0.5}, {"solaris": "dune", "stranger": "dune"}, known=1)
+    picks = personal_ranking([DUNE], 5, PersonalWeights(co_reading=0.6, co_reading_half_evidence=1.0), co_reading=lifted)
+    order = [p.book for p in picks]
+    assert order.index("solaris") < order.index("foundation")  # co-read beats the row's own third
+    found = next(p for p in picks if p.book == "solaris")
+    assert found.via_co_reading and found.source == "dune" and not found.via_cf
+    assert "stranger" in order  # a book no row holds joins as a candidate
+    unknown = dataclasses.replace(lifted, known=0)
+    assert [p.book for p in personal_ranking([DUNE], 4, co_reading=unknown)] == ["messiah", "hyperion", "foundation", "solaris"]
+
+
+def test_one_source_scores_its_share_beside_the_rows():
+    # One source at share s: (1 - s) x the rows' score + s x its own, each scaled by its best.
+    co = CoReadingEvidence({"messiah": 1.0}, {"messiah": "dune"}, known=1)
+    share = evidence_share(1, 0.6, 1.0)
+    picks = personal_ranking([DUNE], 1, PersonalWeights(co_reading=0.6, co_reading_half_evidence=1.0), co_reading=co)
+    assert picks[0].book == "messiah" and picks[0].score == pytest.approx((1 - share) * 1.0 + share * 1.0)
+    assert share == pytest.approx(0.3)

@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Approach, BookFilter
 from smartlib_server.domain.personalization import Interaction, InteractionKind as K
 from smartlib_server.services.personalization.blend import PersonalRecommender
@@ -97,3 +98,20 @@ def test_weights_follow_rating_kind_and_recency():
     assert liked["a"] > liked["b"] > liked["c"]
     newer, _ = liked_and_disliked(history(("a", K.LIKE, 0), *[(f"x{i}", K.VIEW, 0) for i in range(20)], ("z", K.LIKE, 0)))
     assert newer["z"] == pytest.approx(2 * newer["a"], rel=0.05)  # 20 books later, half the weight
+
+
+def test_the_co_reading_graph_brings_what_readers_liked_together_and_says_so(
+        finetuned_view, interaction_store, experiment_store, pools, catalog):
+    # Readers' lists put a history book beside Fantasy Book 3: no fantasy row holds it.
+    graph = CoReading.from_lists([["fan-03", "his-05"], ["fan-03", "his-05", "fan-04"]], "two lists")
+    experiments = ExperimentService(experiment_store, cache_ttl_s=0)
+    with_graph = PersonalRecommender(interaction_store, CFModel.empty, experiments, lambda approach: finetuned_view,
+                                     pools=pools, co_reading=lambda: graph)
+    items, version = ranked(with_graph, [("fan-03", K.LIKE, 0)])
+    found = next(i for i in items if i.book.id == "his-05")
+    assert found.reason == f"readers who liked Fantasy Book 3 also liked {catalog['his-05'].title}"
+    assert version.endswith("+readers")
+    without, _ = ranked(with_graph, [("his-00", K.LIKE, 0)])  # a book the graph does not know: rows alone
+    plain, _ = ranked(PersonalRecommender(interaction_store, CFModel.empty, experiments,
+                                          lambda approach: finetuned_view, pools=pools), [("his-00", K.LIKE, 0)])
+    assert [i.book.id for i in without] == [i.book.id for i in plain]

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
+from smartlib_core.co_reading import load_co_reading
 from smartlib_training import artifacts, reader_fit
-from smartlib_training.personal_quality import BLEND, FUSION, OWN, PERSONAL, SERVED, SIMILAR
+from smartlib_training.personal_quality import BLEND, CO_READING, FUSION, OWN, PERSONAL, SERVED, SIMILAR
 from smartlib_training.pipeline import run_eval, run_train
 from smartlib_training.relations import author_disjoint_split
 from smartlib_training.report import quality_tables
@@ -222,6 +223,10 @@ def test_reader_ranker_is_fit_on_the_behaviour_file_and_scored_out_of_fold(behav
     _, version_dir, _ = behaviour_version
     _, manifest = artifacts.load_verified(version_dir)
     assert manifest["ranking"]["reader_ranker"]["provenance"] == "fit on similar.jsonl (40 queries)"
+    # The co-reading graph of the same lists ships beside it, checksummed with the version.
+    graph = load_co_reading(version_dir)
+    assert graph is not None and graph.lists == 40 and "co_reading.json" in manifest["files"]
+    assert manifest["ranking"]["co_reading"] == {"lists": 40, "books": len(graph), "provenance": "similar.jsonl (40 lists)"}
     behaviour = manifest["quality"]["behaviour"]
     ranked = behaviour["FINETUNED + reader ranker (5-fold, out of fold)"]["recall@10"]
     cosine = behaviour["BASELINE (2688-d cosine)"]["recall@10"]
@@ -243,6 +248,7 @@ def test_every_query_is_scored_by_a_ranker_that_never_saw_it(behaviour_version):
 
 def test_without_a_behaviour_file_the_built_in_ranker_is_stored(version_dir):
     _, manifest = artifacts.load_verified(version_dir)
+    assert load_co_reading(version_dir) is None and "co_reading" not in manifest["ranking"]
     assert manifest["ranking"]["reader_ranker"]["provenance"].startswith("built-in")
     assert "behaviour" not in manifest["quality"]
     assert set(manifest["quality"]["genre_picks"]) == {"BASELINE", "default (FINETUNED)", "top 10 by Num_Ratings (reference)"}
@@ -281,4 +287,8 @@ def test_eval_scores_fresh_readers_beside_similar_books(behaviour_version, catal
     # The learned fusion is fit (32 training readers a fold) and never returns a reader's own books.
     assert personal["learned fusion"].startswith("fit per fold")
     assert personal["three books"][FUSION][OWN]["mean"] == 0.0
+    # The co-reading blend: its weights chosen per fold, never a reader's own books back.
+    assert len(personal["co-reading share and half-evidence per fold"]) == 5
+    assert personal["three books"][CO_READING][OWN]["mean"] == 0.0
+    assert personal["one book"][CO_READING][OWN]["mean"] == 0.0
     assert one[FUSION]["recall@10"]["mean"] == pytest.approx(one[SIMILAR]["recall@10"]["mean"])

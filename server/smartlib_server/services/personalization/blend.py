@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Approach, Book, BookFilter, Recommendation
 from smartlib_core.errors import FailedPrecondition, Unavailable
 from smartlib_server.adapters.interaction_store import InteractionStore
@@ -57,6 +58,8 @@ class PersonalRecommender:
         max_k: the largest k accepted.
         pools: a book's reader-ranked row (RecommendService.reader_pool), for the reader
             ranking; None serves the blend alone.
+        co_reading: the active encoder's co-reading graph (RecommendService.co_reading), blended
+            into the reader ranking; None leaves it out.
         tastes: the chat agent's profile of a user (ConversationMemory.profile), read when the
             log holds no liked book yet; None leaves chat out.
     """
@@ -70,9 +73,11 @@ class PersonalRecommender:
         max_k: int = 100,
         history_limit: int = 2000,
         pools: Pools | None = None,
+        co_reading: Callable[[], CoReading | None] | None = None,
         tastes: Callable[[str], UserProfile] | None = None,
     ):
         self.pools = pools
+        self.co_reading = co_reading
         self.tastes = tastes
         self.interactions = interactions
         self.cf_model = cf_model
@@ -119,7 +124,8 @@ class PersonalRecommender:
         items = None
         if arm.ranking != "blend" and self.pools is not None and view.approach is Approach.FINETUNED:
             seen = frozenset(e.book_id for e in history if e.kind in SEEN_KINDS)
-            items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model)
+            graph = self.co_reading() if self.co_reading is not None else None
+            items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model, co_reading=graph)
         if items is None:
             items = rank(history, k, filt, view, model, self.priors(view), arm.blend, genres)
             return items, view.approach, f"{view.model_version}+{model.version}"

@@ -3,15 +3,17 @@
 The user's liked books are weighted by kind and rating (cf.preference: a like, a read or a
 5-star rating 1.0, 4 stars 0.8, 3 stars 0.3, a click 0.3) and by recency (the 20th newest
 counts half), and the strongest MAX_SOURCES lend their reader-ranked rows (the ones
-SimilarBooks serves, kept per book). Disliked and dismissed books lend theirs as near twins to
-push down. A user with no liked book gets None: the caller answers with the popularity path.
+SimilarBooks serves, kept per book). The co-reading graph of readers' lists, when the encoder
+carries one, adds what readers liked together. Disliked and dismissed books lend theirs as near
+twins to push down. A user with no liked book gets None: the caller answers with the popularity path.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 
+from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Book, BookFilter, Recommendation
-from smartlib_core.personal_ranking import DEFAULT_WEIGHTS, PersonalWeights, Row, personal_ranking
+from smartlib_core.personal_ranking import DEFAULT_WEIGHTS, CoReadingEvidence, PersonalWeights, Row, personal_ranking
 from smartlib_server.domain.personalization import Interaction
 from smartlib_server.services.personalization.cf import CFModel, fold_preferences, preference
 from smartlib_server.services.personalization.profile import RECENCY_HALF_LIFE
@@ -42,7 +44,7 @@ def liked_and_disliked(history: Sequence[Interaction]) -> tuple[dict[str, float]
 
 def rank_on_readers(
     history: Sequence[Interaction], k: int, filt: BookFilter, books: Mapping[str, Book], seen: frozenset[str],
-    pools: Pools, model: CFModel, weights: PersonalWeights = DEFAULT_WEIGHTS,
+    pools: Pools, model: CFModel, weights: PersonalWeights = DEFAULT_WEIGHTS, co_reading: CoReading | None = None,
 ) -> list[Recommendation] | None:
     """The user's top k (fewer when the filter leaves fewer among the candidates), or None when
     no liked book has a row: the caller then falls back to the popularity path."""
@@ -63,12 +65,15 @@ def rank_on_readers(
 
     cf = model.scores(liked) if len(model) else {}
     known = sum(1 for b in liked if b in model.columns)
+    evidence = CoReadingEvidence(*co_reading.evidence(dict(strongest))) if co_reading is not None else None
     picks = personal_ranking(rows, k, weights, accepts=accepts, cf=cf, cf_known=known, disliked=negative,
-                             series_of=series_of)
+                             series_of=series_of, co_reading=evidence)
     return [Recommendation(books[p.book], float(p.score), _reason(p, books, history, model, liked)) for p in picks]
 
 
 def _reason(pick, books: Mapping[str, Book], history: Sequence[Interaction], model: CFModel, liked) -> str:
+    if pick.via_co_reading and pick.source in books:
+        return f"readers who liked {title(books[pick.source])} also liked {title(books[pick.book])}"
     if pick.via_cf:
         anchor = model.because_of(pick.book, liked)
         if anchor is not None and anchor in books:

@@ -46,5 +46,6 @@ def build_personalization(db: SqlDatabase, recommend, metrics=None, max_k: int =
     resolve = book_resolver(lambda: recommend.index.books, recommend.index.store.resolve_id)
     interactions = InteractionService(store, resolve, listeners=[experiments.on_interactions])
     recommender = PersonalRecommender(store, lambda: trainer.model, experiments, serving_content(recommend), max_k=max_k,
-                                      pools=recommend.reader_pool, tastes=memory.profile if memory is not None else None)
+                                      pools=recommend.reader_pool, co_reading=recommend.co_reading,
+                                      tastes=memory.profile if memory is not None else None)
     return Personalization(store, interactions, trainer, experiments, recommender, eraser)

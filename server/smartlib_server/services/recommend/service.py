@@ -1,6 +1,7 @@
 """Recommendation use cases over the serving index: similar books and free-text search."""
 from __future__ import annotations
 
+from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Approach, BookFilter, Recommendation, RecommendResult
 from smartlib_core.embedding import EMBEDDER_ID, normalise
 from smartlib_core.errors import BookNotFound, FailedPrecondition, Unavailable
@@ -175,6 +176,12 @@ class RecommendService:
         ask = self._row_ask(book_id)
         row = None if ask is None else self.reader_rows.row(ask)
         return None if row is None else row.head()
+
+    def co_reading(self) -> CoReading | None:
+        """The co-reading graph of the active encoder, for RecommendForUser; None without one or
+        without a reader ranker (the graph is blended into the reader ranking only)."""
+        finetuned = self.index.state.finetuned
+        return finetuned.co_reading if finetuned is not None and finetuned.ranker is not None else None
 
     def _row_ask(self, book_id: str) -> SimilarAsk | None:
         """An ask for `book_id`'s reader row on a worker thread; None without a ranker or the book."""

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Book
 from smartlib_core.embedding import BLOCK_DIM, DIM, EMBEDDER_ID, normalise, text_view
 from smartlib_core.lexical import LexicalIndex
@@ -48,6 +49,7 @@ class FinetunedModel:
     prior: Callable[[Book], float] = lambda book: 0.0
     fingerprint: str = ""  # identifies the weights and what runs them; "" never reuses stored arrays
     ranker: ReaderRanker | None = None  # orders SimilarBooks candidates like readers' lists; None: cosine + prior
+    co_reading: CoReading | None = None  # what readers' lists pair, for RecommendForUser; None: trained without lists
 
     def priors(self, ids: Sequence[str], books: Mapping[str, Book]) -> list[float]:
         """`prior` of each id's book (0 for an id without one), to store beside its vector."""
