@@ -66,7 +66,8 @@ def run(services, queries: int = 200) -> dict:
     version = services.index.version
 
     def rank(pair, with_words: bool):
-        text.rank(state.books, version, state.text_view, pair[0], pair[1], 10, BookFilter(), lexical if with_words else None)
+        words = text.words(state.books, version, pair[0], BookFilter(), lexical) if with_words else None
+        text.rank(state.books, version, state.text_view, pair[0], pair[1], 10, BookFilter(), words)
 
     fused_ms, _ = _median_ms(lambda pair: rank(pair, True), pairs)
     dense_only_ms, _ = _median_ms(lambda pair: rank(pair, False), pairs)

@@ -32,7 +32,9 @@ STAGES = [
     ("smartlib_server.services.caching", "AnswerCaching.get_or_compute_now", "loop: answer-cache lookup"),
     ("smartlib_server.services.caching", "AnswerCaching.get_or_compute", "worker: all of a request's work"),
     ("smartlib_server.services.recommend.service", "RecommendService.search_by_text", "worker: search_by_text"),
-    ("smartlib_server.adapters.batched_inference", "BatchedInference.embed_queries", "worker: embedding (hand-off and wait)"),
+    ("smartlib_server.adapters.batched_inference", "BatchedInference.start_queries", "worker: embedding hand-off"),
+    ("smartlib_server.adapters.inference", "PendingRows.result", "worker: embedding wait"),
+    ("smartlib_server.services.text_search", "TextSearch.words", "worker: lexical step (while the embedding waits)"),
     ("smartlib_server.services.text_search", "TextSearch.rank", "worker: ranking"),
     ("smartlib_core.text_ranking", "ShelfIndex.asked", "worker: broad-ask parse"),
     ("smartlib_core.text_ranking", "_descriptive", "worker: dense ranking"),
@@ -54,8 +56,9 @@ def install(stages=STAGES) -> dict:
         owner = importlib.import_module(module_name)
         *parents, name = path.split(".")
         for parent in parents:
-            owner = getattr(owner, parent)
-        setattr(owner, name, _timed(getattr(owner, name), totals[label], lock))
+            owner = getattr(owner, parent, None)
+        if hasattr(owner, name):  # an older build may lack a stage (A/B across commits via PYTHONPATH)
+            setattr(owner, name, _timed(getattr(owner, name), totals[label], lock))
     return totals
 
 
@@ -152,20 +155,21 @@ def profile(home: Path, concurrency: int, seconds: float, approach: int, fusion:
         )
         try:
             fused, results = True, []
-            for on in rounds:
+            for number, on in enumerate(rounds):
                 if on != fused:
                     os.kill(proc.pid, signal.SIGUSR1)
                     fused = on
-                results.append(dict(_one_round(proc.pid, address, dump, concurrency, seconds, approach), fusion=on))
+                warm = 3.0 if number == 0 else 1.0  # the first round warms the server; later ones settle the flip
+                results.append(dict(_one_round(proc.pid, address, dump, concurrency, seconds, approach, warm), fusion=on))
         finally:
             process_bench.stop_server(proc)
     return results
 
 
-def _one_round(pid: int, address: str, dump: Path, concurrency: int, seconds: float, approach: int) -> dict:
+def _one_round(pid: int, address: str, dump: Path, concurrency: int, seconds: float, approach: int, warm: float) -> dict:
     from smartlib_bench import grpc_bench
 
-    grpc_bench.load(address, "text_miss", concurrency, 3.0, approach=approach)  # untimed warm-up
+    grpc_bench.load(address, "text_miss", concurrency, warm, approach=approach)  # untimed warm-up
     os.kill(pid, signal.SIGUSR2)
     before = thread_cpu(pid)
     run = grpc_bench.load(address, "text_miss", concurrency, seconds, approach=approach)

@@ -13,6 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from smartlib.v1 import recommend_service_pb2 as rs, recommend_service_pb2_grpc
 from smartlib_server import deadlines
+from smartlib_server.adapters.inference import PendingRows
 from smartlib_server.api.admission import AdmissionInterceptor
 
 
@@ -44,6 +45,9 @@ class GatedInference:
         finally:
             with self._lock:
                 self.inside -= 1
+
+    def start_queries(self, texts):  # SearchByText's way in: through the gate too
+        return PendingRows(self.embed_queries(texts))
 
     def embed_books(self, records):
         return self._inner.embed_books(records)

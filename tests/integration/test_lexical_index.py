@@ -5,6 +5,7 @@ returns, and nothing once DeleteBook has."""
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import pytest
 
@@ -16,6 +17,7 @@ from smartlib.v1 import (
     recommend_service_pb2_grpc,
 )
 from smartlib_core.domain import Book
+from smartlib_server.adapters.batched_inference import BatchedInference
 from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
 from smartlib_server.services.recommend.serving_index import ServingIndex
 from smartlib_server.services.title_search import TitleIndex
@@ -120,3 +122,30 @@ def test_with_text_fusion_off_search_by_text_ranks_by_meaning_alone(make_server,
         assert reply.items and all(not item.reason.startswith("matches your words") for item in reply.items)
         found = catalog.SearchBooks(cs.SearchBooksRequest(query="glimmerhorn", limit=5), timeout=30).books
         assert found[0].id == book_id
+
+
+def test_the_lexical_step_runs_while_the_query_waits_for_its_embedding(make_server, starter_settings, inference):
+    # The query batcher's model call is held until the lexical index has been searched (for at
+    # most 10 s). Only a server that starts BM25 before waiting for the embedding gets there
+    # at once; a lexical step after the embedding would hold the batch the full 10 s.
+    batched = BatchedInference(inference, max_wait_s=0.0, cache_bytes=0)  # as served: queries batched
+    server = make_server(starter_settings, inference_override=batched)
+    searched, order = threading.Event(), []
+    lexical, run = server.services.index.lexical, batched.queries.run
+    search = lexical.search
+
+    def recorded_search(*args, **kwargs):
+        order.append("lexical step")
+        searched.set()
+        return search(*args, **kwargs)
+
+    def held_batch(items):
+        order.append("batch ran" if searched.wait(timeout=10) else "batch gave up waiting")
+        return run(items)
+
+    lexical.search, batched.queries.run = recorded_search, held_batch
+    with server.channel() as channel:
+        recommend = recommend_service_pb2_grpc.RecommendServiceStub(channel)
+        reply = recommend.SearchByText(rs.SearchByTextRequest(query="a lighthouse keeper on a cold island", k=5), timeout=30)
+    assert reply.items
+    assert order == ["lexical step", "batch ran"], order

@@ -12,7 +12,7 @@ import numpy as np
 
 from smartlib_core.embedding import DIM, EMBEDDER_ID
 from smartlib_server.adapters.batching import DynamicBatcher
-from smartlib_server.adapters.inference import Inference
+from smartlib_server.adapters.inference import Inference, PendingRows
 from smartlib_server.adapters.query_cache import QueryEmbeddingCache
 
 
@@ -51,6 +51,10 @@ class BatchedInference:
         return DynamicBatcher(lambda rows: encode(np.stack(rows)), "encoder", **self._options)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.start_queries(texts).result()
+
+    def start_queries(self, texts: Sequence[str]) -> PendingRows:
+        """Cached rows at once; the others queued for a batch, filled in (and cached) by result()."""
         texts = list(texts)
         out = np.empty((len(texts), DIM), dtype=np.float32)
         todo: dict[tuple[str, str], list[int]] = {}  # one embedding per distinct key
@@ -63,13 +67,17 @@ class BatchedInference:
                 todo.setdefault(key, []).append(position)
             else:
                 out[position] = cached
-        if todo:
-            rows = self.queries.submit([texts[positions[0]] for positions in todo.values()])
-            for (key, positions), row in zip(todo.items(), rows, strict=True):
+        if not todo:
+            return PendingRows(out)
+        pending = self.queries.start([texts[positions[0]] for positions in todo.values()])
+
+        def fill() -> np.ndarray:
+            for (key, positions), row in zip(todo.items(), pending.result(), strict=True):
                 out[positions] = row
                 if self.cache.max_bytes:
                     self.cache.put(key, row)
-        return out
+            return out
+        return PendingRows(wait=fill)
 
     def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
         return self.books.submit(records) if len(records) else self.inner.embed_books(records)

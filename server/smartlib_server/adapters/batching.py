@@ -22,6 +22,7 @@ import numpy as np
 
 from smartlib_core.errors import ResourceExhausted
 from smartlib_server import deadlines
+from smartlib_server.adapters.inference import PendingRows
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +70,15 @@ class DynamicBatcher:
             DeadlineExceeded: the caller's deadline passed while waiting.
             Whatever `run` raised for the batch holding these items.
         """
+        return self.start(items).result()
+
+    def start(self, items: Sequence) -> PendingRows:
+        """Queues `items` and returns at once; `result()` waits for their rows (raising as
+        `submit` does), so the caller can work while its items wait for a batch.
+
+        Raises:
+            ResourceExhausted: the queue already holds `max_queue` items.
+        """
         job = _Job(list(items))
         with self._cond:
             if self._closed:
@@ -78,6 +88,9 @@ class DynamicBatcher:
             self._jobs.append(job)
             self._queued += len(job.items)
             self._cond.notify()
+        return PendingRows(wait=lambda: self._wait(job))
+
+    def _wait(self, job: _Job) -> np.ndarray:
         left = deadlines.remaining()
         try:
             return job.future.result(timeout=None if left is None else max(left, 0.001))

@@ -9,6 +9,22 @@ import numpy as np
 from smartlib_core.embedding import TextEncoder, assemble, place_query
 
 
+class PendingRows:
+    """Rows being computed for a caller that has other work meanwhile: `result()` waits for
+    them. Inference that does not batch computes them at once and hands them over here."""
+
+    __slots__ = ("_rows", "_wait")
+
+    def __init__(self, rows: np.ndarray | None = None, wait: Callable[[], np.ndarray] | None = None) -> None:
+        self._rows, self._wait = rows, wait
+
+    def result(self) -> np.ndarray:
+        """The rows; raises whatever computing them raised."""
+        if self._wait is not None:
+            self._rows, self._wait = self._wait(), None
+        return self._rows
+
+
 class Inference(Protocol):
     """Turns text into 2688-d vectors and 2688-d vectors into the encoder's 256-d space.
 
@@ -44,6 +60,11 @@ class Inference(Protocol):
         """Free-text queries -> (n, 2688) float32 laid out by embedding.query_vectors."""
         ...
 
+    def start_queries(self, texts: Sequence[str]) -> PendingRows:
+        """embed_queries for a caller with work to do while the rows are computed (SearchByText
+        runs its lexical step while its query waits for a batch)."""
+        ...
+
     def encode(self, vectors: np.ndarray) -> np.ndarray:
         """(n, 2688) -> (n, 256) unit vectors with the active encoder.
 
@@ -70,6 +91,9 @@ class LocalInference:
 
     def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
         return assemble(records, self.text_encoder)
+
+    def start_queries(self, texts: Sequence[str]) -> PendingRows:
+        return PendingRows(self.embed_queries(texts))
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not self.query_max_tokens:

@@ -21,7 +21,7 @@ from smartlib_core.embedding import DIM
 from smartlib_core.errors import FailedPrecondition, InvalidArgument, Unavailable
 from smartlib_server import deadlines
 from smartlib_server.adapters.circuit_breaker import BreakerState, CircuitBreaker
-from smartlib_server.adapters.inference import LocalInference
+from smartlib_server.adapters.inference import LocalInference, PendingRows
 from smartlib_server.adapters.torchserve_pb import inference_pb2, inference_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -149,6 +149,9 @@ class TorchServeInference:
             for chunk in _chunks(records, BOOKS_PER_CALL)
         ]
         return np.concatenate(parts) if parts else np.zeros((0, DIM), np.float32)
+
+    def start_queries(self, texts: Sequence[str]) -> PendingRows:
+        return PendingRows(self.embed_queries(texts))  # the batching wrapper in front overlaps
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         texts = list(texts)

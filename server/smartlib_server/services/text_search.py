@@ -17,7 +17,7 @@ import numpy as np
 from smartlib_core.domain import Book, BookFilter
 from smartlib_core.embedding import text_view
 from smartlib_core.lexical import LexicalIndex
-from smartlib_core.text_ranking import ShelfIndex, TextHit, rank_text
+from smartlib_core.text_ranking import LEXICAL_POOL, ShelfIndex, TextHit, rank_text
 from smartlib_server.services.recommend.vector_index import VectorIndex
 
 
@@ -34,18 +34,29 @@ class TextSearch:
                 self._shelves = (key, ShelfIndex(books))
             return self._shelves[1]
 
+    def words(
+        self, books: Mapping[str, Book], version: int, query: str, filt: BookFilter, lexical: LexicalIndex,
+    ) -> list[tuple[str, float]] | None:
+        """BM25's pool for a description, to fuse in `rank`; None for a broad genre ask, which
+        keeps its shelf route. Needs no query vector, so SearchByText runs it while its query
+        waits for the embedding batch."""
+        if self.shelves(books, version).asked(query, filt):
+            return None
+        return lexical.search(query, LEXICAL_POOL)
+
     def rank(
         self, books: Mapping[str, Book], version: int, view: VectorIndex, query: str, vector: np.ndarray,
-        k: int, filt: BookFilter, lexical: LexicalIndex | None = None,
+        k: int, filt: BookFilter, words: list[tuple[str, float]] | None = None,
     ) -> list[TextHit]:
         """The best k answers to a text query whose 2688-d unit vector is `vector`, scored in
-        `view`, the catalog's text view, and fused with `lexical`'s BM25 ranking."""
+        `view`, the catalog's text view, and fused with `words`, BM25's pool from `words()`
+        (None: the dense ranking alone)."""
         query_view = text_view(vector[None, :])[0]
         return rank_text(
             self.shelves(books, version), books, query, k, filt,
             similarity_of=lambda ids: view.vectors(ids) @ query_view,
             search=lambda n: view.search(query_view, n)[0],
-            lexical=(lambda n: lexical.search(query, n)) if lexical is not None else None,
+            lexical=(lambda n: words[:n]) if words is not None else None,
         )
 
 

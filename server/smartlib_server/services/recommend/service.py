@@ -100,14 +100,18 @@ class RecommendService:
         routed = approach is None or approach is Approach.FINETUNED
         approach, finetuned = self.resolve_approach(approach, state)
         with span("embed"):  # the batcher's thread has no call context, so the span is taken here
-            raw = self.inference.embed_queries([query])
+            pending = self.inference.start_queries([query])
+            # The lexical step needs no vector: it runs while the query waits for its batch,
+            # so fusion adds no step after the embedding (README, "Text search").
+            words = (self.text.words(state.books, version, query, filt, self.index.lexical)
+                     if routed and self.text_fusion else None)
+            raw = pending.result()
         folded = fold(query)
         # The default (and FINETUNED) route text asks by kind over the 2688-d vectors (see
         # services/text_search.py): it needs no encoder, so a server without one answers broad
         # asks with well-loved books too. Only an explicit BASELINE is plain cosine.
         if routed:
-            ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt,
-                                    self.index.lexical if self.text_fusion else None)
+            ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt, words)
             items = [Recommendation(state.books[hit.id], hit.score, text_reason(folded, state.books[hit.id], hit.part))
                      for hit in ranked]
             return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
