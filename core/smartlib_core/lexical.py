@@ -21,6 +21,7 @@ import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from itertools import chain
 
 import numpy as np
 
@@ -47,13 +48,23 @@ se ao aos ele ela eles elas seu sua seus suas este esta isso isto esse essa como
 """.split())
 _NON_WORD = re.compile(r"[^\w\s]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
+# The same folding for ASCII text as a translate table: the apostrophe goes, and every ASCII
+# character _NON_WORD matches becomes a space (built from the regex, so the two cannot differ).
+_ASCII_FOLD = {c: " " for c in range(128) if _NON_WORD.match(chr(c))} | {ord("'"): None}
 
 
 def words(text: str) -> list[str]:
     """The indexed words of a text: folded, stopwords out, in order."""
-    if not text.isascii():  # text.fold's accent removal, looking only at the non-ASCII characters
-        text = _NON_ASCII.sub(_unmarked, unicodedata.normalize("NFKD", text)).replace("’", "")
-    return [w for w in _NON_WORD.sub(" ", text.replace("'", "").lower()).split() if w not in STOPWORDS]
+    return [w for w in _folded(text) if w not in STOPWORDS]
+
+
+def _folded(text: str) -> list[str]:
+    """Every word of a text, folded, stopwords included."""
+    if text.isascii():  # most of a catalog: one table lookup a character instead of the regex
+        return text.lower().translate(_ASCII_FOLD).split()
+    # text.fold's accent removal, looking only at the non-ASCII characters
+    text = _NON_ASCII.sub(_unmarked, unicodedata.normalize("NFKD", text)).replace("’", "")
+    return _NON_WORD.sub(" ", text.replace("'", "").lower()).split()
 
 
 def _unmarked(match: re.Match) -> str:
@@ -131,10 +142,12 @@ class _Field:
         for word, start, end in zip(words[starts].tolist(), starts.tolist(), ends.tolist(), strict=True):
             postings = self.postings.get(word)
             if postings is None:
-                self.postings[word] = _Postings(rows[start:end].copy(), tfs[start:end].copy())
+                # A view of this write's sorted arrays: a posting list only ever changes in
+                # place within its own slice, and extend() reallocates before growing it.
+                self.postings[word] = _Postings(rows[start:end], tfs[start:end])
             else:
                 postings.extend(rows[start:end], tfs[start:end])
-        np.add.at(self.lengths, rows, tfs)
+        self.lengths += np.bincount(rows, tfs, minlength=len(self.lengths)).astype(np.float32)  # whole-number sums: exact
         self.total += float(tfs.sum())
 
     def remove(self, row: int, word_ids: Iterable[int]) -> None:
@@ -212,36 +225,57 @@ class LexicalIndex:
     def upsert(self, books: Iterable[Book]) -> None:
         """Adds or replaces books; only the postings of their own words change."""
         latest = {book.id: book for book in books}
-        analysed = [(book_id, [Counter(self._analyse(text)) for text in book_fields(book)]) for book_id, book in latest.items()]
+        analysed = [[self._counts(text) for text in book_fields(book)] for book in latest.values()]
         with self._lock:
             for book_id in latest:
                 self._drop(book_id)
+            vocab = self._vocab  # new words get ids in order of first appearance
+            fresh = [w for w in dict.fromkeys(chain.from_iterable(chain.from_iterable(analysed))) if w not in vocab]
+            vocab.update(zip(fresh, range(len(vocab), len(vocab) + len(fresh)), strict=True))
             per_field: list[tuple[list[int], list[int], list[float]]] = [([], [], []) for _ in FIELDS]
-            for book_id, counts in analysed:
+            empty = np.zeros(0, dtype=np.uint32)
+            for book_id, counts in zip(latest, analysed, strict=True):
                 row = self._free.pop() if self._free else self._new_row()
                 self._row_of[book_id] = row
                 self._ids[row] = book_id
-                codes: list[int] = []
-                for number, (field_counts, (word_ids, rows, tfs)) in enumerate(zip(counts, per_field, strict=True)):
-                    ids = [self._word_id(w) for w in field_counts]
-                    word_ids += ids
-                    rows += [row] * len(ids)
+                self._words[row] = empty  # until its codes are set below (a book of stopwords keeps none)
+                for field_counts, (word_ids, rows, tfs) in zip(counts, per_field, strict=True):
+                    word_ids += map(vocab.__getitem__, field_counts)  # C loops: no call per word here
+                    rows += [row] * len(field_counts)
                     tfs += field_counts.values()
-                    codes += [(number << _FIELD_SHIFT) | w for w in ids]
-                self._words[row] = np.array(codes, dtype=np.uint32)
-            for field, (word_ids, rows, tfs) in zip(self._fields, per_field, strict=True):
-                field.add(np.array(word_ids, dtype=np.int64), np.array(rows, dtype=np.int32), np.array(tfs, dtype=np.float32))
+            arrays = [(np.array(w, dtype=np.int64), np.array(r, dtype=np.int32), np.array(t, dtype=np.float32))
+                      for w, r, t in per_field]
+            self._set_codes(arrays)
+            for field, (word_ids, rows, tfs) in zip(self._fields, arrays, strict=True):
+                field.add(word_ids, rows, tfs)
+
+    def _counts(self, text: str) -> Counter:
+        """The analysed words of `text` and how often each occurs."""
+        if self._analyse is words:  # the default: count first, then drop the (few, frequent) stopwords
+            counts = Counter(_folded(text))
+            for stopword in STOPWORDS.intersection(counts):
+                counts.pop(stopword)  # dict.pop: Counter.__delitem__ is a Python method
+            return counts
+        return Counter(self._analyse(text))
+
+    def _set_codes(self, arrays: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """Each written row's (field << 30 | word id) codes, field by field: one stable sort by
+        row over every field's postings, cut into one view per row."""
+        codes = np.concatenate([ids.astype(np.uint32) | np.uint32(number << _FIELD_SHIFT)
+                                for number, (ids, _, _) in enumerate(arrays)])
+        rows = np.concatenate([rows for _, rows, _ in arrays])
+        if not len(rows):
+            return
+        order = np.argsort(rows, kind="stable")
+        codes, rows = codes[order], rows[order]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        for row, part in zip(rows[starts].tolist(), np.split(codes, starts[1:]), strict=True):
+            self._words[row] = part
 
     def remove(self, ids: Iterable[str]) -> None:
         with self._lock:
             for book_id in ids:
                 self._drop(book_id)
-
-    def _word_id(self, word: str) -> int:
-        found = self._vocab.get(word)
-        if found is None:
-            found = self._vocab[word] = len(self._vocab)
-        return found
 
     def _new_row(self) -> int:
         self._ids.append(None)

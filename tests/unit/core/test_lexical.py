@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_core.lexical import K1, B, LexicalIndex, book_fields, words
+from smartlib_core.lexical import K1, STOPWORDS, B, LexicalIndex, book_fields, words
 from smartlib_core.text import fold
 
 
@@ -142,3 +142,28 @@ def test_scores_are_textbook_bm25_before_and_after_every_kind_of_write():
     check([books[0], changed, books[2], books[3]])
     index.remove(["a"])
     check([changed, books[2], books[3]])
+
+
+def test_ascii_text_folds_as_text_fold_does_for_every_ascii_character():
+    # ASCII text takes a translate table instead of the regex; every ASCII character sits
+    # between two words here, so a character the two treat differently shows up.
+    text = " ".join(f"Word{n}{chr(n)}Next" for n in range(128)) + " don't The Reader's"
+    assert text.isascii()
+    assert words(text) == [w for w in fold(text).split() if w not in STOPWORDS]
+
+
+def test_counting_each_books_words_fast_indexes_what_the_analyser_says():
+    # The default analyser counts every folded word and then drops the stopwords; any other
+    # analyser is counted as it is. Both must index the same words with the same counts.
+    books = [
+        _book("a", "The Keeper's Lighthouse", "The keeper, the keeper and the sea: a lighthouse of the north."),
+        _book("b", "Coração de Pedra", "Um coração de pedra e uma casa à beira do mar, sem ninguém."),
+        _book("c", "It Is What It Is", "Is it? It is. And it was, and it will be, what it is!"),
+    ]
+    fast, reference = LexicalIndex(), LexicalIndex(analyse=lambda text: words(text))
+    fast.upsert(books)
+    reference.upsert(books)
+    for query in ("keeper sea", "coracao pedra mar", "lighthouse north", "what was it"):
+        assert fast.search(query, 10) == reference.search(query, 10)
+        assert fast.search(query, 10, "names") == reference.search(query, 10, "names")
+    assert fast.nbytes() == reference.nbytes()
