@@ -121,9 +121,8 @@ class _Field:
         self.postings: dict[int, _Postings] = {}
         self.lengths = np.zeros(0, dtype=np.float32)
         self.total = 0.0  # sum of lengths, for the average
-        # word -> (rows, each row's BM25 for the word): what a query sums, kept between writes.
-        # Every write empties it: a write moves the document count and the average length, and
-        # with them every word's score. Bounded by the postings (one float32 more per posting).
+        # word -> (rows, each row's BM25 for the word), what a query sums; every write empties it (it
+        # moves the document count, the average length and so every score). One float32 a posting at most.
         self._scored: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
     def grow(self, capacity: int) -> None:
@@ -186,11 +185,6 @@ class _Field:
             return np.bincount(parts[0][0], parts[0][1], minlength=capacity)
         rows, contributions = zip(*parts, strict=True)
         return np.bincount(np.concatenate(rows), np.concatenate(contributions), minlength=capacity)
-
-    @property
-    def nbytes(self) -> int:
-        return (sum(p.nbytes for p in self.postings.values()) + self.lengths.nbytes
-                + sum(scores.nbytes for _, scores in self._scored.values()))  # rows are views of postings
 
 
 # A book's words are kept as one uint32 array, the field's number in the top two bits, so a
@@ -317,7 +311,9 @@ class LexicalIndex:
         the last write, each book's word codes); the Python objects around them come on top
         (docs/scale.md measures the whole)."""
         with self._lock:
-            return sum(f.nbytes for f in self._fields) + sum(w.nbytes for w in self._words if w is not None)
+            return sum(sum(p.nbytes for p in f.postings.values()) + f.lengths.nbytes + sum(  # kept rows: views of postings
+                scores.nbytes for _, scores in f._scored.values()) for f in self._fields) + sum(
+                w.nbytes for w in self._words if w is not None)
 
     # -- a built index as flat arrays, so a restart can skip analysing every book -------------
 
