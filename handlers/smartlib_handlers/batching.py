@@ -77,7 +77,9 @@ def handler_runtime(options: dict, model_dir: str) -> tuple[str, str, int]:
     beside the model when no home is set."""
     import os
 
-    name = str(options.get("runtime") or os.environ.get("SMARTLIB_RUNTIME") or "torch")
+    from smartlib_core.runtime import PREFERRED_RUNTIME
+
+    name = str(options.get("runtime") or os.environ.get("SMARTLIB_RUNTIME") or PREFERRED_RUNTIME)
     home = os.environ.get("SMARTLIB_HOME")
     cache = str(options.get("compiled_dir") or (os.path.join(home, "compiled") if home else os.path.join(model_dir, "compiled")))
     return name, cache, int(options.get("runtime_threads", 1))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from smartlib_core.errors import ConfigError
+from smartlib_core.runtime import PREFERRED_RUNTIME
 from smartlib_server.variables import NOT_SERVER, OTHERS, SERVER, Variable
 
 ENV_PREFIX = "SMARTLIB_"
@@ -42,8 +43,8 @@ class Settings:
     inference: str = "local"  # local | torchserve
     # The in-process runtime for MiniLM and the encoder (smartlib_core/runtime.py); torch is the
     # reference and the fallback when the chosen runtime's package is missing.
-    runtime: str = "torch"  # torch | openvino | onnx (openvino becomes the default once measured on a quiet machine)
-    runtime_threads: int = 1  # threads per inference call with openvino/onnx: 1 held up best under load
+    runtime: str = PREFERRED_RUNTIME  # openvino | onnx | torch: openvino by measurement under load (README, Performance)
+    runtime_threads: int = 1  # threads per inference call (torch: intra-op threads per calling thread): 1 held up best under load
     batch_max: int = 32  # query texts or 2688-d vectors per shared forward pass (books: 8x as many)
     # How long a batch waits for company. 0 by measurement (make bench's window sweep): batches
     # form anyway while one runs, and 1-5 ms bought no throughput but cost a lone query the wait.

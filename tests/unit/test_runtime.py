@@ -214,3 +214,27 @@ def test_torch_runs_on_the_configured_threads_in_the_calling_thread(tmp_path):
         torch.set_num_threads(before)
     assert seen == [1]
     assert runtime.query_encoder(books) is None or runtime.query_encoder(books).threads == 1
+
+
+@pytest.mark.parametrize("installed", [True, False])
+def test_the_default_settings_serve_openvino_else_torch(installed, monkeypatch, tmp_path):
+    from smartlib_server.app import build_inference
+    from smartlib_server.config import Settings
+    from smartlib_server.metrics import ServerMetrics
+
+    if not installed:
+        monkeypatch.setitem(sys.modules, "openvino", None)  # as if the package were missing
+    elif not runtime.available("openvino"):
+        pytest.skip("openvino is not installed here")
+    settings = Settings.from_env({}, home=tmp_path)
+    assert settings.runtime == "openvino"  # the default, chosen by measurement (README, Performance)
+    inference = build_inference(settings, ServerMetrics())
+    try:
+        books = inference.inner.text_encoder
+        if installed:
+            assert books.runtime == "openvino" and books.bf16 == native_bf16()
+        else:  # torch answers, on one intra-op thread per calling thread
+            assert type(books).__name__ == "MiniLMTextEncoder" and books.threads == 1
+            assert inference.inner.query_encoder.bf16_weights == native_bf16()
+    finally:
+        inference.close()
