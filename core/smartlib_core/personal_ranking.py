@@ -16,7 +16,8 @@ of the list when the user liked books from several.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -191,13 +192,18 @@ def personal_ranking(
                 item = Scored(book_id, base + part, named.get(book_id, "") if carried or prior is None else prior.source,
                               prior.via_cf if prior else False, carried)
             scores[book_id] = item
-    twin = _twin(disliked, series_of, weights)
-    ranked = sorted(
-        (dataclasses.replace(s, score=s.score * weights.dislike_factor) if twin(b) else s
-         for b, s in scores.items() if accepts(b)),
-        key=lambda s: (-s.score, s.book),
-    )
-    return _cap_series(ranked, k, rows, series_of, weights.series_share)
+    items = list(scores.values())
+    if disliked:
+        twin = _twin(disliked, series_of, weights)
+        items = [dataclasses.replace(s, score=s.score * weights.dislike_factor) if twin(s.book) else s for s in items]
+    items.sort(key=_best_first)
+    # `accepts` (the user's own books, the request's filter) is asked lazily, best first: a list
+    # needs about k answers, not one per candidate of every row.
+    return _cap_series((s for s in items if accepts(s.book)), k, rows, series_of, weights.series_share)
+
+
+def _best_first(item: Scored) -> tuple[float, str]:
+    return -item.score, item.book
 
 
 def _twin(disliked: Sequence[Row], series_of: Callable[[str], str], weights: PersonalWeights) -> Callable[[str], bool]:
@@ -209,12 +215,13 @@ def _twin(disliked: Sequence[Row], series_of: Callable[[str], str], weights: Per
     return lambda book_id: book_id in heads or (bool(series) and series_of(book_id) in series)
 
 
-def _cap_series(ranked: list[Scored], k: int, rows: Sequence[Row], series_of: Callable[[str], str], share: float) -> list[Scored]:
-    """The top k with no series over `share` of k when the user liked books of two or more
-    series or standalones; the ones held back fill the list only if nothing else can."""
+def _cap_series(ranked: Iterable[Scored], k: int, rows: Sequence[Row], series_of: Callable[[str], str], share: float) -> list[Scored]:
+    """The top k of `ranked` (best first, read only as far as needed) with no series over
+    `share` of k when the user liked books of two or more series or standalones; the ones held
+    back fill the list only if nothing else can."""
     groups = {series_of(r.book) or r.book for r in rows}
     if len(groups) < 2:
-        return ranked[:k]
+        return list(itertools.islice(ranked, k))
     cap = max(1, int(share * k))
     picked: list[Scored] = []
     held: list[Scored] = []

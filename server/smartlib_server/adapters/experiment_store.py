@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from smartlib_core.domain import Approach
 from smartlib_core.errors import AlreadyExists, FailedPrecondition, NotFound
+from smartlib_server.adapters.group_commit import GroupCommit
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.adapters.sql import SqlDatabase
 from smartlib_server.domain.personalization import Arm, Experiment
@@ -37,6 +38,7 @@ class ExperimentStore:
     def __init__(self, db: SqlDatabase, interactions: InteractionStore):
         self._db = db
         self._interactions = interactions  # results join its table, so it must exist first
+        self._exposures: GroupCommit[Exposure] = GroupCommit(self._write_exposures)
         with db.schema_tx() as cur:
             cur.execute(
                 """CREATE TABLE IF NOT EXISTS experiments (
@@ -92,12 +94,17 @@ class ExperimentStore:
 
     # -- exposures and outcomes ----------------------------------------------------------
     def add_exposure(self, exposure: Exposure) -> None:
+        """Returns once the exposure is committed; concurrent callers share one commit (group_commit)."""
+        self._exposures.submit(exposure)
+
+    def _write_exposures(self, exposures: Sequence[Exposure]) -> None:
         with self._db.tx() as cur:
-            cur.execute(
-                "INSERT INTO exposures (recommendation_id, experiment, arm, user_id, book_ids, ts_ms) VALUES (?, ?, ?, ?, ?, ?)",
-                (exposure.recommendation_id, exposure.experiment, exposure.arm, exposure.user_id,
-                 json.dumps(list(exposure.book_ids)), exposure.timestamp_ms),
-            )
+            for exposure in exposures:
+                cur.execute(
+                    "INSERT INTO exposures (recommendation_id, experiment, arm, user_id, book_ids, ts_ms) VALUES (?, ?, ?, ?, ?, ?)",
+                    (exposure.recommendation_id, exposure.experiment, exposure.arm, exposure.user_id,
+                     json.dumps(list(exposure.book_ids)), exposure.timestamp_ms),
+                )
 
     def exposures(self, recommendation_ids: Sequence[str]) -> dict[str, Exposure]:
         out: dict[str, Exposure] = {}

@@ -39,7 +39,7 @@ class InteractionStore:
 
     def user_history(self, user_id: str, limit: int = 2000) -> list[Interaction]:
         """The user's most recent `limit` interactions, oldest first."""
-        with self._db.tx() as cur:
+        with self._db.tx(write=False) as cur:
             rows = cur.all(
                 f"SELECT {_COLUMNS} FROM interactions WHERE user_id = ? ORDER BY ts_ms DESC, seq DESC LIMIT ?",
                 (user_id, limit),

@@ -89,8 +89,9 @@ class SqlDatabase:
                 pass
 
     @contextmanager
-    def tx(self) -> Iterator[Any]:
-        """A transaction on this thread's connection.
+    def tx(self, write: bool = True) -> Iterator[Any]:
+        """A transaction on this thread's connection; `write=False` for one that only reads (on
+        SQLite it then takes no write lock, so it never waits behind another's commit).
 
         A dropped PostgreSQL connection (server restart, killed backend) is found by a ping
         before the body runs and replaced. A failure inside the body becomes Unavailable and
@@ -105,7 +106,7 @@ class SqlDatabase:
             cur = conn.cursor()
             if self.dialect.name == "sqlite":
                 # IMMEDIATE takes the write lock up front, which a read-only file refuses
-                cur.execute("BEGIN" if self.read_only else "BEGIN IMMEDIATE")
+                cur.execute("BEGIN" if self.read_only or not write else "BEGIN IMMEDIATE")
             yield Cursor(cur, self.dialect.placeholder)
             conn.commit()
         except self.dialect.errors as exc:
