@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+import os
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +33,7 @@ RUNTIMES = ("torch", "openvino", "onnx")
 PREFERRED_RUNTIME = "openvino"  # the runtime measured best under load; SMARTLIB_RUNTIME picks
 _MODULES = {"openvino": "openvino", "onnx": "onnxruntime"}
 ONNX_FILE = "model.onnx"
+BOOK_STREAMS = 2  # book batches use both cores of the 2-core machine this was measured on
 
 
 def available(name: str) -> bool:
@@ -55,15 +57,23 @@ def runtime_version(name: str) -> str:
 
 
 class Session:
-    """A loaded export: `run(inputs) -> first output`, callable from any thread."""
+    """A loaded export: `run(inputs) -> first output`, callable from any thread.
 
-    def __init__(self, runtime: str, onnx_path: Path, threads: int, bf16: bool) -> None:
-        self.runtime = runtime
+    `streams` independent executors of `threads` threads each: one call runs on one of them,
+    and `run_all` spreads a list of calls over all of them. Unlike torch's intra-op threads,
+    two streams never wait for each other inside a pass, so a stream that loses its core to
+    another process does not hold the other one spinning.
+    """
+
+    def __init__(self, runtime: str, onnx_path: Path, threads: int, bf16: bool, streams: int = 1) -> None:
+        self.runtime, self.streams = runtime, streams
         self._local = threading.local()
+        self._pool = None  # run_all's threads, made on first use
+        self._pool_lock = threading.Lock()
         if runtime == "openvino":
             import openvino as ov
 
-            config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY",
+            config = {"INFERENCE_NUM_THREADS": threads * streams, "NUM_STREAMS": streams, "PERFORMANCE_HINT": "LATENCY",
                       "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}
             core = ov.Core()
             self._compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
@@ -84,6 +94,17 @@ class Session:
         request.infer(inputs)
         return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
 
+    def run_all(self, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
+        """`run` of every feed, in order; on all streams at once when there are several."""
+        if self.streams == 1 or len(feeds) < 2:
+            return [self.run(feed) for feed in feeds]
+        with self._pool_lock:
+            if self._pool is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._pool = ThreadPoolExecutor(self.streams, thread_name_prefix="smartlib-runtime-stream")
+        return list(self._pool.map(self.run, feeds))  # each pool thread keeps its own infer request
+
 
 def _fields(runtime: str, source: str, threads: int, bf16: bool) -> dict[str, str]:
     return {"source": source, "recipe": EXPORT_RECIPE, "runtime": runtime, "version": runtime_version(runtime),
@@ -97,14 +118,18 @@ class RuntimeTextEncoder:
     texts are stripped as sentence-transformers strips them, batched shortest first by token
     count, mean-pooled by the exported graph and normalised here in float32. `with_budget`
     gives a view with another token budget over the same loaded model, so queries and books
-    share one copy.
+    share one copy. A call's passes run on `streams` streams at once (books); the view's run in
+    the calling thread, one at a time (queries).
     """
 
     def __init__(self, runtime: str, cache_root: Path, *, batch_size: int = 32, token_budget: int = 2048,
-                 threads: int = 1, bf16: bool = True, path: str | None = None) -> None:
+                 threads: int = 1, bf16: bool = True, path: str | None = None, streams: int | None = None) -> None:
         # The bf16 hint only where the CPU computes bf16 itself: elsewhere it would be emulated.
         self.runtime, self.cache_root, self.threads, self.bf16 = runtime, Path(cache_root), threads, bf16 and native_bf16()
         self.batch_size, self.token_budget = batch_size, token_budget
+        # Book batches run on every core (a stream each, BOOK_STREAMS at most); queries on one.
+        self.streams = streams or min(BOOK_STREAMS, os.cpu_count() or 1)
+        self.parallel = True
         self.bf16_weights = False  # torch's notion; kept so callers can describe any encoder alike
         self._path = path
         self._shared: dict = {}  # the session and tokenizers, shared with every with_budget view
@@ -114,6 +139,7 @@ class RuntimeTextEncoder:
         view = RuntimeTextEncoder.__new__(RuntimeTextEncoder)
         view.__dict__.update(self.__dict__)
         view.token_budget = token_budget
+        view.parallel = False  # a view for queries: their few short passes stay on one stream
         return view
 
     @property
@@ -127,7 +153,7 @@ class RuntimeTextEncoder:
                 fields = _fields(self.runtime, model_digest(_model_files(directory)), self.threads, self.bf16)
                 built = CompiledCache(self.cache_root).get_or_build(
                     "minilm", fields, lambda temp: export_minilm(str(directory), temp / ONNX_FILE))
-                self._shared["session"] = Session(self.runtime, built / ONNX_FILE, self.threads, self.bf16)
+                self._shared["session"] = Session(self.runtime, built / ONNX_FILE, self.threads, self.bf16, self.streams)
                 self._shared["tokenizer"] = MiniLMTokenizer(directory)
         return self._shared["session"]
 
@@ -136,9 +162,11 @@ class RuntimeTextEncoder:
         session = self._load()
         ids = self._shared["tokenizer"].ids(list(texts), min(max_tokens or MAX_TOKENS, MAX_TOKENS))
         out = np.zeros((len(ids), BLOCK_DIM), dtype=np.float32)
-        for batch in token_batches([len(row) for row in ids], self.batch_size, self.token_budget):
-            tokens, mask = pad(ids, batch)
-            pooled = session.run({"input_ids": tokens, "attention_mask": mask}).astype(np.float32, copy=False)
+        batches = list(token_batches([len(row) for row in ids], self.batch_size, self.token_budget))
+        feeds = [dict(zip(("input_ids", "attention_mask"), pad(ids, batch), strict=True)) for batch in batches]
+        runs = session.run_all(feeds) if self.parallel else [session.run(feed) for feed in feeds]
+        for batch, pooled in zip(batches, runs, strict=True):
+            pooled = pooled.astype(np.float32, copy=False)
             out[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 
 import numpy as np
 import pytest
@@ -195,8 +197,6 @@ def test_the_bf16_hint_is_asked_only_where_the_cpu_has_bf16(native, monkeypatch,
 
 
 def test_torch_runs_on_the_configured_threads_in_the_calling_thread(tmp_path):
-    import threading
-
     books = runtime.text_encoder("torch", tmp_path, threads=1)
     seen = []
 
@@ -238,3 +238,26 @@ def test_the_default_settings_serve_openvino_else_torch(installed, monkeypatch, 
             assert inference.inner.query_encoder.bf16_weights == native_bf16()
     finally:
         inference.close()
+
+
+@pytest.mark.skipif(not INSTALLED, reason="neither openvino nor onnxruntime is installed")
+def test_book_batches_run_on_every_stream_in_order_and_queries_on_one(cache_root, monkeypatch):
+    texts = [f"{text} {i}" for i in range(6) for text in TEXTS]  # many passes at batch_size 4
+    one = runtime.RuntimeTextEncoder(INSTALLED[0], cache_root, batch_size=4, streams=1)(texts)
+    books = runtime.RuntimeTextEncoder(INSTALLED[0], cache_root, batch_size=4, streams=2)
+    books(["warm-up"])
+    session = books._shared["session"]
+    callers = []
+    original = session.run
+
+    def run(feed):
+        callers.append(threading.get_ident())
+        time.sleep(0.01)  # long enough that both stream threads take passes
+        return original(feed)
+
+    monkeypatch.setattr(session, "run", run)
+    np.testing.assert_allclose(books(texts), one, atol=1e-5)  # each row is still its own text's
+    assert len(set(callers)) == 2 and threading.get_ident() not in callers
+    callers.clear()
+    runtime.query_encoder(books)(texts[:12])
+    assert len(callers) > 1 and set(callers) == {threading.get_ident()}  # queries: the caller's thread
