@@ -110,6 +110,8 @@ class ServingIndex:
         with self._apply_lock:
             seq = self.store.version()
             books = {b.id: b for b in self.store.all_books()}
+            for book in books.values():  # asked by every filter and SimilarBooks reason: not on a request's time
+                book.genre_keys  # noqa: B018 (a cached property, computed here once)
             ids, matrix = self.store.load_vectors(EMBEDDER_ID)
             unit = normalise(matrix) if ids else matrix  # once, for the baseline and its text view
             baseline = baseline_index(ids, unit, self.index_kind, normalised=True)
