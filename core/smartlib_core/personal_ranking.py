@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -175,35 +176,34 @@ def personal_ranking(
         share = evidence_share(co_reading.known, weights.co_reading, weights.co_reading_half_evidence)
         sources.append((co_reading.scores, co_top, _odds(share), co_reading.sources))
     norm = 1.0 + sum(odds for _, _, odds, _ in sources)
-    scores: dict[str, Scored] = {}
-    for book_id, (score, source) in merged.items():
-        scores[book_id] = Scored(book_id, score / top / norm if top > 0 else 0.0, source)
+    # Plain floats and names per candidate; a Scored is built only for the few that make the list.
+    scale = 1.0 / top / norm if top > 0 else 0.0
+    scores = {book_id: score * scale for book_id, (score, _) in merged.items()}
+    named_by = {book_id: source for book_id, (_, source) in merged.items()}
+    via: dict[str, str] = {}  # candidate -> "cf" or "co_reading" when that source carries it
     for values, best, odds, named in sources:
         if odds <= 0:
             continue
         for book_id, value in values.items():
-            prior = scores.get(book_id)
+            base = scores.get(book_id, 0.0)
             part = odds * value / best / norm
-            base = prior.score if prior else 0.0
-            carried = part > base
-            if named is None:  # CF names no source; the reason asks the CF model
-                item = Scored(book_id, base + part, prior.source if prior else "", carried)
-            else:
-                item = Scored(book_id, base + part, named.get(book_id, "") if carried or prior is None else prior.source,
-                              prior.via_cf if prior else False, carried)
-            scores[book_id] = item
-    items = list(scores.values())
+            scores[book_id] = base + part
+            if part > base:
+                via[book_id] = "cf" if named is None else "co_reading"
+            if named is not None and (part > base or book_id not in named_by):
+                named_by[book_id] = named.get(book_id, "")
+            named_by.setdefault(book_id, "")  # CF names no source; the reason asks the CF model
     if disliked:
         twin = _twin(disliked, series_of, weights)
-        items = [dataclasses.replace(s, score=s.score * weights.dislike_factor) if twin(s.book) else s for s in items]
-    items.sort(key=_best_first)
+        for book_id in [b for b in scores if twin(b)]:
+            scores[book_id] *= weights.dislike_factor
+    order = sorted(scores.items())  # by id, then (stably) best first: ties go to the smaller id
+    order.sort(key=operator.itemgetter(1), reverse=True)
     # `accepts` (the user's own books, the request's filter) is asked lazily, best first: a list
     # needs about k answers, not one per candidate of every row.
-    return _cap_series((s for s in items if accepts(s.book)), k, rows, series_of, weights.series_share)
-
-
-def _best_first(item: Scored) -> tuple[float, str]:
-    return -item.score, item.book
+    picks = (Scored(b, score, named_by[b], via.get(b) == "cf", via.get(b) == "co_reading")
+             for b, score in order if accepts(b))
+    return _cap_series(picks, k, rows, series_of, weights.series_share)
 
 
 def _twin(disliked: Sequence[Row], series_of: Callable[[str], str], weights: PersonalWeights) -> Callable[[str], bool]:
