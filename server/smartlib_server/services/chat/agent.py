@@ -72,15 +72,17 @@ class ChatAgent:
         """The session's recent turns, the answer's language and the message's linked entities."""
         records = self.memory.recent_turns(turn.session_id, HISTORY)
         ctx = Context.from_records(records)
-        language, detection = lang.choose(turn.text, turn.language_hint, ctx.language)
-        return Reading(records, ctx, language, detection, self.understander.linker.link(turn.text))
+        entities = self.understander.linker.link(turn.text)
+        names = [(e.start, e.end) for e in entities if e.kind in interpret.NAMED]
+        language, detection = lang.choose(turn.text, turn.language_hint, ctx.language, names)
+        return Reading(records, ctx, language, detection, entities)
 
     def understand(self, text: str, reading: Reading, parsed: Understanding | None = None) -> Request:
         """The intent label and slots of one message: the LLM's reading when it gave one, else the
         learned model's (with a list on screen or not), slots from the linked entities."""
         if not text.strip():
             return Request("help")
-        understood = parsed or self.understander(text, reading.situation, reading.entities)
+        understood = self.understander.complete(text, parsed or self.understander(text, reading.situation, reading.entities))
         ctx = reading.ctx
         return interpret.to_request(understood, text, reading.language, has_focus=bool(ctx.focus), list_shown=bool(ctx.shown))
 

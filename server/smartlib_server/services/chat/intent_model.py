@@ -218,10 +218,19 @@ def corpus_files() -> list[Path]:
     return sorted(CORPUS.glob("intents_*.yaml"))
 
 
+def trained_on() -> list[Path]:
+    """Every file the weights depend on: the corpus, and the linker's and lexicon's data, which
+    decide what the corpus's words become slots ("eu curto" stays words, "fantasia" a {GENRE})
+    and which words count as everyday ones."""
+    data = CORPUS.parent
+    linking = sorted(p for folder in ("linker", "lexicon") for p in (data / folder).iterdir() if p.is_file())
+    return corpus_files() + linking
+
+
 def corpus_hash() -> str:
     digest = hashlib.sha256()
-    for path in corpus_files():
-        digest.update(path.name.encode())
+    for path in trained_on():
+        digest.update(f"{path.parent.name}/{path.name}".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from smartlib_core.text import bare_title, fold
+from smartlib_core.text import bare_title, fold, split_series
 from smartlib_server.services.chat import constraints, lexicon
 from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.link_tables import static_tables
@@ -107,14 +107,27 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
         return dataclasses.replace(base, subject=phrase(anchor) if anchor else subject, modifier=modifier, exclude=disliked,
                                    sort=c.sort, ordinal=0 if anchor else u.ordinal)
     if kind == "compare":
-        sides = [phrase(e) for e in named]
+        # books are compared: two titles named outrank a series or an author beside them ("Blindness by
+        # Saramago", "gosto de saga familiar, entre Pachinko e ...")
+        titles = [e for e in named if e.kind in ("title", "unknown_title")]
+        books = [e for e in named if e.kind != "author"]
+        sides = [phrase(e) for e in next((group for group in (titles, books) if len(group) >= 2), named)]
         if len(sides) == 1:  # "Compare The Girl and Dune": the side the linker left is what the reader typed
             other = _other_side(text, named[0])
-            sides = [other, sides[0]] if other and text.find(other) < named[0].start else [sides[0], other]
+            if other:
+                sides = [other, sides[0]] if text.find(other) < named[0].start else [sides[0], other]
+            elif has_focus:  # "how does it compare to Gone Girl?": the book the talk is on is the other side
+                sides = ["it", sides[0]]
         pairs = ((sides[0], sides[1]),) if len(sides) >= 2 and all(sides[:2]) else ()
         return dataclasses.replace(base, pairs=pairs)
+    if kind in ("series_order", "series_next") and len({e.name for e in named if e.kind == "title"}) >= 2 \
+            and not _one_series(named):
+        # "Dom Casmurro or Brás Cubas, which first?": two books of no one series are weighed, not ordered
+        titles = [e for e in named if e.kind == "title"]
+        return dataclasses.replace(base, kind="compare", pairs=((phrase(titles[0]), phrase(titles[1])),))
     if kind == "series_next" and named:  # "which Harry Potter book comes after the Goblet of Fire": the book
-        book = next((e for e in named if e.kind == "title"), named[0])
+        # several books of one series ("read Throne of Glass up to Heir of Fire"): the furthest one is where the reader is
+        book = max((e for e in named if e.kind == "title"), key=_series_position, default=named[0])
         return dataclasses.replace(base, subject=phrase(book), ordinal=_position(u, book))
     if kind == "series_order" and named:
         return dataclasses.replace(base, subject=phrase(named[0]), ordinal=_position(u, named[0]))
@@ -216,6 +229,23 @@ def _shunned(text: str, u: Understanding, authors: list[Entity]) -> list[Entity]
         return []
     against = governed(text, list(u.entities))
     return authors if all(e in against for e in authors) else []
+
+
+def _one_series(named: list[Entity]) -> bool:
+    """Every book named belongs to one series (the linker's title target lists its editions)."""
+    return len({_series_of(e) for e in named if e.kind == "title"} | {e.name for e in named if e.kind == "series"}) == 1
+
+
+def _series_position(entity: Entity) -> float:
+    try:
+        return float(split_series(entity.name)[2] or 0)
+    except ValueError:  # "#1-3", a box set
+        return 0.0
+
+
+def _series_of(entity: Entity) -> str:
+    series = split_series(entity.name)[1]
+    return series or entity.name
 
 
 def _names_one_author(u: Understanding) -> bool:

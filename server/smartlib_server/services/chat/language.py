@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 
 from smartlib_core.errors import InvalidArgument
 from smartlib_core.text import fold
@@ -26,7 +27,9 @@ _PT = frozenset(
     "esqueca esquece apague apaga lembra sabe mim gosta gostar vem depois proximo ordem melhores avaliados populares "
     "obras escreveu quais ja agora tem voces nada sem mas porem so ainda odeio detesto vc vcs pfv tbm sugere tira "
     "manda acabei terminei quanto custa meu minha hoje afim sequencia continuacao escritor escritora leio curti "
-    "nenhum nenhuma pelo pela ao aos sao foi era estou isso seria queria melhor pior algum alguns lido lidos".split()
+    "nenhum nenhuma pelo pela ao aos sao foi era estou isso seria queria melhor pior algum alguns lido lidos "
+    "vale pena vi li trata dps depois entao pois tipo mesmo aqui ali tava estava sugestao sugestoes alguem "
+    "comigo contigo dela dele deles delas pro pros pras qualquer quero vou vai fazer tenho preciso".split()
 )
 _EN = frozenset(
     "the and of to about tell me books book like similar recommend recommendation recommendations suggest "
@@ -34,7 +37,9 @@ _EN = frozenset(
     "one ones first second third last please thanks thank you hello hi hey help compare with versus between "
     "difference want would love liked loved hated read reading any some good great other others another "
     "not no yes how can could do does did author series by from for in on kind sort has have got anything much "
-    "my your which where when there else fix nearby just need looking into fan".split()
+    "my your which where when there else fix nearby just need looking into fan keep coming going get let see "
+    "think know maybe really still next new old tonight today weekend recs rec pick picks should worth "
+    "bother any stuff kinda gonna wanna lol thing things".split()
 )
 # Words spelled the same in both languages are no evidence either way.
 _SHARED = frozenset("a o as compare romance terror drama horror humor suspense thriller".split())
@@ -74,13 +79,19 @@ class Detection:
         return self.language is None and self.foreign >= 2
 
 
-def detect(text: str) -> Detection:
-    """Scores English and Portuguese evidence; a margin of one word or more decides."""
-    words = fold(text).split()
+def detect(text: str, names: Sequence[tuple[int, int]] = ()) -> Detection:
+    """Scores English and Portuguese evidence; a margin of one word or more decides. `names` are
+    the character spans of the titles and authors the message names: their words are the book's
+    language, not the reader's ("do que se trata the god of small things?"), so they count only
+    when nothing else is left ("Dune")."""
+    said = _outside(text, names)
+    if not fold(said).split():
+        said = text
+    words = fold(said).split()
     en = sum(1.0 for w in words if (w in _EN or w in _EN_GENRE_WORDS) and w not in _SHARED)
     pt = sum(1.0 for w in words if (w in _PT or w in _PT_GENRE_WORDS) and w not in _SHARED)
-    pt += _pt_titles(" ".join(words))  # "Duna", "O Hobbit": a Portuguese edition's title is Portuguese
-    pt += 1.5 * min(len(_PT_MARKS.findall(text)), 2)
+    pt += _pt_titles(fold(text))  # "Duna", "O Hobbit": a Portuguese edition's title is Portuguese
+    pt += 1.5 * min(len(_PT_MARKS.findall(said)), 2)
     foreign = sum(1 for w in words if w in _FOREIGN and w not in _EN and w not in _PT)
     if pt - en >= 1:
         language = "pt"
@@ -91,6 +102,15 @@ def detect(text: str) -> Detection:
     if language and foreign > max(en, pt):
         language = None  # "je cherche des livres" shares "des"/"livres" with nobody we speak
     return Detection(language, en, pt, foreign)
+
+
+def _outside(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    out, at = [], 0
+    for start, end in sorted(spans):
+        out.append(text[at:start])
+        at = max(at, end)
+    out.append(text[at:])
+    return " ".join(out)
 
 
 def normalise_hint(hint: str) -> str:
@@ -109,9 +129,9 @@ def normalise_hint(hint: str) -> str:
     raise InvalidArgument.field("turn.language", f"must be empty, 'en' or 'pt' (got {hint[:20]!r}); I speak English and Portuguese")
 
 
-def choose(text: str, hint: str, previous: str | None) -> tuple[str, Detection]:
-    """The answer language: clear evidence in the text, else the client's hint, else the
-    session's last language, else English."""
-    detection = detect(text)
+def choose(text: str, hint: str, previous: str | None, names: Sequence[tuple[int, int]] = ()) -> tuple[str, Detection]:
+    """The answer language: clear evidence in the text outside the names it holds, else the
+    client's hint, else the session's last language, else English."""
+    detection = detect(text, names)
     language = detection.language or hint or previous or "en"
     return language, detection

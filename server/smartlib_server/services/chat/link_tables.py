@@ -66,6 +66,7 @@ class CatalogTables:
     postings: dict[str, tuple[str, ...]]  # a word -> the catalog phrases holding it, for fuzzy matching
     deletes: dict[str, tuple[str, ...]]  # a word with one letter deleted -> the vocabulary words it comes from
     max_words: int
+    rated: bool = True  # the catalog has rating counts, so how well read a name is can weigh in
 
     def lookup(self, phrase: str) -> tuple[Target, ...]:
         # both layers: "terror" and "mysteries" are catalog titles too, and the linker's
@@ -215,7 +216,8 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
                 deletes[word[:i] + word[i + 1:]].append(word)
     longest = max((len(p.split()) for p in final), default=1)
     return CatalogTables(key, static, final, {w: tuple(p) for w, p in postings.items() if len(p) <= TOO_COMMON},
-                         {k: tuple(v) for k, v in deletes.items()}, min(longest, 14))
+                         {k: tuple(v) for k, v in deletes.items()}, min(longest, 14),
+                         any(b.num_ratings for b in books.values()))
 
 
 def _variants(folded: str) -> list[str]:

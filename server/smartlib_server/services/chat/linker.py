@@ -31,6 +31,10 @@ _TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))[\"“«'‘](?P<q>[^\"”»’']{2,80})[\"”»'’](?=$|[\s,.?!:;)])")
 _INNER = frozenset({"the", "of", "and", "a", "an", "o", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
 _KIND_RANK = {"genre": 0, "mood": 1, "title": 2, "series": 3, "author": 4}
+# Ratings a name needs before the reader's own words are taken for it without a capital: a
+# surname alone ("pratchett"), a typo of one, or a long title of everyday words ("gone with the
+# wind"). Below it, "stack", "marsh" or "have i told you" are the reader's words.
+WELL_READ = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +85,22 @@ class Linker:
         tables = self.tables()
         books = self.index.books if self.index is not None else {}
         return link(text, tables, books)
+
+    def everyday_titles(self, text: str) -> list[Entity]:
+        """Titles and series the message names in everyday words that `link` leaves as words
+        ("the road", "it", "the other woman"), for a caller that knows a book is being asked
+        about. Longest first, then the most read."""
+        tables = self.tables()
+        tokens = _tokens(text)
+        found = [m for m in _exact(tokens, tables, set(), plausible=False) if m.target.kind in ("title", "series")
+                 and not _plausible(m.target, tokens, m.first, m.last, tables)]
+        found.sort(key=lambda m: (-(m.last - m.first), -m.target.readers))
+        kept: list[_Match] = []
+        for m in found:  # "the road" and its "road" are one name
+            if not any(m.first < k.last and k.first < m.last for k in kept):
+                kept.append(m)
+        # scored just under an exact match, so callers take the catalog's spelling ("It"), not the reader's "it"
+        return [dataclasses.replace(_entity(m, tokens, text), score=99.0) for m in kept]
 
     def tables(self) -> CatalogTables:
         books = self.index.books if self.index is not None else {}
@@ -174,7 +194,7 @@ def _capitalised_unknown(tokens: list[_Token], covered: set[int], tables: Catalo
     return out
 
 
-def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list[_Match]:
+def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int], plausible: bool = True) -> list[_Match]:
     out = []
     width = max(tables.max_words, tables.static.max_words)
     for i in range(len(tokens)):
@@ -187,7 +207,7 @@ def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list
                 targets = tuple(t for t in tables.lookup(" ".join([*words[:-1], words[-1][:-1]])) if t.kind == "author")
             titles = [t for t in targets if t.kind == "title"][:1]  # the most read of one title's editions
             for target in titles + [t for t in targets if t.kind != "title"]:
-                if _plausible(target, tokens, i, j, tables):
+                if not plausible or _plausible(target, tokens, i, j, tables):
                     out.append(_Match(target, i, j, 100.0))
     return out
 
@@ -196,12 +216,28 @@ def _plausible(target: Target, tokens: list[_Token], i: int, j: int, tables: Cat
     """Everyday words name a book only when the reader marks them as a name."""
     if target.kind in ("genre", "mood"):
         return not _everyday(tokens, i, j, tables)
+    if target.partial:
+        return _surname_plausible(target, tokens, i, j, tables, exact=True)
     words = [t.folded for t in tokens[i:j]]
-    if any(w not in tables.static.common for w in words) and not (len(words) == 1 and len(words[0]) < 3):
-        return True
     alone = i == 0 and j == len(tokens) or (i == 1 and j == len(tokens) and tokens[0].folded in ARTICLES)
     capitalised = any(t.raw[:1].isupper() and not t.opens for t in tokens[i:j] if t.folded not in ARTICLES)
-    return alone or capitalised or (len(words) >= 4 and target.kind == "title")
+    if any(w not in tables.static.common for w in words) and not (len(words) == 1 and len(words[0]) < 3):
+        return True
+    return alone or capitalised or (
+        len(words) >= 4 and target.kind == "title" and (target.readers >= WELL_READ or not tables.rated))
+
+
+def _surname_plausible(target: Target, tokens: list[_Token], i: int, j: int, tables: CatalogTables, exact: bool) -> bool:
+    """A surname alone names its author when the reader capitalised it or the author is well
+    read, and a typo of one only for a well-read author. Right after another name-like word that
+    is not the author's first name ("Quillon Marsh", "mirela vasquez") it is someone else."""
+    if i > 0 and not tokens[i - 1].slot and tokens[i - 1].raw[:1].isupper() and not tokens[i - 1].opens \
+            and tokens[i - 1].folded not in fold(target.name).split():
+        return False
+    if not tables.rated:  # a catalog without rating counts (the starter one): nobody is better read
+        return True
+    capitalised = tokens[i].raw[:1].isupper()
+    return target.readers >= WELL_READ or (exact and capitalised and target.readers > 0)
 
 
 def _everyday(tokens: list[_Token], i: int, j: int, tables: CatalogTables) -> bool:
@@ -231,7 +267,11 @@ def _fuzzy(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list
         if hit is not None:
             first, last, score = hit
             target = tables.phrases[phrase][0]
-            if target.kind != "title" or _plausible(target, tokens, first, last, tables):
+            if target.partial:
+                keep = _surname_plausible(target, tokens, first, last, tables, exact=score >= 100.0)
+            else:
+                keep = target.kind != "title" or _plausible(target, tokens, first, last, tables)
+            if keep:
                 out.append(_Match(target, first, last, score))
     return out
 

@@ -15,7 +15,8 @@ import re
 import numpy as np
 
 from smartlib_core.embedding import BLOCK_DIM, BLOCKS, QUERY_WEIGHTS
-from smartlib_server.services.chat import intent_model
+from smartlib_core.text import fold
+from smartlib_server.services.chat import intent_model, lexicon
 from smartlib_server.services.chat.intent_model import IntentModel
 from smartlib_server.services.chat.linker import Entity, Linker, slotted
 
@@ -36,6 +37,8 @@ _ORDINALS = {
 }
 _ORDINAL = re.compile(r"\b(" + "|".join(map(re.escape, _ORDINALS)) + r")\b", re.I)
 _WORD = re.compile(r"[^\W_]+", re.U)
+# Asks about one book: when they name none, a title in everyday words may be it.
+_ABOUT_ONE = frozenset({"about_book", "who_wrote", "series_order", "series_next", "similar"})
 # A number with a unit is a quantity, never a list position: "my 8 yr old", "10 anos", "300 pages".
 _QUANTITY = re.compile(r"\s*(?:-\s*)?(?:yo\b|y/o|yrs?\b|years?\b|anos\b|aninhos\b|meses\b|months?\b|pages?\b|paginas?\b|"
                        r"páginas?\b|stars?\b|estrelas?\b|%|books\b|livros\b|minutes?\b|minutos\b|hours?\b|horas\b)", re.I)
@@ -105,6 +108,40 @@ class Understander:
         intent = self.model.labels[int(order[0])]
         ranked = tuple((self.model.labels[int(i)], float(probs[i])) for i in order[:3])
         return finish(text, intent, float(probs[order[0]]), entities, seen, ranked, self.model.threshold)
+
+
+    def complete(self, text: str, u: Understanding) -> Understanding:
+        """An ask about a book that names too few: the titles it holds in everyday words. A
+        comparison takes the one beside a joining word ("compare Station Eleven and the road"),
+        an ask about one book the one that ends its clause ("tell me about the other woman")."""
+        books = [e for e in u.entities if e.kind in ("title", "series", "unknown_title")]
+        if u.intent == "compare" and len(books) < 2:
+            wanted = 2 - len(books)
+        elif u.intent in _ABOUT_ONE and not u.of("title", "series", "author", "unknown_title"):
+            wanted = 1
+        else:
+            return u
+        added: list[Entity] = []
+        for candidate in self.linker.everyday_titles(text):
+            if len(added) == wanted:
+                break
+            if any(candidate.start < e.end and e.start < candidate.end for e in [*u.entities, *added]):
+                continue
+            if (_beside_joiner(text, candidate) if u.intent == "compare" else _ends_clause(text, candidate)):
+                added.append(candidate)
+        if not added:
+            return u
+        entities = sorted([*u.entities, *added], key=lambda e: e.start)
+        return finish(text, u.intent, u.confidence, entities, slotted(text, entities), u.ranked, u.threshold, u.source)
+
+
+def _beside_joiner(text: str, entity: Entity) -> bool:
+    before, after = fold(text[:entity.start]).split()[-1:], fold(text[entity.end:]).split()[:1]
+    return bool(set(before + after) & lexicon.JOINERS)
+
+
+def _ends_clause(text: str, entity: Entity) -> bool:
+    return not _WORD.search(re.split(r"[,.;:!?]", text[entity.end:], maxsplit=1)[0])
 
 
 def finish(text: str, intent: str, confidence: float, entities: list[Entity], seen: str,

@@ -66,13 +66,16 @@ def resolve_author(kit: Toolkit, phrase: str) -> Resolution:
         if focus is not None and focus.authors:
             return kit.resolver.author(focus.authors[0])
         return Resolution("none")
-    found = kit.resolver.author(phrase)
+    found = kit.resolver.author(phrase, loose=False)
     if found.kind == "author":
         return found
     other = kit.resolver.resolve(phrase)
     if other.kind == "book" and ordinal_of(phrase) == 0:  # "more from the author of Dune"
         return kit.resolver.author(other.book.authors[0]) if other.book.authors else other
-    return other
+    # a whole title outranks an author found inside its words: "the name of the rose" is Eco's book,
+    # not an author whose name holds "rose"
+    found = kit.resolver.author(phrase) if other.kind in ("none", "ambiguous") else found
+    return found if found.kind == "author" else other
 
 
 def stats(book: Book, language: str) -> str:

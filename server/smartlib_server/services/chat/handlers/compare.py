@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from smartlib_core.domain import Book
 from smartlib_server.services.chat import compare as comparing, wording as w
+from smartlib_server.services.chat.references import is_focus
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.resolver import Resolution
 from smartlib_server.services.chat.session import Draft
@@ -18,14 +19,14 @@ def compare(kit: Toolkit, ask: Request, out: Draft) -> None:
         return
     best: tuple[Resolution, Resolution, tuple[str, str]] | None = None
     for a_phrase, b_phrase in ask.pairs:
-        a, b = kit.resolver.resolve(a_phrase), kit.resolver.resolve(b_phrase)
+        a, b = _side(kit, a_phrase), _side(kit, b_phrase)
         if a.kind != "none" and b.kind != "none":
             best = (a, b, (a_phrase, b_phrase))
             if a.kind != "ambiguous" and b.kind != "ambiguous":
                 break
     if best is None:
         a_phrase, b_phrase = ask.pairs[0]
-        missing = a_phrase if kit.resolver.resolve(a_phrase).kind == "none" else b_phrase
+        missing = a_phrase if _side(kit, a_phrase).kind == "none" else b_phrase
         out.not_found(missing)
         return
     a, b, (a_phrase, b_phrase) = best
@@ -40,6 +41,15 @@ def compare(kit: Toolkit, ask: Request, out: Draft) -> None:
         out.list_books(a.books, p.t("card.choice"))
         return
     compare_books(kit, a.book, b.book, out)
+
+
+def _side(kit: Toolkit, phrase: str) -> Resolution:
+    """One side of a comparison: a title, or the book in focus for "it"."""
+    if is_focus(phrase):
+        focus = kit.books.get(kit.ctx.focus)
+        if focus is not None:
+            return Resolution("book", (focus,))
+    return kit.resolver.resolve(phrase)
 
 
 def compare_books(kit: Toolkit, a: Book, b: Book, out: Draft) -> None:
