@@ -113,3 +113,17 @@ def test_the_confusion_table_puts_true_labels_in_rows_and_predictions_in_columns
     assert cells[like] == "40" and cells[dislike] == "7" and cells.count(".") == len(LABELS) - 2
     other = next(line for line in lines if line.split()[1:2] == ["taste_dislike"])
     assert set(other.split()[2:]) == {"."}
+
+
+def test_the_weights_hash_covers_the_linkers_data(tmp_path, monkeypatch):
+    """The corpus is slotted by the linker's and lexicon's data, so a change there must ask for retraining too."""
+    import shutil
+
+    data = tmp_path / "data"
+    for folder in ("corpus", "linker", "lexicon"):
+        shutil.copytree(intent_model.CORPUS.parent / folder, data / folder)
+    monkeypatch.setattr(intent_model, "CORPUS", data / "corpus")
+    before = intent_model.corpus_hash()
+    homographs = data / "linker" / "homographs.yaml"
+    homographs.write_text(homographs.read_text(encoding="utf-8") + "\n# one more rule\n", encoding="utf-8")
+    assert intent_model.corpus_hash() != before
