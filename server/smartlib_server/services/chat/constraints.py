@@ -17,25 +17,10 @@ from smartlib_server.services.chat import lexicon
 # data/lexicon/function_words.yaml.
 _NEGATIONS = lexicon.NEGATIONS
 _BRIDGE = lexicon.NEGATION_BRIDGE
-# Orders stay patterns for now: optional words and numbers around them ("the 10 best", "top
-# rated", "com as notas mais altas") read more plainly as one expression than as phrase lists.
-_SORTS: list[tuple[str, re.Pattern]] = [
-    ("popular", re.compile(
-        r"(?:^| )(?:the )?(?:most (?:popular|read|famous|loved|rated)|best ?sell(?:ing|ers?)|"
-        r"mais (?:populares|popular|lidos|lidas|lido|lida|famosos|famosas|famoso|famosa|conhecidos|conhecidas|queridos)|"
-        r"best known|well known)(?= |$)")),
-    ("rating", re.compile(
-        r"(?:^| )(?:the )?(?:(?:best|top|highest|higher|better|most highly|highly|(?:really |very )?well)[ -]?(?:rated|reviewed|ranked|li"
-        r"ked)|"
-        r"(?:do |that )?(?:readers|people|critics) (?:rate|rated|like|love|liked|loved) (?:the )?(?:highest|most|best)|"
-        r"rated (?:the )?highest|(?:with )?(?:the )?(?:highest|best|top) (?:ratings?|reviews|scores?)|critically acclaimed|acclaimed|"
-        r"(?:com )?(?:as |a )?(?:notas?|avaliac(?:ao|oes)) mais altas?|(?:que )?(?:os leitores|o pessoal|as pessoas) (?:mais )?(?:gostam|"
-        r"gostaram|amam|avaliam melhor)(?: mais)?|"
-        r"(?:the )?(?:\d+ )?(?:best|top|greatest|finest)(?: \d+)?|highest rating|best ratings?|"
-        r"(?:mais )?bem (?:avaliados|avaliadas|avaliado|avaliada|cotados|cotadas)|melhor(?:es)? (?:avaliados|avaliadas|avaliado|avaliada)|"
-        r"(?:com )?(?:as |a )?(?:melhores|maiores|melhor|maior) notas?|(?:com )?(?:a )?nota mais alta|(?:com )?notas? (?:boas?|altas?)|"
-        r"(?:com )?boas notas|good (?:ratings?|reviews)|melhores|melhor)(?= |$)")),
-]
+# The words that order a list are data too (data/lexicon/orders.yaml); only the numbers beside
+# them ("the 10 best") are read as syntax.
+_ORDERS = lexicon.ORDERS
+_LONGEST = max(len(p) for phrases in [*_ORDERS.values(), lexicon.ORDER_EXTRAS] for p in phrases)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,12 +45,34 @@ def extract(folded: str, language: str) -> Constraints:
                 drop.update(range(cue, start + size))
     rest = plain = _trim(" ".join(w for i, w in enumerate(words) if i not in drop))
     sort = ""
-    for name, pattern in _SORTS:
-        if pattern.search(rest):
+    for name, phrases in _ORDERS.items():
+        kept, found = _take(rest.split(), phrases, lexicon.ORDER_LEAD)
+        if found:
             sort = name
-            rest = _trim(" ".join(_EVER.sub(" ", pattern.sub(" ", rest)).split()))
+            rest = _trim(" ".join(_take(kept, lexicon.ORDER_EXTRAS, frozenset())[0]))
             break
     return Constraints(rest, plain, tuple(dict.fromkeys(excluded)), sort)
+
+
+def _take(words: list[str], phrases: frozenset[tuple[str, ...]], lead: frozenset[str]) -> tuple[list[str], bool]:
+    """The words without every phrase of `phrases` (longest first where several start), with the
+    numbers next to a phrase and the `lead` words before it; and whether any was there."""
+    kept: list[str] = []
+    found = False
+    i = 0
+    while i < len(words):
+        size = next((n for n in range(min(_LONGEST, len(words) - i), 0, -1) if tuple(words[i:i + n]) in phrases), 0)
+        if not size:
+            kept.append(words[i])
+            i += 1
+            continue
+        found = True
+        while kept and (kept[-1] in lead or kept[-1].isdigit()):
+            kept.pop()
+        i += size
+        while i < len(words) and words[i].isdigit():
+            i += 1
+    return kept, found
 
 
 def _occurrences(words: list[str], phrase: list[str]) -> list[int]:
@@ -87,9 +94,6 @@ def _negation_before(words: list[str], start: int) -> int | None:
     return None
 
 
-_EVER = re.compile(r"(?:^| )(?:of all time|ever written|of the century|ever|de todos os tempos|da historia|ja escritos?|do seculo|"
-                   r"according to (?:the )?readers|by readers|segundo (?:os )?leitores|de acordo com (?:os )?leitores|pelos leitores|"
-                   r"right now|at the moment|currently|no momento|atualmente|hoje em dia)(?= |$)")
 _DANGLING = re.compile(r"(?:^| )(?:but|and|or|please|mas|e|ou|porem|so que|por favor)$")
 
 

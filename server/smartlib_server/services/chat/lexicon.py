@@ -39,6 +39,12 @@ FOCUS_WORDS = frozenset(_FUNCTION_WORDS["focus"])  # "this", "esse": the book in
 JOINERS = frozenset(_FUNCTION_WORDS["joiners"])  # "and", "vs", "x": between two compared books
 NEGATIONS = frozenset(_FUNCTION_WORDS["negations"])  # "no", "sem": the genre after them is left out
 NEGATION_BRIDGE = frozenset(_FUNCTION_WORDS["negation_bridge"])  # "any", "de": between a negation and its genre
+_ORDERS = _read("orders.yaml")
+# Words that order a list, by order ("popular", "rating"), and the words that only go with one:
+# "of all time", "according to readers" (data/lexicon/orders.yaml).
+ORDERS: dict[str, frozenset[tuple[str, ...]]] = {k: frozenset(tuple(p.split()) for p in _ORDERS[k]) for k in ("popular", "rating")}
+ORDER_EXTRAS = frozenset(tuple(p.split()) for p in _ORDERS["ever"])
+ORDER_LEAD = frozenset(_ORDERS["lead"])  # "the", "com as": taken out with the phrase after them
 
 AUDIENCE: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _FUNCTION_WORDS["audience"].items()}
 # An age: "my 8 yr old", "he's 10 years old", "tem 7 anos", "i'm 34" (folded text).

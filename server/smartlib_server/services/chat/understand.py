@@ -127,7 +127,11 @@ class Understander:
                 break
             if any(candidate.start < e.end and e.start < candidate.end for e in [*u.entities, *added]):
                 continue
-            if (_beside_joiner(text, candidate) if u.intent == "compare" else _ends_clause(text, candidate)):
+            if u.intent == "compare":
+                fits = _beside_joiner(text, candidate)
+            else:  # one everyday word ("next", "one", "it") is the ask's own word here, never a book
+                fits = len(candidate.text.split()) >= 2 and _ends_clause(text, candidate)
+            if fits:
                 added.append(candidate)
         if not added:
             return u
