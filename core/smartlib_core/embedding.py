@@ -166,8 +166,23 @@ class MiniLMTextEncoder:
         self.token_budget = token_budget
         self.bf16 = bf16 and native_bf16()
         self._path = path
-        self._model = None
+        self._shared: dict = {}  # the loaded model, shared with every with_threads view
         self._lock = threading.Lock()
+
+    def with_threads(self, threads: int | None) -> "MiniLMTextEncoder":
+        """The same loaded model on another thread count (queries beside books)."""
+        view = MiniLMTextEncoder.__new__(MiniLMTextEncoder)
+        view.__dict__.update(self.__dict__)
+        view.threads = threads
+        return view
+
+    @property
+    def _model(self) -> MiniLM | None:
+        return self._shared.get("model")
+
+    @_model.setter
+    def _model(self, model: MiniLM | None) -> None:
+        self._shared["model"] = model
 
     def _load(self) -> MiniLM:
         with self._lock:

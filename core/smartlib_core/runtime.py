@@ -128,7 +128,7 @@ class RuntimeTextEncoder:
         self.runtime, self.cache_root, self.threads, self.bf16 = runtime, Path(cache_root), threads, bf16 and native_bf16()
         self.batch_size, self.token_budget = batch_size, token_budget
         # Book batches run on every core (a stream each, BOOK_STREAMS at most); queries on one.
-        self.streams = streams or min(BOOK_STREAMS, os.cpu_count() or 1)
+        self.streams = streams or _book_streams()
         self.parallel = True
         self.bf16_weights = False  # torch's notion; kept so callers can describe any encoder alike
         self._path = path
@@ -169,6 +169,10 @@ class RuntimeTextEncoder:
             pooled = pooled.astype(np.float32, copy=False)
             out[batch] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
         return out
+
+
+def _book_streams() -> int:
+    return min(BOOK_STREAMS, os.cpu_count() or 1)
 
 
 def _model_files(directory: Path) -> list[Path]:
@@ -224,14 +228,17 @@ def text_encoder(runtime: str, cache_root: Path, *, batch_size: int = 32, bf16: 
                  path: str | None = None):
     """The books' text encoder for `runtime` (resolved: torch when the package is missing)."""
     name = resolve(runtime)
-    if name == "torch":
-        return MiniLMTextEncoder(batch_size=batch_size, bf16=bf16, path=path, threads=threads)
+    if name == "torch":  # books on every core: torch's threads cost no more CPU a book there (README)
+        return MiniLMTextEncoder(batch_size=batch_size, bf16=bf16, path=path, threads=threads * _book_streams())
     return RuntimeTextEncoder(name, cache_root, batch_size=batch_size, threads=threads, bf16=bf16, path=path)
 
 
-def query_encoder(books, batch_size: int = 32, path: str | None = None):
+def query_encoder(books, batch_size: int = 32, path: str | None = None, threads: int = 1):
     """The query encoder beside `books`: a view of the same model where the runtime allows it;
-    with torch, a second copy in bf16 weights when books run bf16 (embedding.py says why)."""
+    with torch, a second copy in bf16 weights when books run bf16 (embedding.py says why), else
+    a view of the books' model on `threads` threads (books run on every core)."""
     if isinstance(books, RuntimeTextEncoder):
         return books.with_budget(MiniLMTextEncoder.QUERY_TOKEN_BUDGET)
-    return MiniLMTextEncoder.for_queries(batch_size, path=path, threads=books.threads) if books.bf16 else None
+    if books.bf16:
+        return MiniLMTextEncoder.for_queries(batch_size, path=path, threads=threads)
+    return books.with_threads(threads)

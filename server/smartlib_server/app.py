@@ -165,7 +165,7 @@ def build_inference(settings: Settings, metrics: ServerMetrics) -> Inference:
     encoder = runtime.text_encoder(settings.runtime, settings.home / "compiled", batch_size=settings.embed_batch_size,
                                    bf16=settings.embed_bf16, threads=settings.runtime_threads)
     # openvino/onnx: one model serves queries and books; torch: a bf16-weights copy for queries.
-    queries = runtime.query_encoder(encoder, settings.embed_batch_size)
+    queries = runtime.query_encoder(encoder, settings.embed_batch_size, threads=settings.runtime_threads)
     compile_encoder = functools.partial(runtime.compiled_encoder, settings.runtime, settings.home / "compiled",
                                         threads=settings.runtime_threads, bf16=settings.embed_bf16)
     local = LocalInference(encoder, query_max_tokens=settings.query_max_tokens, query_encoder=queries,

@@ -196,24 +196,29 @@ def test_the_bf16_hint_is_asked_only_where_the_cpu_has_bf16(native, monkeypatch,
         assert manifest["key"]["precision"] == precision
 
 
-def test_torch_runs_on_the_configured_threads_in_the_calling_thread(tmp_path):
-    books = runtime.text_encoder("torch", tmp_path, threads=1)
+@pytest.mark.parametrize("bf16", [True, False])
+def test_torch_runs_queries_on_one_thread_and_books_on_every_core(bf16, tmp_path, monkeypatch):
+    monkeypatch.setattr(runtime.os, "cpu_count", lambda: 2)
+    books = runtime.text_encoder("torch", tmp_path, threads=1, bf16=bf16)
+    queries = runtime.query_encoder(books, threads=1)
     seen = []
 
-    def call():
-        books(["a short text"])
+    def call(encoder):
+        encoder(["a short text"])
         seen.append(torch.get_num_threads())
 
     before = torch.get_num_threads()
     torch.set_num_threads(3)  # what a thread started now would inherit
     try:
-        worker = threading.Thread(target=call)
-        worker.start()
-        worker.join()
+        for encoder in (books, queries):  # each in a thread of its own, as the batchers run them
+            worker = threading.Thread(target=call, args=(encoder,))
+            worker.start()
+            worker.join()
     finally:
         torch.set_num_threads(before)
-    assert seen == [1]
-    assert runtime.query_encoder(books) is None or runtime.query_encoder(books).threads == 1
+    assert seen == [2, 1]
+    if not queries.bf16_weights:  # without a bf16 copy, queries share the books' loaded model
+        assert queries._model is books._model is not None
 
 
 @pytest.mark.parametrize("installed", [True, False])
@@ -233,8 +238,9 @@ def test_the_default_settings_serve_openvino_else_torch(installed, monkeypatch, 
         books = inference.inner.text_encoder
         if installed:
             assert books.runtime == "openvino" and books.bf16 == native_bf16()
-        else:  # torch answers, on one intra-op thread per calling thread
-            assert type(books).__name__ == "MiniLMTextEncoder" and books.threads == 1
+        else:  # torch answers, queries on one intra-op thread per calling thread
+            assert type(books).__name__ == "MiniLMTextEncoder"
+            assert inference.inner.query_encoder.threads == 1
             assert inference.inner.query_encoder.bf16_weights == native_bf16()
     finally:
         inference.close()
