@@ -177,6 +177,11 @@ class MiniLMTextEncoder:
         return view
 
     @property
+    def loaded(self) -> bool:
+        """Whether the model is in memory (it loads on first use, or at warm-up)."""
+        return self._model is not None
+
+    @property
     def _model(self) -> MiniLM | None:
         return self._shared.get("model")
 

@@ -143,6 +143,11 @@ class RuntimeTextEncoder:
         return view
 
     @property
+    def loaded(self) -> bool:
+        """Whether the compiled model is in memory (it loads on first use, or at warm-up)."""
+        return "session" in self._shared
+
+    @property
     def variant(self) -> str:
         return f"{self.runtime}/{'bf16' if self.bf16 else 'f32'}"
 
