@@ -118,7 +118,8 @@ def main() -> None:
         results["grpc"] = grpc_bench.run(server.address, sample, args.seconds, finetuned is not None, varied,
                                          batches=lambda: _batch_histograms(services.metrics),
                                          window=lambda s: _set_window(services.inference, s),
-                                         fusion=lambda on: _set_fusion(services.recommend, on))
+                                         fusion=lambda on: _set_fusion(services.recommend, on),
+                                         text_calls=lambda: _text_calls(services.metrics))
         print("SearchByText without gRPC: the query batcher and the search service, in process ...", flush=True)
         results["in_process_text"] = batcher_bench.run(services, args.seconds)
         results["index_memory"] = _index_memory(services)
@@ -241,6 +242,12 @@ def _set_window(inference, seconds: float) -> float:
     batcher = inference.queries
     previous, batcher.max_wait_s = batcher.max_wait_s, seconds
     return previous
+
+
+def _text_calls(metrics) -> int:
+    """SearchByText calls the server has completed (grpc_server_handled_total, any status)."""
+    return int(sum(sample.value for metric in metrics.rpc_handled.collect() for sample in metric.samples
+                   if sample.name.endswith("_total") and sample.labels.get("grpc_method") == "SearchByText"))
 
 
 def _set_fusion(recommend, on: bool) -> bool:

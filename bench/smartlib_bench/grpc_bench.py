@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 import sys
+import threading
+import time
 
 
 def load(address: str, kind: str, concurrency: int, seconds: float, arg: str = "", approach: int = 1) -> dict:
@@ -18,14 +20,15 @@ def load(address: str, kind: str, concurrency: int, seconds: float, arg: str = "
 
 
 def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, varied_ids: list[str] | None = None,
-        batches=None, window=None, fusion=None) -> dict:
+        batches=None, window=None, fusion=None, text_calls=None) -> dict:
     """Every phase, with `ratio_to_empty_c8` against the empty RPC of this run (the higher of its
     readings at c8 before and after the other phases).
 
     `batches()` snapshots the server's batch-size histograms: each text phase records the batches
     its queries formed. `window(seconds)` sets the query batching window, for the window sweep.
     `fusion(on)` turns SearchByText's lexical fusion on or off (SMARTLIB_TEXT_FUSION) and returns
-    the previous state, for the fused vs dense-only A/B.
+    the previous state, and `text_calls()` counts the server's completed SearchByText calls, for
+    the fused vs dense-only A/B.
     """
     ids = ",".join(book_ids)
     results: dict = {}
@@ -58,7 +61,7 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
         for concurrency in (1, 8, 32):
             phase(f"text_finetuned_miss_c{concurrency}", address, "text_miss", concurrency, seconds, approach=2)
         if fusion is not None:
-            _fusion_ab(results, phase, fusion, address, seconds)
+            _fusion_ab(results, fusion, text_calls, address, seconds)
         if window is not None:
             for wait_ms in (0.0, 1.0, 2.0, 5.0):
                 previous = window(wait_ms / 1000)
@@ -77,19 +80,38 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
     return results
 
 
-def _fusion_ab(results: dict, phase, fusion, address: str, seconds: float) -> None:
-    """SearchByText misses at c8 with the lexical fusion off, bracketed by two fused readings
-    (text_finetuned_miss_c8 just before, one more just after), so a drift in a neighbour's load
-    shifts both sides alike. `fused_vs_dense_only` is the mean fused req/s over the dense-only one."""
-    previous = fusion(False)
-    try:
-        phase("text_finetuned_miss_c8_dense_only", address, "text_miss", 8, seconds, approach=2)
-    finally:
-        fusion(previous)
-    phase("text_finetuned_miss_c8_fused_again", address, "text_miss", 8, seconds, approach=2)
-    fused = (results["text_finetuned_miss_c8"]["qps"] + results["text_finetuned_miss_c8_fused_again"]["qps"]) / 2
-    dense = results["text_finetuned_miss_c8_dense_only"]
-    dense["fused_vs_dense_only"] = fused / dense["qps"] if dense["qps"] else 0.0
+def _fusion_ab(results: dict, fusion, text_calls, address: str, seconds: float) -> None:
+    """SearchByText misses at c8 in one load run while the server flips lexical fusion every
+    window (16 windows over 8 x `seconds`); `text_calls()` is the server's count of completed
+    SearchByText calls, read at each flip. Separate readings of a few seconds each moved far more
+    than fusion costs on a shared host (README, "Fusion's cost to SearchByText"); here a drift in
+    a neighbour's load falls on both sides alike. A call in flight at a flip counts for the
+    window it ends in, which dilutes the difference by about latency / window."""
+    window, count = seconds / 2, 16
+    windows: list[tuple[bool, float, int]] = []
+
+    def flip() -> None:
+        time.sleep(1.5)  # the generator's start-up and its warm-up calls
+        on = True
+        previous = fusion(on)
+        try:
+            for _ in range(count):
+                started, calls = time.perf_counter(), text_calls()
+                time.sleep(window)
+                windows.append((on, time.perf_counter() - started, text_calls() - calls))
+                on = not on
+                fusion(on)
+        finally:
+            fusion(previous)
+    flipper = threading.Thread(target=flip, name="fusion-ab", daemon=True)
+    flipper.start()
+    run = load(address, "text_miss", 8, 1.5 + count * window + 0.5, approach=2)
+    flipper.join()
+    rate = {side: sum(c for on, _, c in windows if on == side) / sum(t for on, t, _ in windows if on == side)
+            for side in (True, False)}
+    run.update(fused_qps=rate[True], dense_only_qps=rate[False], windows=len(windows),
+               fused_vs_dense_only=rate[True] / rate[False] if rate[False] else 0.0)
+    results["text_finetuned_miss_c8_fusion_ab"] = run
 
 
 def _with_batches(results: dict, name: str, batches, load_fn, *args, **kwargs) -> None:

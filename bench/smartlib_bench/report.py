@@ -41,7 +41,7 @@ def summary_table(results: dict) -> str:
                          f"{g['p50_vs_similar_varied']:.2f}x its p50"))
         if "fused_vs_dense_only" in g:
             rows.append(("  SearchByText miss c8, lexical fusion on vs off", f"{g['fused_vs_dense_only']:.2f}x the dense-only req/s",
-                         "fused: mean of text_finetuned_miss_c8 and _fused_again, run either side of this one"))
+                         f"one run, fusion flipped every window ({g.get('windows', 0)} windows)"))
         for batcher, b in g.get("batches", {}).items():
             rows.append((f"  batches ({batcher}) in {name}", f"{b['batches']} batches, mean {b['mean']:.1f} items",
                          "batches of at most N items: " + histogram_text(b["cumulative"])))

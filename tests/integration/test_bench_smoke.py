@@ -32,7 +32,7 @@ def test_bench_smoke_runs_every_section(tmp_path):
     grpc = results["grpc"]
     for phase in ("empty_c8", "empty_c32", "similar_baseline_miss_c8", "similar_finetuned_miss_c8",
                   "similar_finetuned_deep_c8", "similar_finetuned_hit_c8", "text_finetuned_miss_c8",
-                  "text_finetuned_miss_c8_dense_only", "text_finetuned_miss_c8_fused_again"):
+                  "text_finetuned_miss_c8_fusion_ab"):
         assert grpc[phase]["calls"] > 0 and grpc[phase]["errors"] == 0, (phase, grpc[phase])
     # Every ratio is over the higher empty-RPC reading of the run, recomputed here from the raw
     # qps (tests/unit/bench/test_grpc_bench.py pins which reading that is, with fixed figures).
@@ -42,10 +42,9 @@ def test_bench_smoke_runs_every_section(tmp_path):
         assert figures["ratio_to_empty_c8"] == pytest.approx(figures["qps"] / ceiling, rel=1e-9), phase
 
     # The same-run A/B of SearchByText with the lexical fusion on and off (issue 26).
-    dense_only = grpc["text_finetuned_miss_c8_dense_only"]
-    fused = (grpc["text_finetuned_miss_c8"]["qps"] + grpc["text_finetuned_miss_c8_fused_again"]["qps"]) / 2
-    assert dense_only["fused_vs_dense_only"] > 0
-    assert dense_only["fused_vs_dense_only"] == pytest.approx(fused / dense_only["qps"], rel=1e-9)
+    ab = grpc["text_finetuned_miss_c8_fusion_ab"]
+    assert ab["windows"] == 16 and ab["fused_qps"] > 0 and ab["dense_only_qps"] > 0
+    assert ab["fused_vs_dense_only"] == pytest.approx(ab["fused_qps"] / ab["dense_only_qps"], rel=1e-9)
     assert "lexical fusion on vs off" in report
 
     # SearchByText's work without gRPC beside it (issue 25): the query batcher and the service.
