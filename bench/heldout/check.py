@@ -1,6 +1,6 @@
 """Checks that a held-out batch loads through the suite's loader, without running the agent.
 
-usage: PYTHONPATH=bench .venv/bin/python bench/heldout/check.py bench/heldout/fresh3.yaml.gz
+usage: PYTHONPATH=bench .venv/bin/python bench/heldout/check.py bench/heldout/<batch>.yaml.gz
 Prints the count per language and category, and fails on a batch the runner would reject: a
 conversation without an id, a known category or a language, a turn without 'say', a duplicate id,
 or an expectation checks.py does not know. It prints no sentence of the batch, so running it

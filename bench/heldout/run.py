@@ -1,6 +1,6 @@
 """Runs one held-out conversation batch once against the agent of this checkout.
 
-usage: PYTHONPATH=bench .venv/bin/python bench/heldout/run.py bench/heldout/fresh2.yaml.gz HOME OUT_PREFIX
+usage: PYTHONPATH=bench .venv/bin/python bench/heldout/run.py bench/heldout/<batch>.yaml.gz HOME OUT_PREFIX
 HOME is a copy of an ingested 10k home (catalog.sqlite3, and model_store/ with its encoder).
 Writes OUT_PREFIX.json (pass rates by category and language) and OUT_PREFIX.txt (the failures).
 The batch is decompressed into a temporary file only for the run.
