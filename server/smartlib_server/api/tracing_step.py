@@ -44,7 +44,7 @@ class TracingStep(Step):
             try:
                 yield
             finally:
-                logs.request_id.reset(token)
+                _reset_request_id(token)
             return
         service, method = split_method(call.method)
         attributes = {"rpc.system": "grpc", "rpc.service": service, "rpc.method": method, "smartlib.request_id": rid}
@@ -62,4 +62,14 @@ class TracingStep(Step):
                 async with on_end(call, ended):
                     yield
             finally:
-                logs.request_id.reset(token)
+                _reset_request_id(token)
+
+
+def _reset_request_id(token) -> None:
+    # A response stream the client abandons is closed by the loop's async-generator finaliser,
+    # in a task and Context of its own, where this token was never set (ValueError). The call's
+    # own Context, which holds the value, ends with the call, so there is nothing to undo.
+    try:
+        logs.request_id.reset(token)
+    except ValueError:
+        pass

@@ -4,6 +4,7 @@ then carry), and `traced` steps run without one."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 
 import pytest
 
@@ -96,3 +97,17 @@ def test_recording_follows_the_installed_provider(monkeypatch):
     assert not tracing.recording()
     monkeypatch.setattr(tracing.trace, "get_tracer_provider", lambda: tracing.trace.NoOpTracerProvider())
     assert tracing.recording()
+
+
+def test_a_stream_closed_from_another_context_ends_without_an_error(step):
+    """grpc.aio closes an abandoned response stream through the loop's async-generator
+    finaliser, which runs the step's exit in a Context other than the call's."""
+    from smartlib_server.api.pipeline import Call
+
+    async def main():
+        around = step.around(Call("/smartlib.v1.ChatService/Converse", "stream_stream", _Context(())))
+        await around.__aenter__()
+        elsewhere = asyncio.create_task(around.__aexit__(None, None, None), context=contextvars.Context())
+        await elsewhere  # raised ValueError ("created in a different Context") before
+
+    asyncio.run(main())
