@@ -80,9 +80,13 @@ class CFModel:
         known = [(self.columns[b], w) for b, w in prefs.items() if b in self.columns]
         if not known:
             return {}
-        rows = np.array([c for c, _ in known])
-        weights = np.array([w for _, w in known], dtype=np.float32)
-        totals = np.asarray(self.similarity[rows].T @ weights).ravel()
+        sim = self.similarity
+        totals = np.zeros(sim.shape[1], dtype=np.result_type(sim.dtype, np.float32))
+        # similarity[rows].T @ weights, read straight from the CSR arrays in the same order: the
+        # sparse submatrix and transpose scipy builds per call cost more than the sum itself.
+        for row, weight in known:
+            start, end = sim.indptr[row], sim.indptr[row + 1]
+            np.add.at(totals, sim.indices[start:end], sim.data[start:end] * np.float32(weight))
         nz = np.flatnonzero(totals > 0)
         return {self.book_ids[i]: float(totals[i]) for i in nz}
 
