@@ -31,21 +31,18 @@ WINDOW_ENV = "FUSION_AB_WINDOW"
 def serve() -> None:
     """`smartlib serve` with a window clock: SIGUSR1 starts flipping fusion every $FUSION_AB_WINDOW
     seconds, SIGUSR2 stops and writes each window (fused or not, seconds, CPU seconds, calls)."""
+    from smartlib_bench import process_bench
     from smartlib_server.services.recommend.service import RecommendService
 
-    built: list = []
+    built = process_bench.built_recommend_services()
     completed = [0]
-    init, search = RecommendService.__init__, RecommendService.search_by_text
-
-    def keep(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        built.append(self)
+    search = RecommendService.search_by_text
 
     def counted(self, *args, **kwargs):
         result = search(self, *args, **kwargs)
         completed[0] += 1  # under the GIL; a lost increment would only blur a window
         return result
-    RecommendService.__init__, RecommendService.search_by_text = keep, counted
+    RecommendService.search_by_text = counted
     windows: list[dict] = []
     stop = threading.Event()
 
@@ -68,10 +65,7 @@ def serve() -> None:
         Path(os.environ[DUMP_ENV]).write_text(json.dumps(windows))
     signal.signal(signal.SIGUSR1, start)
     signal.signal(signal.SIGUSR2, dump)
-    from smartlib_server.cli import main
-
-    sys.argv = ["smartlib", "serve"]
-    main()
+    process_bench.serve_here()
 
 
 def measure(home: Path, seconds: float, window: float, concurrency: int) -> list[dict]:

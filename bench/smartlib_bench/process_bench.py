@@ -87,6 +87,29 @@ def restart(home: Path, varied_ids: list[str] | None = None, timeout_s: float = 
         stop_server(proc)
 
 
+def built_recommend_services() -> list:
+    """Every RecommendService this process builds from now on, in a list filled as they are built:
+    the instrumented `--serve` modes of the bench tools reach the server's service through it."""
+    from smartlib_server.services.recommend.service import RecommendService
+
+    built: list = []
+    init = RecommendService.__init__
+
+    def keep(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        built.append(self)
+    RecommendService.__init__ = keep
+    return built
+
+
+def serve_here() -> None:
+    """Runs `smartlib serve` in this process, after a tool's `--serve` mode has instrumented it."""
+    from smartlib_server.cli import main
+
+    sys.argv = ["smartlib", "serve"]
+    main()
+
+
 def _wait_serving(address: str, started: float, timeout_s: float, proc: subprocess.Popen, log: Path | None) -> float:
     request = health_pb2.HealthCheckRequest(service="")
     with grpc.insecure_channel(address) as channel:

@@ -90,23 +90,16 @@ def serve() -> None:
         names = {t.native_id: t.name for t in threading.enumerate()}
         Path(os.environ[DUMP_ENV]).write_text(json.dumps({"stages": snapshot, "threads": names}))
     signal.signal(signal.SIGUSR2, dump)
-    from smartlib_server.cli import main
+    from smartlib_bench import process_bench
 
-    sys.argv = ["smartlib", "serve"]
-    main()
+    process_bench.serve_here()
 
 
 def _flip_fusion_on_signal() -> None:
     """SIGUSR1 flips `text_fusion` on every RecommendService the server builds (one)."""
-    from smartlib_server.services.recommend.service import RecommendService
+    from smartlib_bench import process_bench
 
-    built: list = []
-    init = RecommendService.__init__
-
-    def keep(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        built.append(self)
-    RecommendService.__init__ = keep
+    built = process_bench.built_recommend_services()
 
     def flip(*_):
         for service in built:
