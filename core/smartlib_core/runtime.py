@@ -73,8 +73,11 @@ class Session:
         if runtime == "openvino":
             import openvino as ov
 
+            # No pinning: by default each stream's thread is pinned to one core, so on two cores
+            # shared with the gRPC threads (and the host's other processes) a query's pass waits
+            # for its own core while the other may be idle (README, "Performance").
             config = {"INFERENCE_NUM_THREADS": threads * streams, "NUM_STREAMS": streams, "PERFORMANCE_HINT": "LATENCY",
-                      "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32"}
+                      "INFERENCE_PRECISION_HINT": "bf16" if bf16 else "f32", "ENABLE_CPU_PINNING": False}
             core = ov.Core()
             self._compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
         else:

@@ -267,3 +267,12 @@ def test_book_batches_run_on_every_stream_in_order_and_queries_on_one(cache_root
     callers.clear()
     runtime.query_encoder(books)(texts[:12])
     assert len(callers) > 1 and set(callers) == {threading.get_ident()}  # queries: the caller's thread
+
+
+@pytest.mark.skipif(not runtime.available("openvino"), reason="openvino is not installed here")
+def test_openvino_streams_are_not_pinned_to_cores(cache_root):
+    # A pinned stream thread cannot move to an idle core while the gRPC threads hold its own:
+    # SearchByText at c8 served 1.25-2.3x the req/s unpinned (README, Performance).
+    books = runtime.text_encoder("openvino", cache_root)
+    books(["warm-up"])
+    assert books._shared["session"]._compiled.get_property("ENABLE_CPU_PINNING") is False
