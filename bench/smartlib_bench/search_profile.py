@@ -122,7 +122,8 @@ def thread_cpu(pid: int) -> dict[int, float]:
 
 def breakdown(before: dict[int, float], after: dict[int, float], names: dict[int, str], calls: int) -> dict[str, float]:
     """ms of CPU a request per thread group, worker threads summed ("smartlib-worker_3" counts
-    as "smartlib-worker"); threads without a Python name are native (torch's OpenMP, gRPC core)."""
+    as "smartlib-worker"); threads without a Python name are native (OpenVINO's streams,
+    torch's OpenMP, gRPC core)."""
     groups: dict[str, float] = collections.Counter()
     for tid, seconds in after.items():
         name = re.sub(r"_\d+$", "", names.get(tid, "native"))
