@@ -23,10 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
-INPUT_DIM = 2688
-LAYER_DIMS = (1536, 1024, 512, 256)
-OUTPUT_DIM = LAYER_DIMS[-1]
-WEIGHTS_FILE = "encoder.safetensors"
+from smartlib_core.encoder_weights import INPUT_DIM, LAYER_DIMS, OUTPUT_DIM, WEIGHTS_FILE
+
 BLOCK_COUNT = 7
 
 

@@ -2,16 +2,21 @@
 
 Training writes them (smartlib_training.artifacts); the server lists, verifies and loads them
 here. A version's manifest lists the sha256 of every file and a hash of itself, so a version
-whose files or manifest changed after training is refused as a whole.
+whose files or manifest changed after training is refused as a whole. The server reads the
+weights as numpy arrays (`verified_weights`): this module does not import torch.
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from smartlib_core import manifest as mf
-from smartlib_core.encoder_model import WEIGHTS_FILE, BookEncoder, load_weights
+from smartlib_core.encoder_weights import WEIGHTS_FILE, EncoderWeights, read_weights
 from smartlib_core.manifest import ArtifactIntegrityError
+
+if TYPE_CHECKING:
+    from smartlib_core.encoder_model import BookEncoder
 
 MANIFEST_FILE = mf.MANIFEST
 ENCODER_DIR = "encoder"
@@ -41,8 +46,8 @@ def verify(version_dir: Path) -> dict:
     return mf.verify(version_dir, manifest)
 
 
-def load_verified(version_dir: Path) -> tuple[BookEncoder, dict]:
-    """Verifies a version directory, then loads its encoder in eval mode.
+def verified_weights(version_dir: Path) -> tuple[EncoderWeights, dict]:
+    """Verifies a version directory, then reads its weights (numpy; no torch).
 
     Raises:
         ArtifactIntegrityError: the manifest or any file fails verification, or the weights do
@@ -50,10 +55,20 @@ def load_verified(version_dir: Path) -> tuple[BookEncoder, dict]:
     """
     manifest = verify(version_dir)
     try:
-        model = load_weights(Path(version_dir) / manifest.get("weights_file", WEIGHTS_FILE))
-    except (RuntimeError, ValueError, OSError) as exc:  # safetensors header or shape mismatch
+        weights = read_weights(Path(version_dir) / manifest.get("weights_file", WEIGHTS_FILE))
+    except (ValueError, OSError) as exc:  # safetensors header or shape mismatch
         raise ArtifactIntegrityError(f"{version_dir}: weights do not load: {exc}") from None
-    return model, manifest
+    return weights, manifest
+
+
+def load_verified(version_dir: Path) -> tuple["BookEncoder", dict]:
+    """`verified_weights` as the torch BookEncoder, in eval mode (training and evaluation).
+
+    Raises:
+        ArtifactIntegrityError: as verified_weights.
+    """
+    weights, manifest = verified_weights(version_dir)
+    return weights.module(), manifest
 
 
 def list_versions(model_store: Path) -> list[str]:

@@ -12,7 +12,6 @@ SMARTLIB_HOME/compiled (runtime_cache.py); a warm cache is served without import
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import logging
 import os
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from smartlib_core.embedding import BLOCK_DIM, MiniLMTextEncoder, model_path, native_bf16, token_batches
+from smartlib_core.encoder_weights import EncoderWeights, state_digest
 from smartlib_core.minilm import MAX_TOKENS, MiniLMTokenizer, pad
 from smartlib_core.runtime_cache import CompiledCache, cpu_features, model_digest
 from smartlib_core.runtime_export import EXPORT_RECIPE, export_encoder, export_minilm
@@ -191,13 +191,15 @@ class RuntimeEncoder:
     """A FINETUNED BookEncoder through a non-torch runtime; `encode_numpy` as BookEncoder's.
 
     Keyed by a hash of the weights themselves, so a version loaded from anywhere (a local
-    archive, TorchServe's model directory) finds its export.
+    archive, TorchServe's model directory) finds its export. `model` is a BookEncoder or its
+    EncoderWeights: with the weights, torch is imported only when the export must be built.
     """
 
     def __init__(self, runtime: str, cache_root: Path, model, *, threads: int = 1, bf16: bool = True) -> None:
         bf16 = bf16 and native_bf16()
         fields = _fields(runtime, weights_digest(model), threads, bf16)
-        built = CompiledCache(Path(cache_root)).get_or_build("encoder", fields, lambda temp: export_encoder(model, temp / ONNX_FILE))
+        built = CompiledCache(Path(cache_root)).get_or_build(
+            "encoder", fields, lambda temp: export_encoder(_torch_module(model), temp / ONNX_FILE))
         self.session = Session(runtime, built / ONNX_FILE, threads, bf16)
 
     def encode_numpy(self, vectors: np.ndarray, batch_size: int = 1024) -> np.ndarray:
@@ -211,25 +213,28 @@ class RuntimeEncoder:
 
 
 def weights_digest(model) -> str:
-    """sha256 over a torch module's state: names, shapes and bytes."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        array = tensor.detach().cpu().contiguous().numpy()
-        digest.update(f"{name}\0{array.dtype}\0{array.shape}\0".encode())
-        digest.update(array.tobytes())
-    return digest.hexdigest()
+    """sha256 over an encoder's state (names, dtypes, shapes and bytes): EncoderWeights' own
+    digest, or the same hash of a torch module's state_dict."""
+    if isinstance(model, EncoderWeights):
+        return model.digest
+    return state_digest({name: tensor.detach().cpu().numpy() for name, tensor in model.state_dict().items()})
+
+
+def _torch_module(model):
+    return model.module() if isinstance(model, EncoderWeights) else model
 
 
 def compiled_encoder(runtime: str, cache_root: Path, model, *, threads: int = 1, bf16: bool = True):
-    """`model` itself for torch, else its runtime export; torch too when the export fails."""
+    """`model` (a BookEncoder or its EncoderWeights) as torch runs it for torch, else its runtime
+    export; torch too when the export fails."""
     name = resolve(runtime)
     if name == "torch":
-        return model
+        return _torch_module(model)
     try:
         return RuntimeEncoder(name, cache_root, model, threads=threads, bf16=bf16)
     except Exception:  # a runtime that cannot take the graph must not take the encoder down
         log.warning("the %s export of the encoder failed; serving it through torch", name, exc_info=True)
-        return model
+        return _torch_module(model)
 
 
 def text_encoder(runtime: str, cache_root: Path, *, batch_size: int = 32, bf16: bool = True, threads: int = 1,

@@ -1,7 +1,8 @@
 """What a real `smartlib serve` imports before RecommendService is SERVING: nothing that only
 other commands or other paths need. Each of these once sat on the start path: sentence-
-transformers and transformers (the embedder now runs smartlib_core.minilm) and pandas (the
-catalog export, which `serve` only registers)."""
+transformers and transformers (the embedder now runs smartlib_core.minilm), pandas (the
+catalog export, which `serve` only registers) and, with the default runtime and its compiled
+cache warm, torch (the FINETUNED encoder's weights are read as numpy arrays)."""
 from __future__ import annotations
 
 import os
@@ -43,15 +44,13 @@ def _serving(address: str) -> bool:
     return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_serve_reaches_serving_without_the_libraries_it_does_not_need(tmp_path, starter_sqlite):
-    home = tmp_path / "home"
-    home.mkdir()
-    shutil.copy(starter_sqlite, home / "catalog.sqlite3")
+def _start(home, model_store, tmp_path, name: str) -> set[str]:
+    """Serves `home` until RecommendService is SERVING; returns what it imported by then."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIB_")}
     env.update(SMARTLIB_HOME=str(home), SMARTLIB_GRPC_PORT=str(port), SMARTLIB_METRICS_PORT="0",
-               HF_HUB_OFFLINE="1", PYTHONPROFILEIMPORTTIME="1")
-    log_path = tmp_path / "server.log"
+               SMARTLIB_MODEL_STORE=str(model_store), HF_HUB_OFFLINE="1", PYTHONPROFILEIMPORTTIME="1")
+    log_path = tmp_path / f"{name}.log"
     with open(log_path, "w") as log:
         proc = subprocess.Popen([sys.executable, "-m", "smartlib_server", "serve"], env=env, stdout=log,
                                 stderr=subprocess.STDOUT)
@@ -61,9 +60,21 @@ def test_serve_reaches_serving_without_the_libraries_it_does_not_need(tmp_path, 
                 assert proc.poll() is None, log_path.read_text()[-3000:]
                 assert time.monotonic() < deadline, "not SERVING in time"
                 time.sleep(0.1)
-            imported = _imported(log_path.read_text())  # read at SERVING: later lazy imports do not count
+            return _imported(log_path.read_text())  # read at SERVING: later lazy imports do not count
         finally:
             proc.terminate()
             proc.wait(30)
-    assert {"torch", "tokenizers", "grpc"} <= imported  # the log does list what a start imports
-    assert not imported & set(NOT_BEFORE_SERVING), sorted(imported & set(NOT_BEFORE_SERVING))
+
+
+def test_serve_reaches_serving_without_the_libraries_it_does_not_need(tmp_path, starter_sqlite, ranked_store):
+    home = tmp_path / "home"
+    home.mkdir()
+    shutil.copy(starter_sqlite, home / "catalog.sqlite3")
+    model_store, version = ranked_store
+    cold = _start(home, model_store, tmp_path, "cold")  # exports MiniLM and the encoder into home/compiled
+    assert {"torch", "tokenizers", "grpc"} <= cold  # the log does list what a start imports
+    assert not cold & set(NOT_BEFORE_SERVING), sorted(cold & set(NOT_BEFORE_SERVING))
+    assert any(p.name.startswith("encoder-") for p in (home / "compiled").iterdir())  # the FINETUNED one was served
+    warm = _start(home, model_store, tmp_path, "warm")
+    assert {"openvino", "tokenizers", "safetensors"} <= warm
+    assert not warm & {"torch", *NOT_BEFORE_SERVING}, sorted(warm & {"torch", *NOT_BEFORE_SERVING})

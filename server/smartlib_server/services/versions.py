@@ -92,7 +92,7 @@ class VersionManager:
         if not directory.is_dir():
             raise NotFound(f"no encoder version {version!r} in {self.encoder_root}")
         try:
-            model, manifest = artifacts.load_verified(directory)
+            model, manifest = artifacts.verified_weights(directory)  # numpy: torch only if something asks
         except artifacts.ArtifactIntegrityError as exc:
             raise FailedPrecondition(f"encoder {version} refused: {exc}") from None
         try:  # TorchServe serves the archive of this version; in-process runs `model` itself
