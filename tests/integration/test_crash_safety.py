@@ -50,6 +50,27 @@ while True:
     print("activated", built.name, flush=True)
 """
 
+# Logs exposures as RecommendForUser does (without waiting for the disk, adapters/experiment_store.py)
+# from 4 threads, printing each recommendation_id once add_exposure has returned for it.
+EXPOSURE_LOOP = """
+import sys, threading, uuid
+from pathlib import Path
+from smartlib_server.adapters.sql import sqlite_database
+from smartlib_server.adapters.interaction_store import InteractionStore
+from smartlib_server.adapters.experiment_store import ExperimentStore, Exposure
+db = sqlite_database(Path(sys.argv[1]) / "catalog.sqlite3")
+store = ExperimentStore(db, InteractionStore(db))
+out = threading.Lock()
+def loop():
+    while True:
+        rec = uuid.uuid4().hex
+        store.add_exposure(Exposure(rec, "", "default", "u", ("b1", "b2"), 1))
+        with out:
+            print(rec, flush=True)
+for _ in range(4):
+    threading.Thread(target=loop).start()
+"""
+
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIB_")}
@@ -234,3 +255,32 @@ def test_kill_during_knowledge_base_writes(tmp_path, starter_sqlite, rng):
     final = kb.build_kb(open_store("", home / "catalog.sqlite3"), EMBEDDER_ID, root, keep=1000)
     kb.activate(root, final.name)
     assert kb.load_kb(root).version == final.name
+
+
+def test_kill_while_logging_exposures_loses_no_handed_out_id(tmp_path, rng):
+    """Exposures commit without an fsync; a crash of the process must still lose none whose id was
+    handed out (they are in the WAL file, which the kernel holds for the next open)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    acknowledged: set[str] = set()
+    for _ in range(ROUNDS):
+        proc = subprocess.Popen([sys.executable, "-c", EXPOSURE_LOOP, str(home)], env=_env(home),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        want = rng.randint(20, 200)
+        got = 0
+        try:
+            for line in proc.stdout:
+                acknowledged.add(line.strip())
+                got += 1
+                if got >= want:
+                    break
+        finally:
+            _kill(proc)
+        assert got >= want, "the exposure loop stopped early"
+        conn = sqlite3.connect(home / "catalog.sqlite3")
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            stored = {r[0] for r in conn.execute("SELECT recommendation_id FROM exposures")}
+        finally:
+            conn.close()
+        assert acknowledged <= stored

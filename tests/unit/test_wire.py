@@ -21,10 +21,11 @@ BOOKS = [
 ]
 
 
-def expected(result: RecommendResult) -> recommend_service_pb2.RecommendResponse:
+def expected(result: RecommendResult, arm: str = "", recommendation_id: str = "") -> recommend_service_pb2.RecommendResponse:
     return recommend_service_pb2.RecommendResponse(
         items=[books_pb2.RecommendedItem(book=book_to_pb(i.book), score=i.score, reason=i.reason) for i in result.items],
         approach=approach_to_pb(result.approach), model_version=result.model_version,
+        arm=arm, recommendation_id=recommendation_id,
     )
 
 
@@ -42,6 +43,14 @@ def test_bytes_equal_what_the_library_serialises(scores):
         assert struct.pack("<d", item.score) == struct.pack("<d", score)
 
 
+@pytest.mark.parametrize(("arm", "recommendation_id"), [("new", "3f2a9c"), ("", "3f2a9c"), ("default", ""), ("ärm", "x" * 200)])
+def test_a_personal_answer_carries_its_arm_and_recommendation_id(arm, recommendation_id):
+    items = tuple(Recommendation(book, 0.5, "because you liked Isles") for book in BOOKS)
+    result = RecommendResult(items, Approach.FINETUNED, "finetuned:encoder:v1+cf@12+readers")
+    encoded = wire.recommend_response(result, arm=arm, recommendation_id=recommendation_id)
+    assert encoded == expected(result, arm, recommendation_id).SerializeToString()
+
+
 def test_negative_zero_is_written_as_the_library_writes_it():
     result = RecommendResult((Recommendation(BOOKS[1], -0.0, ""),), Approach.BASELINE, "")
     assert wire.recommend_response(result) == expected(result).SerializeToString()
@@ -53,12 +62,12 @@ def test_field_numbers_come_from_the_descriptors():
     item = books_pb2.RecommendedItem.DESCRIPTOR.fields_by_name
     response = recommend_service_pb2.RecommendResponse.DESCRIPTOR.fields_by_name
     assert (wire._ITEM_BOOK, wire._ITEM_SCORE, wire._ITEM_REASON) == tuple(item[n].number for n in ("book", "score", "reason"))
-    assert (wire._RESPONSE_ITEMS, wire._RESPONSE_APPROACH, wire._RESPONSE_MODEL_VERSION) == tuple(
-        response[n].number for n in ("items", "approach", "model_version"))
-    # wire.py writes every RecommendedItem field, and every RecommendResponse field except the two
-    # only RecommendForUser sets (it builds its answer through protobuf): a new field fails here.
+    names = ("items", "approach", "model_version", "arm", "recommendation_id")
+    assert (wire._RESPONSE_ITEMS, wire._RESPONSE_APPROACH, wire._RESPONSE_MODEL_VERSION, wire._RESPONSE_ARM,
+            wire._RESPONSE_RECOMMENDATION_ID) == tuple(response[n].number for n in names)
+    # wire.py writes every field of both messages: a new one fails here.
     assert set(item) == {"book", "score", "reason"}
-    assert set(response) - {"items", "approach", "model_version"} == {"arm", "recommendation_id"}
+    assert set(response) == set(names)
 
 
 def test_a_retyped_field_fails_at_import():

@@ -89,9 +89,16 @@ class SqlDatabase:
                 pass
 
     @contextmanager
-    def tx(self, write: bool = True) -> Iterator[Any]:
+    def tx(self, write: bool = True, durable: bool = True) -> Iterator[Any]:
         """A transaction on this thread's connection; `write=False` for one that only reads (on
         SQLite it then takes no write lock, so it never waits behind another's commit).
+
+        `durable=False` commits without waiting for the disk: the rows are in the log (SQLite's
+        WAL file, PostgreSQL's WAL) when this returns, so a crash of this process loses nothing,
+        but a power loss or OS crash may lose them until the log is next flushed. The log is
+        flushed in order, so the next durable commit on the same database (any acknowledged
+        interaction, say) makes every earlier commit durable too. SQLite: synchronous=NORMAL for
+        this transaction; PostgreSQL: synchronous_commit off (flushed within 3 x wal_writer_delay).
 
         A dropped PostgreSQL connection (server restart, killed backend) is found by a ping
         before the body runs and replaced. A failure inside the body becomes Unavailable and
@@ -102,11 +109,16 @@ class SqlDatabase:
             log.warning("catalog database connection lost; reconnecting")
             self._drop_connection()
             conn = self._connection()
+        relaxed = not durable and write and not self.read_only
         try:
             cur = conn.cursor()
             if self.dialect.name == "sqlite":
+                if relaxed:
+                    cur.execute("PRAGMA synchronous=NORMAL")  # outside the transaction: SQLite reads it at commit
                 # IMMEDIATE takes the write lock up front, which a read-only file refuses
                 cur.execute("BEGIN" if self.read_only or not write else "BEGIN IMMEDIATE")
+            elif relaxed:
+                cur.execute("SET LOCAL synchronous_commit TO OFF")  # this transaction only
             yield Cursor(cur, self.dialect.placeholder)
             conn.commit()
         except self.dialect.errors as exc:
@@ -119,6 +131,9 @@ class SqlDatabase:
             except Exception:
                 self._drop_connection()
             raise
+        finally:
+            if relaxed and self.dialect.name == "sqlite" and getattr(self._local, "conn", None) is conn:
+                conn.execute("PRAGMA synchronous=FULL")  # the connection's default again
 
     @contextmanager
     def schema_tx(self) -> Iterator["Cursor"]:

@@ -7,17 +7,17 @@ from concurrent.futures import Executor
 
 from google.protobuf import timestamp_pb2
 
-from smartlib.v1 import admin_service_pb2, interaction_service_pb2, interaction_service_pb2_grpc, recommend_service_pb2
+from smartlib.v1 import admin_service_pb2, interaction_service_pb2, interaction_service_pb2_grpc
 from smartlib_core.errors import InvalidArgument
+from smartlib_server.api import wire
 from smartlib_server.api.blocking import Blocking
-from smartlib_server.api.conversion import approach_from_pb, approach_to_pb, book_to_pb, filter_from_pb
+from smartlib_server.api.conversion import approach_from_pb, approach_to_pb, filter_from_pb
 from smartlib_server.domain.personalization import (
     Arm,
     Experiment,
     ExperimentResults,
     InteractionInput,
     InteractionKind,
-    PersonalResult,
     RateEstimate,
 )
 from smartlib_server.services.personalization.blend import PersonalRecommender
@@ -66,8 +66,12 @@ class PersonalizationHandlers(Blocking):
         self.experiments = experiments
 
     async def RecommendForUser(self, request, context):
-        result = await self.run(self.recommender.recommend_for_user, request.user_id, request.k, filter_from_pb(request.filter))
-        return personal_result_to_pb(result)
+        """The encoded RecommendResponse (api/wire.py: each Book's bytes are built once, as for SimilarBooks)."""
+        return await self.run(self._recommend_for_user, request.user_id, request.k, filter_from_pb(request.filter))
+
+    def _recommend_for_user(self, user_id: str, k: int, filt) -> bytes:
+        result = self.recommender.recommend_for_user(user_id, k, filt)
+        return wire.recommend_response(result, arm=result.arm, recommendation_id=result.recommendation_id)
 
     async def CreateExperiment(self, request, context):
         return experiment_to_pb(await self.run(self.experiments.create, experiment_from_pb(request.experiment)))
@@ -92,16 +96,6 @@ def interaction_from_pb(pb: interaction_service_pb2.Interaction) -> InteractionI
         user_id=pb.user_id, book_id=pb.book_id, kind=_KINDS.get(pb.kind, pb.kind), rating=pb.rating,
         timestamp_ms=timestamp, recommendation_id=pb.recommendation_id,
     )
-
-
-def personal_result_to_pb(result: PersonalResult) -> recommend_service_pb2.RecommendResponse:
-    response = recommend_service_pb2.RecommendResponse(
-        approach=approach_to_pb(result.approach), model_version=result.model_version,
-        arm=result.arm, recommendation_id=result.recommendation_id,
-    )
-    for item in result.items:
-        response.items.add(book=book_to_pb(item.book), score=item.score, reason=item.reason)
-    return response
 
 
 _RANKINGS = {  # proto PersonalRanking -> Arm.ranking

@@ -41,6 +41,8 @@ _ITEM_REASON = _number(books_pb2.RecommendedItem, "reason", _F.TYPE_STRING)
 _RESPONSE_ITEMS = _number(recommend_service_pb2.RecommendResponse, "items", _F.TYPE_MESSAGE, repeated=True)
 _RESPONSE_APPROACH = _number(recommend_service_pb2.RecommendResponse, "approach", _F.TYPE_ENUM)
 _RESPONSE_MODEL_VERSION = _number(recommend_service_pb2.RecommendResponse, "model_version", _F.TYPE_STRING)
+_RESPONSE_ARM = _number(recommend_service_pb2.RecommendResponse, "arm", _F.TYPE_STRING)
+_RESPONSE_RECOMMENDATION_ID = _number(recommend_service_pb2.RecommendResponse, "recommendation_id", _F.TYPE_STRING)
 
 _BOOK_FIELDS: dict[str, tuple[Book, bytes]] = {}
 _BOOK_FIELDS_LIMIT = 200_000
@@ -87,8 +89,9 @@ def book_field(book: Book) -> bytes:
     return encoded
 
 
-def recommend_response(result: RecommendResult) -> bytes:
-    """The serialised RecommendResponse for `result` (items, approach, model_version)."""
+def recommend_response(result: RecommendResult, arm: str = "", recommendation_id: str = "") -> bytes:
+    """The serialised RecommendResponse for `result` (items, approach, model_version), with the
+    experiment arm and recommendation_id of a RecommendForUser answer when given."""
     parts = []
     for item in result.items:
         book = book_field(item.book)
@@ -101,6 +104,8 @@ def recommend_response(result: RecommendResult) -> bytes:
     approach = approach_to_pb(result.approach)
     if approach:
         parts.append(_tag(_RESPONSE_APPROACH, _VARINT) + _varint(approach))
-    if result.model_version:
-        parts.append(_length_delimited(_RESPONSE_MODEL_VERSION, result.model_version.encode()))
+    for field, text in ((_RESPONSE_MODEL_VERSION, result.model_version), (_RESPONSE_ARM, arm),
+                        (_RESPONSE_RECOMMENDATION_ID, recommendation_id)):
+        if text:
+            parts.append(_length_delimited(field, text.encode()))
     return b"".join(parts)

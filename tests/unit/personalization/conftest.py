@@ -8,7 +8,7 @@ import pytest
 from smartlib_core.domain import Approach, Book
 from smartlib_server.adapters.experiment_store import ExperimentStore
 from smartlib_server.adapters.interaction_store import InteractionStore
-from smartlib_server.adapters.sql import postgres_database, sqlite_database
+from smartlib_server.adapters.sql import sqlite_database
 from smartlib_server.services.personalization.blend import ContentView
 from smartlib_server.services.recommend.vector_index import VectorIndex
 
@@ -20,17 +20,6 @@ DIM = 16
 @pytest.fixture
 def sqlite_db(tmp_path):
     db = sqlite_database(tmp_path / "catalog.sqlite3")
-    yield db
-    db.close()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def any_db(request, tmp_path):
-    """The same tests on both backends: SQLite and the real PostgreSQL."""
-    if request.param == "sqlite":
-        db = sqlite_database(tmp_path / "catalog.sqlite3")
-    else:
-        db = postgres_database(request.getfixturevalue("postgres_url"))
     yield db
     db.close()
 
