@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from smartlib_server.services.chat import intent_model
-from smartlib_server.services.chat.intent_model import LABELS, IntentModel, context_prior
-from smartlib_server.services.chat.intent_training import choose_threshold, confusion_table, fit, fold_of
+from smartlib_server.services.chat.intent_model import LABELS, Example, IntentModel, context_prior
+from smartlib_server.services.chat.intent_training import choose_threshold, confusion_table, family_study, fit, fold_of
 
 
 def test_the_corpus_loads_with_every_label_in_both_languages():
@@ -127,3 +127,23 @@ def test_the_weights_hash_covers_the_linkers_data(tmp_path, monkeypatch):
     homographs = data / "linker" / "homographs.yaml"
     homographs.write_text(homographs.read_text(encoding="utf-8") + "\n# one more rule\n", encoding="utf-8")
     assert intent_model.corpus_hash() != before
+
+
+def test_the_family_study_names_wholly_missed_families_and_reads_neighbours_across_folds():
+    def family_in_fold(fold: int, prefix: str) -> str:
+        return next(f"{prefix}-{i:03d}" for i in range(1000) if fold_of(f"{prefix}-{i:03d}", 5) == fold)
+
+    a, b = family_in_fold(0, "en-greet"), family_in_fold(1, "en-help")
+    examples = [Example("hi", "greet", a, "en"), Example("hello", "greet", a, "en"),
+                Example("help", "help", b, "en"), Example("how", "help", b, "en")]
+    greet, help_ = LABELS.index("greet"), LABELS.index("help")
+    pred = np.array([help_, help_, help_, greet])  # family a all wrong, b half wrong
+    # Each greet's nearest vector in the other fold is a help and vice versa, except that
+    # "how" lies nearest "hi" (another label) and "help" nearest "hello" (another label too).
+    dense = np.array([[1, 0], [0.9, 0.1], [0.8, 0.2], [1, 0.05]], dtype=np.float32)
+    study = family_study(examples, pred, dense, 5)
+    assert study.count == 2 and study.some_wrong == 2
+    assert study.lost == {"greet": [a]}
+    assert study.neighbour_agrees == 0.0
+    same = [Example(e.text, "greet", e.family, "en") for e in examples]
+    assert family_study(same, pred, dense, 5).neighbour_agrees == 1.0

@@ -44,6 +44,19 @@ class Report:
     by_language: dict[str, float]
     folds: int
     size: int
+    families: FamilyStudy | None = None
+
+
+@dataclasses.dataclass
+class FamilyStudy:
+    """How the misses spread over paraphrase families, and how new the held-out families are:
+    the share of utterances whose nearest MiniLM neighbour in the other folds has their label
+    (a 1-NN reading; low means a fold's wordings are mostly unlike anything trained on)."""
+
+    count: int
+    some_wrong: int
+    lost: dict[str, list[str]]  # label -> families with every utterance wrong
+    neighbour_agrees: float
 
 
 def slotted_corpus(examples: list[Example]) -> list[str]:
@@ -92,7 +105,26 @@ def cross_validate(examples: list[Example], x: Design, folds: int = 5, **kw) -> 
     return out
 
 
-def report(examples: list[Example], probs: np.ndarray, folds: int) -> Report:
+def family_study(examples: list[Example], pred: np.ndarray, dense: np.ndarray, folds: int) -> FamilyStudy:
+    y = np.array([LABELS.index(e.label) for e in examples])
+    which = np.array([fold_of(e.family, folds) for e in examples])
+    wrong: dict[str, list[bool]] = {}
+    for e, p, t in zip(examples, pred, y, strict=True):
+        wrong.setdefault(e.family, []).append(p != t)
+    lost: dict[str, list[str]] = {}
+    for e in examples:
+        if all(wrong[e.family]) and e.family not in lost.get(e.label, []):
+            lost.setdefault(e.label, []).append(e.family)
+    unit = dense / np.maximum(np.linalg.norm(dense, axis=1, keepdims=True), 1e-12)
+    nearest = np.empty(len(y), dtype=np.int64)
+    for start in range(0, len(y), 512):  # blocks keep the similarity matrix small
+        sims = unit[start:start + 512] @ unit.T
+        sims[which[start:start + 512, None] == which[None, :]] = -np.inf
+        nearest[start:start + 512] = sims.argmax(axis=1)
+    return FamilyStudy(len(wrong), sum(any(w) for w in wrong.values()), lost, float(np.mean(y[nearest] == y)))
+
+
+def report(examples: list[Example], probs: np.ndarray, folds: int, dense: np.ndarray | None = None) -> Report:
     y = np.array([LABELS.index(e.label) for e in examples])
     pred = probs.argmax(axis=1)
     confusion = np.zeros((len(LABELS), len(LABELS)), dtype=np.int64)
@@ -105,8 +137,9 @@ def report(examples: list[Example], probs: np.ndarray, folds: int) -> Report:
     languages = sorted({e.language for e in examples})
     by_language = {lang: float(np.mean([p == t for p, t, e in zip(pred, y, examples, strict=True) if e.language == lang]))
                    for lang in languages}
+    families = family_study(examples, pred, dense, folds) if dense is not None else None
     return Report(float(np.mean(pred == y)), per_label, confusion, threshold, covered, covered_accuracy,
-                  by_language, folds, len(examples))
+                  by_language, folds, len(examples), families)
 
 
 def choose_threshold(confidence: np.ndarray, right: np.ndarray) -> tuple[float, float, float]:
@@ -127,7 +160,7 @@ def train(embed: Embed, folds: int = 5, features: Features | None = None) -> tup
     features = features or Features()
     x = features.design(slotted_corpus(examples), embed)
     probs = cross_validate(examples, x, folds)
-    result = report(examples, probs, folds)
+    result = report(examples, probs, folds, x.dense)
     y = np.array([LABELS.index(e.label) for e in examples])
     w, b = fit(x, y, len(LABELS))
     model = IntentModel(w, b, LABELS, features, result.threshold, corpus_hash())
@@ -158,7 +191,17 @@ def render(result: Report) -> str:
             if i != j and result.confusion[i, j]:
                 pairs[tuple(sorted((LABELS[i], LABELS[j])))] += int(result.confusion[i, j])
     lines += ["", "most confused pairs (both directions): " + ", ".join(f"{a}/{b} {n}" for (a, b), n in pairs.most_common(8))]
+    if result.families:
+        lines += ["", *family_lines(result.families)]
     return "\n".join(lines + ["", *confusion_table(result.confusion)])
+
+
+def family_lines(study: FamilyStudy) -> list[str]:
+    lost = sum(len(f) for f in study.lost.values())
+    lines = [f"families: {study.count}; some utterance wrong in {study.some_wrong}, every one wrong in {lost}",
+             f"nearest MiniLM neighbour in the other folds has the same label for {study.neighbour_agrees:.3f} of utterances",
+             "families with every utterance wrong:"]
+    return lines + [f"  {label}: {', '.join(sorted(study.lost[label]))}" for label in LABELS if label in study.lost]
 
 
 def confusion_table(confusion: np.ndarray) -> list[str]:
