@@ -71,6 +71,12 @@ class CompiledCache:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
 
+    def find(self, name: str, fields: dict[str, str]) -> Path | None:
+        """The directory for `fields` when it holds a valid build, else None (nothing is built or removed)."""
+        target = self.root / f"{name}-{cache_key(fields)}"
+        with _lock:
+            return target if self.valid(target, fields) else None
+
     def get_or_build(self, name: str, fields: dict[str, str], build: Callable[[Path], None]) -> Path:
         """The directory for `fields`, verified; `build(directory)` fills a new one when needed.
 

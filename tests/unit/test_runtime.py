@@ -3,6 +3,7 @@ a damaged or stale export is rebuilt and never served, and torch answers when it
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -65,10 +66,27 @@ def test_encoder_vectors_match_the_torch_encoder(name, cache_root, encoder_model
     assert cosines.min() >= BOUND
 
 
-def _single_export(root):
-    exports = [p for p in root.iterdir() if p.name.startswith("encoder-")]
+def _single_export(root, kind: str = "encoder-"):
+    """The one cache entry of `kind`: "encoder-" the ONNX export, "encoder-ov-" OpenVINO's compiled blob."""
+    exports = [p for p in root.iterdir() if p.name.startswith(kind) and (kind.endswith("-ov-") or "-ov-" not in p.name)]
     assert len(exports) == 1
     return exports[0]
+
+
+def _damage(directory, data_file: str, damage: str) -> None:
+    path = directory / data_file
+    data = bytearray(path.read_bytes())
+    if damage == "corrupt":  # flip bytes in the middle of the weights: same size, still parses
+        data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
+        path.write_bytes(bytes(data))
+    elif damage == "truncate":
+        path.write_bytes(bytes(data[: len(data) // 3]))
+    elif damage == "no manifest":  # a crash between the files and the manifest
+        (directory / MANIFEST).unlink()
+    else:  # the manifest names another key (written by an older build under this name)
+        manifest = json.loads((directory / MANIFEST).read_text())
+        manifest["key"]["version"] = "0.0.0"
+        (directory / MANIFEST).write_text(json.dumps(manifest))
 
 
 @pytest.mark.skipif(not INSTALLED, reason="neither openvino nor onnxruntime is installed")
@@ -78,28 +96,43 @@ def test_a_damaged_or_stale_export_is_rebuilt_never_served(damage, tmp_path, enc
     vectors = np.random.default_rng(5).standard_normal((8, 2688)).astype(np.float32)
     good = runtime.compiled_encoder(name, tmp_path, encoder_model).encode_numpy(vectors)
     directory = _single_export(tmp_path)
-    onnx = directory / runtime.ONNX_FILE
-    data = bytearray(onnx.read_bytes())
-    if damage == "corrupt":  # flip bytes in the middle of the weights: same size, still parses
-        data[len(data) // 2 : len(data) // 2 + 64] = bytes(64)
-        onnx.write_bytes(bytes(data))
-    elif damage == "truncate":
-        onnx.write_bytes(bytes(data[: len(data) // 3]))
-    elif damage == "no manifest":  # a crash between the files and the manifest
-        (directory / MANIFEST).unlink()
-    else:  # the manifest names another key (written by an older build under this name)
-        manifest = json.loads((directory / MANIFEST).read_text())
-        manifest["key"]["version"] = "0.0.0"
-        (directory / MANIFEST).write_text(json.dumps(manifest))
+    key = json.loads((directory / MANIFEST).read_text())["key"]
+    _damage(directory, runtime.ONNX_FILE, damage)
+    if name == "openvino":  # a good compiled blob would be served without reading the export at all
+        shutil.rmtree(_single_export(tmp_path, "encoder-ov-"))
     built = []
     original = runtime.export_encoder
     monkeypatch.setattr(runtime, "export_encoder", lambda model, target: built.append(target) or original(model, target))
     again = runtime.compiled_encoder(name, tmp_path, encoder_model).encode_numpy(vectors)
     assert len(built) == 1  # rebuilt, not served as found
     np.testing.assert_array_equal(again, good)
-    assert CompiledCache.valid(_single_export(tmp_path), json.loads((directory / MANIFEST).read_text())["key"])
+    assert CompiledCache.valid(_single_export(tmp_path), key)
     runtime.compiled_encoder(name, tmp_path, encoder_model)
     assert len(built) == 1  # a good export is served as found
+
+
+@pytest.mark.skipif("openvino" not in INSTALLED, reason="openvino is not installed")
+@pytest.mark.parametrize("damage", ["corrupt", "truncate", "no manifest", "stale key"])
+def test_a_damaged_or_stale_compiled_blob_is_rebuilt_never_imported(damage, tmp_path, encoder_model, monkeypatch):
+    vectors = np.random.default_rng(6).standard_normal((8, 2688)).astype(np.float32)
+    good = runtime.compiled_encoder("openvino", tmp_path, encoder_model).encode_numpy(vectors)
+    blob = _single_export(tmp_path, "encoder-ov-")
+    key = json.loads((blob / MANIFEST).read_text())["key"]
+    _damage(blob, runtime.BLOB_FILE, damage)
+    opened = []
+    original = runtime.Session.__init__
+
+    def spy(self, runtime_name, path, *args, **kwargs):
+        opened.append(kwargs.get("blob", False))
+        original(self, runtime_name, path, *args, **kwargs)
+
+    monkeypatch.setattr(runtime.Session, "__init__", spy)
+    again = runtime.compiled_encoder("openvino", tmp_path, encoder_model).encode_numpy(vectors)
+    assert opened == [False]  # compiled from the export again, the damaged blob never imported
+    np.testing.assert_array_equal(again, good)
+    assert CompiledCache.valid(_single_export(tmp_path, "encoder-ov-"), key)  # and stored anew
+    np.testing.assert_array_equal(runtime.compiled_encoder("openvino", tmp_path, encoder_model).encode_numpy(vectors), good)
+    assert opened == [False, True]  # a good blob is imported as found
 
 
 def test_a_new_key_builds_beside_the_old_one(tmp_path):
