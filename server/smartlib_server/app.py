@@ -19,7 +19,6 @@ from smartlib_server.adapters.circuit_breaker import BreakerState
 from smartlib_server.adapters.inference import Inference, LocalInference
 from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
-from smartlib_server.adapters.memory.redis_store import RedisConversationMemory
 from smartlib_server.config import Settings
 from smartlib_server.metrics import ServerMetrics
 from smartlib_server.periodic import PeriodicWorker
@@ -228,6 +227,8 @@ def build_conversation_memory(settings: Settings, metrics: ServerMetrics | None 
     docs/redis.md wants noeviction for memory and LRU for the cache), else in-process."""
     url = settings.memory_redis_url or settings.redis_url
     if url:
+        from smartlib_server.adapters.memory.redis_store import RedisConversationMemory  # imports redis: only when used
+
         gauge = metrics.memory_circuit_open if metrics is not None else None
         breaker = redis_breaker("redis-memory", on_state_change=None if gauge is None else (
             lambda old, new: gauge.set(new is BreakerState.OPEN)))

@@ -1,8 +1,9 @@
 """What a real `smartlib serve` imports before RecommendService is SERVING: nothing that only
 other commands or other paths need. Each of these once sat on the start path: sentence-
 transformers and transformers (the embedder now runs smartlib_core.minilm), pandas (the
-catalog export, which `serve` only registers) and, with the default runtime and its compiled
-cache warm, torch (the FINETUNED encoder's weights are read as numpy arrays)."""
+catalog export, which `serve` only registers), redis and httpx (only with SMARTLIB_REDIS_URL or
+SMARTLIB_LLM_URL set) and, with the default runtime and its compiled cache warm, torch (the
+FINETUNED encoder's weights are read as numpy arrays)."""
 from __future__ import annotations
 
 import os
@@ -15,7 +16,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-NOT_BEFORE_SERVING = ("sentence_transformers", "transformers", "pandas")
+NOT_BEFORE_SERVING = ("sentence_transformers", "transformers", "pandas", "redis", "httpx")
 WAIT_S = 120.0  # generous: the machine is shared; nothing here is timed
 
 

@@ -16,8 +16,6 @@ import logging
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
-import httpx
-
 from smartlib_server.services.chat.session import Reply
 from smartlib_server.services.chat.wording import byline, genres, rating
 
@@ -89,6 +87,8 @@ class LLMPhraser:
         Raises:
             LLMFailed: connection error, HTTP error, malformed stream, or a timeout.
         """
+        import httpx  # only with SMARTLIB_LLM_URL: a start without a model never imports it
+
         try:
             async for piece in self._pieces(messages(reply)):
                 yield piece
@@ -96,6 +96,8 @@ class LLMPhraser:
             raise LLMFailed(f"model call failed: {type(exc).__name__}: {exc}") from None
 
     async def _pieces(self, prompt: list[dict[str, str]]) -> AsyncIterator[str]:
+        import httpx  # only with SMARTLIB_LLM_URL: a start without a model never imports it
+
         config = self.config
         loop = asyncio.get_running_loop()
         deadline = loop.time() + config.total_timeout_s

@@ -17,8 +17,6 @@ import json
 import logging
 import re
 
-import httpx
-
 from smartlib_server.services.chat.intent_model import LABELS, LIST_ASKS
 from smartlib_server.services.chat.linker import Entity, slotted
 from smartlib_server.services.chat.llm import LLMConfig, LLMFailed
@@ -53,6 +51,8 @@ class LLMParser:
         self.fallbacks = 0  # messages left to the local model: the call failed or its answer did not validate
 
     async def __call__(self, text: str, entities: list[Entity], situation: Situation) -> Understanding | None:
+        import httpx  # only with SMARTLIB_LLM_URL: a start without a model never imports it
+
         seen = slotted(text, entities)
         try:
             answer = await asyncio.wait_for(self._complete(seen, situation), self.timeout_s)
@@ -69,6 +69,8 @@ class LLMParser:
     async def _complete(self, seen: str, situation: Situation) -> str:
         """The model's whole answer, streamed (as every OpenAI-compatible server can); the
         caller bounds the whole call."""
+        import httpx  # only with SMARTLIB_LLM_URL: a start without a model never imports it
+
         context = "A list of books is on screen." if situation.list_shown else "No list is on screen."
         prompt = [{"role": "system", "content": SYSTEM},
                   {"role": "user", "content": f"{context}\nMessage: {json.dumps(seen, ensure_ascii=False)}"}]
