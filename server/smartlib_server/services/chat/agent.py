@@ -15,7 +15,7 @@ from typing import Any
 
 from smartlib_core.domain import Book
 from smartlib_server.adapters.memory.contract import ConversationMemory
-from smartlib_server.services.chat import fallback, interpret, language as lang
+from smartlib_server.services.chat import fallback, interpret, language as lang, tastes
 from smartlib_server.services.chat.handlers import HANDLERS, choices
 from smartlib_server.services.chat.language import Detection
 from smartlib_server.services.chat.linker import Entity, Linker
@@ -104,8 +104,9 @@ class ChatAgent:
             "user": turn.text[:300], "lang": language, "intent": ask.kind, "shown": out.shown,
             "query": out.query, "focus": out.focus, "pending": out.pending, "approach": out.approach,
             "likes": out.likes, "dislikes": out.dislikes, "forget": out.forget, "fallback": out.fallback,
+            "forget_genres": out.forget_genres,
         }
-        return Reply(language, out.text, out.cards, turn, ask.kind, record, out.remember, out.forget)
+        return Reply(language, out.text, out.cards, turn, ask.kind, record, out.remember, out.forget, tuple(out.forget_genres))
 
     def commit(self, reply: Reply) -> None:
         """Stores the delivered turn; memory failures never fail a turn that was already answered."""
@@ -115,6 +116,8 @@ class ChatAgent:
                 self.memory.link_session(reply.turn.user_id, reply.turn.session_id)
             if reply.turn.user_id and reply.forget:
                 self.memory.forget(reply.turn.user_id)
+            if reply.turn.user_id and reply.forget_genres:
+                tastes.forget_genres(self.memory, reply.turn.user_id, reply.forget_genres)
             if reply.turn.user_id and any(reply.remember.values()):
                 self.memory.remember(reply.turn.user_id, **reply.remember)
         except ValueError:

@@ -19,6 +19,9 @@ from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.understand import Understanding, assign_roles, governed
 
 NAMED = ("title", "series", "author", "unknown_title")
+# An unsure label, and the label that also answers it when the model ranks that one next: a
+# book's facts name it and its card first; a series in order shows what comes next too.
+_SAFER = {"similar": ("about_book",), "series_next": ("series_order",)}
 # Labels acted on even when the model is unsure and the message names nothing: a list steered by
 # the reader's tastes, an action on the list on screen, or an honest answer; nothing is stored.
 UNSURE_SAFE = frozenset({"recommend", "best_rated", "more", "pick", "why", "reject", "refine", "off_topic", "nonsense",
@@ -51,6 +54,15 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
     if u.intent in TASTES and not _sure_of_kind(u) and u.of("title", "series") and "similar" in (label for label, _ in u.ranked):
         # "my kid loved <book>, anything in that vein?": unsure of a taste, sure of the book; books like it
         u = dataclasses.replace(u, intent="similar", entities=tuple(assign_roles(text, "similar", list(u.entities))))
+    if not u.sure and not u.modifier and _second(u) in _SAFER.get(u.intent, ()) and _names_one_book(u):
+        # unsure between two asks about the one book named ("gone girl: overhyped or legit good",
+        # "a série X, qual a sequência?"): the answer that serves both readings, its facts or its
+        # whole series in order, rather than a guess at neighbours or a next book
+        safer = _SAFER[u.intent][0]
+        u = dataclasses.replace(u, intent=safer, entities=tuple(assign_roles(text, safer, list(u.entities))))
+    if u.intent == "memory_forget" and u.of("genre") and u.ranked[:1] and u.ranked[0][0] == "memory_forget":
+        # "forget the sci-fi thing": forgetting only the genres named is safe even when unsure
+        return Request("memory_forget", confidence=u.confidence, genres=_names(u.of("genre")))
     if u.intent in STORING and not _sure_of_kind(u):
         # Never store or erase on a guess: show books for the genres named, or say so honestly.
         if any(e.kind in ("genre", "mood") for e in u.entities):
@@ -102,8 +114,9 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
         anchor = next((e for e in named if e.role == "anchor"), None)
         but = [e for e in u.entities if e.role == "but"]
         modifier = u.modifier or (" ".join(e.text for e in but) if but else "")
-        if not modifier and lexicon.audience(fold(text)):  # "my 8 year old loved <book>": who it is for is the change
-            modifier = text
+        if lexicon.audience(fold(text)) and not lexicon.audience(fold(modifier)):
+            # who it is for, said outside the "but" ("my nephew is 9 ... like <book> but for his age"), is the change
+            modifier = " ".join(part for part in (leftover(text, tuple(named)), modifier) if part)
         return dataclasses.replace(base, subject=phrase(anchor) if anchor else subject, modifier=modifier, exclude=disliked,
                                    sort=c.sort, ordinal=0 if anchor else u.ordinal)
     if kind == "compare":
@@ -119,6 +132,8 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
             elif has_focus:  # "how does it compare to Gone Girl?": the book the talk is on is the other side
                 sides = ["it", sides[0]]
         pairs = ((sides[0], sides[1]),) if len(sides) >= 2 and all(sides[:2]) else ()
+        if len(named) == 1:  # one name linked across a joiner ("animal farm e 1984" is also an omnibus): the two books first
+            pairs = _split_joined(named[0].text) + pairs
         return dataclasses.replace(base, pairs=pairs)
     if kind in ("series_order", "series_next") and len({e.name for e in named if e.kind == "title"}) >= 2 \
             and not _one_series(named):
@@ -222,6 +237,13 @@ def _other_side(text: str, named: Entity) -> str:
     return " ".join(words).strip(" ?!.,")
 
 
+def _split_joined(typed: str) -> tuple[tuple[str, str], ...]:
+    """Every way the words of one linked name split at a joining word into two sides."""
+    words = typed.split()
+    return tuple((" ".join(words[:i]), " ".join(words[i + 1:])) for i in range(1, len(words) - 1)
+                 if fold(words[i]) in lexicon.JOINERS)
+
+
 def _shunned(text: str, u: Understanding, authors: list[Entity]) -> list[Entity]:
     """The authors a negation governs ("nothing by X", "nada do X"), when every author named is
     one and the message asks for something else too (a genre or a mood)."""
@@ -254,6 +276,16 @@ def _names_one_author(u: Understanding) -> bool:
     authors = u.of("author")
     return (len({e.name for e in authors}) == 1 and not u.of("title", "series", "unknown_title", "genre")
             and "author" in (label for label, _ in u.ranked))
+
+
+def _second(u: Understanding) -> str:
+    return u.ranked[1][0] if len(u.ranked) > 1 else ""
+
+
+def _names_one_book(u: Understanding) -> bool:
+    """One title or series named (editions of one title count once), and no genre or mood."""
+    books = {e.name for e in u.of("title", "series")}
+    return len(books) == 1 and not u.of("genre", "mood", "unknown_title")
 
 
 def _sure_of_kind(u: Understanding) -> bool:

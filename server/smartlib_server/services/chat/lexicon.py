@@ -48,14 +48,17 @@ ORDER_LEAD = frozenset(_ORDERS["lead"])  # "the", "com as": taken out with the p
 
 AUDIENCE: dict[str, tuple[str, ...]] = {k: tuple(v) for k, v in _FUNCTION_WORDS["audience"].items()}
 # An age: "my 8 yr old", "he's 10 years old", "tem 7 anos", "i'm 34" (folded text).
-_AGE = re.compile(r"\b(\d{1,2}) ?(?:yo|y o|yr|yrs|year|years|anos|aninhos)\b|\b(?:im|i am|tenho) (\d{1,2})\b")
+# A child's age stated as a fact: "my nephew is 9", "she just turned 7", "ele tem 8", "fez 10".
+_AGE = re.compile(r"\b(\d{1,2}) ?(?:yo|y o|yr|yrs|year|years|anos|aninhos)\b|\b(?:im|i am|tenho) (\d{1,2})\b"
+                  r"|\b(?:is|turned|turns|tem|fez|faz|completou) (\d{1,2})\b"
+                  r"(?! ?(?:\d|am\b|pm\b|h\b|hours?\b|horas?\b|pages?\b|books?\b|livros?\b|%))")
 
 
 def audience(folded: str) -> str:
     """Who the reader wants a book for: "children", "teen", "adult" or ""; an age decides first."""
     age = _AGE.search(folded)
     if age:
-        years = int(age.group(1) or age.group(2))
+        years = int(age.group(1) or age.group(2) or age.group(3))
         return "children" if years < 12 else "teen" if years < 18 else "adult"
     text = f" {folded} "
     for group in ("teen", "adult", "children"):  # "young adult" is a teen's book

@@ -203,7 +203,8 @@ def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int], plausib
                 break
             words = [t.folded for t in tokens[i:j]]
             targets = tables.lookup(" ".join(words))
-            if not targets and tokens[j - 1].raw[-2:] in ("'s", "’s"):  # "Tolkien's"
+            if not targets and words[-1].endswith("s") and len(words[-1]) > 4:
+                # "Tolkien's", or an author's name standing for their books: "3 agatha christies", "two Kings"
                 targets = tuple(t for t in tables.lookup(" ".join([*words[:-1], words[-1][:-1]])) if t.kind == "author")
             titles = [t for t in targets if t.kind == "title"][:1]  # the most read of one title's editions
             for target in titles + [t for t in targets if t.kind != "title"]:

@@ -28,6 +28,7 @@ class Reply:
     record: dict[str, Any]  # what the session remembers of this turn
     remember: dict[str, list[str]]  # profile updates for the user, if any
     forget: bool = False  # erase the user's profile once the turn is delivered
+    forget_genres: tuple[str, ...] = ()  # or only what they said about these genres
 
     @property
     def books(self) -> list[Book]:
@@ -61,6 +62,9 @@ class Context:
             ctx.pending = record.get("pending", "")
             if record.get("forget"):
                 ctx.likes, ctx.dislikes = [], []
+            unsaid = set(record.get("forget_genres", ()))
+            ctx.likes = [g for g in ctx.likes if g not in unsaid]
+            ctx.dislikes = [g for g in ctx.dislikes if g not in unsaid]
             for genre in record.get("likes", []):  # a newer statement moves a genre between lists
                 ctx.likes = [genre, *(g for g in ctx.likes if g != genre)]
                 ctx.dislikes = [g for g in ctx.dislikes if g != genre]
@@ -86,6 +90,7 @@ class Draft:
         self.likes: list[str] = []  # genre tastes stated in this turn, kept in the session
         self.dislikes: list[str] = []
         self.forget = False
+        self.forget_genres: list[str] = []  # genres whose stated taste is erased, in the session and the profile
         self.fallback = False  # the turn said it could not help (off-topic or not understood)
         self.skip: list[str] = []  # books never to list this turn: the other options of a question just answered
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from smartlib_server.domain.profiles import UserProfile
+from smartlib_server.adapters.memory.contract import ConversationMemory
+from smartlib_server.domain.profiles import PROFILE_LISTS, UserProfile
 from smartlib_server.services.chat.session import Context
 
 
@@ -33,6 +34,19 @@ def combine(profile: UserProfile, ctx: Context) -> Tastes:
         tuple(dict.fromkeys(liked)), tuple(dict.fromkeys(disliked)),
         profile.liked, profile.disliked, profile.mentioned_genres, profile.mentioned_books,
     )
+
+
+def forget_genres(memory: ConversationMemory, user_id: str, genres: tuple[str, ...]) -> None:
+    """Erases what a user said about some genres and keeps the rest of their profile: the memory
+    has no per-item delete, so the profile is written again without them, oldest first so that
+    each list keeps its order (most recent first)."""
+    profile = memory.profile(user_id)
+    gone = {g.lower() for g in genres}
+    kept = {name: [x for x in getattr(profile, name) if not (name.endswith("genres") and x in gone)] for name in PROFILE_LISTS}
+    if kept == {name: list(getattr(profile, name)) for name in PROFILE_LISTS}:
+        return
+    memory.forget(user_id)
+    memory.remember(user_id, **{name: list(reversed(items)) for name, items in kept.items()})
 
 
 def keep_out(query: dict[str, Any], tastes: Tastes, seed_genres: tuple[str, ...] = ()) -> list[str]:

@@ -16,9 +16,9 @@ import numpy as np
 
 from smartlib_core.embedding import BLOCK_DIM, BLOCKS, QUERY_WEIGHTS
 from smartlib_core.text import fold
-from smartlib_server.services.chat import intent_model, lexicon
+from smartlib_server.services.chat import intent_model, lexicon, link_tables
 from smartlib_server.services.chat.intent_model import IntentModel
-from smartlib_server.services.chat.linker import Entity, Linker, slotted
+from smartlib_server.services.chat.linker import WELL_READ, Entity, Linker, slotted
 
 # Words that open the part of a sentence that should differ: "like Dune but shorter".
 _BUT = re.compile(r"\b(?:but|though|only|except|just|yet|mas|porem|porém|so que|só que|contudo|apenas|sem|without)\b", re.I)
@@ -29,6 +29,10 @@ _AGAINST = re.compile(
     r"evito|cansei|cansado|cansada|nothing|none|nada|nenhum|nenhuma|zero|done with|fed up|had enough|enough of|had my fill|"
     r"chega de|nao aguento|não aguento|nao suporto|não suporto|"
     r"except|excluding|minus|skip|drop|remove|exclude|leave out|tira|tire|tirar|remova|exclua|exceto|menos|pula|pule)\b", re.I)
+_ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
+# A negation with a verb of having read after it: "never read", "nunca leu nada", "haven't tried".
+_UNREAD = re.compile(r"\b(?:not|never|n't|havent|haven't|hasnt|hasn't|didnt|didn't|nao|não|nunca|jamais|nem)\s+(?:\w+\s+)?(?:"
+                     + "|".join(map(re.escape, _ROLES["experience"])) + r")\b(?:\s+(?:nada|any|anything|none|nenhum|nenhuma))?", re.I)
 _CLAUSE = re.compile(r"\b(?:but|while|whereas|although|mas|porem|porém|enquanto|so que|só que)\b|[;,.]", re.I)
 _ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
@@ -39,9 +43,13 @@ _ORDINAL = re.compile(r"\b(" + "|".join(map(re.escape, _ORDINALS)) + r")\b", re.
 _WORD = re.compile(r"[^\W_]+", re.U)
 # Asks about one book: when they name none, a title in everyday words may be it.
 _ABOUT_ONE = frozenset({"about_book", "who_wrote", "series_order", "series_next", "similar"})
+_NAMES = ("title", "series", "author", "unknown_title")
+# Readings of a message as naming no book at all: a title in everyday words may still be in it.
+_NO_BOOK = frozenset({"off_topic", "nonsense", "help"})
 # A number with a unit is a quantity, never a list position: "my 8 yr old", "10 anos", "300 pages".
 _QUANTITY = re.compile(r"\s*(?:-\s*)?(?:yo\b|y/o|yrs?\b|years?\b|anos\b|aninhos\b|meses\b|months?\b|pages?\b|paginas?\b|"
-                       r"páginas?\b|stars?\b|estrelas?\b|%|books\b|livros\b|minutes?\b|minutos\b|hours?\b|horas\b)", re.I)
+                       r"páginas?\b|stars?\b|estrelas?\b|%|books\b|livros\b|minutes?\b|minutos\b|hours?\b|horas\b|"
+                       r"am\b|pm\b|a\.m\.|p\.m\.|h\b|hrs\b|o'?clock\b)", re.I)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,6 +123,8 @@ class Understander:
         comparison takes the one beside a joining word ("compare Station Eleven and the road"),
         an ask about one book the one that ends its clause ("tell me about the other woman")."""
         books = [e for e in u.entities if e.kind in ("title", "series", "unknown_title")]
+        if not u.of(*_NAMES) and (u.intent in _NO_BOOK or not u.sure) and u.intent not in _ABOUT_ONE | {"compare"}:
+            return self._as_title(text, u)
         if u.intent == "compare" and len(books) < 2:
             wanted = 2 - len(books)
         elif u.intent in _ABOUT_ONE and not u.of("title", "series", "author", "unknown_title"):
@@ -133,10 +143,31 @@ class Understander:
                 fits = len(candidate.text.split()) >= 2 and _ends_clause(text, candidate)
             if fits:
                 added.append(candidate)
-        if not added:
-            return u
+        if not added:  # an ask about one book with its title mid-clause ("is the road any good or just bleak?")
+            return self._as_title(text, u) if wanted == 1 else u
         entities = sorted([*u.entities, *added], key=lambda e: e.start)
         return finish(text, u.intent, u.confidence, entities, slotted(text, entities), u.ranked, u.threshold, u.source)
+
+
+    def _as_title(self, text: str, u: Understanding) -> Understanding:
+        """A message read as naming no book ("is night watch any good?" as small talk) that holds
+        a well-read title in everyday words: read again with that title slotted, and kept when
+        the model is then sure it is an ask about that book."""
+        tables = self.linker.tables()
+        for candidate in self.linker.everyday_titles(text):
+            if len(candidate.text.split()) < 2 or (tables.rated and _readers(candidate, self.linker) < WELL_READ):
+                continue
+            entities = sorted([*u.entities, candidate], key=lambda e: e.start)
+            again = self.local(text, entities, Situation(language=""))
+            if again.sure and again.intent in _ABOUT_ONE:
+                return again
+            break  # one extra reading at most: the longest, most read candidate
+        return u
+
+
+def _readers(entity: Entity, linker: Linker) -> int:
+    books = linker.index.books if linker.index is not None else {}
+    return sum(books[i].num_ratings for i in entity.ids if i in books)
 
 
 def _beside_joiner(text: str, entity: Entity) -> bool:
@@ -192,12 +223,17 @@ def governed(text: str, entities: list[Entity]) -> list[Entity]:
         stop = end.start() if end else len(text)
         nxt = ordered[i + 1] if i + 1 < len(ordered) and ordered[i + 1].start < stop else None
         if nxt is None:
-            after = bool(_AGAINST.search(text[entity.end: stop][:40]))
-        elif _AGAINST.search(text[entity.end: nxt.start]):
+            after = _against(text[entity.end: stop][:40])
+        elif _against(text[entity.end: nxt.start]):
             after = False
-        if _AGAINST.search(before) or after:
+        if _against(before) or after:
             out.append(entity)
     return out
+
+
+def _against(words: str) -> bool:
+    """Whether words turn a clause against what it names, leaving out a negation of having read."""
+    return bool(_AGAINST.search(_UNREAD.sub(" ", words)))
 
 
 def polarity(text: str, intent: str) -> int:
@@ -213,10 +249,22 @@ def ordinal(text: str, entities: list[Entity]) -> int:
     for m in _ORDINAL.finditer(text):
         if not any(e.start <= m.start() < e.end for e in entities if e.kind != "number"):
             return _ORDINALS[m.group(1).lower()]
-    numbers = [e for e in entities if e.kind == "number" and not _QUANTITY.match(text, e.end)]
+    numbers = [e for e in entities if e.kind == "number" and not _counts(text, e, entities)]
     if numbers and len(numbers) == 1 and numbers[0].name.isdigit() and 0 < int(numbers[0].name) <= 20:
         return int(numbers[0].name)
     return 0
+
+
+def _counts(text: str, number: Entity, entities: list[Entity]) -> bool:
+    """A number that counts or measures rather than points into a list: one written into a word
+    ("3am", "90s"), one with a unit after it ("2 hour flight", "10 anos"), or one right before a
+    name it counts ("3 agatha christies", "two Sandersons")."""
+    if number.end < len(text) and text[number.end].isalpha():
+        return True
+    if _QUANTITY.match(text, number.end):
+        return True
+    gap = text[number.end:]
+    return any(e.start == number.end + len(gap) - len(gap.lstrip()) for e in entities if e.kind in ("title", "series", "author"))
 
 
 def modifier(text: str, intent: str, entities: list[Entity]) -> str:

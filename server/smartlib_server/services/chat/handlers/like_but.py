@@ -63,7 +63,9 @@ class Change:
 def read_change(modifier: str, language: str) -> Change:
     folded = fold(modifier)
     c = constraints.extract(folded, language)
-    include = tuple(dict.fromkeys(g for _, g in lexicon.genre_phrases(c.rest, language)))
+    # a genre named only to be toned down ("less scary") is no genre to keep
+    toned = _DARKER.sub(" ", _LIGHTER.sub(" ", c.rest))
+    include = tuple(dict.fromkeys(g for _, g in lexicon.genre_phrases(toned, language)))
     # who it is for comes first ("pra criança menor" is no ask for shorter), read without what is
     # excluded ("for grown-ups, no YA")
     audience = lexicon.audience(c.rest)

@@ -78,6 +78,11 @@ def memory_show(kit: Toolkit, ask: Request, out: Draft) -> None:
 
 
 def memory_forget(kit: Toolkit, ask: Request, out: Draft) -> None:
-    """'Forget what I like': the erase runs when the turn is delivered (see ChatAgent.commit)."""
+    """'Forget what I like': the erase runs when the turn is delivered (see ChatAgent.commit).
+    Genres named ("forget the sci-fi thing") are forgotten alone; the rest of the tastes stay."""
+    if ask.genres:
+        out.forget_genres = [g.lower() for g in ask.genres]
+        out.text = out.p.t("memory.forgot_genres", genres=w.labels(out.forget_genres, out.p.language))
+        return
     out.forget = True
     out.text = out.p.t("memory.forgotten")
