@@ -69,3 +69,21 @@ def test_like_x_but_for_grown_ups_leaves_out_books_for_the_young(agent):
     reply = say(agent, "The Lightning Thief was fun, anything like it but aimed at grown-ups?", "adult")
     assert len(reply.books) >= 2
     assert not [b.title for b in reply.books if set(b.genres) & set(YOUNG)]
+
+
+def test_a_vague_ask_in_everyday_words_is_steered_by_the_stated_taste(agent):
+    say(agent, "I adore science fiction", "vague-few")
+    reply = say(agent, "could you suggest a few for me?", "vague-few")  # no topic word left: a vague ask
+    assert len(reply.books) >= 3 and all("Science Fiction" in b.genres for b in reply.books)
+
+
+def test_forgetting_one_genre_keeps_the_others_across_sessions(agent):
+    for text in ("I love horror and fantasy", "scratch what I said about horror"):
+        agent.commit(agent.prepare(TurnInput("forget-one-a", text, user_id="rui", language_hint="en")))
+    reply = agent.prepare(TurnInput("forget-one-b", "what do you remember about my taste?", user_id="rui", language_hint="en"))
+    assert "fantasy" in reply.text.lower() and "horror" not in reply.text.lower()
+
+
+def test_a_child_of_a_stated_age_gets_childrens_books(agent):
+    reply = say(agent, "my niece is 8 and loved Neverwhere, something like that but right for her age", "niece")
+    assert reply.books and all("Childrens" in b.genres for b in reply.books)

@@ -172,3 +172,71 @@ def test_small_talk_without_a_title_stays_small_talk(understander):
     text = "how is the weather where you are?"
     u = understander.complete(text, understander(text, Situation()))
     assert u.intent != "about_book" and not u.of("title")
+
+
+@pytest.mark.parametrize("text, genre", [
+    ("need a book that'll crack me up, I want to laugh", "Humor"),
+    ("quero dar umas risadas", "Humor"),
+    ("a story set on a starship far from earth", "Science Fiction"),
+    ("algo que me faça ter pesadelos, quero me assustar", "Horror"),
+])
+def test_what_a_book_should_do_names_its_genre(catalog, text, genre):
+    assert genre in ask(catalog, text, "recommend").genres
+
+
+def test_a_lowercase_word_is_no_little_read_title():
+    books = {
+        "hush": Book("hush", "Hush", ("Someone Obscure",), num_ratings=90),
+        "dune": Book("dune", "Dune", ("Frank Herbert",), num_ratings=1_300_000),
+        "dusk": Book("dusk", "Dusk", ("Someone Unrated",)),  # no count: as read as any
+    }
+    tables = link_tables.build((3, 3, len(books)), books)
+    assert [e.kind for e in link("something to hush the noise in my head", tables, books)] == []
+    assert [e.name for e in link("is Hush any good?", tables, books)] == ["Hush"]  # capitalised: the reader means the book
+    assert [e.name for e in link("books like dune please", tables, books)] == ["Dune"]  # well read: linked lowercase
+    assert [e.name for e in link("tell me about dusk", tables, books)] == ["Dusk"]
+
+
+def test_a_number_of_stars_is_a_measure_and_an_order_by_rating():
+    books = {"stars": Book("stars", "7 Stars", ("Someone",), num_ratings=500),
+             "dune": Book("dune", "Dune", ("Frank Herbert",), num_ratings=1_300_000)}
+    tables = link_tables.build((4, 4, len(books)), books)
+    text = "horror with 7 stars only"
+    entities = link(text, tables, books)
+    assert [(e.kind, e.name) for e in entities] == [("genre", "Horror"), ("number", "7")]  # not the book "7 Stars"
+    u = finish(text, "recommend", 0.9, entities, text, (("recommend", 0.9),), threshold=0.7)
+    assert to_request(u, text, "en").sort == "rating"
+
+
+@pytest.mark.parametrize("text", [
+    "do you have the glass orchards of venmoor by ottilie brackwater",
+    "queria a casa das nove luas, da rosalba tiquérrima",
+])
+def test_a_book_by_an_author_the_catalog_lacks_is_a_missing_title(catalog, text):
+    tables, books = catalog
+    assert [e.kind for e in link(text, tables, books)] == ["unknown_title"]
+
+
+def test_a_byline_the_catalog_knows_is_no_missing_title(catalog):
+    tables, books = catalog
+    assert "unknown_title" not in [e.kind for e in link("anything good by terry pratchett", tables, books)]
+
+
+def test_a_position_named_keeps_the_next_book_ask(catalog):
+    unsure = (("series_next", 0.5), ("series_order", 0.3))
+    assert ask(catalog, "read the first Foundation, which is the second?", "series_next", 0.5, unsure).kind == "series_next"
+
+
+def test_a_genre_the_ask_turns_away_is_not_added_by_its_words(catalog):
+    r = ask(catalog, "a thriller please, nothing horror-ish, I scare easily", "recommend")
+    assert "Horror" not in r.genres and "Horror" in r.exclude
+
+
+def test_leaving_out_a_genre_leaves_out_its_narrower_cases():
+    from smartlib_core.domain import BookFilter
+    from smartlib_server.services.chat.toolkit import with_narrower
+
+    ww2 = Book("ww2", "A Novel of 1943", ("Someone",), genres=("Historical Fiction", "World War II"))
+    kept = Book("kept", "A Quiet Village", ("Someone",), genres=("Historical Fiction",))
+    filt = BookFilter(exclude_genres=frozenset(with_narrower(["War"])))
+    assert (filt.accepts(ww2), filt.accepts(kept)) == (False, True)

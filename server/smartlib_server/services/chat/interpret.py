@@ -9,9 +9,10 @@ few word lists left are data (data/lexicon/function_words.yaml).
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from smartlib_core.text import bare_title, fold, split_series
-from smartlib_server.services.chat import constraints, lexicon
+from smartlib_server.services.chat import constraints, lexicon, link_tables
 from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.link_tables import static_tables
 from smartlib_server.services.chat.linker import Entity
@@ -19,6 +20,8 @@ from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.understand import Understanding, assign_roles, governed
 
 NAMED = ("title", "series", "author", "unknown_title")
+_STARS = re.compile(r"\s*(?:stars?|estrelas?|★)", re.I)
+TOPICS: dict[str, str] = link_tables.load_yaml((link_tables.DATA / "topics.yaml").read_text(encoding="utf-8"))
 # An unsure label, and the label that also answers it when the model ranks that one next: a
 # book's facts name it and its card first; a series in order shows what comes next too.
 _SAFER = {"similar": ("about_book",), "series_next": ("series_order",)}
@@ -54,7 +57,7 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
     if u.intent in TASTES and not _sure_of_kind(u) and u.of("title", "series") and "similar" in (label for label, _ in u.ranked):
         # "my kid loved <book>, anything in that vein?": unsure of a taste, sure of the book; books like it
         u = dataclasses.replace(u, intent="similar", entities=tuple(assign_roles(text, "similar", list(u.entities))))
-    if not u.sure and not u.modifier and _second(u) in _SAFER.get(u.intent, ()) and _names_one_book(u):
+    if not u.sure and not u.modifier and not u.ordinal and _second(u) in _SAFER.get(u.intent, ()) and _names_one_book(u):
         # unsure between two asks about the one book named ("gone girl: overhyped or legit good",
         # "a série X, qual a sequência?"): the answer that serves both readings, its facts or its
         # whole series in order, rather than a guess at neighbours or a next book
@@ -96,7 +99,10 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
     if kind in ("recommend", "best_rated", "refine"):
         # a title's words stay topic words here: "a story about a lonely robot" is no ask for "Robot"
         topic = constraints.extract(leftover(text, tuple(e for e in u.entities if e.kind not in NAMED)), language).rest
-        sort = "rating" if kind == "best_rated" and c.sort != "popular" else c.sort
+        # what the book should do or where it is set, in words that name no genre: "make me laugh", "space"
+        # ("i scare easy, nothing horror-y" leaves Horror out: a genre the ask turns away is never added)
+        liked = tuple(dict.fromkeys([*(TOPICS[w] for w in topic.split() if w in TOPICS and TOPICS[w] not in disliked), *liked]))
+        sort = "rating" if (kind == "best_rated" or _stars(text, u)) and c.sort != "popular" else c.sort
         # a genre asked for and doubted in one message ("poetry people rate well? not a big poetry
         # person") is still what the ask is for
         disliked = tuple(g for g in disliked if g not in liked)
@@ -235,6 +241,11 @@ def _other_side(text: str, named: Entity) -> str:
         while words and fold(words[0]) in joiners:
             words.pop(0)
     return " ".join(words).strip(" ?!.,")
+
+
+def _stars(text: str, u: Understanding) -> bool:
+    """A number of stars asked for ("fantasia nota 5 estrelas", "4.5 stars and up"): an order by rating."""
+    return any(_STARS.match(text, e.end) for e in u.of("number"))
 
 
 def _split_joined(typed: str) -> tuple[tuple[str, str], ...]:

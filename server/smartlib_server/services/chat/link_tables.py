@@ -56,6 +56,7 @@ class StaticTables:
     common: frozenset[str]
     max_words: int
     homographs: dict[str, Homograph] = dataclasses.field(default_factory=dict)  # folded genre or mood phrase ->
+    function: frozenset[str] = frozenset()  # the function words alone (common_words.txt), without the corpus's vocabulary
 
 
 @dataclasses.dataclass
@@ -100,7 +101,8 @@ def static_tables() -> StaticTables:
     homographs = {fold(phrase): Homograph(frozenset(map(fold, rule.get("after", ()))), frozenset(map(fold, rule.get("before", ()))),
                                           bool(rule.get("opens", False)))
                   for phrase, rule in load_yaml((DATA / "linker" / "homographs.yaml").read_text(encoding="utf-8")).items()}
-    return StaticTables({k: tuple(v) for k, v in phrases.items()}, renames, frozenset(common), longest, homographs)
+    function = frozenset(_words_file(DATA / "linker" / "common_words.txt"))
+    return StaticTables({k: tuple(v) for k, v in phrases.items()}, renames, frozenset(common), longest, homographs, function)
 
 
 def _pt_forms(phrase: str) -> list[str]:

@@ -20,6 +20,14 @@ from smartlib_core.domain import Book
 from smartlib_core.text import fold
 from smartlib_server.services.chat import link_tables
 from smartlib_server.services.chat.link_tables import ARTICLES, CatalogTables, Target
+from smartlib_server.services.chat.link_tokens import (
+    Match as _Match,
+    Token as _Token,
+    capitalised_unknown as _capitalised_unknown,
+    measures as _measures,
+    tokens as _tokens,
+    unknown_byline as _unknown_byline,
+)
 
 FUZZY_MIN = 84.0  # the resolver's bar for a whole-phrase typo
 PREFIX_SCORE = 85.0  # a phrase that starts a longer title: "harry poter and the chamber"
@@ -27,9 +35,7 @@ SWALLOW_MIN = 92.0  # a fuzzy run overlapping an exact match needs this much to 
 MAX_CANDIDATES = 40  # catalog names scored per message in the fuzzy pass
 SLOTS = {"title": "{TITLE}", "unknown_title": "{TITLE}", "series": "{SERIES}", "author": "{AUTHOR}",
          "genre": "{GENRE}", "mood": "{MOOD}", "number": "{NUM}"}
-_TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))[\"“«'‘](?P<q>[^\"”»’']{2,80})[\"”»'’](?=$|[\s,.?!:;)])")
-_INNER = frozenset({"the", "of", "and", "a", "an", "o", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
 _KIND_RANK = {"genre": 0, "mood": 1, "title": 2, "series": 3, "author": 4}
 # Ratings a name needs before the reader's own words are taken for it without a capital: a
 # surname alone ("pratchett"), a typo of one, or a long title of everyday words ("gone with the
@@ -51,25 +57,6 @@ class Entity:
     @property
     def slot(self) -> str:
         return SLOTS[self.kind]
-
-
-@dataclasses.dataclass(frozen=True)
-class _Token:
-    folded: str
-    raw: str
-    start: int
-    end: int
-    slot: bool = False  # "{TITLE}" in corpus text: already linked
-    opens: bool = False  # first word of a sentence, where a capital says nothing
-    clause: bool = False  # first word of a clause (the sentence's, or after a comma or colon)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Match:
-    target: Target
-    first: int  # token positions, end exclusive
-    last: int
-    score: float
 
 
 class Linker:
@@ -117,12 +104,13 @@ class Linker:
 def link(text: str, tables: CatalogTables, books: dict[str, Book]) -> list[Entity]:
     tokens = _tokens(text)
     quoted = _quoted(text, tokens, tables)
-    taken = {i for m in quoted for i in range(m.first, m.last)}
+    taken = {i for m in quoted for i in range(m.first, m.last)} | _measures(tokens)
     matches = _exact(tokens, tables, taken)
     matches += _fuzzy(tokens, tables, taken)
     chosen = quoted + _select(matches, tokens, tables)
     covered = {i for m in chosen for i in range(m.first, m.last)}
     chosen += _capitalised_unknown(tokens, covered, tables, text)
+    chosen += _unknown_byline(tokens, {i for m in chosen for i in range(m.first, m.last)}, tables, text)
     entities = [_entity(m, tokens, text) for m in chosen]
     covered = {i for m in chosen for i in range(m.first, m.last)}
     for i, token in enumerate(tokens):
@@ -144,18 +132,6 @@ def slotted(text: str, entities: list[Entity]) -> str:
     return "".join(out)
 
 
-def _tokens(text: str) -> list[_Token]:
-    found: list[_Token] = []
-    for m in _TOKEN.finditer(text):
-        raw = m.group(0)
-        slot = raw.startswith("{")
-        gap = text[found[-1].end:m.start()] if found else "."
-        opens = any(c in ".!?" for c in gap)
-        clause = any(c in ".!?,;:" for c in gap)
-        found.append(_Token(raw if slot else fold(raw).replace(" ", ""), raw, m.start(), m.end(), slot, opens, clause))
-    return found
-
-
 def _quoted(text: str, tokens: list[_Token], tables: CatalogTables) -> list[_Match]:
     """A quoted phrase is meant as a title: the catalog's, or one it lacks (never a genre)."""
     out = []
@@ -171,26 +147,6 @@ def _quoted(text: str, tokens: list[_Token], tables: CatalogTables) -> list[_Mat
             found = [best[0]] if best and best[1] >= FUZZY_MIN else []
         target = found[0] if found else Target("unknown_title", m.group("q").strip())
         out.append(_Match(target, first, last + 1, 100.0 if found else 0.0))
-    return out
-
-
-def _capitalised_unknown(tokens: list[_Token], covered: set[int], tables: CatalogTables, text: str) -> list[_Match]:
-    """Two or more capitalised words mid-sentence ("tell me about Zorblax the Unwritten"), one of
-    them in no catalog name: a title the catalog lacks, so the answer can say it is missing."""
-    out: list[_Match] = []
-    i = 0
-    while i < len(tokens):
-        j, capitals = i, 0
-        while j < len(tokens) and j not in covered and not tokens[j].slot and not tokens[j].opens and (
-                tokens[j].raw[:1].isupper() or (j > i and tokens[j].folded in _INNER)):
-            capitals += tokens[j].raw[:1].isupper()
-            j += 1
-        while j > i and not tokens[j - 1].raw[:1].isupper():  # "Zorblax the" ends at Zorblax
-            j -= 1
-        words = [t.folded for t in tokens[i:j]]
-        if capitals >= 2 and any(w not in tables.postings and w not in tables.static.common for w in words):
-            out.append(_Match(Target("unknown_title", text[tokens[i].start:tokens[j - 1].end]), i, j, 0.0))
-        i = max(j, i + 1)
     return out
 
 
@@ -222,6 +178,10 @@ def _plausible(target: Target, tokens: list[_Token], i: int, j: int, tables: Cat
     words = [t.folded for t in tokens[i:j]]
     alone = i == 0 and j == len(tokens) or (i == 1 and j == len(tokens) and tokens[0].folded in ARTICLES)
     capitalised = any(t.raw[:1].isupper() and not t.opens for t in tokens[i:j] if t.folded not in ARTICLES)
+    if len(words) == 1 and target.kind == "title" and 0 < target.readers < WELL_READ and not (alone or capitalised):
+        # one lowercase word and a book known to be little read ("something that'll scare me" is no ask
+        # for The Scare); a count the catalog lacks is no small count
+        return False
     if any(w not in tables.static.common for w in words) and not (len(words) == 1 and len(words[0]) < 3):
         return True
     return alone or capitalised or (

@@ -18,6 +18,7 @@ from smartlib_core.domain import Book, BookFilter
 from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.domain.profiles import UserProfile
 from smartlib_server.services.chat import fallback, ordering, reading_order, wording as w
+from smartlib_server.services.chat.link_tables import DATA, load_yaml
 from smartlib_server.services.chat.resolver import TitleResolver
 from smartlib_server.services.chat.session import Context, Draft, TurnInput
 from smartlib_server.services.chat.tastes import Tastes, combine, keep_out
@@ -26,6 +27,7 @@ from smartlib_server.services.recommend.serving_index import ServingState
 from smartlib_server.services.recommend.similar import similar_reason
 
 PAGE = 5  # books per list
+ORDER_POOL = 20  # search hits per book shown when a topic's hits are re-ordered by rating or popularity
 
 
 class GenreShelf:
@@ -73,6 +75,15 @@ def _by_series(books: list[Book]) -> dict[str, list[Book]]:
 
 def _list_key(book: Book) -> tuple:
     return (book.list_rank < 0, book.list_rank, -book.avg_rating)
+
+
+_NARROWER = {wide.lower(): tuple(g.lower() for g in narrow)
+             for wide, narrow in load_yaml((DATA / "narrower.yaml").read_text(encoding="utf-8")).items()}
+
+
+def with_narrower(genres: list[str]) -> list[str]:
+    """Genres left out, with the narrower genres each one holds: no War means no World War II."""
+    return list(dict.fromkeys([*(g.lower() for g in genres), *(n for g in genres for n in _NARROWER.get(g.lower(), ()))]))
 
 
 def first(books: list[Book], filt: BookFilter, n: int) -> list[Book]:
@@ -144,14 +155,16 @@ class Toolkit:
             query["exclude_genres"] = keep_out(query, taste, seed_genres)
         filt = BookFilter(
             include_genres=frozenset(g.lower() for g in query.get("genres", [])),
-            exclude_genres=frozenset(g.lower() for g in query.get("exclude_genres", [])),
+            exclude_genres=frozenset(g.lower() for g in with_narrower(query.get("exclude_genres", []))),
             exclude_ids=frozenset([*query.get("seen", []), *taste.disliked_books, *out.skip]),
         )
         sort = query.get("sort", "")
         if query["mode"] in ("popular", "ranked", "author"):
             items = self._from_catalog(query, filt, sort, k * 4 if surprise else k, out)
         else:
-            fetch = min(k * 4 if (sort or surprise) else k, self.recommend.max_k)
+            # an order over a topic ("romances with insanely good ratings") takes the best of a deep
+            # pool: the top few of twenty search hits are whatever those twenty happen to be
+            fetch = min(k * ORDER_POOL if sort else k * 4 if surprise else k, self.recommend.max_k)
             if query["mode"] == "similar":
                 result = self.recommend.similar_books(query["book"], fetch, None, filt)
             else:

@@ -153,9 +153,8 @@ class Understander:
         """A message read as naming no book ("is night watch any good?" as small talk) that holds
         a well-read title in everyday words: read again with that title slotted, and kept when
         the model is then sure it is an ask about that book."""
-        tables = self.linker.tables()
         for candidate in self.linker.everyday_titles(text):
-            if len(candidate.text.split()) < 2 or (tables.rated and _readers(candidate, self.linker) < WELL_READ):
+            if len(candidate.text.split()) < 2 or 0 < _readers(candidate, self.linker) < WELL_READ:
                 continue
             entities = sorted([*u.entities, candidate], key=lambda e: e.start)
             again = self.local(text, entities, Situation(language=""))

@@ -38,8 +38,10 @@ def recommend(kit: Toolkit, ask: Request, out: Draft) -> None:
         out.likes, out.dislikes = list(liked), list(disliked)
     genres = [g for g in ask.genres if kit.has_genre(g)]
     topic = ask.query.strip()
-    if ask.sort and genres:  # "the highest rated sci-fi you've got": the genre, ordered; no topic in the words around it
+    if ask.sort:  # "the highest rated sci-fi you've got", "what do readers score highest": the order is the ask
         topic = descriptive(kit, topic)
+    elif not genres and not _topical(topic):  # "suggest a few for me", "what next?": no topic, so a vague ask
+        topic = ""
     if not genres and not topic:
         if ask.genres:  # a genre the catalog lacks: say so rather than guess
             out.text = p.t("recommend.no_genre", genres=w.labels(ask.genres, p.language))
@@ -78,6 +80,12 @@ def descriptive(kit: Toolkit, topic: str) -> str:
     common = static_tables().common
     words = " ".join(word for word in topic.split() if word not in common)
     return words if words and kit.readable(words) else ""
+
+
+def _topical(topic: str) -> bool:
+    """Whether a topic holds a word other than function words and the words of any vague ask."""
+    everyday = static_tables().function | lexicon.VAGUE
+    return any(word not in everyday for word in topic.split())
 
 
 def best_rated(kit: Toolkit, ask: Request, out: Draft) -> None:

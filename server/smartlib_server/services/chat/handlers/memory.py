@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.handlers.books import dislike_book, like_book
+from smartlib_server.services.chat.handlers.discover import taste_lists
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.toolkit import Toolkit
@@ -31,8 +32,7 @@ def taste_dislike(kit: Toolkit, ask: Request, out: Draft) -> None:
 def state(kit: Toolkit, ask: Request, out: Draft) -> None:
     """'I love fantasy and I hate romance': remember it, say so, and show what fits."""
     p = out.p
-    likes = [g.lower() for g in ask.likes]
-    dislikes = [g.lower() for g in ask.dislikes]
+    likes, dislikes = taste_lists(list(ask.likes), list(ask.dislikes))  # a genre read both ways is kept neither way
     out.remember["liked_genres"] = likes
     out.remember["disliked_genres"] = dislikes
     out.likes, out.dislikes = likes, dislikes

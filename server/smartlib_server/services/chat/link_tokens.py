@@ -1,0 +1,105 @@
+"""The words of a message as the linker reads them, and the names it finds without the catalog's
+tables: a number with its unit (a measure, never a name) and titles the catalog lacks, typed with
+capitals or after a byline whose author it does not know (see linker.py)."""
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from smartlib_core.text import fold
+from smartlib_server.services.chat.link_tables import CatalogTables, Target
+
+_TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
+_INNER = frozenset({"the", "of", "and", "a", "an", "o", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
+BYLINE = frozenset({"by", "de", "do", "da"})  # before an author's name: "X by Y", "X, da Y"
+# Words that make the number before them a measure: ratings, lengths, durations, ages.
+UNITS = frozenset("star stars estrela estrelas page pages pagina paginas hour hours hora horas minute minutes minuto minutos "
+                  "year years yr yrs yo ano anos".split())
+
+@dataclasses.dataclass(frozen=True)
+class Token:
+    folded: str
+    raw: str
+    start: int
+    end: int
+    slot: bool = False  # "{TITLE}" in corpus text: already linked
+    opens: bool = False  # first word of a sentence, where a capital says nothing
+    clause: bool = False  # first word of a clause (the sentence's, or after a comma or colon)
+
+
+@dataclasses.dataclass(frozen=True)
+class Match:
+    target: Target
+    first: int  # token positions, end exclusive
+    last: int
+    score: float
+
+
+
+def measures(tokens: list[Token]) -> set[int]:
+    """A number and the unit after it ("5 stars", "300 pages", "2 hours") are a measure, never a
+    name: the unit word is left out of every match and the number stays a number."""
+    out: set[int] = set()
+    for i in range(len(tokens) - 1):
+        if tokens[i].folded.lstrip("#")[:1].isdigit() and tokens[i + 1].folded in UNITS:
+            out |= {i, i + 1}
+    return out
+
+
+def tokens(text: str) -> list[Token]:
+    found: list[Token] = []
+    for m in _TOKEN.finditer(text):
+        raw = m.group(0)
+        slot = raw.startswith("{")
+        gap = text[found[-1].end:m.start()] if found else "."
+        opens = any(c in ".!?" for c in gap)
+        clause = any(c in ".!?,;:" for c in gap)
+        found.append(Token(raw if slot else fold(raw).replace(" ", ""), raw, m.start(), m.end(), slot, opens, clause))
+    return found
+
+
+
+def capitalised_unknown(tokens: list[Token], covered: set[int], tables: CatalogTables, text: str) -> list[Match]:
+    """Two or more capitalised words mid-sentence ("tell me about Zorblax the Unwritten"), one of
+    them in no catalog name: a title the catalog lacks, so the answer can say it is missing."""
+    out: list[Match] = []
+    i = 0
+    while i < len(tokens):
+        j, capitals = i, 0
+        while j < len(tokens) and j not in covered and not tokens[j].slot and not tokens[j].opens and (
+                tokens[j].raw[:1].isupper() or (j > i and tokens[j].folded in _INNER)):
+            capitals += tokens[j].raw[:1].isupper()
+            j += 1
+        while j > i and not tokens[j - 1].raw[:1].isupper():  # "Zorblax the" ends at Zorblax
+            j -= 1
+        words = [t.folded for t in tokens[i:j]]
+        if capitals >= 2 and any(w not in tables.postings and w not in tables.static.common for w in words):
+            out.append(Match(Target("unknown_title", text[tokens[i].start:tokens[j - 1].end]), i, j, 0.0))
+        i = max(j, i + 1)
+    return out
+
+
+def unknown_byline(tokens: list[Token], covered: set[int], tables: CatalogTables, text: str) -> list[Match]:
+    """"<words> by <first name> <surname>" ending its clause, where the surname is in no catalog name
+    nor everyday speech ("seventeen lanterns over marrowby by delphine osterhagen"): a book the
+    catalog lacks, whatever the case it is typed in, so the answer can say it is missing."""
+    out: list[Match] = []
+    for b, token in enumerate(tokens):
+        name = tokens[b + 1: b + 3]
+        if token.folded not in BYLINE or len(name) < 2 or any(t.slot or t.opens for t in name) or b < 1:
+            continue
+        end = b + 3
+        if end < len(tokens) and not tokens[end].clause:
+            continue
+        surname, first = name[1].folded, name[0].folded
+        if not surname.isalpha() or surname in tables.postings or surname in tables.static.common or first in tables.static.common:
+            continue
+        start = b - 1 if tokens[b].clause else b  # "X, by Y": the comma stays inside
+        while start > 0 and not tokens[start].clause and start - 1 not in covered and not tokens[start - 1].slot:
+            start -= 1
+        while start < b and tokens[start].folded in tables.static.common:  # "looking for ..." are the ask's words
+            start += 1
+        if start >= b or any(i in covered for i in range(start, end)):
+            continue
+        out.append(Match(Target("unknown_title", text[tokens[start].start:tokens[end - 1].end]), start, end, 0.0))
+    return out
