@@ -2,8 +2,9 @@
 other commands or other paths need. Each of these once sat on the start path: sentence-
 transformers and transformers (the embedder now runs smartlib_core.minilm), pandas (the
 catalog export, which `serve` only registers), redis and httpx (only with SMARTLIB_REDIS_URL or
-SMARTLIB_LLM_URL set) and, with the default runtime and its compiled cache warm, torch (the
-FINETUNED encoder's weights are read as numpy arrays)."""
+SMARTLIB_LLM_URL set), scipy (collaborative filtering trains only on interactions) and, with the
+default runtime and its compiled cache warm, torch (the FINETUNED encoder's weights are read as
+numpy arrays)."""
 from __future__ import annotations
 
 import os
@@ -16,7 +17,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-NOT_BEFORE_SERVING = ("sentence_transformers", "transformers", "pandas", "redis", "httpx")
+NOT_BEFORE_SERVING = ("sentence_transformers", "transformers", "pandas", "redis", "httpx", "scipy")
 WAIT_S = 120.0  # generous: the machine is shared; nothing here is timed
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 import numpy as np
-from scipy import sparse
 
 from smartlib_core.domain import Book
 from smartlib_core.genres import TASTE_GENERIC_KEYS as GENERIC_GENRES
@@ -51,6 +50,8 @@ class CatalogPriors:
                 rows.append(i)
                 cols.append(column)
                 vals.append(weight)
+        from scipy import sparse  # here, when a reader's ranking first needs it, not at start
+
         self.incidence = sparse.csr_matrix(
             (np.array(vals, dtype=np.float32), (rows, cols)), shape=(size, max(1, len(self.genres)))
         )
