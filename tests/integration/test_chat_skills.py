@@ -87,3 +87,14 @@ def test_forgetting_one_genre_keeps_the_others_across_sessions(agent):
 def test_a_child_of_a_stated_age_gets_childrens_books(agent):
     reply = say(agent, "my niece is 8 and loved Neverwhere, something like that but right for her age", "niece")
     assert reply.books and all("Childrens" in b.genres for b in reply.books)
+
+
+@pytest.mark.parametrize("text, language", [
+    ("okay, anything for this evening?", "en"),
+    ("e aí, alguma coisa pra essa noite?", "pt"),
+])
+def test_a_vague_ask_about_when_to_read_is_steered_by_the_stated_taste(agent, text, language):
+    session = f"occasion-{language}"
+    say(agent, "I adore science fiction" if language == "en" else "eu adoro ficção científica", session, language)
+    reply = say(agent, text, session, language)
+    assert len(reply.books) >= 3 and all("Science Fiction" in b.genres for b in reply.books)
