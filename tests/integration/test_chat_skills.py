@@ -98,3 +98,13 @@ def test_a_vague_ask_about_when_to_read_is_steered_by_the_stated_taste(agent, te
     say(agent, "I adore science fiction" if language == "en" else "eu adoro ficção científica", session, language)
     reply = say(agent, text, session, language)
     assert len(reply.books) >= 3 and all("Science Fiction" in b.genres for b in reply.books)
+
+
+@pytest.mark.parametrize("text, language, title", [
+    ("thinking of picking up mort by pratchett, is it any fun?", "en", "Mort"),
+    ("the shining do stephen king dá medo mesmo?", "pt", "The Shining"),
+])
+def test_a_title_named_with_its_author_is_answered_as_that_book(agent, text, language, title):
+    reply = say(agent, text, f"byline-{language}", language)
+    assert reply.language == language
+    assert [b.title.split(" (")[0] for b in reply.books] == [title]  # the book, not the author's list

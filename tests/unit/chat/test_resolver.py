@@ -32,11 +32,8 @@ BOOKS = [
 
 
 @pytest.fixture
-def resolver() -> TitleResolver:
-    index = ServingIndex(store=None, titles=TitleIndex())
-    index.state = ServingState({b.id: b for b in BOOKS}, VectorIndex(DIM), None)
-    index.lexical.upsert(BOOKS)
-    return TitleResolver(index)
+def resolver(resolver_over) -> TitleResolver:
+    return resolver_over(BOOKS)
 
 
 @pytest.mark.parametrize("phrase, book_id", [

@@ -35,6 +35,8 @@ TASTES = ("taste_like", "taste_dislike")
 TASTE_MAJORITY = 0.5  # the share of probability the taste labels need to store a named taste below the threshold
 # Asks about the book in focus ("other books by the same author"): the focus grounds them.
 ON_FOCUS = frozenset({"about_book", "who_wrote", "author", "similar", "series_order", "series_next"})
+# Labels that would answer with an author's books: a title qualified by its author is no such ask.
+_AUTHOR_ASKS = frozenset({"author", "recommend", "best_rated"})
 # Labels that act on one book, author or series: without a name they point at the book in focus.
 _ON_ONE = frozenset({"about_book", "who_wrote", "author", "similar", "series_order", "series_next", "taste_like", "taste_dislike"})
 
@@ -43,6 +45,16 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
     """The handler's Request for one understood message. `has_focus`: the session has a book in
     focus, so a message that names nothing ("who wrote it?") is about that book; `list_shown`:
     a list is on screen, so "something shorter" narrows it."""
+    qualified = [e for e in u.entities if e.by]
+    if qualified and u.intent in _AUTHOR_ASKS and not u.of("author"):
+        # "do you have <title> by <author>": the author only says which book; the book is the ask
+        u = dataclasses.replace(u, intent="about_book", entities=tuple(assign_roles(text, "about_book", list(u.entities))))
+    ask = _request(u, text, language, has_focus, list_shown)
+    by = next((e.by for e in qualified if phrase(e) == ask.subject), "")
+    return dataclasses.replace(ask, by=by) if by else ask
+
+
+def _request(u: Understanding, text: str, language: str, has_focus: bool, list_shown: bool) -> Request:
     if not u.sure and not u.entities:
         if _surprise(text):  # "surprise me" in any words the lexicon lists: a vague ask, whatever the model says
             return Request("recommend", confidence=u.confidence, surprise=True)
@@ -184,6 +196,8 @@ def phrase(entity: Entity) -> str:
     corrected a typo ("the hobit")."""
     if entity.kind == "author":  # the linker already chose among authors sharing a surname ("vonnegut")
         return entity.name
+    if entity.by:  # "night watch by pratchett": the title alone; the Request's `by` says whose
+        return bare_title(entity.name)
     renamed = fold(entity.text) in static_tables().renames  # an alias or a Portuguese title: the catalog's name
     if (entity.score >= 100.0 and not renamed) or entity.kind == "unknown_title":
         return entity.text

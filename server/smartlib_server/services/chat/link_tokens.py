@@ -103,3 +103,18 @@ def unknown_byline(tokens: list[Token], covered: set[int], tables: CatalogTables
             continue
         out.append(Match(Target("unknown_title", text[tokens[start].start:tokens[end - 1].end]), start, end, 0.0))
     return out
+
+
+def byline_names(after: list[Token], authors: list[str]) -> list[tuple[str, int]]:
+    """The authors the words after a byline spell, with where the name ends: a full name, first and
+    last name, or a surname of four letters or more ("... by anouilh", "... do sidney sheldon")."""
+    out = []
+    for author in dict.fromkeys(authors):
+        parts = fold(author).replace(".", " ").split()
+        spellings = {" ".join(parts), f"{parts[0]} {parts[-1]}"} | ({parts[-1]} if len(parts[-1]) >= 4 else set())
+        for size in (3, 2, 1):
+            words = after[:size]
+            if len(words) == size and " ".join(t.folded for t in words) in spellings and not any(t.clause for t in words[1:]):
+                out.append((author, words[-1].end))
+                break
+    return out

@@ -21,8 +21,10 @@ from smartlib_core.text import fold
 from smartlib_server.services.chat import link_tables
 from smartlib_server.services.chat.link_tables import ARTICLES, CatalogTables, Target
 from smartlib_server.services.chat.link_tokens import (
+    BYLINE as _BYLINE,
     Match as _Match,
     Token as _Token,
+    byline_names,
     capitalised_unknown as _capitalised_unknown,
     measures as _measures,
     tokens as _tokens,
@@ -52,6 +54,7 @@ class Entity:
     end: int
     ids: tuple[str, ...] = ()  # book ids: the title's editions, the series in order, the author's books by popularity
     score: float = 100.0  # 100 for an exact match, the fuzzy similarity otherwise
+    by: str = ""  # a title's author as the message names it beside the title ("night watch by pratchett"), catalog spelling
     role: str = ""  # set by understand: "anchor", "but", "like", "dislike", "a", "b"
 
     @property
@@ -118,7 +121,49 @@ def link(text: str, tables: CatalogTables, books: dict[str, Book]) -> list[Entit
             entities.append(Entity("number", token.raw.lstrip("#"), token.raw, token.start, token.end))
     unknown = [e for e in entities if e.kind == "unknown_title"]
     known = [e for e in entities if e.kind != "unknown_title" and (not e.ids or all(i in books for i in e.ids[:1]))]
-    return sorted(known + unknown, key=lambda e: e.start)
+    entities = sorted(known + unknown, key=lambda e: e.start)
+    return _bylines(entities, _everyday_before_byline(entities, tokens, text, tables), tokens, text, books)
+
+
+def _everyday_before_byline(entities: list[Entity], tokens: list[_Token], text: str, tables: CatalogTables) -> list[Entity]:
+    """Titles in everyday words ("night watch") that end right before a byline whose author is
+    linked: candidates only, kept by `_bylines` when that author wrote one of their editions."""
+    starts = {e.start for e in entities if e.kind == "author"}
+    bylines = {i for i in range(1, len(tokens) - 1) if tokens[i].folded in _BYLINE and tokens[i + 1].start in starts}
+    if not bylines:
+        return []
+    taken = {i for i, t in enumerate(tokens) if any(e.start <= t.start < e.end for e in entities)}
+    found = [m for m in _exact(tokens, tables, taken, plausible=False) if m.target.kind == "title" and m.last in bylines]
+    return [_entity(m, tokens, text) for m in sorted(found, key=lambda m: m.first)]
+
+
+def _bylines(entities: list[Entity], tentative: list[Entity], tokens: list[_Token], text: str,
+             books: dict[str, Book]) -> list[Entity]:
+    """A title followed by a byline naming one of its editions' authors ("X by <surname>", "X da
+    <full name>"): one entity for that author's book, spanning both, so the author only says which
+    book is meant and is no ask of its own. The name after the byline may be a linked author or,
+    for a surname too little read to link alone, the surname of one of the title's own authors.
+    `tentative` titles (everyday words) are kept only when so qualified."""
+    out = list(entities)
+    for title in entities + tentative:
+        if title.kind != "title" or (title not in out and title not in tentative) or \
+                any(e.by and e.start < title.end and title.start < e.end for e in out):
+            continue
+        at = next((i for i, t in enumerate(tokens) if t.start >= title.end), None)
+        if at is None or tokens[at].folded not in _BYLINE or at + 1 >= len(tokens) or tokens[at + 1].clause:
+            continue
+        named = next((e for e in out if e.kind == "author" and e.start == tokens[at + 1].start), None)
+        editions = [i for i in title.ids if i in books]
+        names = [(named.name, named.end)] if named else \
+            byline_names(tokens[at + 1: at + 4], [a for i in editions for a in books[i].authors])
+        for author, end in names:
+            mine = tuple(i for i in editions if author in books[i].authors)
+            if mine:
+                out = [e for e in out if e is not named and e is not title]
+                out.append(dataclasses.replace(title, name=books[mine[0]].title, text=text[title.start:end], end=end,
+                                               ids=mine, by=author, score=100.0))
+                break
+    return sorted(out, key=lambda e: e.start)
 
 
 def slotted(text: str, entities: list[Entity]) -> str:

@@ -21,6 +21,7 @@ LABELS = (
 class Request:
     kind: str  # one of LABELS
     subject: str = ""  # a title, author or series phrase, folded
+    by: str = ""  # the author the message names beside the subject's title ("X by Y"): that author's book is meant
     genres: tuple[str, ...] = ()  # catalog genre names the ask names
     query: str = ""  # English topic words for a free-text search
     ordinal: int = 0  # a position: in the last list (pick, why) or in a series; -1 is the last; 0 is none

@@ -57,18 +57,34 @@ class TitleResolver:
         self._snapshot: _Snapshot | None = None
         self._lock = threading.Lock()
 
-    def resolve(self, phrase: str) -> Resolution:
+    def resolve(self, phrase: str, by: str = "") -> Resolution:
+        """`by`: an author the reader named beside the title; their book with that title wins over
+        same-titled books and the dominance rules ("night watch by pratchett")."""
         needle = _key(fold(phrase))
         if not needle:
             return Resolution("none")
         snap, books = self._current()
         mapped = lexicon.pt_title_key(fold(phrase)) or lexicon.pt_title_key(needle) or _fuzzy_pt(fold(phrase))
         candidates = [_key(mapped), needle] if mapped else [needle]
+        theirs = self._by_author(candidates, by, snap, books) if by else None
+        if theirs is not None:
+            return Resolution("book", (theirs,))
         for key in candidates:
             found = self._exact(key, snap, books)
             if found:
                 return found
         return self._fuzzy(needle, snap, books)
+
+    def _by_author(self, keys: list[str], by: str, snap: _Snapshot, books: dict[str, Book]) -> Book | None:
+        """The author's best-known book whose title is the phrase: exactly, then as the start of a
+        longer title, then with a typo."""
+        name = _author_match(_key(fold(by)), snap, books)
+        theirs = [(_key(bare_title(books[i].title)), books[i]) for i in snap.authors.get(name or "", []) if i in books]
+        for fits in (lambda t, k: t == k, lambda t, k: t.startswith(k + " "), lambda t, k: _similarity(t, k) >= FUZZY_MIN):
+            found = [book for title, book in theirs if any(fits(title, key) for key in keys)]
+            if found:
+                return found[0]
+        return None
 
     def _exact(self, key: str, snap: _Snapshot, books: dict[str, Book]) -> Resolution | None:
         same = [snap.title_ids[i] for i, t in enumerate(snap.titles) if t == key]

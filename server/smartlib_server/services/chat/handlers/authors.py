@@ -22,7 +22,7 @@ def who_wrote(kit: Toolkit, ask: Request, out: Draft) -> None:
     p = out.p
     found = resolve_author(kit, ask.subject)
     if found.kind != "author":
-        other = kit.resolver.resolve(ask.subject)
+        other = kit.resolver.resolve(ask.subject, ask.by)
         if other.kind == "none":
             out.not_found(ask.subject)
         else:

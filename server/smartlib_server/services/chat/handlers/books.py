@@ -22,7 +22,7 @@ def target(kit: Toolkit, ask: Request, out: Draft) -> Resolution | None:
     pronoun = is_focus(ask.subject) and not (ask.subject == "it" and out.p.language == "pt")  # "It" is a title in Portuguese
     if pronoun and kit.ctx.focus in kit.books:
         return Resolution("book", (kit.books[kit.ctx.focus],))
-    return kit.resolver.resolve(ask.subject)
+    return kit.resolver.resolve(ask.subject, ask.by)
 
 
 def about_book(kit: Toolkit, ask: Request, out: Draft) -> None:

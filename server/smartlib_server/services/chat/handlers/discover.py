@@ -112,7 +112,7 @@ def books_by(kit: Toolkit, ask: Request, out: Draft) -> None:
 def nonsense(kit: Toolkit, ask: Request, out: Draft) -> None:
     """Not understood: a bare title still gets its answer, a readable description a search, and
     anything else an honest 'I didn't understand' with example asks."""
-    found = kit.resolver.resolve(ask.subject) if ask.subject else Resolution("none")
+    found = kit.resolver.resolve(ask.subject, ask.by) if ask.subject else Resolution("none")
     if found.kind == "book" and kit.ctx.pending:
         choices.resume(kit, found.book, out)
     elif found.kind != "none":

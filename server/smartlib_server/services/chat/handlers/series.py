@@ -28,7 +28,7 @@ def series(kit: Toolkit, ask: Request, out: Draft) -> None:
 
 
 def series_order(kit: Toolkit, ask: Request, out: Draft) -> None:
-    found = kit.resolver.resolve(ask.subject)
+    found = kit.resolver.resolve(ask.subject, ask.by)
     if found.kind == "book" and found.book.series_name:
         found = Resolution("series", tuple(kit.series_of(found.book)), found.book.series_name)
     if found.kind == "series":
@@ -91,7 +91,7 @@ def series_next(kit: Toolkit, ask: Request, out: Draft) -> None:
 def series_at(kit: Toolkit, ask: Request, out: Draft) -> None:
     """'What is the second book in The Hunger Games?': the book at that place in reading order."""
     p = out.p
-    found = kit.resolver.resolve(ask.subject)
+    found = kit.resolver.resolve(ask.subject, ask.by)
     if found.kind == "book" and found.book.series_name:
         found = Resolution("series", tuple(kit.series_of(found.book)), found.book.series_name)
     if found.kind != "series":

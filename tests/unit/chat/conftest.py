@@ -1,0 +1,21 @@
+"""Fixtures shared by the chat unit tests."""
+from __future__ import annotations
+
+import pytest
+
+from smartlib_core.embedding import DIM
+from smartlib_server.services.chat.resolver import TitleResolver
+from smartlib_server.services.recommend.serving_index import ServingIndex, ServingState
+from smartlib_server.services.recommend.vector_index import VectorIndex
+from smartlib_server.services.title_search import TitleIndex
+
+
+@pytest.fixture
+def resolver_over():
+    """Builds a TitleResolver over a small catalog held in a real ServingIndex."""
+    def build(books) -> TitleResolver:
+        index = ServingIndex(store=None, titles=TitleIndex())
+        index.state = ServingState({b.id: b for b in books}, VectorIndex(DIM), None)
+        index.lexical.upsert(books)
+        return TitleResolver(index)
+    return build
