@@ -52,6 +52,25 @@ def resolve(name: str) -> str:
     return "torch"
 
 
+# OpenVINO's Python binding initialises shared state on the first infer in a process (a
+# function-local static that needs the GIL while other threads may hold it). Two first infers at
+# once, on any two sessions, deadlocked a 10k bench run for good (py-spy: one stream thread in
+# __cxa_guard_acquire holding the GIL, the other waiting for the GIL inside that guard). The first
+# infer of the process therefore runs alone; every later one runs freely.
+_FIRST_INFER = threading.Lock()
+_first_infer_done = False
+
+
+def _infer(request, inputs: dict[str, np.ndarray]) -> None:
+    global _first_infer_done
+    if _first_infer_done:
+        request.infer(inputs)
+        return
+    with _FIRST_INFER:
+        request.infer(inputs)
+        _first_infer_done = True
+
+
 def runtime_version(name: str) -> str:
     from importlib.metadata import version
 
@@ -100,7 +119,7 @@ class Session:
         request = getattr(self._local, "request", None)
         if request is None:  # an infer request is not thread-safe: one per calling thread
             request = self._local.request = self._compiled.create_infer_request()
-        request.infer(inputs)
+        _infer(request, inputs)
         return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
 
     def run_all(self, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:

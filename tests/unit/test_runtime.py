@@ -309,3 +309,46 @@ def test_openvino_streams_are_not_pinned_to_cores(cache_root):
     books = runtime.text_encoder("openvino", cache_root)
     books(["warm-up"])
     assert books._shared["session"]._compiled.get_property("ENABLE_CPU_PINNING") is False
+
+
+class _OverlapRecordingRequest:
+    """A stand-in infer request that counts how many infers run at the same moment."""
+
+    active = 0
+    most = 0
+    guard = threading.Lock()
+
+    def infer(self, inputs):
+        cls = type(self)
+        with cls.guard:
+            cls.active += 1
+            cls.most = max(cls.most, cls.active)
+        time.sleep(0.05)  # long enough that the other thread's first infer would overlap
+        with cls.guard:
+            cls.active -= 1
+
+
+def test_the_first_openvino_infer_of_the_process_runs_alone(monkeypatch):
+    # Two first infers at once deadlocked OpenVINO's binding (runtime._FIRST_INFER's comment).
+    monkeypatch.setattr(runtime, "_first_infer_done", False)
+    _OverlapRecordingRequest.most = 0
+    start = threading.Barrier(2)
+
+    def first_infer():
+        start.wait()
+        runtime._infer(_OverlapRecordingRequest(), {})
+
+    threads = [threading.Thread(target=first_infer) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _OverlapRecordingRequest.most == 1 and runtime._first_infer_done
+    _OverlapRecordingRequest.most = 0  # once done, infers overlap freely (no lock on the hot path)
+    threads = [threading.Thread(target=first_infer) for _ in range(2)]
+    start.reset()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert _OverlapRecordingRequest.most == 2
