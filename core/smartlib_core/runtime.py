@@ -61,14 +61,17 @@ _FIRST_INFER = threading.Lock()
 _first_infer_done = False
 
 
-def _infer(request, inputs: dict[str, np.ndarray]) -> None:
+def _infer(request, inputs: dict[str, np.ndarray]) -> np.ndarray:
+    """`request`'s first output for `inputs`; the read is inside the first call's lock too."""
     global _first_infer_done
     if _first_infer_done:
         request.infer(inputs)
-        return
+        return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
     with _FIRST_INFER:
         request.infer(inputs)
+        output = np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
         _first_infer_done = True
+        return output
 
 
 def runtime_version(name: str) -> str:
@@ -119,8 +122,7 @@ class Session:
         request = getattr(self._local, "request", None)
         if request is None:  # an infer request is not thread-safe: one per calling thread
             request = self._local.request = self._compiled.create_infer_request()
-        _infer(request, inputs)
-        return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
+        return _infer(request, inputs)
 
     def run_all(self, feeds: list[dict[str, np.ndarray]]) -> list[np.ndarray]:
         """`run` of every feed, in order; on all streams at once when there are several."""

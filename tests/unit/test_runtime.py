@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
@@ -326,6 +327,9 @@ class _OverlapRecordingRequest:
         time.sleep(0.05)  # long enough that the other thread's first infer would overlap
         with cls.guard:
             cls.active -= 1
+
+    def get_output_tensor(self, index):
+        return types.SimpleNamespace(data=np.zeros((1, 2), dtype=np.float32))
 
 
 def test_the_first_openvino_infer_of_the_process_runs_alone(monkeypatch):
