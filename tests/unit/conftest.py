@@ -4,14 +4,12 @@ from __future__ import annotations
 import pytest
 
 from smartlib_server.adapters.sql import postgres_database, sqlite_database
+from tests.unit.backends import BACKENDS, on_backend
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def any_db(request, tmp_path):
     """The same tests on both backends: SQLite and the real PostgreSQL."""
-    if request.param == "sqlite":
-        db = sqlite_database(tmp_path / "catalog.sqlite3")
-    else:
-        db = postgres_database(request.getfixturevalue("postgres_url"))
+    db = on_backend(request, tmp_path, sqlite_database, postgres_database)
     yield db
     db.close()

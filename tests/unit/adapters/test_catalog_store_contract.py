@@ -6,14 +6,12 @@ import pytest
 
 from smartlib_core.domain import Book
 from smartlib_server.adapters.catalog_store import postgres_store, sqlite_store
+from tests.unit.backends import BACKENDS, on_backend
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def store(request, tmp_path):
-    if request.param == "sqlite":
-        s = sqlite_store(tmp_path / "catalog.sqlite3")
-    else:
-        s = postgres_store(request.getfixturevalue("postgres_url"))
+    s = on_backend(request, tmp_path, sqlite_store, postgres_store)
     yield s
     s.close()
 
