@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from smartlib_core.encoder_weights import INPUT_DIM, LAYER_DIMS, OUTPUT_DIM, WEIGHTS_FILE
+from smartlib_core.encoder_layout import INPUT_DIM, LAYER_DIMS, OUTPUT_DIM, WEIGHTS_FILE
 
 BLOCK_COUNT = 7
 

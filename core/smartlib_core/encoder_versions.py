@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from smartlib_core import manifest as mf
-from smartlib_core.encoder_weights import WEIGHTS_FILE, EncoderWeights, read_weights
+from smartlib_core.encoder_layout import WEIGHTS_FILE
+from smartlib_core.encoder_weights import EncoderWeights, read_weights
 from smartlib_core.manifest import ArtifactIntegrityError
 
 if TYPE_CHECKING:
