@@ -37,7 +37,12 @@ def bound(seconds: float | None) -> Iterator[None]:
     try:
         yield
     finally:
-        _deadline.reset(token)
+        try:
+            _deadline.reset(token)
+        except ValueError:
+            # Closed from another context: asyncio finalises an abandoned stream's generator in
+            # a task of its own, whose context holds nothing of this call to restore.
+            pass
 
 
 def remaining() -> float | None:
