@@ -240,3 +240,18 @@ def test_leaving_out_a_genre_leaves_out_its_narrower_cases():
     kept = Book("kept", "A Quiet Village", ("Someone",), genres=("Historical Fiction",))
     filt = BookFilter(exclude_genres=frozenset(with_narrower(["War"])))
     assert (filt.accepts(ww2), filt.accepts(kept)) == (False, True)
+
+
+@pytest.mark.parametrize("text", [
+    "what comes after dune of varkessa? need the sequel",
+    "alguém leu o hobbit de trevanholm? vale a pena?",
+])
+def test_a_catalog_title_extended_by_unheard_words_is_a_missing_title(catalog, text):
+    tables, books = catalog
+    assert [e.kind for e in link(text, tables, books)] == ["unknown_title"]
+
+
+def test_a_title_extended_by_a_catalog_name_stays_that_title(catalog):
+    tables, books = catalog
+    assert [e.kind for e in link("what comes after dune of herbert?", tables, books)] == ["title", "author"]
+    assert [e.kind for e in link("is the name of the wind worth it?", tables, books)] == ["title"]

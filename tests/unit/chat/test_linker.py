@@ -61,6 +61,7 @@ def test_everyday_words_are_not_titles_unless_marked(catalog):
     # the author after the byline says which "It": one entity, the title qualified by its author (test_bylines.py)
     assert [(k, text) for k, _, text in linked(catalog, "have you read It by Stephen King?")] == [("title", "It by Stephen King")]
     assert [k for k, *_ in linked(catalog, "The Road")] == ["title"]
+    assert [k for k, *_ in linked(catalog, "who wrote this one, is it by stephen king?")] == ["author"]
 
 
 def test_genres_moods_and_numbers(catalog):

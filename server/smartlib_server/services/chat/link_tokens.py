@@ -12,6 +12,7 @@ from smartlib_server.services.chat.link_tables import CatalogTables, Target
 _TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
 _INNER = frozenset({"the", "of", "and", "a", "an", "o", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
 BYLINE = frozenset({"by", "de", "do", "da"})  # before an author's name: "X by Y", "X, da Y"
+_OF = frozenset({"of", "de", "do", "da", "dos", "das"})  # joining a title's words: "X of Y", "X do Y"
 # Words that make the number before them a measure: ratings, lengths, durations, ages.
 UNITS = frozenset("star stars estrela estrelas page pages pagina paginas hour hours hora horas minute minutes minuto minutos "
                   "year years yr yrs yo ano anos".split())
@@ -118,3 +119,24 @@ def byline_names(after: list[Token], authors: list[str]) -> list[tuple[str, int]
                 out.append((author, words[-1].end))
                 break
     return out
+
+
+def extended_unknown(matches: list[Match], tokens: list[Token], tables: CatalogTables, text: str) -> list[Match]:
+    """A catalog title followed by "of", "de", "do"... and words in no catalog name nor everyday
+    speech ("ashes of quillmont", "a ilha do zembravo"): a longer title the catalog lacks, not the
+    shorter book inside it, so the answer can say it is missing."""
+    out = []
+    for m in matches:
+        end = m.last + 1
+        while end < len(tokens) and not tokens[end].clause and _unheard(tokens[end], tables):
+            end += 1
+        if m.target.kind == "title" and end > m.last + 1 and tokens[m.last].folded in _OF and not tokens[m.last].clause:
+            out.append(Match(Target("unknown_title", text[tokens[m.first].start:tokens[end - 1].end]), m.first, end, 0.0))
+        else:
+            out.append(m)
+    return out
+
+
+def _unheard(token: Token, tables: CatalogTables) -> bool:
+    word = token.folded
+    return word.isalpha() and len(word) >= 4 and word not in tables.postings and word not in tables.static.common

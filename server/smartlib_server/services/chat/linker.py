@@ -26,6 +26,7 @@ from smartlib_server.services.chat.link_tokens import (
     Token as _Token,
     byline_names,
     capitalised_unknown as _capitalised_unknown,
+    extended_unknown as _extended_unknown,
     measures as _measures,
     tokens as _tokens,
     unknown_byline as _unknown_byline,
@@ -110,7 +111,7 @@ def link(text: str, tables: CatalogTables, books: dict[str, Book]) -> list[Entit
     taken = {i for m in quoted for i in range(m.first, m.last)} | _measures(tokens)
     matches = _exact(tokens, tables, taken)
     matches += _fuzzy(tokens, tables, taken)
-    chosen = quoted + _select(matches, tokens, tables)
+    chosen = quoted + _extended_unknown(_select(matches, tokens, tables), tokens, tables, text)
     covered = {i for m in chosen for i in range(m.first, m.last)}
     chosen += _capitalised_unknown(tokens, covered, tables, text)
     chosen += _unknown_byline(tokens, {i for m in chosen for i in range(m.first, m.last)}, tables, text)
@@ -126,14 +127,16 @@ def link(text: str, tables: CatalogTables, books: dict[str, Book]) -> list[Entit
 
 
 def _everyday_before_byline(entities: list[Entity], tokens: list[_Token], text: str, tables: CatalogTables) -> list[Entity]:
-    """Titles in everyday words ("night watch") that end right before a byline whose author is
-    linked: candidates only, kept by `_bylines` when that author wrote one of their editions."""
+    """Titles of two everyday words or more ("night watch") that end right before a byline whose
+    author is linked: candidates only, kept by `_bylines` when that author wrote one of their editions."""
     starts = {e.start for e in entities if e.kind == "author"}
     bylines = {i for i in range(1, len(tokens) - 1) if tokens[i].folded in _BYLINE and tokens[i + 1].start in starts}
     if not bylines:
         return []
     taken = {i for i, t in enumerate(tokens) if any(e.start <= t.start < e.end for e in entities)}
-    found = [m for m in _exact(tokens, tables, taken, plausible=False) if m.target.kind == "title" and m.last in bylines]
+    # two words at least: "is it by stephen king?" asks who wrote something, not about the book It
+    found = [m for m in _exact(tokens, tables, taken, plausible=False)
+             if m.target.kind == "title" and m.last in bylines and m.last - m.first >= 2]
     return [_entity(m, tokens, text) for m in sorted(found, key=lambda m: m.first)]
 
 
