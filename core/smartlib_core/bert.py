@@ -54,6 +54,23 @@ class MeanPooledBert:
         inner = F.gelu(self._linear(x, f"{p}intermediate.dense"))
         return self._norm(self._linear(inner, f"{p}output.dense") + x, f"{p}output.LayerNorm")
 
+    def rows(self, input_ids: torch.Tensor, position_ids: torch.Tensor, allowed: torch.Tensor,
+             pool: torch.Tensor) -> torch.Tensor:
+        """Several texts to a row (the exported graph, runtime_export.py): (rows, t) tokens with
+        each text's own positions, `allowed` (rows, 1, t, t) says which keys each token sees (its
+        own text's), `pool` (n, rows * t) is 1 where text i's tokens sit -> (n, hidden) means.
+
+        The same arithmetic as `__call__` for each text, so short queries packed into one row pay
+        for their own tokens only, not for padding to the longest of the batch.
+        """
+        w = self.weights
+        x = F.embedding(input_ids, w["embeddings.word_embeddings.weight"]) + w["embeddings.token_type_embeddings.weight"][0]
+        x = self._norm(x + F.embedding(position_ids, w["embeddings.position_embeddings.weight"]), "embeddings.LayerNorm")
+        for prefix in self.layers:
+            x = self._layer(x, allowed, prefix)
+        pooled = pool.to(x.dtype) @ x.reshape(-1, self.hidden)
+        return pooled / pool.sum(dim=1, keepdim=True).to(x.dtype).clamp(min=1e-9)
+
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         n, t = input_ids.shape
         w = self.weights

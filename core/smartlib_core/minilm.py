@@ -54,6 +54,33 @@ def pad(ids: Sequence[Sequence[int]], rows: Sequence[int]) -> tuple[np.ndarray, 
     return tokens, mask
 
 
+def padded_feed(ids: Sequence[Sequence[int]], rows: Sequence[int]) -> dict[str, np.ndarray]:
+    """The exported graph's inputs (bert.MeanPooledBert.rows) for `ids[rows]`, a text to a row,
+    right-padded to the longest: what long texts (book descriptions) take."""
+    tokens, mask = pad(ids, rows)
+    count, width = tokens.shape
+    pool = np.zeros((count, count * width), dtype=np.float32)
+    for row in range(count):
+        pool[row, row * width : (row + 1) * width] = mask[row]
+    allowed = np.broadcast_to(mask.astype(bool)[:, None, None, :], (count, 1, width, width))
+    positions = np.broadcast_to(np.arange(width, dtype=np.int64), (count, width))
+    return {"input_ids": tokens, "position_ids": np.ascontiguousarray(positions),
+            "allowed": np.ascontiguousarray(allowed), "pool": pool}
+
+
+def packed_feed(ids: Sequence[Sequence[int]], rows: Sequence[int]) -> dict[str, np.ndarray]:
+    """The same inputs with every text of `ids[rows]` back to back in one row, each attending to
+    its own tokens only: no padding, so a pass of short queries costs their own tokens. The
+    attention over the whole row grows with its length squared, so only short texts are packed
+    (runtime.RuntimeTextEncoder packs queries)."""
+    lengths = [len(ids[i]) for i in rows]
+    segment = np.repeat(np.arange(len(lengths)), lengths)
+    return {"input_ids": np.fromiter((t for i in rows for t in ids[i]), dtype=np.int64, count=len(segment))[None],
+            "position_ids": np.concatenate([np.arange(n, dtype=np.int64) for n in lengths])[None],
+            "allowed": (segment[:, None] == segment[None, :])[None, None],
+            "pool": (np.arange(len(lengths))[:, None] == segment[None, :]).astype(np.float32)}
+
+
 class MiniLM:
     """The tokenizer and the torch encoder (bert.MeanPooledBert) of one model directory."""
 

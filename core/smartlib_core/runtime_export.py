@@ -11,11 +11,14 @@ from pathlib import Path
 
 OPSET = 17
 # Bump when the exported graph changes (inputs, pooling, opset): every cached export is rebuilt.
-EXPORT_RECIPE = "3"  # 3: MiniLM traced from bert.py instead of transformers' BertModel
+# 4: MiniLM takes texts packed into rows (bert.MeanPooledBert.rows), so queries pay no padding
+EXPORT_RECIPE = "4"
+MINILM_INPUTS = ("input_ids", "position_ids", "allowed", "pool")
 
 
 def export_minilm(model_dir: str, target: Path) -> None:
-    """all-MiniLM-L6-v2's transformer plus mean pooling: (input_ids, attention_mask) -> (n, 384).
+    """all-MiniLM-L6-v2's transformer plus mean pooling over texts laid into rows, a text to a
+    row or several packed in one (minilm.padded_feed, minilm.packed_feed) -> (n, 384).
 
     Traced from the plain-torch BERT the torch runtime serves (bert.py), so a cold cache does not
     import transformers either; its attention traces to plain MatMul/Softmax, which every runtime
@@ -25,20 +28,22 @@ def export_minilm(model_dir: str, target: Path) -> None:
     import torch
 
     from smartlib_core.bert import load_model
+    from smartlib_core.minilm import padded_feed
 
     bert = load_model(model_dir)
 
-    class MeanPooled(torch.nn.Module):
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-            return bert(input_ids, attention_mask)
+    class Rows(torch.nn.Module):
+        def forward(self, input_ids, position_ids, allowed, pool) -> torch.Tensor:
+            return bert.rows(input_ids, position_ids, allowed, pool)
 
-    ids = torch.ones((2, 8), dtype=torch.int64)
+    feed = {name: torch.from_numpy(array) for name, array in padded_feed([[101, 7, 102], [101, 102]], [0, 1]).items()}
     with torch.inference_mode():
         torch.onnx.export(
-            MeanPooled().eval(), (ids, torch.ones_like(ids)), str(target), dynamo=False, opset_version=OPSET,
-            input_names=["input_ids", "attention_mask"], output_names=["embedding"],
-            dynamic_axes={"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                          "embedding": {0: "batch"}},
+            Rows().eval(), tuple(feed[name] for name in MINILM_INPUTS), str(target), dynamo=False, opset_version=OPSET,
+            input_names=list(MINILM_INPUTS), output_names=["embedding"],
+            dynamic_axes={"input_ids": {0: "rows", 1: "tokens"}, "position_ids": {0: "rows", 1: "tokens"},
+                          "allowed": {0: "rows", 2: "tokens", 3: "keys"}, "pool": {0: "texts", 1: "slots"},
+                          "embedding": {0: "texts"}},
         )
 
 

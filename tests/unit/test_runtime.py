@@ -59,6 +59,29 @@ def test_minilm_vectors_match_the_fp32_reference(name, cache_root, text_encoder)
 
 
 @pytest.mark.parametrize("name", INSTALLED)
+def test_queries_share_one_packed_row_and_keep_their_own_vectors(name, cache_root, text_encoder, monkeypatch):
+    queries = runtime.query_encoder(runtime.text_encoder(name, cache_root))
+    session = queries._load()
+    feeds = []
+    original = session.run
+    monkeypatch.setattr(session, "run", lambda feed: feeds.append(feed) or original(feed))
+    texts = [text for text in TEXTS if len(text) < 200]  # lengths 3 to 25 tokens
+    packed = queries(texts, max_tokens=64)
+    assert len(feeds) == 1 and feeds[0]["input_ids"].shape[0] == 1  # one row, no padding
+    assert feeds[0]["input_ids"].shape[1] == sum(len(row) for row in session_ids(queries, texts))
+    # Each query attends to its own tokens only: its vector is the one it gets alone.
+    assert (packed * text_encoder(texts, max_tokens=64)).sum(axis=1).min() >= BOUND
+    padded = runtime.query_encoder(runtime.text_encoder(name, cache_root))
+    padded.packed = False
+    np.testing.assert_allclose(packed, padded(texts, max_tokens=64), atol=2e-3)
+    assert list(runtime.packed_batches([5, 9, 3, 40, 2], 16)) == [[0, 1], [2], [3], [4]]  # a long one rides alone
+
+
+def session_ids(encoder, texts):
+    return encoder._shared["tokenizer"].ids(texts, 64)
+
+
+@pytest.mark.parametrize("name", INSTALLED)
 def test_encoder_vectors_match_the_torch_encoder(name, cache_root, encoder_model):
     served = runtime.compiled_encoder(name, cache_root, encoder_model)
     assert isinstance(served, runtime.RuntimeEncoder)
