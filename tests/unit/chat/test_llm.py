@@ -6,6 +6,8 @@ import asyncio
 import json
 import select
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -256,3 +258,41 @@ def test_an_answer_that_only_names_other_books_falls_back_to_the_built_in_one(mo
     service = ChatService(agent=_Catalog(), executor=None, limits=ChatLimits(), phraser=phraser)
     assert "".join(asyncio.run(_collect(service._phrase(_reply())))) == _reply().text
     phraser.close()
+
+
+# Run in a fresh interpreter: this process imported httpx long ago. A model call runs on the
+# server's event loop, so it imports nothing and loads no CA bundle; both happen when the client
+# is built, before SERVING.
+_NOTHING_LOADED_ON_THE_LOOP = """
+import asyncio, ssl, sys
+from smartlib_server.services.chat.agent import Reply, TurnInput
+from smartlib_server.services.chat.llm import LLMConfig, LLMFailed, LLMPhraser
+from smartlib_server.services.chat.llm_parse import LLMParser
+from smartlib_server.services.chat.understand import Situation
+
+config = LLMConfig("http://127.0.0.1:9", first_token_timeout_s=1, stall_timeout_s=1)
+phraser, parser = LLMPhraser(config), LLMParser(config, timeout_s=1)
+loaded, bundles = set(sys.modules), []
+real_load = ssl.SSLContext.load_verify_locations
+ssl.SSLContext.load_verify_locations = lambda *a, **k: bundles.append(a) or real_load(*a, **k)
+
+async def calls():
+    try:
+        async for _ in phraser.stream(Reply("en", "x", [], TurnInput("s", "x"), "about", {}, {})):
+            pass
+    except LLMFailed:
+        pass
+    assert await parser("books like dune", [], Situation()) is None
+
+asyncio.run(calls())
+asyncio.run(calls())
+new = sorted(set(sys.modules) - loaded)
+assert not new and not bundles, (new[:10], len(bundles))
+"""
+
+
+def test_a_model_call_imports_nothing_and_loads_no_ca_bundle_on_the_event_loop():
+    """Loaded inside the first call, httpx's modules held the event loop for ~0.15 s of CPU (and
+    the CA bundle ~25 ms on every call), long enough under load for unary RPCs to miss 1 s deadlines."""
+    done = subprocess.run([sys.executable, "-c", _NOTHING_LOADED_ON_THE_LOOP], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -19,7 +19,7 @@ import re
 
 from smartlib_server.services.chat.intent_model import LABELS, LIST_ASKS
 from smartlib_server.services.chat.linker import Entity, slotted
-from smartlib_server.services.chat.llm import LLMConfig, LLMFailed
+from smartlib_server.services.chat.llm import LLMConfig, LLMFailed, ModelHTTP
 from smartlib_server.services.chat.understand import Situation, Understanding, finish
 
 log = logging.getLogger(__name__)
@@ -47,17 +47,16 @@ class LLMParser:
     def __init__(self, config: LLMConfig, timeout_s: float = PARSE_TIMEOUT_S):
         self.config = config
         self.timeout_s = timeout_s
+        self._http = ModelHTTP()
         self.parsed = 0  # messages the model read
         self.fallbacks = 0  # messages left to the local model: the call failed or its answer did not validate
 
     async def __call__(self, text: str, entities: list[Entity], situation: Situation) -> Understanding | None:
-        import httpx  # only with SMARTLIB_LLM_URL: a start without a model never imports it
-
         seen = slotted(text, entities)
         try:
             answer = await asyncio.wait_for(self._complete(seen, situation), self.timeout_s)
             intent, confidence = validate(answer)
-        except (TimeoutError, LLMFailed, httpx.HTTPError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+        except (TimeoutError, LLMFailed, self._http.HTTPError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             self.fallbacks += 1
             log.info("LLM parse fell back to the local model: %s: %s", type(exc).__name__, exc)
             return None
@@ -69,14 +68,12 @@ class LLMParser:
     async def _complete(self, seen: str, situation: Situation) -> str:
         """The model's whole answer, streamed (as every OpenAI-compatible server can); the
         caller bounds the whole call."""
-        import httpx  # only with SMARTLIB_LLM_URL: a start without a model never imports it
-
         context = "A list of books is on screen." if situation.list_shown else "No list is on screen."
         prompt = [{"role": "system", "content": SYSTEM},
                   {"role": "user", "content": f"{context}\nMessage: {json.dumps(seen, ensure_ascii=False)}"}]
         body = {"model": self.config.model, "messages": prompt, "stream": True, "temperature": 0.0, "max_tokens": 40}
         pieces = []
-        async with httpx.AsyncClient(timeout=httpx.Timeout(self.timeout_s)) as client, client.stream(
+        async with self._http.client(self.timeout_s) as client, client.stream(
             "POST", self.config.endpoint, json=body, headers={"Accept": "text/event-stream"}
         ) as response:
             if response.status_code >= 400:
