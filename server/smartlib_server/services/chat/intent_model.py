@@ -2,7 +2,8 @@
 
 A message reaches it after entity linking, with every linked span replaced by its slot
 ("got any {AUTHOR} lying around?"). Features are the sentence's MiniLM embedding (the query
-encoder the server already holds) next to hashed word and character n-grams and hashed cues
+encoder the server already holds; a Portuguese message is embedded as its English gloss,
+intent_gloss.py) next to hashed word and character n-grams and hashed cues
 (clause polarity after negation, slot kinds, a slot after "but", list positions, sentence
 form: intent_cues.py), each block unit length and scaled; a multinomial logistic regression
 turns them into label probabilities. The weights ship in data/intent_model.npz with the hash of the corpus they were trained on
@@ -23,6 +24,7 @@ import numpy as np
 
 from smartlib_core.text import fold
 from smartlib_server.services.chat.intent_cues import cues
+from smartlib_server.services.chat.intent_gloss import for_encoder
 from smartlib_server.services.chat.link_tables import load_yaml
 
 DATA = Path(__file__).parent / "data"
@@ -62,6 +64,7 @@ class Features:
     char_scale: float = 1.0
     cue_dim: int = 1024  # buckets for the cues (a message has about fifteen)
     cue_scale: float = 1.0
+    gloss: bool = False  # Portuguese reaches MiniLM as an English gloss (intent_gloss.py); older weights: off
 
     @property
     def dim(self) -> int:
@@ -71,7 +74,8 @@ class Features:
         texts = list(slotted)
         dense = np.zeros((len(texts), 384), dtype=np.float32)
         if texts:
-            dense[:] = self.embed_scale * _unit(np.asarray(embed([embed_text(t) for t in texts]), dtype=np.float32))
+            seen = [for_encoder(t) for t in texts] if self.gloss else texts
+            dense[:] = self.embed_scale * _unit(np.asarray(embed([embed_text(t) for t in seen]), dtype=np.float32))
         rows, cols, vals = [], [], []
         for row, text in enumerate(texts):
             words, chars = lexical_grams(text)

@@ -157,7 +157,7 @@ def choose_threshold(confidence: np.ndarray, right: np.ndarray) -> tuple[float, 
 def train(embed: Embed, folds: int = 5, features: Features | None = None) -> tuple[IntentModel, Report]:
     """Cross-validates, then trains on the whole corpus; the model carries the k-fold threshold."""
     examples = load_corpus()
-    features = features or Features()
+    features = features or Features(gloss=True)
     x = features.design(slotted_corpus(examples), embed)
     probs = cross_validate(examples, x, folds)
     result = report(examples, probs, folds, x.dense)
