@@ -4,12 +4,15 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 _SERIES = re.compile(r"\s*\(([^()]*?),?\s*#\s*([\d.\-–]+)\)\s*$")
 _SERIES_UNNUMBERED = re.compile(r"\s*\(([^()#]+)\)\s*$")
 _NON_WORD = re.compile(r"[^\w\s]", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 _GOODREADS_ID = re.compile(r"/book/show/(\d+)")
+T = TypeVar("T")
 
 
 def fold(text: str) -> str:
@@ -48,3 +51,20 @@ def goodreads_id(url: str) -> str:
 
 def derived_id(title: str, first_author: str) -> str:
     return "sl-" + hashlib.sha256(dedupe_key(title, first_author).encode()).hexdigest()[:16]
+
+
+def longest_runs(count: int, lookup: Callable[[int, int], T | None], longest: int) -> Iterator[tuple[T | None, int, int]]:
+    """Greedy left-to-right segmentation of `count` tokens: at each position the longest run of
+    at most `longest` tokens that `lookup(start, end)` knows (not None), else one token unknown.
+    Yields (what lookup returned or None, start, end)."""
+    position = 0
+    while position < count:
+        for size in range(min(longest, count - position), 0, -1):  # longest run first
+            hit = lookup(position, position + size)
+            if hit is not None:
+                yield hit, position, position + size
+                position += size
+                break
+        else:
+            yield None, position, position + 1
+            position += 1

@@ -19,7 +19,7 @@ import numpy as np
 
 from smartlib_core.domain import Book, BookFilter
 from smartlib_core.popularity import popularity_prior
-from smartlib_core.text import fold
+from smartlib_core.text import fold, longest_runs
 
 # A description: cosine plus a nudge that breaks near-ties towards known books (0.05 kept
 # known-item hit@10 at 0.89, and 0.1 already cost three points).
@@ -66,19 +66,13 @@ def broad_ask(query: str, genre_names: Mapping[str, str], longest: int | None = 
         return ()
     found: list[str] = []
     rest: list[str] = []
-    position = 0
     if longest is None:
         longest = longest_name(genre_names)
-    while position < len(words):
-        for size in range(min(longest, len(words) - position), 0, -1):  # longest name first
-            name = genre_names.get(" ".join(words[position : position + size]))
-            if name is not None:
-                found.append(name)
-                position += size
-                break
+    for name, start, _ in longest_runs(len(words), lambda a, b: genre_names.get(" ".join(words[a:b])), longest):
+        if name is not None:
+            found.append(name)
         else:
-            rest.append(words[position])
-            position += 1
+            rest.append(words[start])
     if not found or any(word not in FILLER for word in rest):
         return ()
     return tuple(dict.fromkeys(found))

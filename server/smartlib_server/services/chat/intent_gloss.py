@@ -13,7 +13,7 @@ import functools
 import re
 from pathlib import Path
 
-from smartlib_core.text import fold
+from smartlib_core.text import fold, longest_runs
 from smartlib_server.services.chat import language
 from smartlib_server.services.chat.link_tables import load_yaml
 
@@ -36,18 +36,10 @@ def gloss(text: str) -> str:
     tokens = _TOKEN.findall(text)
     lower = [t.lower() for t in tokens]
     folded = [t if t.startswith("{") else fold(t) for t in tokens]
-    out, i = [], 0
-    while i < len(tokens):
-        for n in range(min(longest, len(tokens) - i), 0, -1):
-            hit = table.get(tuple(lower[i:i + n])) or table.get(tuple(folded[i:i + n]))
-            if hit:
-                out.append(hit)
-                i += n
-                break
-        else:
-            out.append(tokens[i])
-            i += 1
-    return " ".join(out)
+    def known(start: int, end: int) -> str | None:
+        return table.get(tuple(lower[start:end])) or table.get(tuple(folded[start:end]))
+
+    return " ".join(tokens[start] if hit is None else hit for hit, start, _ in longest_runs(len(tokens), known, longest))
 
 
 def for_encoder(slotted: str) -> str:
