@@ -55,7 +55,8 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
         # No untimed warm-up: the rows it reads were built ahead (services/recommend/row_warmer.py; the
         # bench waits for them before any phase), as on a server that has been up a while.
         results["similar_finetuned_varied_c8"] = load(address, "similar_varied", 8, seconds, varied, approach=2)
-        # RecommendForUser over the same built rows: three liked books' rows merged per call, one
+        # RecommendForUser over the same built rows, at the same concurrency and varied the same
+        # way (a random one of 200 readers of three liked books, k 5-20, one id excluded), one
         # exposure stored per call (issue 30 wants it within 2x of SimilarBooks).
         results["personal_readers_c8"] = load(address, "personal", 8, seconds, varied, approach=2)
         for concurrency in (1, 8, 32):

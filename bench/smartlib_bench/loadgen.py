@@ -8,8 +8,9 @@ call is a cache hit), `similar_miss` (the same with a distinct excluded id per c
 answer cache never helps), `similar_deep` (a miss with k=30, which a FINETUNED server answers
 with a search rather than from its neighbour table) `similar_varied` (SimilarBooks on a random book of ARG, k between 5 and 20,
 one random catalog id excluded: every request distinct) or `text_miss` (SearchByText with a
-distinct query per call, from smartlib_bench.queries), or `personal` (RecommendForUser for readers who each
-liked three books of ARG). APPROACH comes from the environment. Prints one JSON line.
+distinct query per call, from smartlib_bench.queries), or `personal` (RecommendForUser for a
+random one of 200 readers who each liked three books of ARG, k and an excluded id varied as in
+`similar_varied`). APPROACH comes from the environment. Prints one JSON line.
 
 Replies stay bytes: on two cores the generator shares the CPU with the server, so it does no
 work the measurement does not need (parsing a reply of ten books costs about 6 us; the
@@ -77,18 +78,10 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
     if kind == "similar_varied":
         similar = _unary(channel, "/smartlib.v1.RecommendService/SimilarBooks")
         ids = arg.split(",")
-        rng = random.Random(RUN)
-        asked: dict[int, int] = {}  # call number -> k, for the warm-up's check
-        counter = itertools.count()
 
-        def similar_varied():
-            n, book_id = next(counter), rng.choice(ids)
-            asked[n] = rng.randint(5, 20)
-            flt = books_pb2.BookFilter(exclude_ids=[rng.choice(ids)])
-            return similar(rs.SimilarBooksRequest(book_id=book_id, k=asked[n], approach=approach, filter=flt))
-
-        checked = itertools.count()
-        return similar_varied, lambda reply: len(rs.RecommendResponse.FromString(reply).items) == asked[next(checked)]
+        def similar_varied(rng: random.Random, k: int, flt):
+            return similar(rs.SimilarBooksRequest(book_id=rng.choice(ids), k=k, approach=approach, filter=flt))
+        return _varied(similar_varied, ids, random.Random(RUN))
     if kind == "personal":
         return _personal(channel, arg.split(","))
     if kind == "text_miss":
@@ -104,15 +97,29 @@ PERSONAL_LIKES = 3
 
 
 def _personal(channel: grpc.aio.Channel, ids: list[str]):
-    """RecommendForUser, k=10, cycling over PERSONAL_USERS readers who each liked PERSONAL_LIKES
-    random books of `ids` (recorded by `_setup` before the warm-up): every call ranks afresh and
-    stores an exposure, as the served path does."""
+    """RecommendForUser for a random one of PERSONAL_USERS readers who each liked PERSONAL_LIKES
+    random books of `ids` (recorded by `_setup` before the warm-up), varied as `similar_varied`
+    is, so the two rows of the bench compare like with like. Every call stores an exposure, as
+    the served path does."""
     recommend = _unary(channel, "/smartlib.v1.RecommendService/RecommendForUser")
-    users = itertools.cycle(f"bench-{RUN}-{i}" for i in range(PERSONAL_USERS))
 
-    def full(reply) -> bool:
-        return len(rs.RecommendResponse.FromString(reply).items) == 10
-    return lambda: recommend(rs.RecommendForUserRequest(user_id=next(users), k=10)), full
+    def personal(rng: random.Random, k: int, flt):
+        user = f"bench-{RUN}-{rng.randrange(PERSONAL_USERS)}"
+        return recommend(rs.RecommendForUserRequest(user_id=user, k=k, filter=flt))
+    return _varied(personal, ids, random.Random(RUN + "-personal"))
+
+
+def _varied(ask, ids: list[str], rng: random.Random):
+    """A call of `ask(rng, k, filter)` with k between 5 and 20 and one random id of `ids`
+    excluded, so no two calls ask the same; and the warm-up's check that a reply has k items."""
+    asked: dict[int, int] = {}  # call number -> k
+    counter, checked = itertools.count(), itertools.count()
+
+    def call():
+        n = next(counter)
+        asked[n] = rng.randint(5, 20)
+        return ask(rng, asked[n], books_pb2.BookFilter(exclude_ids=[rng.choice(ids)]))
+    return call, lambda reply: len(rs.RecommendResponse.FromString(reply).items) == asked[next(checked)]
 
 
 async def _setup(channel: grpc.aio.Channel, kind: str, arg: str) -> None:

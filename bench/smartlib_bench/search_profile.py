@@ -76,11 +76,11 @@ def _timed(fn, total: list, lock: threading.Lock):
     return timed
 
 
-def serve() -> None:
+def serve(stages=STAGES) -> None:
     """`smartlib serve` with the stages timed; SIGUSR2 writes them (and the thread names) to
     the file named by $SEARCH_PROFILE_OUT and starts the totals again; SIGUSR1 flips
     SearchByText's lexical fusion (SMARTLIB_TEXT_FUSION), for the same-server A/B."""
-    totals = install()
+    totals = install(stages)
     _flip_fusion_on_signal()
 
     def dump(*_):

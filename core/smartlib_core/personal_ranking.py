@@ -136,6 +136,17 @@ def _odds(share: float) -> float:
     return share / (1.0 - share) if share < 1.0 else 1e6
 
 
+@dataclasses.dataclass(frozen=True)
+class Ordered:
+    """A user's candidates scored and ordered, before the request's filter and k: what
+    RecommendForUser may keep per user, since nothing in it depends on the request."""
+
+    order: Sequence[tuple[str, float]]  # (candidate, score), best first; ties go to the smaller id
+    named_by: Mapping[str, str]  # candidate -> the user's book it comes from ("" when CF carries it)
+    via: Mapping[str, str]  # candidate -> "cf" or "co_reading" when that source carries it
+    groups: int  # series (or standalones) among the user's books: two or more turn the series cap on
+
+
 def personal_ranking(
     rows: Sequence[Row],
     k: int,
@@ -167,6 +178,23 @@ def personal_ranking(
     Each source is scaled by its best candidate; with shares s_i of the evidence sources, the rows
     weigh 1 and source i weighs s_i / (1 - s_i), so one source alone scores (1 - s) rows + s it.
     """
+    ordered = order_candidates(rows, weights, cf=cf, cf_known=cf_known, disliked=disliked, series_of=series_of,
+                               fusion=fusion, co_reading=co_reading)
+    return pick(ordered, k, accepts, series_of, weights)
+
+
+def order_candidates(
+    rows: Sequence[Row],
+    weights: PersonalWeights = DEFAULT_WEIGHTS,
+    *,
+    cf: Mapping[str, float] | None = None,
+    cf_known: int = 0,
+    disliked: Sequence[Row] = (),
+    series_of: Callable[[str], str] = lambda book_id: "",
+    fusion: FusionModel | None = None,
+    co_reading: CoReadingEvidence | None = None,
+) -> Ordered:
+    """Every candidate of personal_ranking scored and ordered (its arguments), for pick to filter."""
     merged = fuse_rows(rows, weights, fusion) if fusion is not None and len(rows) > 1 else merge_rows(rows, weights)
     top = max((s for s, _ in merged.values()), default=0.0)
     sources = []  # (scores, their best, odds, sources or None for CF)
@@ -199,11 +227,20 @@ def personal_ranking(
             scores[book_id] *= weights.dislike_factor
     order = sorted(scores.items())  # by id, then (stably) best first: ties go to the smaller id
     order.sort(key=operator.itemgetter(1), reverse=True)
+    return Ordered(order, named_by, via, len({series_of(r.book) or r.book for r in rows}))
+
+
+def pick(
+    ordered: Ordered, k: int, accepts: Callable[[str], bool], series_of: Callable[[str], str],
+    weights: PersonalWeights = DEFAULT_WEIGHTS,
+) -> list[Scored]:
+    """The top k of `ordered` that `accepts` lets through, with the series cap."""
+    named_by, via = ordered.named_by, ordered.via
     # `accepts` (the user's own books, the request's filter) is asked lazily, best first: a list
     # needs about k answers, not one per candidate of every row.
     picks = (Scored(b, score, named_by[b], via.get(b) == "cf", via.get(b) == "co_reading")
-             for b, score in order if accepts(b))
-    return _cap_series(picks, k, rows, series_of, weights.series_share)
+             for b, score in ordered.order if accepts(b))
+    return _cap_series(picks, k, ordered.groups, series_of, weights.series_share)
 
 
 def _twin(disliked: Sequence[Row], series_of: Callable[[str], str], weights: PersonalWeights) -> Callable[[str], bool]:
@@ -215,12 +252,11 @@ def _twin(disliked: Sequence[Row], series_of: Callable[[str], str], weights: Per
     return lambda book_id: book_id in heads or (bool(series) and series_of(book_id) in series)
 
 
-def _cap_series(ranked: Iterable[Scored], k: int, rows: Sequence[Row], series_of: Callable[[str], str], share: float) -> list[Scored]:
+def _cap_series(ranked: Iterable[Scored], k: int, groups: int, series_of: Callable[[str], str], share: float) -> list[Scored]:
     """The top k of `ranked` (best first, read only as far as needed) with no series over
-    `share` of k when the user liked books of two or more series or standalones; the ones held
-    back fill the list only if nothing else can."""
-    groups = {series_of(r.book) or r.book for r in rows}
-    if len(groups) < 2:
+    `share` of k when the user liked books of two or more (`groups`) series or standalones; the
+    ones held back fill the list only if nothing else can."""
+    if groups < 2:
         return list(itertools.islice(ranked, k))
     cap = max(1, int(share * k))
     picked: list[Scored] = []

@@ -202,7 +202,8 @@ def build_services(settings: Settings, inference: Inference | None = None, metri
     caching = build_answer_caching(settings, metrics)
     memory = build_conversation_memory(settings, metrics)
     chat = build_chat_service(recommend, memory, executor, settings)
-    personalization = build_personalization(store.db, recommend, metrics, settings.max_k, memory)
+    personalization = build_personalization(store.db, recommend, metrics, settings.max_k, memory,
+                                            cached_users=settings.personal_cache_users)
     services = Services(
         settings, store, inference, index, catalog, recommend, executor, versions, metrics, caching, memory, chat,
         personalization,

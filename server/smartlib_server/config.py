@@ -69,6 +69,7 @@ class Settings:
     max_concurrent_rpcs: int = 32  # admitted unary calls; more fail fast with RESOURCE_EXHAUSTED
     max_streams: int = 256  # admitted streams
     cf_retrain_interval_s: float = 60.0  # how often collaborative filtering folds in new interactions
+    personal_cache_users: int = 1024  # users whose RecommendForUser candidates are kept between calls; 0: none
     llm_url: str = ""  # OpenAI-compatible chat-completions endpoint for optional chat phrasing (and parsing)
     llm_model: str = ""
     llm_timeout_s: float = 30.0
@@ -261,6 +262,7 @@ RULES: dict[str, Rule] = {
     "max_concurrent_rpcs": _between(1, 10_000),
     "max_streams": _between(1, 100_000),
     "cf_retrain_interval_s": _between(1, 86_400),
+    "personal_cache_users": _between(0, 1_000_000),
     "llm_url": _url("http", "https"),
     "llm_model": Rule("up to 200 printable characters", lambda v: len(v) <= 200 and v.isprintable()),
     "llm_timeout_s": _between(0.1, 600),

@@ -80,6 +80,7 @@ RANGE_TABLE = {
     "max_concurrent_rpcs": ("0", "32"),
     "max_streams": ("0", "256"),
     "cf_retrain_interval_s": ("0", "60"),
+    "personal_cache_users": ("-1", "0"),
     "llm_url": ("ftp://x", "https://llm.example/v1"),
     "llm_model": ("m" * 201, "small-model"),
     "llm_timeout_s": ("nan", "30"),

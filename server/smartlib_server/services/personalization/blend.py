@@ -29,6 +29,7 @@ from smartlib_server.services.personalization.cf import CFModel, fold_preference
 from smartlib_server.services.personalization.experiments import DEFAULT_ARM, ExperimentService
 from smartlib_server.services.personalization.popularity import CatalogPriors
 from smartlib_server.services.personalization.profile import build_profile, content_scores
+from smartlib_server.services.personalization.ranking_cache import DEFAULT_USERS, RankingCache
 from smartlib_server.services.personalization.reader_blend import Pools, rank_on_readers
 from smartlib_server.services.personalization.reasons import title, verb
 from smartlib_server.services.recommend.vector_index import VectorIndex
@@ -62,6 +63,8 @@ class PersonalRecommender:
             into the reader ranking; None leaves it out.
         tastes: the chat agent's profile of a user (ConversationMemory.profile), read when the
             log holds no liked book yet; None leaves chat out.
+        cached_users: how many users' scored candidates are kept between calls
+            (ranking_cache.py); 0 ranks every call afresh.
     """
 
     def __init__(
@@ -75,7 +78,9 @@ class PersonalRecommender:
         pools: Pools | None = None,
         co_reading: Callable[[], CoReading | None] | None = None,
         tastes: Callable[[str], UserProfile] | None = None,
+        cached_users: int = DEFAULT_USERS,
     ):
+        self.ranking_cache: RankingCache = RankingCache(cached_users)
         self.pools = pools
         self.co_reading = co_reading
         self.tastes = tastes
@@ -93,7 +98,7 @@ class PersonalRecommender:
         k = require_k(k, self.max_k)
         assignment = self.experiments.assign(user_id)
         history, genres = self.chat_tastes(user_id, self.interactions.user_history(user_id, self.history_limit))
-        items, approach, version = self.ranked(history, k, filt, assignment.arm, genres)
+        items, approach, version = self.ranked(history, k, filt, assignment.arm, genres, user_id=user_id)
         recommendation_id = self.experiments.record_exposure(assignment, user_id, [i.book.id for i in items])
         return PersonalResult(tuple(items), approach, version, assignment.arm.name, recommendation_id, assignment.experiment)
 
@@ -112,10 +117,12 @@ class PersonalRecommender:
 
     def ranked(
         self, history: Sequence[Interaction], k: int, filt: BookFilter, arm: Arm = DEFAULT_ARM,
-        genres: Sequence[str] = (),
+        genres: Sequence[str] = (), user_id: str | None = None,
     ) -> tuple[list[Recommendation], Approach, str]:
         """The ranking alone, for a given history: nothing is read or stored (`smartlib eval`
         scores fresh readers through it). Returns the items, the approach and the model version.
+        With `user_id`, the reader ranking's scored candidates are kept for that user's next call
+        (ranking_cache.py); the answer is the same either way.
 
         The reader ranking answers unless the arm asks for the blend, no reader ranker serves the
         approach, or the user has no liked book yet (cold start: popularity, from the blend)."""
@@ -125,7 +132,12 @@ class PersonalRecommender:
         if arm.ranking != "blend" and self.pools is not None and view.approach is Approach.FINETUNED:
             seen = frozenset(e.book_id for e in history if e.kind in SEEN_KINDS)
             graph = self.co_reading() if self.co_reading is not None else None
-            items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model, co_reading=graph)
+            memo = None
+            if user_id is not None:
+                def memo(inputs, compute):  # everything else the ordering reads, by version
+                    key = (view.catalog_version, view.model_version, model.version, inputs)
+                    return self.ranking_cache.get_or_compute(user_id, key, compute, served=view.index)
+            items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model, co_reading=graph, memo=memo)
         if items is None:
             items = rank(history, k, filt, view, model, self.priors(view), arm.blend, genres)
             return items, view.approach, f"{view.model_version}+{model.version}"

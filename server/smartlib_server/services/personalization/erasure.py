@@ -3,9 +3,10 @@
 What is kept about a user, and where:
 - interactions and experiment exposures: the catalog database, shared by every replica;
 - chat sessions and tastes: conversation memory (Redis, shared; or in-process, per replica);
-- (user, book) preferences: each replica's in-process collaborative-filtering trainer.
-Answers to RecommendForUser are never cached (the answer cache holds SimilarBooks and
-SearchByText, whose keys carry no user), so there is no cached personal answer to drop.
+- (user, book) preferences: each replica's in-process collaborative-filtering trainer;
+- the user's last scored candidates: each replica's RecommendForUser ranking cache.
+Answers to RecommendForUser are not in the answer cache (it holds SimilarBooks and
+SearchByText, whose keys carry no user).
 
 One transaction deletes the rows and appends the user's digest to an `erasures` log. Every
 replica follows that log (Services.follow_changes) and erases the user from its own in-process
@@ -22,6 +23,7 @@ from smartlib_core.errors import InvalidArgument, Unavailable
 from smartlib_server.adapters.erasure_store import ErasureStore
 from smartlib_server.adapters.memory.contract import ConversationMemory, MemoryUnavailable, user_digest
 from smartlib_server.services.personalization.cf import CFTrainer
+from smartlib_server.services.personalization.ranking_cache import RankingCache
 from smartlib_server.services.validation import require_id
 
 log = logging.getLogger(__name__)
@@ -41,12 +43,15 @@ class UserEraser:
         store: the erasure log and the user's rows in the catalog database.
         trainer: this replica's CF trainer.
         memory: conversation memory.
+        ranking_cache: this replica's RecommendForUser ranking cache, None without one.
     """
 
-    def __init__(self, store: ErasureStore, trainer: CFTrainer, memory: ConversationMemory):
+    def __init__(self, store: ErasureStore, trainer: CFTrainer, memory: ConversationMemory,
+                 ranking_cache: RankingCache | None = None):
         self._store = store
         self._trainer = trainer
         self._memory = memory
+        self._ranking_cache = ranking_cache
         self._lock = threading.Lock()
         # Erasures before this start are already reflected in the stores this replica loads from.
         self._seen = store.last_seq()
@@ -69,6 +74,7 @@ class UserEraser:
         with self._lock:
             self._own.add(seq)  # applied here already: follow() must not erase the user's next visit
         preferences = self._trainer.drop_users(lambda user: user == user_id)
+        self._drop_ranking(lambda user: user == user_id)
         log.info("erased a user: %d interactions, %d exposures, %d sessions", interactions, exposures, memory.sessions)
         return ErasureReport(interactions, exposures, memory.sessions, memory.taste_entries, preferences)
 
@@ -84,10 +90,15 @@ class UserEraser:
                 if seq not in self._own:
                     self._erase_memory(digest)
                     self._trainer.drop_users(lambda user, d=digest: user_digest(user) == d)
+                    self._drop_ranking(lambda user, d=digest: user_digest(user) == d)
                     applied += 1
                 self._own.discard(seq)
                 self._seen = int(seq)
             return applied
+
+    def _drop_ranking(self, forget) -> None:
+        if self._ranking_cache is not None:
+            self._ranking_cache.drop_users(forget)
 
     def _erase_memory(self, digest: str):
         try:

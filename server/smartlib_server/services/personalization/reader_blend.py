@@ -9,11 +9,19 @@ twins to push down. A user with no liked book gets None: the caller answers with
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 
 from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Book, BookFilter, Recommendation
-from smartlib_core.personal_ranking import DEFAULT_WEIGHTS, CoReadingEvidence, PersonalWeights, Row, personal_ranking
+from smartlib_core.personal_ranking import (
+    DEFAULT_WEIGHTS,
+    CoReadingEvidence,
+    Ordered,
+    PersonalWeights,
+    Row,
+    order_candidates,
+    pick,
+)
 from smartlib_server.domain.personalization import Interaction
 from smartlib_server.services.personalization.cf import CFModel, fold_preferences, preference
 from smartlib_server.services.personalization.profile import RECENCY_HALF_LIFE
@@ -24,6 +32,8 @@ MAX_DISLIKED = 10
 # A book's reader-ranked row: (candidate ids, reader-ranker logits), best first; None when the
 # book has none (no active ranker, no vector yet).
 Pools = Callable[[str], tuple[Sequence[str], Sequence[float]] | None]
+# (the history's inputs to the ordering, the ordering) -> the ordering, kept or computed now
+Memo = Callable[[Hashable, Callable[[], Ordered | None]], Ordered | None]
 
 
 def liked_and_disliked(history: Sequence[Interaction]) -> tuple[dict[str, float], list[str]]:
@@ -45,29 +55,41 @@ def liked_and_disliked(history: Sequence[Interaction]) -> tuple[dict[str, float]
 def rank_on_readers(
     history: Sequence[Interaction], k: int, filt: BookFilter, books: Mapping[str, Book], seen: frozenset[str],
     pools: Pools, model: CFModel, weights: PersonalWeights = DEFAULT_WEIGHTS, co_reading: CoReading | None = None,
+    memo: Memo | None = None,
 ) -> list[Recommendation] | None:
     """The user's top k (fewer when the filter leaves fewer among the candidates), or None when
-    no liked book has a row: the caller then falls back to the popularity path."""
-    liked, disliked = liked_and_disliked(history)
-    strongest = sorted(liked.items(), key=lambda item: (-item[1], item[0]))[:MAX_SOURCES]
-    rows = [Row(b, w, *pool) for b, w in strongest if (pool := pools(b)) is not None]
-    if not rows:
-        return None
-    negative = [Row(b, 1.0, *pool) for b in disliked[:MAX_DISLIKED] if (pool := pools(b)) is not None]
+    no liked book has a row: the caller then falls back to the popularity path.
 
-    def accepts(book_id: str) -> bool:
-        book = books.get(book_id)
-        return book is not None and book_id not in seen and book_id not in filt.exclude_ids and filt.accepts(book)
+    `memo(inputs, compute)` may return a kept result of `compute` for the same `inputs` (the
+    liked books with their weights and the disliked ones: everything of the history that the
+    ordering reads); the caller's key adds what else it reads (catalog, encoder, CF versions)."""
+    liked, disliked = liked_and_disliked(history)
 
     def series_of(book_id: str) -> str:
         book = books.get(book_id)
         return book.series_key if book is not None else ""
 
-    cf = model.scores(liked) if len(model) else {}
-    known = sum(1 for b in liked if b in model.columns)
-    evidence = CoReadingEvidence(*co_reading.evidence(dict(strongest))) if co_reading is not None else None
-    picks = personal_ranking(rows, k, weights, accepts=accepts, cf=cf, cf_known=known, disliked=negative,
-                             series_of=series_of, co_reading=evidence)
+    def order() -> Ordered | None:
+        strongest = sorted(liked.items(), key=lambda item: (-item[1], item[0]))[:MAX_SOURCES]
+        rows = [Row(b, w, *pool) for b, w in strongest if (pool := pools(b)) is not None]
+        if not rows:
+            return None
+        negative = [Row(b, 1.0, *pool) for b in disliked[:MAX_DISLIKED] if (pool := pools(b)) is not None]
+        cf = model.scores(liked) if len(model) else {}
+        known = sum(1 for b in liked if b in model.columns)
+        evidence = CoReadingEvidence(*co_reading.evidence(dict(strongest))) if co_reading is not None else None
+        return order_candidates(rows, weights, cf=cf, cf_known=known, disliked=negative, series_of=series_of,
+                                co_reading=evidence)
+
+    ordered = order() if memo is None else memo((tuple(liked.items()), tuple(disliked[:MAX_DISLIKED])), order)
+    if ordered is None:
+        return None
+
+    def accepts(book_id: str) -> bool:
+        book = books.get(book_id)
+        return book is not None and book_id not in seen and book_id not in filt.exclude_ids and filt.accepts(book)
+
+    picks = pick(ordered, k, accepts, series_of, weights)
     return [Recommendation(books[p.book], float(p.score), _reason(p, books, history, model, liked)) for p in picks]
 
 

@@ -12,6 +12,7 @@ from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.personalization.erasure import UserEraser
 from smartlib_server.services.personalization.experiments import ExperimentService
 from smartlib_server.services.personalization.interactions import InteractionService, book_resolver
+from smartlib_server.services.personalization.ranking_cache import DEFAULT_USERS
 
 
 @dataclasses.dataclass
@@ -32,20 +33,22 @@ class Personalization:
         self.trainer.stop()
 
 
-def build_personalization(db: SqlDatabase, recommend, metrics=None, max_k: int = 100, memory=None) -> Personalization:
+def build_personalization(db: SqlDatabase, recommend, metrics=None, max_k: int = 100, memory=None,
+                          cached_users: int = DEFAULT_USERS) -> Personalization:
     """Args:
         db: the catalog database (interactions, experiments and exposures live beside the books).
         recommend: the RecommendService, whose index and encoders give the content signal.
         metrics: the ServerMetrics, for the per-arm exposure and outcome counters; None disables them.
         memory: the conversation memory ForgetUser erases from; None leaves ForgetUser out.
+        cached_users: users whose RecommendForUser candidates are kept between calls (0: none).
     """
     store = InteractionStore(db)
     trainer = CFTrainer(store)
     experiments = ExperimentService(ExperimentStore(db, store), metrics)
-    eraser = UserEraser(ErasureStore(db), trainer, memory) if memory is not None else None
     resolve = book_resolver(lambda: recommend.index.books, recommend.index.store.resolve_id)
     interactions = InteractionService(store, resolve, listeners=[experiments.on_interactions])
     recommender = PersonalRecommender(store, lambda: trainer.model, experiments, serving_content(recommend), max_k=max_k,
                                       pools=recommend.reader_pool, co_reading=recommend.co_reading,
-                                      tastes=memory.profile if memory is not None else None)
+                                      tastes=memory.profile if memory is not None else None, cached_users=cached_users)
+    eraser = UserEraser(ErasureStore(db), trainer, memory, recommender.ranking_cache) if memory is not None else None
     return Personalization(store, interactions, trainer, experiments, recommender, eraser)
