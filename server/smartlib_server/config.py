@@ -69,7 +69,7 @@ class Settings:
     max_concurrent_rpcs: int = 32  # admitted unary calls; more fail fast with RESOURCE_EXHAUSTED
     max_streams: int = 256  # admitted streams
     cf_retrain_interval_s: float = 60.0  # how often collaborative filtering folds in new interactions
-    personal_cache_users: int = 1024  # users whose RecommendForUser candidates are kept between calls; 0: none
+    personal_cache_users: int = 512  # users whose RecommendForUser candidates are kept between calls; 0: none
     llm_url: str = ""  # OpenAI-compatible chat-completions endpoint for optional chat phrasing (and parsing)
     llm_model: str = ""
     llm_timeout_s: float = 30.0

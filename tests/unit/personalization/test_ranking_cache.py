@@ -7,6 +7,7 @@ import dataclasses
 
 import pytest
 
+from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Approach, BookFilter
 from smartlib_server.adapters.erasure_store import ErasureStore
 from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
@@ -23,7 +24,7 @@ T = 1_780_000_000_000
 @pytest.fixture
 def content(view, catalog):
     """The served view, replaceable by a test (a catalog write, an encoder swap)."""
-    box = {"view": dataclasses.replace(view, approach=Approach.FINETUNED, model_version="finetuned:test")}
+    box = {"view": dataclasses.replace(view, approach=Approach.FINETUNED, model_version="finetuned:test"), "graph": None}
     return box
 
 
@@ -43,7 +44,7 @@ def make(content, interaction_store, experiment_store, pools):
     def build(cached_users: int = 16) -> PersonalRecommender:
         experiments = ExperimentService(experiment_store, cache_ttl_s=0)
         return PersonalRecommender(interaction_store, CFModel.empty, experiments, lambda approach: content["view"],
-                                   pools=pools, cached_users=cached_users)
+                                   pools=pools, co_reading=lambda: content["graph"], cached_users=cached_users)
     return build
 
 
@@ -129,6 +130,16 @@ def test_a_catalog_write_or_another_served_index_recomputes(make, log, content, 
     assert (cached.ranking_cache.misses, cached.ranking_cache.hits) == (3, 0)
     answer(cached)
     assert cached.ranking_cache.hits == 1
+
+
+def test_another_co_reading_graph_at_the_same_versions_recomputes(make, log, content):
+    cached, fresh = make(), make(cached_users=0)
+    log("ana", "fan-03", K.LIKE)
+    content["graph"] = CoReading.from_lists([["fan-03", "his-07", "sci-11"]] * 3)
+    paired = answer(cached)
+    assert paired == answer(fresh) and {"his-07", "sci-11"} <= set(paired[0])
+    content["graph"] = None  # the encoder's graph taken away, nothing else changed (an operator's swap)
+    assert answer(cached) == answer(fresh) != paired
 
 
 def test_forget_user_drops_the_users_kept_ranking(make, log, sqlite_db, interaction_store):

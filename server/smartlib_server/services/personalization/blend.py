@@ -136,7 +136,7 @@ class PersonalRecommender:
             if user_id is not None:
                 def memo(inputs, compute):  # everything else the ordering reads, by version
                     key = (view.catalog_version, view.model_version, model.version, inputs)
-                    return self.ranking_cache.get_or_compute(user_id, key, compute, served=view.index)
+                    return self.ranking_cache.get_or_compute(user_id, key, compute, served=(view.index, graph))
             items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model, co_reading=graph, memo=memo)
         if items is None:
             items = rank(history, k, filt, view, model, self.priors(view), arm.blend, genres)

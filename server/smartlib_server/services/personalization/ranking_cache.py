@@ -21,7 +21,7 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-DEFAULT_USERS = 1024  # about 30 KB an entry on the 10k catalog (a few hundred scored candidates)
+DEFAULT_USERS = 512  # about 50 KB an entry on the 10k catalog (some 300 scored candidates): 25 MB at most
 
 
 class RankingCache(Generic[T]):
@@ -32,23 +32,24 @@ class RankingCache(Generic[T]):
         self._entries: OrderedDict[str, tuple[Hashable, T]] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every drop: a value computed across one is not kept
-        self._served: weakref.ref | None = None  # the index the entries were ranked over
+        self._served: tuple[weakref.ref | None, ...] = ()  # what the entries were ranked over
         self.hits = 0
         self.misses = 0
 
-    def get_or_compute(self, user_id: str, key: Hashable, compute: Callable[[], T], served: object = None) -> T:
+    def get_or_compute(self, user_id: str, key: Hashable, compute: Callable[[], T], served: tuple = ()) -> T:
         """The value kept for `user_id` under an equal `key`, else compute() (kept for next time).
 
-        `served`: the object the values are computed over (the served vector index). Another
-        one drops every entry: a swapped-in catalog or encoder may reuse a version number, it
-        cannot be the same object (held weakly, so a swapped-out index is freed)."""
+        `served`: the objects the values are computed over (the served vector index, the
+        co-reading graph). Any other one drops every entry: a swapped-in catalog or encoder may
+        reuse a version number, it cannot be the same object (held weakly, so what is swapped
+        out is freed)."""
         if self.max_users <= 0:
             return compute()
         with self._lock:
-            if served is not None and (self._served is None or self._served() is not served):
+            if not self._serves(served):
                 self._entries.clear()
                 self._generation += 1
-                self._served = weakref.ref(served)
+                self._served = tuple(None if o is None else weakref.ref(o) for o in served)
             entry = self._entries.get(user_id)
             if entry is not None and entry[0] == key:
                 self._entries.move_to_end(user_id)
@@ -65,6 +66,11 @@ class RankingCache(Generic[T]):
             while len(self._entries) > self.max_users:
                 self._entries.popitem(last=False)
         return value
+
+    def _serves(self, served: tuple) -> bool:
+        # (a dead reference is no match for None: what it held was swapped out, maybe for nothing)
+        return len(served) == len(self._served) and all(
+            o is None if ref is None else (o is not None and ref() is o) for ref, o in zip(self._served, served, strict=True))
 
     def drop_users(self, forget: Callable[[str], bool]) -> int:
         """Drops every user for whom `forget(user_id)` is true; returns how many."""
