@@ -69,11 +69,14 @@ def test_large_values_round_trip(cache):
 
 def test_entries_expire_after_their_ttl(cache):
     backend, p = cache
-    backend.set(p + "short", b"x", 0.05)
-    backend.set(p + "long", b"y", 10)
+    # 1 s, not 50 ms: on the loaded 2-core host a 50 ms entry was gone before the first get.
+    backend.set(p + "short", b"x", 1.0)
+    backend.set(p + "long", b"y", 60)
     assert backend.get(p + "short") == b"x"
-    time.sleep(0.2)
-    assert backend.get(p + "short") is None
+    deadline = time.monotonic() + 30
+    while backend.get(p + "short") is not None:  # polled: no fixed sleep to outrun
+        assert time.monotonic() < deadline, "the 1 s entry never expired"
+        time.sleep(0.05)
     assert backend.get(p + "long") == b"y"
 
 
