@@ -26,6 +26,7 @@ from itertools import chain
 import numpy as np
 
 from smartlib_core.domain import Book
+from smartlib_core.packed_text import joined, split
 from smartlib_core.text import split_series
 from smartlib_core.top_n import top_n
 
@@ -324,8 +325,8 @@ class LexicalIndex:
             if any("\0" in book_id for book_id in self._row_of):
                 raise ValueError("a book id holds a NUL character")
             arrays = {
-                "vocab": _joined(list(self._vocab)),  # in id order: ids were handed out in insertion order
-                "ids": _joined(["" if book_id is None else book_id for book_id in self._ids]),
+                "vocab": joined(list(self._vocab)),  # in id order: ids were handed out in insertion order
+                "ids": joined(["" if book_id is None else book_id for book_id in self._ids]),
                 **_packed("codes", [np.zeros(0, np.uint32) if w is None else w for w in self._words]),
             }
             for number, field in enumerate(self._fields):
@@ -344,7 +345,7 @@ class LexicalIndex:
         arrays do not hold together. Postings are views into the stored arrays until a write
         grows them."""
         index = cls()
-        vocab, ids = _split(arrays["vocab"]), _split(arrays["ids"])
+        vocab, ids = split(arrays["vocab"]), split(arrays["ids"])
         index._vocab = {word: number for number, word in enumerate(vocab)}
         if len(index._vocab) != len(vocab):
             raise ValueError("repeated words in the stored vocabulary")
@@ -371,18 +372,6 @@ class LexicalIndex:
             field.lengths = lengths.copy()
             field.total = float(arrays[f"f{number}_total"])
         return index
-
-
-def _joined(texts: list[str]) -> np.ndarray:
-    """UTF-8 bytes of `texts`, each ended by a NUL (so an empty text still counts)."""
-    return np.frombuffer("".join(f"{text}\0" for text in texts).encode(), dtype=np.uint8)
-
-
-def _split(data: np.ndarray) -> list[str]:
-    texts = bytes(data).decode().split("\0")
-    if texts[-1]:
-        raise ValueError("stored texts do not end with a NUL")
-    return texts[:-1]
 
 
 def _packed(name: str, parts: list[np.ndarray]) -> dict[str, np.ndarray]:

@@ -54,6 +54,7 @@ class CatalogStore(Protocol):
     def load_vectors(self, embedder_id: str) -> tuple[list[str], np.ndarray]: ...
     def embedders(self) -> list[str]: ...
     def vector_hashes(self, embedder_id: str) -> dict[str, str]: ...
+    def content_hashes(self) -> dict[str, str]: ...
     def changes_since(self, seq: int) -> list[Change]: ...
     def version(self) -> int: ...
     def integrity_check(self) -> list[str]: ...
@@ -122,6 +123,7 @@ class SqlCatalogStore:
         created: list[str] = []
         updated: list[str] = []
         unchanged: list[str] = []
+        reembedded = False
         with self._tx() as cur:
             for book in books:
                 key = dedupe_key(book.title, book.authors[0] if book.authors else "")
@@ -147,6 +149,9 @@ class SqlCatalogStore:
                     if old and old[0] == content_hash:
                         unchanged.append(book.id)
                         ids.append(book.id)
+                        if vector is not None:  # a re-embed: the served vector changes, so the version moves
+                            cur.execute("INSERT INTO changes (book_id, op) VALUES (?, 'upsert')", (book.id,))
+                            reembedded = True
                         continue
                     cur.execute(
                         "UPDATE books SET title=?, authors=?, description=?, genres=?, characters=?, avg_rating=?, "
@@ -157,7 +162,7 @@ class SqlCatalogStore:
                     updated.append(book.id)
                 cur.execute("INSERT INTO changes (book_id, op) VALUES (?, 'upsert')", (book.id,))
                 ids.append(book.id)
-            if created or updated:
+            if created or updated or reembedded:
                 self._db.notify(cur)
         return UpsertOutcome(tuple(ids), tuple(created), tuple(updated), tuple(unchanged))
 
@@ -249,9 +254,12 @@ class SqlCatalogStore:
 
     # -- vectors -------------------------------------------------------------------------
     def put_vectors(self, embedder_id: str, rows: Sequence[tuple[str, str, np.ndarray]]) -> None:
-        with self._tx() as cur:
+        with self._tx() as cur:  # each a change, as a re-embed through upsert_books is
             for book_id, text_hash, vector in rows:
                 self._put_vector(cur, embedder_id, book_id, text_hash, vector)
+                cur.execute("INSERT INTO changes (book_id, op) VALUES (?, 'upsert')", (book_id,))
+            if rows:
+                self._db.notify(cur)
 
     @staticmethod
     def _put_vector(cur: Cursor, embedder_id: str, book_id: str, text_hash: str, vector: np.ndarray) -> None:
@@ -289,6 +297,11 @@ class SqlCatalogStore:
     def vector_hashes(self, embedder_id: str) -> dict[str, str]:
         with self._tx() as cur:
             return dict(cur.all("SELECT book_id, text_hash FROM vectors WHERE embedder_id = ?", (embedder_id,)))
+
+    def content_hashes(self) -> dict[str, str]:
+        """Book id -> the hash of every stored field (Book.content_hash), without reading the books."""
+        with self._tx() as cur:
+            return dict(cur.all("SELECT id, content_hash FROM books"))
 
     # -- change log ----------------------------------------------------------------------
     def changes_since(self, seq: int) -> list[Change]:

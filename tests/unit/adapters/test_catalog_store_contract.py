@@ -120,3 +120,21 @@ def test_replicas_creating_the_schema_at_once_do_not_collide(postgres_url):
 
     with ThreadPoolExecutor(6) as pool:
         assert list(pool.map(start, range(6))) == [0] * 6
+
+
+def test_a_re_embed_of_an_unchanged_book_moves_the_version(store):
+    # A stored catalog (services/recommend/stored_catalog.py) is named by the version: a new
+    # vector for the same text must not leave it where it was.
+    store.upsert_books([book()], {"gr-1": ("h1", vec(1))}, "emb")
+    version = store.version()
+    outcome = store.upsert_books([book()], {"gr-1": ("h1", vec(2))}, "emb")
+    assert outcome.unchanged == ("gr-1",)
+    assert [(c.book_id, c.op) for c in store.changes_since(version)] == [("gr-1", "upsert")]
+    version = store.version()
+    store.put_vectors("emb", [("gr-1", "h1", vec(3))])
+    assert [c.book_id for c in store.changes_since(version)] == ["gr-1"]
+
+
+def test_content_hashes_name_every_book_by_all_its_fields(store):
+    store.upsert_books([book(), book("gr-2", "Foundation", "Isaac Asimov")])
+    assert store.content_hashes() == {"gr-1": book().content_hash(), "gr-2": book("gr-2", "Foundation", "Isaac Asimov").content_hash()}

@@ -116,3 +116,37 @@ def test_a_bulk_upsert_sizes_the_rows_once_and_fills_them_as_one_at_a_time_would
         expected, got = _features(single, query, ids), _features(bulk, query, ids)
         for name in FEATURES:
             np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+
+
+def test_a_restored_table_answers_and_takes_writes_as_the_table_it_was_stored_from():
+    table = SignalTable()
+    table.upsert(BOOKS)
+    restored = SignalTable.restore(table.snapshot())
+    candidates = ["b1", "b2", "b3", "b4"]
+    for query in ("b0", "b2", "b4"):
+        expected, got = _features(table, query, candidates), _features(restored, query, candidates)
+        for name in FEATURES:
+            np.testing.assert_array_equal(got[name], expected[name], err_msg=name)
+    assert restored.author_mates(restored.slot("b0")).tolist() == table.author_mates(table.slot("b0")).tolist()
+    for t in (table, restored):  # a new genre column, a removal that moves a slot, a new author book
+        t.upsert([_book(5, "Ann", ("Horror", "Fantasy"), ratings=50)])
+        t.remove(["b1"])
+    for name in FEATURES:
+        np.testing.assert_array_equal(_features(restored, "b0", ["b5", "b4"])[name], _features(table, "b0", ["b5", "b4"])[name])
+    assert restored.ids(restored.author_mates(restored.slot("b0")).tolist()) == ["b5"]
+
+
+@pytest.mark.parametrize("damage", ["shape", "column", "ids"])
+def test_a_stored_table_that_does_not_hold_together_is_refused(damage):
+    table = SignalTable()
+    table.upsert(BOOKS)
+    arrays = table.snapshot()
+    if damage == "shape":
+        arrays["scalars"] = arrays["scalars"][:-1]
+    elif damage == "column":
+        arrays["top3"] = arrays["top3"].copy()
+        arrays["top3"][0, 0] = 999
+    else:
+        arrays["authors"] = arrays["authors"][:-2]  # one author fewer than ids
+    with pytest.raises(ValueError):
+        SignalTable.restore(arrays)

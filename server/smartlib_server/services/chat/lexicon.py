@@ -15,8 +15,14 @@ import yaml
 LEXICON_DIR = Path(__file__).resolve().parent / "data" / "lexicon"
 
 
+def load_yaml(text: str):
+    # libyaml's loader when present: ten times faster than the pure-Python one (the lexicon's
+    # files took 0.35 s of a start's imports with it)
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - a safe loader
+
+
 def _read(name: str):
-    return yaml.safe_load((LEXICON_DIR / name).read_text(encoding="utf-8"))
+    return load_yaml((LEXICON_DIR / name).read_text(encoding="utf-8"))
 
 
 _SYNONYMS = _read("genre_synonyms.yaml")

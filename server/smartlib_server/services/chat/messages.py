@@ -10,7 +10,7 @@ import random
 import string
 from pathlib import Path
 
-import yaml
+from smartlib_server.services.chat.lexicon import load_yaml
 
 MESSAGES_DIR = Path(__file__).resolve().parent / "messages"
 
@@ -22,7 +22,7 @@ def catalog(language: str) -> dict[str, str | list[str]]:
     Raises:
         FileNotFoundError: no catalog for that language.
     """
-    return yaml.safe_load((MESSAGES_DIR / f"{language}.yaml").read_text(encoding="utf-8"))
+    return load_yaml((MESSAGES_DIR / f"{language}.yaml").read_text(encoding="utf-8"))
 
 
 def languages() -> tuple[str, ...]:

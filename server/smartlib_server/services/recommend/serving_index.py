@@ -8,6 +8,7 @@ converge the same way, by applying every change after the last one seen.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -20,7 +21,9 @@ from smartlib_core.embedding import BLOCK_DIM, DIM, EMBEDDER_ID, normalise, text
 from smartlib_core.lexical import LexicalIndex
 from smartlib_core.reader_ranking import ReaderRanker, SignalTable
 from smartlib_server.adapters.catalog_store import CatalogStore
+from smartlib_server.services.recommend import stored_catalog
 from smartlib_server.services.recommend.derived_index import DerivedIndexStore
+from smartlib_server.services.recommend.stored_catalog import CatalogKey, catalog_key
 from smartlib_server.services.recommend.stored_lexical import lexical_index
 from smartlib_server.services.recommend.vector_index import VectorIndex, choose_index_kind
 from smartlib_server.services.title_search import TitleIndex
@@ -74,6 +77,10 @@ class ServingState:
             object.__setattr__(self, "text_view", text_view_index(self.baseline))
 
 
+class _CatalogMoved(Exception):
+    """A write moved the catalog while a load used what its stored key names."""
+
+
 class ServingIndex:
     def __init__(
         self, store: CatalogStore, titles: TitleIndex, index_kind: str = "auto", derived: DerivedIndexStore | None = None,
@@ -108,23 +115,52 @@ class ServingIndex:
     def load(self, finetuned: FinetunedModel | None = None, reuse_derived: bool = True) -> int:
         """Builds everything from the store; returns the number of books served."""
         with self._apply_lock:
-            seq = self.store.version()
-            books = {b.id: b for b in self.store.all_books()}
-            for book in books.values():  # asked by every filter and SimilarBooks reason: not on a request's time
-                book.genre_keys  # noqa: B018 (a cached property, computed here once)
-            ids, matrix = self.store.load_vectors(EMBEDDER_ID)
-            unit = normalise(matrix) if ids else matrix  # once, for the baseline and its text view
-            baseline = baseline_index(ids, unit, self.index_kind, normalised=True)
-            model = finetuned or self.state.finetuned
-            if model is not None:
-                model = with_index(model, ids, matrix, books, self.index_kind, self.derived, reuse=reuse_derived)
-            self.titles.upsert(books.values())
-            self.lexical = lexical_index(self.derived, list(books.values()), reuse=reuse_derived)
-            self.state = ServingState(books, baseline, model, text_view=text_view_index(baseline, self.index_kind, unit))
-            self.applied_seq = seq
+            try:
+                books, ids = self._load(finetuned, reuse_derived, keyed=self.derived is not None)
+            except _CatalogMoved:  # a write while the stored catalog was in use: read it all instead
+                books, ids = self._load(finetuned, reuse_derived, keyed=False)
         self.ready.set()
-        log.info("serving %d books (%d vectors) at catalog version %d", len(books), len(ids), seq)
+        log.info("serving %d books (%d vectors) at catalog version %d", len(books), len(ids), self.applied_seq)
         return len(books)
+
+    def _load(self, finetuned: FinetunedModel | None, reuse_derived: bool, keyed: bool) -> tuple[dict, list[str]]:
+        """`load` under the apply lock. `keyed`: with the catalog key, so what the key names
+        (stored_catalog.py) comes from SMARTLIB_HOME/derived when stored there, and is stored when not."""
+        key = catalog_key(self.store, EMBEDDER_ID) if keyed else CatalogKey(self.store.version(), "")
+        books = {b.id: b for b in self.store.all_books()}
+        for book in books.values():  # asked by every filter and SimilarBooks reason: not on a request's time
+            book.genre_keys  # noqa: B018 (a cached property, computed here once)
+        stored = stored_catalog.load(self.derived, key.key) if key.key and reuse_derived else None
+        if stored is None:
+            ids, matrix = self.store.load_vectors(EMBEDDER_ID)
+        if key.key and self.store.version() != key.version:  # a write since the key: it names none of this
+            if stored is not None:
+                raise _CatalogMoved
+            key = CatalogKey(key.version, "")
+        if stored is not None:
+            ids, unit, signals = stored.ids, stored.unit, stored.signals
+            raw = functools.partial(self._vectors_at, key.version, ids)  # read only if the encoder needs them
+        else:
+            unit, signals, raw = normalise(matrix) if ids else matrix, None, matrix  # once, for both indexes
+        baseline = baseline_index(ids, unit, self.index_kind, normalised=True)
+        model = finetuned or self.state.finetuned
+        if model is not None:
+            model = with_index(model, ids, raw, books, self.index_kind, self.derived, reuse=reuse_derived, catalog=key.key)
+        self.titles.upsert(books.values())
+        self.lexical = lexical_index(self.derived, list(books.values()), reuse=reuse_derived, catalog=key.key)
+        self.state = ServingState(books, baseline, model, signals=signals,
+                                  text_view=text_view_index(baseline, self.index_kind, unit))
+        if key.key and stored is None:
+            stored_catalog.save(self.derived, key.key, ids, unit, self.state.signals)
+        self.applied_seq = key.version  # a write during the reads is applied again by catch_up
+        return books, ids
+
+    def _vectors_at(self, version: int, ids: list[str]) -> np.ndarray:
+        """The stored vectors of `ids`, read while the catalog still stands at `version`."""
+        stored_ids, matrix = self.store.load_vectors(EMBEDDER_ID)
+        if stored_ids != ids or self.store.version() != version:
+            raise _CatalogMoved
+        return matrix
 
     def swap(self, state: ServingState, seq: int | None = None) -> ServingState:
         """Replaces the whole state in one assignment; returns the previous one.
@@ -221,21 +257,25 @@ def baseline_index(ids: list[str], raw: np.ndarray, index_kind: str = "auto", *,
 
 
 def with_index(
-    model: FinetunedModel, ids: list[str], raw: np.ndarray, books: Mapping[str, Book], index_kind: str = "auto",
-    derived: DerivedIndexStore | None = None, *, reuse: bool = True,
+    model: FinetunedModel, ids: list[str], raw: np.ndarray | Callable[[], np.ndarray], books: Mapping[str, Book],
+    index_kind: str = "auto", derived: DerivedIndexStore | None = None, *, reuse: bool = True, catalog: str = "",
 ) -> FinetunedModel:
     """A copy of `model` whose 256-d index holds `raw` (n, 2688) encoded, each book's
     popularity prior attached for re-ranking (a book missing from `books` gets none). With
     `derived`, the encoding and the neighbour table come from there when these exact inputs
-    were indexed before (unless `reuse` is False), and are stored there when computed."""
+    were indexed before (unless `reuse` is False), and are stored there when computed.
+    `raw` may be a function that reads the vectors, called only when they are encoded;
+    `catalog` (a stored_catalog key of exactly these vectors) then names them in the key."""
     depth = NEIGHBOUR_TABLE_DEPTH if len(ids) <= NEIGHBOUR_TABLE_MAX_BOOKS else 0
     if not ids:
         return dataclasses.replace(model, index=VectorIndex(256, neighbours=depth))
+    if callable(raw) and not catalog:
+        raw = raw()  # the key hashes them
     priors = model.priors(ids, books)
-    key = derived.key(model.fingerprint, ids, raw, priors, depth) if derived and model.fingerprint else None
+    key = derived.key(model.fingerprint, ids, raw, priors, depth, catalog) if derived and model.fingerprint else None
     table_names = _TABLE_ARRAYS if depth else ()
     stored = derived.load(key, ("encoded", *table_names)) if key and reuse else None
-    encoded = stored["encoded"] if stored else normalise(model.encode(raw))
+    encoded = stored["encoded"] if stored else normalise(model.encode(raw() if callable(raw) else raw))
     rows = tuple(stored[name] for name in table_names) if stored and depth else None
     dim = encoded.shape[1]
     index = VectorIndex(dim, choose_index_kind(len(ids), dim, index_kind), neighbours=depth)
@@ -245,7 +285,7 @@ def with_index(
         if stored is None:
             raise
         log.warning("stored derived index %s unusable (%s); recomputing", key, exc)  # wrong shapes
-        return with_index(model, ids, raw, books, index_kind)
+        return with_index(model, ids, raw() if callable(raw) else raw, books, index_kind)
     if key and stored is None:
         derived.save(key, {"encoded": encoded, **dict(zip(table_names, index.table_rows() or (), strict=True))})
     return dataclasses.replace(model, index=index)
