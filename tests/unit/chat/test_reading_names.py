@@ -68,7 +68,7 @@ def test_a_long_title_of_everyday_words_needs_readers_to_link_in_lowercase(catal
 def test_the_language_is_read_outside_the_names():
     text = "do que se trata the god of small things?"
     start = text.index("the god")
-    assert language.detect(text).language is None  # the title's English words tie with the Portuguese
+    assert language.detect(text).language != "pt"  # the title's English words outweigh or tie with the Portuguese
     assert language.detect(text, [(start, len(text) - 1)]).language == "pt"
     assert language.detect("Dune", [(0, 4)]).language is None  # nothing but the name: no signal either way
 

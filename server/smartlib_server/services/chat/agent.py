@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 HISTORY = 12  # turns of the session read back to resolve follow-ups
 # Labels a reply naming one of the books just offered ("the Tolkien one") may really be.
-_MAY_BE_A_CHOICE = frozenset({"nonsense", "about_book", "author", "who_wrote", "recommend", "best_rated", "off_topic"})
+_MAY_BE_A_CHOICE = frozenset({"nonsense", "about_book", "author", "who_wrote", "recommend", "best_rated", "off_topic", "pick"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +73,7 @@ class ChatAgent:
         records = self.memory.recent_turns(turn.session_id, HISTORY)
         ctx = Context.from_records(records)
         entities = self.understander.linker.link(turn.text)
-        names = [(e.start, e.end) for e in entities if e.kind in interpret.NAMED]
+        names = [span for e in entities if e.kind in interpret.NAMED for span in e.spans]
         language, detection = lang.choose(turn.text, turn.language_hint, ctx.language, names)
         return Reading(records, ctx, language, detection, entities)
 

@@ -6,12 +6,13 @@ Book titles are mostly English whatever the user's language, so short function w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 
 from smartlib_core.errors import InvalidArgument
 from smartlib_core.text import fold
-from smartlib_server.services.chat import lexicon
+from smartlib_server.services.chat import lexicon, link_tables
 
 LANGUAGES = ("en", "pt")
 
@@ -62,6 +63,21 @@ _PT_GENRE_WORDS = frozenset(w for p in lexicon.PT_GENRES for w in p.split()) - f
 _PT_ONLY_TITLES = tuple(t for t, en in lexicon.PT_TITLES.items() if t != en and t not in ("o hobbit", "hobbit"))
 
 
+# A word alone between two names joins them in the reader's language: "The Road do Cormac
+# McCarthy", "Dune by Frank Herbert", "Duna e Fundação" ("do" is an English word elsewhere).
+_JOINING = {"by": "en", "and": "en", "de": "pt", "do": "pt", "da": "pt", "dos": "pt", "das": "pt", "e": "pt"}
+
+
+@functools.cache
+def _corpus_only() -> dict[str, frozenset[str]]:
+    """Words readers used in one language's part of the intent corpus and never in the other's
+    ("presta", "curti"; "bother", "worth"): evidence beyond the function words above."""
+    words = link_tables.corpus_words()
+    en, pt = words.get("en", {}), words.get("pt", {})
+    return {"en": frozenset(w for w in en if w not in pt and w not in _PT and w not in _SHARED),
+            "pt": frozenset(w for w in pt if w not in en and w not in _EN and w not in _SHARED)}
+
+
 def _pt_titles(folded: str) -> float:
     padded = f" {folded} "
     return float(sum(1 for t in _PT_ONLY_TITLES if f" {t} " in padded))
@@ -88,8 +104,12 @@ def detect(text: str, names: Sequence[tuple[int, int]] = ()) -> Detection:
     if not fold(said).split():
         said = text
     words = fold(said).split()
-    en = sum(1.0 for w in words if (w in _EN or w in _EN_GENRE_WORDS) and w not in _SHARED)
-    pt = sum(1.0 for w in words if (w in _PT or w in _PT_GENRE_WORDS) and w not in _SHARED)
+    corpus = _corpus_only()
+    en = sum(1.0 for w in words if (w in _EN or w in _EN_GENRE_WORDS or w in corpus["en"]) and w not in _SHARED)
+    pt = sum(1.0 for w in words if (w in _PT or w in _PT_GENRE_WORDS or w in corpus["pt"]) and w not in _SHARED)
+    for word in _joining(text, names):  # counted above for both languages when it is both ("do")
+        en -= word in _EN and _JOINING[word] == "pt"
+        pt -= word in _PT and _JOINING[word] == "en"
     pt += _pt_titles(fold(text))  # "Duna", "O Hobbit": a Portuguese edition's title is Portuguese
     pt += 1.5 * min(len(_PT_MARKS.findall(said)), 2)
     foreign = sum(1 for w in words if w in _FOREIGN and w not in _EN and w not in _PT)
@@ -102,6 +122,13 @@ def detect(text: str, names: Sequence[tuple[int, int]] = ()) -> Detection:
     if language and foreign > max(en, pt):
         language = None  # "je cherche des livres" shares "des"/"livres" with nobody we speak
     return Detection(language, en, pt, foreign)
+
+
+def _joining(text: str, spans: Sequence[tuple[int, int]]) -> list[str]:
+    """The joining words that stand alone between two names."""
+    ordered = sorted(spans)
+    gaps = (fold(text[a[1]:b[0]]).split() for a, b in zip(ordered, ordered[1:], strict=False))
+    return [gap[0] for gap in gaps if len(gap) == 1 and gap[0] in _JOINING]
 
 
 def _outside(text: str, spans: Sequence[tuple[int, int]]) -> str:

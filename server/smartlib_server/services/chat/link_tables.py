@@ -106,7 +106,9 @@ def static_tables() -> StaticTables:
 
 def _pt_forms(phrase: str) -> list[str]:
     """The other number and gender of a one-word Portuguese genre noun or adjective: singular and
-    plural (-ão/-ões, -l/-is, -s), masculine and feminine (-o/-a)."""
+    plural (-ão/-ões, -l/-is, -s), masculine and feminine (-o/-a). A gender made up for a noun
+    that has none may be another word, so one that readers use in asks that take no genre ("me
+    conta mais sobre", "como peço") is left out: "contos" gives "conto", never "conta"."""
     if " " in phrase or len(phrase) < 5:
         return []
     stems = {phrase}
@@ -118,27 +120,61 @@ def _pt_forms(phrase: str) -> list[str]:
         stems.add(phrase[:-1])
     elif phrase[-1] in "oa":
         stems.add(phrase + "s")
-    for stem in list(stems):
+    gendered = set()
+    for stem in stems:
         plural = "s" if stem.endswith("s") else ""
         body = stem[:-1] if plural else stem
         if body.endswith("ao") or body[-1:] not in ("o", "a"):
             continue
-        stems.add(body[:-1] + ("a" if body.endswith("o") else "o") + plural)
-    stems.discard(phrase)
-    return sorted(stems)
+        gendered.add(body[:-1] + ("a" if body.endswith("o") else "o") + plural)
+    everyday = words_of_labels(NO_GENRE)
+    return sorted((stems | {form for form in gendered if form not in everyday}) - {phrase})
+
+
+# Labels of asks that never take a genre: a word readers use there is an everyday word.
+NO_GENRE = frozenset({"greet", "thanks_bye", "help", "off_topic", "nonsense", "about_book", "who_wrote", "pick", "why",
+                      "series_order", "series_next", "compare"})
 
 
 @functools.cache
 def corpus_vocabulary() -> frozenset[str]:
     """Every word readers used in the intent corpus outside a slot: words people ask with,
     which a one-word title or a bare surname must not be mistaken for."""
+    return frozenset(w for _, _, words in _corpus() for w in words)
+
+
+@functools.cache
+def corpus_words() -> dict[str, dict[str, int]]:
+    """How often each folded word outside a slot occurs in the intent corpus, per language ("en",
+    "pt"), leaving out the nonsense asks (keyboard mash is no language): the language detector's
+    evidence beyond function words."""
+    out: dict[str, dict[str, int]] = {}
+    for language, label, words in _corpus():
+        if label == "nonsense":
+            continue
+        counts = out.setdefault(language, {})
+        for word in words:
+            counts[word] = counts.get(word, 0) + 1
+    return out
+
+
+@functools.cache
+def words_of_labels(labels: frozenset[str]) -> frozenset[str]:
+    """The words readers used in the corpus's asks of these labels."""
+    return frozenset(w for _, label, words in _corpus() if label in labels for w in words)
+
+
+@functools.cache
+def _corpus() -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+    """(language, label, folded words outside slots) per corpus utterance."""
     # read here rather than through intent_model, which imports this module's load_yaml
-    words: set[str] = set()
+    out = []
     for path in sorted((DATA / "corpus").glob("intents_*.yaml")):
-        for family in load_yaml(path.read_text(encoding="utf-8"))["families"]:
-            for text in family["utterances"]:
-                words.update(fold(SLOT.sub(" ", text)).split())
-    return frozenset(words)
+        data = load_yaml(path.read_text(encoding="utf-8"))
+        language = str(data.get("language") or path.stem.rsplit("_", 1)[-1])
+        for family in data["families"]:
+            out.extend((language, family["intent"], tuple(fold(SLOT.sub(" ", text)).split())) for text in family["utterances"])
+    return tuple(out)
 
 
 def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
@@ -219,6 +255,7 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
     return CatalogTables(key, static, final, {w: tuple(p) for w, p in postings.items() if len(p) <= TOO_COMMON},
                          {k: tuple(v) for k, v in deletes.items()}, min(longest, 14),
                          any(b.num_ratings for b in books.values()))
+
 
 
 def _variants(folded: str) -> list[str]:

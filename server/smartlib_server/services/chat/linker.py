@@ -56,11 +56,17 @@ class Entity:
     ids: tuple[str, ...] = ()  # book ids: the title's editions, the series in order, the author's books by popularity
     score: float = 100.0  # 100 for an exact match, the fuzzy similarity otherwise
     by: str = ""  # a title's author as the message names it beside the title ("night watch by pratchett"), catalog spelling
+    byline: tuple[int, int] = ()  # where the word before that author ("by", "do") sits: the reader's word, not the book's
     role: str = ""  # set by understand: "anchor", "but", "like", "dislike", "a", "b"
 
     @property
     def slot(self) -> str:
         return SLOTS[self.kind]
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        """Where its names sit: a title and its author without the byline word between them."""
+        return ((self.start, self.byline[0]), (self.byline[1], self.end)) if self.byline else ((self.start, self.end),)
 
 
 class Linker:
@@ -164,7 +170,7 @@ def _bylines(entities: list[Entity], tentative: list[Entity], tokens: list[_Toke
             if mine:
                 out = [e for e in out if e is not named and e is not title]
                 out.append(dataclasses.replace(title, name=books[mine[0]].title, text=text[title.start:end], end=end,
-                                               ids=mine, by=author, score=100.0))
+                                               ids=mine, by=author, byline=(tokens[at].start, tokens[at].end), score=100.0))
                 break
     return sorted(out, key=lambda e: e.start)
 

@@ -23,10 +23,16 @@ INSIDE_MIN = 90.0  # the same for a phrase found inside a longer title: one typo
 TIE_MARGIN = 4.0  # candidates closer than this are a tie worth asking about
 MAX_CHOICES = 3  # a question lists at most this many books
 # A candidate with this many times the ratings of the next, and a better list position, is what
-# a reader means: "The Hobbit" is Tolkien's (3.66M ratings, 22nd), not the graphic adaptation (220k,
-# 659th). Below it both are books a reader may mean ("The Power": Alderman's 210k, Byrne's 30k), so
-# the agent asks.
+# a reader means: "Into the Wild" is Krakauer's (1.04M ratings, 228th), not the Warriors book (96k,
+# 2014th). Below it both are books a reader may mean ("The Power": Alderman's 210k, Byrne's 30k), so
+# the agent asks. ("The Hobbit" graphic novel is Tolkien's book in another form: `adapts`.)
 DOMINANCE = 10.0
+# Genres that say a book is a work in another form, by form: an adaptation when its original is in
+# none of that form's genres (Anouilh's Antigone is a play as Sophocles' is, so it is no adaptation).
+_FORM_FAMILIES = (frozenset({"Graphic Novels", "Graphic Novels Comics", "Comics", "Comic Book", "Comic Strips", "Dc Comics", "Manga"}),
+                  frozenset({"Plays", "Theatre", "Musicals", "Drama", "Poetry Plays"}), frozenset({"Film", "Tv"}))
+_FORMS = frozenset().union(*_FORM_FAMILIES)
+_BROAD = frozenset({"Fiction", "Nonfiction", "Audiobook"})  # shared by unrelated books alike
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,14 +142,15 @@ class TitleResolver:
         exact = [b for b in tied_books if _key(bare_title(b.title)) == needle]
         if len(exact) == 1:  # the whole title as typed beats titles it only starts
             return Resolution("book", (exact[0],))
-        if dominant(tied_books) is not None:
-            return Resolution("book", (dominant(tied_books),))
+        best = dominant(tied_books)
+        if best is not None:
+            return Resolution("book", (best,))
         names = {b.series_name for b in tied_books}
         if len(names) == 1 and "" not in names:
             key = _key(fold(tied_books[0].series_name))
             if key in snap.series:
                 return Resolution("series", _present(books, snap.series[key]), snap.series_names[key])
-        return Resolution("ambiguous", tied_books[:MAX_CHOICES])
+        return Resolution("ambiguous", tuple(works(tied_books))[:MAX_CHOICES])
 
     def _inside_titles(self, needle: str, books: dict[str, Book]) -> dict[str, float]:
         """Books whose longer title holds the phrase almost as typed ("chamber of secrets", "harry
@@ -260,32 +267,56 @@ def _dominant_author(names: list[str], snap: _Snapshot, books: dict[str, Book]) 
 def dominant(candidates: tuple[Book, ...] | list[Book]) -> Book | None:
     """The candidate a reader most likely means, or None when none clearly stands out.
 
-    Needs known rating counts: the most-rated book must have DOMINANCE times the ratings of the
-    next and not stand lower in the list. Without counts (the starter catalog) nobody dominates;
-    a book whose count the catalog lacks may be as read as any (it is no count of zero), so then
-    the list position must put the first DOMINANCE times ahead.
+    Editions and adaptations of one work are one candidate (`works`). Among different works the
+    most-rated book must have DOMINANCE times the ratings of the next and not stand lower in the
+    list. Without counts (the starter catalog) nobody dominates, and a book whose count the
+    catalog lacks may be as read as any (it is no count of zero), so nobody dominates it either:
+    "City of Bones" is Clare's or Connelly's, whatever the list says.
     """
-    ranked = sorted(candidates, key=lambda b: -b.num_ratings)
+    ranked = sorted(works(candidates), key=lambda b: -b.num_ratings)
     if len(ranked) < 2:
         return ranked[0] if ranked else None
     first, second = ranked[0], ranked[1]
-    if not first.num_ratings:
-        return None
-    if not second.num_ratings:  # no count to compare: the list position decides, by the same margin
-        return first if 0 <= first.list_rank and (second.list_rank < 0 or second.list_rank >= DOMINANCE * (first.list_rank + 1)) \
-            else None
-    if first.num_ratings < DOMINANCE * second.num_ratings:
+    if not first.num_ratings or not second.num_ratings or first.num_ratings < DOMINANCE * second.num_ratings:
         return None
     if first.list_rank >= 0 and 0 <= second.list_rank < first.list_rank:
         return None
     return first
 
 
+def works(candidates: tuple[Book, ...] | list[Book]) -> list[Book]:
+    """One book per work among the candidates, in their order: books of one title that share an
+    author (editions) or of which one adapts the other are one work, shown as its most read."""
+    groups: list[list[Book]] = []
+    for book in candidates:
+        group = next((g for g in groups if any(_same_work(book, b) for b in g)), None)
+        if group is None:
+            groups.append([book])
+        else:
+            group.append(book)
+    return [max(g, key=lambda b: (b.num_ratings, -(b.list_rank if b.list_rank >= 0 else 10**9))) for g in groups]
+
+
+def _same_work(a: Book, b: Book) -> bool:
+    if _key(fold(bare_title(a.title))) != _key(fold(bare_title(b.title))):
+        return False
+    return bool(set(a.authors) & set(b.authors)) or adapts(a, b) or adapts(b, a)
+
+
+def adapts(other: Book, original: Book) -> bool:
+    """`other` is `original` in another form: a graphic novel, play or musical (a form the original
+    is not) sharing a genre with it beyond the broadest, as the Hobbit graphic novel is Tolkien's
+    book. A description that merely names the original ("Dante Alighieri's Inferno" in Dan Brown's)
+    is no adaptation."""
+    new_form = any(family & set(other.genres) and not family & set(original.genres) for family in _FORM_FAMILIES)
+    return new_form and bool((set(other.genres) & set(original.genres)) - _FORMS - _BROAD)
+
+
 def _choose(candidates: tuple[Book, ...]) -> Resolution:
     best = dominant(candidates)
     if best is not None:
         return Resolution("book", (best,))
-    return Resolution("ambiguous", candidates[:MAX_CHOICES])
+    return Resolution("ambiguous", tuple(works(candidates))[:MAX_CHOICES])
 
 
 def _fuzzy_pt(folded: str) -> str | None:

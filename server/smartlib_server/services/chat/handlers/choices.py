@@ -6,6 +6,7 @@ from rapidfuzz import fuzz
 
 from smartlib_core.domain import Book
 from smartlib_core.text import fold
+from smartlib_server.services.chat import lexicon
 from smartlib_server.services.chat.handlers import compare, like_but
 from smartlib_server.services.chat.handlers.books import about, act
 from smartlib_server.services.chat.link_tables import static_tables
@@ -49,19 +50,29 @@ def resume(kit: Toolkit, book: Book, out: Draft) -> None:
 
 
 def named_choice(kit: Toolkit, text: str) -> Book | None:
-    """The one book of the pending choice whose author or distinctive title word the reply names."""
-    words = set(fold(text).split()) - {"the", "one", "o", "a", "do", "da", "de", "by", "livro", "book"}
+    """The one book of the pending choice the reply names: by its author, its series or a word of
+    its title the others lack ("the Dan Brown one", "the Bosch one", "the train one"), else by a
+    genre only it has ("the crime one", "o infantil", "the graphic novel")."""
+    folded = fold(text)
+    words = set(folded.split()) - {"the", "one", "o", "a", "do", "da", "de", "by", "livro", "book"}
     words |= {w[:-1] for w in words if w.endswith("s") and len(w) > 4}  # "Lukyanenko's" folds to "lukyanenkos"
     choices = [kit.books[i] for i, _ in kit.ctx.shown if i in kit.books]
     if not words or len(choices) < 2:
         return None
+    common = static_tables().common
 
     def names(book: Book) -> set[str]:
-        """The author's names and the series' own words ("the Discworld one")."""
-        series = {part for part in fold(book.series_name).split() if len(part) > 3} - static_tables().common
-        return {part for author in book.authors for part in fold(author).split() if len(part) > 2} | series
+        """The author's names, the series' and the title's own words ("the Discworld one")."""
+        own = {part for part in fold(f"{book.series_name} {book.title}").split() if len(part) > 3} - common
+        return {part for author in book.authors for part in fold(author).split() if len(part) > 2} | own
 
-    hits = [b for b in choices if words & names(b)]
+    own = {b.id: names(b) - {n for other in choices if other.id != b.id for n in names(other)} for b in choices}
+    hits = [b for b in choices if words & own[b.id]]
     if not hits:  # a name spelt the reader's way: "Sófocles" for Sophocles
-        hits = [b for b in choices if any(fuzz.ratio(w, n) >= SPELLING_MIN for w in words for n in names(b) if min(len(w), len(n)) >= 5)]
+        hits = [b for b in choices if any(fuzz.ratio(w, n) >= SPELLING_MIN for w in words for n in own[b.id] if min(len(w), len(n)) >= 5)]
+    if not hits:  # a kind of book only one of them is: a genre as readers say it, or a word of its catalog genres
+        genres = {genre for _, genre in lexicon.genre_phrases(folded, kit.ctx.language or "en")}
+        shelves = {b.id: {w for g in b.genres for w in fold(g).split() if len(w) > 3} for b in choices}
+        kinds = {b.id: shelves[b.id] - {w for other in choices if other.id != b.id for w in shelves[other.id]} for b in choices}
+        hits = [b for b in choices if genres & set(b.genres) or words & kinds[b.id]]
     return hits[0] if len(hits) == 1 else None
