@@ -107,3 +107,83 @@ def test_the_genre_words_own_forms_still_link(tables):
     catalog, books = tables
     assert [e.name for e in link("algum conto de terror curtinho?", catalog, books) if e.kind == "genre"][:1] == ["Short Stories"]
     assert "Witches" in {e.name for e in link("livros de bruxos", catalog, books) if e.kind == "genre"}
+
+
+class _Index:
+    version = 1
+
+    def __init__(self, books):
+        self.books = books
+
+
+SHELF = [
+    _book("s1", "Moonwake", "Gale Ortiz", 50_000, 100, ("Young Adult", "Paranormal", "Werewolves")),
+    _book("s2", "Hollow Bells", "Ruth Amsel", 40_000, 200, ("Horror", "Ghosts")),
+    _book("s3", "Ghosts", "Ivo Prent", 30_000, 300, ("Poetry",)),  # a title that is also a genre's name
+    _book("s4", "Salt Orchard", "Mina Toft", 20_000, 400, ("Historical Fiction", "Classics", "Romance")),
+]
+
+
+@pytest.fixture(scope="module")
+def understander():
+    from smartlib_server.services.chat.linker import Linker
+    from smartlib_server.services.chat.understand import Understander
+
+    return Understander(Linker(_Index({b.id: b for b in SHELF})), embed=None)
+
+
+def _read(understander, text, intent, list_shown=False, language="en"):
+    from smartlib_server.services.chat.interpret import to_request
+    from smartlib_server.services.chat.understand import finish
+
+    u = finish(text, intent, 0.6, understander.linker.link(text), text, ((intent, 0.6),), threshold=0.7)
+    return to_request(understander.complete(text, u), text, language, list_shown=list_shown)
+
+
+@pytest.mark.parametrize("text, left_out", [
+    ("ya please, but nothing with werewolves", {"Werewolves"}),  # a catalog genre the lexicon lacks
+    ("some horror, just no ghosts", {"Ghosts"}),  # a lowercase title that is that genre's name
+    ("horror sem werewolf nenhum", {"Werewolves"}),  # its singular
+])
+def test_a_catalog_genre_turned_away_is_left_out(understander, text, left_out):
+    assert left_out <= set(_read(understander, text, "recommend").exclude)
+
+
+def test_a_catalog_genre_named_without_a_negation_is_left_to_the_words(understander):
+    ask = _read(understander, "horror with werewolves", "recommend")
+    assert "Werewolves" not in ask.exclude and "Werewolves" not in ask.genres
+
+
+def test_only_genres_turned_away_narrow_the_list_on_screen(understander):
+    ask = _read(understander, "hmm, none with ghosts or werewolves this time", "recommend", list_shown=True)
+    assert (ask.kind, set(ask.exclude)) == ("refine", {"Ghosts", "Werewolves"})
+    assert _read(understander, "hmm, none with ghosts or werewolves this time", "recommend").kind == "recommend"  # nothing shown
+    assert _read(understander, "no ghosts, something about lighthouses", "recommend", list_shown=True).kind == "recommend"
+
+
+def test_tirando_turns_a_genre_away(understander):
+    ask = _read(understander, "terror, mas tirando fantasmas e ghosts", "recommend", language="pt")
+    assert "Ghosts" in ask.exclude and "Horror" in ask.genres
+
+
+@pytest.mark.parametrize("modifier", ["but set in the present day", "only something more current", "mas que se passe nos dias de hoje",
+                                      "mas algo mais atual"])
+def test_a_book_of_our_time_leaves_the_past_out(modifier):
+    from smartlib_server.services.chat.handlers.like_but import read_change
+
+    change = read_change(modifier, "pt" if "mas" in modifier else "en")
+    assert {"Classics", "Historical Fiction"} <= set(change.exclude)
+
+
+def test_a_want_of_the_moment_is_no_topic():
+    from smartlib_server.services.chat.handlers.discover import _topical
+
+    assert not _topical("to afim de um")
+    assert not _topical("in the mood for some")
+    assert _topical("in the mood for lighthouses")
+
+
+def test_a_capitalised_word_mid_sentence_is_no_language_evidence():
+    # "Girl" is a word only English asks use, but capitalised here it is part of a title the catalog may lack
+    text = "Compare The Quiet Girl e Fundação"
+    assert detect(text, [(text.index("Fundação"), len(text))]).language == "pt"

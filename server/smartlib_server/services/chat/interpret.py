@@ -108,6 +108,10 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         return dataclasses.replace(base, kind="author", subject=phrase(authors[0]), exclude=disliked, sort=sort)
     if kind == "recommend" and list_shown and not genres and not named and _asks_shorter(text, language):
         kind = "refine"  # "something shorter" with a list on screen narrows that list
+    if kind == "recommend" and list_shown and disliked and not liked and not named and not u.of("mood") \
+            and not _unusual(constraints.extract(rest, language).rest):
+        # only genres turned away, with a list on screen ("hmm, none with ghosts though"): that list, narrowed
+        return dataclasses.replace(base, kind="refine", exclude=disliked, sort=c.sort)
     if kind in ("recommend", "best_rated", "refine"):
         # a title's words stay topic words here: "a story about a lonely robot" is no ask for "Robot"
         topic = constraints.extract(leftover(text, tuple(e for e in u.entities if e.kind not in NAMED)), language).rest
@@ -216,12 +220,17 @@ def _query(rest: str, u: Understanding, language: str) -> str:
     return " ".join([*moods, lexicon.english_query(words, language)]).strip()
 
 
+def _unusual(rest: str) -> list[str]:
+    """The words outside everyday speech and genre words: what may be a topic or a name."""
+    return [w for w in rest.split() if w not in static_tables().common and not lexicon.is_genre_word(w)]
+
+
 def _subject(named: list[Entity], rest: str, has_focus: bool) -> str:
     """The catalog name the message names; else the book in focus ("it"), unless words outside
     everyday speech are left, which may be a title the catalog lacks ("tell me about Zorblax")."""
     if named:
         return phrase(named[0])
-    unusual = [w for w in rest.split() if w not in static_tables().common and not lexicon.is_genre_word(w)]
+    unusual = _unusual(rest)
     if has_focus and not unusual:
         return "it"
     return " ".join(unusual)

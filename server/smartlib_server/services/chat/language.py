@@ -105,8 +105,11 @@ def detect(text: str, names: Sequence[tuple[int, int]] = ()) -> Detection:
         said = text
     words = fold(said).split()
     corpus = _corpus_only()
-    en = sum(1.0 for w in words if (w in _EN or w in _EN_GENRE_WORDS or w in corpus["en"]) and w not in _SHARED)
-    pt = sum(1.0 for w in words if (w in _PT or w in _PT_GENRE_WORDS or w in corpus["pt"]) and w not in _SHARED)
+    # a word capitalised after the first may be a name the catalog lacks ("The Girl"): no corpus evidence
+    first = text.split()[:1]
+    plain = set(fold(" ".join(w for w in said.split() if not w[:1].isupper() or [w] == first)).split())
+    en = sum(1.0 for w in words if (w in _EN or w in _EN_GENRE_WORDS or (w in corpus["en"] and w in plain)) and w not in _SHARED)
+    pt = sum(1.0 for w in words if (w in _PT or w in _PT_GENRE_WORDS or (w in corpus["pt"] and w in plain)) and w not in _SHARED)
     for word in _joining(text, names):  # counted above for both languages when it is both ("do")
         en -= word in _EN and _JOINING[word] == "pt"
         pt -= word in _PT and _JOINING[word] == "en"

@@ -67,6 +67,9 @@ class CatalogTables:
     deletes: dict[str, tuple[str, ...]]  # a word with one letter deleted -> the vocabulary words it comes from
     max_words: int
     rated: bool = True  # the catalog has rating counts, so how well read a name is can weigh in
+    # the catalog's own genre names the lexicon lacks, in words no everyday ask uses ("werewolves",
+    # "world war ii"), singular too: read after the intent model (Linker.catalog_genres)
+    genres: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def lookup(self, phrase: str) -> tuple[Target, ...]:
         # both layers: "terror" and "mysteries" are catalog titles too, and the linker's
@@ -254,8 +257,25 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
     longest = max((len(p.split()) for p in final), default=1)
     return CatalogTables(key, static, final, {w: tuple(p) for w, p in postings.items() if len(p) <= TOO_COMMON},
                          {k: tuple(v) for k, v in deletes.items()}, min(longest, 14),
-                         any(b.num_ratings for b in books.values()))
+                         any(b.num_ratings for b in books.values()), _genre_names(books, static))
 
+
+def _genre_names(books: dict[str, Book], static: StaticTables) -> dict[str, str]:
+    """Folded catalog genre names (and their singular) the lexicon lacks, unless every word of one
+    is an everyday word ("Love", "School", "Food") or a one-word name is shorter than five letters."""
+    out: dict[str, str] = {}
+    for genre in {g for book in list(books.values()) for g in book.genres}:
+        name = fold(genre)
+        words = name.split()
+        if not words or name in static.phrases or all(w in static.common for w in words) or (len(words) == 1 and len(name) < 5):
+            continue
+        last = words[-1]
+        singular = last[:-3] + "f" if last.endswith("ves") else last[:-3] + "y" if last.endswith("ies") else \
+            last[:-1] if last.endswith("s") and not last.endswith("ss") else last
+        for form in {name, " ".join([*words[:-1], singular])}:
+            if form not in static.phrases and not (len(form.split()) == 1 and form in static.common):
+                out.setdefault(form, genre)
+    return out
 
 
 def _variants(folded: str) -> list[str]:

@@ -18,6 +18,7 @@ from smartlib_core.embedding import BLOCK_DIM, BLOCKS, QUERY_WEIGHTS
 from smartlib_core.text import fold
 from smartlib_server.services.chat import intent_model, lexicon, link_tables
 from smartlib_server.services.chat.intent_model import IntentModel
+from smartlib_server.services.chat.link_tokens import tokens as _tokens
 from smartlib_server.services.chat.linker import WELL_READ, Entity, Linker, slotted
 
 # Words that open the part of a sentence that should differ: "like Dune but shorter".
@@ -28,7 +29,8 @@ _AGAINST = re.compile(
     r"avoid|without|bore[sd]?|boring|sick of|tired of|nao|não|nunca|nem|odeio|odiei|detesto|detestei|sem|chato|chatos|sono|"
     r"evito|cansei|cansado|cansada|nothing|none|nada|nenhum|nenhuma|zero|done with|fed up|had enough|enough of|had my fill|"
     r"chega de|nao aguento|não aguento|nao suporto|não suporto|"
-    r"except|excluding|minus|skip|drop|remove|exclude|leave out|tira|tire|tirar|remova|exclua|exceto|menos|pula|pule)\b", re.I)
+    r"except|excluding|minus|skip|drop|remove|exclude|leave out|tira|tire|tirar|tirando|remova|exclua|excluindo|exceto|menos|pula|pule|"
+    r"fora de|deixando de fora|deixa de fora|sacando)\b", re.I)
 _ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
 # A negation with a verb of having read after it: "never read", "nunca leu nada", "haven't tried".
 _UNREAD = re.compile(r"\b(?:not|never|n't|havent|haven't|hasnt|hasn't|didnt|didn't|nao|não|nunca|jamais|nem)\s+(?:\w+\s+)?(?:"
@@ -121,7 +123,9 @@ class Understander:
     def complete(self, text: str, u: Understanding) -> Understanding:
         """An ask about a book that names too few: the titles it holds in everyday words. A
         comparison takes the one beside a joining word ("compare Station Eleven and the road"),
-        an ask about one book the one that ends its clause ("tell me about the other woman")."""
+        an ask about one book the one that ends its clause ("tell me about the other woman").
+        Catalog genres the lexicon lacks count where a negation turns them away (`_shunned_genres`)."""
+        u = self._shunned_genres(text, u)
         books = [e for e in u.entities if e.kind in ("title", "series", "unknown_title")]
         if not u.of(*_NAMES) and (u.intent in _NO_BOOK or not u.sure) and u.intent not in _ABOUT_ONE | {"compare"}:
             return self._as_title(text, u)
@@ -148,6 +152,35 @@ class Understander:
         entities = sorted([*u.entities, *added], key=lambda e: e.start)
         return finish(text, u.intent, u.confidence, entities, slotted(text, entities), u.ranked, u.threshold, u.source)
 
+
+    def _shunned_genres(self, text: str, u: Understanding) -> Understanding:
+        """"None with vampires or werewolves", "nothing with ghosts": a catalog genre the lexicon
+        lacks, named where a negation governs it, is left out like any genre. Read after the model
+        (the slots it saw stay as they were) and only when turned away, since a genre name such as
+        "Death" or "Family" is asked for in everyday words more often than as a shelf."""
+        genres = self.linker.tables().genres
+        if not genres:
+            return u
+        words = _tokens(text)
+        # a lowercase title that is a genre's name ("without ghosts") is that genre where it is turned away
+        found = [Entity("genre", genres[fold(e.text)], e.text, e.start, e.end) for e in u.entities
+                 if e.kind == "title" and fold(e.text) in genres and e.text.islower()]
+        kept = [e for e in u.entities if not any(f.start == e.start and f.end == e.end for f in found)]
+        taken = [(e.start, e.end) for e in u.entities]
+        for i in range(len(words)):
+            for j in range(min(len(words), i + 3), i, -1):  # the longest run first: "world war ii" before "war"
+                name = genres.get(" ".join(t.folded for t in words[i:j]))
+                start, end = words[i].start, words[j - 1].end
+                if name and not any(a < end and start < b for a, b in taken):
+                    found.append(Entity("genre", name, text[start:end], start, end))
+                    taken.append((start, end))
+                    break
+        against = [e for e in found if e in governed(text, sorted([*kept, *found], key=lambda e: e.start))]
+        if not against:
+            return u
+        spans = {(a.start, a.end) for a in against}
+        entities = sorted([e for e in u.entities if (e.start, e.end) not in spans] + against, key=lambda e: e.start)
+        return finish(text, u.intent, u.confidence, entities, u.slotted, u.ranked, u.threshold, u.source)
 
     def _as_title(self, text: str, u: Understanding) -> Understanding:
         """A message read as naming no book ("is night watch any good?" as small talk) that holds

@@ -41,7 +41,7 @@ def recommend(kit: Toolkit, ask: Request, out: Draft) -> None:
     topic = ask.query.strip()
     if ask.sort:  # "the highest rated sci-fi you've got", "what do readers score highest": the order is the ask
         topic = descriptive(kit, topic)
-    elif not genres and not _topical(topic):  # "suggest a few for me", "what next?": no topic, so a vague ask
+    elif not _topical(topic):  # "suggest a few for me", "tô afim de um suspense": no topic beside the genres, if any
         topic = ""
     if not genres and not topic:
         if ask.genres:  # a genre the catalog lacks: say so rather than guess

@@ -14,6 +14,7 @@ from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold
 from smartlib_server.services.chat import constraints, lexicon, wording as w
 from smartlib_server.services.chat.handlers.books import act, similar_plain, target
+from smartlib_server.services.chat.link_tables import DATA, load_yaml
 from smartlib_server.services.chat.ordering import darkness, length_proxy
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.session import Draft
@@ -49,6 +50,8 @@ _OTHER_AUTHOR = re.compile(r"(?:^| )(?:(?:by |from )?(?:another|a different|othe
 _FUNNIER = re.compile(r"(?:^| )(?:funnier|funny|more fun|more humou?r|humou?rous|hilarious|sillier|"
                       r"mais engracad[oa]s?|engracad[oa]s?|mais divertid[oa]s?|divertid[oa]s?|com (?:mais )?humor)(?: |$)")
 YOUNG = ("Childrens", "Middle Grade", "Young Adult", "Teen", "Picture Books")  # left out of a book for grown-ups
+PAST = ("Classics", "Historical Fiction", "Historical", "Historical Romance")  # left out of a book of our time
+_NOW = tuple(fold(p) for p in load_yaml((DATA / "roles.yaml").read_text(encoding="utf-8"))["era_now"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,6 +77,8 @@ def read_change(modifier: str, language: str) -> Change:
     if audience:
         wanted = "Childrens" if audience == "children" else "Young Adult"
         return Change("genre", tuple(dict.fromkeys([wanted, *(g for g in include if g not in YOUNG)])), c.exclude, c.sort)
+    if any(f" {phrase} " in f" {folded} " for phrase in _NOW):  # "but set in our time", "mas mais atual"
+        return Change("genre", tuple(g for g in include if g not in PAST), (*c.exclude, *PAST), c.sort)
     if _FUNNIER.search(folded):  # funnier is a genre the catalog labels, not only a lighter tone
         return Change("genre", tuple(dict.fromkeys(["Humor", *include])), c.exclude, c.sort)
     if _SHORTER.search(folded):
