@@ -70,8 +70,10 @@ class UserEraser:
         digest = user_digest(user_id)
         # Memory first: if it is unreachable, nothing is erased and the caller retries the whole.
         memory = self._erase_memory(digest)
-        interactions, exposures, seq = self._store.erase(user_id, digest)
+        # The log row and its place in `_own` appear together under the lock: a follow() running
+        # between the two would apply this erasure itself and leave this call nothing to report.
         with self._lock:
+            interactions, exposures, seq = self._store.erase(user_id, digest)
             self._own.add(seq)  # applied here already: follow() must not erase the user's next visit
         preferences = self._trainer.drop_users(lambda user: user == user_id)
         self._drop_ranking(lambda user: user == user_id)
