@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 # The profile's lists, in the order the memory backends store them.
-PROFILE_LISTS = ("liked", "disliked", "mentioned_books", "mentioned_genres", "liked_genres", "disliked_genres")
+PROFILE_LISTS = ("liked", "disliked", "mentioned_books", "mentioned_genres", "liked_genres", "disliked_genres",
+                 "liked_authors", "disliked_authors")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,6 +20,8 @@ class UserProfile:
     mentioned_genres: tuple[str, ...] = ()  # lower-cased genre names
     liked_genres: tuple[str, ...] = ()  # lower-cased genre names the user said they like
     disliked_genres: tuple[str, ...] = ()  # lower-cased genre names the user said they dislike
+    liked_authors: tuple[str, ...] = ()  # catalog author names the user said they like ("my favourite author is ...")
+    disliked_authors: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:

@@ -167,6 +167,18 @@ def test_liked_and_disliked_genres_are_remembered_and_move_between_lists(make_me
         memory.remember("u", liked_genre=["typo in the list name"])
 
 
+def test_liked_and_disliked_authors_are_remembered_and_move_between_lists(make_memory):
+    memory = make_memory()
+    memory.remember("u", liked_authors=["Agatha Christie"], disliked_authors=["Dan Brown"])
+    profile = memory.profile("u")
+    assert profile.liked_authors == ("Agatha Christie",) and profile.disliked_authors == ("Dan Brown",)
+    memory.remember("u", liked_authors=["Dan Brown"])
+    profile = memory.profile("u")
+    assert profile.liked_authors == ("Dan Brown", "Agatha Christie") and profile.disliked_authors == ()
+    with pytest.raises(ValueError):
+        memory.remember("u", liked_authors=["Jane Austen"], disliked_authors=["Jane Austen"])
+
+
 def test_forget_erases_one_users_profile_and_nothing_else(make_memory):
     memory = make_memory()
     memory.append_turn("s", turn(0))

@@ -55,15 +55,17 @@ class ConversationMemory(Protocol):
         mentioned_genres: Iterable[str] = (),
         liked_genres: Iterable[str] = (),
         disliked_genres: Iterable[str] = (),
+        liked_authors: Iterable[str] = (),
+        disliked_authors: Iterable[str] = (),
     ) -> None:
         """Records what a user showed; later items of an argument count as more recent.
 
-        Liking a book or genre removes it from disliked and the other way round. Every list keeps its
+        Liking a book, genre or author removes it from disliked and the other way round. Every list keeps its
         `max_profile_items` most recent entries; the profile's TTL is renewed.
 
         Raises:
             ValueError: the id is empty, an item is not a string of at most MAX_ITEM_CHARS,
-                or one book or genre is both liked and disliked in this call.
+                or one book, genre or author is both liked and disliked in this call.
         """
         ...
 
@@ -116,7 +118,8 @@ def user_digest(user_id: str) -> str:
 # The checks and clean-up both backends apply before storing anything, so they refuse alike.
 MAX_ITEM_CHARS = 256  # book ids are at most 128; this keeps a profile's size bounded
 GENRE_LISTS = frozenset({"mentioned_genres", "liked_genres", "disliked_genres"})
-OPPOSITE = {"liked": "disliked", "disliked": "liked", "liked_genres": "disliked_genres", "disliked_genres": "liked_genres"}
+PAIRS = (("liked", "disliked"), ("liked_genres", "disliked_genres"), ("liked_authors", "disliked_authors"))
+OPPOSITE = {**{a: b for a, b in PAIRS}, **{b: a for a, b in PAIRS}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,7 +145,7 @@ def prepare_update(user_id: str, **lists: Iterable[str]) -> Update:
             items[name] = _dedupe(" ".join(g.split()).lower() for g in values)
         else:
             items[name] = _dedupe(b.strip() for b in values)
-    for a, b in (("liked", "disliked"), ("liked_genres", "disliked_genres")):
+    for a, b in PAIRS:
         both = set(items[a]) & set(items[b])
         if both:
             raise ValueError(f"item(s) both in {a} and {b} in one call: {', '.join(sorted(both))}")

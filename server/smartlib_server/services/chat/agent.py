@@ -17,6 +17,7 @@ from smartlib_core.domain import Book
 from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.services.chat import fallback, interpret, language as lang, tastes
 from smartlib_server.services.chat.handlers import HANDLERS, choices
+from smartlib_server.services.chat.handlers.discover import taste_lists
 from smartlib_server.services.chat.language import Detection
 from smartlib_server.services.chat.linker import Entity, Linker
 from smartlib_server.services.chat.request import Request
@@ -104,7 +105,7 @@ class ChatAgent:
             "user": turn.text[:300], "lang": language, "intent": ask.kind, "shown": out.shown,
             "query": out.query, "focus": out.focus, "pending": out.pending, "approach": out.approach,
             "likes": out.likes, "dislikes": out.dislikes, "forget": out.forget, "fallback": out.fallback,
-            "forget_genres": out.forget_genres,
+            "forget_genres": out.forget_genres, "liked_authors": out.liked_authors, "disliked_authors": out.disliked_authors,
         }
         return Reply(language, out.text, out.cards, turn, ask.kind, record, out.remember, out.forget, tuple(out.forget_genres))
 
@@ -131,3 +132,8 @@ class ChatAgent:
                 choices.resume(kit, chosen, out)
                 return
         HANDLERS[ask.kind](kit, ask, out)
+        if (ask.likes or ask.dislikes) and not ({"liked_genres", "disliked_genres"} & out.remember.keys()):
+            # a taste said in passing ("curto distopias tipo 1984") is kept whatever the ask was
+            liked, disliked = taste_lists(list(ask.likes), list(ask.dislikes))
+            out.remember["liked_genres"], out.remember["disliked_genres"] = liked, disliked
+            out.likes, out.dislikes = liked, disliked

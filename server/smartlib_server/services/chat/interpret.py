@@ -12,7 +12,7 @@ import dataclasses
 import re
 
 from smartlib_core.text import bare_title, fold, split_series
-from smartlib_server.services.chat import constraints, lexicon, link_tables
+from smartlib_server.services.chat import asides, constraints, lexicon
 from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.link_tables import static_tables
 from smartlib_server.services.chat.linker import Entity
@@ -21,10 +21,10 @@ from smartlib_server.services.chat.understand import Understanding, assign_roles
 
 NAMED = ("title", "series", "author", "unknown_title")
 _STARS = re.compile(r"\s*(?:stars?|estrelas?|★)", re.I)
-TOPICS: dict[str, str] = link_tables.load_yaml((link_tables.DATA / "topics.yaml").read_text(encoding="utf-8"))
 # An unsure label, and the label that also answers it when the model ranks that one next: a
-# book's facts name it and its card first; a series in order shows what comes next too.
-_SAFER = {"similar": ("about_book",), "series_next": ("series_order",)}
+# book's facts name it and its card first; a series in order shows what comes next too; one book
+# named is no comparison ("should i read <title> or is it just hype": its facts).
+_SAFER = {"similar": ("about_book",), "series_next": ("series_order",), "compare": ("about_book",)}
 # Labels acted on even when the model is unsure and the message names nothing: a list steered by
 # the reader's tastes, an action on the list on screen, or an honest answer; nothing is stored.
 UNSURE_SAFE = frozenset({"recommend", "best_rated", "more", "pick", "why", "reject", "refine", "off_topic", "nonsense",
@@ -51,10 +51,19 @@ def to_request(u: Understanding, text: str, language: str, has_focus: bool = Fal
         u = dataclasses.replace(u, intent="about_book", entities=tuple(assign_roles(text, "about_book", list(u.entities))))
     ask = _request(u, text, language, has_focus, list_shown)
     by = next((e.by for e in qualified if phrase(e) == ask.subject), "")
+    if ask.kind in asides.PASSING and not (ask.likes or ask.dislikes):
+        # "curto distopias tipo 1984", "I adore cozy mysteries, got any?": a taste said in passing is kept
+        likes, dislikes = asides.stated(text, u)
+        ask = dataclasses.replace(ask, likes=likes, dislikes=dislikes)
     return dataclasses.replace(ask, by=by) if by else ask
 
 
 def _request(u: Understanding, text: str, language: str, has_focus: bool, list_shown: bool) -> Request:
+    if not u.entities and not u.sure and asides.feeling(text):
+        # "i wanna be scared, like actually scared", "me faz chorar": a feeling wanted from a book,
+        # with no genre word, is an ask for books whatever else the model half thought it was (a
+        # sure reading stands: "me faz rir com uma besteira" asks the agent for a joke)
+        u = dataclasses.replace(u, intent="recommend")
     if not u.sure and not u.entities:
         if _surprise(text):  # "surprise me" in any words the lexicon lists: a vague ask, whatever the model says
             return Request("recommend", confidence=u.confidence, surprise=True)
@@ -62,7 +71,8 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
             # Unsure and naming nothing: an honest "I didn't understand" with example asks, rather
             # than a guess that would store a taste, forget one, or state facts about some book.
             return Request("nonsense", confidence=u.confidence)
-    if not u.sure and u.intent != "author" and _names_one_author(u):
+    if not u.sure and u.intent != "author" and _names_one_author(u) \
+            and not (u.intent in TASTES and _sure_of_kind(u) and asides.polarity(fold(text).split())):
         # unsure what is asked of the one author named and nothing else ("explore Terry Pratchett,
         # where to dip in?"): their books, best known first, answer it without storing a guess
         u = dataclasses.replace(u, intent="author", entities=tuple(assign_roles(text, "author", list(u.entities))))
@@ -94,6 +104,11 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
     kind = u.intent
     base = Request(kind, confidence=u.confidence, ordinal=u.ordinal)
     authors = u.of("author")
+    if kind in ("series_next", "series_order", "similar", "about_book") and asides.book_at(text, u) \
+            and u.of("title", "series"):
+        # "read cinder and loved it. book 2?": the book at that place in its series, not the one after it
+        book = u.of("title", "series")[0]
+        return dataclasses.replace(base, kind="series_order", subject=phrase(book), ordinal=asides.book_at(text, u))
     shunned = _shunned(text, u, authors)
     if shunned and kind in ("recommend", "best_rated", "author", "taste_dislike"):
         # "a good whodunit, just nothing by Agatha Christie": the genres asked for without that author
@@ -117,7 +132,8 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         topic = constraints.extract(leftover(text, tuple(e for e in u.entities if e.kind not in NAMED)), language).rest
         # what the book should do or where it is set, in words that name no genre: "make me laugh", "space"
         # ("i scare easy, nothing horror-y" leaves Horror out: a genre the ask turns away is never added)
-        liked = tuple(dict.fromkeys([*(TOPICS[w] for w in topic.split() if w in TOPICS and TOPICS[w] not in disliked), *liked]))
+        wanted = (asides.TOPICS[w] for w in topic.split() if w in asides.TOPICS)
+        liked = tuple(dict.fromkeys([*(g for g in wanted if g not in disliked), *liked]))
         sort = "rating" if (kind == "best_rated" or _stars(text, u)) and c.sort != "popular" else c.sort
         # a genre asked for and doubted in one message ("poetry people rate well? not a big poetry
         # person") is still what the ask is for
@@ -162,6 +178,9 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         # "Dom Casmurro or Brás Cubas, which first?": two books of no one series are weighed, not ordered
         titles = [e for e in named if e.kind == "title"]
         return dataclasses.replace(base, kind="compare", pairs=((phrase(titles[0]), phrase(titles[1])),))
+    if kind in ("series_next", "series_order") and named:
+        # "reading order for asimov's foundation series": the series is the ask, the author only says whose
+        named = sorted(named, key=lambda e: e.kind == "author")
     if kind == "series_next" and named:  # "which Harry Potter book comes after the Goblet of Fire": the book
         # several books of one series ("read Throne of Glass up to Heir of Fire"): the furthest one is where the reader is
         book = max((e for e in named if e.kind == "title"), key=_series_position, default=named[0])
@@ -216,8 +235,8 @@ def _query(rest: str, u: Understanding, language: str) -> str:
     """English topic words for a free-text search: moods first, then the words no entity took."""
     vague = lexicon.VAGUE
     words = " ".join(w for w in rest.split() if w not in vague)
-    moods = [e.name for e in u.of("mood")]
-    return " ".join([*moods, lexicon.english_query(words, language)]).strip()
+    moods = [e.name for e in u.of("mood")] + asides.moods(rest)
+    return " ".join(dict.fromkeys([*moods, lexicon.english_query(words, language)])).strip()
 
 
 def _unusual(rest: str) -> list[str]:

@@ -30,7 +30,7 @@ _PT = frozenset(
     "manda acabei terminei quanto custa meu minha hoje afim sequencia continuacao escritor escritora leio curti "
     "nenhum nenhuma pelo pela ao aos sao foi era estou isso seria queria melhor pior algum alguns lido lidos "
     "vale pena vi li trata dps depois entao pois tipo mesmo aqui ali tava estava sugestao sugestoes alguem "
-    "comigo contigo dela dele deles delas pro pros pras qualquer quero vou vai fazer tenho preciso".split()
+    "comigo contigo dela dele deles delas pro pros pras qualquer quero vou vai fazer faz tenho preciso".split()
 )
 _EN = frozenset(
     "the and of to about tell me books book like similar recommend recommendation recommendations suggest "

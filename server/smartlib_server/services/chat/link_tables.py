@@ -16,7 +16,7 @@ from pathlib import Path
 
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold, split_series
-from smartlib_server.services.chat import lexicon
+from smartlib_server.services.chat import lexicon, spelling
 from smartlib_server.services.chat.lexicon import load_yaml  # noqa: F401 (also read from here by other modules)
 
 DATA = Path(__file__).parent / "data"
@@ -70,6 +70,7 @@ class CatalogTables:
     # the catalog's own genre names the lexicon lacks, in words no everyday ask uses ("werewolves",
     # "world war ii"), singular too: read after the intent model (Linker.catalog_genres)
     genres: dict[str, str] = dataclasses.field(default_factory=dict)
+    sounds: dict[str, tuple[Target, ...]] = dataclasses.field(default_factory=dict)  # an author name's sound_key -> authors
 
     def lookup(self, phrase: str) -> tuple[Target, ...]:
         # both layers: "terror" and "mysteries" are catalog titles too, and the linker's
@@ -201,11 +202,13 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
         return sum(books[i].num_ratings for i in ids)
 
     phrases: dict[str, list[Target]] = defaultdict(list)
+    author_sounds = {spelling.sound_key(k) for name in authors for k in (name, name.split()[-1])} - {""}
     for title, ids in titles.items():
         ordered = _popular(books, ids)
         target = Target("title", books[ordered[0]].title, tuple(ordered), readers(ids))
         head = _main_title(books[ordered[0]].title, static.common)
-        if head in authors:  # "Agatha Christie: An Autobiography" is no "agatha christie"
+        if head in authors or spelling.sound_key(head) in author_sounds:
+            # "Agatha Christie: An Autobiography" is no "agatha christie", "Dostoievski: ..." no Dostoevsky
             head = ""
         for variant in _variants(title) + _within_series(title, books[ordered[0]].series_name, static.common) + _variants(head):
             if target not in phrases[variant]:
@@ -215,6 +218,10 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
         target = Target("series", series_names[name], ids, readers(ids))
         for variant in _variants(name):
             phrases[variant].append(target)
+        head = spelling.series_head(name)  # "the earthsea books": the Earthsea Cycle
+        if head and head not in phrases and head not in authors and not all(w in static.common for w in head.split()):
+            for variant in _variants(head):
+                phrases[variant].append(target)
     surnames: dict[str, list[Target]] = defaultdict(list)
     first_names: dict[str, int] = defaultdict(int)  # readers of authors with this first name
     for name, ids in authors.items():
@@ -257,7 +264,8 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
     longest = max((len(p.split()) for p in final), default=1)
     return CatalogTables(key, static, final, {w: tuple(p) for w, p in postings.items() if len(p) <= TOO_COMMON},
                          {k: tuple(v) for k, v in deletes.items()}, min(longest, 14),
-                         any(b.num_ratings for b in books.values()), _genre_names(books, static))
+                         any(b.num_ratings for b in books.values()), _genre_names(books, static),
+                         _sounds(final))
 
 
 def _genre_names(books: dict[str, Book], static: StaticTables) -> dict[str, str]:
@@ -276,6 +284,16 @@ def _genre_names(books: dict[str, Book], static: StaticTables) -> dict[str, str]
             if form not in static.phrases and not (len(form.split()) == 1 and form in static.common):
                 out.setdefault(form, genre)
     return out
+
+
+def _sounds(phrases: dict[str, tuple[Target, ...]]) -> dict[str, tuple[Target, ...]]:
+    """Author names and surnames by their transliteration key (spelling.sound_key), most read first."""
+    found: dict[str, list[Target]] = defaultdict(list)
+    for phrase, targets in phrases.items():
+        key = spelling.sound_key(phrase)
+        if key:
+            found[key].extend(t for t in targets if t.kind == "author" and t not in found[key])
+    return {k: tuple(sorted(v, key=lambda t: -t.readers)) for k, v in found.items() if v}
 
 
 def _variants(folded: str) -> list[str]:

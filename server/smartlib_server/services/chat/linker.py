@@ -18,7 +18,7 @@ from rapidfuzz.distance import OSA
 
 from smartlib_core.domain import Book
 from smartlib_core.text import fold
-from smartlib_server.services.chat import link_tables
+from smartlib_server.services.chat import link_tables, spelling
 from smartlib_server.services.chat.link_tables import ARTICLES, CatalogTables, Target
 from smartlib_server.services.chat.link_tokens import (
     BYLINE as _BYLINE,
@@ -216,6 +216,9 @@ def _exact(tokens: list[_Token], tables: CatalogTables, taken: set[int], plausib
             if not targets and words[-1].endswith("s") and len(words[-1]) > 4:
                 # "Tolkien's", or an author's name standing for their books: "3 agatha christies", "two Kings"
                 targets = tuple(t for t in tables.lookup(" ".join([*words[:-1], words[-1][:-1]])) if t.kind == "author")
+            if not targets and j - i <= 3 and words[-1] not in tables.static.common:
+                # an author's name as another language transliterates it: "dostoievski", "tchekhov"
+                targets = tables.sounds.get(spelling.sound_key(" ".join(words)), ())
             titles = [t for t in targets if t.kind == "title"][:1]  # the most read of one title's editions
             for target in titles + [t for t in targets if t.kind != "title"]:
                 if not plausible or _plausible(target, tokens, i, j, tables):

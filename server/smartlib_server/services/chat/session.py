@@ -47,6 +47,8 @@ class Context:
     approach: str = ""
     likes: list[str] = dataclasses.field(default_factory=list)  # genres this session said it likes
     dislikes: list[str] = dataclasses.field(default_factory=list)
+    liked_authors: list[str] = dataclasses.field(default_factory=list)  # authors this session said it likes
+    disliked_authors: list[str] = dataclasses.field(default_factory=list)
 
     @classmethod
     def from_records(cls, records: list[dict[str, Any]]) -> "Context":
@@ -61,7 +63,7 @@ class Context:
             ctx.focus = record.get("focus") or ctx.focus
             ctx.pending = record.get("pending", "")
             if record.get("forget"):
-                ctx.likes, ctx.dislikes = [], []
+                ctx.likes, ctx.dislikes, ctx.liked_authors, ctx.disliked_authors = [], [], [], []
             unsaid = set(record.get("forget_genres", ()))
             ctx.likes = [g for g in ctx.likes if g not in unsaid]
             ctx.dislikes = [g for g in ctx.dislikes if g not in unsaid]
@@ -71,6 +73,12 @@ class Context:
             for genre in record.get("dislikes", []):
                 ctx.dislikes = [genre, *(g for g in ctx.dislikes if g != genre)]
                 ctx.likes = [g for g in ctx.likes if g != genre]
+            for name in record.get("liked_authors", []):
+                ctx.liked_authors = [name, *(a for a in ctx.liked_authors if a != name)]
+                ctx.disliked_authors = [a for a in ctx.disliked_authors if a != name]
+            for name in record.get("disliked_authors", []):
+                ctx.disliked_authors = [name, *(a for a in ctx.disliked_authors if a != name)]
+                ctx.liked_authors = [a for a in ctx.liked_authors if a != name]
         return ctx
 
 
@@ -89,6 +97,8 @@ class Draft:
         self.remember: dict[str, list[str]] = {}
         self.likes: list[str] = []  # genre tastes stated in this turn, kept in the session
         self.dislikes: list[str] = []
+        self.liked_authors: list[str] = []  # author tastes stated in this turn, kept in the session
+        self.disliked_authors: list[str] = []
         self.forget = False
         self.forget_genres: list[str] = []  # genres whose stated taste is erased, in the session and the profile
         self.fallback = False  # the turn said it could not help (off-topic or not understood)

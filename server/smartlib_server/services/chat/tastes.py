@@ -20,19 +20,25 @@ class Tastes:
     disliked_books: tuple[str, ...] = ()
     mentioned_genres: tuple[str, ...] = ()
     mentioned_books: tuple[str, ...] = ()  # books asked about, compared or named as an author's best
+    liked_authors: tuple[str, ...] = ()  # catalog author names, most recent first
+    disliked_authors: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
-        return not (self.liked_genres or self.disliked_genres or self.liked_books or self.disliked_books)
+        return not (self.liked_genres or self.disliked_genres or self.liked_books or self.disliked_books
+                    or self.liked_authors or self.disliked_authors)
 
 
 def combine(profile: UserProfile, ctx: Context) -> Tastes:
     """The profile plus what this session stated; the session's newer word wins a conflict."""
     liked = [*ctx.likes, *(g for g in profile.liked_genres if g not in ctx.dislikes)]
     disliked = [*ctx.dislikes, *(g for g in profile.disliked_genres if g not in ctx.likes)]
+    authors = [*ctx.liked_authors, *(a for a in profile.liked_authors if a not in ctx.disliked_authors)]
+    shunned = [*ctx.disliked_authors, *(a for a in profile.disliked_authors if a not in ctx.liked_authors)]
     return Tastes(
         tuple(dict.fromkeys(liked)), tuple(dict.fromkeys(disliked)),
         profile.liked, profile.disliked, profile.mentioned_genres, profile.mentioned_books,
+        tuple(dict.fromkeys(authors)), tuple(dict.fromkeys(shunned)),
     )
 
 

@@ -156,7 +156,7 @@ class Toolkit:
         filt = BookFilter(
             include_genres=frozenset(g.lower() for g in query.get("genres", [])),
             exclude_genres=frozenset(g.lower() for g in with_narrower(query.get("exclude_genres", []))),
-            exclude_ids=frozenset([*query.get("seen", []), *taste.disliked_books, *out.skip]),
+            exclude_ids=frozenset([*query.get("seen", []), *taste.disliked_books, *out.skip, *self._shunned(taste, query)]),
         )
         sort = query.get("sort", "")
         if query["mode"] in ("popular", "ranked", "author"):
@@ -183,6 +183,12 @@ class Toolkit:
         if record:
             out.set_list(items, query)
         return items
+
+    def _shunned(self, taste: Tastes, query: dict[str, Any]) -> list[str]:
+        """The books of the authors the reader said they dislike, unless the list is one author's."""
+        if query.get("mode") == "author":
+            return []
+        return [b.id for name in taste.disliked_authors for b in self.resolver.author(name, loose=False).books]
 
     def _lead_with_next(self, book_id: str, items: list[tuple[Book, str]], filt: BookFilter) -> list[tuple[Book, str]]:
         """A list starting from a series book leads with the book read after it. The default

@@ -159,6 +159,9 @@ def vague(kit: Toolkit, ask: Request, out: Draft) -> None:
         queries.append({"mode": "ranked" if sort else "text", "text": " ".join(shelves), "genres": shelves,
                         "exclude_genres": exclude, "seen": [], "sort": sort})
         because.append(p.t("because.you_like" if genres else "because.we_talked", genres=w.labels(shelves, p.language)))
+    for name in tastes.liked_authors[:1]:  # "my favourite author is ...": their books, best known first
+        queries.append({"mode": "author", "author": name, "genres": [], "exclude_genres": exclude, "seen": [], "sort": sort})
+        because.append(p.t("because.you_like_author", author=name))
     if seed is not None:
         # Filtered to the liked genres, if any, so "I love fantasy" keeps every pick fantasy.
         queries.append({"mode": "similar", "book": seed.id, "genres": genres, "exclude_genres": exclude, "seen": [seed.id], "sort": sort})

@@ -5,7 +5,8 @@ session, and across sessions with a user_id; they steer later lists (see Toolkit
 from __future__ import annotations
 
 from smartlib_server.services.chat import wording as w
-from smartlib_server.services.chat.handlers.books import dislike_book, like_book
+from smartlib_server.services.chat.handlers.authors import list_author
+from smartlib_server.services.chat.handlers.books import dislike_book, like_book, target
 from smartlib_server.services.chat.handlers.discover import taste_lists
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.session import Draft
@@ -17,7 +18,7 @@ def taste_like(kit: Toolkit, ask: Request, out: Draft) -> None:
     """A liked book ("I loved Dune") or liked genres ("I love fantasy, but not romance")."""
     if ask.likes or ask.dislikes:
         state(kit, ask, out)
-    else:
+    elif not author_taste(kit, ask, out, liked=True):
         like_book(kit, ask, out)
 
 
@@ -25,8 +26,30 @@ def taste_dislike(kit: Toolkit, ask: Request, out: Draft) -> None:
     """A disliked book ("I hated Twilight") or disliked genres ("romance bores me")."""
     if ask.likes or ask.dislikes:
         state(kit, ask, out)
-    else:
+    elif not author_taste(kit, ask, out, liked=False):
         dislike_book(kit, ask, out)
+
+
+def author_taste(kit: Toolkit, ask: Request, out: Draft, liked: bool) -> bool:
+    """'My favourite author is Agatha Christie', 'can't stand Stephen King': the author is the
+    taste, kept as such (not as one of their books), so a later "what do you know about me?"
+    names them and vague asks are steered by them. False when the ask names no author."""
+    if ask.ordinal or not ask.subject or (ask.subject == "it" and kit.ctx.focus):
+        return False
+    found = target(kit, ask, out)
+    if found is None or found.kind != "author":
+        return False
+    p = out.p
+    key = "liked_authors" if liked else "disliked_authors"
+    out.remember[key] = [found.name]
+    setattr(out, key, [found.name])
+    where = " " + p.t("taste.remembered") if kit.turn.user_id else ""
+    if not liked:
+        out.text = p.t("taste.disliked_author", author=found.name) + where
+        return True
+    list_author(kit, found, Request("author", subject=found.name, exclude=ask.exclude, sort=ask.sort), out)
+    out.text = p.t("taste.liked_author", author=found.name) + where + " " + out.text
+    return True
 
 
 def state(kit: Toolkit, ask: Request, out: Draft) -> None:
@@ -62,6 +85,9 @@ def memory_show(kit: Toolkit, ask: Request, out: Draft) -> None:
         lines.append(p.t("memory.you_like", genres=w.labels(tastes.liked_genres, p.language)))
     if tastes.disliked_genres:
         lines.append(p.t("memory.you_dislike", genres=w.labels(tastes.disliked_genres, p.language)))
+    for key, names in (("memory.liked_authors", tastes.liked_authors), ("memory.disliked_authors", tastes.disliked_authors)):
+        if names:
+            lines.append(p.t(key, authors=w.join(list(names[:5]), p.language)))
     asked = [i for i in tastes.mentioned_books if i not in tastes.liked_books]
     for key, ids in (("memory.liked_books", tastes.liked_books), ("memory.disliked_books", tastes.disliked_books),
                      ("memory.asked_books", asked)):

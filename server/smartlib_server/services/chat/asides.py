@@ -1,0 +1,71 @@
+"""What a message says beside its ask, read after the intent model from data that sits outside
+the model's weights' hash (data/topics.yaml, data/roles.yaml): a taste said in passing
+("curto distopias, tipo 1984?"), a feeling wanted from a book with no genre word ("me faz
+chorar"), and a series position asked for by number ("book 2?").
+"""
+from __future__ import annotations
+
+import re
+
+from smartlib_core.text import fold
+from smartlib_server.services.chat import intent_cues, link_tables
+from smartlib_server.services.chat.understand import Understanding
+
+_TOPIC_DATA = link_tables.load_yaml((link_tables.DATA / "topics.yaml").read_text(encoding="utf-8"))
+TOPICS: dict[str, str] = _TOPIC_DATA["genres"]  # a word of what a book should do -> the genre that does it
+TOPIC_MOODS: dict[str, str] = _TOPIC_DATA["moods"]  # -> English words for the text search
+_ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
+_POSITION_WORDS = frozenset(fold(w) for w in _ROLES["position_words"])
+_AFTER_WORDS = frozenset(fold(w) for w in _ROLES["after_words"])
+_LIKING = frozenset(fold(w) for w in _ROLES["liking_words"])
+_SPEAKER = frozenset(fold(w) for w in _ROLES["speaker_words"])
+# Asks for books during which a taste said in passing is kept.
+PASSING = frozenset({"similar", "recommend", "best_rated"})
+_CLAUSES = re.compile(r"[,;.!?:]|\s-\s|\b(?:but|though|although|however|mas|porem|porém|contudo|entretanto)\b", re.I)
+
+
+def stated(text: str, u: Understanding) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The genres a message says the reader likes or dislikes while it asks for something else:
+    those in a clause of the reader's own liking or disliking words ("I love", "curto", "can't
+    stand"; intent_cues' polarity, negation applied), said in the first person or opening with
+    the verb as Portuguese does. A question to the agent ("do you like fantasy?") states nothing,
+    nor does an exclusion ("fantasy without romance": no liking word)."""
+    likes: list[str] = []
+    dislikes: list[str] = []
+    for entity in u.of("genre"):
+        starts = [m.end() for m in _CLAUSES.finditer(text, 0, entity.start)]
+        end = _CLAUSES.search(text, entity.end)
+        words = fold(text[(starts[-1] if starts else 0): end.start() if end else len(text)]).split()
+        if not words or not (set(words) & _SPEAKER or words[0] in intent_cues.POSITIVE | intent_cues.NEGATIVE):
+            continue
+        sign = polarity(words)
+        (likes if sign > 0 else dislikes if sign < 0 else []).append(entity.name)
+    both = set(likes) & set(dislikes)
+    return tuple(dict.fromkeys(g for g in likes if g not in both)), tuple(dict.fromkeys(g for g in dislikes if g not in both))
+
+
+def polarity(words: list[str]) -> int:
+    """+1 if folded words like, -1 if they dislike (intent_cues' reading, with data/roles.yaml's liking words)."""
+    return intent_cues.clause_polarity(words) or (1 if _LIKING & set(words) else 0)
+
+
+def feeling(text: str) -> bool:
+    """Whether the message names what a book should make the reader feel (data/topics.yaml)."""
+    return any(w in TOPICS or w in TOPIC_MOODS for w in fold(text).split())
+
+
+def moods(folded: str) -> list[str]:
+    """The English words the text search reads for the feelings named in folded words ("chorar": sad)."""
+    return [TOPIC_MOODS[w] for w in folded.split() if w in TOPIC_MOODS]
+
+
+def book_at(text: str, u: Understanding) -> int:
+    """The series position a message asks for by number ("book 2?", "e o livro 3?"): a number right
+    after a position word, with no word of what comes after in the message; 0 otherwise."""
+    if _AFTER_WORDS & set(fold(text).split()):
+        return 0
+    for number in u.of("number"):
+        before = fold(text[:number.start]).split()[-1:]
+        if before and before[0] in _POSITION_WORDS and number.name.isdigit() and 0 < int(number.name) <= 40:
+            return int(number.name)
+    return 0
