@@ -13,20 +13,12 @@ import pytest
 from smartlib_core.domain import Book
 from smartlib_core.text import fold
 from smartlib_server.adapters.memory.in_process import InProcessConversationMemory
-from smartlib_server.app import starter_catalog_path
 from smartlib_server.services.chat import lexicon, link_tables, tastes
 from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.interpret import to_request
 from smartlib_server.services.chat.linker import link
 from smartlib_server.services.chat.session import Context
 from smartlib_server.services.chat.understand import finish
-from smartlib_server.services.ingest import load_file
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    books = {b.id: b for _, b in load_file(starter_catalog_path())[0]}
-    return link_tables.build((1, 1, len(books)), books), books
 
 
 def understood(catalog, text, intent, confidence=0.9, ranked=()):

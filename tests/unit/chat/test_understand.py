@@ -7,13 +7,10 @@ import asyncio
 import numpy as np
 import pytest
 
-from smartlib_server.app import starter_catalog_path
-from smartlib_server.services.chat import link_tables
 from smartlib_server.services.chat.linker import Linker, link
 from smartlib_server.services.chat.llm import LLMConfig
 from smartlib_server.services.chat.llm_parse import LLMParser, validate
 from smartlib_server.services.chat.understand import Situation, Understander, finish
-from smartlib_server.services.ingest import load_file
 from tests.unit.chat.test_llm import FakeModel, model  # noqa: F401 - the fake server and its fixture
 
 
@@ -23,12 +20,6 @@ class _Catalog:
     def __init__(self, books):
         self.books = books
         self.version = 1
-
-
-@pytest.fixture(scope="module")
-def catalog():
-    books = {b.id: b for _, b in load_file(starter_catalog_path())[0]}
-    return link_tables.build((1, 1, len(books)), books), books
 
 
 def read(catalog, text, intent):
