@@ -36,7 +36,7 @@ def test_a_title_is_left_whole_when_its_words_are_not_an_order():
     ("nem tão pesado", "lighter"), ("darker", "darker"), ("mais sombrio", "darker"),
     ("by another author", "other_author"), ("not by andy weir", "other_author"), ("que não sejam do Tolkien", "other_author"),
     ("de outro autor", "other_author"), ("science fiction", "genre"), ("de ficção científica", "genre"),
-    ("without romance", "genre"), ("better rated", "order"), ("more modern", "text"),
+    ("without romance", "genre"), ("better rated", "order"), ("more modern", "genre"),
 ])
 def test_what_the_but_asks_to_change(modifier, kind):
     assert read_change(modifier, "en").kind == kind
