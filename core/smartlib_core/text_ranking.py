@@ -168,7 +168,7 @@ def fuse(rankings: Sequence[Sequence[str]], weights: Sequence[float], c: float =
 def rank_text(
     shelves: ShelfIndex, books: Mapping[str, Book], query: str, k: int, filt: BookFilter,
     similarity_of: Callable[[list[str]], np.ndarray], search: Callable[[int], list[tuple[str, float]]],
-    lexical: Callable[[int], list[tuple[str, float]]] | None = None,
+    lexical: Callable[[int], list[tuple[str, float]]] | None = None, genres: tuple[str, ...] | None = None,
 ) -> list[TextHit]:
     """The best k answers to a text query under the default approach.
 
@@ -177,8 +177,11 @@ def rank_text(
         search: n -> the top n (id, cosine) of the whole catalog for the query.
         lexical: n -> the top n (id, BM25 score) of the lexical index for the query; None
             ranks descriptions by the dense vectors alone.
+        genres: `shelves.asked(query, filt)` when the caller has it already (SearchByText
+            parses the ask before its lexical step); None parses it here.
     """
-    genres = shelves.asked(query, filt)
+    if genres is None:
+        genres = shelves.asked(query, filt)
     if genres:
         ids, positions = shelves.pool(genres, filt, books, BROAD_POOL)
         scores = broad_scores(similarity_of(ids), np.array([shelves.prior[i] for i in ids]), positions)

@@ -78,18 +78,21 @@ class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, Blo
 
         def answer(wait: bool):
             return self.recommend.search_by_text(request.query, request.k, approach, filt, wait=wait)
-        return await self._respond("search_by_text", request, approach, answer)
+        # A text search always embeds and scans, so only the answer cache is tried on the loop:
+        # asking the service first would only validate the request and raise WouldBlock.
+        return await self._respond("search_by_text", request, approach, answer, now=False)
 
-    async def _respond(self, kind: str, request, approach, answer) -> bytes:
+    async def _respond(self, kind: str, request, approach, answer, now: bool = True) -> bytes:
         """The encoded RecommendResponse (server.py passes bytes through to the wire).
 
         Answered on the event loop when nothing would block (an in-process cache hit, or the
         neighbour table), else on the worker pool: a thread hand-off costs more than such an
         answer (make bench: it halved the QPS of cache hits). Anything that may wait (a search,
         the database, Redis, a locked index) raises WouldBlock inside and goes to the pool.
+        With `now` False the loop only looks in the cache (the answer always waits).
         """
         key = self._key(kind, request, approach)
-        encoded = self.caching.get_or_compute_now(key, lambda: _now_or_none(answer))
+        encoded = self.caching.get_or_compute_now(key, (lambda: _now_or_none(answer)) if now else _never)
         if encoded is None:
             encoded = await self.run(self.caching.get_or_compute, key, lambda: wire.recommend_response(answer(True)))
         return encoded
@@ -123,6 +126,10 @@ def add_recommend_servicer(servicer: RecommendServicer, server) -> None:
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
     server.add_registered_method_handlers(service.full_name, handlers)
+
+
+def _never() -> None:
+    return None
 
 
 def _now_or_none(answer) -> bytes | None:

@@ -10,7 +10,7 @@ so a scan reads 15 MB instead of 106 MB at 10k books.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -57,18 +57,29 @@ class TextSearch:
             similarity_of=lambda ids: view.vectors(ids) @ query_view,
             search=lambda n: view.search(query_view, n)[0],
             lexical=(lambda n: words[:n]) if words is not None else None,
+            # words() found no broad ask, or it would have returned None: no second parse
+            genres=() if words is not None else None,
         )
 
 
 def text_reason(folded_query: str, candidate: Book, part: str = "meaning") -> str:
     """Why a book answers a text ask: the genres the ask names; else which index found it, the
     lexical one ("matches your words") or the dense one ("close to your description")."""
+    return text_reasons(folded_query)(candidate, part)
+
+
+def text_reasons(folded_query: str) -> Callable[[Book, str], str]:
+    """`text_reason` for every answer to one query: the query's words are split once, not once
+    an answer."""
     words = set(folded_query.split())
-    named = [g for g, folded in zip(candidate.genres, candidate.genres_folded, strict=True)
-             if folded in folded_query or set(folded.split()) <= words]
-    if named:
-        return "matches " + ", ".join(named[:3])
-    if part == "words":
-        return "matches your words"
-    close = f"close to your description ({candidate.main_genre})" if candidate.main_genre else "close to your description"
-    return f"matches your words and {close}" if part == "both" else close
+
+    def reason(candidate: Book, part: str = "meaning") -> str:
+        named = [g for g, folded in zip(candidate.genres, candidate.genres_folded, strict=True)
+                 if folded in folded_query or set(folded.split()) <= words]
+        if named:
+            return "matches " + ", ".join(named[:3])
+        if part == "words":
+            return "matches your words"
+        close = f"close to your description ({candidate.main_genre})" if candidate.main_genre else "close to your description"
+        return f"matches your words and {close}" if part == "both" else close
+    return reason

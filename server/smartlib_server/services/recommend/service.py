@@ -25,7 +25,7 @@ from smartlib_server.services.recommend.similar import (
 )
 from smartlib_server.services.recommend.similar_rows import SimilarRows
 from smartlib_server.services.recommend.vector_index import VectorIndex
-from smartlib_server.services.text_search import TextSearch, text_reason
+from smartlib_server.services.text_search import TextSearch, text_reasons
 from smartlib_server.services.validation import require_id, require_k, require_text
 
 __all__ = ["READER_ROW", "RecommendService", "WouldBlock"]
@@ -106,20 +106,20 @@ class RecommendService:
             words = (self.text.words(state.books, version, query, filt, self.index.lexical)
                      if routed and self.text_fusion else None)
             raw = pending.result()
-        folded = fold(query)
+        reason = text_reasons(fold(query))
         # The default (and FINETUNED) route text asks by kind over the 2688-d vectors (see
         # services/text_search.py): it needs no encoder, so a server without one answers broad
         # asks with well-loved books too. Only an explicit BASELINE is plain cosine.
         if routed:
             ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt, words)
-            items = [Recommendation(state.books[hit.id], hit.score, text_reason(folded, state.books[hit.id], hit.part))
+            items = [Recommendation(state.books[hit.id], hit.score, reason(state.books[hit.id], hit.part))
                      for hit in ranked]
             return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
         vector = normalise(raw)[0]
 
         def candidates(fetch: int):
             return state.baseline.search(vector, fetch)[0]
-        items = search(state, candidates, k, filt, None, lambda cand: text_reason(folded, cand))
+        items = search(state, candidates, k, filt, None, reason)
         return RecommendResult(tuple(items), approach, self.model_version(approach, None, version))
 
     def model_version(self, approach: Approach, finetuned: FinetunedModel | None, version: int | None = None) -> str:
