@@ -70,3 +70,40 @@ def test_the_index_and_the_embedder_start_at_once_and_serving_waits_for_both(sta
         asyncio.run(scenario())
     finally:
         services.close()
+
+
+@pytest.fixture
+def unfreezing():
+    yield
+    import gc
+
+    gc.unfreeze()  # hand this test process's objects back to the collector
+
+
+@pytest.mark.parametrize("freeze", [False, True])
+def test_serve_freezes_what_the_start_loaded(starter_settings, inference, unfreezing, freeze):
+    """`smartlib serve` (freeze=True) leaves the loaded catalog, indexes and models to reference
+    counting alone, so the collector's full passes do not walk them under load."""
+    import gc
+
+    services = build_services(starter_settings, inference=inference)
+    book_lists = []
+
+    async def scenario() -> None:
+        app = server_module.build_server(starter_settings, services)
+        await app.start()
+        try:
+            assert gc.get_freeze_count() == 0
+            await asyncio.wait_for(server_module._prepare(app, seed_starter=False, freeze=freeze), WAIT_S)
+            assert await status(app.port) == health_pb2.HealthCheckResponse.SERVING
+            book_lists.append(services.index.state.books)
+        finally:
+            await app.stop(0)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        services.close()
+    assert (gc.get_freeze_count() > 0) is freeze
+    books = book_lists[0]  # the served catalog: frozen with the rest, so full passes skip it
+    assert any(o is books for o in gc.get_objects()) is not freeze
