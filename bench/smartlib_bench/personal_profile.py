@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 from smartlib_bench import grpc_bench, process_bench, search_profile
+from smartlib_bench.process_bench import process_cpu
 
 STAGES = [
     ("smartlib_server.api.interaction_servicer", "PersonalizationHandlers._recommend_for_user", "worker: all of RecommendForUser"),
@@ -42,12 +43,6 @@ STAGES = [
 MIXES = ("similar_varied", "personal")
 PATH_ROOTS = ("core", "server", "clients", "handlers", "training")
 BENCH = Path(__file__).resolve().parent.parent  # this checkout's bench/, whatever the build
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds of the whole process, threads that ended included."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _start(name: str, source: Path, home: Path, settings: dict[str, str], scratch: Path):
