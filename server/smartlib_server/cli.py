@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import gc
 import json
 import os
 import subprocess
@@ -39,6 +40,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    gc.disable()  # a start allocates ~200k lasting objects, imports included: server._settle_collector
     from smartlib_server.server import serve
 
     asyncio.run(serve(_settings(args), seed_starter=args.seed_starter))
