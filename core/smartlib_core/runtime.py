@@ -25,7 +25,7 @@ import numpy as np
 from smartlib_core.embedding import BLOCK_DIM, MiniLMTextEncoder, model_path, native_bf16, token_batches
 from smartlib_core.encoder_weights import EncoderWeights, state_digest
 from smartlib_core.minilm import MAX_TOKENS, MiniLMTokenizer, packed_feed, padded_feed
-from smartlib_core.runtime_cache import CompiledCache, cpu_features, model_digest
+from smartlib_core.runtime_cache import CompiledCache, DigestMemo, cpu_features, model_digest
 from smartlib_core.runtime_export import EXPORT_RECIPE, export_encoder, export_minilm
 
 log = logging.getLogger(__name__)
@@ -220,7 +220,8 @@ class RuntimeTextEncoder:
         with self._lock:
             if "session" not in self._shared:
                 directory = Path(self._path or model_path())
-                fields = _fields(self.runtime, model_digest(_model_files(directory)), self.threads, self.bf16)
+                fields = _fields(self.runtime, model_digest(_model_files(directory), DigestMemo(self.cache_root)),
+                                 self.threads, self.bf16)
                 self._shared["session"] = open_session(
                     self.runtime, self.cache_root, "minilm", fields, lambda temp: export_minilm(str(directory), temp / ONNX_FILE),
                     threads=self.threads, bf16=self.bf16, streams=self.streams)

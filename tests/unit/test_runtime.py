@@ -130,7 +130,7 @@ def test_a_damaged_or_stale_export_is_rebuilt_never_served(damage, tmp_path, enc
     again = runtime.compiled_encoder(name, tmp_path, encoder_model).encode_numpy(vectors)
     assert len(built) == 1  # rebuilt, not served as found
     np.testing.assert_array_equal(again, good)
-    assert CompiledCache.valid(_single_export(tmp_path), key)
+    assert CompiledCache(tmp_path).valid(_single_export(tmp_path), key)
     runtime.compiled_encoder(name, tmp_path, encoder_model)
     assert len(built) == 1  # a good export is served as found
 
@@ -154,7 +154,7 @@ def test_a_damaged_or_stale_compiled_blob_is_rebuilt_never_imported(damage, tmp_
     again = runtime.compiled_encoder("openvino", tmp_path, encoder_model).encode_numpy(vectors)
     assert opened == [False]  # compiled from the export again, the damaged blob never imported
     np.testing.assert_array_equal(again, good)
-    assert CompiledCache.valid(_single_export(tmp_path, "encoder-ov-"), key)  # and stored anew
+    assert CompiledCache(tmp_path).valid(_single_export(tmp_path, "encoder-ov-"), key)  # and stored anew
     np.testing.assert_array_equal(runtime.compiled_encoder("openvino", tmp_path, encoder_model).encode_numpy(vectors), good)
     assert opened == [False, True]  # a good blob is imported as found
 
@@ -172,7 +172,7 @@ def test_a_new_key_builds_beside_the_old_one(tmp_path):
     second = cache.get_or_build("m", {"threads": "2"}, build)
     assert second != first and len(calls) == 2
     (first / "extra.bin").write_bytes(b"planted")  # a file the manifest does not list
-    assert not CompiledCache.valid(first, {"threads": "1"})
+    assert not cache.valid(first, {"threads": "1"})
 
 
 def test_a_failed_build_leaves_nothing_to_serve(tmp_path):
