@@ -56,8 +56,9 @@ def run(address: str, book_ids: list[str], seconds: float, finetuned: bool, vari
         # bench waits for them before any phase), as on a server that has been up a while.
         results["similar_finetuned_varied_c8"] = load(address, "similar_varied", 8, seconds, varied, approach=2)
         # RecommendForUser over the same built rows, at the same concurrency and varied the same
-        # way (a random one of 200 readers of three liked books, k 5-20, one id excluded), one
-        # exposure stored per call (issue 30 wants it within 2x of SimilarBooks).
+        # way (a random one of 200 readers with histories, k 5-20, one id excluded), one exposure
+        # stored per call and a click or like recorded after 13% of them (loadgen._personal);
+        # issue 30 wants it within 2x of SimilarBooks.
         results["personal_readers_c8"] = load(address, "personal", 8, seconds, varied, approach=2)
         for concurrency in (1, 8, 32):
             phase(f"text_finetuned_miss_c{concurrency}", address, "text_miss", concurrency, seconds, approach=2)

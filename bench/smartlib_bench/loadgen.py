@@ -9,8 +9,10 @@ answer cache never helps), `similar_deep` (a miss with k=30, which a FINETUNED s
 with a search rather than from its neighbour table) `similar_varied` (SimilarBooks on a random book of ARG, k between 5 and 20,
 one random catalog id excluded: every request distinct) or `text_miss` (SearchByText with a
 distinct query per call, from smartlib_bench.queries), or `personal` (RecommendForUser for a
-random one of 200 readers who each liked three books of ARG, k and an excluded id varied as in
-`similar_varied`). APPROACH comes from the environment. Prints one JSON line.
+random one of 200 readers with histories of 3 to 28 interactions over books of ARG, k and an
+excluded id varied as in `similar_varied`, and after some answers the reader's click or like on
+a shown book recorded, as a backend would: see `_personal`). APPROACH comes from the
+environment. Prints one JSON line.
 
 Replies stay bytes: on two cores the generator shares the CPU with the server, so it does no
 work the measurement does not need (parsing a reply of ten books costs about 6 us; the
@@ -94,19 +96,43 @@ def _call_factory(channel: grpc.aio.Channel, kind: str, arg: str):
 
 PERSONAL_USERS = 200
 PERSONAL_LIKES = 3
+CLICK_RATE = 0.1  # answers followed by a click on one shown book (a generous CTR for a home page)
+LIKE_RATE = 0.03  # answers followed by a like of one shown book
 
 
 def _personal(channel: grpc.aio.Channel, ids: list[str]):
-    """RecommendForUser for a random one of PERSONAL_USERS readers who each liked PERSONAL_LIKES
-    random books of `ids` (recorded by `_setup` before the warm-up), varied as `similar_varied`
-    is, so the two rows of the bench compare like with like. Every call stores an exposure, as
-    the served path does."""
+    """RecommendForUser for a random one of PERSONAL_USERS readers (histories recorded by
+    `_setup` before the warm-up), varied as `similar_varied` is, so the two rows of the bench
+    compare like with like. Every call stores an exposure, as the served path does. After
+    CLICK_RATE of the answers the reader clicks one of the shown books and after LIKE_RATE likes
+    one, recorded with the answer's recommendation_id, so the reader's next call ranks a changed
+    history: the cost a served backend pays, not only the kept ordering's. The recording is
+    awaited by the same worker outside the call's latency, and only RecommendForUser calls count
+    towards req/s; the server's CPU for the recordings is spent in the run all the same."""
     recommend = _unary(channel, "/smartlib.v1.RecommendService/RecommendForUser")
+    record = _unary(channel, "/smartlib.v1.InteractionService/RecordInteractions")
+    users: dict[asyncio.Task, str] = {}  # the worker -> the user of its call in flight
 
     def personal(rng: random.Random, k: int, flt):
         user = f"bench-{RUN}-{rng.randrange(PERSONAL_USERS)}"
+        users[asyncio.current_task()] = user
         return recommend(rs.RecommendForUserRequest(user_id=user, k=k, filter=flt))
-    return _varied(personal, ids, random.Random(RUN + "-personal"))
+    call, valid = _varied(personal, ids, random.Random(RUN + "-personal"))
+    rng = random.Random(RUN + "-interactions")
+
+    async def after(reply: bytes) -> None:
+        user = users[asyncio.current_task()]
+        draw = rng.random()
+        if draw >= CLICK_RATE + LIKE_RATE:
+            return
+        response = rs.RecommendResponse.FromString(reply)
+        if not response.items:
+            return
+        kind = ints.INTERACTION_KIND_CLICK if draw < CLICK_RATE else ints.INTERACTION_KIND_LIKE
+        book = rng.choice(response.items).book.id
+        await record(ints.RecordInteractionsRequest(interactions=[ints.Interaction(
+            user_id=user, book_id=book, kind=kind, recommendation_id=response.recommendation_id)]))
+    return call, valid, after
 
 
 def _varied(ask, ids: list[str], rng: random.Random):
@@ -129,20 +155,41 @@ async def _setup(channel: grpc.aio.Channel, kind: str, arg: str) -> None:
     ids = arg.split(",")
     record = channel.unary_unary("/smartlib.v1.InteractionService/RecordInteractions",
                                  request_serializer=_serialize, response_deserializer=ints.RecordInteractionsResponse.FromString)
-    likes = [ints.Interaction(user_id=f"bench-{RUN}-{u}", book_id=b, kind=ints.INTERACTION_KIND_LIKE)
-             for u in range(PERSONAL_USERS) for b in rng.sample(ids, PERSONAL_LIKES)]
-    reply = await record(ints.RecordInteractionsRequest(interactions=likes))
-    if reply.rejected:
-        raise SystemExit(f"personal: the server rejected the bench readers' likes: {reply.rejected[0]}")
+    for u in range(PERSONAL_USERS):  # one request a reader: a batch holds at most 1,000
+        reply = await record(ints.RecordInteractionsRequest(interactions=_history(rng, f"bench-{RUN}-{u}", ids)))
+        if reply.rejected:
+            raise SystemExit(f"personal: the server rejected a bench reader's history: {reply.rejected[0]}")
+
+
+def _history(rng: random.Random, user: str, ids: list[str]) -> list:
+    """A reader's history, oldest first: PERSONAL_LIKES likes, then 0-25 more events over other
+    books (mostly clicks, then ratings of 1-5 stars, reads, a dislike or a dismissal), so the
+    ranking folds ratings, recency and dislikes as it would for a reader who has been around."""
+    books = rng.sample(ids, PERSONAL_LIKES + 25)
+    events = [ints.Interaction(user_id=user, book_id=b, kind=ints.INTERACTION_KIND_LIKE) for b in books[:PERSONAL_LIKES]]
+    for book in books[PERSONAL_LIKES:PERSONAL_LIKES + rng.randint(0, 25)]:
+        kind = rng.choices(_HISTORY_KINDS, _HISTORY_SHARES)[0]
+        rating = rng.randint(1, 5) if kind == ints.INTERACTION_KIND_RATE else 0
+        events.append(ints.Interaction(user_id=user, book_id=book, kind=kind, rating=rating))
+    return events
+
+
+_HISTORY_KINDS = (ints.INTERACTION_KIND_CLICK, ints.INTERACTION_KIND_RATE, ints.INTERACTION_KIND_READ,
+                  ints.INTERACTION_KIND_LIKE, ints.INTERACTION_KIND_DISLIKE, ints.INTERACTION_KIND_DISMISS)
+_HISTORY_SHARES = (0.5, 0.2, 0.1, 0.1, 0.05, 0.05)
 
 
 async def run(address: str, kind: str, concurrency: int, seconds: float, arg: str) -> dict:
     async with grpc.aio.insecure_channel(address) as channel:
         await _setup(channel, kind, arg)
-        call, valid = _call_factory(channel, kind, arg)
+        call, valid, *rest = _call_factory(channel, kind, arg)
+        after = rest[0] if rest else None  # what a client does with an answer, untimed (see `_personal`)
         for _ in range(20):  # warm up connections and caches outside the measured window
-            if not valid(await call()):
+            reply = await call()
+            if not valid(reply):
                 raise SystemExit(f"{kind}: the server's reply is not what was asked for")
+            if after is not None:
+                await after(reply)
         latencies: list[float] = []
         errors = 0
         deadline = time.perf_counter() + seconds
@@ -152,8 +199,10 @@ async def run(address: str, kind: str, concurrency: int, seconds: float, arg: st
             while time.perf_counter() < deadline:
                 start = time.perf_counter()
                 try:
-                    await call()
+                    reply = await call()
                     latencies.append(time.perf_counter() - start)
+                    if after is not None:
+                        await after(reply)
                 except grpc.RpcError:
                     errors += 1
 

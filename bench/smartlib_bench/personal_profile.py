@@ -11,7 +11,9 @@ server process's CPU (utime + stime from /proc, every thread, ended ones too) ar
 an A/B of two builds, or of one setting, is interleaved in time and judged by CPU a call, which
 a shared host's load changes far less than wall time. Thread-CPU timers around the call's
 stages (search_profile.install) say where it goes. Readers' rows are built before the first
-round (SMARTLIB_WARM_ROWS), as in `make bench`; CF is not retrained during the rounds.
+round (SMARTLIB_WARM_ROWS), as in `make bench`; CF is not retrained during the rounds. The
+personal mix records its readers' clicks and likes between calls (loadgen._personal), so its CPU
+a call includes theirs.
 """
 from __future__ import annotations
 
@@ -34,7 +36,9 @@ STAGES = [
     ("smartlib_server.adapters.interaction_store", "InteractionStore.user_history", "worker: history read"),
     ("smartlib_server.services.personalization.blend", "PersonalRecommender.ranked", "worker: ranking"),
     ("smartlib_server.services.personalization.blend", "rank_on_readers", "worker: ranking on reader rows"),
-    ("smartlib_server.services.personalization.reader_blend", "personal_ranking", "worker: merge and order"),
+    ("smartlib_server.services.personalization.reader_blend", "order_candidates", "worker: merge and order (after a change)"),
+    ("smartlib_server.services.personalization.reader_blend", "pick", "worker: filter and pick"),
+    ("smartlib_server.services.personalization.interactions", "InteractionService.record", "worker: RecordInteractions between calls"),
     ("smartlib_server.services.personalization.experiments", "ExperimentService.record_exposure", "worker: exposure"),
     ("smartlib_server.api.wire", "recommend_response", "reply bytes"),
     ("smartlib_server.api.servicers", "RecommendServicer._key", "loop: answer-cache key"),
