@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -82,20 +81,36 @@ def row_probabilities(scores: Sequence[float], temperature: float) -> np.ndarray
 
 def merge_rows(rows: Sequence[Row], weights: PersonalWeights) -> dict[str, tuple[float, str]]:
     """Candidate -> (weighted mean probability over the user's rows, the book contributing most)."""
+    index: dict[str, int] = {}
+    merged, source = _merge(rows, weights, index)
+    return {b: (score, rows[s].book) for b, score, s in zip(index, merged.tolist(), source.tolist(), strict=True)}
+
+
+def _merge(rows: Sequence[Row], weights: PersonalWeights, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """merge_rows over candidate numbers: every candidate gets the next number of `index` (in
+    the rows' order); returns each one's weighted mean probability and the number of the row
+    contributing most (the first such row on a tie). The sums run row by row, as a loop over
+    the rows would add them, so the scores are the same to the last bit, at a fraction of the
+    interpreter's work a candidate."""
     total = sum(r.weight for r in rows)
-    merged: dict[str, list] = {}
-    for row in rows:
+    numbers, parts, row_of = [], [], []
+    for i, row in enumerate(rows):
         share = row.weight / total if total > 0 else 0.0
-        for book_id, p in zip(row.ids[:ROW_DEPTH], row_probabilities(row.scores, weights.temperature).tolist(), strict=True):
-            contribution = share * p
-            entry = merged.get(book_id)
-            if entry is None:
-                merged[book_id] = [contribution, row.book, contribution]
-            else:
-                entry[0] += contribution
-                if contribution > entry[2]:
-                    entry[1], entry[2] = row.book, contribution
-    return {b: (score, source) for b, (score, source, _) in merged.items()}
+        ids = row.ids[:ROW_DEPTH]
+        numbers.append(np.fromiter((index.setdefault(b, len(index)) for b in ids), dtype=np.intp, count=len(ids)))
+        parts.append(share * row_probabilities(row.scores, weights.temperature))
+        row_of.append(np.full(len(ids), i, dtype=np.intp))
+    if not index:
+        return np.zeros(0), np.zeros(0, dtype=np.intp)
+    number, part, row_of = np.concatenate(numbers), np.concatenate(parts), np.concatenate(row_of)
+    merged = np.bincount(number, weights=part, minlength=len(index))  # adds in array order: row by row
+    best = np.full(len(index), -np.inf)
+    np.maximum.at(best, number, part)
+    tops = np.flatnonzero(part == best[number])  # ascending: the first top of a candidate is its first row's
+    candidates, first = np.unique(number[tops], return_index=True)
+    source = np.zeros(len(index), dtype=np.intp)
+    source[candidates] = row_of[tops[first]]
+    return merged, source
 
 
 def fuse_rows(rows: Sequence[Row], weights: PersonalWeights, fusion: FusionModel) -> dict[str, tuple[float, str]]:
@@ -147,18 +162,37 @@ class Ordered:
     groups: int  # series (or standalones) among the user's books: two or more turn the series cap on
 
 
+def _standalone(book_id: str) -> str:
+    return ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Evidence:
+    """What orders a user's candidates besides their liked books' rows and the weights: the one
+    options object of personal_ranking and order_candidates."""
+
+    cf: Mapping[str, float] | None = None  # candidate -> CF score (any scale; divided by its best); None: no CF
+    cf_known: int = 0  # how many of the user's books CF knows: its evidence
+    disliked: Sequence[Row] = ()  # rows of the books the user disliked or dismissed; their heads are near twins
+    series_of: Callable[[str], str] = _standalone  # book -> series key, "" for a standalone (cap, disliked series)
+    # A learned fusion of two or more rows (fuse_rows); None, or one row, merges them plainly, so
+    # one liked book still gives exactly its row.
+    fusion: FusionModel | None = None
+    # The co-reading graph's evidence: its candidates join the rows' and it weighs in by
+    # `weights.co_reading` as CF does. None leaves it out.
+    co_reading: CoReadingEvidence | None = None
+
+
+NO_EVIDENCE = Evidence()
+
+
 def personal_ranking(
     rows: Sequence[Row],
     k: int,
     weights: PersonalWeights = DEFAULT_WEIGHTS,
     *,
     accepts: Callable[[str], bool] = lambda book_id: True,
-    cf: Mapping[str, float] | None = None,
-    cf_known: int = 0,
-    disliked: Sequence[Row] = (),
-    series_of: Callable[[str], str] = lambda book_id: "",
-    fusion: FusionModel | None = None,
-    co_reading: CoReadingEvidence | None = None,
+    evidence: Evidence = NO_EVIDENCE,
 ) -> list[Scored]:
     """The user's top k (fewer when too few candidates pass `accepts`).
 
@@ -166,68 +200,70 @@ def personal_ranking(
         rows: the reader-ranked rows of the user's liked books.
         accepts: False for a book never to return: the user's own (read, liked, rated, disliked,
             dismissed) and whatever the request's filter drops.
-        cf: candidate -> CF score (any scale; it is divided by its best), None without CF.
-        cf_known: how many of the user's books CF knows: its evidence.
-        disliked: rows of the books the user disliked or dismissed; their heads are near twins.
-        series_of: book -> series key, "" for a standalone (the series cap, a disliked series).
-        fusion: a learned fusion of two or more rows (fuse_rows); None, or one row, merges them
-            plainly, so one liked book still gives exactly its row.
-        co_reading: the co-reading graph's evidence; its candidates join the rows' and it
-            weighs in by `weights.co_reading` as CF does. None leaves it out.
+        evidence: CF, the co-reading graph, the disliked books, the series and a fusion (Evidence).
 
     Each source is scaled by its best candidate; with shares s_i of the evidence sources, the rows
     weigh 1 and source i weighs s_i / (1 - s_i), so one source alone scores (1 - s) rows + s it.
     """
-    ordered = order_candidates(rows, weights, cf=cf, cf_known=cf_known, disliked=disliked, series_of=series_of,
-                               fusion=fusion, co_reading=co_reading)
-    return pick(ordered, k, accepts, series_of, weights)
+    return pick(order_candidates(rows, weights, evidence), k, accepts, evidence.series_of, weights)
 
 
-def order_candidates(
-    rows: Sequence[Row],
-    weights: PersonalWeights = DEFAULT_WEIGHTS,
-    *,
-    cf: Mapping[str, float] | None = None,
-    cf_known: int = 0,
-    disliked: Sequence[Row] = (),
-    series_of: Callable[[str], str] = lambda book_id: "",
-    fusion: FusionModel | None = None,
-    co_reading: CoReadingEvidence | None = None,
-) -> Ordered:
-    """Every candidate of personal_ranking scored and ordered (its arguments), for pick to filter."""
-    merged = fuse_rows(rows, weights, fusion) if fusion is not None and len(rows) > 1 else merge_rows(rows, weights)
-    top = max((s for s, _ in merged.values()), default=0.0)
+def order_candidates(rows: Sequence[Row], weights: PersonalWeights = DEFAULT_WEIGHTS,
+                     evidence: Evidence = NO_EVIDENCE) -> Ordered:
+    """Every candidate of personal_ranking scored and ordered (its arguments), for pick to filter.
+
+    Candidates are numbered once (`index`) and scored in arrays: a user of 20 liked books has
+    some 1,000 candidates, and a loop over them in dicts was most of a first call's CPU."""
+    cf, co_reading, disliked, series_of = evidence.cf, evidence.co_reading, evidence.disliked, evidence.series_of
+    fusion = evidence.fusion
+    index: dict[str, int] = {}
+    if fusion is not None and len(rows) > 1:
+        fused = fuse_rows(rows, weights, fusion)
+        index.update((b, i) for i, b in enumerate(fused))
+        merged = np.fromiter((score for score, _ in fused.values()), dtype=np.float64, count=len(fused))
+        named = np.array([source for _, source in fused.values()], dtype=object)
+    else:
+        merged, source = _merge(rows, weights, index)
+        named = np.array([r.book for r in rows], dtype=object)[source] if len(index) else np.zeros(0, dtype=object)
+    top = float(merged.max()) if len(merged) else 0.0
     sources = []  # (scores, their best, odds, sources or None for CF)
     if cf and (cf_top := max(cf.values(), default=0.0)) > 0:
-        sources.append((cf, cf_top, _odds(cf_share(cf_known, weights)), None))
+        sources.append((cf, cf_top, _odds(cf_share(evidence.cf_known, weights)), None))
     if co_reading is not None and co_reading.scores and (co_top := max(co_reading.scores.values())) > 0:
         share = evidence_share(co_reading.known, weights.co_reading, weights.co_reading_half_evidence)
         sources.append((co_reading.scores, co_top, _odds(share), co_reading.sources))
     norm = 1.0 + sum(odds for _, _, odds, _ in sources)
-    # Plain floats and names per candidate; a Scored is built only for the few that make the list.
     scale = 1.0 / top / norm if top > 0 else 0.0
-    scores = {book_id: score * scale for book_id, (score, _) in merged.items()}
-    named_by = {book_id: source for book_id, (_, source) in merged.items()}
-    via: dict[str, str] = {}  # candidate -> "cf" or "co_reading" when that source carries it
-    for values, best, odds, named in sources:
+    scores = merged * scale
+    via = np.zeros(len(index), dtype=np.int8)  # _VIA: which source carries a candidate
+    for values, best, odds, names in sources:
         if odds <= 0:
             continue
-        for book_id, value in values.items():
-            base = scores.get(book_id, 0.0)
-            part = odds * value / best / norm
-            scores[book_id] = base + part
-            if part > base:
-                via[book_id] = "cf" if named is None else "co_reading"
-            if named is not None and (part > base or book_id not in named_by):
-                named_by[book_id] = named.get(book_id, "")
-            named_by.setdefault(book_id, "")  # CF names no source; the reason asks the CF model
+        known, keys = len(index), list(values)
+        number = np.fromiter((index.setdefault(b, len(index)) for b in keys), dtype=np.intp, count=len(keys))
+        new = len(index) - known
+        scores, via = np.concatenate([scores, np.zeros(new)]), np.concatenate([via, np.zeros(new, dtype=np.int8)])
+        named = np.concatenate([named, np.full(new, "", dtype=object)])  # CF names no source; the reason asks the CF model
+        base = scores[number]  # 0.0 for a candidate this source brings
+        part = odds * np.fromiter(values.values(), dtype=np.float64, count=len(keys)) / best / norm
+        scores[number] = base + part
+        carries = part > base
+        via[number[carries]] = _VIA.index("cf" if names is None else "co_reading")
+        if names is not None:  # the graph names the liked book behind what it carries or brings
+            renamed = np.flatnonzero(carries | (number >= known))
+            named[number[renamed]] = [names.get(keys[j], "") for j in renamed.tolist()]
+    ids = list(index)
     if disliked:
         twin = _twin(disliked, series_of, weights)
-        for book_id in [b for b in scores if twin(b)]:
-            scores[book_id] *= weights.dislike_factor
-    order = sorted(scores.items())  # by id, then (stably) best first: ties go to the smaller id
-    order.sort(key=operator.itemgetter(1), reverse=True)
-    return Ordered(order, named_by, via, len({series_of(r.book) or r.book for r in rows}))
+        scores[[i for i, b in enumerate(ids) if twin(b)]] *= weights.dislike_factor
+    order = np.lexsort((np.array(ids, dtype=str), -scores)) if ids else np.zeros(0, dtype=np.intp)  # best first, ties by id
+    return Ordered(list(zip([ids[i] for i in order.tolist()], scores[order].tolist(), strict=True)),
+                   dict(zip(ids, named.tolist(), strict=True)),
+                   {ids[i]: _VIA[via[i]] for i in np.flatnonzero(via).tolist()},
+                   len({series_of(r.book) or r.book for r in rows}))
+
+
+_VIA = ("", "cf", "co_reading")
 
 
 def pick(

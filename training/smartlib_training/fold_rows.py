@@ -16,6 +16,7 @@ from smartlib_core.personal_ranking import (
     DEFAULT_WEIGHTS,
     ROW_DEPTH,
     CoReadingEvidence,
+    Evidence,
     PersonalWeights,
     Row,
     personal_ranking,
@@ -54,8 +55,8 @@ class FoldRows:
         evidence = None
         if co_reading is not None:
             evidence = CoReadingEvidence(*co_reading.evidence({r.book: r.weight for r in rows}))
-        picks = personal_ranking(rows, K, weights, accepts=lambda b: b not in seen,
-                                 series_of=lambda b: series_of.get(b, ""), fusion=fusion, co_reading=evidence)
+        picks = personal_ranking(rows, K, weights, accepts=lambda b: b not in seen, evidence=Evidence(
+            series_of=lambda b: series_of.get(b, ""), fusion=fusion, co_reading=evidence))
         return [row_of[p.book] for p in picks]
 
 

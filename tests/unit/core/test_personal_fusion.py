@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from smartlib_core.personal_fusion import FUSION_FEATURES, FusionModel, centrality, fusion_features
-from smartlib_core.personal_ranking import Row, personal_ranking
+from smartlib_core.personal_ranking import Evidence, Row, personal_ranking
 
 # "consensus" is in all three rows but low in each; "solo" heads one row only.
 DUNE = Row("dune", 1.0, ["solo", "a1", "a2", "consensus"], [5.0, 1.0, 0.5, 0.0])
@@ -20,22 +20,22 @@ def weights(**named: float) -> FusionModel:
 
 
 def test_a_book_all_rows_hold_outranks_one_rows_head_when_the_weights_say_so():
-    by_share = personal_ranking(ROWS, 2, fusion=weights(row_share=5.0, log_max_probability=0.1))
+    by_share = personal_ranking(ROWS, 2, evidence=Evidence(fusion=weights(row_share=5.0, log_max_probability=0.1)))
     assert by_share[0].book == "consensus"
-    by_best = personal_ranking(ROWS, 2, fusion=weights(log_max_probability=1.0))
+    by_best = personal_ranking(ROWS, 2, evidence=Evidence(fusion=weights(log_max_probability=1.0)))
     assert by_best[0].book == "solo"
 
 
 def test_the_users_own_books_never_come_back():
     own = {"dune", "hyperion", "foundation"}
     # "dune" sits in foundation's row; weights that would favour it still leave it out.
-    picks = personal_ranking(ROWS, 20, fusion=weights(row_share=1.0), accepts=lambda b: b not in own)
+    picks = personal_ranking(ROWS, 20, evidence=Evidence(fusion=weights(row_share=1.0)), accepts=lambda b: b not in own)
     assert own.isdisjoint(p.book for p in picks)
     assert len(picks) == 9  # every other candidate of the three rows
 
 
 def test_one_liked_book_keeps_its_row_order_whatever_the_weights():
-    picks = personal_ranking([DUNE], 4, fusion=weights(row_share=-3.0, log_max_probability=-1.0))
+    picks = personal_ranking([DUNE], 4, evidence=Evidence(fusion=weights(row_share=-3.0, log_max_probability=-1.0)))
     assert [p.book for p in picks] == ["solo", "a1", "a2", "consensus"]
 
 

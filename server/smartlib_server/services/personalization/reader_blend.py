@@ -16,6 +16,7 @@ from smartlib_core.domain import Book, BookFilter, Recommendation
 from smartlib_core.personal_ranking import (
     DEFAULT_WEIGHTS,
     CoReadingEvidence,
+    Evidence,
     Ordered,
     PersonalWeights,
     Row,
@@ -77,9 +78,8 @@ def rank_on_readers(
         negative = [Row(b, 1.0, *pool) for b in disliked[:MAX_DISLIKED] if (pool := pools(b)) is not None]
         cf = model.scores(liked) if len(model) else {}
         known = sum(1 for b in liked if b in model.columns)
-        evidence = CoReadingEvidence(*co_reading.evidence(dict(strongest))) if co_reading is not None else None
-        return order_candidates(rows, weights, cf=cf, cf_known=known, disliked=negative, series_of=series_of,
-                                co_reading=evidence)
+        co_evidence = CoReadingEvidence(*co_reading.evidence(dict(strongest))) if co_reading is not None else None
+        return order_candidates(rows, weights, Evidence(cf, known, negative, series_of, co_reading=co_evidence))
 
     ordered = order() if memo is None else memo((tuple(liked.items()), tuple(disliked[:MAX_DISLIKED])), order)
     if ordered is None:
