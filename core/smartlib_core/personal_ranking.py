@@ -254,8 +254,7 @@ def order_candidates(rows: Sequence[Row], weights: PersonalWeights = DEFAULT_WEI
             named[number[renamed]] = [names.get(keys[j], "") for j in renamed.tolist()]
     ids = list(index)
     if disliked:
-        twin = _twin(disliked, series_of, weights)
-        scores[[i for i, b in enumerate(ids) if twin(b)]] *= weights.dislike_factor
+        scores[_twins(ids, index, disliked, series_of, weights)] *= weights.dislike_factor
     order = np.lexsort((np.array(ids, dtype=str), -scores)) if ids else np.zeros(0, dtype=np.intp)  # best first, ties by id
     return Ordered(list(zip([ids[i] for i in order.tolist()], scores[order].tolist(), strict=True)),
                    dict(zip(ids, named.tolist(), strict=True)),
@@ -279,13 +278,17 @@ def pick(
     return _cap_series(picks, k, ordered.groups, series_of, weights.series_share)
 
 
-def _twin(disliked: Sequence[Row], series_of: Callable[[str], str], weights: PersonalWeights) -> Callable[[str], bool]:
-    """Whether a candidate is a near twin of a disliked book: in the head of its row, or of its series."""
-    heads = {b for row in disliked for b in row.ids[:weights.dislike_twins]}
+def _twins(ids: Sequence[str], index: Mapping[str, int], disliked: Sequence[Row], series_of: Callable[[str], str],
+           weights: PersonalWeights) -> np.ndarray:
+    """Which candidates (by number) are near twins of a disliked book: in the head of its row, or
+    of its series. The series of every candidate is asked only when a disliked book has one."""
+    twins = np.zeros(len(ids), dtype=bool)
+    heads = [index[b] for row in disliked for b in row.ids[:weights.dislike_twins] if b in index]
+    twins[heads] = True
     series = {series_of(r.book) for r in disliked} - {""}
-    if not heads and not series:
-        return lambda book_id: False
-    return lambda book_id: book_id in heads or (bool(series) and series_of(book_id) in series)
+    if series:
+        twins |= np.fromiter(map(series.__contains__, map(series_of, ids)), dtype=bool, count=len(ids))
+    return twins
 
 
 def _cap_series(ranked: Iterable[Scored], k: int, groups: int, series_of: Callable[[str], str], share: float) -> list[Scored]:

@@ -26,7 +26,7 @@ from smartlib_core.personal_ranking import (
 from smartlib_server.domain.personalization import Interaction
 from smartlib_server.services.personalization.cf import CFModel, fold_preferences, preference
 from smartlib_server.services.personalization.profile import RECENCY_HALF_LIFE
-from smartlib_server.services.personalization.reasons import title, verb
+from smartlib_server.services.personalization.reasons import INTERESTED, title, verbs
 
 MAX_SOURCES = 20  # liked books whose rows are merged: each is a kept row, or one ranking on first use
 MAX_DISLIKED = 10
@@ -90,10 +90,11 @@ def rank_on_readers(
         return book is not None and book_id not in seen and book_id not in filt.exclude_ids and filt.accepts(book)
 
     picks = pick(ordered, k, accepts, series_of, weights)
-    return [Recommendation(books[p.book], float(p.score), _reason(p, books, history, model, liked)) for p in picks]
+    did = verbs(history)
+    return [Recommendation(books[p.book], float(p.score), _reason(p, books, did, model, liked)) for p in picks]
 
 
-def _reason(pick, books: Mapping[str, Book], history: Sequence[Interaction], model: CFModel, liked) -> str:
+def _reason(pick, books: Mapping[str, Book], did: Mapping[str, str], model: CFModel, liked) -> str:
     if pick.via_co_reading and pick.source in books:
         return f"readers who liked {title(books[pick.source])} also liked {title(books[pick.book])}"
     if pick.via_cf:
@@ -101,4 +102,4 @@ def _reason(pick, books: Mapping[str, Book], history: Sequence[Interaction], mod
         if anchor is not None and anchor in books:
             return f"readers of {title(books[anchor])} also read {title(books[pick.book])}"
     source = pick.source if pick.source in books else next(iter(liked))
-    return f"because you {verb(source, history)} {title(books.get(source))}"
+    return f"because you {did.get(source, INTERESTED)} {title(books.get(source))}"

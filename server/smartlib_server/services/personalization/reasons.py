@@ -9,10 +9,20 @@ from smartlib_server.domain.personalization import Interaction, InteractionKind
 
 
 def verb(book_id: str, history: Sequence[Interaction]) -> str:
-    kinds = {e.kind for e in history if e.book_id == book_id}
-    if InteractionKind.LIKE in kinds or InteractionKind.RATE in kinds:
-        return "liked"
-    return "read" if InteractionKind.READ in kinds else "showed interest in"
+    return verbs(history).get(book_id, INTERESTED)
+
+
+def verbs(history: Sequence[Interaction]) -> dict[str, str]:
+    """Book -> what the user did with it, in one pass over the history (a list's reasons ask it
+    for up to k books)."""
+    kinds: dict[str, set[InteractionKind]] = {}
+    for event in history:
+        kinds.setdefault(event.book_id, set()).add(event.kind)
+    return {book: "liked" if InteractionKind.LIKE in done or InteractionKind.RATE in done
+            else "read" if InteractionKind.READ in done else INTERESTED for book, done in kinds.items()}
+
+
+INTERESTED = "showed interest in"  # the verb of a click or a view alone
 
 
 def title(book: Book | None) -> str:
