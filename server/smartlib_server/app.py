@@ -65,7 +65,11 @@ class Services:
     def load(self, reuse_derived: bool = True) -> None:
         """Builds the in-memory indexes from the store, with the encoder to serve (blocking);
         `reuse_derived=False` recomputes what SMARTLIB_HOME/derived would have supplied."""
-        self.index.load(finetuned=self.versions.startup_encoder(), reuse_derived=reuse_derived)
+        # The encoder (its manifest's hashes, OpenVINO's import and compiled blob: about 0.4 s,
+        # much of it outside the GIL) loads on its own thread while the catalog is read.
+        with ThreadPoolExecutor(1, thread_name_prefix="smartlib-encoder-load") as pool:
+            encoder = pool.submit(self.versions.startup_encoder)
+            self.index.load(finetuned=encoder.result, reuse_derived=reuse_derived)
         if reuse_derived and (restored := self.recommend.restore_reader_rows()):
             log.info("%d reader rows restored from %s", restored, self.settings.home / "derived")
         self.record_state()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_server.services.recommend.derived_index import DerivedIndexStore
+from smartlib_server.services.recommend.derived_index import DerivedIndexStore, mapped_member
 from smartlib_server.services.recommend.serving_index import FinetunedModel, with_index
 from smartlib_server.services.recommend.vector_index import VectorIndex
 
@@ -110,3 +110,46 @@ def test_old_files_and_torn_writes_are_cleared(tmp_path, inputs):
     for n in range(KEEP + 2):
         with_index(model(CountingEncoder(), f"local:{n}"), ids, raw, books, derived=derived)
     assert len(list(tmp_path.glob("*.npz"))) == KEEP and not torn.exists()
+
+
+def _member_data_offset(path, name: str) -> int:
+    """Where member `name`'s array bytes begin in the archive (after its .npy header)."""
+    with np.load(path) as stored:
+        return mapped_member(path, stored.zip, name).offset
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.int64])
+def test_a_mapped_array_equals_the_stored_one_and_cannot_be_written(tmp_path, dtype):
+    derived = DerivedIndexStore(tmp_path)
+    arrays = {"unit": np.arange(3000, dtype=dtype).reshape(100, 30), "ids": np.array(["a", "b"]),
+              "empty": np.zeros((0, 4), dtype=np.float32)}
+    derived.save("k", arrays)
+    loaded = derived.load("k", mapped=("unit", "empty"))
+    for name, array in arrays.items():
+        np.testing.assert_array_equal(loaded[name], array)
+        assert loaded[name].dtype == array.dtype
+    assert isinstance(loaded["unit"], np.memmap) and not loaded["unit"].flags.writeable
+
+
+def test_a_flipped_bit_in_a_mapped_array_is_caught_by_its_crc(tmp_path, caplog):
+    derived = DerivedIndexStore(tmp_path)
+    derived.save("k", {"unit": np.ones((100, 30), dtype=np.float32), "ids": np.array(["a"])})
+    path = tmp_path / "k.npz"
+    data = bytearray(path.read_bytes())
+    data[_member_data_offset(path, "unit") + 4 * 1500] ^= 0x01  # one bit of one float, mid-array
+    path.write_bytes(bytes(data))
+    assert derived.load("k", ("ids",), mapped=("ids",)) is not None  # the damaged member is not read here
+    with caplog.at_level(logging.WARNING):
+        assert derived.load("k", mapped=("unit",)) is None
+    assert "CRC" in caplog.text
+    with caplog.at_level(logging.WARNING):
+        assert derived.load("k") is None  # np.load's own check agrees
+
+
+def test_a_compressed_member_is_read_not_mapped(tmp_path):
+    array = np.arange(600, dtype=np.float32).reshape(20, 30)
+    with open(tmp_path / "k.npz", "wb") as out:
+        np.savez_compressed(out, unit=array)
+    loaded = DerivedIndexStore(tmp_path).load("k", mapped=("unit",))
+    np.testing.assert_array_equal(loaded["unit"], array)
+    assert not isinstance(loaded["unit"], np.memmap)

@@ -112,8 +112,10 @@ class ServingIndex:
     def finetuned(self) -> FinetunedModel | None:
         return self.state.finetuned
 
-    def load(self, finetuned: FinetunedModel | None = None, reuse_derived: bool = True) -> int:
-        """Builds everything from the store; returns the number of books served."""
+    def load(self, finetuned: FinetunedModel | Callable[[], FinetunedModel | None] | None = None,
+             reuse_derived: bool = True) -> int:
+        """Builds everything from the store; returns the number of books served. `finetuned` may
+        be a function, called once the catalog is read (the encoder loads meanwhile)."""
         with self._apply_lock:
             try:
                 books, ids = self._load(finetuned, reuse_derived, keyed=self.derived is not None)
@@ -123,7 +125,8 @@ class ServingIndex:
         log.info("serving %d books (%d vectors) at catalog version %d", len(books), len(ids), self.applied_seq)
         return len(books)
 
-    def _load(self, finetuned: FinetunedModel | None, reuse_derived: bool, keyed: bool) -> tuple[dict, list[str]]:
+    def _load(self, finetuned: FinetunedModel | Callable[[], FinetunedModel | None] | None, reuse_derived: bool,
+              keyed: bool) -> tuple[dict, list[str]]:
         """`load` under the apply lock. `keyed`: with the catalog key, so what the key names
         (stored_catalog.py) comes from SMARTLIB_HOME/derived when stored there, and is stored when not."""
         key = catalog_key(self.store, EMBEDDER_ID) if keyed else CatalogKey(self.store.version(), "")
@@ -143,7 +146,7 @@ class ServingIndex:
         else:
             unit, signals, raw = normalise(matrix) if ids else matrix, None, matrix  # once, for both indexes
         baseline = baseline_index(ids, unit, self.index_kind, normalised=True)
-        model = finetuned or self.state.finetuned
+        model = (finetuned() if callable(finetuned) else finetuned) or self.state.finetuned
         if model is not None:
             model = with_index(model, ids, raw, books, self.index_kind, self.derived, reuse=reuse_derived, catalog=key.key)
         self.titles.upsert(books.values())

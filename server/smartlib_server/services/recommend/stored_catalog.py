@@ -74,7 +74,7 @@ def folder(derived: DerivedIndexStore) -> DerivedIndexStore:
 
 def load(derived: DerivedIndexStore, key: str) -> StoredCatalog | None:
     """What was stored under `key`, or None (none stored, or unusable: then logged)."""
-    arrays = folder(derived).load(key)
+    arrays = folder(derived).load(key, mapped=("unit",))  # FAISS copies them: no copy of our own
     if arrays is None:
         return None
     try:
