@@ -19,6 +19,8 @@ _POSITION_WORDS = frozenset(fold(w) for w in _ROLES["position_words"])
 _AFTER_WORDS = frozenset(fold(w) for w in _ROLES["after_words"])
 _LIKING = frozenset(fold(w) for w in _ROLES["liking_words"])
 _SPEAKER = frozenset(fold(w) for w in _ROLES["speaker_words"])
+_BOOK_WORDS = frozenset(fold(w) for w in _ROLES["book_words"])
+_OF = frozenset({"of", "de", "do", "da"})
 # Asks for books during which a taste said in passing is kept.
 PASSING = frozenset({"similar", "recommend", "best_rated"})
 _CLAUSES = re.compile(r"[,;.!?:]|\s-\s|\b(?:but|though|although|however|mas|porem|porém|contudo|entretanto)\b", re.I)
@@ -69,3 +71,11 @@ def book_at(text: str, u: Understanding) -> int:
         if before and before[0] in _POSITION_WORDS and number.name.isdigit() and 0 < int(number.name) <= 40:
             return int(number.name)
     return 0
+
+
+def uncounted(words: list[str]) -> list[str]:
+    """Folded words without those that count or measure the books asked for ("a couple of books",
+    "a stack of novels", "um punhado de livros"): a word right before "of"/"de" and a word for
+    books says how many, not what about."""
+    return [w for i, w in enumerate(words)
+            if not (i + 2 < len(words) and words[i + 1] in _OF and words[i + 2] in _BOOK_WORDS)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from smartlib_server.services.chat import lexicon
+from smartlib_server.services.chat import lexicon, link_tables
 
 # Words that turn the genre after them into an exclusion ("no", "sem", "tirando"...), and the words
 # allowed between them and the genre ("without any romance", "sem nada de romance"): data, in
@@ -21,6 +21,14 @@ _BRIDGE = lexicon.NEGATION_BRIDGE
 # them ("the 10 best") are read as syntax.
 _ORDERS = lexicon.ORDERS
 _LONGEST = max(len(p) for phrases in [*_ORDERS.values(), lexicon.ORDER_EXTRAS] for p in phrases)
+# Readers' judgement said with a word of height ("high scores from readers", "notas bem altas"):
+# two small word classes that combine, read after the intent model (data/roles.yaml).
+_JUDGED = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))["rated_high"]
+_JUDGEMENT = frozenset(_JUDGED["judgement"])
+_HEIGHT = frozenset(_JUDGED["height"])
+_JUDGES = frozenset(_JUDGED["judges"])
+_INTENSIFIERS = frozenset(_JUDGED["intensifiers"])
+_GAP = 2  # words allowed between a judgement and its height ("scores really high")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +59,29 @@ def extract(folded: str, language: str) -> Constraints:
             sort = name
             rest = _trim(" ".join(_take(kept, lexicon.ORDER_EXTRAS, frozenset())[0]))
             break
+    if not sort:
+        run = _rated_high(rest.split())
+        if run:
+            words = rest.split()
+            sort, rest = "rating", _trim(" ".join(words[:run[0]] + words[run[1]:]))
     return Constraints(rest, plain, tuple(dict.fromkeys(excluded)), sort)
+
+
+def _rated_high(words: list[str]) -> tuple[int, int] | None:
+    """Where a word of readers' judgement sits within two words of a word of height, in either
+    order ("high scores", "reviews are great", "notas altas"): the span from the first to the
+    last, with an intensifier before it ("really") and the judges named just after it ("from
+    readers"); None when no such pair is there."""
+    for i, word in enumerate(words):
+        near = [j for j in range(max(0, i - _GAP - 1), min(len(words), i + _GAP + 2)) if words[j] in _HEIGHT]
+        if word not in _JUDGEMENT or not near:
+            continue
+        start, end = min(i, *near), max(i, *near) + 1
+        while start > 0 and words[start - 1] in _INTENSIFIERS:
+            start -= 1
+        end = next((j + 1 for j in range(end, min(len(words), end + 2)) if words[j] in _JUDGES), end)
+        return start, end
+    return None
 
 
 def _take(words: list[str], phrases: frozenset[tuple[str, ...]], lead: frozenset[str]) -> tuple[list[str], bool]:

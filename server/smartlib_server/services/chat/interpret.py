@@ -85,6 +85,10 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         # whole series in order, rather than a guess at neighbours or a next book
         safer = _SAFER[u.intent][0]
         u = dataclasses.replace(u, intent=safer, entities=tuple(assign_roles(text, safer, list(u.entities))))
+    if u.intent in TASTES and not _sure_of_kind(u) and _names_one_book(u) and not asides.polarity(fold(text).split()):
+        # "pull up <title> for me": unsure of a taste that no word of liking or disliking states,
+        # sure of the book; its facts, storing nothing (a taste is never stored on a guess)
+        u = dataclasses.replace(u, intent="about_book", entities=tuple(assign_roles(text, "about_book", list(u.entities))))
     if u.intent == "memory_forget" and u.of("genre") and u.ranked[:1] and u.ranked[0][0] == "memory_forget":
         # "forget the sci-fi thing": forgetting only the genres named is safe even when unsure
         return Request("memory_forget", confidence=u.confidence, genres=_names(u.of("genre")))
@@ -148,6 +152,12 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
     if kind == "about_book" and not named and (genres or u.of("mood")):
         # "tell me about cosy mysteries" asks for books, not for one book
         return dataclasses.replace(base, kind="recommend", genres=liked, exclude=disliked, query=_query(c.rest, u, language))
+    if kind == "similar" and any(e.role == "anchor" and e.kind != "author" for e in named) \
+            and [e for e in authors if not e.role]:
+        # "loved <book>, got any other <author>?": a book read, then an author named for more; the
+        # author's books answer it (an author after "but" is a change: "like X but by Y")
+        return dataclasses.replace(base, kind="author", subject=phrase(next(e for e in authors if not e.role)),
+                                   exclude=disliked, sort=c.sort, read=tuple(phrase(e) for e in named if e.role == "anchor"))
     if kind == "similar":
         anchor = next((e for e in named if e.role == "anchor"), None)
         but = [e for e in u.entities if e.role == "but"]
@@ -196,6 +206,8 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
     if kind == "nonsense":
         if named:  # a title alone: the model may not know it is one
             return dataclasses.replace(base, subject=phrase(named[0]))
+        if u.sure:  # words the model is sure ask nothing ("banana lamp seventeen"): no search of them
+            return base
         return dataclasses.replace(base, subject=fold(text), query=lexicon.english_query(fold(text), language))
     if kind in _ON_ONE:
         return dataclasses.replace(base, subject=subject, exclude=disliked, sort=c.sort)
@@ -234,7 +246,7 @@ def _names(entities) -> tuple[str, ...]:
 def _query(rest: str, u: Understanding, language: str) -> str:
     """English topic words for a free-text search: moods first, then the words no entity took."""
     vague = lexicon.VAGUE
-    words = " ".join(w for w in rest.split() if w not in vague)
+    words = " ".join(w for w in asides.uncounted(rest.split()) if w not in vague)
     moods = [e.name for e in u.of("mood")] + asides.moods(rest)
     return " ".join(dict.fromkeys([*moods, lexicon.english_query(words, language)])).strip()
 

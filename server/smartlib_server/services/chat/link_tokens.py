@@ -140,3 +140,21 @@ def extended_unknown(matches: list[Match], tokens: list[Token], tables: CatalogT
 def _unheard(token: Token, tables: CatalogTables) -> bool:
     word = token.folded
     return word.isalpha() and len(word) >= 4 and word not in tables.postings and word not in tables.static.common
+
+
+def titles_inside_unknown(chosen: list[Match], tokens: list[Token], tables: CatalogTables, text: str) -> list[Match]:
+    """A catalog title inside a longer capitalised name the catalog lacks ("The Glass Orchard of
+    Velmira" holds the book "Glass") is no ask for that title: the whole name is a missing title.
+    Only when the words around the title are unheard ones or a title's inner words ("of", "the"),
+    all in one clause, so "Books Like Dune For My Nephew Jaxon" keeps Dune."""
+    others = {i for m in chosen if m.target.kind != "title" for i in range(m.first, m.last)}
+    out = list(chosen)
+    for run in capitalised_unknown(tokens, others, tables, text):
+        inside = [m for m in chosen if run.first <= m.first and m.last <= run.last]
+        overlapping = [m for m in chosen if m.first < run.last and run.first < m.last]
+        if not inside or len(inside) != len(overlapping) or any(tokens[i].clause for i in range(run.first + 1, run.last)):
+            continue
+        around = [t for i, t in enumerate(tokens[run.first:run.last], run.first) if not any(m.first <= i < m.last for m in inside)]
+        if all(t.folded in _INNER or t.folded not in tables.static.common for t in around):
+            out = [m for m in out if m not in inside] + [run]
+    return sorted(out, key=lambda m: m.first)

@@ -28,6 +28,7 @@ from smartlib_server.services.chat.link_tokens import (
     capitalised_unknown as _capitalised_unknown,
     extended_unknown as _extended_unknown,
     measures as _measures,
+    titles_inside_unknown as _titles_inside_unknown,
     tokens as _tokens,
     unknown_byline as _unknown_byline,
 )
@@ -117,7 +118,8 @@ def link(text: str, tables: CatalogTables, books: dict[str, Book]) -> list[Entit
     taken = {i for m in quoted for i in range(m.first, m.last)} | _measures(tokens)
     matches = _exact(tokens, tables, taken)
     matches += _fuzzy(tokens, tables, taken)
-    chosen = quoted + _extended_unknown(_select(matches, tokens, tables), tokens, tables, text)
+    chosen = _titles_inside_unknown(quoted + _extended_unknown(_select(matches, tokens, tables), tokens, tables, text),
+                                    tokens, tables, text)
     covered = {i for m in chosen for i in range(m.first, m.last)}
     chosen += _capitalised_unknown(tokens, covered, tables, text)
     chosen += _unknown_byline(tokens, {i for m in chosen for i in range(m.first, m.last)}, tables, text)

@@ -2,7 +2,12 @@
 and what a list starting from one book leads with (the book that comes after it)."""
 from __future__ import annotations
 
+import re
+
 from smartlib_core.domain import Book
+from smartlib_core.text import fold
+
+_RANGE = re.compile(r"\d+\s*-\s*\d+")  # "Books 1-7", "#1-3": the positions a box set gathers
 
 
 def number(book: Book) -> int:
@@ -34,3 +39,13 @@ def next_entry(series: list[Book], book: Book) -> Book | None:
     if book.id not in ids or ids.index(book.id) + 1 >= len(ordered):
         return None
     return ordered[ids.index(book.id) + 1]
+
+
+def gathered(book: Book, series_names: dict[str, str]) -> str:
+    """The series a box set gathers ("The Dark Tower Series: Books 1-7", "Earthsea #1-3"): a book of
+    no series whose title holds a range of positions and opens with a series' name (`series_names`:
+    folded name -> the catalog's spelling); "" for any other book. A box set is no reading order."""
+    if book.series_name or not _RANGE.search(book.title):
+        return ""
+    words = fold(book.title).split()
+    return next((series_names[" ".join(words[:n])] for n in range(len(words), 0, -1) if " ".join(words[:n]) in series_names), "")

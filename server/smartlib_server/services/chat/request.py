@@ -32,5 +32,6 @@ class Request:
     likes: tuple[str, ...] = ()  # genres the message says the reader likes
     dislikes: tuple[str, ...] = ()  # genres the message says the reader dislikes
     shunned: tuple[str, ...] = ()  # authors whose books the ask leaves out ("nothing by Stephen King"), catalog spelling
+    read: tuple[str, ...] = ()  # books the reader says they have read ("loved <title>, any other <author>?"): left out
     surprise: bool = False  # "surprise me": vary the pick instead of the top of the list
     confidence: float = 1.0  # how sure the understanding step is of `kind`

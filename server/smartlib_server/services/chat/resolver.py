@@ -15,7 +15,7 @@ from rapidfuzz.distance import OSA
 
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold
-from smartlib_server.services.chat import lexicon
+from smartlib_server.services.chat import cognates, lexicon
 from smartlib_server.services.recommend.serving_index import ServingIndex
 
 FUZZY_MIN = 84.0  # whole-phrase similarity a typo may cost on longer phrases
@@ -79,7 +79,14 @@ class TitleResolver:
             found = self._exact(key, snap, books)
             if found:
                 return found
-        return self._fuzzy(needle, snap, books)
+        found = self._fuzzy(needle, snap, books)
+        if found.kind == "none":  # "os herois do olimpo": a series' Portuguese name, word for word
+            found = self._cognate_series(needle, snap, books) or found
+        return found
+
+    def _cognate_series(self, needle: str, snap: _Snapshot, books: dict[str, Book]) -> Resolution | None:
+        name = cognates.series_named(needle, snap.series, lambda s: sum(books[i].num_ratings for i in snap.series[s] if i in books))
+        return Resolution("series", _present(books, snap.series[name]), snap.series_names[name]) if name else None
 
     def _by_author(self, keys: list[str], by: str, snap: _Snapshot, books: dict[str, Book]) -> Book | None:
         """The author's best-known book whose title is the phrase: exactly, then as the start of a

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from smartlib_core.domain import Book, BookFilter
+from smartlib_core.text import fold
 from smartlib_server.adapters.memory.contract import ConversationMemory
 from smartlib_server.domain.profiles import UserProfile
 from smartlib_server.services.chat import fallback, ordering, reading_order, wording as w
@@ -48,6 +49,10 @@ class GenreShelf:
     def series(self, books: dict[str, Book], version: int, name: str) -> list[Book]:
         """The books of series `name`, in catalog order."""
         return list(self._get(books, version, "series", _by_series).get(name, ()))
+
+    def series_names(self, books: dict[str, Book], version: int) -> dict[str, str]:
+        """Folded series name -> the catalog's spelling."""
+        return self._get(books, version, "series_names", lambda all_: {fold(b.series_name): b.series_name for b in all_ if b.series_name})
 
     def ordered(self, books: dict[str, Book], version: int, sort: str) -> list[Book]:
         """Every book in `sort` order ("rating", "popular" or "list"); a filter keeps the order."""
@@ -117,6 +122,10 @@ class Toolkit:
         if not book.series_name:
             return []
         return self.shelf.series(self.books, self.version, book.series_name)
+
+    def gathered_series(self, book: Book) -> str:
+        """The series a box set gathers, "" for any other book (reading_order.gathered)."""
+        return reading_order.gathered(book, self.shelf.series_names(self.books, self.version))
 
     def has_genre(self, genre: str) -> bool:
         return self.shelf.has(self.books, self.version, genre)

@@ -16,7 +16,7 @@ import numpy as np
 
 from smartlib_core.embedding import BLOCK_DIM, BLOCKS, QUERY_WEIGHTS
 from smartlib_core.text import fold
-from smartlib_server.services.chat import intent_model, lexicon, link_tables
+from smartlib_server.services.chat import intent_model, language, lexicon, link_tables
 from smartlib_server.services.chat.intent_model import IntentModel
 from smartlib_server.services.chat.link_tokens import tokens as _tokens
 from smartlib_server.services.chat.linker import WELL_READ, Entity, Linker, slotted
@@ -31,6 +31,9 @@ _AGAINST = re.compile(
     r"chega de|nao aguento|não aguento|nao suporto|não suporto|"
     r"except|excluding|minus|skip|drop|remove|exclude|leave out|tira|tire|tirar|tirando|remova|exclua|excluindo|exceto|menos|pula|pule|"
     r"fora de|deixando de fora|deixa de fora|sacando)\b", re.I)
+# Portuguese "no" is "in the" ("pra ler no fim de semana"), never a negation: a Portuguese message
+# is read without it.
+_AGAINST_PT = re.compile(_AGAINST.pattern.replace("|no|", "|", 1), re.I)
 _ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
 # A negation with a verb of having read after it: "never read", "nunca leu nada", "haven't tried".
 _UNREAD = re.compile(r"\b(?:not|never|n't|havent|haven't|hasnt|hasn't|didnt|didn't|nao|não|nunca|jamais|nem)\s+(?:\w+\s+)?(?:"
@@ -246,6 +249,7 @@ def governed(text: str, entities: list[Entity]) -> list[Entity]:
     between two entities belongs to the second: "mystery without horror" dislikes only horror."""
     out: list[Entity] = []
     ordered = sorted(entities, key=lambda e: e.start)
+    against = _AGAINST_PT if language.detect(text).language == "pt" else _AGAINST
     after = False  # whether the entity after this one is disliked by words that follow it
     for i in range(len(ordered) - 1, -1, -1):
         entity = ordered[i]
@@ -255,17 +259,28 @@ def governed(text: str, entities: list[Entity]) -> list[Entity]:
         stop = end.start() if end else len(text)
         nxt = ordered[i + 1] if i + 1 < len(ordered) and ordered[i + 1].start < stop else None
         if nxt is None:
-            after = _against(text[entity.end: stop][:40])
-        elif _against(text[entity.end: nxt.start]):
+            after = _against(text[entity.end: stop][:40], against)
+        elif _against(text[entity.end: nxt.start], against):
             after = False
-        if _against(before) or after:
+        if _against(before, against) or after or _around(before, text[entity.end: nxt.start if nxt else stop], against):
             out.append(entity)
     return out
 
 
-def _against(words: str) -> bool:
+def _against(words: str, against: re.Pattern[str] = _AGAINST) -> bool:
     """Whether words turn a clause against what it names, leaving out a negation of having read."""
-    return bool(_AGAINST.search(_UNREAD.sub(" ", words)))
+    return bool(against.search(_UNREAD.sub(" ", words)))
+
+
+def _around(before: str, after: str, against: re.Pattern[str]) -> bool:
+    """A phrase that turns away what it is split around: "leave <name> out", "deixa <name> de fora".
+    Only a phrase across the name counts, so "mystery and not horror" leaves mystery alone."""
+    words = before.split()
+    while words and fold(words[-1]) in link_tables.ARTICLES:  # "deixa a <name> de fora"
+        words.pop()
+    left = " ".join(words[-2:])
+    joined = f"{left} {' '.join(after.split()[:2])}"
+    return any(m.start() < len(left) < m.end() for m in against.finditer(joined))
 
 
 def polarity(text: str, intent: str) -> int:

@@ -44,7 +44,9 @@ def who_wrote(kit: Toolkit, ask: Request, out: Draft) -> None:
 def list_author(kit: Toolkit, found: Resolution, ask: Request, out: Draft) -> None:
     """The books of a resolved author, best known (or as the ask orders) first, whatever the reader's genres."""
     p = out.p
-    query = {"mode": "author", "author": found.name, "genres": [], "exclude_genres": list(ask.exclude), "seen": [], "sort": ask.sort}
+    read = [kit.resolver.resolve(title) for title in ask.read]  # "any other Vonnegut?" leaves out the one named
+    query = {"mode": "author", "author": found.name, "genres": [], "exclude_genres": list(ask.exclude),
+             "seen": [r.book.id for r in read if r.kind == "book"], "sort": ask.sort}
     items = kit.run(query, out, use_tastes=False)  # naming an author asks for their books, whatever the genre
     total = len(found.books)
     order = p.t({"rating": "order.rating", "popular": "order.popular"}.get(ask.sort, "order.best_known"))

@@ -31,6 +31,10 @@ def series_order(kit: Toolkit, ask: Request, out: Draft) -> None:
     found = kit.resolver.resolve(ask.subject, ask.by)
     if found.kind == "book" and found.book.series_name:
         found = Resolution("series", tuple(kit.series_of(found.book)), found.book.series_name)
+    elif found.kind == "book" and kit.gathered_series(found.book):
+        # a box set is no reading order: the series it gathers is ("the Dark Tower series by King")
+        name = kit.gathered_series(found.book)
+        found = Resolution("series", tuple(kit.shelf.series(kit.books, kit.version, name)), name)
     if found.kind == "series":
         series_answer(found.name, list(found.books), out)
     elif found.kind == "author":
@@ -94,6 +98,10 @@ def series_at(kit: Toolkit, ask: Request, out: Draft) -> None:
     found = kit.resolver.resolve(ask.subject, ask.by)
     if found.kind == "book" and found.book.series_name:
         found = Resolution("series", tuple(kit.series_of(found.book)), found.book.series_name)
+    elif found.kind == "book" and kit.gathered_series(found.book):
+        # a box set is no reading order: the series it gathers is ("the Dark Tower series by King")
+        name = kit.gathered_series(found.book)
+        found = Resolution("series", tuple(kit.shelf.series(kit.books, kit.version, name)), name)
     if found.kind != "series":
         series_order(kit, ask, out)
         return
