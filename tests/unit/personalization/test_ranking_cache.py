@@ -162,3 +162,15 @@ def test_the_oldest_user_leaves_beyond_the_bound(make, log):
     assert len(cached.ranking_cache) == 2
     answer(cached, "ana")
     assert cached.ranking_cache.misses == 4
+
+
+def test_the_catalogs_series_table_is_kept_until_the_catalog_version_moves(make, log, content, catalog):
+    cached = make()
+    log("ana", "fan-03", K.LIKE)
+    log("ana", "fan-07", K.DISLIKE)
+    first = cached.series(content["view"])
+    assert cached.series(content["view"]) is first
+    renamed = dataclasses.replace(catalog["fan-01"], series_name="A Saga Written Today")
+    content["view"] = dataclasses.replace(content["view"], books={**catalog, "fan-01": renamed}, catalog_version=2)
+    assert cached.series(content["view"])["fan-01"] == renamed.series_key != first["fan-01"]
+    assert answer(cached) == answer(make(cached_users=0))

@@ -30,7 +30,7 @@ from smartlib_server.services.personalization.experiments import DEFAULT_ARM, Ex
 from smartlib_server.services.personalization.popularity import CatalogPriors
 from smartlib_server.services.personalization.profile import build_profile, content_scores
 from smartlib_server.services.personalization.ranking_cache import DEFAULT_USERS, RankingCache
-from smartlib_server.services.personalization.reader_blend import Pools, rank_on_readers
+from smartlib_server.services.personalization.reader_blend import Pools, SeriesTable, rank_on_readers, series_table
 from smartlib_server.services.personalization.reasons import title, verb
 from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.validation import require_id, require_k
@@ -91,6 +91,7 @@ class PersonalRecommender:
         self.max_k = max_k
         self.history_limit = history_limit
         self._priors: CatalogPriors | None = None
+        self._series: tuple[object, SeriesTable] | None = None
         self._priors_lock = threading.Lock()
 
     def recommend_for_user(self, user_id: str, k: int, filt: BookFilter) -> PersonalResult:
@@ -137,7 +138,8 @@ class PersonalRecommender:
                 def memo(inputs, compute):  # everything else the ordering reads, by version
                     key = (view.catalog_version, view.model_version, model.version, inputs)
                     return self.ranking_cache.get_or_compute(user_id, key, compute, served=(view.index, graph))
-            items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model, co_reading=graph, memo=memo)
+            items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model, co_reading=graph, memo=memo,
+                                    series=self.series(view))
         if items is None:
             items = rank(history, k, filt, view, model, self.priors(view), arm.blend, genres)
             return items, view.approach, f"{view.model_version}+{model.version}"
@@ -146,6 +148,13 @@ class PersonalRecommender:
             fill = rank(history, k + len(have), filt, view, model, self.priors(view), arm.blend)
             items += [i for i in fill if i.book.id not in have][:k - len(items)]
         return items, view.approach, f"{view.model_version}+{model.version}+readers"
+
+    def series(self, view: ContentView) -> SeriesTable:
+        """The catalog's series table (reader_blend.series_table), rebuilt when its version moves."""
+        with self._priors_lock:
+            if self._series is None or self._series[0] != view.catalog_version:
+                self._series = (view.catalog_version, series_table(view.books))
+            return self._series[1]
 
     def priors(self, view: ContentView) -> CatalogPriors:
         with self._priors_lock:

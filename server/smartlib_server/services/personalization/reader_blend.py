@@ -53,22 +53,33 @@ def liked_and_disliked(history: Sequence[Interaction]) -> tuple[dict[str, float]
     return liked, disliked
 
 
+class SeriesTable(dict):
+    """Book id -> series key, "" for a standalone or an id it does not hold: for a whole catalog,
+    so the series of each of a first call's ~1,000 candidates is one dict lookup in C."""
+
+    def __missing__(self, book_id: str) -> str:
+        return ""
+
+
+def series_table(books: Mapping[str, Book]) -> SeriesTable:
+    # dict(books): one copy in C, so a catalog write meanwhile cannot change it under the loop
+    return SeriesTable((book_id, book.series_key) for book_id, book in dict(books).items())
+
+
 def rank_on_readers(
     history: Sequence[Interaction], k: int, filt: BookFilter, books: Mapping[str, Book], seen: frozenset[str],
     pools: Pools, model: CFModel, weights: PersonalWeights = DEFAULT_WEIGHTS, co_reading: CoReading | None = None,
-    memo: Memo | None = None,
+    memo: Memo | None = None, series: SeriesTable | None = None,
 ) -> list[Recommendation] | None:
     """The user's top k (fewer when the filter leaves fewer among the candidates), or None when
     no liked book has a row: the caller then falls back to the popularity path.
 
     `memo(inputs, compute)` may return a kept result of `compute` for the same `inputs` (the
     liked books with their weights and the disliked ones: everything of the history that the
-    ordering reads); the caller's key adds what else it reads (catalog, encoder, CF versions)."""
+    ordering reads); the caller's key adds what else it reads (catalog, encoder, CF versions).
+    `series`: series_table(books), kept by the caller while the catalog stays; None builds one."""
     liked, disliked = liked_and_disliked(history)
-
-    def series_of(book_id: str) -> str:
-        book = books.get(book_id)
-        return book.series_key if book is not None else ""
+    series_of = (series if series is not None else series_table(books)).__getitem__
 
     def order() -> Ordered | None:
         strongest = sorted(liked.items(), key=lambda item: (-item[1], item[0]))[:MAX_SOURCES]
