@@ -13,6 +13,7 @@ from smartlib_core.domain import Book
 from smartlib_server.services.chat import constraints, link_tables, reading_order
 from smartlib_server.services.chat.interpret import to_request
 from smartlib_server.services.chat.linker import link
+from smartlib_server.services.chat.messages import Phrasebook
 from smartlib_server.services.chat.understand import finish
 
 
@@ -137,3 +138,8 @@ def test_a_series_named_in_portuguese_is_found_through_its_cognates(resolver_ove
     assert (found.kind, found.name) == ("series", "The Lanterns of Avalon")
     assert resolver.resolve("As Orquídeas de Calipso").kind == "none"  # too little read to be meant by a respelt name
     assert resolver.resolve("A Cidadela").kind == "none"  # one respelt word is too easily another name
+
+
+def test_a_name_ending_with_its_own_point_ends_the_sentence_once():
+    text = Phrasebook("en", "s").t("author.list", count="4", author="Rui Prado Jr.", left_out="", order="best known first")
+    assert "Rui Prado Jr. Here" in text and ".." not in text

@@ -53,4 +53,8 @@ class Phrasebook:
         entry = self._messages[key]
         if isinstance(entry, list):
             entry = entry[self._rng.randrange(len(entry))]
-        return entry.format_map(values)
+        text = entry.format_map(values)
+        for value in values.values():  # a name ending with its own point ("Jr.") ends the sentence once
+            if isinstance(value, str) and value.endswith("."):
+                text = text.replace(f"{value}. ", f"{value} ").replace(f"{value}.\n", f"{value}\n")
+        return text
