@@ -21,6 +21,8 @@ _LIKING = frozenset(fold(w) for w in _ROLES["liking_words"])
 _SPEAKER = frozenset(fold(w) for w in _ROLES["speaker_words"])
 _BOOK_WORDS = frozenset(fold(w) for w in _ROLES["book_words"])
 _OF = frozenset({"of", "de", "do", "da"})
+_CAUSING = frozenset(fold(w) for w in _ROLES["causing"])
+_READING = frozenset(fold(w) for w in _ROLES["reading_words"])
 # Asks for books during which a taste said in passing is kept.
 PASSING = frozenset({"similar", "recommend", "best_rated"})
 _CLAUSES = re.compile(r"[,;.!?:]|\s-\s|\b(?:but|though|although|however|mas|porem|porém|contudo|entretanto)\b", re.I)
@@ -52,8 +54,13 @@ def polarity(words: list[str]) -> int:
 
 
 def feeling(text: str) -> bool:
-    """Whether the message names what a book should make the reader feel (data/topics.yaml)."""
-    return any(w in TOPICS or w in TOPIC_MOODS for w in fold(text).split())
+    """Whether the message names what a book should make the reader feel (data/topics.yaml), and
+    not as an order to the agent itself ("make me laugh with something silly": no book asked for)."""
+    words = fold(text).split()
+    ordered = words[:2] in ([c, "me"] for c in _CAUSING) or (words[:1] == ["me"] and words[1:2] and words[1] in _CAUSING)
+    if ordered and not _READING & set(words):
+        return False
+    return any(w in TOPICS or w in TOPIC_MOODS for w in words)
 
 
 def moods(folded: str) -> list[str]:

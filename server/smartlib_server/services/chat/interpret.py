@@ -79,7 +79,8 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
     if u.intent in TASTES and not _sure_of_kind(u) and u.of("title", "series") and "similar" in (label for label, _ in u.ranked):
         # "my kid loved <book>, anything in that vein?": unsure of a taste, sure of the book; books like it
         u = dataclasses.replace(u, intent="similar", entities=tuple(assign_roles(text, "similar", list(u.entities))))
-    if not u.sure and not u.modifier and not u.ordinal and _second(u) in _SAFER.get(u.intent, ()) and _names_one_book(u):
+    if not u.sure and not u.modifier and not u.ordinal and _second(u) in _SAFER.get(u.intent, ()) and _names_one_book(u) \
+            and not (u.intent == "compare" and _named_side(text, u.of("title", "series")[0])):
         # unsure between two asks about the one book named ("gone girl: overhyped or legit good",
         # "a série X, qual a sequência?"): the answer that serves both readings, its facts or its
         # whole series in order, rather than a guess at neighbours or a next book
@@ -295,6 +296,15 @@ def _other_side(text: str, named: Entity) -> str:
         while words and fold(words[0]) in joiners:
             words.pop(0)
     return " ".join(words).strip(" ?!.,")
+
+
+def _named_side(text: str, book: Entity) -> str:
+    """The other side of a comparison the linker could not settle, when the reader wrote it as a
+    name: capitalised or in words outside everyday speech ("Compare The Girl e Duna": "The Girl",
+    which the resolver then asks about). "should i read lolita or is it just hype" has none."""
+    other = _other_side(text, book)
+    named = any(w[:1].isupper() for w in other.split()) or _unusual(fold(other))
+    return other if named else ""
 
 
 def _stars(text: str, u: Understanding) -> bool:

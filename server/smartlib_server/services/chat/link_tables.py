@@ -17,6 +17,7 @@ from pathlib import Path
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold, split_series
 from smartlib_server.services.chat import lexicon, spelling
+from smartlib_server.services.chat.dominance import WELL_READ, stands_out
 from smartlib_server.services.chat.lexicon import load_yaml  # noqa: F401 (also read from here by other modules)
 
 DATA = Path(__file__).parent / "data"
@@ -25,7 +26,6 @@ SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "junior", "filho", "neto"})
 PARTICLES = frozenset({"le", "de", "du", "da", "van", "von", "del", "la", "mc", "di", "dos", "das"})
 SLOT = re.compile(r"\{[A-Z]+\}")
 TOO_COMMON = 400  # a word in more catalog names than this seeds no fuzzy match
-DOMINANCE = 3.0  # as the resolver's: a surname shared by authors names the one read this many times more
 
 
 @dataclasses.dataclass(frozen=True)
@@ -245,8 +245,14 @@ def build(key: tuple[int, int, int], books: dict[str, Book]) -> CatalogTables:
         if first_names.get(surname, 0) > max(t.readers for t in targets):  # "harry" is Potter's, not Lilian Harry
             continue
         ranked = sorted(targets, key=lambda t: -t.readers)
-        if len(ranked) == 1 or ranked[0].readers >= DOMINANCE * max(ranked[1].readers, 1):
+        if len(ranked) == 1 or stands_out(ranked[0].readers, ranked[1].readers):
             phrases[surname].append(ranked[0])
+        elif ranked[1].readers >= WELL_READ:
+            # several authors readers know share it ("collins"): the surname as typed names them all,
+            # and the resolver asks which (its `name` is the surname, so no one author is chosen here)
+            shared = [t for t in ranked if t.readers >= WELL_READ]
+            phrases[surname].append(Target("author", shared[0].name.split()[-1], tuple(t.ids[0] for t in shared if t.ids),
+                                           sum(t.readers for t in shared), partial=True))
     for alias, target_key in static.renames.items():
         if target_key in phrases and alias not in phrases:
             phrases[alias] = [t for t in phrases[target_key] if t.kind in ("title", "series")]

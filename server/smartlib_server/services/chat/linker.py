@@ -19,6 +19,7 @@ from rapidfuzz.distance import OSA
 from smartlib_core.domain import Book
 from smartlib_core.text import fold
 from smartlib_server.services.chat import link_tables, spelling
+from smartlib_server.services.chat.dominance import WELL_READ
 from smartlib_server.services.chat.link_tables import ARTICLES, CatalogTables, Target
 from smartlib_server.services.chat.link_tokens import (
     BYLINE as _BYLINE,
@@ -41,10 +42,9 @@ SLOTS = {"title": "{TITLE}", "unknown_title": "{TITLE}", "series": "{SERIES}", "
          "genre": "{GENRE}", "mood": "{MOOD}", "number": "{NUM}"}
 _QUOTED = re.compile(r"(?:^|(?<=[\s(]))[\"“«'‘](?P<q>[^\"”»’']{2,80})[\"”»'’](?=$|[\s,.?!:;)])")
 _KIND_RANK = {"genre": 0, "mood": 1, "title": 2, "series": 3, "author": 4}
-# Ratings a name needs before the reader's own words are taken for it without a capital: a
-# surname alone ("pratchett"), a typo of one, or a long title of everyday words ("gone with the
-# wind"). Below it, "stack", "marsh" or "have i told you" are the reader's words.
-WELL_READ = 10_000
+# dominance.WELL_READ: ratings a name needs before the reader's own words are taken for it without
+# a capital: a surname alone ("pratchett"), a typo of one, or a long title of everyday words ("gone
+# with the wind"). Below it, "stack", "marsh" or "have i told you" are the reader's words.
 
 
 @dataclasses.dataclass(frozen=True)

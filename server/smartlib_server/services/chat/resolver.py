@@ -16,17 +16,17 @@ from rapidfuzz.distance import OSA
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold
 from smartlib_server.services.chat import cognates, lexicon
+from smartlib_server.services.chat.dominance import WELL_READ, stands_out
 from smartlib_server.services.recommend.serving_index import ServingIndex
 
 FUZZY_MIN = 84.0  # whole-phrase similarity a typo may cost on longer phrases
 INSIDE_MIN = 90.0  # the same for a phrase found inside a longer title: one typo in about ten letters
 TIE_MARGIN = 4.0  # candidates closer than this are a tie worth asking about
 MAX_CHOICES = 3  # a question lists at most this many books
-# A candidate with this many times the ratings of the next, and a better list position, is what
-# a reader means: "Into the Wild" is Krakauer's (1.04M ratings, 228th), not the Warriors book (96k,
-# 2014th). Below it both are books a reader may mean ("The Power": Alderman's 210k, Byrne's 30k), so
-# the agent asks. ("The Hobbit" graphic novel is Tolkien's book in another form: `adapts`.)
-DOMINANCE = 10.0
+# Which of several same-titled books or same-surnamed authors a reader means: dominance.stands_out
+# (10 times the ratings of the next, and the next not widely read itself). "Into the Wild" is
+# Krakauer's (1.04M ratings, 228th), not the Warriors book (96k, 2014th); "The Power" (Alderman's
+# 210k, Byrne's 30k) asks. ("The Hobbit" graphic novel is Tolkien's book in another form: `adapts`.)
 # Genres that say a book is a work in another form, by form: an adaptation when its original is in
 # none of that form's genres (Anouilh's Antigone is a play as Sophocles' is, so it is no adaptation).
 _FORM_FAMILIES = (frozenset({"Graphic Novels", "Graphic Novels Comics", "Comics", "Comic Book", "Comic Strips", "Dc Comics", "Manga"}),
@@ -178,6 +178,9 @@ class TitleResolver:
         skips the runs of words inside a longer phrase."""
         snap, books = self._current()
         key = _key(fold(phrase))
+        shared = _shared_surname(key, snap, books) if _author_match(key, snap, books) is None else ()
+        if len(shared) >= 2:  # "collins": Suzanne's or Wilkie's? Each author's best-known book stands for them
+            return Resolution("ambiguous", shared[:MAX_CHOICES])
         candidates = _author_candidates(key, fold(phrase)) if loose else [key]
         for candidate in candidates:
             name = _author_match(candidate, snap, books)
@@ -251,6 +254,21 @@ def _author_match(key: str, snap: _Snapshot, books: dict[str, Book]) -> str | No
     return _dominant_author(matches, snap, books)
 
 
+def _shared_surname(key: str, snap: _Snapshot, books: dict[str, Book]) -> tuple[Book, ...]:
+    """The best-known book of each well-read author whose surname the phrase is, most read first:
+    a surname several authors readers know share, none standing out (`_dominant_author` said so)."""
+    if len(key.split()) != 1:
+        return ()
+    read = []
+    for name, ids in snap.authors.items():
+        if name.split()[-1:] == [key]:
+            present = [books[i] for i in ids if i in books]
+            total = sum(b.num_ratings for b in present)
+            if present and total >= WELL_READ:
+                read.append((total, present[0]))
+    return tuple(book for _, book in sorted(read, key=lambda r: -r[0]))
+
+
 def _author_candidates(key: str, folded: str) -> list[str]:
     """The phrase as typed, without a possessive s, then its longer runs of words: a name with
     words around it ("stephen king voces") still finds the author."""
@@ -266,7 +284,7 @@ def _dominant_author(names: list[str], snap: _Snapshot, books: dict[str, Book]) 
         return sum(books[i].num_ratings for i in snap.authors[name] if i in books)
 
     ranked = sorted(names, key=lambda n: (-readers(n), -len(snap.authors[n])))
-    if len(ranked) >= 2 and readers(ranked[0]) >= DOMINANCE * max(readers(ranked[1]), 1):
+    if len(ranked) >= 2 and stands_out(readers(ranked[0]), readers(ranked[1])):
         return ranked[0]
     return None
 
@@ -275,16 +293,16 @@ def dominant(candidates: tuple[Book, ...] | list[Book]) -> Book | None:
     """The candidate a reader most likely means, or None when none clearly stands out.
 
     Editions and adaptations of one work are one candidate (`works`). Among different works the
-    most-rated book must have DOMINANCE times the ratings of the next and not stand lower in the
-    list. Without counts (the starter catalog) nobody dominates, and a book whose count the
-    catalog lacks may be as read as any (it is no count of zero), so nobody dominates it either:
+    most-rated book must stand out (dominance.stands_out) and not stand lower in the list.
+    Without counts (the starter catalog) nobody dominates, and a book whose count the catalog lacks
+    may be as read as any (it is no count of zero), so nobody dominates it either:
     "City of Bones" is Clare's or Connelly's, whatever the list says.
     """
     ranked = sorted(works(candidates), key=lambda b: -b.num_ratings)
     if len(ranked) < 2:
         return ranked[0] if ranked else None
     first, second = ranked[0], ranked[1]
-    if not first.num_ratings or not second.num_ratings or first.num_ratings < DOMINANCE * second.num_ratings:
+    if not first.num_ratings or not second.num_ratings or not stands_out(first.num_ratings, second.num_ratings):
         return None
     if first.list_rank >= 0 and 0 <= second.list_rank < first.list_rank:
         return None

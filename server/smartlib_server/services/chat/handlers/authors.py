@@ -7,8 +7,10 @@ from __future__ import annotations
 import re
 
 from smartlib_core.domain import Book
+from smartlib_core.text import bare_title, fold
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.handlers.books import act
+from smartlib_server.services.chat.lexicon import strip_article
 from smartlib_server.services.chat.references import SAME_AUTHOR, is_focus, ordinal_of
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.resolver import Resolution
@@ -21,6 +23,9 @@ def who_wrote(kit: Toolkit, ask: Request, out: Draft) -> None:
     """An author's facts; for a book or a character ("who is Harry Potter"), the book's."""
     p = out.p
     found = resolve_author(kit, ask.subject)
+    if found.kind == "ambiguous":
+        ask_which(found, ask.subject, out)
+        return
     if found.kind != "author":
         other = kit.resolver.resolve(ask.subject, ask.by)
         if other.kind == "none":
@@ -72,12 +77,32 @@ def resolve_author(kit: Toolkit, phrase: str) -> Resolution:
     if found.kind == "author":
         return found
     other = kit.resolver.resolve(phrase)
+    if found.kind == "ambiguous" and not (other.kind == "book" and _titled(other.book, phrase)):
+        return found  # a surname several well-read authors share ("collins") asks which, unless a title is it
     if other.kind == "book" and ordinal_of(phrase) == 0:  # "more from the author of Dune"
         return kit.resolver.author(other.book.authors[0]) if other.book.authors else other
     # a whole title outranks an author found inside its words: "the name of the rose" is Eco's book,
     # not an author whose name holds "rose"
-    found = kit.resolver.author(phrase) if other.kind in ("none", "ambiguous") else found
+    if other.kind in ("none", "ambiguous"):
+        loose = kit.resolver.author(phrase)
+        found = loose if loose.kind == "author" else found
     return found if found.kind == "author" else other
+
+
+def _titled(book: Book, phrase: str) -> bool:
+    """The book's title is the phrase as typed (no typo, no longer title): "brown" is no "The Crown"."""
+    return strip_article(fold(bare_title(book.title))) == strip_article(fold(phrase))
+
+
+def ask_which(found: Resolution, phrase: str, out: Draft) -> None:
+    """Which of the authors sharing a surname: each stands for themselves with their best-known
+    book, and the reply ("the second one", "suzanne", "the Woman in White one") lists that author's books."""
+    p = out.p
+    listed = "\n".join(f"{i}. {w.byline(b, p.language)}" for i, b in enumerate(found.books, 1))
+    out.text = p.t("ask.which_author", phrase=phrase, listed=listed)
+    out.list_books(found.books, p.t("card.choice"))
+    out.pending = "author"
+    out.query = {"mode": "choice"}
 
 
 def stats(book: Book, language: str) -> str:

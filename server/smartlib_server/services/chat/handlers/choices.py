@@ -8,6 +8,7 @@ from smartlib_core.domain import Book
 from smartlib_core.text import fold
 from smartlib_server.services.chat import lexicon
 from smartlib_server.services.chat.handlers import compare, like_but
+from smartlib_server.services.chat.handlers.authors import list_author
 from smartlib_server.services.chat.handlers.books import about, act
 from smartlib_server.services.chat.link_tables import static_tables
 from smartlib_server.services.chat.request import Request
@@ -43,6 +44,9 @@ def resume(kit: Toolkit, book: Book, out: Draft) -> None:
         if other is not None:
             compare.compare_books(kit, *((book, other) if side == "a" else (other, book)), out)
             return
+    if pending == "author":  # "which Collins?": the chosen book's author's books
+        list_author(kit, kit.resolver.author(book.authors[0]), Request("author", subject=book.authors[0]), out)
+        return
     if pending in ("similar", "like", "dislike"):
         act(kit, pending, Resolution("book", (book,)), title(book), out)
     else:

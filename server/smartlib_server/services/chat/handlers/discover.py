@@ -10,7 +10,7 @@ from typing import Any
 from smartlib_core.text import fold
 from smartlib_server.services.chat import fallback, lexicon, wording as w
 from smartlib_server.services.chat.handlers import choices
-from smartlib_server.services.chat.handlers.authors import list_author, resolve_author
+from smartlib_server.services.chat.handlers.authors import ask_which, list_author, resolve_author
 from smartlib_server.services.chat.handlers.books import act
 from smartlib_server.services.chat.handlers.series import series_answer
 from smartlib_server.services.chat.link_tables import DATA, load_yaml, static_tables
@@ -105,6 +105,8 @@ def books_by(kit: Toolkit, ask: Request, out: Draft) -> None:
         series_answer(found.name, list(found.books), out)
     elif found.kind == "author":
         list_author(kit, found, ask, out)
+    elif found.kind == "ambiguous":
+        ask_which(found, ask.subject, out)
     else:
         free_text(kit, ask, out)
 
