@@ -78,3 +78,106 @@ def test_a_comparison_whose_other_side_is_written_as_a_name_stays_a_comparison(c
 ])
 def test_a_feeling_ordered_of_the_agent_is_no_ask_for_books(text, feeling):
     assert asides.feeling(text) is feeling
+
+
+# Titles of everyday words, one well read, one little read, one whose count the catalog lacks.
+EVERYDAY = [
+    _book("w1", "Winter", "Hale Brisco", 120_000, 50),
+    _book("w2", "Morning", "Lucan Ferris", 900, 5000),
+    _book("w3", "Morning (Tidewater, #2)", "Esme Varga", 0, 7000),
+    _book("w4", "Summer", "Ned Ostrow", 700, 8000),
+]
+
+
+class _Index:
+    version = 1
+
+    def __init__(self, books):
+        self.books = {b.id: b for b in books}
+
+
+@pytest.fixture(scope="module")
+def everyday():
+    from smartlib_server.services.chat.linker import Linker
+    from smartlib_server.services.chat.understand import Understander
+
+    return Understander(Linker(_Index(EVERYDAY)), embed=None)
+
+
+def _completed(understander, text, intent, confidence=0.4):
+    from smartlib_server.services.chat.understand import finish
+
+    u = finish(text, intent, confidence, understander.linker.link(text), text, ((intent, confidence),), threshold=0.7)
+    return understander.complete(text, u)
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("u got winter?", "memory_show"),  # only words of asking around it, whatever the model half thought
+    ("is winter good", "off_topic"),
+    ("looking for the novel named winter", "recommend"),  # a naming word says a title follows
+])
+def test_a_title_that_is_all_the_message_names_is_the_ask(everyday, text, intent):
+    u = _completed(everyday, text, intent, 0.9 if intent == "recommend" else 0.4)
+    assert u.intent == "about_book" and [e.name for e in u.entities] == ["Winter"]
+
+
+def test_a_little_read_title_or_one_without_words_of_asking_stays_words(everyday):
+    assert not _completed(everyday, "such a good winter", "off_topic").entities  # no word of asking
+    assert not _completed(everyday, "u got summer?", "off_topic").entities  # 700 ratings: the reader's own word
+    assert not _completed(everyday, "cold winter evenings", "recommend", 0.9).entities  # topic words beside it
+
+
+def test_a_title_whose_count_the_catalog_lacks_may_be_meant(everyday):
+    u = _completed(everyday, "quero morning", "off_topic")  # one edition little read, one of unknown count
+    assert u.intent == "about_book" and [e.text for e in u.entities] == ["morning"]
+
+
+@pytest.mark.parametrize("text, name", [
+    ("got anything by quorra vandelmoot?", "quorra vandelmoot"),
+    ("livros do autor teodoro brastelvim", "teodoro brastelvim"),
+])
+def test_an_author_the_catalog_lacks_is_a_name_it_lacks(catalog, text, name):
+    tables, books = catalog
+    assert [(e.kind, e.text) for e in link(text, tables, books)] == [("unknown_title", name)]
+
+
+@pytest.mark.parametrize("text, excluded", [
+    ("close to it but not about horror", ("Horror",)),
+    ("mystery w/o romance pls", ("Romance",)),
+    ("nada que seja sobre terror", ("Horror",)),
+])
+def test_a_genre_turned_away_across_words_of_what_a_book_is_about(text, excluded):
+    from smartlib_core.text import fold
+    from smartlib_server.services.chat import constraints
+
+    assert constraints.extract(fold(text), "pt" if "nada" in text else "en").exclude == excluded
+
+
+def test_the_language_is_read_again_without_a_title_found_late(everyday):
+    from smartlib_server.services.chat import language as lang
+    from smartlib_server.services.chat.agent import ChatAgent, Reading
+    from smartlib_server.services.chat.session import Context
+    from smartlib_server.services.chat.understand import finish
+
+    agent = ChatAgent.__new__(ChatAgent)
+    agent.understander = everyday
+    text = "quero morning"  # the title's English word outnumbered the Portuguese one until it was a title
+    language, detection = lang.choose(text, "", None, [])
+    reading = Reading([], Context.from_records([]), language, detection, [])
+    ask, reading = agent.understand(text, reading, finish(text, "off_topic", 0.4, [], text, (("off_topic", 0.4),), threshold=0.7))
+    assert (ask.kind, reading.language) == ("about_book", "pt")
+
+
+def test_a_list_is_explained_first_by_the_ask_that_made_it():
+    from types import SimpleNamespace
+
+    from smartlib_server.services.chat.handlers.follow_ups import _the_ask
+    from smartlib_server.services.chat.wording import Phrasebook
+
+    books = AUTHORS[:2]  # both Maeve Halloran's
+    kit = SimpleNamespace(books={b.id: b for b in AUTHORS}, ctx=SimpleNamespace(query={"mode": "author", "author": "Maeve Halloran"}))
+    assert "Maeve Halloran" in _the_ask(kit, books, Phrasebook("en", "t"))
+    kit.ctx.query = {"mode": "similar", "book": "v1", "genres": []}
+    assert "Glass Harbour" in _the_ask(kit, books, Phrasebook("pt", "t"))
+    kit.ctx.query = {"mode": "author", "author": "Maeve Halloran"}
+    assert _the_ask(kit, [*books, AUTHORS[2]], Phrasebook("en", "t")) == ""  # not all hers: no such claim

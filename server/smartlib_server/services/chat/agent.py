@@ -46,6 +46,7 @@ class Reading:
     language: str
     detection: Detection
     entities: list[Entity]
+    hint: str = ""  # the client's language hint, for a language read again once more names are known
 
     @property
     def situation(self) -> Situation:
@@ -76,23 +77,30 @@ class ChatAgent:
         entities = self.understander.linker.link(turn.text)
         names = [span for e in entities if e.kind in interpret.NAMED for span in e.spans]
         language, detection = lang.choose(turn.text, turn.language_hint, ctx.language, names)
-        return Reading(records, ctx, language, detection, entities)
+        return Reading(records, ctx, language, detection, entities, turn.language_hint)
 
-    def understand(self, text: str, reading: Reading, parsed: Understanding | None = None) -> Request:
+    def understand(self, text: str, reading: Reading, parsed: Understanding | None = None) -> tuple[Request, Reading]:
         """The intent label and slots of one message: the LLM's reading when it gave one, else the
-        learned model's (with a list on screen or not), slots from the linked entities."""
+        learned model's (with a list on screen or not), slots from the linked entities. A title
+        found only now, in everyday words ("quero the age of reason"), is a name too: the answer's
+        language is read again from the words outside it, so the reading comes back with it."""
         if not text.strip():
-            return Request("help")
+            return Request("help"), reading
         understood = self.understander.complete(text, parsed or self.understander(text, reading.situation, reading.entities))
         ctx = reading.ctx
-        return interpret.to_request(understood, text, reading.language, has_focus=bool(ctx.focus), list_shown=bool(ctx.shown))
+        names = [span for e in understood.entities if e.kind in interpret.NAMED for span in e.spans]
+        if set(names) - {span for e in reading.entities if e.kind in interpret.NAMED for span in e.spans}:
+            language, detection = lang.choose(text, reading.hint, ctx.language, names)
+            reading = dataclasses.replace(reading, language=language, detection=detection)
+        ask = interpret.to_request(understood, text, reading.language, has_focus=bool(ctx.focus), list_shown=bool(ctx.shown))
+        return ask, reading
 
     def prepare(self, turn: TurnInput, reading: Reading | None = None, parsed: Understanding | None = None) -> Reply:
         """The turn's answer, not yet stored. `reading` and `parsed` come from turns.py when an
         LLM parser read the message; without them the turn is read and understood here."""
         reading = reading or self.read(turn)
+        ask, reading = self.understand(turn.text, reading, parsed)
         records, ctx, language, detection = reading.records, reading.ctx, reading.language, reading.detection
-        ask = self.understand(turn.text, reading, parsed)
         kit = Toolkit(self.recommend, self.memory, self.resolver, self._vocabulary, self._shelf,
                       self.index.state, ctx, turn, self.page)
         out = Draft(Phrasebook(language, f"{turn.session_id}:{len(records)}:{turn.seed}"))

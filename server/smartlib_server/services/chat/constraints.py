@@ -12,18 +12,23 @@ import re
 
 from smartlib_server.services.chat import lexicon, link_tables
 
+_ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
+
 # Words that turn the genre after them into an exclusion ("no", "sem", "tirando"...), and the words
 # allowed between them and the genre ("without any romance", "sem nada de romance"): data, in
-# data/lexicon/function_words.yaml.
+# data/lexicon/function_words.yaml, and the words of what a book is about ("not about war", "que
+# não seja sobre guerra") in data/roles.yaml, outside the intent model's hash.
 _NEGATIONS = lexicon.NEGATIONS
-_BRIDGE = lexicon.NEGATION_BRIDGE
+_BRIDGE = lexicon.NEGATION_BRIDGE | frozenset(_ROLES["negation_reach"])
+# "w/o" folds to "w o": the chat spelling of "without"
+_WITHOUT = re.compile(r"(?:^|(?<= ))w o(?= |$)")
 # The words that order a list are data too (data/lexicon/orders.yaml); only the numbers beside
 # them ("the 10 best") are read as syntax.
 _ORDERS = lexicon.ORDERS
 _LONGEST = max(len(p) for phrases in [*_ORDERS.values(), lexicon.ORDER_EXTRAS] for p in phrases)
 # Readers' judgement said with a word of height ("high scores from readers", "notas bem altas"):
 # two small word classes that combine, read after the intent model (data/roles.yaml).
-_JUDGED = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))["rated_high"]
+_JUDGED = _ROLES["rated_high"]
 _JUDGEMENT = frozenset(_JUDGED["judgement"])
 _HEIGHT = frozenset(_JUDGED["height"])
 _JUDGES = frozenset(_JUDGED["judges"])
@@ -41,6 +46,7 @@ class Constraints:
 
 def extract(folded: str, language: str) -> Constraints:
     """Splits off exclusions and an order; `language` only breaks genre-word ties."""
+    folded = _WITHOUT.sub("without", folded)
     words = folded.split()
     excluded: list[str] = []
     drop: set[int] = set()

@@ -12,6 +12,7 @@ from smartlib_server.services.chat.link_tables import CatalogTables, Target
 _TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
 _INNER = frozenset({"the", "of", "and", "a", "an", "o", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
 BYLINE = frozenset({"by", "de", "do", "da"})  # before an author's name: "X by Y", "X, da Y"
+_AUTHOR_WORDS = frozenset({"author", "writer", "autor", "autora", "escritor", "escritora"})  # "da autora <name>"
 _OF = frozenset({"of", "de", "do", "da", "dos", "das"})  # joining a title's words: "X of Y", "X do Y"
 # Words that make the number before them a measure: ratings, lengths, durations, ages.
 UNITS = frozenset("star stars estrela estrelas page pages pagina paginas hour hours hora horas minute minutes minuto minutos "
@@ -83,13 +84,16 @@ def capitalised_unknown(tokens: list[Token], covered: set[int], tables: CatalogT
 def unknown_byline(tokens: list[Token], covered: set[int], tables: CatalogTables, text: str) -> list[Match]:
     """"<words> by <first name> <surname>" ending its clause, where the surname is in no catalog name
     nor everyday speech ("seventeen lanterns over marrowby by delphine osterhagen"): a book the
-    catalog lacks, whatever the case it is typed in, so the answer can say it is missing."""
+    catalog lacks, whatever the case it is typed in, so the answer can say it is missing. With only
+    the ask's words before the byline ("anything by <name>", "livros da autora <name>") the name
+    itself is what the catalog lacks: an author nobody wrote a catalog book as."""
     out: list[Match] = []
     for b, token in enumerate(tokens):
-        name = tokens[b + 1: b + 3]
+        at = b + 2 if b + 1 < len(tokens) and tokens[b + 1].folded in _AUTHOR_WORDS else b + 1  # "da autora X"
+        name = tokens[at: at + 2]
         if token.folded not in BYLINE or len(name) < 2 or any(t.slot or t.opens for t in name) or b < 1:
             continue
-        end = b + 3
+        end = at + 2
         if end < len(tokens) and not tokens[end].clause:
             continue
         surname, first = name[1].folded, name[0].folded
@@ -100,8 +104,10 @@ def unknown_byline(tokens: list[Token], covered: set[int], tables: CatalogTables
             start -= 1
         while start < b and tokens[start].folded in tables.static.common:  # "looking for ..." are the ask's words
             start += 1
-        if start >= b or any(i in covered for i in range(start, end)):
+        if any(i in covered for i in range(min(start, at), end)):
             continue
+        if start >= b:  # nothing but the ask before it: the name is the missing one
+            start = at
         out.append(Match(Target("unknown_title", text[tokens[start].start:tokens[end - 1].end]), start, end, 0.0))
     return out
 

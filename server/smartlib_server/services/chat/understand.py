@@ -25,7 +25,7 @@ from smartlib_server.services.chat.linker import WELL_READ, Entity, Linker, slot
 _BUT = re.compile(r"\b(?:but|though|only|except|just|yet|mas|porem|porém|so que|só que|contudo|apenas|sem|without)\b", re.I)
 # Words that turn a clause against what it names: "I love fantasy but hate romance".
 _AGAINST = re.compile(
-    r"\b(?:not|no|never|hate[sd]?|dislike[sd]?|detest|can'?t stand|cannot stand|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t|"
+    r"\b(?:w/o|not|no|never|hate[sd]?|dislike[sd]?|detest|can'?t stand|cannot stand|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t|"
     r"avoid|without|bore[sd]?|boring|sick of|tired of|nao|não|nunca|nem|odeio|odiei|detesto|detestei|sem|chato|chatos|sono|"
     r"evito|cansei|cansado|cansada|nothing|none|nada|nenhum|nenhuma|zero|done with|fed up|had enough|enough of|had my fill|"
     r"chega de|nao aguento|não aguento|nao suporto|não suporto|"
@@ -35,6 +35,7 @@ _AGAINST = re.compile(
 # is read without it.
 _AGAINST_PT = re.compile(_AGAINST.pattern.replace("|no|", "|", 1), re.I)
 _ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
+_ASKING = frozenset(fold(w) for w in _ROLES["asking_words"])
 # A negation with a verb of having read after it: "never read", "nunca leu nada", "haven't tried".
 _UNREAD = re.compile(r"\b(?:not|never|n't|havent|haven't|hasnt|hasn't|didnt|didn't|nao|não|nunca|jamais|nem)\s+(?:\w+\s+)?(?:"
                      + "|".join(map(re.escape, _ROLES["experience"])) + r")\b(?:\s+(?:nada|any|anything|none|nenhum|nenhuma))?", re.I)
@@ -129,6 +130,9 @@ class Understander:
         an ask about one book the one that ends its clause ("tell me about the other woman").
         Catalog genres the lexicon lacks count where a negation turns them away (`_shunned_genres`)."""
         u = self._shunned_genres(text, u)
+        alone = self._title_alone(text, u) if not u.entities and u.intent != "compare" else None
+        if alone is not None:
+            return alone
         books = [e for e in u.entities if e.kind in ("title", "series", "unknown_title")]
         if not u.of(*_NAMES) and (u.intent in _NO_BOOK or not u.sure) and u.intent not in _ABOUT_ONE | {"compare"}:
             return self._as_title(text, u)
@@ -185,6 +189,24 @@ class Understander:
         entities = sorted([e for e in u.entities if (e.start, e.end) not in spans] + against, key=lambda e: e.start)
         return finish(text, u.intent, u.confidence, entities, u.slotted, u.ranked, u.threshold, u.source)
 
+    def _title_alone(self, text: str, u: Understanding) -> Understanding | None:
+        """A title in everyday words that is all the message names, among words that only ask
+        ("do you have <title>", "quero <title>", "is <title> good", "the book called <title>"): a
+        librarian hears that title asked for, whatever the model made of the words. Function words
+        alone ("it", "about me") are no such title, a word of asking must be there, and on a catalog
+        with counts the title must be well read or have a book whose count the catalog lacks (no
+        count of zero: it may be as read as any, as the resolver holds)."""
+        function, rated = link_tables.static_tables().function, self.linker.tables().rated
+        asking = function | lexicon.VAGUE | _ASKING
+        for candidate in self.linker.everyday_titles(text):
+            inside, outside = fold(candidate.text).split(), fold(f"{text[:candidate.start]} {text[candidate.end:]}").split()
+            if not outside or set(inside) <= function or not set(outside) <= asking:
+                continue
+            if not set(outside) & _ASKING or (rated and not _maybe_read(candidate, self.linker)):
+                continue  # "good night" asks for nothing; a little-read title is the reader's words
+            return finish(text, "about_book", u.confidence, [candidate], slotted(text, [candidate]), u.ranked, u.threshold, u.source)
+        return None
+
     def _as_title(self, text: str, u: Understanding) -> Understanding:
         """A message read as naming no book ("is night watch any good?" as small talk) that holds
         a well-read title in everyday words: read again with that title slotted, and kept when
@@ -198,6 +220,12 @@ class Understander:
                 return again
             break  # one extra reading at most: the longest, most read candidate
         return u
+
+
+def _maybe_read(entity: Entity, linker: Linker) -> bool:
+    books = linker.index.books if linker.index is not None else {}
+    present = [books[i] for i in entity.ids if i in books]
+    return sum(b.num_ratings for b in present) >= WELL_READ or any(not b.num_ratings for b in present)
 
 
 def _readers(entity: Entity, linker: Linker) -> int:

@@ -122,8 +122,24 @@ def why(kit: Toolkit, ask: Request, out: Draft) -> None:
         return
     lines = [f"- {title(b)}: {w.reason(r, p.language)}" for b, r in rows]
     head = p.t("why.head_many" if len(rows) > 1 else "why.head_one")
+    head = " ".join(part for part in (_the_ask(kit, [b for b, _ in rows], p), head) if part)
     tail = _ranking_source(p, ctx.approach)
     out.text = "\n".join([head, *lines]) + (f"\n\n{tail}" if tail else "")
+
+
+def _the_ask(kit: Toolkit, books: list[Book], p: w.Phrasebook) -> str:
+    """A list is explained first by the ask that made it, as a librarian would: the author asked for
+    when every book is theirs, the book the list started from, or the genres asked for."""
+    query = kit.ctx.query or {}
+    author = query.get("author", "")
+    if query.get("mode") == "author" and author and all(author in b.authors for b in books):
+        return p.t("why.list_author", author=author)
+    seed = kit.books.get(query.get("book", ""))
+    if query.get("mode") == "similar" and seed is not None:
+        return p.t("why.list_similar", title=title(seed))
+    if query.get("genres"):
+        return p.t("why.list_genres", genres=w.labels(query["genres"], p.language))
+    return ""
 
 
 def pointed_at(rows: list[tuple[Book, str]], ordinal: int, subject: str, focus: str) -> tuple[Book, str] | None:
