@@ -181,3 +181,29 @@ def test_a_list_is_explained_first_by_the_ask_that_made_it():
     assert "Glass Harbour" in _the_ask(kit, books, Phrasebook("pt", "t"))
     kit.ctx.query = {"mode": "author", "author": "Maeve Halloran"}
     assert _the_ask(kit, [*books, AUTHORS[2]], Phrasebook("en", "t")) == ""  # not all hers: no such claim
+
+
+def test_books_that_are_every_genre_named_come_first():
+    from types import SimpleNamespace
+
+    from smartlib_server.services.chat.session import Context, Draft, TurnInput
+    from smartlib_server.services.chat.toolkit import Toolkit
+    from smartlib_server.services.chat.wording import Phrasebook
+
+    hits = [_book("c1", "Old Roads", "A", 900, genres=("Classics",)), _book("c2", "Older Roads", "B", 800, genres=("Classics",)),
+            _book("b1", "Star Ledger", "C", 700, genres=("Classics", "Science Fiction")), _book("s1", "Ion Rain", "D", 600,
+                                                                                              genres=("Science Fiction",))]
+    asked = []
+
+    def search_by_text(text, k, approach, filt):
+        asked.append(k)
+        return SimpleNamespace(items=[SimpleNamespace(book=b, reason="") for b in hits[:k]], approach=SimpleNamespace(value="baseline"))
+
+    recommend = SimpleNamespace(max_k=100, search_by_text=search_by_text)
+    kit = Toolkit(recommend, None, None, None, None, SimpleNamespace(books={b.id: b for b in hits}), Context.from_records([]),
+                  TurnInput("s", "x"), page=2)
+    query = {"mode": "text", "text": "science fiction classics", "genres": ["Science Fiction", "Classics"], "every": True}
+    first = kit.run(query, Draft(Phrasebook("en", "t")), record=False, use_tastes=False)
+    assert [b.id for b, _ in first] == ["b1", "c1"] and asked[-1] > 2  # a deeper pool, then both genres first
+    kit.run({**query, "every": False}, Draft(Phrasebook("en", "t")), record=False, use_tastes=False)
+    assert asked[-1] == 2  # a genre ask from tastes or a list's page keeps the search's own order and depth

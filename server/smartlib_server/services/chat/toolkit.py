@@ -173,7 +173,8 @@ class Toolkit:
         else:
             # an order over a topic ("romances with insanely good ratings") takes the best of a deep
             # pool: the top few of twenty search hits are whatever those twenty happen to be
-            fetch = min(k * ORDER_POOL if sort else k * 4 if surprise else k, self.recommend.max_k)
+            every = _every(query)
+            fetch = min(k * ORDER_POOL if sort or every else k * 4 if surprise else k, self.recommend.max_k)
             if query["mode"] == "similar":
                 result = self.recommend.similar_books(query["book"], fetch, None, filt)
             else:
@@ -183,6 +184,8 @@ class Toolkit:
             if sort:
                 order = {b.id: i for i, b in enumerate(ordering.order([b for b, _ in items], sort))}
                 items.sort(key=lambda item: order[item[0].id])
+            if every:  # "ficção científica clássica": books that are every genre named come first
+                items.sort(key=lambda item: -len(every & {g.lower() for g in item[0].genres}))
         if surprise and len(items) > k:  # a different handful each time, still from the best matches
             rng = random.Random(f"{self.turn.session_id}:{self.turn.seed}:{self.turn.text}")
             items = sorted(rng.sample(items, k), key=items.index)
@@ -230,3 +233,10 @@ class Toolkit:
         if book.num_ratings:
             return p.t("reason.rated_by", count=w.number(book.num_ratings, p.language))
         return p.t("reason.best_rated")
+
+
+def _every(query: dict[str, Any]) -> frozenset[str]:
+    """The genres a reader named together in one ask ("classic science fiction"), when several: a
+    librarian hands over books that are all of them before books that are one."""
+    named = frozenset(g.lower() for g in query.get("genres", [])) if query.get("every") else frozenset()
+    return named if len(named) >= 2 else frozenset()

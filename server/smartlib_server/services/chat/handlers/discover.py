@@ -63,7 +63,7 @@ def recommend(kit: Toolkit, ask: Request, out: Draft) -> None:
             return
     mode = "ranked" if ask.sort and not topic else "text"
     query = {"mode": mode, "text": " ".join([*genres, topic]).strip(), "genres": genres,
-             "exclude_genres": list(ask.exclude), "seen": _books_of(kit, ask.shunned), "sort": ask.sort}
+             "exclude_genres": list(ask.exclude), "seen": _books_of(kit, ask.shunned), "sort": ask.sort, "every": True}
     items = kit.run(query, out, surprise=ask.surprise)
     intro = w.intro_genre(p, genres, topic, len(items), ask.sort, ask.exclude)
     if ask.shunned:
