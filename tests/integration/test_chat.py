@@ -270,7 +270,8 @@ def test_follow_ups_in_portuguese(converse):
     more = chat.say("mais")
     assert more.done.language == "pt" and not {c.book.id for c in first.cards} & {c.book.id for c in more.cards}
     why = chat.say("por quê?")
-    assert why.text.startswith("Veja por que escolhi:")
+    opening, _, reasons = why.text.partition("Veja por que escolhi:")
+    assert "Dune" in opening and reasons.strip()  # the ask that made the list, then each book's reason
     different = chat.say("não assim")
     assert different.text.startswith("Entendi, algo diferente.")
     shorter = chat.say("algo mais curto")
