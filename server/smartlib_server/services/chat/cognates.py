@@ -10,10 +10,10 @@ from collections.abc import Callable, Iterable
 from rapidfuzz import fuzz
 
 from smartlib_server.services.chat import language
+from smartlib_server.services.chat.dominance import WELL_READ  # a respelt name needs the linker's bar
 
 MIN_LETTERS = 4  # shorter words are articles, prepositions or too easily alike
 COGNATE_MIN = 60.0  # spelling similarity of two cognates ("olimpo" / "olympus" is 61.5)
-WELL_READ = 10_000  # readers a series needs before a respelt name may mean it (the linker's bar)
 
 
 def content(folded: str) -> list[str]:
