@@ -1,14 +1,18 @@
 """Where a SearchByText request spends the server's CPU: per thread and per stage, in ms a request.
 
     python -m smartlib_bench.search_profile --home HOME [--concurrency 8] [--seconds 15] [--approach 2]
-        [--fusion-ab PAIRS] [--env SMARTLIB_RUNTIME=torch ...]
+        [--fusion-ab PAIRS | --in-process PAIRS] [--env SMARTLIB_RUNTIME=torch ...]
 
 Starts `smartlib serve` on HOME with thread-CPU timers around the request's stages (this module,
 run with --serve, wraps them and then runs the server), drives distinct SearchByText queries
 from the load generator (every call a cache miss), and reads each server thread's CPU from
 /proc before and after. Thread CPU counts no time spent blocked, so nested stages subtract
-cleanly and nothing is sampled. docs/search-profile.md says how to read the result. Run it on a
-quiet host: CPU time per request also grows when other processes share the cores and caches.
+cleanly and nothing is sampled. Each round also reports the sizes of the query batches it formed
+and the load generator's own CPU a call. `--in-process PAIRS` alternates gRPC rounds with rounds
+that call the same server's search service from as many threads inside its process (no gRPC, as
+the bench's "in process" rows), so the two paths are compared on one server in one window.
+docs/search-profile.md says how to read the result. Run it on a quiet host: CPU time per request
+also grows when other processes share the cores and caches.
 """
 from __future__ import annotations
 
@@ -46,6 +50,7 @@ STAGES = [
     ("smartlib_server.adapters.inference", "LocalInference.embed_queries", "batcher: embedding"),
 ]
 DUMP_ENV = "SEARCH_PROFILE_OUT"  # not SMARTLIB_: the server refuses variables it does not know
+IN_PROCESS_SIGNAL = signal.SIGRTMIN  # the server runs one in-process round (`_in_process_on_signal`)
 
 
 def install(stages=STAGES) -> dict:
@@ -80,27 +85,67 @@ def serve(stages=STAGES) -> None:
     """`smartlib serve` with the stages timed; SIGUSR2 writes them (and the thread names) to
     the file named by $SEARCH_PROFILE_OUT and starts the totals again; SIGUSR1 flips
     SearchByText's lexical fusion (SMARTLIB_TEXT_FUSION), for the same-server A/B."""
+    from smartlib_bench import process_bench
+
     totals = install(stages)
-    _flip_fusion_on_signal()
+    batches = count_batches("query")
+    built = process_bench.built_recommend_services()
+    _flip_fusion_on_signal(built)
+    _in_process_on_signal(built, Path(os.environ[DUMP_ENV]))
 
     def dump(*_):
         snapshot = {label: list(total) for label, total in totals.items()}
         for total in totals.values():
             total[:] = [0.0, 0]
+        sizes = dict(batches)
+        batches.clear()
         names = {t.native_id: t.name for t in threading.enumerate()}
-        Path(os.environ[DUMP_ENV]).write_text(json.dumps({"stages": snapshot, "threads": names}))
+        Path(os.environ[DUMP_ENV]).write_text(json.dumps({"stages": snapshot, "threads": names, "batches": sizes}))
     signal.signal(signal.SIGUSR2, dump)
-    from smartlib_bench import process_bench
-
     process_bench.serve_here()
 
 
-def _flip_fusion_on_signal() -> None:
+def count_batches(name: str) -> collections.Counter:
+    """Counts the batches the `name` batcher forms, by their number of items."""
+    from smartlib_server.adapters import batching
+
+    sizes: collections.Counter = collections.Counter()
+    run = batching.DynamicBatcher._run
+
+    def counted(self, batch):
+        if self.name == name:
+            sizes[sum(len(job.items) for job in batch)] += 1
+        return run(self, batch)
+    batching.DynamicBatcher._run = counted
+    return sizes
+
+
+def _in_process_on_signal(built: list, dump: Path) -> None:
+    """IN_PROCESS_SIGNAL runs `search_by_text` from threads inside the server for the concurrency,
+    seconds and approach in `<dump>.request` (distinct queries, as the load generator's) and
+    writes batcher_bench's summary to `<dump>.in-process`."""
+    def start(*_):
+        threading.Thread(target=_in_process_round, args=(built[0], dump), name="in-process-round", daemon=True).start()
+    signal.signal(IN_PROCESS_SIGNAL, start)
+
+
+def _in_process_round(service, dump: Path) -> None:
+    from smartlib_bench.batcher_bench import closed_loop
+    from smartlib_bench.queries import QUERIES
+    from smartlib_core.domain import Approach, BookFilter
+
+    request = json.loads(Path(f"{dump}.request").read_text())
+    approach = {0: None, 1: Approach.BASELINE, 2: Approach.FINETUNED}[request["approach"]]
+    run_id, no_filter = os.urandom(4).hex(), BookFilter()
+
+    def search(n: int) -> None:
+        service.search_by_text(f"{QUERIES[n % len(QUERIES)]} {run_id} {n}", 10, approach, no_filter)
+    summary = closed_loop(search, request["concurrency"], request["seconds"])
+    Path(f"{dump}.in-process").write_text(json.dumps(summary))
+
+
+def _flip_fusion_on_signal(built: list) -> None:
     """SIGUSR1 flips `text_fusion` on every RecommendService the server builds (one)."""
-    from smartlib_bench import process_bench
-
-    built = process_bench.built_recommend_services()
-
     def flip(*_):
         for service in built:
             service.text_fusion = not service.text_fusion
@@ -132,14 +177,16 @@ def breakdown(before: dict[int, float], after: dict[int, float], names: dict[int
 
 
 def profile(home: Path, concurrency: int, seconds: float, approach: int, fusion: list[bool] | None = None,
-            env: dict[str, str] | None = None) -> list[dict]:
+            env: dict[str, str] | None = None, in_process: list[bool] | None = None) -> list[dict]:
     """One profiled run a round, all on one server; `fusion` gives each round's lexical fusion
     (default: one round, fused), so an A/B interleaves fused and dense-only rounds (A B A B)
-    in the same process and window. `env` adds settings for the server (an A/B of a setting
-    that needs a restart, such as SMARTLIB_RUNTIME, alternates runs of this)."""
+    in the same process and window; `in_process` likewise says which rounds call the service
+    inside the server instead of through gRPC. `env` adds settings for the server (an A/B of a
+    setting that needs a restart, such as SMARTLIB_RUNTIME, alternates runs of this)."""
     from smartlib_bench import process_bench
 
-    rounds = fusion or [True]
+    rounds = fusion or [True] * len(in_process or [False])
+    paths = in_process or [False] * len(rounds)
     with tempfile.TemporaryDirectory(prefix="smartlib-search-profile-") as scratch:
         dump = Path(scratch) / "stages.json"
         proc, address, _ = process_bench.start_server(
@@ -154,20 +201,25 @@ def profile(home: Path, concurrency: int, seconds: float, approach: int, fusion:
                     os.kill(proc.pid, signal.SIGUSR1)
                     fused = on
                 warm = 3.0 if number == 0 else 1.0  # the first round warms the server; later ones settle the flip
-                results.append(dict(_one_round(proc.pid, address, dump, concurrency, seconds, approach, warm), fusion=on))
+                results.append(dict(_one_round(proc.pid, address, dump, concurrency, seconds, approach, warm, paths[number]),
+                                    fusion=on, in_process=paths[number]))
         finally:
             process_bench.stop_server(proc)
     return results
 
 
-def _one_round(pid: int, address: str, dump: Path, concurrency: int, seconds: float, approach: int, warm: float) -> dict:
-    from smartlib_bench import grpc_bench
+def _one_round(pid: int, address: str, dump: Path, concurrency: int, seconds: float, approach: int, warm: float,
+               in_process: bool = False) -> dict:
+    from smartlib_bench import grpc_bench, process_bench
 
     grpc_bench.load(address, "text_miss", concurrency, warm, approach=approach)  # untimed warm-up
     os.kill(pid, signal.SIGUSR2)
-    before = thread_cpu(pid)
-    run = grpc_bench.load(address, "text_miss", concurrency, seconds, approach=approach)
-    after = thread_cpu(pid)
+    before, process_before = thread_cpu(pid), process_bench.process_cpu(pid)
+    if in_process:
+        run = _run_in_process(pid, dump, concurrency, seconds, approach)
+    else:
+        run = grpc_bench.load(address, "text_miss", concurrency, seconds, approach=approach)
+    after, process_after = thread_cpu(pid), process_bench.process_cpu(pid)
     dump.unlink(missing_ok=True)
     os.kill(pid, signal.SIGUSR2)
     while not dump.exists():
@@ -175,12 +227,26 @@ def _one_round(pid: int, address: str, dump: Path, concurrency: int, seconds: fl
     time.sleep(0.2)  # the handler writes the file in one go; let it finish
     dumped = json.loads(dump.read_text())
     empty = grpc_bench.load(address, "empty", concurrency, min(seconds, 5.0))  # the bench's ceiling, just after
-    calls = run["calls"] + 20  # the generator's 20 warm-up calls run inside the window too
+    calls = run["calls"] + (0 if in_process else 20)  # the generator's 20 warm-up calls run inside the window too
     threads = breakdown(before, after, {int(t): n for t, n in dumped["threads"].items()}, calls)
+    total = 1000 * (process_after - process_before) / calls
+    if total - sum(threads.values()) > 0.01:  # threads that ended: an in-process round's callers
+        threads["ended threads (in-process callers)"] = total - sum(threads.values())
     stages = {label: {"ms": 1000 * total[0] / calls, "per_request": total[1] / calls}
               for label, total in dumped["stages"].items()}
     return {"load": run, "ratio_to_empty": run["qps"] / empty["qps"], "cpu_ms_per_request": sum(threads.values()),
-            "threads_ms": threads, "stages": stages}
+            "threads_ms": threads, "stages": stages, "batches": {int(k): v for k, v in dumped["batches"].items()}}
+
+
+def _run_in_process(pid: int, dump: Path, concurrency: int, seconds: float, approach: int) -> dict:
+    done = Path(f"{dump}.in-process")
+    done.unlink(missing_ok=True)
+    Path(f"{dump}.request").write_text(json.dumps({"concurrency": concurrency, "seconds": seconds, "approach": approach}))
+    os.kill(pid, IN_PROCESS_SIGNAL)
+    while not done.exists():
+        time.sleep(0.05)
+    time.sleep(0.2)  # written in one go; let it finish
+    return json.loads(done.read_text())
 
 
 def main() -> None:
@@ -194,14 +260,17 @@ def main() -> None:
     parser.add_argument("--approach", type=int, default=2, help="1 BASELINE, 2 FINETUNED (the default route)")
     parser.add_argument("--fusion-ab", type=int, default=0, metavar="PAIRS",
                         help="PAIRS interleaved rounds of fused then dense-only (SMARTLIB_TEXT_FUSION) on one server")
+    parser.add_argument("--in-process", type=int, default=0, metavar="PAIRS",
+                        help="PAIRS interleaved rounds of gRPC then the same service called inside the server")
     parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                         help="a setting for the server, e.g. SMARTLIB_RUNTIME=torch (repeatable)")
     args = parser.parse_args()
     rounds = [True, False] * args.fusion_ab or None
+    paths = [False, True] * args.in_process or None
     env = dict(item.split("=", 1) for item in args.env)
-    results = profile(args.home, args.concurrency, args.seconds, args.approach, rounds, env)
+    results = profile(args.home, args.concurrency, args.seconds, args.approach, rounds, env, paths)
     for result in results:
-        _print(result, len(results) > 1)
+        _print(result, bool(args.fusion_ab))
     if args.fusion_ab:
         _print_ab(results)
 
@@ -210,8 +279,13 @@ def _print(result: dict, label: bool) -> None:
     total = result["cpu_ms_per_request"]
     if label:
         print("fused" if result["fusion"] else "dense-only")
+    print("in process, no gRPC" if result["in_process"] else "gRPC")
     print(json.dumps(result["load"]))
     print(f"req/s over the empty RPC at the same concurrency: {result['ratio_to_empty']:.3f}")
+    sizes = result["batches"]
+    formed = sum(sizes.values())
+    print(f"query batches: {formed}, mean {sum(k * v for k, v in sizes.items()) / max(formed, 1):.2f} queries; "
+          f"by size {dict(sorted(sizes.items()))}")
     print(f"server CPU a request: {total:.2f} ms")
     for name, ms in result["threads_ms"].items():
         print(f"  {name:28s} {ms:6.2f} ms  {ms / total:6.1%}")
