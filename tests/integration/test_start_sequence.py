@@ -40,6 +40,24 @@ async def until(event: threading.Event) -> None:
     assert await asyncio.to_thread(event.wait, WAIT_S)
 
 
+def on_a_started_server(settings, services, scenario) -> None:
+    """Runs `scenario(app)` against a started (not yet prepared) server, then stops it and closes
+    the services, whatever the scenario asserted."""
+
+    async def run() -> None:
+        app = server_module.build_server(settings, services)
+        await app.start()
+        try:
+            await scenario(app)
+        finally:
+            await app.stop(0)
+
+    try:
+        asyncio.run(run())
+    finally:
+        services.close()
+
+
 @pytest.mark.parametrize("held", ["load", "warm_up"])
 def test_the_index_and_the_embedder_start_at_once_and_serving_waits_for_both(starter_settings, inference, held):
     services = build_services(starter_settings, inference=inference)
@@ -48,28 +66,20 @@ def test_the_index_and_the_embedder_start_at_once_and_serving_waits_for_both(sta
     other = steps["warm_up" if held == "load" else "load"]
     other.release.set()
 
-    async def scenario() -> None:
-        app = server_module.build_server(starter_settings, services)
-        await app.start()
-        try:
-            prepare = asyncio.create_task(server_module._prepare(app, seed_starter=False))
-            await until(steps[held].began)
-            await until(other.began)  # began while `held` is held: the two run at once
-            await asyncio.sleep(0.2)  # time for the other step to finish, if it were to
-            assert await status(app.port) == health_pb2.HealthCheckResponse.NOT_SERVING
-            assert await status(app.port, "") == health_pb2.HealthCheckResponse.NOT_SERVING
-            steps[held].release.set()
-            await asyncio.wait_for(prepare, WAIT_S)
-            assert await status(app.port) == health_pb2.HealthCheckResponse.SERVING
-            book_id = sorted(services.index.books)[0]  # the index answers the moment it is SERVING
-            assert len(services.recommend.similar_books(book_id, 5, None, BookFilter()).items) == 5
-        finally:
-            await app.stop(0)
+    async def scenario(app) -> None:
+        prepare = asyncio.create_task(server_module._prepare(app, seed_starter=False))
+        await until(steps[held].began)
+        await until(other.began)  # began while `held` is held: the two run at once
+        await asyncio.sleep(0.2)  # time for the other step to finish, if it were to
+        assert await status(app.port) == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert await status(app.port, "") == health_pb2.HealthCheckResponse.NOT_SERVING
+        steps[held].release.set()
+        await asyncio.wait_for(prepare, WAIT_S)
+        assert await status(app.port) == health_pb2.HealthCheckResponse.SERVING
+        book_id = sorted(services.index.books)[0]  # the index answers the moment it is SERVING
+        assert len(services.recommend.similar_books(book_id, 5, None, BookFilter()).items) == 5
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        services.close()
+    on_a_started_server(starter_settings, services, scenario)
 
 
 @pytest.fixture
@@ -89,21 +99,13 @@ def test_serve_freezes_what_the_start_loaded(starter_settings, inference, unfree
     services = build_services(starter_settings, inference=inference)
     book_lists = []
 
-    async def scenario() -> None:
-        app = server_module.build_server(starter_settings, services)
-        await app.start()
-        try:
-            assert gc.get_freeze_count() == 0
-            await asyncio.wait_for(server_module._prepare(app, seed_starter=False, freeze=freeze), WAIT_S)
-            assert await status(app.port) == health_pb2.HealthCheckResponse.SERVING
-            book_lists.append(services.index.state.books)
-        finally:
-            await app.stop(0)
+    async def scenario(app) -> None:
+        assert gc.get_freeze_count() == 0
+        await asyncio.wait_for(server_module._prepare(app, seed_starter=False, freeze=freeze), WAIT_S)
+        assert await status(app.port) == health_pb2.HealthCheckResponse.SERVING
+        book_lists.append(services.index.state.books)
 
-    try:
-        asyncio.run(scenario())
-    finally:
-        services.close()
+    on_a_started_server(starter_settings, services, scenario)
     assert (gc.get_freeze_count() > 0) is freeze
     books = book_lists[0]  # the served catalog: frozen with the rest, so full passes skip it
     assert any(o is books for o in gc.get_objects()) is not freeze
