@@ -37,3 +37,22 @@ def test_a_stage_counts_its_own_cpu_not_its_waits(monkeypatch):
     Work().sleep(0.2)
     assert totals["spin"][1] == 1 and totals["spin"][0] >= 0.05
     assert totals["sleep"][1] == 1 and totals["sleep"][0] < 0.05
+
+
+def test_batches_are_counted_by_size_for_the_named_batcher_only(monkeypatch):
+    import numpy as np
+
+    from smartlib_server.adapters.batching import DynamicBatcher
+
+    monkeypatch.setattr(DynamicBatcher, "_run", DynamicBatcher._run)  # restored after the test
+    sizes = search_profile.count_batches("query")
+    rows = lambda items: np.zeros((len(items), 1), dtype=np.float32)  # noqa: E731
+    queries, books = DynamicBatcher(rows, "query", max_wait_s=0.0), DynamicBatcher(rows, "book", max_wait_s=0.0)
+    try:
+        queries.submit(["a", "b", "c"])
+        queries.submit(["d"])
+        books.submit(["e", "f"])
+    finally:
+        queries.close()
+        books.close()
+    assert sizes == {3: 1, 1: 1}
