@@ -133,8 +133,7 @@ class Services:
                 return
             changed = self.index.catch_up()
             self.versions.follow_active()
-            if self.personalization.eraser is not None:
-                self.personalization.eraser.follow()  # ForgetUser run by another replica
+            self.personalization.follow()  # interactions and ForgetUser from other processes
             if changed:
                 self.record_state()
             self.metrics.change_log_caught_up(self.index.version)  # its age is the replica's lag

@@ -26,25 +26,43 @@ class InteractionStore:
             cur.execute("CREATE INDEX IF NOT EXISTS interactions_user ON interactions (user_id, ts_ms)")
             cur.execute("CREATE INDEX IF NOT EXISTS interactions_rec ON interactions (recommendation_id)")
 
-    def add(self, items: Sequence[Interaction]) -> None:
-        """Stores a batch in one transaction: all of it or none of it."""
+    @property
+    def commits_in_seq_order(self) -> bool:
+        """Whether a row never becomes visible after one with a higher `seq`: true on SQLite (one
+        writer, which takes its seq under the write lock); on PostgreSQL a sequence hands out
+        numbers before commit, so a slow transaction can appear behind a later one."""
+        return self._db.dialect.name == "sqlite"
+
+    def add(self, items: Sequence[Interaction]) -> list[int]:
+        """Stores a batch in one transaction: all of it or none of it. Returns each item's `seq`."""
         if not items:
-            return
+            return []
+        seqs = []
         with self._db.tx() as cur:
             for it in items:
-                cur.execute(
-                    f"INSERT INTO interactions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                row = cur.one(
+                    f"INSERT INTO interactions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?) RETURNING seq",
                     (it.user_id, it.book_id, it.kind.value, it.rating, it.timestamp_ms, it.recommendation_id),
                 )
+                seqs.append(int(row[0]))
+        return seqs
 
     def user_history(self, user_id: str, limit: int = 2000) -> list[Interaction]:
-        """The user's most recent `limit` interactions, oldest first."""
+        """The user's most recent `limit` interactions, oldest first (by timestamp, then seq)."""
+        return [event for _, event in self.user_history_seqs(user_id, limit)]
+
+    def cached(self, user_id: str, limit: int = 2000) -> None:
+        """Nothing is kept here (HistoryCache keeps histories): every read goes to the database."""
+        return None
+
+    def user_history_seqs(self, user_id: str, limit: int = 2000) -> list[tuple[int, Interaction]]:
+        """user_history with each interaction's `seq`."""
         with self._db.tx(write=False) as cur:
             rows = cur.all(
-                f"SELECT {_COLUMNS} FROM interactions WHERE user_id = ? ORDER BY ts_ms DESC, seq DESC LIMIT ?",
+                f"SELECT seq, {_COLUMNS} FROM interactions WHERE user_id = ? ORDER BY ts_ms DESC, seq DESC LIMIT ?",
                 (user_id, limit),
             )
-        return [_row(r) for r in reversed(rows)]
+        return [(int(r[0]), _row(r[1:])) for r in reversed(rows)]
 
     def since(self, seq: int, limit: int = 100_000) -> list[tuple[int, Interaction]]:
         """Interactions stored after `seq`, in log order, at most `limit` of them."""

@@ -4,7 +4,8 @@ What is kept about a user, and where:
 - interactions and experiment exposures: the catalog database, shared by every replica;
 - chat sessions and tastes: conversation memory (Redis, shared; or in-process, per replica);
 - (user, book) preferences: each replica's in-process collaborative-filtering trainer;
-- the user's last scored candidates: each replica's RecommendForUser ranking cache.
+- the user's last scored candidates and recent history: each replica's RecommendForUser ranking
+  cache and history cache (adapters/history_cache.py).
 Answers to RecommendForUser are not in the answer cache (it holds SimilarBooks and
 SearchByText, whose keys carry no user).
 
@@ -21,6 +22,7 @@ import threading
 
 from smartlib_core.errors import InvalidArgument, Unavailable
 from smartlib_server.adapters.erasure_store import ErasureStore
+from smartlib_server.adapters.history_cache import HistoryCache
 from smartlib_server.adapters.memory.contract import ConversationMemory, MemoryUnavailable, user_digest
 from smartlib_server.services.personalization.cf import CFTrainer
 from smartlib_server.services.personalization.ranking_cache import RankingCache
@@ -44,14 +46,16 @@ class UserEraser:
         trainer: this replica's CF trainer.
         memory: conversation memory.
         ranking_cache: this replica's RecommendForUser ranking cache, None without one.
+        histories: this replica's kept histories, None without them.
     """
 
     def __init__(self, store: ErasureStore, trainer: CFTrainer, memory: ConversationMemory,
-                 ranking_cache: RankingCache | None = None):
+                 ranking_cache: RankingCache | None = None, histories: HistoryCache | None = None):
         self._store = store
         self._trainer = trainer
         self._memory = memory
         self._ranking_cache = ranking_cache
+        self._histories = histories
         self._lock = threading.Lock()
         # Erasures before this start are already reflected in the stores this replica loads from.
         self._seen = store.last_seq()
@@ -101,6 +105,8 @@ class UserEraser:
     def _drop_ranking(self, forget) -> None:
         if self._ranking_cache is not None:
             self._ranking_cache.drop_users(forget)
+        if self._histories is not None:
+            self._histories.drop_users(forget)
 
     def _erase_memory(self, digest: str):
         try:
