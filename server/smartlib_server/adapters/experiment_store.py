@@ -5,6 +5,7 @@ import dataclasses
 import json
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 from smartlib_core.domain import Approach
 from smartlib_core.errors import AlreadyExists, FailedPrecondition, NotFound
@@ -119,6 +120,11 @@ class ExperimentStore:
         acknowledged interaction names: the log is flushed in order, so that interaction's
         durable commit carries every exposure before it."""
         self._exposures.submit(exposure)
+
+    def add_exposure_async(self, exposure: Exposure) -> Future:
+        """add_exposure for a caller that must not block: the returned future is resolved once
+        the exposure is committed, as add_exposure returns (the same batches and durability)."""
+        return self._exposures.submit_async(exposure)
 
     def _write_exposures(self, exposures: Sequence[Exposure]) -> None:
         started = self._clock()

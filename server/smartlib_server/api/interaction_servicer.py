@@ -2,6 +2,7 @@
 experiment methods. Thin: unpack, run the plain service on the worker pool, pack."""
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from concurrent.futures import Executor
 
@@ -24,6 +25,7 @@ from smartlib_server.services.personalization.blend import PersonalRecommender
 from smartlib_server.services.personalization.erasure import UserEraser
 from smartlib_server.services.personalization.experiments import ExperimentService
 from smartlib_server.services.personalization.interactions import InteractionService
+from smartlib_server.services.recommend import WouldBlock
 
 _KINDS = {
     interaction_service_pb2.INTERACTION_KIND_VIEW: InteractionKind.VIEW,
@@ -66,8 +68,18 @@ class PersonalizationHandlers(Blocking):
         self.experiments = experiments
 
     async def RecommendForUser(self, request, context):
-        """The encoded RecommendResponse (api/wire.py: each Book's bytes are built once, as for SimilarBooks)."""
-        return await self.run(self._recommend_for_user, request.user_id, request.k, filter_from_pb(request.filter))
+        """The encoded RecommendResponse (api/wire.py: each Book's bytes are built once, as for SimilarBooks).
+
+        Answered on the event loop when the user's history and kept ordering answer (no SQL, no
+        ranking from scratch): a hand-off to the pool costs more than such an answer. The reply
+        still waits for its exposure's commit (a future the group commit resolves)."""
+        filt = filter_from_pb(request.filter)
+        try:
+            result, committed = self.recommender.recommend_now(request.user_id, request.k, filt)
+        except WouldBlock:
+            return await self.run(self._recommend_for_user, request.user_id, request.k, filt)
+        await asyncio.wrap_future(committed)
+        return wire.recommend_response(result, arm=result.arm, recommendation_id=result.recommendation_id)
 
     def _recommend_for_user(self, user_id: str, k: int, filt) -> bytes:
         result = self.recommender.recommend_for_user(user_id, k, filt)

@@ -93,3 +93,36 @@ def test_small_counts(count):
     log = SlowLog(seconds=0.0)
     returned, errors = run_writers(GroupCommit(log.write), count)
     assert not errors and len(returned) == count
+
+
+def test_async_items_resolve_only_once_written_and_share_batches_with_waiting_writers():
+    log = SlowLog(seconds=0.02)
+    written: set[int] = set()
+    original = log.write
+
+    def write(items):
+        original(items)
+        written.update(items)
+    writer = GroupCommit(write)
+    seen_at_resolution: dict[int, bool] = {}
+    futures = []
+    for i in range(100, 130):
+        future = writer.submit_async(i)
+        future.add_done_callback(lambda f, i=i: seen_at_resolution.__setitem__(i, i in written))
+        futures.append(future)
+    returned, errors = run_writers(writer, 8)  # waiting callers at the same time
+    for future in futures:
+        assert future.result(timeout=10) is None
+    assert not errors and sorted(returned) == list(range(8))
+    assert seen_at_resolution == {i: True for i in range(100, 130)}
+    assert sorted(i for b in log.batches for i in b) == [*range(8), *range(100, 130)]
+    assert len(log.batches) < 38
+
+
+def test_an_async_item_of_a_failed_transaction_gets_the_error():
+    log = SlowLog(seconds=0.0, fail=True)
+    writer = GroupCommit(log.write)
+    with pytest.raises(OSError):
+        writer.submit_async(1).result(timeout=10)
+    log.fail = False
+    assert writer.submit_async(2).result(timeout=10) is None and log.batches == [[2]]

@@ -69,3 +69,15 @@ def view(catalog) -> ContentView:
     index = VectorIndex(DIM)
     index.upsert(list(catalog), make_vectors(catalog))
     return ContentView(catalog, index, Approach.BASELINE, "baseline:test", 1)
+
+
+@pytest.fixture
+def pools(catalog):
+    """Reader rows for RecommendForUser's tests, by genre."""
+    def pool(book_id):  # a book's row: the other books of its genre, most popular first
+        if book_id not in catalog:
+            return None
+        genre = catalog[book_id].genres[0]
+        ids = [b for b in catalog if b != book_id and catalog[b].genres[0] == genre]
+        return ids, [float(-i) for i in range(len(ids))]
+    return pool

@@ -29,17 +29,6 @@ def content(view, catalog):
 
 
 @pytest.fixture
-def pools(catalog):
-    def pool(book_id):  # a book's row: the other books of its genre, most popular first
-        if book_id not in catalog:
-            return None
-        genre = catalog[book_id].genres[0]
-        ids = [b for b in catalog if b != book_id and catalog[b].genres[0] == genre]
-        return ids, [float(-i) for i in range(len(ids))]
-    return pool
-
-
-@pytest.fixture
 def make(content, interaction_store, experiment_store, pools):
     def build(cached_users: int = 16) -> PersonalRecommender:
         experiments = ExperimentService(experiment_store, cache_ttl_s=0)

@@ -10,12 +10,14 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
 from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Approach, Book, BookFilter, Recommendation
 from smartlib_core.errors import FailedPrecondition, Unavailable
+from smartlib_server.adapters.history_cache import HistoryCache
 from smartlib_server.adapters.interaction_store import InteractionStore
 from smartlib_server.domain.personalization import (
     Arm,
@@ -32,6 +34,7 @@ from smartlib_server.services.personalization.profile import build_profile, cont
 from smartlib_server.services.personalization.ranking_cache import DEFAULT_USERS, RankingCache
 from smartlib_server.services.personalization.reader_blend import Pools, SeriesTable, rank_on_readers, series_table
 from smartlib_server.services.personalization.reasons import title, verb
+from smartlib_server.services.recommend.similar import WouldBlock, may_block
 from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.validation import require_id, require_k
 
@@ -52,7 +55,8 @@ class ContentView:
 
 class PersonalRecommender:
     """Args:
-        interactions: the durable log (a user's fresh history is read per request).
+        interactions: the durable log, or the histories kept of it (adapters/history_cache.py:
+            only those let recommend_now answer without a worker).
         cf_model: returns the current CF model (the trainer swaps it in the background).
         experiments: assigns arms and records exposures.
         content: returns the ContentView for an approach (None: the server's default).
@@ -69,7 +73,7 @@ class PersonalRecommender:
 
     def __init__(
         self,
-        interactions: InteractionStore,
+        interactions: InteractionStore | HistoryCache,
         cf_model: Callable[[], CFModel],
         experiments: ExperimentService,
         content: Callable[[Approach | None], ContentView],
@@ -95,19 +99,43 @@ class PersonalRecommender:
         self._priors_lock = threading.Lock()
 
     def recommend_for_user(self, user_id: str, k: int, filt: BookFilter) -> PersonalResult:
-        user_id = require_id(user_id, "user_id")
-        k = require_k(k, self.max_k)
-        assignment = self.experiments.assign(user_id)
-        history, genres = self.chat_tastes(user_id, self.interactions.user_history(user_id, self.history_limit))
-        items, approach, version = self.ranked(history, k, filt, assignment.arm, genres, user_id=user_id)
+        assignment, items, approach, version = self._answer(user_id, k, filt, wait=True)
         recommendation_id = self.experiments.record_exposure(assignment, user_id, [i.book.id for i in items])
         return PersonalResult(tuple(items), approach, version, assignment.arm.name, recommendation_id, assignment.experiment)
 
-    def chat_tastes(self, user_id: str, history: list[Interaction]) -> tuple[list[Interaction], tuple[str, ...]]:
+    def recommend_now(self, user_id: str, k: int, filt: BookFilter) -> tuple[PersonalResult, Future]:
+        """recommend_for_user for the event loop: the answer, and a future resolved once its
+        exposure is committed (the reply must wait for it). The same answer and the same exposure.
+
+        Raises:
+            WouldBlock: the answer needs the database, the chat memory or a ranking from scratch
+                (the history or the experiment are not kept fresh, the user's kept ordering is
+                stale, the blend answers); the caller runs recommend_for_user on a worker.
+        """
+        assignment, items, approach, version = self._answer(user_id, k, filt, wait=False)
+        recommendation_id, committed = self.experiments.submit_exposure(assignment, user_id, [i.book.id for i in items])
+        result = PersonalResult(tuple(items), approach, version, assignment.arm.name, recommendation_id, assignment.experiment)
+        return result, committed
+
+    def _answer(self, user_id: str, k: int, filt: BookFilter, wait: bool):
+        user_id = require_id(user_id, "user_id")
+        k = require_k(k, self.max_k)
+        assignment = self.experiments.assign(user_id, wait)
+        if wait:
+            history = self.interactions.user_history(user_id, self.history_limit)
+        elif (history := self.interactions.cached(user_id, self.history_limit)) is None:
+            raise WouldBlock
+        history, genres = self.chat_tastes(user_id, history, wait)
+        items, approach, version = self.ranked(history, k, filt, assignment.arm, genres, user_id=user_id, wait=wait)
+        return assignment, items, approach, version
+
+    def chat_tastes(self, user_id: str, history: list[Interaction],
+                    wait: bool = True) -> tuple[list[Interaction], tuple[str, ...]]:
         """With no liked book in the log, what the chat agent remembers: the books the user told it
         they liked or disliked, as likes and dislikes before the log, and the genres they like."""
         if self.tastes is None or fold_preferences(history):
             return history, ()
+        may_block(wait)  # the memory may be Redis
         try:
             profile = self.tastes(user_id)
         except ValueError:  # an id the memory refuses: serve without chat tastes
@@ -118,12 +146,13 @@ class PersonalRecommender:
 
     def ranked(
         self, history: Sequence[Interaction], k: int, filt: BookFilter, arm: Arm = DEFAULT_ARM,
-        genres: Sequence[str] = (), user_id: str | None = None,
+        genres: Sequence[str] = (), user_id: str | None = None, wait: bool = True,
     ) -> tuple[list[Recommendation], Approach, str]:
         """The ranking alone, for a given history: nothing is read or stored (`smartlib eval`
         scores fresh readers through it). Returns the items, the approach and the model version.
         With `user_id`, the reader ranking's scored candidates are kept for that user's next call
-        (ranking_cache.py); the answer is the same either way.
+        (ranking_cache.py); the answer is the same either way. With `wait` false it raises
+        WouldBlock unless that kept ordering answers (no ranking from scratch, no vector search).
 
         The reader ranking answers unless the arm asks for the blend, no reader ranker serves the
         approach, or the user has no liked book yet (cold start: popularity, from the blend)."""
@@ -137,13 +166,16 @@ class PersonalRecommender:
             if user_id is not None:
                 def memo(inputs, compute):  # everything else the ordering reads, by version
                     key = (view.catalog_version, view.model_version, model.version, inputs)
-                    return self.ranking_cache.get_or_compute(user_id, key, compute, served=(view.index, graph))
+                    return self.ranking_cache.get_or_compute(user_id, key, compute if wait else _would_block,
+                                                             served=(view.index, graph))
             items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model, co_reading=graph, memo=memo,
                                     series=self.series(view))
+        may_block(wait or items is not None)  # the blend searches the vector index
         if items is None:
             items = rank(history, k, filt, view, model, self.priors(view), arm.blend, genres)
             return items, view.approach, f"{view.model_version}+{model.version}"
         if len(items) < k:  # a narrow filter left too few of the rows' candidates: popular books fill
+            may_block(wait)
             have = {i.book.id for i in items}
             fill = rank(history, k + len(have), filt, view, model, self.priors(view), arm.blend)
             items += [i for i in fill if i.book.id not in have][:k - len(items)]
@@ -161,6 +193,10 @@ class PersonalRecommender:
             if self._priors is None or self._priors.version != view.catalog_version:
                 self._priors = CatalogPriors(dict(view.books), view.catalog_version)  # copy: catch_up mutates it
             return self._priors
+
+
+def _would_block():
+    raise WouldBlock
 
 
 @dataclasses.dataclass(frozen=True)

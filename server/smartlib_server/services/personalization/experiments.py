@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 from smartlib_core.errors import InvalidArgument
 from smartlib_server.adapters.experiment_store import ExperimentStore, Exposure, LinkedOutcome
@@ -30,6 +31,7 @@ from smartlib_server.domain.personalization import (
     InteractionKind,
 )
 from smartlib_server.services.personalization.stats import two_proportion_p_value, wilson
+from smartlib_server.services.recommend.similar import may_block
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +135,16 @@ class ExperimentService:
         return compute_results(experiment, self.store.exposure_counts(name), self.store.linked_outcomes(name))
 
     # -- serving -------------------------------------------------------------------------
-    def running(self) -> Experiment | None:
+    def running(self, wait: bool = True) -> Experiment | None:
+        """The running experiment, re-read when the kept one is `cache_ttl_s` old.
+
+        Raises:
+            WouldBlock: `wait` is false and it would have to be read from the store."""
         now = time.monotonic()
         with self._lock:
             if self._cached is not None and now - self._cached[0] < self.cache_ttl_s:
                 return self._cached[1]
+        may_block(wait)
         experiment = self.store.running()
         with self._lock:
             self._cached = (now, experiment)
@@ -147,21 +154,34 @@ class ExperimentService:
         with self._lock:
             self._cached = None
 
-    def assign(self, user_id: str) -> Assignment:
-        experiment = self.running()
+    def assign(self, user_id: str, wait: bool = True) -> Assignment:
+        experiment = self.running(wait)
         if experiment is None:
             return Assignment("", DEFAULT_ARM)
         return Assignment(experiment.name, assign_arm(user_id, experiment))
 
     def record_exposure(self, assignment: Assignment, user_id: str, book_ids: Sequence[str]) -> str:
         """Logs one served response and returns its new recommendation_id."""
-        recommendation_id = uuid.uuid4().hex
-        self.store.add_exposure(
-            Exposure(recommendation_id, assignment.experiment, assignment.arm.name, user_id, tuple(book_ids), self._now_ms())
-        )
+        exposure = self._exposure(assignment, user_id, book_ids)
+        self.store.add_exposure(exposure)
+        self._count(assignment)
+        return exposure.recommendation_id
+
+    def submit_exposure(self, assignment: Assignment, user_id: str, book_ids: Sequence[str]) -> tuple[str, Future]:
+        """record_exposure without waiting: the new recommendation_id, and a future resolved once
+        its exposure is committed (the id must not be handed out before)."""
+        exposure = self._exposure(assignment, user_id, book_ids)
+        committed = self.store.add_exposure_async(exposure)
+        committed.add_done_callback(lambda f: f.exception() is None and self._count(assignment))
+        return exposure.recommendation_id, committed
+
+    def _exposure(self, assignment: Assignment, user_id: str, book_ids: Sequence[str]) -> Exposure:
+        return Exposure(uuid.uuid4().hex, assignment.experiment, assignment.arm.name, user_id, tuple(book_ids),
+                        self._now_ms())
+
+    def _count(self, assignment: Assignment) -> None:
         if self.metrics is not None and assignment.experiment:
             self.metrics.experiment_exposures.labels(experiment=assignment.experiment, arm=assignment.arm.name).inc()
-        return recommendation_id
 
     def on_interactions(self, interactions: list[Interaction]) -> None:
         """Counts linked outcomes into Prometheus (the durable counts come from the store)."""
