@@ -33,7 +33,9 @@ from smartlib_bench.process_bench import process_cpu
 
 STAGES = [
     ("smartlib_server.api.interaction_servicer", "PersonalizationHandlers._recommend_for_user", "worker: all of RecommendForUser"),
+    ("smartlib_server.services.personalization.blend", "PersonalRecommender.recommend_now", "loop: RecommendForUser answered on the loop"),
     ("smartlib_server.adapters.interaction_store", "InteractionStore.user_history", "worker: history read"),
+    ("smartlib_server.adapters.interaction_store", "InteractionStore.user_history_seqs", "worker: history read (into the kept histories)"),
     ("smartlib_server.services.personalization.blend", "PersonalRecommender.ranked", "worker: ranking"),
     ("smartlib_server.services.personalization.blend", "rank_on_readers", "worker: ranking on reader rows"),
     ("smartlib_server.services.personalization.reader_blend", "order_candidates", "worker: merge and order (after a change)"),

@@ -58,7 +58,10 @@ def install(stages=STAGES) -> dict:
     totals: dict = collections.defaultdict(lambda: [0.0, 0])
     lock = threading.Lock()
     for module_name, path, label in stages:
-        owner = importlib.import_module(module_name)
+        try:
+            owner = importlib.import_module(module_name)
+        except ModuleNotFoundError:  # an older build may lack the module too
+            continue
         *parents, name = path.split(".")
         for parent in parents:
             owner = getattr(owner, parent, None)

@@ -184,3 +184,26 @@ def test_an_activation_on_a_switches_b(replicas, tmp_path, starter_sqlite, ranke
 
         _until(b_serves_it, 30)
         print(f"activation reached replica B after {(time.monotonic() - acked) * 1000:.0f} ms")
+
+
+def test_an_interaction_recorded_on_a_reaches_b_recommendations_within_a_follower_round(replicas):
+    """B keeps the user's history in memory (adapters/history_cache.py); A's write reaches it by
+    B's change follower, so a book the user read on A leaves B's answers within about a round."""
+    from smartlib.v1 import interaction_service_pb2 as ints, interaction_service_pb2_grpc
+
+    (a, b), _ = replicas
+    with grpc.insecure_channel(a) as ca, grpc.insecure_channel(b) as cb:
+        record_a = interaction_service_pb2_grpc.InteractionServiceStub(ca).RecordInteractions
+        recommend_b = recommend_service_pb2_grpc.RecommendServiceStub(cb).RecommendForUser
+        catalog_b = catalog_service_pb2_grpc.CatalogServiceStub(cb)
+        liked = catalog_b.ListBooks(cs.ListBooksRequest(page_size=1)).books[0].id
+
+        def event(book_id, kind):
+            return ints.RecordInteractionsRequest(interactions=[ints.Interaction(user_id="rita", book_id=book_id, kind=kind)])
+        assert record_a(event(liked, ints.INTERACTION_KIND_LIKE)).accepted == 1
+        first = recommend_b(rs.RecommendForUserRequest(user_id="rita", k=5)).items[0].book.id  # B now keeps her history
+        assert record_a(event(first, ints.INTERACTION_KIND_READ)).accepted == 1
+        acked = time.monotonic()
+        _until(lambda: first not in [i.book.id for i in recommend_b(rs.RecommendForUserRequest(user_id="rita", k=5)).items], 20)
+        lag = time.monotonic() - acked
+        assert lag < 2 * VISIBLE_WITHIN_S, f"B still recommended the read book after {lag:.2f}s"
