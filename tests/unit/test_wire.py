@@ -94,3 +94,39 @@ def test_book_fields_follow_a_changed_book():
     changed = dataclasses.replace(book, title="Renamed")
     assert title(wire.book_field(changed)) == "Renamed"
     assert title(wire.book_field(book)) == book.title
+
+
+def _items(books, reason="shares genres: Fantasy"):
+    return tuple(Recommendation(book, 0.9 - i / 10, reason) for i, book in enumerate(books))
+
+
+def test_kept_items_give_the_bytes_of_fresh_ones():
+    items = _items(BOOKS)
+    result = RecommendResult(items, Approach.FINETUNED, "finetuned:encoder:v1@catalog-7")
+    fresh = wire.recommend_response(result)
+    assert fresh == expected(result).SerializeToString()
+    assert wire.recommend_response(result, kept=True) == fresh  # encodes and keeps
+    assert wire.recommend_response(result, kept=True) == fresh  # from the kept bytes
+    fewer = RecommendResult(items[1:], Approach.FINETUNED, "finetuned:encoder:v1@catalog-7")
+    assert wire.recommend_response(fewer, kept=True) == expected(fewer).SerializeToString()
+
+
+def test_a_kept_item_never_outlives_its_book():
+    """After an upsert the rows hold new Recommendation objects for the new Book: their bytes, not
+    the old book's, even though the id, score and reason are the same."""
+    old = _items(BOOKS[:1])
+    wire.recommend_response(RecommendResult(old, Approach.FINETUNED, "m@catalog-7"), kept=True)
+    renamed = (Recommendation(dataclasses.replace(BOOKS[0], title="A Wizard's Apprentice (Revised)"), old[0].score, old[0].reason),)
+    result = RecommendResult(renamed, Approach.FINETUNED, "m@catalog-8")
+    assert wire.recommend_response(result, kept=True) == expected(result).SerializeToString()
+
+
+def test_kept_items_are_bounded(monkeypatch):
+    monkeypatch.setattr(wire, "_ITEMS", {})
+    monkeypatch.setattr(wire, "_ITEMS_LIMIT", 4)
+    for _ in range(3):  # new objects each time, as answers built afresh would be
+        wire.recommend_response(RecommendResult(_items(BOOKS), Approach.FINETUNED, ""), kept=True)
+        assert len(wire._ITEMS) <= 4
+    answer = RecommendResult(_items(BOOKS), Approach.FINETUNED, "")
+    assert wire.recommend_response(answer) == wire.recommend_response(answer, kept=True)
+    assert wire.recommend_response(answer) == wire.recommend_response(answer, kept=True)

@@ -48,12 +48,17 @@ def filter_from_pb(pb: books_pb2.BookFilter, field: str = "filter") -> BookFilte
     rating = pb.min_avg_rating
     if rating != rating or not 0 <= rating <= 5:
         raise InvalidArgument.field(f"{field}.min_avg_rating", "must be between 0 and 5")
-    for name in ("include_genres", "exclude_genres", "exclude_ids"):
-        if len(getattr(pb, name)) > 1000:
+    include, exclude, ids = pb.include_genres, pb.exclude_genres, pb.exclude_ids
+    for name, values in (("include_genres", include), ("exclude_genres", exclude), ("exclude_ids", ids)):
+        if len(values) > 1000:
             raise InvalidArgument.field(f"{field}.{name}", "at most 1000 entries")
-    return BookFilter(
-        include_genres=frozenset(g.strip().lower() for g in pb.include_genres if g.strip()),
-        exclude_genres=frozenset(g.strip().lower() for g in pb.exclude_genres if g.strip()),
-        min_avg_rating=rating,
-        exclude_ids=frozenset(pb.exclude_ids),
-    )
+    return BookFilter(include_genres=_genres(include), exclude_genres=_genres(exclude), min_avg_rating=rating,
+                      exclude_ids=frozenset(ids))
+
+
+def _genres(values) -> frozenset[str]:
+    # Most requests name no genre: the shared empty set, without a generator per call.
+    return frozenset(g.strip().lower() for g in values if g.strip()) if values else _NO_GENRES
+
+
+_NO_GENRES: frozenset[str] = frozenset()

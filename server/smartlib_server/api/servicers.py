@@ -71,7 +71,8 @@ class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, Blo
 
         def answer(wait: bool):
             return self.recommend.similar_books(request.book_id, request.k, approach, filt, wait=wait)
-        return await self._respond("similar_books", request, approach, answer)
+        # Most answers are picks off kept rows, whose items come back in later answers (api/wire.py).
+        return await self._respond("similar_books", request, approach, answer, kept=True)
 
     async def SearchByText(self, request, context):
         approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)
@@ -82,19 +83,20 @@ class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, Blo
         # asking the service first would only validate the request and raise WouldBlock.
         return await self._respond("search_by_text", request, approach, answer, now=False)
 
-    async def _respond(self, kind: str, request, approach, answer, now: bool = True) -> bytes:
+    async def _respond(self, kind: str, request, approach, answer, now: bool = True, kept: bool = False) -> bytes:
         """The encoded RecommendResponse (server.py passes bytes through to the wire).
 
         Answered on the event loop when nothing would block (an in-process cache hit, or the
         neighbour table), else on the worker pool: a thread hand-off costs more than such an
         answer (make bench: it halved the QPS of cache hits). Anything that may wait (a search,
         the database, Redis, a locked index) raises WouldBlock inside and goes to the pool.
-        With `now` False the loop only looks in the cache (the answer always waits).
+        With `now` False the loop only looks in the cache (the answer always waits). `kept`: the
+        answer's items are objects later answers return again (wire.recommend_response).
         """
         key = self._key(kind, request, approach)
-        encoded = self.caching.get_or_compute_now(key, (lambda: _now_or_none(answer)) if now else _never)
+        encoded = self.caching.get_or_compute_now(key, (lambda: _now_or_none(answer, kept)) if now else _never)
         if encoded is None:
-            encoded = await self.run(self.caching.get_or_compute, key, lambda: wire.recommend_response(answer(True)))
+            encoded = await self.run(self.caching.get_or_compute, key, lambda: wire.recommend_response(answer(True), kept=kept))
         return encoded
 
     def _key(self, kind: str, request, approach):
@@ -132,9 +134,9 @@ def _never() -> None:
     return None
 
 
-def _now_or_none(answer) -> bytes | None:
+def _now_or_none(answer, kept: bool) -> bytes | None:
     try:
-        return wire.recommend_response(answer(False))
+        return wire.recommend_response(answer(False), kept=kept)
     except WouldBlock:
         return None
 

@@ -162,6 +162,7 @@ class AnswerCaching:
         self._flights: dict[str, _Flight] = {}
         self._counts: Counter[str] = Counter()
         self._errors: Counter[str] = Counter()
+        self._series: dict[tuple[str, str], Any] = {}  # (outcome, kind) -> its counter's series; kinds are few
         self._last_warning = float("-inf")
 
     @property
@@ -339,8 +340,11 @@ class AnswerCaching:
         with self._lock:
             self._counts[outcome] += 1
         if self._metrics is not None:
-            counter = self._metrics.cache_misses if outcome == "misses" else self._metrics.cache_hits
-            counter.labels(backend=self.cache.backend, kind=kind).inc()
+            series = self._series.get((outcome, kind))
+            if series is None:  # resolved once: `labels()` takes a lock and builds its key on every call
+                counter = self._metrics.cache_misses if outcome == "misses" else self._metrics.cache_hits
+                series = self._series[(outcome, kind)] = counter.labels(backend=self.cache.backend, kind=kind)
+            series.inc()
 
     def _error(self, exc: CacheUnavailable, operation: str) -> None:
         now = self._clock()
