@@ -105,34 +105,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--warm-s", type=float, default=0.0, help="extra seconds to let the row warmer finish")
     args = parser.parse_args()
-    builds = []
-    for spec in args.build or ["this=."]:
-        name, rest = spec.split("=", 1)
-        source, *pairs = rest.split(",")
-        builds.append((name, Path(source).resolve(), dict(p.split("=", 1) for p in pairs)))
     ids = ",".join(_catalog_ids(args.home))
-    results: dict[str, list] = {name: [] for name, _, _ in builds}
-    with tempfile.TemporaryDirectory(prefix="smartlib-personal-profile-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        servers = {}
-        try:
-            for name, source, settings in builds:
-                home = scratch / f"home-{name}"
-                shutil.copytree(args.home, home, symlinks=True)
-                servers[name] = _start(name, source, home, settings, scratch)
-            for _, address in servers.values():
-                _wait_for_rows(address, ids)
-            time.sleep(args.warm_s)
-            for number in range(args.rounds):
-                order = builds[number % len(builds):] + builds[:number % len(builds)]
-                for name, _, _ in order:
-                    proc, address = servers[name]
-                    figures = _round(proc, address, ids, args.seconds, scratch / f"{name}.json")
-                    results[name].append(figures)
-                    print(f"round {number + 1} {name}: " + json.dumps(_short(figures)), flush=True)
-        finally:
-            for proc, _ in servers.values():
-                process_bench.stop_server(proc)
+
+    def measure(name: str, proc, address: str, scratch: Path) -> dict:
+        return _round(proc, address, ids, args.seconds, scratch / f"{name}.json")
+    results = run_rounds(builds_of(args.build), args.home, _start, ids, args.rounds, measure, _short,
+                         warm_s=args.warm_s)
     for name, rounds in results.items():
         print(f"{name}: RecommendForUser CPU a call {_spread([r['personal']['cpu_ms'] for r in rounds])} ms, "
               f"SimilarBooks varied {_spread([r['similar_varied']['cpu_ms'] for r in rounds])} ms, "
@@ -143,6 +121,49 @@ def main() -> None:
                 stages.setdefault(label, []).append(ms)
         for label, values in sorted(stages.items()):
             print(f"  {label:40s} {statistics.median(values):6.3f} ms a call (median of {len(values)})")
+
+
+def builds_of(specs: list[str]) -> list[tuple[str, Path, dict[str, str]]]:
+    """`--build NAME=SOURCE[,VAR=VALUE...]` arguments as (name, source, settings); this checkout without any."""
+    builds = []
+    for spec in specs or ["this=."]:
+        name, rest = spec.split("=", 1)
+        source, *pairs = rest.split(",")
+        builds.append((name, Path(source).resolve(), dict(p.split("=", 1) for p in pairs)))
+    return builds
+
+
+def run_rounds(builds, home: Path, start, ids: str, rounds: int, measure, short, warm_s: float = 0.0,
+               last=None) -> dict[str, list]:
+    """One server per build on its own copy of `home` (`start(name, source, home, settings,
+    scratch)` returns the process and address), its reader rows built, then `rounds` rounds with
+    the builds in turns (each round starts with the next one), each `measure(name, proc, address,
+    scratch)`, printed through `short`; `last(servers)` runs before the servers stop."""
+    results: dict[str, list] = {name: [] for name, _, _ in builds}
+    with tempfile.TemporaryDirectory(prefix="smartlib-profile-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        servers = {}
+        try:
+            for name, source, settings in builds:
+                copy = scratch / f"home-{name}"
+                shutil.copytree(home, copy, symlinks=True)
+                servers[name] = start(name, source, copy, settings, scratch)
+            for _, address in servers.values():
+                _wait_for_rows(address, ids)
+            time.sleep(warm_s)
+            for number in range(rounds):
+                order = builds[number % len(builds):] + builds[:number % len(builds)]
+                for name, _, _ in order:
+                    proc, address = servers[name]
+                    figures = measure(name, proc, address, scratch)
+                    results[name].append(figures)
+                    print(f"round {number + 1} {name}: " + json.dumps(short(figures)), flush=True)
+            if last is not None:
+                last(servers)
+        finally:
+            for proc, _ in servers.values():
+                process_bench.stop_server(proc)
+    return results
 
 
 def _catalog_ids(home: Path, n: int = 3000) -> list[str]:
