@@ -9,7 +9,7 @@ import re
 
 from smartlib_core.text import fold
 from smartlib_server.services.chat import intent_cues, link_tables
-from smartlib_server.services.chat.understand import Understanding
+from smartlib_server.services.chat.understand import Understanding, ordinal_words
 
 _TOPIC_DATA = link_tables.load_yaml((link_tables.DATA / "topics.yaml").read_text(encoding="utf-8"))
 TOPICS: dict[str, str] = _TOPIC_DATA["genres"]  # a word of what a book should do -> the genre that does it
@@ -68,16 +68,29 @@ def moods(folded: str) -> list[str]:
     return [TOPIC_MOODS[w] for w in folded.split() if w in TOPIC_MOODS]
 
 
-def book_at(text: str, u: Understanding) -> int:
+def book_at(text: str, u: Understanding, ordinals: bool = False) -> int:
     """The series position a message asks for by number ("book 2?", "e o livro 3?"): a number right
-    after a position word, with no word of what comes after in the message; 0 otherwise."""
+    after a position word, with no word of what comes after in the message; 0 otherwise. With
+    `ordinals` (a series ask), an ordinal word that does not qualify a name counts too: "read <title>,
+    is there a second one?" asks for the second book, while "the first of <series>" or "the second
+    <series> book" says which book is meant and leaves the ask as it was."""
     if _AFTER_WORDS & set(fold(text).split()):
         return 0
     for number in u.of("number"):
         before = fold(text[:number.start]).split()[-1:]
         if before and before[0] in _POSITION_WORDS and number.name.isdigit() and 0 < int(number.name) <= 40:
             return int(number.name)
+    named = u.of("title", "series")
+    for value, end in ordinal_words(text, list(u.entities)) if ordinals and named else ():
+        if not _qualifies(text, end, named):
+            return value
     return 0
+
+
+def _qualifies(text: str, end: int, named: list) -> bool:
+    """Whether the words after an ordinal reach a name through "of", articles and words for a book only."""
+    gap = fold(text[end:min((e.start for e in named if e.start >= end), default=end)]).split()
+    return any(e.start >= end for e in named) and all(w in _OF | link_tables.ARTICLES | _POSITION_WORDS for w in gap)
 
 
 def uncounted(words: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ import re
 from smartlib_core.text import bare_title, fold, split_series
 from smartlib_server.services.chat import asides, constraints, lexicon
 from smartlib_server.services.chat.handlers.like_but import read_change
-from smartlib_server.services.chat.link_tables import static_tables
+from smartlib_server.services.chat.link_tables import ARTICLES, static_tables
 from smartlib_server.services.chat.linker import Entity
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.understand import Understanding, assign_roles, governed
@@ -109,11 +109,11 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
     kind = u.intent
     base = Request(kind, confidence=u.confidence, ordinal=u.ordinal)
     authors = u.of("author")
-    if kind in ("series_next", "series_order", "similar", "about_book") and asides.book_at(text, u) \
-            and u.of("title", "series"):
+    at = asides.book_at(text, u, ordinals=kind in ("series_next", "series_order"))
+    if kind in ("series_next", "series_order", "similar", "about_book") and at and u.of("title", "series"):
         # "read cinder and loved it. book 2?": the book at that place in its series, not the one after it
         book = u.of("title", "series")[0]
-        return dataclasses.replace(base, kind="series_order", subject=phrase(book), ordinal=asides.book_at(text, u))
+        return dataclasses.replace(base, kind="series_order", subject=phrase(book), ordinal=at)
     shunned = _shunned(text, u, authors)
     if shunned and kind in ("recommend", "best_rated", "author", "taste_dislike"):
         # "a good whodunit, just nothing by Agatha Christie": the genres asked for without that author
@@ -194,7 +194,11 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         named = sorted(named, key=lambda e: e.kind == "author")
     if kind == "series_next" and named:  # "which Harry Potter book comes after the Goblet of Fire": the book
         # several books of one series ("read Throne of Glass up to Heir of Fire"): the furthest one is where the reader is
-        book = max((e for e in named if e.kind == "title"), key=_series_position, default=named[0])
+        titles = [e for e in named if e.kind == "title"]
+        # a title named as its own series is the series named beside a book read ("done with <#1>,
+        # which <Series> book is next?"), not a further book read
+        read = [e for e in titles if not _names_its_series(e)] or titles
+        book = max(read, key=_series_position, default=named[0])
         return dataclasses.replace(base, subject=phrase(book), ordinal=_position(u, book))
     if kind == "series_order" and named:
         return dataclasses.replace(base, subject=phrase(named[0]), ordinal=_position(u, named[0]))
@@ -338,6 +342,17 @@ def _series_position(entity: Entity) -> float:
         return float(split_series(entity.name)[2] or 0)
     except ValueError:  # "#1-3", a box set
         return 0.0
+
+
+def _names_its_series(entity: Entity) -> bool:
+    """A title whose words are its series' name ("The Saga", #4 of The Saga), articles aside."""
+    title, series, _ = split_series(entity.name)
+    return bool(series) and _unarticled(title) == _unarticled(series)
+
+
+def _unarticled(name: str) -> list[str]:
+    words = fold(name).split()
+    return words[1:] if len(words) > 1 and words[0] in ARTICLES else words
 
 
 def _series_of(entity: Entity) -> str:

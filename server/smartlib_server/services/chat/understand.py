@@ -319,11 +319,17 @@ def polarity(text: str, intent: str) -> int:
     return 0
 
 
+def ordinal_words(text: str, entities: list[Entity]) -> list[tuple[int, int]]:
+    """The ordinal words no entity holds ("second", "o terceiro", "last"): (value, end) each, in order."""
+    return [(_ORDINALS[m.group(1).lower()], m.end()) for m in _ORDINAL.finditer(text)
+            if not any(e.start <= m.start() < e.end for e in entities if e.kind != "number")]
+
+
 def ordinal(text: str, entities: list[Entity]) -> int:
     """'the second one', 'o terceiro', 'number 2', '#2': a list position, when no entity holds it."""
-    for m in _ORDINAL.finditer(text):
-        if not any(e.start <= m.start() < e.end for e in entities if e.kind != "number"):
-            return _ORDINALS[m.group(1).lower()]
+    words = ordinal_words(text, entities)
+    if words:
+        return words[0][0]
     numbers = [e for e in entities if e.kind == "number" and not _counts(text, e, entities)]
     if numbers and len(numbers) == 1 and numbers[0].name.isdigit() and 0 < int(numbers[0].name) <= 20:
         return int(numbers[0].name)
