@@ -44,12 +44,18 @@ def test_an_ordinal_beside_a_book_read_asks_for_the_book_at_that_place(saga, tex
     assert request.subject == "The Salt Orchard"
 
 
-@pytest.mark.parametrize("text, pt", [("loved the first of The Lantern Wars, is there more?", False),
-                                      ("li o primeiro livro de The Lantern Wars, tem mais?", True)])
+@pytest.mark.parametrize("text, pt", [("loved the second of The Lantern Wars, is there more?", False),
+                                      ("li o segundo livro de The Lantern Wars, tem mais?", True)])
 def test_an_ordinal_that_says_which_book_was_read_keeps_the_next_one(saga, text, pt):
-    # the ordinal qualifies the name ("the first of <series>"): it says where the reader is
+    # the ordinal qualifies the name ("the second of <series>"): it says where the reader is
     request = ask(saga, text, "series_next", pt=pt)
-    assert (request.kind, request.ordinal) == ("series_next", 1)
+    assert (request.kind, request.ordinal) == ("series_next", 2)
+
+
+def test_which_first_asks_what_to_read_first(saga):
+    # "first" is no place after a book read: "X or Y, which first?" keeps its reading
+    request = ask(saga, "The Salt Orchard or Quiet Harbour, which first?", "series_order")
+    assert request.kind == "compare"
 
 
 @pytest.mark.parametrize("text", ["wrapped up A Crown of Moths; what Lantern Wars book should I read now, next one?",

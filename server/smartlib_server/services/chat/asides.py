@@ -72,8 +72,9 @@ def book_at(text: str, u: Understanding, ordinals: bool = False) -> int:
     """The series position a message asks for by number ("book 2?", "e o livro 3?"): a number right
     after a position word, with no word of what comes after in the message; 0 otherwise. With
     `ordinals` (a series ask), an ordinal word that does not qualify a name counts too: "read <title>,
-    is there a second one?" asks for the second book, while "the first of <series>" or "the second
-    <series> book" says which book is meant and leaves the ask as it was."""
+    is there a second one?" asks for the second book (a place after the first, where a book read
+    may stand before it), while "the first of <series>" or "the second <series> book" says which
+    book is meant and leaves the ask as it was."""
     if _AFTER_WORDS & set(fold(text).split()):
         return 0
     for number in u.of("number"):
@@ -82,7 +83,7 @@ def book_at(text: str, u: Understanding, ordinals: bool = False) -> int:
             return int(number.name)
     named = u.of("title", "series")
     for value, end in ordinal_words(text, list(u.entities)) if ordinals and named else ():
-        if not _qualifies(text, end, named):
+        if value >= 2 and not _qualifies(text, end, named):  # "X or Y, which first?" asks what to read first
             return value
     return 0
 
