@@ -214,6 +214,10 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         if u.sure:  # words the model is sure ask nothing ("banana lamp seventeen"): no search of them
             return base
         return dataclasses.replace(base, subject=fold(text), query=lexicon.english_query(fold(text), language))
+    if kind == "author" and authors and any(e.kind == "title" for e in named):
+        # "done with <title>, what else by <author>?": the author is the ask, the title one the reader has
+        return dataclasses.replace(base, subject=phrase(authors[0]), exclude=disliked, sort=c.sort,
+                                   read=tuple(phrase(e) for e in named if e.kind == "title"))
     if kind in _ON_ONE:
         return dataclasses.replace(base, subject=subject, exclude=disliked, sort=c.sort)
     return base

@@ -23,6 +23,10 @@ _FOCUS = frozenset(["it", "that", "that one", "this", "this one", "this book", "
 SAME_AUTHOR = re.compile(r"^(?:the )?same (?:author|writer)$|^(?:o )?mesmo (?:autor|escritor)$|^(?:a )?mesma (?:autora|escritora)$|"
                          r"^(?:him|her|them|ele|ela|this author|that author|esse autor|essa autora|este autor)$")
 
+# A person pointed at with a pronoun ("anything else by her?", "e outros dele?"): with a book in
+# focus, the author of that book
+BY_PERSON = re.compile(r"\b(?:dele|dela|(?:by|from) (?:him|her))\b")
+
 
 def ordinal_of(phrase: str) -> int:
     """'the second one' -> 2, 'o ultimo' -> -1; 0 when the folded phrase is no position."""

@@ -50,8 +50,11 @@ def list_author(kit: Toolkit, found: Resolution, ask: Request, out: Draft) -> No
     """The books of a resolved author, best known (or as the ask orders) first, whatever the reader's genres."""
     p = out.p
     read = [kit.resolver.resolve(title) for title in ask.read]  # "any other Vonnegut?" leaves out the one named
+    # the book the author was reached through ("what else has he written?" after it, "more from the
+    # author of <title>") is one the reader has: the list is of the others
+    known = [r.book.id for r in read if r.kind == "book"] + [b.id for b in (_reached(kit, ask.subject)[1],) if b]
     query = {"mode": "author", "author": found.name, "genres": [], "exclude_genres": list(ask.exclude),
-             "seen": [r.book.id for r in read if r.kind == "book"], "sort": ask.sort}
+             "seen": known, "sort": ask.sort}
     items = kit.run(query, out, use_tastes=False)  # naming an author asks for their books, whatever the genre
     total = len(found.books)
     order = p.t({"rating": "order.rating", "popular": "order.popular"}.get(ask.sort, "order.best_known"))
@@ -65,28 +68,34 @@ def list_author(kit: Toolkit, found: Resolution, ask: Request, out: Draft) -> No
 def resolve_author(kit: Toolkit, phrase: str) -> Resolution:
     """An author by name, "the same author" (of the book in focus), or the author of a title;
     otherwise whatever the phrase resolves to."""
+    return _reached(kit, phrase)[0]
+
+
+def _reached(kit: Toolkit, phrase: str) -> tuple[Resolution, Book | None]:
+    """resolve_author's answer, and the book it went through to the author (the book in focus,
+    or the title named), None when the phrase names the author."""
     phrase = re.sub(r"^(?:of|de|do|da|dos|das) ", "", phrase)  # "the author of Dune"
     if SAME_AUTHOR.match(phrase) or is_focus(phrase):
         focus = kit.books.get(kit.ctx.focus)
         if focus is None and kit.ctx.shown:
             focus = kit.books.get(kit.ctx.shown[0][0])
         if focus is not None and focus.authors:
-            return kit.resolver.author(focus.authors[0])
-        return Resolution("none")
+            return kit.resolver.author(focus.authors[0]), focus
+        return Resolution("none"), None
     found = kit.resolver.author(phrase, loose=False)
     if found.kind == "author":
-        return found
+        return found, None
     other = kit.resolver.resolve(phrase)
     if found.kind == "ambiguous" and not (other.kind == "book" and _titled(other.book, phrase)):
-        return found  # a surname several well-read authors share ("collins") asks which, unless a title is it
+        return found, None  # a surname several well-read authors share ("collins") asks which, unless a title is it
     if other.kind == "book" and ordinal_of(phrase) == 0:  # "more from the author of Dune"
-        return kit.resolver.author(other.book.authors[0]) if other.book.authors else other
+        return (kit.resolver.author(other.book.authors[0]), other.book) if other.book.authors else (other, None)
     # a whole title outranks an author found inside its words: "the name of the rose" is Eco's book,
     # not an author whose name holds "rose"
     if other.kind in ("none", "ambiguous"):
         loose = kit.resolver.author(phrase)
         found = loose if loose.kind == "author" else found
-    return found if found.kind == "author" else other
+    return (found if found.kind == "author" else other), None
 
 
 def _titled(book: Book, phrase: str) -> bool:

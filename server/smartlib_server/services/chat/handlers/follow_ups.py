@@ -13,6 +13,7 @@ from smartlib_core.text import bare_title, fold
 from smartlib_server.services.chat import lexicon, wording as w
 from smartlib_server.services.chat.handlers import discover
 from smartlib_server.services.chat.ordering import length_proxy
+from smartlib_server.services.chat.references import BY_PERSON
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.toolkit import Toolkit
@@ -45,7 +46,11 @@ def refine(kit: Toolkit, ask: Request, out: Draft) -> None:
     out.text = w.recommendations(p, items, p.t("refine.same_ask", changes=w.join(changes, p.language)))
 
 def more(kit: Toolkit, ask: Request, out: Draft) -> None:
-    """'More': the same ask again, leaving out what was shown."""
+    """'More': the same ask again, leaving out what was shown; more of a person ("others of hers")
+    after a book that was no author's list is that book's author's other books."""
+    if kit.ctx.focus in kit.books and (kit.ctx.query or {}).get("mode") != "author" and BY_PERSON.search(fold(kit.turn.text)):
+        discover.books_by(kit, dataclasses.replace(ask, kind="author", subject="same author"), out)
+        return
     _follow_up(kit, "more", out)
 
 
