@@ -116,3 +116,25 @@ def test_more_that_points_at_no_person_stays_more_of_the_same_ask(kit):
     kit.profile = lambda: SimpleNamespace(liked=[])
     more(kit, Request("more"), Draft(Phrasebook("en", "t")))
     assert kit.asked[-1]["mode"] == "similar"
+
+
+@pytest.mark.parametrize("text, pt", [("just the fantasy ones out of those", False), ("desses ai, so os de fantasia", True)])
+def test_a_genre_named_of_the_list_on_screen_narrows_it(kit, shelf, text, pt):
+    from smartlib_server.services.chat.handlers.follow_ups import refine
+
+    request = ask(shelf, text, "refine", pt=pt)
+    assert request.kind == "refine" and request.genres == ("Fantasy",)
+    kit.ctx.query = {"mode": "text", "text": "Historical Fiction", "genres": ["Historical Fiction"], "exclude_genres": [], "seen": []}
+    kit.ctx.shown, kit.ctx.pending = [["m1", ""]], ""
+    refine(kit, request, Draft(Phrasebook("pt" if pt else "en", "t")))
+    query = kit.asked[-1]
+    assert query["genres"] == ["Historical Fiction", "Fantasy"] and "Fantasy" in query["text"] and query["every"]
+
+
+def test_a_genre_the_list_already_turns_away_is_not_added(kit):
+    from smartlib_server.services.chat.handlers.follow_ups import refine
+
+    kit.ctx.query = {"mode": "text", "text": "Mystery", "genres": ["Mystery"], "exclude_genres": ["Horror"], "seen": []}
+    kit.ctx.shown, kit.ctx.pending = [["m1", ""]], ""
+    refine(kit, Request("refine", genres=("Horror",)), Draft(Phrasebook("en", "t")))
+    assert kit.asked[-1]["genres"] == ["Mystery"] and kit.asked[-1]["text"] == "Mystery"

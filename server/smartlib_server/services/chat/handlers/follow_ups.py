@@ -35,10 +35,16 @@ def refine(kit: Toolkit, ask: Request, out: Draft) -> None:
     query["exclude_genres"] = list(dict.fromkeys([*query.get("exclude_genres", []), *ask.exclude]))
     query["sort"] = ask.sort or query.get("sort", "")
     query["seen"] = []
+    # a genre named of the list ("any of those set in the war?", "só os de fantasia desses") narrows it to that genre too
+    added = [g for g in ask.genres if g not in query.get("genres", []) and g not in query["exclude_genres"]]
+    if added:
+        query["genres"] = [*query.get("genres", []), *added]
+        if query["mode"] == "text":
+            query["text"], query["every"] = " ".join([query.get("text", ""), *added]).strip(), True
     if query["sort"] and query["mode"] == "text" and not query.get("book"):
         query["mode"] = "ranked" if query.get("genres") else query["mode"]
     items = kit.run(query, out)
-    changes = []
+    changes = [p.t("like_but.in", genres=w.labels(added, p.language))] if added else []
     if ask.exclude:
         changes.append(p.t("like_but.without", genres=w.labels(ask.exclude, p.language)))
     if ask.sort:
