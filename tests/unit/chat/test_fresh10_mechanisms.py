@@ -8,9 +8,8 @@ import pytest
 
 from smartlib_core.domain import Book
 from smartlib_server.services.chat import link_tables
-from smartlib_server.services.chat.interpret import to_request
-from smartlib_server.services.chat.linker import link
-from smartlib_server.services.chat.understand import finish
+
+from .asking import ask
 
 
 def book(i, title, series="", position="", author="Ana Vale", ratings=50_000):
@@ -26,12 +25,6 @@ def saga():
         book("c", "A Crown of Moths", "The Lantern Wars", "3"), book("d", "The Lantern Wars", "The Lantern Wars", "4"),
         book("e", "Quiet Harbour", author="Rui Prado"))}
     return link_tables.build((1, 1, len(books)), books), books
-
-
-def ask(catalog, text, intent, pt=False):
-    tables, books = catalog
-    u = finish(text, intent, 0.9, link(text, tables, books), text, ((intent, 0.9),), threshold=0.7)
-    return to_request(u, text, "pt" if pt else "en")
 
 
 @pytest.mark.parametrize("text, pt, position", [

@@ -11,12 +11,11 @@ import pytest
 from smartlib_core.domain import Book
 from smartlib_server.services.chat import link_tables
 from smartlib_server.services.chat.handlers.authors import list_author, resolve_author
-from smartlib_server.services.chat.interpret import to_request
-from smartlib_server.services.chat.linker import link
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.session import Draft
-from smartlib_server.services.chat.understand import finish
 from smartlib_server.services.chat.wording import Phrasebook
+
+from .asking import ask
 
 
 def book(i, title, author, ratings):
@@ -31,12 +30,6 @@ SHELF = (book("m1", "The Copper Lighthouse", "Odile Marchetti", 90_000), book("m
 def shelf():
     books = {b.id: b for b in SHELF}
     return link_tables.build((1, 1, len(books)), books), books
-
-
-def ask(catalog, text, intent, pt=False):
-    tables, books = catalog
-    u = finish(text, intent, 0.9, link(text, tables, books), text, ((intent, 0.9),), threshold=0.7)
-    return to_request(u, text, "pt" if pt else "en")
 
 
 @pytest.mark.parametrize("text, pt", [

@@ -14,20 +14,14 @@ import pytest
 from smartlib_core.domain import Book
 from smartlib_core.text import fold
 from smartlib_server.services.chat import link_tables, spelling
-from smartlib_server.services.chat.interpret import to_request
 from smartlib_server.services.chat.linker import link
-from smartlib_server.services.chat.understand import finish
+
+from .asking import ask
 
 
 def linked(catalog, text, kind):
     tables, books = catalog
     return [e.name for e in link(text, tables, books) if e.kind == kind]
-
-
-def ask(catalog, text, intent, confidence=0.9, ranked=(), threshold=0.7, **situation):
-    tables, books = catalog
-    u = finish(text, intent, confidence, link(text, tables, books), text, ranked or ((intent, confidence),), threshold=threshold)
-    return to_request(u, text, "pt" if situation.pop("pt", False) else "en", **situation)
 
 
 @pytest.mark.parametrize("a, b", [("dostoievski", "dostoevsky"), ("dostoyevski", "dostoevsky"), ("tchekhov", "chekhov"),

@@ -11,16 +11,10 @@ import pytest
 
 from smartlib_core.domain import Book
 from smartlib_server.services.chat import constraints, link_tables, reading_order
-from smartlib_server.services.chat.interpret import to_request
 from smartlib_server.services.chat.linker import link
 from smartlib_server.services.chat.messages import Phrasebook
-from smartlib_server.services.chat.understand import finish
 
-
-def ask(catalog, text, intent, confidence=0.9, ranked=(), threshold=0.7, **situation):
-    tables, books = catalog
-    u = finish(text, intent, confidence, link(text, tables, books), text, ranked or ((intent, confidence),), threshold=threshold)
-    return to_request(u, text, "pt" if situation.pop("pt", False) else "en", **situation)
+from .asking import ask
 
 
 def book(i, title, author="Ana Vale", series="", position="", ratings=1000):
