@@ -138,8 +138,9 @@ def test_forget_user_drops_the_users_kept_ranking(make, log, sqlite_db, interact
     for user in ("ana", "bob"):
         log(user, "fan-03", K.LIKE)
         answer(cached, user)
-    assert len(cached.ranking_cache) == 2
+    assert len(cached.ranking_cache) == 2 and cached.ranking_cache.kept_users() == {"ana", "bob"}
     eraser.forget_user("ana")
+    assert cached.ranking_cache.kept_users() == {"bob"}  # neither the ordering nor the history's fold
     assert len(cached.ranking_cache) == 1 and cached.ranking_cache.drop_users(lambda user: user == "bob") == 1
 
 

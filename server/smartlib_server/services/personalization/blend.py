@@ -32,14 +32,19 @@ from smartlib_server.services.personalization.experiments import DEFAULT_ARM, Ex
 from smartlib_server.services.personalization.popularity import CatalogPriors
 from smartlib_server.services.personalization.profile import build_profile, content_scores
 from smartlib_server.services.personalization.ranking_cache import DEFAULT_USERS, RankingCache
-from smartlib_server.services.personalization.reader_blend import Pools, SeriesTable, rank_on_readers, series_table
+from smartlib_server.services.personalization.reader_blend import (
+    SEEN_KINDS,
+    Folded,
+    Pools,
+    SeriesTable,
+    fold,
+    rank_on_readers,
+    series_table,
+)
 from smartlib_server.services.personalization.reasons import title, verb
 from smartlib_server.services.recommend.similar import WouldBlock, may_block
 from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.validation import require_id, require_k
-
-SEEN_KINDS = frozenset({InteractionKind.READ, InteractionKind.LIKE, InteractionKind.RATE,
-                        InteractionKind.DISLIKE, InteractionKind.DISMISS})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,15 +130,18 @@ class PersonalRecommender:
             history = self.interactions.user_history(user_id, self.history_limit)
         elif (history := self.interactions.cached(user_id, self.history_limit)) is None:
             raise WouldBlock
-        history, genres = self.chat_tastes(user_id, history, wait)
-        items, approach, version = self.ranked(history, k, filt, assignment.arm, genres, user_id=user_id, wait=wait)
+        folded = self.ranking_cache.folded(user_id, history, fold)  # once per change of a kept history
+        told, genres = self.chat_tastes(user_id, history, wait, folded)
+        items, approach, version = self.ranked(told, k, filt, assignment.arm, genres, user_id=user_id, wait=wait,
+                                               folded=folded if told is history else None)
         return assignment, items, approach, version
 
-    def chat_tastes(self, user_id: str, history: list[Interaction],
-                    wait: bool = True) -> tuple[list[Interaction], tuple[str, ...]]:
+    def chat_tastes(self, user_id: str, history: list[Interaction], wait: bool = True,
+                    folded: Folded | None = None) -> tuple[list[Interaction], tuple[str, ...]]:
         """With no liked book in the log, what the chat agent remembers: the books the user told it
-        they liked or disliked, as likes and dislikes before the log, and the genres they like."""
-        if self.tastes is None or fold_preferences(history):
+        they liked or disliked, as likes and dislikes before the log, and the genres they like.
+        `folded`: fold(history), when the caller has it."""
+        if self.tastes is None or (folded.liked if folded is not None else fold_preferences(history)):
             return history, ()
         may_block(wait)  # the memory may be Redis
         try:
@@ -146,13 +154,14 @@ class PersonalRecommender:
 
     def ranked(
         self, history: Sequence[Interaction], k: int, filt: BookFilter, arm: Arm = DEFAULT_ARM,
-        genres: Sequence[str] = (), user_id: str | None = None, wait: bool = True,
+        genres: Sequence[str] = (), user_id: str | None = None, wait: bool = True, folded: Folded | None = None,
     ) -> tuple[list[Recommendation], Approach, str]:
         """The ranking alone, for a given history: nothing is read or stored (`smartlib eval`
         scores fresh readers through it). Returns the items, the approach and the model version.
         With `user_id`, the reader ranking's scored candidates are kept for that user's next call
         (ranking_cache.py); the answer is the same either way. With `wait` false it raises
         WouldBlock unless that kept ordering answers (no ranking from scratch, no vector search).
+        `folded`: fold(history), when the caller has it.
 
         The reader ranking answers unless the arm asks for the blend, no reader ranker serves the
         approach, or the user has no liked book yet (cold start: popularity, from the blend)."""
@@ -160,7 +169,7 @@ class PersonalRecommender:
         model = self.cf_model()
         items = None
         if arm.ranking != "blend" and self.pools is not None and view.approach is Approach.FINETUNED:
-            seen = frozenset(e.book_id for e in history if e.kind in SEEN_KINDS)
+            folded = folded if folded is not None else fold(history)
             graph = self.co_reading() if self.co_reading is not None else None
             memo = None
             if user_id is not None:
@@ -168,7 +177,7 @@ class PersonalRecommender:
                     key = (view.catalog_version, view.model_version, model.version, inputs)
                     return self.ranking_cache.get_or_compute(user_id, key, compute if wait else _would_block,
                                                              served=(view.index, graph))
-            items = rank_on_readers(history, k, filt, view.books, seen, self.pools, model, co_reading=graph, memo=memo,
+            items = rank_on_readers(folded, k, filt, view.books, self.pools, model, co_reading=graph, memo=memo,
                                     series=self.series(view))
         may_block(wait or items is not None)  # the blend searches the vector index
         if items is None:

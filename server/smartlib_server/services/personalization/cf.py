@@ -17,7 +17,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,6 +109,26 @@ class CFModel:
             if score > best_score:
                 best, best_score = book, score
         return best
+
+    def anchors(self, candidates: Sequence[str], prefs: Mapping[str, float]) -> list[str | None]:
+        """because_of for each of `candidates`: one read of the (user's books x candidates)
+        block of the similarity matrix instead of a scalar read per pair (each cost ~20 us in
+        scipy's indexing). The same answer: the products are the same float32 ones (a Python
+        float times a float32 scalar is a float32 product), and argmax takes the first best
+        book, as the loop's strict `>` does."""
+        answer: list[str | None] = [None] * len(candidates)
+        known = [(book, self.columns[book], weight) for book, weight in prefs.items() if book in self.columns]
+        asked = [(i, self.columns[c]) for i, c in enumerate(candidates) if c in self.columns]
+        if not known or not asked:
+            return answer
+        block = self.similarity[[row for _, row, _ in known]][:, [column for _, column in asked]].toarray()
+        scores = np.array([weight for _, _, weight in known], dtype=block.dtype)[:, None] * block
+        best = scores.argmax(axis=0)
+        tops = scores[best, np.arange(len(asked))]
+        for (i, _), row, top in zip(asked, best.tolist(), tops.tolist(), strict=True):
+            if top > 0:
+                answer[i] = known[row][0]
+        return answer
 
 
 def train(pairs: Mapping[tuple[str, str], float], version: str, neighbours: int = NEIGHBOURS, shrink: float = SHRINK) -> CFModel:

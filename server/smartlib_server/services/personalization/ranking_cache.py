@@ -7,19 +7,24 @@ weights, as folded from the history read on every call. So any interaction that 
 the ranking reads, in this replica or another, a catalog write, an encoder swap and a CF
 retrain all make the next call compute afresh; nothing has to be told. What stays per call:
 the history read, the request's filter and the user's own books (dismissed, read: asked of
-every pick), k, the reasons and the exposure. ForgetUser drops the user's entry (UserEraser),
+every pick), k, the reasons and the exposure. The history's fold (reader_blend.fold) is kept
+too, while the history holds the same interaction objects: a kept history (adapters/
+history_cache.py) is folded once per change, not on every call. ForgetUser drops the user's
+entries (UserEraser),
 so nothing derived from an erased history stays in memory; the bound keeps the least recently
 served users out.
 """
 from __future__ import annotations
 
+import operator
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+F = TypeVar("F")
 
 DEFAULT_USERS = 512  # about 50 KB an entry on the 10k catalog (some 300 scored candidates): 25 MB at most
 
@@ -32,6 +37,7 @@ class RankingCache(Generic[T]):
         self._entries: OrderedDict[str, tuple[Hashable, T]] = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0  # bumped by every drop: a value computed across one is not kept
+        self._folds: OrderedDict[str, tuple[tuple, object]] = OrderedDict()  # user -> (history, its fold)
         self._served: tuple[weakref.ref | None, ...] = ()  # what the entries were ranked over
         self.hits = 0
         self.misses = 0
@@ -67,6 +73,27 @@ class RankingCache(Generic[T]):
                 self._entries.popitem(last=False)
         return value
 
+    def folded(self, user_id: str, history: Sequence, compute: Callable[[Sequence], F]) -> F:
+        """compute(history), kept for `user_id` while the history is the same objects in the same
+        order (interactions are immutable, and a kept history hands out the same ones until it
+        changes; one read from the database never matches, and is folded afresh)."""
+        if self.max_users <= 0:
+            return compute(history)
+        with self._lock:
+            kept = self._folds.get(user_id)
+            if kept is not None and len(kept[0]) == len(history) and all(map(operator.is_, kept[0], history)):
+                self._folds.move_to_end(user_id)
+                return kept[1]
+            generation = self._generation
+        value = compute(history)
+        with self._lock:
+            if generation == self._generation:  # nothing of an erased user is kept
+                self._folds[user_id] = (tuple(history), value)
+                self._folds.move_to_end(user_id)
+                while len(self._folds) > self.max_users:
+                    self._folds.popitem(last=False)
+        return value
+
     def _serves(self, served: tuple) -> bool:
         # (a dead reference is no match for None: what it held was swapped out, maybe for nothing)
         return len(served) == len(self._served) and all(
@@ -79,7 +106,14 @@ class RankingCache(Generic[T]):
             gone = [user for user in self._entries if forget(user)]
             for user in gone:
                 del self._entries[user]
+            for user in [user for user in self._folds if forget(user)]:
+                del self._folds[user]
         return len(gone)
+
+    def kept_users(self) -> set[str]:
+        """Every user something is kept for: an ordering or a fold."""
+        with self._lock:
+            return set(self._entries) | set(self._folds)
 
     def __len__(self) -> int:
         return len(self._entries)
