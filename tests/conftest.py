@@ -2,9 +2,12 @@
 PostgreSQL schemas and an in-process gRPC server on port 0."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -71,14 +74,83 @@ def starter_sqlite(tmp_path_factory, inference) -> Path:
     return home / "catalog.sqlite3"
 
 
+def _wants_10k(items) -> bool:
+    return any("catalog_10k" in getattr(item, "fixturenames", ()) for item in items)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """The tests on the 10k catalog run last, so the background ingest (`_ingest_10k`) has the
+    whole rest of the run to finish beside it; they keep their order among themselves."""
+    items.sort(key=lambda item: "catalog_10k" in getattr(item, "fixturenames", ()))  # stable
+
+
+class _BackgroundIngest:
+    """`smartlib ingest` of the 10k CSV in a child process at nice 10, started with the run.
+
+    The suite is mostly one Python process on one core, waiting as often as computing; the ingest
+    (minutes of MiniLM on 2 cores) fills the idle core instead of running alone in the middle of
+    the run. Nice 10 yields the CPU to the tests whenever they want it. A child, not a thread: no
+    GIL shared with the in-process servers the other tests time."""
+
+    def __init__(self, home: Path, csv: Path) -> None:
+        self.home, self.csv = home, csv
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIB_")}  # the defaults, as a deployed ingest
+        env.update(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+        self.log = open(home.parent / "ingest_10k.log", "w+")  # noqa: SIM115 (closed in wait/stop)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "smartlib_server", "ingest", "--home", str(home), "--json", str(csv)],
+            env=env, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        os.setpriority(os.PRIO_PROCESS, self.proc.pid, 10)  # before its threads start: they inherit it
+        self.result: Path | str | None = None
+
+    def wait(self) -> Path:
+        """The ingested catalog, or pytest.fail with the child's output when the ingest failed."""
+        if self.result is None:
+            out, _ = self.proc.communicate()
+            self.log.seek(0)
+            err = self.log.read()[-3000:]
+            self.log.close()
+            summary = json.loads(out.strip().splitlines()[-1]) if self.proc.returncode == 0 and out.strip() else None
+            if summary is None or not summary["embedded"]:
+                self.result = f"`smartlib ingest` of {self.csv} failed (exit {self.proc.returncode}): {out[-1000:]}{err}"
+            else:
+                self.result = self.home / "catalog.sqlite3"
+        if isinstance(self.result, str):
+            pytest.fail(self.result)
+        return self.result
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:  # the run ended (or stopped early) before any 10k test waited
+            self.proc.kill()
+            self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _ingest_10k(request, tmp_path_factory) -> Iterator[_BackgroundIngest | None]:
+    """Starts the 10k ingest with the run when a selected test needs `catalog_10k`, the CSV is
+    there and SMARTLIB_10K_HOME does not name an ingested home."""
+    csv = dataset_path()
+    if os.environ.get("SMARTLIB_10K_HOME") or not csv.is_file() or not _wants_10k(request.session.items):
+        yield None
+        return
+    ingest = _BackgroundIngest(tmp_path_factory.mktemp("catalog_10k") / "home", csv)
+    try:
+        yield ingest
+    finally:
+        ingest.stop()
+
+
 @pytest.fixture(scope="session")
-def catalog_10k(tmp_path_factory) -> Path:
-    """A SQLite catalog with the 10k CSV ingested and embedded once per run (minutes on 2 cores);
-    tests copy it. SMARTLIB_10K_HOME may name a home where that was already done, to skip the
-    ingest locally. Skips only when the CSV is absent, so CI (which has ../shared) runs it."""
-    home = tmp_path_factory.mktemp("catalog_10k")
+def catalog_10k(tmp_path_factory, _ingest_10k) -> Path:
+    """A SQLite catalog with the 10k CSV ingested and embedded once per run (minutes on 2 cores,
+    in the background from the run's start: `_ingest_10k`); tests copy it. SMARTLIB_10K_HOME may
+    name a home where that was already done, to skip the ingest locally. Skips only when the CSV
+    is absent, so CI (which has ../shared) runs it."""
     ingested = os.environ.get("SMARTLIB_10K_HOME", "")
     if ingested:
+        home = tmp_path_factory.mktemp("catalog_10k")
         source = Path(ingested) / "catalog.sqlite3"
         if not source.is_file():
             pytest.fail(f"SMARTLIB_10K_HOME={ingested} holds no catalog.sqlite3")
@@ -88,15 +160,43 @@ def catalog_10k(tmp_path_factory) -> Path:
     path = dataset_path()
     if not path.is_file():
         pytest.skip(f"the 10k CSV is not at {path}; put ../shared/data beside the repo or set SMARTLIB_DATA_DIR")
-    # Ingested as `smartlib ingest` does it, with the default runtime (OpenVINO, bf16 where the CPU
+    # Ingested by `smartlib ingest` itself, with the default runtime (OpenVINO, bf16 where the CPU
     # has it natively), not the session's fp32 torch embedder: the same vectors a deployed 10k
     # home holds, in a fraction of the time.
-    services = build_services(Settings(home=home))
+    return _ingest_10k.wait()
+
+
+@pytest.fixture(scope="session")
+def _compiled_minilm(tmp_path_factory) -> Path:
+    """A home's `compiled/` after the default runtime exported and compiled MiniLM in it, once per
+    run (about 9 s of CPU on the 2-core AVX2 host, torch's import included)."""
+    from smartlib_core import runtime
+
+    settings = Settings(home=tmp_path_factory.mktemp("compiled_minilm"))  # the defaults a started server uses
+    encoder = runtime.text_encoder(settings.runtime, settings.home / "compiled", batch_size=settings.embed_batch_size,
+                                   bf16=settings.embed_bf16, threads=settings.runtime_threads)
+    encoder(["warm-up"])
+    return settings.home / "compiled"
+
+
+@pytest.fixture
+def seed_compiled(_compiled_minilm):
+    """seed_compiled(home) -> home: gives a fresh home the run's MiniLM export (hard links; the
+    cache replaces an entry, never writes into its files), so a server started there loads it
+    instead of exporting it again. Only for tests about something else than a cold start
+    (test_start_imports.py and test_server_process.py start cold on purpose)."""
+    def seed(home: Path) -> Path:
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(_compiled_minilm, home / "compiled", copy_function=_link_or_copy, dirs_exist_ok=True)
+        return home
+    return seed
+
+
+def _link_or_copy(source: str, target: str) -> None:
     try:
-        ingest_csv(services.catalog, path, progress=False)
-    finally:
-        services.close()
-    return home / "catalog.sqlite3"
+        os.link(source, target)
+    except OSError:  # another file system
+        shutil.copy2(source, target)
 
 
 def _starter_books_and_vectors(starter_sqlite: Path) -> tuple[list, object]:

@@ -196,9 +196,8 @@ def _write_until_refused(address: str, round_: int, acknowledged: set[str], stop
             n += 1
 
 
-def test_kill_during_upserts(tmp_path, starter_sqlite, rng):
-    home = tmp_path / "home"
-    home.mkdir()
+def test_kill_during_upserts(tmp_path, starter_sqlite, rng, seed_compiled):
+    home = seed_compiled(tmp_path / "home")  # the kills are after the first write: no export to die in
     db = home / "catalog.sqlite3"
     shutil.copy(starter_sqlite, db)
     log = tmp_path / "serve.log"

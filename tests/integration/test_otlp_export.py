@@ -52,10 +52,9 @@ def collector():
     server.stop(None)
 
 
-def test_the_endpoint_variable_exports_the_calls_spans_with_the_callers_trace(collector, tmp_path, starter_sqlite):
+def test_the_endpoint_variable_exports_the_calls_spans_with_the_callers_trace(collector, tmp_path, starter_sqlite, seed_compiled):
     servicer, endpoint = collector
-    home = tmp_path / "home"
-    home.mkdir()
+    home = seed_compiled(tmp_path / "home")
     shutil.copy(starter_sqlite, home / "catalog.sqlite3")
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIB_")}

@@ -43,14 +43,14 @@ def shared_catalog(postgres_url, starter_sqlite):
 
 
 @pytest.fixture
-def replicas(shared_catalog, tmp_path):
+def replicas(shared_catalog, tmp_path, seed_compiled):
     procs = []
     addresses = []
     for name in ("a", "b"):
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIB_")}
         env.update(
-            SMARTLIB_HOME=str(tmp_path / name), SMARTLIB_GRPC_PORT=str(port), SMARTLIB_DATABASE_URL=shared_catalog,
+            SMARTLIB_HOME=str(seed_compiled(tmp_path / name)), SMARTLIB_GRPC_PORT=str(port), SMARTLIB_DATABASE_URL=shared_catalog,
             SMARTLIB_MODEL_STORE=str(tmp_path / "model_store"), HF_HUB_OFFLINE="1",
         )
         log = open(tmp_path / f"{name}.log", "w")

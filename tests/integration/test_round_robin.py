@@ -32,14 +32,14 @@ def _served(metrics_port: int, method: str = "SearchBooks") -> float:
 
 
 @pytest.fixture
-def two_replicas(shared_catalog, tmp_path):  # noqa: F811 - the imported fixture
+def two_replicas(shared_catalog, tmp_path, seed_compiled):  # noqa: F811 - the imported fixture
     """[(grpc port, metrics port, process)] for replicas a and b, both SERVING."""
     replicas = []
     try:
         for name in ("a", "b"):
             port, metrics = _free_port(), _free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("SMARTLIB_")}
-            env.update(SMARTLIB_HOME=str(tmp_path / name), SMARTLIB_GRPC_PORT=str(port), SMARTLIB_METRICS_PORT=str(metrics),
+            env.update(SMARTLIB_HOME=str(seed_compiled(tmp_path / name)), SMARTLIB_GRPC_PORT=str(port), SMARTLIB_METRICS_PORT=str(metrics),
                        SMARTLIB_DATABASE_URL=shared_catalog, SMARTLIB_MODEL_STORE=str(tmp_path / "model_store"),
                        SMARTLIB_WARM_ROWS="false", HF_HUB_OFFLINE="1")
             log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process below

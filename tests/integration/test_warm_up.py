@@ -25,8 +25,8 @@ def test_torchserve_without_fallback_is_not_warm_until_it_answers(tmp_path):
         services.close()
 
 
-def test_an_unanswering_torchserve_with_fallback_warms_the_fallback(tmp_path):
-    settings = Settings(home=tmp_path, inference="torchserve", torchserve_url=_dead_address(),
+def test_an_unanswering_torchserve_with_fallback_warms_the_fallback(tmp_path, seed_compiled):
+    settings = Settings(home=seed_compiled(tmp_path), inference="torchserve", torchserve_url=_dead_address(),
                         torchserve_fallback=True, inference_timeout_ms=300)
     services = build_services(settings)
     try:
