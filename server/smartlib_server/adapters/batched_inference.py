@@ -31,6 +31,8 @@ class BatchedInference:
         on_lookup: query cache metrics hook, called with True for a hit.
     """
 
+    queues_queries = True  # start_queries looks in the query cache and queues the rest
+
     def __init__(
         self, inner: Inference, *, max_batch: int = 64, max_wait_s: float = 0.002, max_queue: int = 1024,
         cache_bytes: int = 64 * 1024 * 1024, observe: Callable[[str, int, float], None] | None = None,
@@ -77,7 +79,7 @@ class BatchedInference:
                 if self.cache.max_bytes:
                     self.cache.put(key, row)
             return out
-        return PendingRows(wait=fill)
+        return PendingRows(wait=fill, future=pending.future)
 
     def embed_books(self, records: Sequence[Sequence[str]]) -> np.ndarray:
         return self.books.submit(records) if len(records) else self.inner.embed_books(records)

@@ -88,7 +88,7 @@ class DynamicBatcher:
             self._jobs.append(job)
             self._queued += len(job.items)
             self._cond.notify()
-        return PendingRows(wait=lambda: self._wait(job))
+        return PendingRows(wait=lambda: self._wait(job), future=job.future)
 
     def _wait(self, job: _Job) -> np.ndarray:
         left = deadlines.remaining()

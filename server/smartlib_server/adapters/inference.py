@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from typing import Protocol
 
 import numpy as np
@@ -11,12 +12,17 @@ from smartlib_core.embedding import TextEncoder, assemble, place_query
 
 class PendingRows:
     """Rows being computed for a caller that has other work meanwhile: `result()` waits for
-    them. Inference that does not batch computes them at once and hands them over here."""
+    them. Inference that does not batch computes them at once and hands them over here.
 
-    __slots__ = ("_rows", "_wait")
+    `future`, when there is one, completes once `result()` no longer waits (its batch has run),
+    so the event loop can await it (`asyncio.wrap_future`) instead of parking a thread on it;
+    None: the rows are here already. Cancelling it withdraws a query still queued."""
 
-    def __init__(self, rows: np.ndarray | None = None, wait: Callable[[], np.ndarray] | None = None) -> None:
-        self._rows, self._wait = rows, wait
+    __slots__ = ("_rows", "_wait", "future")
+
+    def __init__(self, rows: np.ndarray | None = None, wait: Callable[[], np.ndarray] | None = None,
+                 future: Future | None = None) -> None:
+        self._rows, self._wait, self.future = rows, wait, future
 
     def result(self) -> np.ndarray:
         """The rows; raises whatever computing them raised."""
@@ -34,6 +40,8 @@ class Inference(Protocol):
 
     backend: str  # "local" or "torchserve", for metrics and logs
     fallback: "Inference | None"  # what answers when this one cannot (TorchServe's in-process fallback)
+    # True when `start_queries` only queues (never computes or waits), so the event loop may call it
+    queues_queries: bool
 
     def for_encoder(self, version: str, model) -> "Inference":
         """The same inference with `model` (encoder `version`) as its encoder.
@@ -79,6 +87,7 @@ class LocalInference:
 
     backend = "local"
     fallback = None  # nothing behind in-process inference
+    queues_queries = False  # start_queries computes the rows at once
 
     def __init__(self, text_encoder: TextEncoder, encoder=None, query_max_tokens: int = 0,
                  query_encoder: TextEncoder | None = None, compile_encoder: Callable | None = None):

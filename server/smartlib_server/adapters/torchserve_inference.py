@@ -57,6 +57,7 @@ class TorchServeInference:
     """
 
     backend = "torchserve"
+    queues_queries = False  # start_queries calls TorchServe at once (the batching wrapper in front queues)
 
     def __init__(
         self,

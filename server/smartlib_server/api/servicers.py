@@ -1,18 +1,21 @@
 """Thin gRPC servicers: unpack the request, run the plain service off the event loop, pack the reply."""
 from __future__ import annotations
 
+import asyncio
 from concurrent.futures import Executor
 
 import grpc
 
 from smartlib.v1 import books_pb2, catalog_service_pb2, catalog_service_pb2_grpc, recommend_service_pb2, recommend_service_pb2_grpc
 from smartlib_core.embedding import EMBEDDER_ID
+from smartlib_core.tracing import span
+from smartlib_server import deadlines
 from smartlib_server.api import wire
 from smartlib_server.api.blocking import Blocking
 from smartlib_server.api.conversion import approach_from_pb, book_from_pb, book_to_pb, filter_from_pb
 from smartlib_server.services.caching import AnswerCaching
 from smartlib_server.services.catalog import CatalogService
-from smartlib_server.services.recommend import RecommendService, WouldBlock
+from smartlib_server.services.recommend import RecommendService, TextAsk, WouldBlock
 from smartlib_server.services.recommend.serving_index import ServingIndex
 
 
@@ -75,13 +78,38 @@ class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, Blo
         return await self._respond("similar_books", request, approach, answer, kept=True)
 
     async def SearchByText(self, request, context):
+        """On the event loop from end to end when nothing would wait: the loop queues the query
+        for its embedding batch, awaits the batch as a future (no thread parked on it) and ranks
+        it. A worker takes over wherever the loop would wait: a shared answer cache, an identical
+        request computing, a writer, shelves to build, inference that does not queue. Through a
+        worker a call paid two more thread hand-offs and parked a thread per query (README,
+        "Performance": where a SearchByText request's wall time goes)."""
         approach, filt = approach_from_pb(request.approach), filter_from_pb(request.filter)
+        key = self._key("search_by_text", request, approach)
+        encoded = self.caching.get_or_compute_now(key, _never)  # only the cache: a miss always embeds
+        if encoded is not None:
+            return encoded
+        ask, words = None, _UNKNOWN
+        if not self.caching.cache.shared:  # with Redis, a worker looks the answer up and stores it
+            try:
+                with span("embed"):
+                    ask = self.recommend.start_search(request.query, request.k, approach, filt, wait=False)
+                    words = self.recommend.search_words(ask, wait=False)  # while the query waits for its batch
+                    await _rows(ask)
+            except WouldBlock:
+                pass
+        if ask is not None and words is not _UNKNOWN:
+            encoded = self.caching.get_or_compute_now(
+                key, lambda: _now_or_none(lambda wait: self.recommend.finish_search(ask, words, wait=wait), kept=False))
+            if encoded is not None:
+                return encoded
 
-        def answer(wait: bool):
-            return self.recommend.search_by_text(request.query, request.k, approach, filt, wait=wait)
-        # A text search always embeds and scans, so only the answer cache is tried on the loop:
-        # asking the service first would only validate the request and raise WouldBlock.
-        return await self._respond("search_by_text", request, approach, answer, now=False)
+        def answer() -> bytes:
+            if ask is None:
+                return wire.recommend_response(self.recommend.search_by_text(request.query, request.k, approach, filt))
+            found = self.recommend.search_words(ask) if words is _UNKNOWN else words
+            return wire.recommend_response(self.recommend.finish_search(ask, found))
+        return await self.run(self.caching.get_or_compute, key, answer)
 
     async def _respond(self, kind: str, request, approach, answer, now: bool = True, kept: bool = False) -> bytes:
         """The encoded RecommendResponse (server.py passes bytes through to the wire).
@@ -128,6 +156,21 @@ def add_recommend_servicer(servicer: RecommendServicer, server) -> None:
     }
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service.full_name, handlers),))
     server.add_registered_method_handlers(service.full_name, handlers)
+
+
+_UNKNOWN = object()  # the lexical step has not run yet
+
+
+async def _rows(ask: TextAsk) -> None:
+    """Waits on the loop until `ask`'s query rows are there, within the call's deadline (a
+    cancelled or expired call withdraws its query if it is still queued)."""
+    future = ask.pending.future
+    if future is None:
+        return
+    try:
+        await asyncio.wait_for(asyncio.wrap_future(future), deadlines.remaining())
+    except TimeoutError:
+        raise deadlines.DeadlineExceeded("deadline exceeded waiting for the query batch") from None
 
 
 def _never() -> None:

@@ -18,6 +18,7 @@ from smartlib_core.domain import Book, BookFilter
 from smartlib_core.embedding import text_view
 from smartlib_core.lexical import LexicalIndex
 from smartlib_core.text_ranking import LEXICAL_POOL, ShelfIndex, TextHit, rank_text
+from smartlib_server.services.recommend.similar import WouldBlock
 from smartlib_server.services.recommend.vector_index import VectorIndex
 
 
@@ -26,9 +27,15 @@ class TextSearch:
         self._shelves: tuple[tuple[int, int], ShelfIndex] | None = None
         self._lock = threading.Lock()
 
-    def shelves(self, books: Mapping[str, Book], version: int) -> ShelfIndex:
-        """The ShelfIndex of this catalog version, built once per version (tens of ms at 10k)."""
+    def shelves(self, books: Mapping[str, Book], version: int, *, wait: bool = True) -> ShelfIndex:
+        """The ShelfIndex of this catalog version, built once per version (tens of ms at 10k).
+        With `wait=False` (the event loop), WouldBlock when it would be built or waited for."""
         key = (id(books), version)
+        if not wait:
+            built = self._shelves
+            if built is None or built[0] != key:
+                raise WouldBlock("the shelves of this catalog version are not built yet")
+            return built[1]
         with self._lock:
             if self._shelves is None or self._shelves[0] != key:
                 self._shelves = (key, ShelfIndex(books))
@@ -36,30 +43,43 @@ class TextSearch:
 
     def words(
         self, books: Mapping[str, Book], version: int, query: str, filt: BookFilter, lexical: LexicalIndex,
+        *, wait: bool = True,
     ) -> list[tuple[str, float]] | None:
         """BM25's pool for a description, to fuse in `rank`; None for a broad genre ask, which
         keeps its shelf route. Needs no query vector, so SearchByText runs it while its query
-        waits for the embedding batch."""
-        if self.shelves(books, version).asked(query, filt):
+        waits for the embedding batch. (The lexical index's own lock is held by a writer only
+        while it swaps postings in memory, so `wait=False` takes it.)"""
+        if self.shelves(books, version, wait=wait).asked(query, filt):
             return None
         return lexical.search(query, LEXICAL_POOL)
 
     def rank(
         self, books: Mapping[str, Book], version: int, view: VectorIndex, query: str, vector: np.ndarray,
-        k: int, filt: BookFilter, words: list[tuple[str, float]] | None = None,
+        k: int, filt: BookFilter, words: list[tuple[str, float]] | None = None, *, wait: bool = True,
     ) -> list[TextHit]:
         """The best k answers to a text query whose 2688-d unit vector is `vector`, scored in
         `view`, the catalog's text view, and fused with `words`, BM25's pool from `words()`
-        (None: the dense ranking alone)."""
+        (None: the dense ranking alone). With `wait=False` (the event loop), WouldBlock where
+        it would wait: the shelves not built for this version, or a write on the view."""
         query_view = text_view(vector[None, :])[0]
+
+        def similarity_of(ids: list[str]) -> np.ndarray:
+            return _now(view.vectors(ids, wait=wait)) @ query_view
         return rank_text(
-            self.shelves(books, version), books, query, k, filt,
-            similarity_of=lambda ids: view.vectors(ids) @ query_view,
-            search=lambda n: view.search(query_view, n)[0],
+            self.shelves(books, version, wait=wait), books, query, k, filt,
+            similarity_of=similarity_of,
+            search=lambda n: _now(view.search(query_view, n, wait=wait))[0],
             lexical=(lambda n: words[:n]) if words is not None else None,
             # words() found no broad ask, or it would have returned None: no second parse
             genres=() if words is not None else None,
         )
+
+
+def _now(found):
+    """What the view answered, or WouldBlock when it would have waited for a writer (None)."""
+    if found is None:
+        raise WouldBlock("a write holds the text view")
+    return found
 
 
 def text_reason(folded_query: str, candidate: Book, part: str = "meaning") -> str:

@@ -24,10 +24,10 @@ VECTORS = {"a": [1.0, 0.0], "b": [0.0, 1.0], "c": [0.6, 0.8]}
 class View:
     """A two-dimensional stand-in for the catalog's text view."""
 
-    def vectors(self, ids):
+    def vectors(self, ids, *, wait=True):
         return np.array([VECTORS[i] for i in ids], dtype=np.float32)
 
-    def search(self, query, n):
+    def search(self, query, n, *, wait=True):
         scored = sorted(((i, float(np.dot(v, query))) for i, v in VECTORS.items()), key=lambda p: -p[1])
         return [scored[:n]]
 

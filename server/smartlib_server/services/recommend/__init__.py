@@ -7,6 +7,6 @@
 - similar_rows.py, reader_rows.py, row_warmer.py: SimilarBooks rows kept per book, ranked by the
   encoder's reader ranker, and built ahead of requests.
 """
-from smartlib_server.services.recommend.service import RecommendService, WouldBlock
+from smartlib_server.services.recommend.service import RecommendService, TextAsk, WouldBlock
 
-__all__ = ["RecommendService", "WouldBlock"]
+__all__ = ["RecommendService", "TextAsk", "WouldBlock"]

@@ -1,13 +1,15 @@
 """Recommendation use cases over the serving index: similar books and free-text search."""
 from __future__ import annotations
 
+import dataclasses
+
 from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Approach, BookFilter, Recommendation, RecommendResult
 from smartlib_core.embedding import EMBEDDER_ID, normalise
 from smartlib_core.errors import BookNotFound, FailedPrecondition, Unavailable
 from smartlib_core.text import fold
 from smartlib_core.tracing import span
-from smartlib_server.adapters.inference import Inference
+from smartlib_server.adapters.inference import Inference, PendingRows
 from smartlib_server.services.recommend import stored_rows
 from smartlib_server.services.recommend.serving_index import FinetunedModel, ServingIndex, ServingState
 from smartlib_server.services.recommend.similar import (
@@ -28,7 +30,23 @@ from smartlib_server.services.recommend.vector_index import VectorIndex
 from smartlib_server.services.text_search import TextSearch, text_reasons
 from smartlib_server.services.validation import require_id, require_k, require_text
 
-__all__ = ["READER_ROW", "RecommendService", "WouldBlock"]
+__all__ = ["READER_ROW", "RecommendService", "TextAsk", "WouldBlock"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TextAsk:
+    """One SearchByText between `start_search` and `finish_search`: the request resolved against
+    the state it reads throughout, and its query's rows being embedded."""
+
+    query: str
+    k: int
+    filt: BookFilter
+    version: int  # read before the state: see services/recommend/similar_rows.py
+    state: ServingState
+    routed: bool  # the default or FINETUNED route (services/text_search.py); False: plain BASELINE cosine
+    approach: Approach
+    finetuned: FinetunedModel | None
+    pending: PendingRows
 
 
 class RecommendService:
@@ -87,40 +105,60 @@ class RecommendService:
         items = answer(self.similar_chain, ask)
         return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
 
-    def search_by_text(
+    def search_by_text(self, query: str, k: int, approach: Approach | None, filt: BookFilter) -> RecommendResult:
+        """Books matching a free-text description, waiting for the query's embedding; the event
+        loop uses `start_search`, awaits `ask.pending` and calls `finish_search` instead."""
+        with span("embed"):  # the batcher's thread has no call context, so the span is taken here
+            ask = self.start_search(query, k, approach, filt)
+            words = self.search_words(ask)  # while the query waits for its batch
+            ask.pending.result()
+        return self.finish_search(ask, words)
+
+    def start_search(
         self, query: str, k: int, approach: Approach | None, filt: BookFilter, *, wait: bool = True
-    ) -> RecommendResult:
-        """Books matching a free-text description; always embeds and searches, so `wait=False`
-        raises WouldBlock once the request is valid."""
+    ) -> TextAsk:
+        """A valid SearchByText with its query queued for embedding; `finish_search` ranks it
+        once `ask.pending` has its rows. With `wait=False` (the event loop) only an inference
+        whose `start_queries` merely queues may start it, else WouldBlock."""
         query = require_text(query, "query", self.max_query_chars)
         k = require_k(k, self.max_k)
         version = self.index.version  # before the state: see services/recommend/similar_rows.py
         state = self._ready_state()
-        may_block(wait)  # embedding the query is a worker's job
+        may_block(wait or getattr(self.inference, "queues_queries", False))
         routed = approach is None or approach is Approach.FINETUNED
         approach, finetuned = self.resolve_approach(approach, state)
-        with span("embed"):  # the batcher's thread has no call context, so the span is taken here
-            pending = self.inference.start_queries([query])
-            # The lexical step needs no vector: it runs while the query waits for its batch,
-            # so fusion adds no step after the embedding (README, "Text search").
-            words = (self.text.words(state.books, version, query, filt, self.index.lexical)
-                     if routed and self.text_fusion else None)
-            raw = pending.result()
-        reason = text_reasons(fold(query))
+        return TextAsk(query, k, filt, version, state, routed, approach, finetuned, self.inference.start_queries([query]))
+
+    def search_words(self, ask: TextAsk, *, wait: bool = True) -> list[tuple[str, float]] | None:
+        """BM25's pool to fuse with the dense ranking (None: dense only). The lexical step needs
+        no vector, so it runs while the query waits for its batch and fusion adds no step after
+        the embedding (README, "Text search")."""
+        if not (ask.routed and self.text_fusion):
+            return None
+        return self.text.words(ask.state.books, ask.version, ask.query, ask.filt, self.index.lexical, wait=wait)
+
+    def finish_search(self, ask: TextAsk, words: list[tuple[str, float]] | None, *, wait: bool = True) -> RecommendResult:
+        """The answer to `ask`, whose rows `ask.pending` holds or waits for; `words` from
+        `search_words`. With `wait=False` (the event loop; the rows must be there), WouldBlock
+        where ranking would wait for a writer or build this version's shelves."""
+        state, version, books = ask.state, ask.version, ask.state.books
+        raw = ask.pending.result()
+        reason = text_reasons(fold(ask.query))
         # The default (and FINETUNED) route text asks by kind over the 2688-d vectors (see
         # services/text_search.py): it needs no encoder, so a server without one answers broad
         # asks with well-loved books too. Only an explicit BASELINE is plain cosine.
-        if routed:
-            ranked = self.text.rank(state.books, version, state.text_view, query, normalise(raw)[0], k, filt, words)
-            items = [Recommendation(state.books[hit.id], hit.score, reason(state.books[hit.id], hit.part))
-                     for hit in ranked]
-            return RecommendResult(tuple(items), approach, self.model_version(approach, finetuned, version))
+        if ask.routed:
+            ranked = self.text.rank(books, version, state.text_view, ask.query, normalise(raw)[0], ask.k, ask.filt, words,
+                                    wait=wait)
+            items = [Recommendation(books[hit.id], hit.score, reason(books[hit.id], hit.part)) for hit in ranked]
+            return RecommendResult(tuple(items), ask.approach, self.model_version(ask.approach, ask.finetuned, version))
+        may_block(wait)  # the baseline index's search takes its lock
         vector = normalise(raw)[0]
 
         def candidates(fetch: int):
             return state.baseline.search(vector, fetch)[0]
-        items = search(state, candidates, k, filt, None, reason)
-        return RecommendResult(tuple(items), approach, self.model_version(approach, None, version))
+        items = search(state, candidates, ask.k, ask.filt, None, reason)
+        return RecommendResult(tuple(items), ask.approach, self.model_version(ask.approach, None, version))
 
     def model_version(self, approach: Approach, finetuned: FinetunedModel | None, version: int | None = None) -> str:
         model = f"encoder:{finetuned.version}" if finetuned else EMBEDDER_ID

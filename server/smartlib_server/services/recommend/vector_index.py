@@ -199,10 +199,14 @@ class VectorIndex:
             label = self._rows.get(book_id)
             return None if label is None else self._index.reconstruct(label)
 
-    def vectors(self, book_ids: Sequence[str]) -> np.ndarray:
-        """(len(book_ids), dim) stored vectors under one lock; a zero row for an id not indexed."""
+    def vectors(self, book_ids: Sequence[str], *, wait: bool = True) -> np.ndarray | None:
+        """(len(book_ids), dim) stored vectors under one lock; a zero row for an id not indexed.
+        With `wait=False` (the event loop), None when a write is in progress or waiting."""
+        lock = self._reading(wait)
+        if lock is None:
+            return None
         out = np.zeros((len(book_ids), self.dim), dtype=np.float32)
-        with self._lock.read():
+        with lock:
             rows = self._rows
             found = [(position, label) for position, book_id in enumerate(book_ids)
                      if (label := rows.get(book_id)) is not None]
@@ -230,7 +234,7 @@ class VectorIndex:
         """
         if self._table is None:
             return None
-        lock = self._lock.read() if wait else self._lock.try_read()
+        lock = self._reading(wait)
         if lock is None:
             return None
         with lock:
@@ -246,10 +250,14 @@ class VectorIndex:
             return list(map(self._ids.__getitem__, labels.tolist())), scores.tolist()
 
     @traced("vector.search")
-    def search(self, queries: np.ndarray, k: int) -> list[list[tuple[str, float]]]:
-        """Top-k (book id, inner product) per query row."""
+    def search(self, queries: np.ndarray, k: int, *, wait: bool = True) -> list[list[tuple[str, float]]] | None:
+        """Top-k (book id, inner product) per query row. With `wait=False` (the event loop), None
+        when a write is in progress or waiting."""
         queries = np.ascontiguousarray(np.atleast_2d(queries), dtype=np.float32)
-        with self._lock.read():
+        lock = self._reading(wait)
+        if lock is None:
+            return None
+        with lock:
             k = min(k, len(self._rows))
             if k <= 0:
                 return [[] for _ in range(len(queries))]
@@ -259,6 +267,10 @@ class VectorIndex:
                 [(ids[label], float(score)) for label, score in zip(row_labels, row_scores, strict=True) if label >= 0]
                 for row_labels, row_scores in zip(labels.tolist(), scores.tolist(), strict=True)
             ]
+
+    def _reading(self, wait: bool) -> "_Guard | None":
+        """A read guard to enter; without `wait`, one already held, or None if it would wait."""
+        return self._lock.read() if wait else self._lock.try_read()
 
 
 class _ReadWriteLock:
