@@ -56,3 +56,28 @@ def test_batches_are_counted_by_size_for_the_named_batcher_only(monkeypatch):
         queries.close()
         books.close()
     assert sizes == {3: 1, 1: 1}
+
+
+def test_the_timeline_splits_each_request_between_its_marks_in_time_order():
+    from smartlib_bench import search_timeline
+
+    pool = {"servicer_in": 0.000, "submit": 0.001, "worker_in": 0.003, "search_in": 0.003, "queued": 0.004,
+            "taken": 0.010, "embedded": 0.030, "resumed": 0.032, "search_out": 0.036, "worker_out": 0.036,
+            "loop_resumed": 0.040, "servicer_out": 0.041}
+    loop = {"servicer_in": 1.000, "queued": 1.001, "taken": 1.005, "embedded": 1.025, "awoken": 1.027,
+            "resumed": 1.028, "servicer_out": 1.031}
+    cut = {"servicer_in": 2.0, "queued": 2.001}  # the round ended before it did: left out
+    # the loop path handing its ranking to a worker: "submit" comes after the embedding
+    handed = {"servicer_in": 3.000, "queued": 3.001, "taken": 3.005, "embedded": 3.025, "awoken": 3.027,
+              "submit": 3.028, "worker_in": 3.030, "resumed": 3.030, "worker_out": 3.034, "loop_resumed": 3.036,
+              "servicer_out": 3.036}
+    summary = search_timeline.summary({"a": pool, "b": loop, "c": cut, "d": handed})
+    steps = {label: round(figures["mean_ms"], 6) for label, figures in summary["steps"].items()}
+    assert summary["requests"] == 3
+    assert steps["queue: waiting for a pass"] == pytest.approx(14 / 3)  # (6 + 4 + 4) / 3
+    assert steps["embedding pass"] == pytest.approx(20.0)
+    assert steps["hand-off: loop -> worker"] == pytest.approx(2.0)  # 2 and 2
+    assert steps["hand-off: worker -> loop"] == pytest.approx(3.0)  # 4 and 2
+    assert steps["hand-off: batcher -> loop"] == pytest.approx(2.0) and steps["loop: ranking, reply bytes"] == pytest.approx(3.0)
+    assert steps["loop: after the embedding"] == pytest.approx(1.0)  # awoken -> submit
+    assert summary["whole_ms"]["mean_ms"] == pytest.approx(36.0)  # (41 + 31 + 36) / 3
