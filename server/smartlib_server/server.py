@@ -196,7 +196,7 @@ async def _warm(services: Services) -> None:
 async def serve(settings: Settings, seed_starter: bool = False) -> None:
     gc.disable()  # until the load is done: _settle_collector
     tracer_provider = tracing.configure(settings.otlp_endpoint)  # None unless SMARTLIB_OTLP_ENDPOINT is set
-    services = build_services(settings)
+    services = build_services(settings)  # on the loop's thread: sets its FAISS threads too (SearchByText scans here)
     app = build_server(settings, services)
     await app.start()
     endpoint = start_metrics_endpoint(settings, services.metrics)  # None when SMARTLIB_METRICS_PORT=0

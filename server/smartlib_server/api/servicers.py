@@ -111,18 +111,17 @@ class RecommendServicer(recommend_service_pb2_grpc.RecommendServiceServicer, Blo
             return wire.recommend_response(self.recommend.finish_search(ask, found))
         return await self.run(self.caching.get_or_compute, key, answer)
 
-    async def _respond(self, kind: str, request, approach, answer, now: bool = True, kept: bool = False) -> bytes:
+    async def _respond(self, kind: str, request, approach, answer, kept: bool = False) -> bytes:
         """The encoded RecommendResponse (server.py passes bytes through to the wire).
 
         Answered on the event loop when nothing would block (an in-process cache hit, or the
         neighbour table), else on the worker pool: a thread hand-off costs more than such an
         answer (make bench: it halved the QPS of cache hits). Anything that may wait (a search,
         the database, Redis, a locked index) raises WouldBlock inside and goes to the pool.
-        With `now` False the loop only looks in the cache (the answer always waits). `kept`: the
-        answer's items are objects later answers return again (wire.recommend_response).
+        `kept`: the answer's items are objects later answers return again (wire.recommend_response).
         """
         key = self._key(kind, request, approach)
-        encoded = self.caching.get_or_compute_now(key, (lambda: _now_or_none(answer, kept)) if now else _never)
+        encoded = self.caching.get_or_compute_now(key, lambda: _now_or_none(answer, kept))
         if encoded is None:
             encoded = await self.run(self.caching.get_or_compute, key, lambda: wire.recommend_response(answer(True), kept=kept))
         return encoded
