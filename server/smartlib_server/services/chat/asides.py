@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from smartlib_core.text import fold
-from smartlib_server.services.chat import intent_cues, link_tables
+from smartlib_server.services.chat import intent_cues, lexicon, link_tables
 from smartlib_server.services.chat.understand import Understanding, ordinal_words
 
 _TOPIC_DATA = link_tables.load_yaml((link_tables.DATA / "topics.yaml").read_text(encoding="utf-8"))
@@ -25,6 +25,11 @@ _CAUSING = frozenset(fold(w) for w in _ROLES["causing"])
 _READING = frozenset(fold(w) for w in _ROLES["reading_words"])
 # Asks for books during which a taste said in passing is kept.
 PASSING = frozenset({"similar", "recommend", "best_rated"})
+# Words about when the reader reads or that keep the talk going, and the words of asking for advice
+# ("dica", "recs", "suggest"): none names a topic (data/roles.yaml).
+_NO_TOPIC = frozenset(fold(w) for w in _ROLES["no_topic"])
+_ADVICE = frozenset(fold(w) for w in _ROLES["advice"])
+_CLITICS = ("d", "ll", "re", "ve", "m", "s")  # English contractions once the apostrophe is folded away
 _CLAUSES = re.compile(r"[,;.!?:]|\s-\s|\b(?:but|though|although|however|mas|porem|porém|contudo|entretanto)\b", re.I)
 
 
@@ -100,3 +105,19 @@ def uncounted(words: list[str]) -> list[str]:
     books says how many, not what about."""
     return [w for i, w in enumerate(words)
             if not (i + 2 < len(words) and words[i + 1] in _OF and words[i + 2] in _BOOK_WORDS)]
+
+
+def everyday(word: str) -> bool:
+    """A folded word that names no topic: a function word, a word of any vague ask, or a pronoun
+    with its clitic folded in ("you'd", "we'll", "they've" fold to "youd", "well", "theyve")."""
+    function = link_tables.static_tables().function
+    if word in function or word in lexicon.VAGUE or word in _NO_TOPIC:
+        return True
+    return any(word.endswith(c) and len(word) > len(c) + 1 and word[:-len(c)] in function for c in _CLITICS)
+
+
+def asks_advice(text: str) -> bool:
+    """Every word everyday and one of them asks for advice ("e aí, alguma dica pra mim?", "any recs
+    for me?"): a vague ask for books, steered by the reader's tastes, never an off-topic one."""
+    words = fold(text).split()
+    return bool(words) and any(w in _ADVICE for w in words) and all(everyday(w) for w in words)

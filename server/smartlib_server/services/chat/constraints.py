@@ -18,7 +18,12 @@ _ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encod
 # allowed between them and the genre ("without any romance", "sem nada de romance"): data, in
 # data/lexicon/function_words.yaml, and the words of what a book is about ("not about war", "que
 # não seja sobre guerra") in data/roles.yaml, outside the intent model's hash.
-_NEGATIONS = lexicon.NEGATIONS
+# A genre the reader wants replaced ("psychology instead of history", "em vez de romance") is left
+# out like a negated one: each such phrase (data/roles.yaml) is read as one cue word.
+_INSTEAD = "instead"
+_REPLACING = re.compile(r"(?:^|(?<= ))(?:" + "|".join(sorted((re.escape(p) for p in _ROLES["replacing"]), key=len, reverse=True))
+                        + r")(?= |$)")
+_NEGATIONS = lexicon.NEGATIONS | {_INSTEAD}
 _BRIDGE = lexicon.NEGATION_BRIDGE | frozenset(_ROLES["negation_reach"])
 # "w/o" folds to "w o": the chat spelling of "without"
 _WITHOUT = re.compile(r"(?:^|(?<= ))w o(?= |$)")
@@ -46,7 +51,7 @@ class Constraints:
 
 def extract(folded: str, language: str) -> Constraints:
     """Splits off exclusions and an order; `language` only breaks genre-word ties."""
-    folded = _WITHOUT.sub("without", folded)
+    folded = _REPLACING.sub(_INSTEAD, _WITHOUT.sub("without", folded))
     words = folded.split()
     excluded: list[str] = []
     drop: set[int] = set()

@@ -12,7 +12,7 @@ import dataclasses
 import re
 
 from smartlib_core.text import bare_title, fold, split_series
-from smartlib_server.services.chat import asides, constraints, lexicon
+from smartlib_server.services.chat import asides, constraints, lexicon, sides
 from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.link_tables import ARTICLES, static_tables
 from smartlib_server.services.chat.linker import Entity
@@ -64,6 +64,10 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         # with no genre word, is an ask for books whatever else the model half thought it was (a
         # sure reading stands: "me faz rir com uma besteira" asks the agent for a joke)
         u = dataclasses.replace(u, intent="recommend")
+    if (u.intent == "off_topic" or not u.sure) and not u.entities and asides.asks_advice(text):
+        # advice asked in everyday words ("o que você me recomenda?"): a vague ask steered by tastes, when the
+        # model reads it as off-topic or is unsure of any other reading
+        u = dataclasses.replace(u, intent="recommend")
     if not u.sure and not u.entities:
         if _surprise(text):  # "surprise me" in any words the lexicon lists: a vague ask, whatever the model says
             return Request("recommend", confidence=u.confidence, surprise=True)
@@ -80,7 +84,7 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         # "my kid loved <book>, anything in that vein?": unsure of a taste, sure of the book; books like it
         u = dataclasses.replace(u, intent="similar", entities=tuple(assign_roles(text, "similar", list(u.entities))))
     if not u.sure and not u.modifier and not u.ordinal and _second(u) in _SAFER.get(u.intent, ()) and _names_one_book(u) \
-            and not (u.intent == "compare" and _named_side(text, u.of("title", "series")[0])):
+            and not (u.intent == "compare" and sides.named_side(text, u.of("title", "series")[0])):
         # unsure between two asks about the one book named ("gone girl: overhyped or legit good",
         # "a série X, qual a sequência?"): the answer that serves both readings, its facts or its
         # whole series in order, rather than a guess at neighbours or a next book
@@ -129,9 +133,15 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
     if kind == "recommend" and list_shown and not genres and not named and _asks_shorter(text, language):
         kind = "refine"  # "something shorter" with a list on screen narrows that list
     if kind == "recommend" and list_shown and disliked and not liked and not named and not u.of("mood") \
-            and not _unusual(constraints.extract(rest, language).rest):
+            and not sides.unusual(constraints.extract(rest, language).rest):
         # only genres turned away, with a list on screen ("hmm, none with ghosts though"): that list, narrowed
         return dataclasses.replace(base, kind="refine", exclude=disliked, sort=c.sort)
+    if kind == "recommend" and not list_shown and disliked and not liked and not named and not u.of("mood") \
+            and all(asides.everyday(w) for w in c.rest.split()):
+        # only genres turned away, no other word of what is wanted ("algo pra rir, sem ser infantil" wants
+        # humour) and no list to narrow ("no horror for me, ok?", "nada de terror pra mim"): a standing
+        # dislike, kept like one stated, and a list steered by the reader's tastes without them
+        return dataclasses.replace(base, exclude=disliked, dislikes=disliked, sort=c.sort)
     if kind in ("recommend", "best_rated", "refine"):
         # a title's words stay topic words here: "a story about a lonely robot" is no ask for "Robot"
         topic = constraints.extract(leftover(text, tuple(e for e in u.entities if e.kind not in NAMED)), language).rest
@@ -161,7 +171,10 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
                                    exclude=disliked, sort=c.sort, read=tuple(phrase(e) for e in named if e.role == "anchor"))
     if kind == "similar":
         anchor = next((e for e in named if e.role == "anchor"), None)
-        but = [e for e in u.entities if e.role == "but"]
+        # a genre named after the book outside any "but" ("like <X> that's actually nonfiction",
+        # "books like <X>, the sci-fi ones") is the change asked for, as after a "but"
+        but = [e for e in u.entities if e.role == "but"] or [
+            e for e in u.entities if anchor and e.kind == "genre" and not e.role and e.start >= anchor.end]
         modifier = u.modifier or (" ".join(e.text for e in but) if but else "")
         if lexicon.audience(fold(text)) and not lexicon.audience(fold(modifier)):
             # who it is for, said outside the "but" ("my nephew is 9 ... like <book> but for his age"), is the change
@@ -173,16 +186,16 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         # Saramago", "gosto de saga familiar, entre Pachinko e ...")
         titles = [e for e in named if e.kind in ("title", "unknown_title")]
         books = [e for e in named if e.kind != "author"]
-        sides = [phrase(e) for e in next((group for group in (titles, books) if len(group) >= 2), named)]
-        if len(sides) == 1:  # "Compare The Girl and Dune": the side the linker left is what the reader typed
-            other = _other_side(text, named[0])
+        picked = [phrase(e) for e in next((group for group in (titles, books) if len(group) >= 2), named)]
+        if len(picked) == 1:  # "Compare The Girl and Dune": the side the linker left is what the reader typed
+            other = sides.other_side(text, named[0])
             if other:
-                sides = [other, sides[0]] if text.find(other) < named[0].start else [sides[0], other]
+                picked = [other, picked[0]] if text.find(other) < named[0].start else [picked[0], other]
             elif has_focus:  # "how does it compare to Gone Girl?": the book the talk is on is the other side
-                sides = ["it", sides[0]]
-        pairs = ((sides[0], sides[1]),) if len(sides) >= 2 and all(sides[:2]) else ()
+                picked = ["it", picked[0]]
+        pairs = ((picked[0], picked[1]),) if len(picked) >= 2 and all(picked[:2]) else ()
         if len(named) == 1:  # one name linked across a joiner ("animal farm e 1984" is also an omnibus): the two books first
-            pairs = _split_joined(named[0].text) + pairs
+            pairs = sides.split_joined(named[0].text) + pairs
         return dataclasses.replace(base, pairs=pairs)
     if kind in ("series_order", "series_next") and len({e.name for e in named if e.kind == "title"}) >= 2 \
             and not _one_series(named):
@@ -260,17 +273,12 @@ def _query(rest: str, u: Understanding, language: str) -> str:
     return " ".join(dict.fromkeys([*moods, lexicon.english_query(words, language)])).strip()
 
 
-def _unusual(rest: str) -> list[str]:
-    """The words outside everyday speech and genre words: what may be a topic or a name."""
-    return [w for w in rest.split() if w not in static_tables().common and not lexicon.is_genre_word(w)]
-
-
 def _subject(named: list[Entity], rest: str, has_focus: bool) -> str:
     """The catalog name the message names; else the book in focus ("it"), unless words outside
     everyday speech are left, which may be a title the catalog lacks ("tell me about Zorblax")."""
     if named:
         return phrase(named[0])
-    unusual = _unusual(rest)
+    unusual = sides.unusual(rest)
     if has_focus and not unusual:
         return "it"
     return " ".join(unusual)
@@ -286,45 +294,9 @@ def _position(u: Understanding, series: Entity) -> int:
     return u.ordinal if not any(series.start <= e.start < series.end for e in u.of("number")) else 0
 
 
-def _other_side(text: str, named: Entity) -> str:
-    """The words across the joining word from a compared entity, without the words of the ask
-    around them: "Compare The Girl and Dune" -> "The Girl"."""
-    before, after = text[:named.start].split(), text[named.end:].split()
-    joiners, common = lexicon.JOINERS, static_tables().common
-    if before:
-        words = before
-        while words and fold(words[-1]) in joiners:
-            words.pop()
-        first = 0  # the ask's own words ("compare", "which is better,") up to a name capitalised mid-sentence
-        while first < len(words) and fold(words[first]) in common and not (first > 0 and words[first][:1].isupper()):
-            first += 1
-        words = words[first:]
-    else:
-        words = after
-        while words and fold(words[0]) in joiners:
-            words.pop(0)
-    return " ".join(words).strip(" ?!.,")
-
-
-def _named_side(text: str, book: Entity) -> str:
-    """The other side of a comparison the linker could not settle, when the reader wrote it as a
-    name: capitalised or in words outside everyday speech ("Compare The Girl e Duna": "The Girl",
-    which the resolver then asks about). "should i read lolita or is it just hype" has none."""
-    other = _other_side(text, book)
-    named = any(w[:1].isupper() for w in other.split()) or _unusual(fold(other))
-    return other if named else ""
-
-
 def _stars(text: str, u: Understanding) -> bool:
     """A number of stars asked for ("fantasia nota 5 estrelas", "4.5 stars and up"): an order by rating."""
     return any(_STARS.match(text, e.end) for e in u.of("number"))
-
-
-def _split_joined(typed: str) -> tuple[tuple[str, str], ...]:
-    """Every way the words of one linked name split at a joining word into two sides."""
-    words = typed.split()
-    return tuple((" ".join(words[:i]), " ".join(words[i + 1:])) for i in range(1, len(words) - 1)
-                 if fold(words[i]) in lexicon.JOINERS)
 
 
 def _shunned(text: str, u: Understanding, authors: list[Entity]) -> list[Entity]:

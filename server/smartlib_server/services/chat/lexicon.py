@@ -31,8 +31,25 @@ _FUNCTION_WORDS = _read("function_words.yaml")
 
 # Portuguese title -> the catalog's English title: the starter's books, then the 10k catalog's most read
 PT_TITLES: dict[str, str] = {**_read("pt_titles_10k.yaml"), **_read("pt_titles.yaml")}
-EN_GENRES: dict[str, str] = _SYNONYMS["en"]  # what readers call a genre -> the catalog's genre name
-PT_GENRES: dict[str, str] = _SYNONYMS["pt"]
+# The adjective of a one-word genre name in -logy, -phy or -tics names that genre too ("political",
+# "autobiographical"; "psicológico", "filosófica"): derived, so no word list grows per wording. A word
+# the mood tables already read ("philosophical") stays a mood. English -logical is left out: it
+# opens the catalog's own compounds ("Psychological Thriller" is no Psychology book).
+_ADJECTIVES = {"en": (("phy", "phical"), ("tics", "tical")),
+               "pt": (("logia", "logico"), ("logia", "logica"), ("fia", "fico"), ("fia", "fica"), ("tica", "tico"))}
+_MOODS = load_yaml((LEXICON_DIR.parent / "linker" / "moods.yaml").read_text(encoding="utf-8"))
+
+
+def _with_adjectives(table: dict[str, str], language: str) -> dict[str, str]:
+    plurals = ("", "s") if language == "pt" else ("",)
+    derived = {f"{phrase[:-len(end)]}{adjective}{plural}": genre for phrase, genre in table.items() if " " not in phrase
+               for end, adjective in _ADJECTIVES[language] if phrase.endswith(end) for plural in plurals}
+    moods = {*_MOODS["en"], *_MOODS["pt"], *_read("mood_words.yaml")["pt"]}
+    return {**{word: genre for word, genre in derived.items() if word not in moods}, **table}
+
+
+EN_GENRES: dict[str, str] = _with_adjectives(_SYNONYMS["en"], "en")  # what readers call a genre -> the catalog's genre name
+PT_GENRES: dict[str, str] = _with_adjectives(_SYNONYMS["pt"], "pt")
 GENRE_PT: dict[str, str] = _LABELS["pt"]  # catalog genre -> how it reads in a Portuguese answer
 PT_WORDS: dict[str, str] = _read("mood_words.yaml")["pt"]  # Portuguese mood and theme words -> English, for the encoder
 # Words that carry no topic: dropped before a free-text query is sent to the encoder.

@@ -22,7 +22,7 @@ from smartlib_server.services.chat.wording import title
 def who_wrote(kit: Toolkit, ask: Request, out: Draft) -> None:
     """An author's facts; for a book or a character ("who is Harry Potter"), the book's."""
     p = out.p
-    found = resolve_author(kit, ask.subject)
+    found, via = _reached(kit, ask.subject)
     if found.kind == "ambiguous":
         ask_which(found, ask.subject, out)
         return
@@ -34,7 +34,9 @@ def who_wrote(kit: Toolkit, ask: Request, out: Draft) -> None:
             act(kit, "about", other, ask.subject, out)
         return
     books = list(found.books)
-    best_known = books[:3]
+    # "who wrote <title>?": the book the author was reached through leads the cards and stays in focus
+    lead = [via] if via in books else []
+    best_known = [*lead, *(b for b in books if b not in lead)][:3]
     top_rated = max(books, key=lambda b: (b.avg_rating, b.num_ratings))
     genres = w.common_genres(books[:10], p.language)
     listed = "\n".join(f"- {title(b)}" + stats(b, p.language) for b in best_known)

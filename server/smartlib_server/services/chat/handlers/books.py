@@ -1,6 +1,7 @@
 """One book at a time: tell me about X, books like X, I liked or disliked X."""
 from __future__ import annotations
 
+from smartlib_core.text import fold
 from smartlib_server.services.chat import wording as w
 from smartlib_server.services.chat.references import is_focus
 from smartlib_server.services.chat.request import Request
@@ -19,8 +20,15 @@ def target(kit: Toolkit, ask: Request, out: Draft) -> Resolution | None:
             out.text = out.p.t("pick.no_list")
             return None
         return Resolution("book", (book,))
-    pronoun = is_focus(ask.subject) and not (ask.subject == "it" and out.p.language == "pt")  # "It" is a title in Portuguese
-    if pronoun and kit.ctx.focus in kit.books:
+    return named(kit, ask, out.p.language)
+
+
+def named(kit: Toolkit, ask: Request, language: str) -> Resolution:
+    """The book in focus for "it" and the like, else the title, series or author named. "It" is a
+    title in Portuguese when the reader typed it; "it" nobody typed ("e os outros livros da
+    série?" names no book) is the book in focus."""
+    typed_it = ask.subject == "it" and language == "pt" and "it" in fold(kit.turn.text).split()
+    if is_focus(ask.subject) and not typed_it and kit.ctx.focus in kit.books:
         return Resolution("book", (kit.books[kit.ctx.focus],))
     return kit.resolver.resolve(ask.subject, ask.by)
 

@@ -7,13 +7,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from smartlib_core.text import fold
-from smartlib_server.services.chat import fallback, lexicon, wording as w
+from smartlib_server.services.chat import asides, fallback, lexicon, wording as w
 from smartlib_server.services.chat.handlers import choices
 from smartlib_server.services.chat.handlers.authors import ask_which, list_author, resolve_author
 from smartlib_server.services.chat.handlers.books import act
 from smartlib_server.services.chat.handlers.series import series_answer
-from smartlib_server.services.chat.link_tables import DATA, load_yaml, static_tables
+from smartlib_server.services.chat.link_tables import static_tables
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.resolver import Resolution
 from smartlib_server.services.chat.session import Draft
@@ -85,11 +84,8 @@ def descriptive(kit: Toolkit, topic: str) -> str:
 
 def _topical(topic: str) -> bool:
     """Whether a topic holds a word other than function words and the words of any vague ask."""
-    everyday = static_tables().function | lexicon.VAGUE | _NO_TOPIC
-    return any(word not in everyday for word in topic.split())
+    return any(not asides.everyday(word) for word in topic.split())
 
-
-_NO_TOPIC = frozenset(fold(w) for w in load_yaml((DATA / "roles.yaml").read_text(encoding="utf-8"))["no_topic"])
 
 
 def best_rated(kit: Toolkit, ask: Request, out: Draft) -> None:

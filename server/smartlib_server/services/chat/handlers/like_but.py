@@ -51,7 +51,11 @@ _FUNNIER = re.compile(r"(?:^| )(?:funnier|funny|more fun|more humou?r|humou?rous
                       r"mais engracad[oa]s?|engracad[oa]s?|mais divertid[oa]s?|divertid[oa]s?|com (?:mais )?humor)(?: |$)")
 YOUNG = ("Childrens", "Middle Grade", "Young Adult", "Teen", "Picture Books")  # left out of a book for grown-ups
 PAST = ("Classics", "Historical Fiction", "Historical", "Historical Romance")  # left out of a book of our time
-_NOW = tuple(fold(p) for p in load_yaml((DATA / "roles.yaml").read_text(encoding="utf-8"))["era_now"])
+_ROLES = load_yaml((DATA / "roles.yaml").read_text(encoding="utf-8"))
+_NOW = tuple(fold(p) for p in _ROLES["era_now"])
+_PAST = tuple(fold(p) for p in _ROLES["era_past"])
+_FICTION = tuple(fold(p) for p in _ROLES["fiction"])
+SIDES = ("Fiction", "Nonfiction")  # the fiction line: a change to one side leaves the other out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +68,25 @@ class Change:
 
 
 def read_change(modifier: str, language: str) -> Change:
+    """What Y asks to change, and the side of the fiction line it asks for, if any ("like <a
+    memoir> but fiction", "like <a novel> that's actually nonfiction"): that side is kept and the
+    other left out, whatever else changes ("a shorter novel")."""
+    change = _read_change(modifier, language)
+    folded = fold(modifier)
+    c = constraints.extract(folded, language)
+    named = {g for _, g in lexicon.genre_phrases(c.rest, language)} & set(SIDES)
+    if _says(_without_genres(c.rest, language), _FICTION):
+        named.add("Fiction")
+    if len(named) != 1:
+        return change
+    side = named.pop()
+    other = next(s for s in SIDES if s != side)
+    kind = "genre" if change.kind == "text" else change.kind
+    return Change(kind, tuple(dict.fromkeys([side, *change.include])), tuple(dict.fromkeys([*change.exclude, other])),
+                  change.sort, change.text if kind == "text" else "")
+
+
+def _read_change(modifier: str, language: str) -> Change:
     folded = fold(modifier)
     c = constraints.extract(folded, language)
     # a genre named only to be toned down ("less scary") is no genre to keep
@@ -77,8 +100,10 @@ def read_change(modifier: str, language: str) -> Change:
     if audience:
         wanted = "Childrens" if audience == "children" else "Young Adult"
         return Change("genre", tuple(dict.fromkeys([wanted, *(g for g in include if g not in YOUNG)])), c.exclude, c.sort)
-    if any(f" {phrase} " in f" {folded} " for phrase in _NOW):  # "but set in our time", "mas mais atual"
+    if _says(c.rest, _NOW):  # "but set in our time", "mas mais atual"
         return Change("genre", tuple(g for g in include if g not in PAST), (*c.exclude, *PAST), c.sort)
+    if _says(c.rest, _PAST) and not include:  # "but set in the past", "mas de época": the shelf fits X later
+        return Change("past", (), c.exclude, c.sort)  # (a genre named with it is the shelf: "mais antigo, um clássico")
     if _FUNNIER.search(folded):  # funnier is a genre the catalog labels, not only a lighter tone
         return Change("genre", tuple(dict.fromkeys(["Humor", *include])), c.exclude, c.sort)
     if _SHORTER.search(folded):
@@ -94,6 +119,24 @@ def read_change(modifier: str, language: str) -> Change:
     if c.sort:
         return Change("order", sort=c.sort)
     return Change("text", text=lexicon.english_query(c.rest, language))
+
+
+def _says(folded: str, phrases: tuple[str, ...]) -> bool:
+    return any(f" {phrase} " in f" {folded} " for phrase in phrases)
+
+
+def _without_genres(folded: str, language: str) -> str:
+    """The words no genre name took ("science fiction" is a genre, its "fiction" no side)."""
+    text = f" {folded} "
+    for phrase, _ in lexicon.genre_phrases(folded, language):
+        text = text.replace(f" {phrase} ", " | ")
+    return text.strip()
+
+
+def past_shelf(change: Change, book: Book) -> Change:
+    """'Set in the past' for X: Historical Fiction beside a novel, History beside a book of fact."""
+    shelf = "History" if "Nonfiction" in book.genres else "Historical Fiction"
+    return Change("genre", (shelf, *change.include), change.exclude, change.sort)
 
 
 def similar(kit: Toolkit, ask: Request, out: Draft) -> None:
@@ -115,6 +158,7 @@ def answer(kit: Toolkit, ask: Request, out: Draft) -> None:
         return
     book = found.book if found.kind == "book" else found.books[0]
     change = read_change(ask.modifier, p.language)
+    change = past_shelf(change, book) if change.kind == "past" else change
     out.remember["liked"] = [book.id]
     exclude = [*ask.exclude, *change.exclude]
     if change.kind == "text":

@@ -5,9 +5,10 @@ sets are counted apart.
 from __future__ import annotations
 
 from smartlib_core.domain import Book
-from smartlib_server.services.chat import wording as w
+from smartlib_core.text import fold
+from smartlib_server.services.chat import link_tables, wording as w
 from smartlib_server.services.chat.handlers.authors import list_author
-from smartlib_server.services.chat.handlers.books import act
+from smartlib_server.services.chat.handlers.books import act, named
 from smartlib_server.services.chat.reading_order import main_entries, number as _number
 from smartlib_server.services.chat.references import is_focus
 from smartlib_server.services.chat.request import Request
@@ -17,6 +18,8 @@ from smartlib_server.services.chat.toolkit import Toolkit
 from smartlib_server.services.chat.wording import Phrasebook, title
 
 SERIES_LISTED = 15  # books named in a series answer; the rest are counted
+# "the other books", "os outros", "the rest of the series" (data/roles.yaml)
+_OTHER = frozenset(fold(w) for w in link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))["other_words"])
 
 
 def series(kit: Toolkit, ask: Request, out: Draft) -> None:
@@ -28,7 +31,7 @@ def series(kit: Toolkit, ask: Request, out: Draft) -> None:
 
 
 def series_order(kit: Toolkit, ask: Request, out: Draft) -> None:
-    found = kit.resolver.resolve(ask.subject, ask.by)
+    found = named(kit, ask, out.p.language)
     if found.kind == "book" and found.book.series_name:
         found = Resolution("series", tuple(kit.series_of(found.book)), found.book.series_name)
     elif found.kind == "book" and kit.gathered_series(found.book):
@@ -36,7 +39,9 @@ def series_order(kit: Toolkit, ask: Request, out: Draft) -> None:
         name = kit.gathered_series(found.book)
         found = Resolution("series", tuple(kit.shelf.series(kit.books, kit.version, name)), name)
     if found.kind == "series":
-        series_answer(found.name, list(found.books), out)
+        # "the other books of the series" about the book the talk is on: that one is the reader's already
+        have = kit.ctx.focus if is_focus(ask.subject) and _OTHER & set(fold(kit.turn.text).split()) else ""
+        series_answer(found.name, list(found.books), out, have)
     elif found.kind == "author":
         list_author(kit, found, Request("author", subject=ask.subject), out)
     elif found.kind == "ambiguous":
@@ -95,7 +100,7 @@ def series_next(kit: Toolkit, ask: Request, out: Draft) -> None:
 def series_at(kit: Toolkit, ask: Request, out: Draft) -> None:
     """'What is the second book in The Hunger Games?': the book at that place in reading order."""
     p = out.p
-    found = kit.resolver.resolve(ask.subject, ask.by)
+    found = named(kit, ask, out.p.language)
     if found.kind == "book" and found.book.series_name:
         found = Resolution("series", tuple(kit.series_of(found.book)), found.book.series_name)
     elif found.kind == "book" and kit.gathered_series(found.book):
@@ -119,7 +124,9 @@ def series_at(kit: Toolkit, ask: Request, out: Draft) -> None:
     out.focus = book.id
 
 
-def series_answer(name: str, books: list[Book], out: Draft) -> None:
+def series_answer(name: str, books: list[Book], out: Draft, have: str = "") -> None:
+    """The series in reading order; `have`, the book the reader asked for "the other books" of,
+    stays in the text's order but gets no card."""
     p = out.p
     main = main_entries(books) or books
     extra = len(books) - len(main)
@@ -135,7 +142,7 @@ def series_answer(name: str, books: list[Book], out: Draft) -> None:
     tail = [p.t("series.companions", count=w.count(extra, p.language))] if extra > 0 else []
     tail.append(p.t("series.follow_ups"))
     out.text = "\n".join([head, *lines]) + "\n\n" + " ".join(tail)
-    listed = [b for b in main[:10] if _number(b) != 0 or b is main[0]]  # a prequel read later stays in the text
+    listed = [b for b in main[:10] if (_number(b) != 0 or b is main[0]) and b.id != have]  # a prequel read later stays in the text
     out.cards = [(b, p.t("card.series_position", position=b.series_position, series=name)) for b in listed]
     out.shown = [[b.id, reason] for b, reason in out.cards]
     out.focus = main[0].id if main else ""
