@@ -13,7 +13,8 @@ a shared host's load changes far less than wall time. Thread-CPU timers around t
 stages (search_profile.install) say where it goes. Readers' rows are built before the first
 round (SMARTLIB_WARM_ROWS), as in `make bench`; CF is not retrained during the rounds. The
 personal mix records its readers' clicks and likes between calls (loadgen._personal), so its CPU
-a call includes theirs.
+a call includes theirs. Each server's row warmer finishes its pass before the rounds (its log
+line): a reader's row built on demand inside a first call would count as ranking.
 """
 from __future__ import annotations
 
@@ -58,6 +59,7 @@ def _start(name: str, source: Path, home: Path, settings: dict[str, str], scratc
     proc, address, _ = process_bench.start_server(
         home, command=[sys.executable, "-m", "smartlib_bench.personal_profile", "--serve"], extra_env=env,
         model_store=home / "model_store", timeout_s=900.0, log=scratch / f"{name}.log")
+    process_bench.wait_for_row_warmer(name, scratch / f"{name}.log")
     return proc, address
 
 

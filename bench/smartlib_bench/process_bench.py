@@ -49,6 +49,17 @@ def start_server(
         raise
 
 
+def wait_for_row_warmer(name: str, log: Path, timeout_s: float = 1800.0) -> None:
+    """Until the server's row warmer has finished its pass (its log line in `log`): its building
+    would count in the CPU of the calls measured, and a call whose row is not built yet builds it
+    (RecommendForUser's first calls) or goes to a worker thread (SimilarBooks)."""
+    deadline = time.perf_counter() + timeout_s
+    while "reader rows ahead in" not in log.read_text():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"{name}: the row warmer did not finish; see {log}")
+        time.sleep(1.0)
+
+
 def stop_server(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:

@@ -47,13 +47,7 @@ def _start(name: str, source: Path, home: Path, settings: dict[str, str], scratc
         home, command=[sys.executable, "-m", "smartlib_bench.similar_profile", "--serve"],
         extra_env={"PYTHONPATH": path, GC_ENV: str(scratch / f"{name}-gc.json"), **settings},
         model_store=home / "model_store", timeout_s=900.0, log=scratch / f"{name}.log")
-    # Until the row warmer's pass is over (its log line): its building would count in the CPU of
-    # the calls, and a call whose row is not built yet goes to a worker thread.
-    deadline = time.perf_counter() + 1800.0
-    while "reader rows ahead in" not in (scratch / f"{name}.log").read_text():
-        if time.perf_counter() > deadline:
-            raise TimeoutError(f"{name}: the row warmer did not finish; see {scratch / f'{name}.log'}")
-        time.sleep(1.0)
+    process_bench.wait_for_row_warmer(name, scratch / f"{name}.log")
     return proc, address
 
 
