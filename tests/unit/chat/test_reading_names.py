@@ -8,10 +8,12 @@ from __future__ import annotations
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_server.services.chat import language, link_tables
+from smartlib_server.services.chat import language
 from smartlib_server.services.chat.interpret import to_request
 from smartlib_server.services.chat.linker import Linker, link
 from smartlib_server.services.chat.understand import finish
+
+from .asking import catalog_of, linked
 
 _BOOKS = [
     Book("1", "The Name of the Wind (The Kingkiller Chronicle, #1)", ("Patrick Rothfuss",), num_ratings=800_000,
@@ -42,13 +44,10 @@ class _Index:
 
 @pytest.fixture(scope="module")
 def catalog():
-    books = {b.id: b for b in _BOOKS}
-    return link_tables.build((1, 1, len(books)), books), books
+    return catalog_of(_BOOKS)
 
 
-def names(catalog, text):
-    tables, books = catalog
-    return [(e.kind, e.name) for e in link(text, tables, books)]
+names = linked
 
 
 def test_a_surname_alone_needs_a_well_read_author_or_a_capital(catalog):

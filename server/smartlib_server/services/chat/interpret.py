@@ -218,6 +218,8 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
     if kind == "pick":
         if not u.ordinal and named:  # "tell me about Dune" with a list on screen
             return dataclasses.replace(base, kind="about_book", subject=phrase(named[0]))
+        if not u.ordinal and c.sort:  # "algum desses com nota mais alta?": no place named, an order; the list re-ordered
+            return dataclasses.replace(base, kind="refine", sort=c.sort, exclude=disliked, ordinal=0)
         return dataclasses.replace(base, ordinal=u.ordinal or 1)
     if kind == "why":
         return dataclasses.replace(base, subject=phrase(named[0]) if named else ("" if u.ordinal else _why_subject(rest)))

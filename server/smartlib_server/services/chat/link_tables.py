@@ -26,6 +26,8 @@ SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "junior", "filho", "neto"})
 PARTICLES = frozenset({"le", "de", "du", "da", "van", "von", "del", "la", "mc", "di", "dos", "das"})
 SLOT = re.compile(r"\{[A-Z]+\}")
 TOO_COMMON = 400  # a word in more catalog names than this seeds no fuzzy match
+# Words for books themselves ("novels", "livros"), from data/roles.yaml
+_BOOK_WORDS = frozenset(load_yaml((DATA / "roles.yaml").read_text(encoding="utf-8"))["book_words"])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,6 +88,12 @@ def static_tables() -> StaticTables:
             target = Target("genre", genre)
             if target not in phrases[phrase]:
                 phrases[phrase].append(target)
+    for phrase, genre in [*lexicon.EN_GENRES.items(), *lexicon.PT_GENRES.items()]:
+        # a genre said as a kind of book in the plural is said in the singular too: "historical
+        # novels" and "a historical novel", "love stories" and "a love story"
+        form = _one_book(phrase)
+        if form and form not in phrases:
+            phrases[form].append(Target("genre", genre))
     common = set(_words_file(DATA / "linker" / "common_words.txt"))
     for phrase, genre in lexicon.PT_GENRES.items():  # "dragao" and "eroticas" as well as "dragoes" and "erotico"
         for form in _pt_forms(phrase):
@@ -106,6 +114,16 @@ def static_tables() -> StaticTables:
                   for phrase, rule in load_yaml((DATA / "linker" / "homographs.yaml").read_text(encoding="utf-8")).items()}
     function = frozenset(_words_file(DATA / "linker" / "common_words.txt"))
     return StaticTables({k: tuple(v) for k, v in phrases.items()}, renames, frozenset(common), longest, homographs, function)
+
+
+def _one_book(phrase: str) -> str:
+    """A phrase of two words or more ending in a word for books in the plural (data/roles.yaml
+    `book_words`), with that word in the singular; "" for any other phrase."""
+    words = phrase.split()
+    if len(words) < 2 or words[-1] not in _BOOK_WORDS or not words[-1].endswith("s"):
+        return ""
+    last = words[-1]
+    return " ".join([*words[:-1], last[:-3] + "y" if last.endswith("ies") else last[:-1]])
 
 
 def _pt_forms(phrase: str) -> list[str]:
@@ -286,10 +304,23 @@ def _genre_names(books: dict[str, Book], static: StaticTables) -> dict[str, str]
         last = words[-1]
         singular = last[:-3] + "f" if last.endswith("ves") else last[:-3] + "y" if last.endswith("ies") else \
             last[:-1] if last.endswith("s") and not last.endswith("ss") else last
-        for form in {name, " ".join([*words[:-1], singular])}:
+        for form in {name, " ".join([*words[:-1], singular]), *_numerals(name)}:
             if form not in static.phrases and not (len(form.split()) == 1 and form in static.common):
                 out.setdefault(form, genre)
     return out
+
+
+# A numeral in a catalog name as readers also write it ("world war ii": "world war two", "world war 2").
+_NUMERALS = {"ii": ("2", "two"), "iii": ("3", "three"), "iv": ("4", "four"), "v": ("5", "five"), "vi": ("6", "six"),
+             "vii": ("7", "seven"), "viii": ("8", "eight"), "ix": ("9", "nine"), "x": ("10", "ten")}
+
+
+def _numerals(name: str) -> list[str]:
+    """A name with its last Roman numeral written as a digit and as an English number word."""
+    words = name.split()
+    if len(words) < 2 or words[-1] not in _NUMERALS:
+        return []
+    return [" ".join([*words[:-1], other]) for other in _NUMERALS[words[-1]]]
 
 
 def _sounds(phrases: dict[str, tuple[Target, ...]]) -> dict[str, tuple[Target, ...]]:

@@ -7,7 +7,7 @@ import dataclasses
 import re
 
 from smartlib_core.text import fold
-from smartlib_server.services.chat.link_tables import CatalogTables, Target
+from smartlib_server.services.chat.link_tables import ARTICLES as _ARTICLES, CatalogTables, Target
 
 _TOKEN = re.compile(r"\{[A-Z]+\}|#?\d+(?:[.,]\d+)?|[^\W_]+(?:['’][^\W_]+)*")
 _INNER = frozenset({"the", "of", "and", "a", "an", "o", "os", "as", "do", "da", "dos", "das", "de", "e"})  # inside a capitalised title
@@ -141,6 +141,94 @@ def extended_unknown(matches: list[Match], tokens: list[Token], tables: CatalogT
         else:
             out.append(m)
     return out
+
+
+# Words that say a title follows ("a novel called ...", "um livro chamado ..."), and words that end
+# the name they introduce ("... on a podcast", "... que uma amiga indicou").
+_NAMING = frozenset({"called", "titled", "named", "entitled", "chamado", "chamada", "intitulado", "intitulada"})
+_AFTER_NAME = frozenset({"on", "in", "at", "from", "by", "about", "that", "which", "who", "for", "with", "like", "is", "was",
+                         "no", "na", "em", "que", "pelo", "pela", "num", "numa", "sobre", "por", "com", "e", "eh", "foi"})
+_PREFIXES: dict[tuple, frozenset[str]] = {}
+
+
+def unknown_names(matches: list[Match], tokens: list[Token], tables: CatalogTables, text: str) -> list[Match]:
+    """The titles the catalog lacks that the words around a name reveal (`extended_unknown`,
+    `called_unknown`, `shaped_unknown`), instead of the catalog names found inside them."""
+    return shaped_unknown(called_unknown(extended_unknown(matches, tokens, tables, text), tokens, tables, text),
+                          tokens, tables, text)
+
+
+def called_unknown(matches: list[Match], tokens: list[Token], tables: CatalogTables, text: str) -> list[Match]:
+    """The words after "called", "titled", "chamado"... up to the end of their clause or a word that
+    ends a name ("a novel called seven salt kingdoms on a podcast"): the reader says they are a
+    title: the catalog title or series that starts there (after an article at most), typed exactly,
+    even in everyday words, or one typo away; else a title the catalog lacks, and the catalog names
+    inside them ("Salt") are not asked for."""
+    out = list(matches)
+    for c, token in enumerate(tokens[:-1]):
+        if token.folded not in _NAMING or tokens[c + 1].clause:
+            continue
+        start = end = c + 1
+        while end < len(tokens) and end - start < 6 and not tokens[end].slot and not (end > start and tokens[end].clause) \
+                and tokens[end].folded not in _AFTER_NAME:
+            end += 1
+        words = [t.folded for t in tokens[start:end]]
+        if not words or all(w in tables.static.function for w in words):
+            continue
+        firsts = {start, start + 1} if words[0] in _ARTICLES else {start}
+        if any(m.first in firsts and m.target.kind in ("title", "series", "unknown_title") for m in out):
+            continue
+        catalog = [Match(t, f, k, 100.0) for f in sorted(firsts) for k in range(end, f, -1)
+                   for t in sorted(tables.lookup(" ".join(x.folded for x in tokens[f:k])), key=lambda t: t.kind != "title")
+                   if t.kind in ("title", "series")]
+        if catalog:  # the catalog's own name, in everyday words too ("a book called drifting"): longest first
+            if not any(catalog[0].first < m.last and m.first < catalog[0].last for m in out):
+                out.append(catalog[0])
+            continue
+        out = [m for m in out if not (start <= m.first and m.last <= end)]
+        out.append(Match(Target("unknown_title", text[tokens[start].start:tokens[end - 1].end]), start, end, 0.0))
+    return sorted(out, key=lambda m: m.first)
+
+
+def shaped_unknown(matches: list[Match], tokens: list[Token], tables: CatalogTables, text: str) -> list[Match]:
+    """A catalog name's opening up to its "of"/"de" ("as cronicas de", "the chronicles of"), then
+    words in no catalog name nor everyday speech to the end of the clause ("as cronicas de
+    pedravelha"): a title of that shape the catalog lacks, answered honestly, rather than a search
+    of its words. Only where no catalog name was found, in it or right before it: "The Glass Orchard
+    of <unheard>" is one longer name (`titles_inside_unknown`)."""
+    covered = {i for m in matches for i in range(m.first, m.last)}
+    prefixes = _of_prefixes(tables)
+    out = list(matches)
+    for k in range(1, len(tokens) - 1):
+        if tokens[k].folded not in _OF or tokens[k].clause or k + 1 in covered or not _unheard(tokens[k + 1], tables):
+            continue
+        end = k + 1
+        while end < len(tokens) and not tokens[end].clause and _unheard(tokens[end], tables):
+            end += 1
+        start = next((i for i in range(max(0, k - 5), k) if " ".join(t.folded for t in tokens[i:k + 1]) in prefixes
+                      and not any(t.clause for t in tokens[i + 1:k + 1])), None)
+        # a catalog name right before it ("The Glass Orchard of <unheard>"): the shape is inside a longer name
+        if start is None or any(i in covered for i in range(max(0, start - 1), end)):
+            continue
+        out.append(Match(Target("unknown_title", text[tokens[start].start:tokens[end - 1].end]), start, end, 0.0))
+    return sorted(out, key=lambda m: m.first)
+
+
+def _of_prefixes(tables: CatalogTables) -> frozenset[str]:
+    """Every catalog title, series, alias and Portuguese title cut right after an inner "of"/"de"
+    with a word before it outside everyday speech ("as cronicas de", never "a history of"), once
+    per catalog version."""
+    found = _PREFIXES.get(tables.key)
+    if found is None:
+        cut = set()
+        for phrase in [*tables.phrases, *tables.static.renames]:
+            words = phrase.split()
+            for k in range(1, len(words) - 1):
+                if words[k] in _OF and any(w not in tables.static.common for w in words[:k]):
+                    cut.add(" ".join(words[:k + 1]))
+        _PREFIXES.clear()
+        found = _PREFIXES[tables.key] = frozenset(cut)
+    return found
 
 
 def _unheard(token: Token, tables: CatalogTables) -> bool:

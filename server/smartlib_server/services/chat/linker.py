@@ -27,11 +27,11 @@ from smartlib_server.services.chat.link_tokens import (
     Token as _Token,
     byline_names,
     capitalised_unknown as _capitalised_unknown,
-    extended_unknown as _extended_unknown,
     measures as _measures,
     titles_inside_unknown as _titles_inside_unknown,
     tokens as _tokens,
     unknown_byline as _unknown_byline,
+    unknown_names as _unknown_names,
 )
 
 FUZZY_MIN = 84.0  # the resolver's bar for a whole-phrase typo
@@ -118,7 +118,7 @@ def link(text: str, tables: CatalogTables, books: dict[str, Book]) -> list[Entit
     taken = {i for m in quoted for i in range(m.first, m.last)} | _measures(tokens)
     matches = _exact(tokens, tables, taken)
     matches += _fuzzy(tokens, tables, taken)
-    chosen = _titles_inside_unknown(quoted + _extended_unknown(_select(matches, tokens, tables), tokens, tables, text),
+    chosen = _titles_inside_unknown(quoted + _unknown_names(_select(matches, tokens, tables), tokens, tables, text),
                                     tokens, tables, text)
     covered = {i for m in chosen for i in range(m.first, m.last)}
     chosen += _capitalised_unknown(tokens, covered, tables, text)
@@ -237,9 +237,11 @@ def _plausible(target: Target, tokens: list[_Token], i: int, j: int, tables: Cat
     words = [t.folded for t in tokens[i:j]]
     alone = i == 0 and j == len(tokens) or (i == 1 and j == len(tokens) and tokens[0].folded in ARTICLES)
     capitalised = any(t.raw[:1].isupper() and not t.opens for t in tokens[i:j] if t.folded not in ARTICLES)
-    if len(words) == 1 and target.kind == "title" and 0 < target.readers < WELL_READ and not (alone or capitalised):
+    if len(words) == 1 and target.kind in ("title", "series") and not (alone or capitalised) and (0 < target.readers < WELL_READ or (
+            not target.readers and tables.rated and words[0].endswith(("ing", "ed")))):
         # one lowercase word and a book known to be little read ("something that'll scare me" is no ask
-        # for The Scare); a count the catalog lacks is no small count
+        # for The Scare); a count the catalog lacks is no small count, but a verb's -ing or -ed form is
+        # the sentence's verb before it is an uncounted book ("got me hooked on", "walking south")
         return False
     if any(w not in tables.static.common for w in words) and not (len(words) == 1 and len(words[0]) < 3):
         return True
@@ -286,13 +288,14 @@ def _fuzzy(tokens: list[_Token], tables: CatalogTables, taken: set[int]) -> list
         hit = _fit(phrase, sorted(seeds[phrase]), tokens, taken, tables.static.common)
         if hit is not None:
             first, last, score = hit
-            target = tables.phrases[phrase][0]
-            if target.partial:
-                keep = _surname_plausible(target, tokens, first, last, tables, exact=score >= 100.0)
-            else:
-                keep = target.kind != "title" or _plausible(target, tokens, first, last, tables)
-            if keep:
-                out.append(_Match(target, first, last, score))
+            targets = tables.phrases[phrase]  # a phrase that is a series' name and a title is that title too, as exactly
+            for target in [*[t for t in targets if t.kind == "title"][:1], *[t for t in targets if t.kind != "title"][:1]]:
+                if target.partial:
+                    keep = _surname_plausible(target, tokens, first, last, tables, exact=score >= 100.0)
+                else:
+                    keep = target.kind not in ("title", "series") or _plausible(target, tokens, first, last, tables)
+                if keep:
+                    out.append(_Match(target, first, last, score))
     return out
 
 

@@ -164,7 +164,9 @@ class Understander:
         """"None with vampires or werewolves", "nothing with ghosts": a catalog genre the lexicon
         lacks, named where a negation governs it, is left out like any genre. Read after the model
         (the slots it saw stay as they were) and only when turned away, since a genre name such as
-        "Death" or "Family" is asked for in everyday words more often than as a shelf."""
+        "Death" or "Family" is asked for in everyday words more often than as a shelf. One that holds a
+        genre the linker found, and only genres, is the longer name of what the reader named, wanted or
+        not ("any set during world war two?": World War II, not War): the longest run wins, as in the linker."""
         genres = self.linker.tables().genres
         if not genres:
             return u
@@ -174,19 +176,27 @@ class Understander:
                  if e.kind == "title" and fold(e.text) in genres and e.text.islower()]
         kept = [e for e in u.entities if not any(f.start == e.start and f.end == e.end for f in found)]
         taken = [(e.start, e.end) for e in u.entities]
+        longer: list[Entity] = []  # catalog genres that hold a genre the linker found: "world war two" over "war"
         for i in range(len(words)):
             for j in range(min(len(words), i + 3), i, -1):  # the longest run first: "world war ii" before "war"
                 name = genres.get(" ".join(t.folded for t in words[i:j]))
                 start, end = words[i].start, words[j - 1].end
+                inner = {(e.start, e.end): e.kind for e in u.entities if start <= e.start and e.end <= end}
+                inner.pop((start, end), None)
+                if name and "genre" in inner.values() and set(inner.values()) <= {"genre", "number"} \
+                        and not any(a < end and start < b for a, b in taken if (a, b) not in inner):
+                    longer.append(Entity("genre", name, text[start:end], start, end))
+                    taken.append((start, end))
+                    break
                 if name and not any(a < end and start < b for a, b in taken):
                     found.append(Entity("genre", name, text[start:end], start, end))
                     taken.append((start, end))
                     break
-        against = [e for e in found if e in governed(text, sorted([*kept, *found], key=lambda e: e.start))]
+        against = [e for e in found if e in governed(text, sorted([*kept, *found], key=lambda e: e.start))] + longer
         if not against:
             return u
-        spans = {(a.start, a.end) for a in against}
-        entities = sorted([e for e in u.entities if (e.start, e.end) not in spans] + against, key=lambda e: e.start)
+        entities = sorted([e for e in u.entities if not any(a.start <= e.start and e.end <= a.end for a in against)] + against,
+                          key=lambda e: e.start)
         return finish(text, u.intent, u.confidence, entities, u.slotted, u.ranked, u.threshold, u.source)
 
     def _title_alone(self, text: str, u: Understanding) -> Understanding | None:

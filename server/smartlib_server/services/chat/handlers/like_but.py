@@ -157,7 +157,7 @@ def answer(kit: Toolkit, ask: Request, out: Draft) -> None:
         out.pending = f"like_but:{ask.modifier}" if found.kind == "ambiguous" else out.pending
         return
     book = found.book if found.kind == "book" else found.books[0]
-    change = read_change(ask.modifier, p.language)
+    change = differs(read_change(ask.modifier, p.language), book)
     change = past_shelf(change, book) if change.kind == "past" else change
     out.remember["liked"] = [book.id]
     exclude = [*ask.exclude, *change.exclude]
@@ -178,6 +178,14 @@ def answer(kit: Toolkit, ask: Request, out: Draft) -> None:
         out.set_list(items, query)
     out.focus = book.id
     out.text = w.recommendations(p, items, _intro(p, book, change), _note(p, change))
+
+
+def differs(change: Change, book: Book) -> Change:
+    """The change is what should differ from X: a genre X has already ("<space opera> was heavy, any
+    sci-fi that's more on the funny side?") keeps every neighbour of X in, so when the change also
+    names genres X lacks, those are the ones asked for."""
+    new = tuple(g for g in change.include if g not in book.genres)
+    return dataclasses.replace(change, include=new) if change.kind == "genre" and new else change
 
 
 def _apply(change: Change, book: Book, pool: list[tuple[Book, str]]) -> list[tuple[Book, str]]:
