@@ -197,7 +197,6 @@ def shaped_unknown(matches: list[Match], tokens: list[Token], tables: CatalogTab
     of its words. Only where no catalog name was found, in it or right before it: "The Glass Orchard
     of <unheard>" is one longer name (`titles_inside_unknown`)."""
     covered = {i for m in matches for i in range(m.first, m.last)}
-    prefixes = _of_prefixes(tables)
     out = list(matches)
     for k in range(1, len(tokens) - 1):
         if tokens[k].folded not in _OF or tokens[k].clause or k + 1 in covered or not _unheard(tokens[k + 1], tables):
@@ -205,6 +204,7 @@ def shaped_unknown(matches: list[Match], tokens: list[Token], tables: CatalogTab
         end = k + 1
         while end < len(tokens) and not tokens[end].clause and _unheard(tokens[end], tables):
             end += 1
+        prefixes = _of_prefixes(tables)  # built once per catalog version, on the first message that needs it
         start = next((i for i in range(max(0, k - 5), k) if " ".join(t.folded for t in tokens[i:k + 1]) in prefixes
                       and not any(t.clause for t in tokens[i + 1:k + 1])), None)
         # a catalog name right before it ("The Glass Orchard of <unheard>"): the shape is inside a longer name
