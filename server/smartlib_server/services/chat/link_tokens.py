@@ -161,9 +161,9 @@ def unknown_names(matches: list[Match], tokens: list[Token], tables: CatalogTabl
 def called_unknown(matches: list[Match], tokens: list[Token], tables: CatalogTables, text: str) -> list[Match]:
     """The words after "called", "titled", "chamado"... up to the end of their clause or a word that
     ends a name ("a novel called seven salt kingdoms on a podcast"): the reader says they are a
-    title: the catalog title or series that starts there (after an article at most), typed exactly,
-    even in everyday words, or one typo away; else a title the catalog lacks, and the catalog names
-    inside them ("Salt") are not asked for."""
+    title. When no catalog title or series starts there (after an article at most), typed exactly,
+    in everyday words (which `Understander.complete` may still take), or one typo away, they are a
+    title the catalog lacks, and the catalog names inside them ("Salt") are not asked for."""
     out = list(matches)
     for c, token in enumerate(tokens[:-1]):
         if token.folded not in _NAMING or tokens[c + 1].clause:
@@ -178,13 +178,9 @@ def called_unknown(matches: list[Match], tokens: list[Token], tables: CatalogTab
         firsts = {start, start + 1} if words[0] in _ARTICLES else {start}
         if any(m.first in firsts and m.target.kind in ("title", "series", "unknown_title") for m in out):
             continue
-        catalog = [Match(t, f, k, 100.0) for f in sorted(firsts) for k in range(end, f, -1)
-                   for t in sorted(tables.lookup(" ".join(x.folded for x in tokens[f:k])), key=lambda t: t.kind != "title")
-                   if t.kind in ("title", "series")]
-        if catalog:  # the catalog's own name, in everyday words too ("a book called drifting"): longest first
-            if not any(catalog[0].first < m.last and m.first < catalog[0].last for m in out):
-                out.append(catalog[0])
-            continue
+        if any(t.kind in ("title", "series") for f in firsts for k in range(f + 1, end + 1)
+               for t in tables.lookup(" ".join(x.folded for x in tokens[f:k]))):
+            continue  # the catalog's own name, in everyday words too ("a book called the road"): never missing
         out = [m for m in out if not (start <= m.first and m.last <= end)]
         out.append(Match(Target("unknown_title", text[tokens[start].start:tokens[end - 1].end]), start, end, 0.0))
     return sorted(out, key=lambda m: m.first)
