@@ -172,3 +172,8 @@ def test_a_genre_turned_away_beside_another_want_stores_nothing(shelf, text, pt)
 def test_advice_asked_in_everyday_words_under_an_unsure_reading_is_a_vague_ask(shelf, intent):
     assert ask(shelf, "what would you recommend me?", intent, confidence=0.4).kind == "recommend"
     assert ask(shelf, "what would you recommend me?", intent, confidence=0.9).kind == intent  # a sure reading stands
+
+
+@pytest.mark.parametrize("topic", ["vc", "u", "ya"])
+def test_a_chat_spelling_of_you_is_no_topic(topic):
+    assert not _topical(f"what would {topic} pick for me")

@@ -28,6 +28,8 @@ PASSING = frozenset({"similar", "recommend", "best_rated"})
 # Words about when the reader reads or that keep the talk going, and the words of asking for advice
 # ("dica", "recs", "suggest"): none names a topic (data/roles.yaml).
 _NO_TOPIC = frozenset(fold(w) for w in _ROLES["no_topic"])
+# and the words that only ask for a book, chat spellings of "you" among them ("vc", "u", "ya")
+_ASKING = frozenset(fold(w) for w in _ROLES["asking_words"])
 _ADVICE = frozenset(fold(w) for w in _ROLES["advice"])
 _CLITICS = ("d", "ll", "re", "ve", "m", "s")  # English contractions once the apostrophe is folded away
 _CLAUSES = re.compile(r"[,;.!?:]|\s-\s|\b(?:but|though|although|however|mas|porem|porém|contudo|entretanto)\b", re.I)
@@ -108,10 +110,11 @@ def uncounted(words: list[str]) -> list[str]:
 
 
 def everyday(word: str) -> bool:
-    """A folded word that names no topic: a function word, a word of any vague ask, or a pronoun
-    with its clitic folded in ("you'd", "we'll", "they've" fold to "youd", "well", "theyve")."""
+    """A folded word that names no topic: a function word, a word of any vague ask or of asking
+    for a book ("o que vc me recomenda?"), or a pronoun with its clitic folded in ("you'd",
+    "we'll", "they've" fold to "youd", "well", "theyve")."""
     function = link_tables.static_tables().function
-    if word in function or word in lexicon.VAGUE or word in _NO_TOPIC:
+    if word in function or word in lexicon.VAGUE or word in _NO_TOPIC or word in _ASKING:
         return True
     return any(word.endswith(c) and len(word) > len(c) + 1 and word[:-len(c)] in function for c in _CLITICS)
 
