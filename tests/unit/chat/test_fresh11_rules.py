@@ -37,6 +37,7 @@ SHELF = (
     book("d2", "Stranded", ("Thriller",), 0, "Ada Merrow"),
     book("s1", "Moss and Ember", ("Romance",), 30_000, "Ada Merrow"),
     book("a1", "Ashen", ("Horror",), 60_000, "Ada Merrow"),
+    book("n1", "A Heron Named Tobiah", ("Fiction",), 200_000, "Ada Merrow"),  # a naming word inside a title
 )
 
 
@@ -95,6 +96,7 @@ def test_words_after_called_are_a_title_the_catalog_lacks(shelf):
     assert _linked(shelf, "someone mentioned a novel called nine ember kingdoms on the radio") == \
         [("unknown_title", "nine ember kingdoms")]
     assert _linked(shelf, "is there a book called drifting here?") == []  # the catalog's, in words: never missing
+    assert _linked(shelf, "a heron named tobiah... worth it?") == [("title", "A Heron Named Tobiah")]
     assert _linked(shelf, "a book called the marigold cartographr, got it?")[0][0] == "title"  # one typo away
 
 

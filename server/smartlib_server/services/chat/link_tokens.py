@@ -166,8 +166,8 @@ def called_unknown(matches: list[Match], tokens: list[Token], tables: CatalogTab
     title the catalog lacks, and the catalog names inside them ("Salt") are not asked for."""
     out = list(matches)
     for c, token in enumerate(tokens[:-1]):
-        if token.folded not in _NAMING or tokens[c + 1].clause:
-            continue
+        if token.folded not in _NAMING or tokens[c + 1].clause or any(m.first <= c < m.last for m in matches):
+            continue  # "called" inside a catalog name ("A Man Called <name>") introduces nothing
         start = end = c + 1
         while end < len(tokens) and end - start < 6 and not tokens[end].slot and not (end > start and tokens[end].clause) \
                 and tokens[end].folded not in _AFTER_NAME:
