@@ -455,11 +455,18 @@ def test_hundred_concurrent_streams(chat_server):
     async def main():
         return await asyncio.gather(*(_conversation(chat_server.address, n, ttfe) for n in range(100)))
 
+    started = time.perf_counter()
     results = asyncio.run(main())
+    whole = time.perf_counter() - started
     assert len(results) == 100
     for kinds in results:
         assert kinds.count("done") == 2 and "error" not in kinds and kinds.count("card") == 10
-    assert max(ttfe) < 5.0  # typing comes before any blocking work
+        turns = " ".join(kinds).split("done")[:2]
+        assert all(turn.split()[0] == "typing" for turn in turns), kinds
+    # Typing comes before any blocking work: had it waited behind the other streams' turns, the
+    # slowest first event would take most of the run. A share of the run, not seconds, so a
+    # loaded host does not fail it (one did at 5.24 s against a fixed 5 s).
+    assert max(ttfe) < 0.5 * whole, (max(ttfe), whole)
 
 
 def test_idle_chat_streams_do_not_starve_unary_rpcs(make_chat_server):
