@@ -12,7 +12,7 @@ import dataclasses
 import re
 
 from smartlib_core.text import bare_title, fold, split_series
-from smartlib_server.services.chat import asides, constraints, lexicon, sides
+from smartlib_server.services.chat import asides, constraints, lexicon, references, sides
 from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.link_tables import ARTICLES, static_tables
 from smartlib_server.services.chat.linker import Entity
@@ -24,6 +24,8 @@ _STARS = re.compile(r"\s*(?:stars?|estrelas?|★)", re.I)
 # An unsure label, and the label that also answers it when the model ranks that one next: a
 # book's facts name it and its card first; a series in order shows what comes next too; one book
 # named is no comparison ("should i read <title> or is it just hype": its facts).
+# Labels a comparison of two places in the list on screen may be read as ("compare the first two").
+_ON_SCREEN = frozenset({"pick", "compare", "about_book", "why", "refine", "more"})
 _SAFER = {"similar": ("about_book",), "series_next": ("series_order",), "compare": ("about_book",)}
 # Labels acted on even when the model is unsure and the message names nothing: a list steered by
 # the reader's tastes, an action on the list on screen, or an honest answer; nothing is stored.
@@ -118,6 +120,9 @@ def _request(u: Understanding, text: str, language: str, has_focus: bool, list_s
         # "read cinder and loved it. book 2?": the book at that place in its series, not the one after it
         book = u.of("title", "series")[0]
         return dataclasses.replace(base, kind="series_order", subject=phrase(book), ordinal=at)
+    pair = references.shown_pair(fold(text)) if list_shown and kind in _ON_SCREEN and len(named) < 2 else None
+    if pair:  # "compare the first two", "o segundo vs o quarto": two books of the list on screen, by their places
+        return dataclasses.replace(base, kind="compare", pairs=((f"#{pair[0]}", f"#{pair[1]}"),), ordinal=0)
     shunned = _shunned(text, u, authors)
     if shunned and kind in ("recommend", "best_rated", "author", "taste_dislike"):
         # "a good whodunit, just nothing by Agatha Christie": the genres asked for without that author

@@ -37,6 +37,30 @@ def ordinal_of(phrase: str) -> int:
     return int(word) if word.isdigit() else _ORDINALS[word]
 
 
+# Two books of the list on screen weighed against each other ("compare the first two", "os dois
+# primeiros, qual a diferenca?", "second vs fourth"): a word of comparing, then two places in the list.
+_COMPARING = re.compile(r"\b(?:compar\w*|weigh\w*|versus|vs|differen\w*|diferen\w*|better|melhor)\b")
+_TWO = r"(?:two|2|dois|duas)"
+_FIRST_TWO = re.compile(rf"\b(?:(?:first|top) {_TWO}|{_TWO} first|(?:primeir[oa]s|top) {_TWO}|{_TWO} primeir[oa]s)\b")
+_LAST_TWO = re.compile(rf"\b(?:last {_TWO}|{_TWO} last|ultim[oa]s {_TWO}|{_TWO} ultim[oa]s)\b")
+# places written as places, never bare counts ("two", "um"), which say how many rather than which
+_PLACE = re.compile(r"\b(?:(?:number|numero|n) ?(?P<d>[1-9])\b|(?P<w>(?:fir|1)st|(?:seco|2)nd|(?:thi|3)rd|(?:four|fif|4|5)th|"
+                    r"primeir[oa]|segund[oa]|terceir[oa]|quart[oa]|quint[oa]|[1-5][oa]|last|ultim[oa])\b)")
+
+
+def shown_pair(folded: str) -> tuple[int, int] | None:
+    """The two list places a comparison of the books on screen names (1-based; -2, -1 the last two),
+    or None when the folded message compares nothing or names no two places."""
+    if not _COMPARING.search(folded):
+        return None
+    if _FIRST_TWO.search(folded):
+        return 1, 2
+    if _LAST_TWO.search(folded):
+        return -2, -1
+    places = list(dict.fromkeys(int(m["d"]) if m["d"] else _ORDINALS.get(m["w"]) or int(m["w"][0]) for m in _PLACE.finditer(folded)))
+    return (places[0], places[1]) if len(places) >= 2 else None
+
+
 def is_focus(subject: str) -> bool:
     """'it', 'that one', 'esse livro': the book the conversation is about."""
     return subject in _FOCUS

@@ -135,11 +135,11 @@ class Toolkit:
         return self.vocabulary.readable(text, self.books, self.version)
 
     def shown_book(self, ordinal: int) -> Book | None:
-        """The book at a 1-based position of the last list (-1: the last one)."""
+        """The book at a 1-based position of the last list (-1: the last one, -2 the one before it)."""
         shown = self.ctx.shown
         if not shown:
             return None
-        position = ordinal - 1 if ordinal > 0 else len(shown) - 1
+        position = ordinal - 1 if ordinal > 0 else len(shown) + min(ordinal, -1)
         if not 0 <= position < len(shown):
             return None
         return self.books.get(shown[position][0])

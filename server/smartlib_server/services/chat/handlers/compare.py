@@ -27,6 +27,9 @@ def compare(kit: Toolkit, ask: Request, out: Draft) -> None:
     if best is None:
         a_phrase, b_phrase = ask.pairs[0]
         missing = a_phrase if _side(kit, a_phrase).kind == "none" else b_phrase
+        if missing[:1] == "#":  # a place past the end of the list on screen
+            out.text = p.t("pick.out_of_range")
+            return
         out.not_found(missing)
         return
     a, b, (a_phrase, b_phrase) = best
@@ -45,6 +48,9 @@ def compare(kit: Toolkit, ask: Request, out: Draft) -> None:
 
 def _side(kit: Toolkit, phrase: str) -> Resolution:
     """One side of a comparison: a title, or the book in focus for "it"."""
+    if phrase[:1] == "#" and phrase[1:].lstrip("-").isdigit():  # a place in the list on screen (interpret's "#2")
+        book = kit.shown_book(int(phrase[1:]))
+        return Resolution("book", (book,)) if book is not None else Resolution("none", ())
     if is_focus(phrase):
         focus = kit.books.get(kit.ctx.focus)
         if focus is not None:
