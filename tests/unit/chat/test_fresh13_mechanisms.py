@@ -1,6 +1,7 @@
 """Mechanisms built from what development batch fresh 13 showed, each pinned with made-up books and
 wordings written for this file (none is a fresh 13 sentence): two places of the list on screen
-compared ("weigh the top two against each other")."""
+compared ("weigh the top two against each other"), and laughter typed the Brazilian way ("kkkk",
+"rsrs") as the language of a message with no words."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ import pytest
 from smartlib_core.domain import Book
 from smartlib_server.services.chat import link_tables
 from smartlib_server.services.chat.handlers.compare import _side, compare
+from smartlib_server.services.chat.language import detect
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.toolkit import Toolkit
@@ -75,3 +77,16 @@ def test_a_place_resolves_to_the_book_there_counting_back_from_the_end():
     assert _side(kit, "#-2").book.id == "m3"  # the one before the last
     assert _side(kit, "#-1").book.id == "m4"
     assert _side(kit, "#7").kind == "none"  # past the end
+
+
+@pytest.mark.parametrize("text, language", [
+    ("kkkk hjfg xcvb", "pt"), ("rsrsrs zxqw", "pt"), ("kkkkkkkkkkk", "pt"),  # Brazilian laughter beside a keyboard mash
+    ("lmao fjdksl", "en"), ("rofl qqq", "en"),
+])
+def test_laughter_says_the_language_of_a_message_with_no_words(text, language):
+    assert detect(text).language == language
+
+
+def test_a_laugh_is_one_word_of_evidence_not_more():
+    assert detect("kkkk where can I find a good thriller").language == "en"
+    assert detect("kk sdfg").language is None  # two k's are no laugh

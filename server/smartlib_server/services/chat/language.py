@@ -40,11 +40,14 @@ _EN = frozenset(
     "not no yes how can could do does did author series by from for in on kind sort has have got anything much "
     "my your which where when there else fix nearby just need looking into fan keep coming going get let see "
     "think know maybe really still next new old tonight today weekend recs rec pick picks should worth "
-    "bother any stuff kinda gonna wanna lol thing things".split()
+    "bother any stuff kinda gonna wanna lol lmao lmfao rofl thing things".split()
 )
 # Words spelled the same in both languages are no evidence either way.
 _SHARED = frozenset("a o as compare romance terror drama horror humor suspense thriller".split())
 _PT_MARKS = re.compile(r"[ãõçâêôáéíóúà]", re.IGNORECASE)
+# Laughter typed the Brazilian way ("kkkkk", "rsrs") is a Portuguese word however it is spelt out;
+# English laughter ("lol", "lmao") is in _EN, and "haha" is both.
+_PT_LAUGH = re.compile(r"^(?:k{3,}|(?:rs){2,}r?)$")
 _FOREIGN = frozenset(
     "le la les des du et je tu il est une pour avec sur qui bonjour merci livre "
     "el los las del y es por favor hola gracias libro libros quiero sobre una "
@@ -109,7 +112,8 @@ def detect(text: str, names: Sequence[tuple[int, int]] = ()) -> Detection:
     first = text.split()[:1]
     plain = set(fold(" ".join(w for w in said.split() if not w[:1].isupper() or [w] == first)).split())
     en = sum(1.0 for w in words if (w in _EN or w in _EN_GENRE_WORDS or (w in corpus["en"] and w in plain)) and w not in _SHARED)
-    pt = sum(1.0 for w in words if (w in _PT or w in _PT_GENRE_WORDS or (w in corpus["pt"] and w in plain)) and w not in _SHARED)
+    pt = sum(1.0 for w in words if (w in _PT or w in _PT_GENRE_WORDS or (w in corpus["pt"] and w in plain) or _PT_LAUGH.match(w))
+             and w not in _SHARED)
     for word in _joining(text, names):  # counted above for both languages when it is both ("do")
         en -= word in _EN and _JOINING[word] == "pt"
         pt -= word in _PT and _JOINING[word] == "en"
