@@ -36,7 +36,7 @@ def shelf():
     ("whats the difference between the 2nd and the third", "en", ("#2", "#3")),
     ("how do the last two compare", "en", ("#-2", "#-1")),
     ("qual a diferença entre as duas primeiras?", "pt", ("#1", "#2")),
-    ("o segundo ou o quarto, qual é melhor?", "pt", ("#2", "#4")),
+    ("o segundo versus o quarto", "pt", ("#2", "#4")),
 ])
 def test_two_places_of_the_list_on_screen_compared_are_a_comparison_of_those_books(shelf, text, language, pair):
     for intent in ("pick", "compare", "about_book"):
@@ -48,6 +48,7 @@ def test_two_places_of_the_list_on_screen_compared_are_a_comparison_of_those_boo
     ("tell me about the first two", True),  # two places, nothing weighed
     ("compare the top two", False),  # no list on screen to point into
     ("is the second one better than the salt cartographer?", True),  # one place only
+    ("which is better, the second or the fourth?", True),  # choosing one by place is a pick (boundary decision)
 ])
 def test_a_comparison_needs_two_places_and_a_list(shelf, text, list_shown):
     request = ask(shelf, text, "pick", list_shown=list_shown)

@@ -39,7 +39,9 @@ def ordinal_of(phrase: str) -> int:
 
 # Two books of the list on screen weighed against each other ("compare the first two", "os dois
 # primeiros, qual a diferenca?", "second vs fourth"): a word of comparing, then two places in the list.
-_COMPARING = re.compile(r"\b(?:compar\w*|weigh\w*|versus|vs|differen\w*|diferen\w*|better|melhor)\b")
+# Choosing one by place ("which is better, the first or the last?") stays a pick (docs/chat.md's
+# boundary decision), so "better"/"melhor" are no words of comparing here.
+_COMPARING = re.compile(r"\b(?:compar\w*|weigh\w*|versus|vs|differen\w*|diferen\w*)\b")
 _TWO = r"(?:two|2|dois|duas)"
 _FIRST_TWO = re.compile(rf"\b(?:(?:first|top) {_TWO}|{_TWO} first|(?:primeir[oa]s|top) {_TWO}|{_TWO} primeir[oa]s)\b")
 _LAST_TWO = re.compile(rf"\b(?:last {_TWO}|{_TWO} last|ultim[oa]s {_TWO}|{_TWO} ultim[oa]s)\b")
