@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_server.services.chat import link_tables
+from smartlib_server.services.chat import link_tables, linker
 from smartlib_server.services.chat.handlers.compare import _side, compare
 from smartlib_server.services.chat.language import detect
 from smartlib_server.services.chat.request import Request
@@ -17,7 +17,7 @@ from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.toolkit import Toolkit
 from smartlib_server.services.chat.wording import Phrasebook
 
-from .asking import ask
+from .asking import ask, catalog_of, linked
 
 SHELF = (Book(id="m1", title="The Salt Cartographer", authors=("Ines Valbrook",), genres=("Fiction", "Adventure"), num_ratings=80_000),
          Book(id="m2", title="Ledgers of the Deep", authors=("Ines Valbrook",), genres=("Nonfiction", "Science"), num_ratings=30_000),
@@ -91,3 +91,18 @@ def test_laughter_says_the_language_of_a_message_with_no_words(text, language):
 def test_a_laugh_is_one_word_of_evidence_not_more():
     assert detect("kkkk where can I find a good thriller").language == "en"
     assert detect("kk sdfg").language is None  # two k's are no laugh
+
+
+MEMOIR = (Book(id="n1", title="Orsolya Vantreck's Notebooks", authors=("Someone Else",), genres=("Biography",), num_ratings=900_000),
+          Book(id="n2", title="The Glass Orchard", authors=("Orsolya Vantreck",), genres=("Mystery",), num_ratings=400_000))
+
+
+@pytest.mark.parametrize("text", ["what should i read after orsolya vantrek?", "more Orsolia Vantreck please"])
+def test_a_close_typo_of_an_author_outranks_the_loose_start_of_a_title_of_that_name(text):
+    # the name misspelt matches the author closely (over 92) and the memoir's title only loosely (85):
+    # on one span the close match is chosen, whatever kind ranks first among exact names
+    tables, _ = catalog_of(MEMOIR)
+    tokens = linker._tokens(text)
+    chosen = linker._select(linker._fuzzy(tokens, tables, set()), tokens, tables)
+    assert [(m.target.kind, m.target.name) for m in chosen] == [("author", "Orsolya Vantreck")]
+    assert linked(catalog_of(MEMOIR), text) == [("author", "Orsolya Vantreck")]

@@ -372,12 +372,12 @@ def _best_fuzzy(phrase: str, candidates: list[str], tables: CatalogTables) -> tu
 
 
 def _select(matches: list[_Match], tokens: list[_Token], tables: CatalogTables) -> list[_Match]:
-    """Non-overlapping matches, longest first; on one span an exact match, then a genre or mood
-    word over a title of the same words unless the reader capitalised it, then the most read."""
+    """Non-overlapping matches, longest first; on one span an exact match, then a close typo ("agatha cristie": the author,
+    not a title's start), then a genre or mood word over a title of the same words unless capitalised, then the most read."""
     def rank(m: _Match):
         capital = any(t.raw[:1].isupper() for t in tokens[m.first:m.last] if t.folded not in ARTICLES)
         kind = _KIND_RANK[m.target.kind] + (10 if capital and m.target.kind in ("genre", "mood") else 0)
-        return (-(m.last - m.first), -(m.score >= 100.0), kind, -m.score, -m.target.readers, m.first)
+        return (-(m.last - m.first), -(m.score >= 100.0), -(m.score >= SWALLOW_MIN), kind, -m.score, -m.target.readers, m.first)
 
     exact = [m for m in matches if m.score >= 100.0]
     # a typo match must be close to swallow an exact name: "agatha christie que" is no title
