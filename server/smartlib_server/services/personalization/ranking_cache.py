@@ -67,10 +67,7 @@ class RankingCache(Generic[T]):
         with self._lock:
             if generation != self._generation:  # a drop ran meanwhile (ForgetUser, a swap): keep nothing from before it
                 return value
-            self._entries[user_id] = (key, value)
-            self._entries.move_to_end(user_id)
-            while len(self._entries) > self.max_users:
-                self._entries.popitem(last=False)
+            self._keep(self._entries, user_id, (key, value))
         return value
 
     def folded(self, user_id: str, history: Sequence, compute: Callable[[Sequence], F]) -> F:
@@ -88,11 +85,16 @@ class RankingCache(Generic[T]):
         value = compute(history)
         with self._lock:
             if generation == self._generation:  # nothing of an erased user is kept
-                self._folds[user_id] = (tuple(history), value)
-                self._folds.move_to_end(user_id)
-                while len(self._folds) > self.max_users:
-                    self._folds.popitem(last=False)
+                self._keep(self._folds, user_id, (tuple(history), value))
         return value
+
+    def _keep(self, store: OrderedDict, user_id: str, entry: tuple) -> None:
+        """Stores `entry` as the user's most recent one, the least recently served beyond the bound
+        leaving (the caller holds the lock)."""
+        store[user_id] = entry
+        store.move_to_end(user_id)
+        while len(store) > self.max_users:
+            store.popitem(last=False)
 
     def _serves(self, served: tuple) -> bool:
         # (a dead reference is no match for None: what it held was swapped out, maybe for nothing)
