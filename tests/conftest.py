@@ -74,14 +74,14 @@ def starter_sqlite(tmp_path_factory, inference) -> Path:
     return home / "catalog.sqlite3"
 
 
-def _wants_10k(items) -> bool:
-    return any("catalog_10k" in getattr(item, "fixturenames", ()) for item in items)
+def _needs_10k(item) -> bool:
+    return "catalog_10k" in getattr(item, "fixturenames", ())
 
 
 def pytest_collection_modifyitems(session, config, items):
     """The tests on the 10k catalog run last, so the background ingest (`_ingest_10k`) has the
     whole rest of the run to finish beside it; they keep their order among themselves."""
-    items.sort(key=lambda item: "catalog_10k" in getattr(item, "fixturenames", ()))  # stable
+    items.sort(key=_needs_10k)  # stable
 
 
 class _BackgroundIngest:
@@ -132,7 +132,7 @@ def _ingest_10k(request, tmp_path_factory) -> Iterator[_BackgroundIngest | None]
     """Starts the 10k ingest with the run when a selected test needs `catalog_10k`, the CSV is
     there and SMARTLIB_10K_HOME does not name an ingested home."""
     csv = dataset_path()
-    if os.environ.get("SMARTLIB_10K_HOME") or not csv.is_file() or not _wants_10k(request.session.items):
+    if os.environ.get("SMARTLIB_10K_HOME") or not csv.is_file() or not any(map(_needs_10k, request.session.items)):
         yield None
         return
     ingest = _BackgroundIngest(tmp_path_factory.mktemp("catalog_10k") / "home", csv)
