@@ -243,8 +243,8 @@ def text_view_index(baseline: VectorIndex, index_kind: str = "auto", unit: np.nd
     8-bit decoded ones, so its view is still read back from it."""
     ids = baseline.ids()
     if not ids:
-        return VectorIndex(BLOCK_DIM)
-    view = VectorIndex(BLOCK_DIM, choose_index_kind(len(ids), BLOCK_DIM, index_kind))
+        return VectorIndex(BLOCK_DIM, screened=True)
+    view = VectorIndex(BLOCK_DIM, choose_index_kind(len(ids), BLOCK_DIM, index_kind), screened=True)
     exact = unit is not None and baseline.kind == "flat" and unit.shape == (len(ids), baseline.dim)
     view.upsert(ids, text_view(unit if exact else baseline.vectors(ids)))
     return view

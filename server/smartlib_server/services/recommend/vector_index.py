@@ -11,6 +11,7 @@ import numpy as np
 
 from smartlib_core.tracing import traced
 from smartlib_server.services.recommend.neighbour_table import NeighbourTable
+from smartlib_server.services.recommend.screened_scan import Fp16Screen
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class VectorIndex:
 
     def __init__(
         self, dim: int, kind: str = "flat", *, neighbours: int = 0, nlist: int | None = None, nprobe: int = IVF_NPROBE,
+        screened: bool = False,
     ):
         if kind not in INDEX_KINDS:
             raise ValueError(f"index kind must be one of {INDEX_KINDS}, not {kind!r}")
@@ -92,6 +94,8 @@ class VectorIndex:
         self._nlist, self._nprobe = nlist, nprobe
         self._table = NeighbourTable(dim, neighbours) if neighbours > 0 else None
         self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        # `screened` (flat only): a float16 copy that single queries scan first (screened_scan.py)
+        self._screen = Fp16Screen(dim) if screened and kind == "flat" else None
         self._ids: dict[int, str] = {}
         self._rows: dict[str, int] = {}
         self._next = 0
@@ -107,7 +111,7 @@ class VectorIndex:
         if self.kind == "ivf" and not self._pending_ivf:
             ivf = self._index
             return len(self._rows) * (ivf.code_size + 8 + 16) + ivf.nlist * self.dim * 4
-        return len(self._rows) * self.dim * 4
+        return len(self._rows) * self.dim * (6 if self._screen is not None else 4)
 
     @property
     def table_nbytes(self) -> int:
@@ -164,12 +168,12 @@ class VectorIndex:
                 self._start_ivf(vectors)
             stale = [self._rows[b] for b in book_ids if b in self._rows]
             if stale:
-                self._index.remove_ids(np.asarray(stale, dtype=np.int64))
-                if self._table is not None:
-                    self._table.remove(np.asarray(stale, dtype=np.int64))
+                self._remove_labels(np.asarray(stale, dtype=np.int64))
             labels = np.arange(self._next, self._next + len(book_ids), dtype=np.int64)
             self._next += len(book_ids)
             self._index.add_with_ids(vectors, labels)
+            if self._screen is not None:
+                self._screen.add(labels, vectors)
             if self._table is not None:
                 self._table.add(labels, vectors, None if bias is None else np.asarray(bias, dtype=np.float64), table_rows)
             for label, book_id in zip(labels.tolist(), book_ids, strict=True):
@@ -183,11 +187,17 @@ class VectorIndex:
         with self._lock.write():
             labels = [self._rows.pop(b) for b in book_ids if b in self._rows]
             if labels:
-                self._index.remove_ids(np.asarray(labels, dtype=np.int64))
-                if self._table is not None:
-                    self._table.remove(np.asarray(labels, dtype=np.int64))
+                self._remove_labels(np.asarray(labels, dtype=np.int64))
                 for label in labels:
                     del self._ids[label]
+
+    def _remove_labels(self, labels: np.ndarray) -> None:
+        """Drops `labels` from the index and what mirrors it (the caller holds the write lock)."""
+        self._index.remove_ids(labels)
+        if self._table is not None:
+            self._table.remove(labels)
+        if self._screen is not None:
+            self._screen.remove(labels)
 
     def ids(self) -> list[str]:
         """Every indexed book id, in no particular order."""
@@ -261,7 +271,10 @@ class VectorIndex:
             k = min(k, len(self._rows))
             if k <= 0:
                 return [[] for _ in range(len(queries))]
-            scores, labels = self._index.search(queries, k)
+            if self._screen is not None and len(queries) == 1 and 4 * k <= len(self._rows):
+                scores, labels = self._screen.search(queries, k, self._index)  # the same answer, fewer bytes read
+            else:
+                scores, labels = self._index.search(queries, k)
             ids = self._ids
             return [
                 [(ids[label], float(score)) for label, score in zip(row_labels, row_scores, strict=True) if label >= 0]
