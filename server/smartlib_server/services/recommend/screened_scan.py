@@ -19,55 +19,62 @@ _ROUNDING = 4 * 2.0**-24
 
 
 class Fp16Screen:
-    """The float16 copy, kept under the same labels as the flat index it screens; not locked
-    itself (VectorIndex calls it under its own lock)."""
+    """The float16 copy of a flat index: the same rows in the same positions (both append and
+    both compact in order on removal), with the label of each. Not locked itself: VectorIndex
+    calls it under its own lock."""
 
     def __init__(self, dim: int):
         self.dim = dim
-        self._index = faiss.IndexIDMap2(faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16,
-                                                                  faiss.METRIC_INNER_PRODUCT))
+        self._index = faiss.IndexScalarQuantizer(dim, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT)
+        self._labels = np.zeros(0, dtype=np.int64)  # by position; ascending, as labels are handed out
         self._error = 0.0  # the largest |x - float16(x)| (L2) of any vector added; never lowered
         self._norm = 0.0  # the largest |x| of any vector added; never lowered
 
     def add(self, labels: np.ndarray, vectors: np.ndarray) -> None:
-        self._index.add_with_ids(vectors, labels)
-        flat = self._index.index  # the rows just added are its last ones
-        difference = flat.reconstruct_n(flat.ntotal - len(labels), len(labels))  # float16(x) decoded, then x minus it
+        """Appends `vectors` (float32, contiguous) under `labels`, each above every label held."""
+        self._index.add(vectors)
+        self._labels = np.concatenate([self._labels, labels])
+        decoded = self._index.reconstruct_n(self._index.ntotal - len(labels), len(labels))
         # x - float16(x) is exact in float32 (the two are that close); the sums' own rounding is
         # far below the 1e-3 added.
-        np.subtract(vectors, difference, out=difference)
+        difference = np.subtract(vectors, decoded, out=decoded)
         error = float(np.einsum("ij,ij->i", difference, difference).max()) ** 0.5
         norm = float(np.einsum("ij,ij->i", vectors, vectors).max()) ** 0.5
         self._error = max(self._error, error * 1.001)
         self._norm = max(self._norm, norm * 1.001)
 
     def remove(self, labels: np.ndarray) -> None:
-        self._index.remove_ids(labels)
+        positions = np.searchsorted(self._labels, labels)
+        self._index.remove_ids(positions)
+        self._labels = np.delete(self._labels, positions)
 
-    def search(self, query: np.ndarray, k: int, exact: faiss.Index) -> tuple[np.ndarray, np.ndarray]:
-        """What `exact.search(query, k)` returns (scores, labels; one query, k <= its size):
-        `exact` is the flat IndexIDMap2 this copy mirrors, whose positions run in label order."""
+    def search(self, query: np.ndarray, k: int, flat: faiss.IndexFlat) -> tuple[np.ndarray, np.ndarray] | None:
+        """What the flat scan of `flat` (the index this copy mirrors) answers for one query, as
+        (scores, labels); None when only that scan can say (a tie across the k-th place).
+        k must be at most the number of rows."""
         n = self._index.ntotal
+        if flat.ntotal != n:
+            return None  # never expected: the two are written together
         bound = float(np.linalg.norm(query.astype(np.float64))) * (self._error + _ROUNDING * self.dim * self._norm)
         fetch = min(n, max(2 * k, k + 32))
         while True:
-            scores, labels = self._index.search(query, fetch)
-            scores, labels = scores[0], labels[0]
+            scores, positions = self._index.search(query, fetch)
+            scores, positions = scores[0], positions[0]
             # The k-th exact score is at least scores[k-1] - bound, so a book in the exact top k
             # scores at least scores[k-1] - 2 bound here; stop once the copy ranked them all.
             floor = scores[k - 1] - 2 * bound
             if fetch == n or scores[-1] < floor:
                 break
             fetch = min(n, 4 * fetch)
-        kept = np.sort(labels[scores >= floor])  # labels in position order, as the flat scan meets them
-        rows = exact.reconstruct_batch(kept)
+        kept = np.sort(positions[scores >= floor])  # in position order, as the flat scan meets them
+        rows = faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim)[kept]
         deep = min(len(kept), k + 1)  # one more than asked: is the k-th score shared by a book left out?
         found_scores = np.empty(deep, dtype=np.float32)
         found = np.empty(deep, dtype=np.int64)
         faiss.knn_inner_product(faiss.swig_ptr(query[0]), faiss.swig_ptr(rows), self.dim, 1, len(kept), deep,
                                 faiss.swig_ptr(found_scores), faiss.swig_ptr(found))
         if deep > k and found_scores[k] == found_scores[k - 1]:
-            # A tie across the cut: which of the tied books the flat scan keeps depends on the order its
-            # heap met every book, not only these, so only the flat scan itself can say (rare).
-            return exact.search(query, k)
-        return found_scores[None, :k], kept[found[:k]][None, :]
+            # Which of the tied books the flat scan keeps depends on the order its heap met every
+            # book, not only these (rare).
+            return None
+        return found_scores[None, :k], self._labels[kept[found[:k]]][None, :]

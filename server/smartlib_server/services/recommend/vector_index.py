@@ -93,7 +93,8 @@ class VectorIndex:
         self._pending_ivf = kind == "ivf"  # trained on the first upsert
         self._nlist, self._nprobe = nlist, nprobe
         self._table = NeighbourTable(dim, neighbours) if neighbours > 0 else None
-        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+        self._flat = faiss.IndexFlatIP(dim)  # (the IDMap2 keeps it alive as well)
+        self._index = faiss.IndexIDMap2(self._flat)
         # `screened` (flat only): a float16 copy that single queries scan first (screened_scan.py)
         self._screen = Fp16Screen(dim) if screened and kind == "flat" else None
         self._ids: dict[int, str] = {}
@@ -271,10 +272,10 @@ class VectorIndex:
             k = min(k, len(self._rows))
             if k <= 0:
                 return [[] for _ in range(len(queries))]
+            found = None
             if self._screen is not None and len(queries) == 1 and 4 * k <= len(self._rows):
-                scores, labels = self._screen.search(queries, k, self._index)  # the same answer, fewer bytes read
-            else:
-                scores, labels = self._index.search(queries, k)
+                found = self._screen.search(queries, k, self._flat)  # the same answer, fewer bytes read
+            scores, labels = found if found is not None else self._index.search(queries, k)
             ids = self._ids
             return [
                 [(ids[label], float(score)) for label, score in zip(row_labels, row_scores, strict=True) if label >= 0]
