@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from smartlib_server.services.recommend.screened_scan import Fp16Screen
 from smartlib_server.services.recommend.serving_index import text_view_index
 from smartlib_server.services.recommend.vector_index import VectorIndex
 
@@ -37,7 +38,15 @@ def _queries(rng: np.random.Generator, centre: np.ndarray, copies: np.ndarray) -
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_the_screen_returns_the_flat_scans_answer(seed):
+def test_the_screen_returns_the_flat_scans_answer(seed, monkeypatch):
+    answered = []  # per screened search: True when the screen answered, False when the flat scan had to
+    search = Fp16Screen.search
+
+    def recorded(self, *args):
+        found = search(self, *args)
+        answered.append(found is not None)
+        return found
+    monkeypatch.setattr(Fp16Screen, "search", recorded)
     rng = np.random.default_rng(seed)
     vectors, centre, copies = _catalog(rng)
     ids = [f"b{i}" for i in range(len(vectors))]
@@ -53,9 +62,11 @@ def test_the_screen_returns_the_flat_scans_answer(seed):
         index.remove(gone)
         index.upsert(rewritten, vectors[3::11][:, ::-1].copy())
         index.upsert(["new-a", "new-b"], copies[:2] / np.linalg.norm(copies[:2], axis=1, keepdims=True))
+    answered.clear()
     for k in (1, 10, 37):
         for query in queries:
             assert screened.search(query.astype(np.float32), k) == plain.search(query.astype(np.float32), k)
+    assert sum(answered) > len(answered) / 2  # the screen itself answered after the writes, not the fallback
 
 
 def test_text_search_scans_through_the_screen():
