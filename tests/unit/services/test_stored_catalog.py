@@ -10,6 +10,7 @@ import pytest
 from smartlib_core.domain import Book
 from smartlib_core.embedding import EMBEDDER_ID, normalise
 from smartlib_server.adapters.catalog_store import sqlite_store
+from smartlib_server.services.recommend import serving_index
 from smartlib_server.services.recommend.derived_index import DerivedIndexStore
 from smartlib_server.services.recommend.serving_index import FinetunedModel, ServingIndex
 from smartlib_server.services.recommend.stored_catalog import FOLDER, catalog_key
@@ -84,6 +85,7 @@ def test_a_restart_serves_the_stored_catalog_without_reading_a_vector(store, tmp
     first = _load(store, tmp_path)
     assert len(_files(tmp_path)) == 1
     monkeypatch.setattr(store, "load_vectors", lambda embedder_id: pytest.fail("read the vectors again"))
+    monkeypatch.setattr(serving_index, "text_view", lambda matrix: pytest.fail("computed the text view again"))
     again = _load(store, tmp_path)
     _same(_served(again), _served(first))
     np.testing.assert_allclose(again.state.baseline.vectors(["b007"])[0], normalise(_vector(7)[None])[0], rtol=1e-6)

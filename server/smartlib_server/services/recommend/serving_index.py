@@ -141,10 +141,11 @@ class ServingIndex:
                 raise _CatalogMoved
             key = CatalogKey(key.version, "")
         if stored is not None:
-            ids, unit, signals = stored.ids, stored.unit, stored.signals
+            ids, unit, view, signals = stored.ids, stored.unit, stored.view, stored.signals
             raw = functools.partial(self._vectors_at, key.version, ids)  # read only if the encoder needs them
         else:
             unit, signals, raw = normalise(matrix) if ids else matrix, None, matrix  # once, for both indexes
+            view = text_view(unit) if ids else np.zeros((0, BLOCK_DIM), dtype=np.float32)
         baseline = baseline_index(ids, unit, self.index_kind, normalised=True)
         model = (finetuned() if callable(finetuned) else finetuned) or self.state.finetuned
         if model is not None:
@@ -152,9 +153,9 @@ class ServingIndex:
         self.titles.upsert(books.values())
         self.lexical = lexical_index(self.derived, list(books.values()), reuse=reuse_derived, catalog=key.key)
         self.state = ServingState(books, baseline, model, signals=signals,
-                                  text_view=text_view_index(baseline, self.index_kind, unit))
+                                  text_view=text_view_index(baseline, self.index_kind, unit, view))
         if key.key and stored is None:
-            stored_catalog.save(self.derived, key.key, ids, unit, self.state.signals)
+            stored_catalog.save(self.derived, key.key, ids, unit, view, self.state.signals)
         self.applied_seq = key.version  # a write during the reads is applied again by catch_up
         return books, ids
 
@@ -232,7 +233,8 @@ class ServingIndex:
             return len(changes)
 
 
-def text_view_index(baseline: VectorIndex, index_kind: str = "auto", unit: np.ndarray | None = None) -> VectorIndex:
+def text_view_index(baseline: VectorIndex, index_kind: str = "auto", unit: np.ndarray | None = None,
+                    view: np.ndarray | None = None) -> VectorIndex:
     """The 384-d view of every baseline vector that text search scans (7x fewer bytes than the
     2688-d index, same scores; see embedding.text_view), of the kind `index_kind` resolves to
     (under "auto", flat up to about 21k books).
@@ -240,14 +242,19 @@ def text_view_index(baseline: VectorIndex, index_kind: str = "auto", unit: np.nd
     `unit`, the (n, 2688) matrix `baseline` was just built from (its ids in order), saves
     reading every vector back out of the index, which was most of this function's cost. A
     flat index holds exactly those floats, so the view is the same; an ivf baseline holds
-    8-bit decoded ones, so its view is still read back from it."""
+    8-bit decoded ones, so its view is still read back from it. `view`, text_view(unit) when
+    the caller has it (the stored catalog keeps it), saves computing it again."""
     ids = baseline.ids()
     if not ids:
         return VectorIndex(BLOCK_DIM, screened=True)
-    view = VectorIndex(BLOCK_DIM, choose_index_kind(len(ids), BLOCK_DIM, index_kind), screened=True)
+    index = VectorIndex(BLOCK_DIM, choose_index_kind(len(ids), BLOCK_DIM, index_kind), screened=True)
     exact = unit is not None and baseline.kind == "flat" and unit.shape == (len(ids), baseline.dim)
-    view.upsert(ids, text_view(unit if exact else baseline.vectors(ids)))
-    return view
+    if exact and view is not None and view.shape == (len(ids), BLOCK_DIM):
+        rows = view
+    else:
+        rows = text_view(unit if exact else baseline.vectors(ids))
+    index.upsert(ids, rows)
+    return index
 
 
 def baseline_index(ids: list[str], raw: np.ndarray, index_kind: str = "auto", *, normalised: bool = False) -> VectorIndex:

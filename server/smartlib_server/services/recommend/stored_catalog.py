@@ -4,7 +4,8 @@ restart reads one file instead of every 2688-d vector from SQL and rebuilding fr
 On the trained 10k home these were about 1 s of a start's CPU (README, Performance): reading
 the vectors (0.33 s of thread CPU on the loaded host), normalising them (0.26 s), hashing them
 all for the FINETUNED file's key (0.12 s), hashing every book's words for the lexical index's
-key (0.18 s) and filling the reader ranker's signal table (0.24 s).
+key (0.18 s) and filling the reader ranker's signal table (0.24 s). Since format 2 it also
+keeps the 384-d text view of the unit vectors (embedding.text_view, 0.05-0.08 s at 10k books).
 
 The file is named by the catalog key, which a start computes from small columns alone:
 
@@ -30,6 +31,7 @@ import logging
 
 import numpy as np
 
+from smartlib_core.embedding import BLOCK_DIM
 from smartlib_core.packed_text import joined, split
 from smartlib_core.reader_ranking import SignalTable
 from smartlib_server.adapters.catalog_store import CatalogStore
@@ -37,7 +39,7 @@ from smartlib_server.services.recommend.derived_index import DerivedIndexStore
 
 log = logging.getLogger(__name__)
 
-FORMAT = "smartlib-catalog/1"
+FORMAT = "smartlib-catalog/2"  # 2: with the text view
 FOLDER = "catalog"  # its own folder, so its pruning and the other derived files' never drop each other's
 SIGNALS = "signals_"  # prefix of the signal table's arrays in the file
 
@@ -52,6 +54,7 @@ class CatalogKey:
 class StoredCatalog:
     ids: list[str]  # the books with vectors, in load_vectors' order
     unit: np.ndarray  # (n, 2688) float32, each row normalised
+    view: np.ndarray  # (n, 384) float32: embedding.text_view(unit), what text search scans
     signals: SignalTable
 
 
@@ -74,29 +77,33 @@ def folder(derived: DerivedIndexStore) -> DerivedIndexStore:
 
 def load(derived: DerivedIndexStore, key: str) -> StoredCatalog | None:
     """What was stored under `key`, or None (none stored, or unusable: then logged)."""
-    arrays = folder(derived).load(key, mapped=("unit",))  # FAISS copies them: no copy of our own
+    arrays = folder(derived).load(key, mapped=("unit", "view"))  # FAISS copies them: no copy of our own
     if arrays is None:
         return None
     try:
         if str(arrays["key"]) != key:
             raise ValueError("saved under another key")  # a file copied or renamed by hand
-        ids, unit = split(arrays["ids"]), arrays["unit"]
+        ids, unit, view = split(arrays["ids"]), arrays["unit"], arrays["view"]
         if unit.dtype != np.float32 or unit.ndim != 2 or len(unit) != len(ids) or len(set(ids)) != len(ids):
             raise ValueError("stored vectors do not match their ids")
+        if view.dtype != np.float32 or view.shape != (len(ids), BLOCK_DIM):
+            raise ValueError("the stored text view does not match the vectors")
         signals = SignalTable.restore({k[len(SIGNALS):]: v for k, v in arrays.items() if k.startswith(SIGNALS)})
     except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
         log.warning("ignoring unusable stored catalog %s: %s", key, exc)
         return None
-    return StoredCatalog(ids, unit, signals)
+    return StoredCatalog(ids, unit, view, signals)
 
 
-def save(derived: DerivedIndexStore, key: str, ids: list[str], unit: np.ndarray, signals: SignalTable) -> None:
+def save(derived: DerivedIndexStore, key: str, ids: list[str], unit: np.ndarray, view: np.ndarray,
+         signals: SignalTable) -> None:
     """Stores what `load` returns for `key` (a failure is logged: the next start builds again)."""
     if any("\0" in book_id for book_id in ids):
         log.warning("catalog not stored: a book id holds a NUL character")
         return
     try:
-        arrays = {"key": np.array(key), "ids": joined(ids), "unit": np.ascontiguousarray(unit, dtype=np.float32)}
+        arrays = {"key": np.array(key), "ids": joined(ids), "unit": np.ascontiguousarray(unit, dtype=np.float32),
+                  "view": np.ascontiguousarray(view, dtype=np.float32)}
         arrays.update({SIGNALS + name: array for name, array in signals.snapshot().items()})
     except UnicodeEncodeError as exc:  # an id that cannot be stored as UTF-8
         log.warning("catalog not stored: %s", exc)

@@ -83,7 +83,9 @@ def unpack(
     for positions in (owners, members):
         if len(positions) and (positions.min() < 0 or positions.max() >= len(ids)):
             raise ValueError("a row names an id position outside the id list")
-    names = [ids[i] for i in members.tolist()]
+    shared = np.empty(len(ids), dtype=object)  # the ids' own str objects, so the rows share them
+    shared[:] = ids
+    names = shared[members].tolist()  # one take: 0.02-0.04 s at 10k books, the list comprehension 0.08 s
     found: dict[str, SimilarRow] = {}
     bounds = offsets.tolist()
     for row, owner in enumerate(owners.tolist()):
