@@ -81,28 +81,26 @@ def row_probabilities(scores: Sequence[float], temperature: float) -> np.ndarray
 
 def merge_rows(rows: Sequence[Row], weights: PersonalWeights) -> dict[str, tuple[float, str]]:
     """Candidate -> (weighted mean probability over the user's rows, the book contributing most)."""
-    index: dict[str, int] = {}
-    merged, source = _merge(rows, weights, index)
+    index, merged, source = _merge(rows, weights)
     return {b: (score, rows[s].book) for b, score, s in zip(index, merged.tolist(), source.tolist(), strict=True)}
 
 
-def _merge(rows: Sequence[Row], weights: PersonalWeights, index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """merge_rows over candidate numbers: every candidate gets the next number of `index` (in
-    the rows' order); returns each one's weighted mean probability and the number of the row
-    contributing most (the first such row on a tie). The sums run row by row, as a loop over
-    the rows would add them, so the scores are the same to the last bit, at a fraction of the
-    interpreter's work a candidate."""
+def _merge(rows: Sequence[Row], weights: PersonalWeights) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """merge_rows over candidate numbers: (candidate -> its number, in the order the rows first
+    name them; each one's weighted mean probability; the number of the row contributing most, the
+    first such row on a tie). The sums run row by row, as a loop over the rows would add them, so
+    the scores are the same to the last bit; the numbering is one dict built in C, not a Python
+    step a candidate."""
     total = sum(r.weight for r in rows)
-    numbers, parts, row_of = [], [], []
-    for i, row in enumerate(rows):
-        share = row.weight / total if total > 0 else 0.0
-        ids = row.ids[:ROW_DEPTH]
-        numbers.append(np.fromiter((index.setdefault(b, len(index)) for b in ids), dtype=np.intp, count=len(ids)))
-        parts.append(share * row_probabilities(row.scores, weights.temperature))
-        row_of.append(np.full(len(ids), i, dtype=np.intp))
+    heads = [r.ids[:ROW_DEPTH] for r in rows]
+    named = list(itertools.chain.from_iterable(heads))
+    index = _numbered(named)
     if not index:
-        return np.zeros(0), np.zeros(0, dtype=np.intp)
-    number, part, row_of = np.concatenate(numbers), np.concatenate(parts), np.concatenate(row_of)
+        return index, np.zeros(0), np.zeros(0, dtype=np.intp)
+    number = np.fromiter(map(index.__getitem__, named), dtype=np.intp, count=len(named))
+    part = np.concatenate([(r.weight / total if total > 0 else 0.0) * row_probabilities(r.scores, weights.temperature)
+                           for r in rows])
+    row_of = np.repeat(np.arange(len(rows), dtype=np.intp), [len(h) for h in heads])
     merged = np.bincount(number, weights=part, minlength=len(index))  # adds in array order: row by row
     best = np.full(len(index), -np.inf)
     np.maximum.at(best, number, part)
@@ -110,7 +108,15 @@ def _merge(rows: Sequence[Row], weights: PersonalWeights, index: dict[str, int])
     candidates, first = np.unique(number[tops], return_index=True)
     source = np.zeros(len(index), dtype=np.intp)
     source[candidates] = row_of[tops[first]]
-    return merged, source
+    return index, merged, source
+
+
+def _numbered(ids: Iterable[str], index: dict[str, int] | None = None) -> dict[str, int]:
+    """`index` (a new one when None) with every id it lacks numbered next, in the order of `ids`."""
+    index = {} if index is None else index
+    fresh = dict.fromkeys(itertools.filterfalse(index.__contains__, ids))
+    index.update(zip(fresh, range(len(index), len(index) + len(fresh)), strict=True))
+    return index
 
 
 def fuse_rows(rows: Sequence[Row], weights: PersonalWeights, fusion: FusionModel) -> dict[str, tuple[float, str]]:
@@ -154,12 +160,30 @@ def _odds(share: float) -> float:
 @dataclasses.dataclass(frozen=True)
 class Ordered:
     """A user's candidates scored and ordered, before the request's filter and k: what
-    RecommendForUser may keep per user, since nothing in it depends on the request."""
+    RecommendForUser may keep per user, since nothing in it depends on the request. Kept as
+    columns by candidate number: a call reads about k of some 1,000-2,000 candidates, so nothing
+    is built per candidate beyond them (`order`, `named_by` and `via_of` spell it all out)."""
 
-    order: Sequence[tuple[str, float]]  # (candidate, score), best first; ties go to the smaller id
-    named_by: Mapping[str, str]  # candidate -> the user's book it comes from ("" when CF carries it)
-    via: Mapping[str, str]  # candidate -> "cf" or "co_reading" when that source carries it
+    ids: Sequence[str]  # candidate number -> id
+    ranked: Sequence[int]  # candidate numbers, best first; ties go to the smaller id
+    scores: Sequence[float]  # by candidate number
+    named: Sequence[str]  # by number: the user's book it comes from ("" when CF carries it)
+    via: Sequence[int]  # by number: _VIA's index of the source that carries it (0: the rows)
     groups: int  # series (or standalones) among the user's books: two or more turn the series cap on
+
+    @property
+    def order(self) -> list[tuple[str, float]]:
+        """(candidate, score), best first."""
+        return [(self.ids[i], self.scores[i]) for i in self.ranked]
+
+    @property
+    def named_by(self) -> dict[str, str]:
+        return dict(zip(self.ids, self.named, strict=True))
+
+    @property
+    def via_of(self) -> dict[str, str]:
+        """Candidate -> "cf" or "co_reading" when that source carries it."""
+        return {b: _VIA[v] for b, v in zip(self.ids, self.via, strict=True) if v}
 
 
 def _standalone(book_id: str) -> str:
@@ -216,14 +240,13 @@ def order_candidates(rows: Sequence[Row], weights: PersonalWeights = DEFAULT_WEI
     some 1,000 candidates, and a loop over them in dicts was most of a first call's CPU."""
     cf, co_reading, disliked, series_of = evidence.cf, evidence.co_reading, evidence.disliked, evidence.series_of
     fusion = evidence.fusion
-    index: dict[str, int] = {}
     if fusion is not None and len(rows) > 1:
         fused = fuse_rows(rows, weights, fusion)
-        index.update((b, i) for i, b in enumerate(fused))
+        index = _numbered(fused)
         merged = np.fromiter((score for score, _ in fused.values()), dtype=np.float64, count=len(fused))
         named = np.array([source for _, source in fused.values()], dtype=object)
     else:
-        merged, source = _merge(rows, weights, index)
+        index, merged, source = _merge(rows, weights)
         named = np.array([r.book for r in rows], dtype=object)[source] if len(index) else np.zeros(0, dtype=object)
     top = float(merged.max()) if len(merged) else 0.0
     sources = []  # (scores, their best, odds, sources or None for CF)
@@ -240,7 +263,8 @@ def order_candidates(rows: Sequence[Row], weights: PersonalWeights = DEFAULT_WEI
         if odds <= 0:
             continue
         known, keys = len(index), list(values)
-        number = np.fromiter((index.setdefault(b, len(index)) for b in keys), dtype=np.intp, count=len(keys))
+        _numbered(keys, index)
+        number = np.fromiter(map(index.__getitem__, keys), dtype=np.intp, count=len(keys))
         new = len(index) - known
         scores, via = np.concatenate([scores, np.zeros(new)]), np.concatenate([via, np.zeros(new, dtype=np.int8)])
         named = np.concatenate([named, np.full(new, "", dtype=object)])  # CF names no source; the reason asks the CF model
@@ -255,14 +279,12 @@ def order_candidates(rows: Sequence[Row], weights: PersonalWeights = DEFAULT_WEI
     ids = list(index)
     if disliked:
         scores[_twins(ids, index, disliked, series_of, weights)] *= weights.dislike_factor
-    order = _best_first(ids, scores)
-    return Ordered(list(zip(map(ids.__getitem__, order.tolist()), scores[order].tolist(), strict=True)),
-                   dict(zip(ids, named.tolist(), strict=True)),
-                   {ids[i]: _VIA[via[i]] for i in np.flatnonzero(via).tolist()},
+    return Ordered(ids, _best_first(ids, scores).tolist(), scores.tolist(), named.tolist(), via.tolist(),
                    len({series_of(r.book) or r.book for r in rows}))
 
 
 _VIA = ("", "cf", "co_reading")
+_CF, _CO_READING = 1, 2
 
 
 def _best_first(ids: Sequence[str], scores: np.ndarray) -> np.ndarray:
@@ -285,11 +307,11 @@ def pick(
     weights: PersonalWeights = DEFAULT_WEIGHTS,
 ) -> list[Scored]:
     """The top k of `ordered` that `accepts` lets through, with the series cap."""
-    named_by, via = ordered.named_by, ordered.via
+    ids, scores, named, via = ordered.ids, ordered.scores, ordered.named, ordered.via
     # `accepts` (the user's own books, the request's filter) is asked lazily, best first: a list
     # needs about k answers, not one per candidate of every row.
-    picks = (Scored(b, score, named_by[b], via.get(b) == "cf", via.get(b) == "co_reading")
-             for b, score in ordered.order if accepts(b))
+    picks = (Scored(ids[i], scores[i], named[i], via[i] == _CF, via[i] == _CO_READING)
+             for i in ordered.ranked if accepts(ids[i]))
     return _cap_series(picks, k, ordered.groups, series_of, weights.series_share)
 
 

@@ -100,7 +100,7 @@ def test_arrays_order_as_the_loop_over_dicts_did(seed):
     order, named_by, via = reference_order(rows, weights, cf, known, disliked, series_of, co)
     assert ordered.order == order  # the same floats to the last bit, ties by id
     assert ordered.named_by == named_by
-    assert ordered.via == via
+    assert ordered.via_of == via
 
 
 @pytest.mark.parametrize("seed", range(50))
