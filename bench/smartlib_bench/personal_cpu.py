@@ -79,7 +79,7 @@ def build(folder: Path, cf: bool, seed: int = 5):
     experiments = ExperimentService(ExperimentStore(db, store))
     service = InteractionService(histories, lambda b: b if b in books else None, listeners=[experiments.on_interactions])
     recommender = PersonalRecommender(histories, lambda: trainer.model, experiments, lambda approach: view,
-                                      pools=rows.get, co_reading=lambda: graph)
+                                      pools=rows.get, pools_now=rows.get, co_reading=lambda: graph)
     users = [f"reader-{u}" for u in range(USERS)]
     bench_ids = rng.sample(ids, 3000)
     for user in users:  # loadgen._history

@@ -123,3 +123,34 @@ def test_an_experiment_arm_is_served_on_the_loop_too(make, histories, experiment
     committed.result(timeout=10)
     assert result.experiment == "e1" and result.arm in ("a", "b")
     assert experiment_store.exposure_counts("e1") == {result.arm: 2}
+
+
+def test_with_kept_rows_a_changed_history_is_ranked_afresh_on_the_loop_as_a_worker_ranks_it(
+        view, interaction_store, experiment_store, pools, histories):
+    served = dataclasses.replace(view, approach=Approach.FINETUNED, model_version="finetuned:test")
+    kept_rows: dict = {}
+
+    def pools_now(book_id):  # RecommendService.reader_pool_now: a kept row, or a worker's job
+        if book_id not in kept_rows:
+            raise WouldBlock
+        return kept_rows[book_id]
+
+    def build(**kw):
+        return PersonalRecommender(kw.pop("store", histories), CFModel.empty, ExperimentService(experiment_store),
+                                   lambda approach: served, pools=pools, **kw)
+    loop, fresh = build(pools_now=pools_now, cached_users=16), build(store=interaction_store, cached_users=0)
+    record(histories, "ana", "fan-03", K.LIKE, 1)
+    kept_rows["fan-03"] = pools("fan-03")
+    loop.recommend_for_user("ana", 10, BookFilter())  # a worker reads the history in
+    record(histories, "ana", "sci-03", K.LIKE, 2)
+    with pytest.raises(WouldBlock):  # sci-03's row is not kept: building it is a worker's job
+        loop.recommend_now("ana", 10, BookFilter())
+    kept_rows["sci-03"] = pools("sci-03")
+    for extra in (("his-01", K.CLICK, 3), ("fan-05", K.DISLIKE, 4)):
+        record(histories, "ana", extra[0], extra[1], extra[2])
+        kept_rows[extra[0]] = pools(extra[0])
+        result, committed = loop.recommend_now("ana", 7, BookFilter(exclude_ids=frozenset({"fan-00"})))
+        committed.result(timeout=10)
+        expected = fresh.recommend_for_user("ana", 7, BookFilter(exclude_ids=frozenset({"fan-00"})))
+        assert [(i.book.id, i.score, i.reason) for i in result.items] == [(i.book.id, i.score, i.reason) for i in expected.items]
+        assert any(b.startswith("sci") for b in ids(result))

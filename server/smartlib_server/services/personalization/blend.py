@@ -68,6 +68,9 @@ class PersonalRecommender:
         max_k: the largest k accepted.
         pools: a book's reader-ranked row (RecommendService.reader_pool), for the reader
             ranking; None serves the blend alone.
+        pools_now: the same on the event loop: a kept row, or WouldBlock where `pools` would build
+            one (RecommendService.reader_pool_now). With it a user's ordering is computed afresh on
+            the loop when every row it reads is kept; None leaves that to a worker.
         co_reading: the active encoder's co-reading graph (RecommendService.co_reading), blended
             into the reader ranking; None leaves it out.
         tastes: the chat agent's profile of a user (ConversationMemory.profile), read when the
@@ -85,12 +88,14 @@ class PersonalRecommender:
         max_k: int = 100,
         history_limit: int = 2000,
         pools: Pools | None = None,
+        pools_now: Pools | None = None,
         co_reading: Callable[[], CoReading | None] | None = None,
         tastes: Callable[[str], UserProfile] | None = None,
         cached_users: int = DEFAULT_USERS,
     ):
         self.ranking_cache: RankingCache = RankingCache(cached_users)
         self.pools = pools
+        self.pools_now = pools_now
         self.co_reading = co_reading
         self.tastes = tastes
         self.interactions = interactions
@@ -160,7 +165,8 @@ class PersonalRecommender:
         scores fresh readers through it). Returns the items, the approach and the model version.
         With `user_id`, the reader ranking's scored candidates are kept for that user's next call
         (ranking_cache.py); the answer is the same either way. With `wait` false it raises
-        WouldBlock unless that kept ordering answers (no ranking from scratch, no vector search).
+        WouldBlock unless the kept ordering answers, or `pools_now` orders afresh from kept rows
+        (no row to build, no vector search, no database).
         `folded`: fold(history), when the caller has it.
 
         The reader ranking answers unless the arm asks for the blend, no reader ranker serves the
@@ -171,13 +177,16 @@ class PersonalRecommender:
         if arm.ranking != "blend" and self.pools is not None and view.approach is Approach.FINETUNED:
             folded = folded if folded is not None else fold(history)
             graph = self.co_reading() if self.co_reading is not None else None
+            pools = self.pools if wait else self.pools_now
             memo = None
             if user_id is not None:
                 def memo(inputs, compute):  # everything else the ordering reads, by version
                     key = (view.catalog_version, view.model_version, model.version, inputs)
-                    return self.ranking_cache.get_or_compute(user_id, key, compute if wait else _would_block,
+                    return self.ranking_cache.get_or_compute(user_id, key, compute if pools is not None else _would_block,
                                                              served=(view.index, graph))
-            items = rank_on_readers(folded, k, filt, view.books, self.pools, model, co_reading=graph, memo=memo,
+            elif pools is None:
+                raise WouldBlock
+            items = rank_on_readers(folded, k, filt, view.books, pools, model, co_reading=graph, memo=memo,
                                     series=self.series(view))
         may_block(wait or items is not None)  # the blend searches the vector index
         if items is None:

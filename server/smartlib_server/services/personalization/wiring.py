@@ -57,7 +57,8 @@ def build_personalization(db: SqlDatabase, recommend, metrics=None, max_k: int =
     resolve = book_resolver(lambda: recommend.index.books, recommend.index.store.resolve_id)
     interactions = InteractionService(histories, resolve, listeners=[experiments.on_interactions])
     recommender = PersonalRecommender(histories, lambda: trainer.model, experiments, serving_content(recommend), max_k=max_k,
-                                      pools=recommend.reader_pool, co_reading=recommend.co_reading,
+                                      pools=recommend.reader_pool, pools_now=recommend.reader_pool_now,
+                                      co_reading=recommend.co_reading,
                                       tastes=memory.profile if memory is not None else None, cached_users=cached_users)
     eraser = None
     if memory is not None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+
 from smartlib_core.co_reading import CoReading
 from smartlib_core.domain import Approach, BookFilter, Recommendation, RecommendResult
 from smartlib_core.embedding import EMBEDDER_ID, normalise
@@ -211,13 +213,21 @@ class RecommendService:
             return None
         return stored_rows.rows_key(finetuned.fingerprint, version, state.books, self.row_length)
 
-    def reader_pool(self, book_id: str) -> tuple[list[str], list[float]] | None:
+    def reader_pool(self, book_id: str, wait: bool = True) -> tuple[list[str], np.ndarray] | None:
         """The head of `book_id`'s reader-ranked row (ids and reader-ranker scores, best first):
         what RecommendForUser merges over a user's books. None without an active reader ranker,
-        or when the book is not served or has no vector yet."""
-        ask = self._row_ask(book_id)
+        or when the book is not served or has no vector yet.
+
+        Raises:
+            WouldBlock: `wait` is false (the event loop) and the row is not kept: building it is a worker's job.
+        """
+        ask = self._row_ask(book_id, wait)
         row = None if ask is None else self.reader_rows.row(ask)
         return None if row is None else row.head()
+
+    def reader_pool_now(self, book_id: str) -> tuple[list[str], np.ndarray] | None:
+        """reader_pool on the event loop: a kept row, or WouldBlock."""
+        return self.reader_pool(book_id, wait=False)
 
     def co_reading(self) -> CoReading | None:
         """The co-reading graph of the active encoder, for RecommendForUser; None without one or
@@ -225,12 +235,12 @@ class RecommendService:
         finetuned = self.index.state.finetuned
         return finetuned.co_reading if finetuned is not None and finetuned.ranker is not None else None
 
-    def _row_ask(self, book_id: str) -> SimilarAsk | None:
-        """An ask for `book_id`'s reader row on a worker thread; None without a ranker or the book."""
+    def _row_ask(self, book_id: str, blocking: bool = True) -> SimilarAsk | None:
+        """An ask for `book_id`'s reader row (`blocking`: on a worker thread); None without a ranker or the book."""
         version = self.index.version  # before the state: see services/recommend/similar_rows.py
         state = self.index.state
         finetuned = state.finetuned
         book = state.books.get(book_id)
         if finetuned is None or finetuned.ranker is None or book is None:
             return None
-        return SimilarAsk(state, version, finetuned, book, 0, BookFilter(), True, similar_reason(book))
+        return SimilarAsk(state, version, finetuned, book, 0, BookFilter(), blocking, similar_reason(book))

@@ -66,9 +66,9 @@ class SimilarRow:
                     break
         return picks
 
-    def head(self) -> tuple[list[str], list[float]]:
-        """The kept candidates and their scores, best first."""
-        return self.ids, self._scores.tolist()
+    def head(self) -> tuple[list[str], np.ndarray]:
+        """The kept candidates and their scores (float64, not copied), best first."""
+        return self.ids, self._scores
 
     @property
     def scores(self) -> np.ndarray:
