@@ -199,6 +199,9 @@ class Evidence:
     cf_known: int = 0  # how many of the user's books CF knows: its evidence
     disliked: Sequence[Row] = ()  # rows of the books the user disliked or dismissed; their heads are near twins
     series_of: Callable[[str], str] = _standalone  # book -> series key, "" for a standalone (cap, disliked series)
+    # series key -> its books (series_of's inverse), so a disliked series' near twins are found
+    # among its members instead of asking the series of every candidate; None asks every one.
+    series_members: Callable[[str], Iterable[str]] | None = None
     # A learned fusion of two or more rows (fuse_rows); None, or one row, merges them plainly, so
     # one liked book still gives exactly its row.
     fusion: FusionModel | None = None
@@ -278,7 +281,7 @@ def order_candidates(rows: Sequence[Row], weights: PersonalWeights = DEFAULT_WEI
             named[number[renamed]] = [names.get(keys[j], "") for j in renamed.tolist()]
     ids = list(index)
     if disliked:
-        scores[_twins(ids, index, disliked, series_of, weights)] *= weights.dislike_factor
+        scores[_twins(ids, index, disliked, evidence, weights)] *= weights.dislike_factor
     return Ordered(ids, _best_first(ids, scores).tolist(), scores.tolist(), named.tolist(), via.tolist(),
                    len({series_of(r.book) or r.book for r in rows}))
 
@@ -315,15 +318,18 @@ def pick(
     return _cap_series(picks, k, ordered.groups, series_of, weights.series_share)
 
 
-def _twins(ids: Sequence[str], index: Mapping[str, int], disliked: Sequence[Row], series_of: Callable[[str], str],
+def _twins(ids: Sequence[str], index: Mapping[str, int], disliked: Sequence[Row], evidence: Evidence,
            weights: PersonalWeights) -> np.ndarray:
     """Which candidates (by number) are near twins of a disliked book: in the head of its row, or
-    of its series. The series of every candidate is asked only when a disliked book has one."""
+    of its series (its members that are candidates, or every candidate's series asked)."""
     twins = np.zeros(len(ids), dtype=bool)
     heads = [index[b] for row in disliked for b in row.ids[:weights.dislike_twins] if b in index]
     twins[heads] = True
+    series_of, members = evidence.series_of, evidence.series_members
     series = {series_of(r.book) for r in disliked} - {""}
-    if series:
+    if series and members is not None:
+        twins[[index[b] for key in series for b in members(key) if b in index]] = True
+    elif series:
         twins |= np.fromiter(map(series.__contains__, map(series_of, ids)), dtype=bool, count=len(ids))
     return twins
 

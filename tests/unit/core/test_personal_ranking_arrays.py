@@ -103,6 +103,18 @@ def test_arrays_order_as_the_loop_over_dicts_did(seed):
     assert ordered.via_of == via
 
 
+@pytest.mark.parametrize("seed", range(100))
+def test_a_disliked_series_found_by_its_members_pushes_down_what_asking_every_candidate_does(seed):
+    rows, weights, cf, known, disliked, series_of, co = random_user(random.Random(seed))
+    table = series_of.__self__  # the user's catalog: book -> series
+
+    def members(key):
+        return [b for b, s in table.items() if s == key]
+    asked = order_candidates(rows, weights, Evidence(cf, known, disliked, series_of, co_reading=co))
+    found = order_candidates(rows, weights, Evidence(cf, known, disliked, series_of, members, co_reading=co))
+    assert found.order == asked.order and found.named_by == asked.named_by and found.via_of == asked.via_of
+
+
 @pytest.mark.parametrize("seed", range(50))
 def test_merge_rows_sums_and_names_as_the_loop_did(seed):
     rows, weights, *_ = random_user(random.Random(seed))

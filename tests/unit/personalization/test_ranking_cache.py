@@ -16,6 +16,7 @@ from smartlib_server.services.personalization.blend import PersonalRecommender
 from smartlib_server.services.personalization.cf import CFModel, CFTrainer
 from smartlib_server.services.personalization.erasure import UserEraser
 from smartlib_server.services.personalization.experiments import ExperimentService
+from smartlib_server.services.personalization.reader_blend import series_table
 from smartlib_server.services.recommend.vector_index import VectorIndex
 
 T = 1_780_000_000_000
@@ -164,3 +165,16 @@ def test_the_catalogs_series_table_is_kept_until_the_catalog_version_moves(make,
     content["view"] = dataclasses.replace(content["view"], books={**catalog, "fan-01": renamed}, catalog_version=2)
     assert cached.series(content["view"])["fan-01"] == renamed.series_key != first["fan-01"]
     assert answer(cached) == answer(make(cached_users=0))
+    renamed_table = cached.series(content["view"])
+    assert renamed_table.members(renamed.series_key) == ["fan-01"]  # the new table's inverse, not the old one's
+
+
+def test_a_series_table_lists_each_series_books_as_its_members(catalog):
+    books = {b: dataclasses.replace(book, series_name=("Saga One", "Saga Two", "")[i % 3])
+             for i, (b, book) in enumerate(catalog.items())}
+    table = series_table(books)
+    keys = {table[b] for b in catalog} - {""}
+    assert len(keys) == 2
+    for key in keys:
+        assert sorted(table.members(key)) == sorted(b for b in catalog if table[b] == key) != []
+    assert table.members("no such series") == [] and table["no such book"] == ""

@@ -87,10 +87,22 @@ def fold(history: Sequence[Interaction]) -> Folded:
 
 class SeriesTable(dict):
     """Book id -> series key, "" for a standalone or an id it does not hold: for a whole catalog,
-    so the series of each of a first call's ~1,000 candidates is one dict lookup in C."""
+    so the series of a pick is one dict lookup in C; `members` is its inverse."""
+
+    _members: dict[str, list[str]] | None = None
 
     def __missing__(self, book_id: str) -> str:
         return ""
+
+    def members(self, series: str) -> list[str]:
+        """The books of `series` (built once per table, on first use; the table is never changed)."""
+        if self._members is None:
+            inverse: dict[str, list[str]] = {}
+            for book_id, key in self.items():
+                if key:
+                    inverse.setdefault(key, []).append(book_id)
+            self._members = inverse
+        return self._members.get(series, [])
 
 
 def series_table(books: Mapping[str, Book]) -> SeriesTable:
@@ -113,7 +125,8 @@ def rank_on_readers(
     CF versions). `series`: series_table(books), kept by the caller while the catalog stays; None
     builds one."""
     liked, disliked = folded.liked, folded.disliked
-    series_of = (series if series is not None else series_table(books)).__getitem__
+    table = series if series is not None else series_table(books)
+    series_of = table.__getitem__
 
     def order() -> Kept | None:
         strongest = sorted(liked.items(), key=lambda item: (-item[1], item[0]))[:MAX_SOURCES]
@@ -124,7 +137,8 @@ def rank_on_readers(
         cf = model.scores(liked) if len(model) else {}
         known = sum(1 for b in liked if b in model.columns)
         co_evidence = CoReadingEvidence(*co_reading.evidence(dict(strongest))) if co_reading is not None else None
-        return Kept(order_candidates(rows, weights, Evidence(cf, known, negative, series_of, co_reading=co_evidence)))
+        return Kept(order_candidates(rows, weights, Evidence(cf, known, negative, series_of, table.members,
+                                                         co_reading=co_evidence)))
 
     kept = order() if memo is None else memo(folded.inputs, order)
     if kept is None:
