@@ -17,6 +17,7 @@ TOPIC_MOODS: dict[str, str] = _TOPIC_DATA["moods"]  # -> English words for the t
 _ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
 _POSITION_WORDS = frozenset(fold(w) for w in _ROLES["position_words"])
 _AFTER_WORDS = frozenset(fold(w) for w in _ROLES["after_words"])
+_NUMBER_WORDS = {fold(w): int(n) for w, n in _ROLES["number_words"].items()}
 _LIKING = frozenset(fold(w) for w in _ROLES["liking_words"])
 _SPEAKER = frozenset(fold(w) for w in _ROLES["speaker_words"])
 _BOOK_WORDS = frozenset(fold(w) for w in _ROLES["book_words"])
@@ -88,6 +89,10 @@ def book_at(text: str, u: Understanding, ordinals: bool = False) -> int:
         before = fold(text[:number.start]).split()[-1:]
         if before and before[0] in _POSITION_WORDS and number.name.isdigit() and 0 < int(number.name) <= 40:
             return int(number.name)
+    words = fold(text).split()
+    for before, word in zip(words, words[1:]):  # "book two", "o livro dois": a number written as a word
+        if before in _POSITION_WORDS and word in _NUMBER_WORDS:
+            return _NUMBER_WORDS[word]
     named = u.of("title", "series")
     for value, end in ordinal_words(text, list(u.entities)) if ordinals and named else ():
         if value >= 2 and not _qualifies(text, end, named):  # "X or Y, which first?" asks what to read first

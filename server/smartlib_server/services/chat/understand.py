@@ -36,6 +36,7 @@ _AGAINST = re.compile(
 _AGAINST_PT = re.compile(_AGAINST.pattern.replace("|no|", "|", 1), re.I)
 _ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
 _ASKING = frozenset(fold(w) for w in _ROLES["asking_words"])
+_TIME = frozenset(fold(w) for w in _ROLES["time_words"])
 # A negation with a verb of having read after it: "never read", "nunca leu nada", "haven't tried".
 _UNREAD = re.compile(r"\b(?:not|never|n't|havent|haven't|hasnt|hasn't|didnt|didn't|nao|não|nunca|jamais|nem)\s+(?:\w+\s+)?(?:"
                      + "|".join(map(re.escape, _ROLES["experience"])) + r")\b(?:\s+(?:nada|any|anything|none|nenhum|nenhuma))?", re.I)
@@ -332,7 +333,13 @@ def polarity(text: str, intent: str) -> int:
 def ordinal_words(text: str, entities: list[Entity]) -> list[tuple[int, int]]:
     """The ordinal words no entity holds ("second", "o terceiro", "last"): (value, end) each, in order."""
     return [(_ORDINALS[m.group(1).lower()], m.end()) for m in _ORDINAL.finditer(text)
-            if not any(e.start <= m.start() < e.end for e in entities if e.kind != "number")]
+            if not any(e.start <= m.start() < e.end for e in entities if e.kind != "number") and not _of_time(text, m.end())]
+
+
+def _of_time(text: str, end: int) -> bool:
+    """Whether the word after an ordinal is a word of time: "last spring", "a primeira vez" say when."""
+    after = fold(text[end:end + 24]).split()[:1]
+    return bool(after) and after[0] in _TIME
 
 
 def ordinal(text: str, entities: list[Entity]) -> int:
