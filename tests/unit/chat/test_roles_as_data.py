@@ -1,12 +1,19 @@
 """Roles read from word tables in data/roles.yaml (branch chatm): a series place written as a number
-word ("book two", "o livro três"), and an ordinal that says when rather than which ("last summer",
-"a primeira vez"). Made-up books and wordings written for this file, none a batch sentence."""
+word ("book two", "o livro três"), an ordinal that says when rather than which ("last summer",
+"a primeira vez"), and one with no list behind it beside a book named ("tell me about <title> first").
+Made-up books and wordings written for this file, none a batch sentence."""
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import pytest
 
 from smartlib_core.domain import Book
+from smartlib_server.services.chat.handlers import books
+from smartlib_server.services.chat.request import Request
+from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.understand import ordinal
+from smartlib_server.services.chat.wording import Phrasebook
 
 from .asking import ask, catalog_of
 
@@ -49,3 +56,13 @@ def test_an_ordinal_before_a_word_of_time_says_when_not_which(text):
 @pytest.mark.parametrize("text, place", [("the last one", -1), ("o segundo, por favor", 2), ("first one sounds good", 1)])
 def test_an_ordinal_without_a_word_of_time_still_points(text, place):
     assert ordinal(text, []) == place
+
+
+@pytest.mark.parametrize("subject, expected", [("The Copper Kestrel", "named"), ("", None), ("it", None)])
+def test_an_ordinal_with_no_list_behind_it_beside_a_book_named_is_no_place(monkeypatch, subject, expected):
+    # "tell me about <title> first" with nothing on screen: the book named, not "I showed no list"
+    monkeypatch.setattr(books, "named", lambda kit, ask, language: "named")
+    kit = SimpleNamespace(shown_book=lambda place: None)
+    out = Draft(Phrasebook("en", "s"))
+    assert books.target(kit, Request("about_book", subject=subject, ordinal=1), out) == expected
+    assert bool(out.text) is (expected is None)

@@ -13,13 +13,16 @@ from smartlib_server.services.chat.wording import title
 
 def target(kit: Toolkit, ask: Request, out: Draft) -> Resolution | None:
     """The book an ask is about: a position in the last list, the book in focus, or a title.
-    None when the ask points into a list there is none of (the answer says so)."""
+    None when the ask points into a list there is none of (the answer says so). An ordinal with
+    no list behind it beside a book named is an adverb, not a place ("tell me about <title>
+    first", "what do you know about <title>, first of all"): the book named is the ask."""
     if ask.ordinal:
         book = kit.shown_book(ask.ordinal)
-        if book is None:
+        if book is not None:
+            return Resolution("book", (book,))
+        if not ask.subject or ask.subject == "it":
             out.text = out.p.t("pick.no_list")
             return None
-        return Resolution("book", (book,))
     return named(kit, ask, out.p.language)
 
 
