@@ -1,6 +1,7 @@
 """Roles read from word tables in data/roles.yaml (branch chatm): a series place written as a number
 word ("book two", "o livro três"), an ordinal that says when rather than which ("last summer",
-"a primeira vez"), and one with no list behind it beside a book named ("tell me about <title> first").
+"a primeira vez"), one with no list behind it beside a book named ("tell me about <title> first"), and
+a narrowing that asks for more ("a couple more, but no vampires") leaving the list on screen out.
 Made-up books and wordings written for this file, none a batch sentence."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from smartlib_core.domain import Book
-from smartlib_server.services.chat.handlers import books
+from smartlib_server.services.chat.handlers import books, follow_ups
 from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.understand import ordinal
@@ -66,3 +67,17 @@ def test_an_ordinal_with_no_list_behind_it_beside_a_book_named_is_no_place(monke
     out = Draft(Phrasebook("en", "s"))
     assert books.target(kit, Request("about_book", subject=subject, ordinal=1), out) == expected
     assert bool(out.text) is (expected is None)
+
+
+@pytest.mark.parametrize("text, leaves_shown_out", [
+    ("a couple more please, but no vampires", True),
+    ("mostra outras, só que sem terror", True),
+    ("only the ones without vampires", False),
+    ("desses, só os que não são de terror", False),
+])
+def test_a_narrowing_that_asks_for_more_leaves_the_list_on_screen_out(text, leaves_shown_out):
+    ran = []
+    ctx = SimpleNamespace(query={"mode": "ranked", "genres": ["Fantasy"], "seen": ["old"]}, shown=[["s1", "why"], ["s2", "why"]])
+    kit = SimpleNamespace(ctx=ctx, turn=SimpleNamespace(text=text), run=lambda query, out: ran.append(query) or [])
+    follow_ups.refine(kit, Request("refine", exclude=("Horror",)), Draft(Phrasebook("en", "s")))
+    assert ran[0]["seen"] == (["old", "s1", "s2"] if leaves_shown_out else [])

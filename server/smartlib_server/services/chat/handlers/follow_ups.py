@@ -10,7 +10,7 @@ from rapidfuzz import fuzz
 
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold
-from smartlib_server.services.chat import lexicon, wording as w
+from smartlib_server.services.chat import lexicon, link_tables, wording as w
 from smartlib_server.services.chat.handlers import discover
 from smartlib_server.services.chat.ordering import length_proxy
 from smartlib_server.services.chat.references import BY_PERSON
@@ -18,6 +18,8 @@ from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.toolkit import Toolkit
 from smartlib_server.services.chat.wording import title
+
+_MORE = frozenset(fold(x) for x in link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))["more_words"])
 
 
 def refine(kit: Toolkit, ask: Request, out: Draft) -> None:
@@ -34,7 +36,9 @@ def refine(kit: Toolkit, ask: Request, out: Draft) -> None:
     query = dict(ctx.query)
     query["exclude_genres"] = list(dict.fromkeys([*query.get("exclude_genres", []), *ask.exclude]))
     query["sort"] = ask.sort or query.get("sort", "")
-    query["seen"] = []
+    # narrowed, the list on screen may stay; asked for more of it, narrowed, it is left out as "more" leaves it
+    more = bool(_MORE & set(fold(kit.turn.text).split())) and not ask.sort
+    query["seen"] = list(dict.fromkeys([*query.get("seen", []), *(i for i, _ in ctx.shown)])) if more else []
     # a genre named of the list ("any of those set in the war?", "só os de fantasia desses") narrows it to that genre too
     added = [g for g in ask.genres if g not in query.get("genres", []) and g not in query["exclude_genres"]]
     if added:
