@@ -56,7 +56,7 @@ try:
             continue
         lines.append(f"== {conversation.id} ({conversation.category}, {conversation.language})")
         turns = [t for s in conversation.sessions for t in s]
-        for turn, trace in zip(turns, seen):
+        for turn, trace in zip(turns, seen, strict=False):  # a crashed turn ends the trace early
             lines.append(f"  > {turn['say']}\n{trace}\n    expect {turn.get('expect')}")
         lines.extend(f"  FAIL {f[:400]}" for f in outcome.failures)
 finally:

@@ -90,7 +90,7 @@ def book_at(text: str, u: Understanding, ordinals: bool = False) -> int:
         if before and before[0] in _POSITION_WORDS and number.name.isdigit() and 0 < int(number.name) <= 40:
             return int(number.name)
     words = fold(text).split()
-    for before, word in zip(words, words[1:]):  # "book two", "o livro dois": a number written as a word
+    for before, word in zip(words, words[1:], strict=False):  # "book two", "o livro dois": a number written as a word
         if before in _POSITION_WORDS and word in _NUMBER_WORDS:
             return _NUMBER_WORDS[word]
     named = u.of("title", "series")
