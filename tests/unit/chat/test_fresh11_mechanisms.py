@@ -52,7 +52,8 @@ def kit(resolver_over):
     asked = []
     books = {b.id: b for b in SHELF}
     return SimpleNamespace(resolver=resolver_over(SHELF), books=books, ctx=SimpleNamespace(focus="", shown=[]),
-                           run=lambda query, out, use_tastes=True: asked.append(query) or [], asked=asked)
+                           turn=SimpleNamespace(text=""), run=lambda query, out, use_tastes=True: asked.append(query) or [],
+                           asked=asked)
 
 
 def _listed(kit, subject, read=()):
