@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from smartlib_core.domain import BookFilter
+from smartlib_server.api import wire
 from smartlib_server.services.recommend import stored_rows
 from smartlib_server.services.recommend.service import READER_ROW
 
@@ -27,10 +28,16 @@ def kept_rows(server) -> int:
     return len(server.services.recommend.rows.kept(state.finetuned.index, version, READER_ROW))
 
 
-def answers(server, ids: list[str]) -> list[list[tuple[str, float, str]]]:
+def answers(server, ids: list[str]) -> list[bytes]:
+    """The RecommendResponse bytes the servicer sends for each book (k=10), read on the event
+    loop's path (wait=False: no row is built), with the book's first candidate excluded."""
     live = server.services.recommend
-    return [[(i.book.id, round(i.score, 9), i.reason) for i in live.similar_books(b, 10, None, BookFilter(), wait=False).items]
-            for b in ids]
+    replies = []
+    for book_id in ids:
+        first = live.similar_books(book_id, 1, None, BookFilter(), wait=False).items[0].book.id
+        for filt in (BookFilter(), BookFilter(exclude_ids=frozenset({first}))):
+            replies.append(wire.recommend_response(live.similar_books(book_id, 10, None, filt, wait=False), kept=True))
+    return replies
 
 
 @pytest.fixture
@@ -50,7 +57,7 @@ def test_a_restart_serves_the_stored_rows_and_the_warmer_builds_none(make_ranked
     second = make_ranked()
     books = second.services.index.books
     assert kept_rows(second) == len(books)  # before the warmer ran: load() restored them
-    assert answers(second, sample) == expected  # on the event loop (wait=False): no row is built
+    assert answers(second, sample) == expected  # byte for byte, with the stored reasons; no row is built
     wait_warm(second)
     assert second.services.warmer.progress.built == 0 and not built_ahead(second)
 
@@ -104,7 +111,15 @@ def point_outside(path) -> None:
         np.savez(out, **arrays)
 
 
-@pytest.mark.parametrize("damage", [truncate, point_outside])
+def reason_outside(path) -> None:
+    with np.load(path, allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["reasons"][5] = len(arrays["reason_starts"])
+    with path.open("wb") as out:
+        np.savez(out, **arrays)
+
+
+@pytest.mark.parametrize("damage", [truncate, point_outside, reason_outside])
 def test_a_damaged_file_is_ignored_rebuilt_and_replaced(make_ranked, warmed, damage, caplog):
     first, sample, expected = warmed
     damage(rows_files(first)[0])

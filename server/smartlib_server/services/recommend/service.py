@@ -191,7 +191,7 @@ class RecommendService:
         key = self._rows_key(state, version)
         if key is None:
             return 0
-        found = stored_rows.load(stored_rows.rows_store(self.index.derived), key, state.books, similar_reason)
+        found = stored_rows.load(stored_rows.rows_store(self.index.derived), key, state.books)
         return self.rows.install(state.finetuned.index, version, READER_ROW, found)
 
     def store_reader_rows(self, index: VectorIndex, version: int) -> int:

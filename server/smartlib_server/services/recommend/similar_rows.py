@@ -13,7 +13,7 @@ is not kept: it would otherwise throw away the rows of the newer version.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -33,13 +33,15 @@ class SimilarRow:
     """The table's candidates for one book and pool size, best first, with the `Recommendation`
     of each candidate built on first use (None where the candidate has no book in the catalog).
     `complete` is False when the row keeps only the head of a longer ranked pool: fewer than k
-    picks from it then say nothing about the whole pool, and the caller must rank it again."""
+    picks from it then say nothing about the whole pool, and the caller must rank it again.
+    `reasons`, when given, holds each candidate's reason by position, made ahead (rows restored
+    from SMARTLIB_HOME/derived, stored_rows.py); `reason(candidate)` is then never called."""
 
-    __slots__ = ("ids", "complete", "_scores", "_items", "_books", "_reason")
+    __slots__ = ("ids", "complete", "_scores", "_items", "_books", "_reason", "_reasons")
 
     def __init__(
-        self, ids: list[str], scores: list[float], books: dict[str, Book], reason: Callable[[Book], str],
-        complete: bool = True,
+        self, ids: list[str], scores: list[float], books: dict[str, Book], reason: Callable[[Book], str] | None,
+        complete: bool = True, reasons: Sequence[str] | None = None,
     ):
         self.ids = ids
         self.complete = complete
@@ -47,6 +49,7 @@ class SimilarRow:
         self._items: list[Recommendation | None | bool] = [False] * len(ids)  # False: not built yet
         self._books = books
         self._reason = reason
+        self._reasons = reasons
 
     def picks(
         self, k: int, excluded: frozenset[str], accepts: Callable[[Book], bool] | None = None
@@ -75,9 +78,29 @@ class SimilarRow:
         """The kept candidates' scores, best first (float64; stored as they are)."""
         return self._scores
 
+    def reasons(self) -> list[str]:
+        """Every candidate's reason, by position ("" where the candidate has no book): what
+        stored_rows keeps beside the row, so a restored row makes none on a request's time."""
+        items, reasons, books = self._items, self._reasons, self._books
+        out = []
+        for position, book_id in enumerate(self.ids):
+            item = items[position]
+            if isinstance(item, Recommendation):
+                out.append(item.reason)
+            elif reasons is not None:
+                out.append(reasons[position])
+            else:
+                candidate = books.get(book_id)
+                out.append("" if candidate is None else self._reason(candidate))
+        return out
+
     def _build(self, position: int) -> Recommendation | None:
         candidate = self._books.get(self.ids[position])
-        return None if candidate is None else Recommendation(candidate, float(self._scores[position]), self._reason(candidate))
+        if candidate is None:
+            return None
+        reasons = self._reasons
+        reason = reasons[position] if reasons is not None else self._reason(candidate)
+        return Recommendation(candidate, float(self._scores[position]), reason)
 
 
 class SimilarRows:
