@@ -28,7 +28,8 @@ def _app(load):
     async def mark_ready():
         ready.append(True)
 
-    services = SimpleNamespace(executor=None, load=load, warm_up=lambda: True, follow_changes=lambda: None)
+    services = SimpleNamespace(executor=None, load=load, warm_up=lambda: True, follow_changes=lambda: None,
+                               index=SimpleNamespace(derived=None))  # no derived folder: no stored book bytes
     return SimpleNamespace(services=services, mark_ready=mark_ready), ready
 
 

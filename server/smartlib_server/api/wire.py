@@ -15,6 +15,7 @@ the same result, -0.0 and NaN scores included.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable
 
 from google.protobuf.descriptor import FieldDescriptor
 
@@ -89,11 +90,24 @@ def book_field(book: Book) -> bytes:
     entry = _BOOK_FIELDS.get(book.id)
     if entry is not None and entry[0] is book:  # the entry holds the Book, so its identity is never reused
         return entry[1]
-    encoded = _length_delimited(_ITEM_BOOK, book_to_pb(book).SerializeToString())
+    encoded = encode_book_field(book)
     if len(_BOOK_FIELDS) >= _BOOK_FIELDS_LIMIT:
         _BOOK_FIELDS.clear()  # a bound, not an eviction policy: catalogs are far smaller
     _BOOK_FIELDS[book.id] = (book, encoded)
     return encoded
+
+
+def encode_book_field(book: Book) -> bytes:
+    """`book_field(book)`, encoded now and not kept."""
+    return _length_delimited(_ITEM_BOOK, book_to_pb(book).SerializeToString())
+
+
+def keep_book_fields(fields: Iterable[tuple[Book, bytes]]) -> None:
+    """Keeps `book_field` bytes made ahead (api/stored_books.py), as if each Book had been encoded here."""
+    for book, encoded in fields:
+        if len(_BOOK_FIELDS) >= _BOOK_FIELDS_LIMIT:
+            return
+        _BOOK_FIELDS[book.id] = (book, encoded)
 
 
 def _item(item: Recommendation) -> tuple[bytes, bytes, bytes]:

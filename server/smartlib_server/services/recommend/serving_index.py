@@ -92,6 +92,7 @@ class ServingIndex:
         self.lexical = LexicalIndex()  # BM25 over every served book's words, kept beside `titles`
         self.state = ServingState({}, VectorIndex(DIM), None)
         self.applied_seq = 0
+        self.catalog = CatalogKey(-1, "")  # the stored-catalog key of the books the last load read
         self.ready = threading.Event()
         self._apply_lock = threading.Lock()
 
@@ -157,6 +158,7 @@ class ServingIndex:
         if key.key and stored is None:
             stored_catalog.save(self.derived, key.key, ids, unit, view, self.state.signals)
         self.applied_seq = key.version  # a write during the reads is applied again by catch_up
+        self.catalog = key
         return books, ids
 
     def _vectors_at(self, version: int, ids: list[str]) -> np.ndarray:
