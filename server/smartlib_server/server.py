@@ -160,10 +160,7 @@ async def _prepare(app: SmartLibServer, seed_starter: bool, freeze: bool = False
         # load is mostly SQLite, numpy and FAISS and the embedder mostly torch's import and its
         # first passes, and one no longer waits for the other (README, Operations).
         await asyncio.gather(loop.run_in_executor(services.executor, services.load), _warm(services))
-        # Each book's reply bytes as the last start stored them (api/stored_books.py): a few ms here
-        # instead of about 5 us a book in the first answers that return it.
-        books = stored_books.served(services.index)
-        restored = await loop.run_in_executor(services.executor, stored_books.restore, *books) if books else 0
+        books = stored_books.served(services.index)  # read now: no write is applied before SERVING
     except Exception:
         log.exception("preparing the indexes failed; RecommendService stays NOT_SERVING")
         return
@@ -171,8 +168,8 @@ async def _prepare(app: SmartLibServer, seed_starter: bool, freeze: bool = False
         if freeze:
             _settle_collector()
     await app.mark_ready()
-    if books and not restored:  # none stored for this catalog: encode and store them, after SERVING
-        loop.run_in_executor(services.executor, stored_books.store_after_start, *books)
+    if books:  # each book's reply bytes as the last start stored them, read on a worker (api/stored_books.py)
+        loop.run_in_executor(services.executor, stored_books.restore_after_start, *books)
     services.follow_changes()
 
 
