@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 
 from smartlib_core.text import fold
-from smartlib_server.services.chat import intent_cues, lexicon, link_tables
+from smartlib_server.services.chat import intent_cues, lexicon, link_tables, words
 from smartlib_server.services.chat.understand import Understanding, ordinal_words
 
 _TOPIC_DATA = link_tables.load_yaml((link_tables.DATA / "topics.yaml").read_text(encoding="utf-8"))
@@ -33,7 +33,7 @@ _NO_TOPIC = frozenset(fold(w) for w in _ROLES["no_topic"])
 _ASKING = frozenset(fold(w) for w in _ROLES["asking_words"])
 _ADVICE = frozenset(fold(w) for w in _ROLES["advice"])
 _CLITICS = ("d", "ll", "re", "ve", "m", "s")  # English contractions once the apostrophe is folded away
-_CLAUSES = re.compile(r"[,;.!?:]|\s-\s|\b(?:but|though|although|however|mas|porem|porém|contudo|entretanto)\b", re.I)
+_CLAUSES = re.compile(rf"[,;.!?:]|\s-\s|\b(?:{words.alternation(words.table('connectives')['aside_clause'])})\b", re.I)
 
 
 def stated(text: str, u: Understanding) -> tuple[tuple[str, ...], tuple[str, ...]]:

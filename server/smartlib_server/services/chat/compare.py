@@ -11,35 +11,14 @@ import re
 import numpy as np
 
 from smartlib_core.domain import Book
+from smartlib_server.services.chat import words
 from smartlib_server.services.chat.lexicon import genre_label
 from smartlib_server.services.chat.wording import GENERIC_GENRES, Phrasebook, decimal, join, rating, title
 
-# theme -> the words that reveal it in a description; its name per language is message theme.<key>
-THEMES: dict[str, str] = {
-    "politics": r"politic\w*|power|throne|noble house|senate|rule[rs]?\b|govern\w*",
-    "religion": r"religio\w*|prophe\w*|faith|god\b|gods\b|messiah|church",
-    "ecology": r"ecolog\w*|environment\w*|nature\b",
-    "empire": r"empire|galactic|dynasty|civili[sz]ation",
-    "science": r"scien\w*|mathemati\w*|psychohistory|physics|experiment",
-    "war": r"\bwar\b|battle|army|soldier\w*|invasion",
-    "family": r"family|father|mother|sister|brother|aunt|uncle|daughter|\bson\b",
-    "love": r"\blove|romance|marriage|heart\b",
-    "friendship": r"friend\w*",
-    "coming_of_age": r"\bboy\b|\bgirl\b|young|school|birthday|teen\w*|orphan\w*",
-    "magic": r"magic\w*|wizard\w*|witch\w*|spell\w*|sorcer\w*",
-    "quest": r"quest|journey|voyage|adventure",
-    "survival": r"surviv\w*|stranded|wilderness",
-    "crime": r"murder\w*|detective|crime\w*|killer|investigat\w*",
-    "death": r"\bdeath|\bdead\b|\bdies?\b|grief|loss\b",
-    "society": r"society|class\b|dystop\w*|regime|totalitarian",
-    "technology": r"robot\w*|machine\w*|computer\w*|artificial|android\w*|cyber\w*",
-    "space": r"planet\w*|galax\w*|spaceship|\bstars?\b|\bspace\b|alien\w*",
-    "history": r"histor\w*|century|ancient|medieval",
-    "identity": r"identity|who (?:he|she|they) (?:really )?(?:is|are)|destiny",
-    "good_evil": r"\bevil\b|dark lord|villain",
-    "humor": r"comic\w*|funny|humou?r\w*|satir\w*|whimsical|lighthearted",
-}
-_PATTERNS = {key: re.compile(words, re.IGNORECASE) for key, words in THEMES.items()}
+# theme -> the words that reveal it in a description (data/words/themes.yaml); its name per
+# language is message theme.<key>
+THEMES: dict[str, list[str]] = words.table("themes")["themes"]
+_PATTERNS = {key: words.whole_words(phrases, re.IGNORECASE) for key, phrases in THEMES.items()}
 
 
 @dataclasses.dataclass(frozen=True)

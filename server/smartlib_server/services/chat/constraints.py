@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from smartlib_server.services.chat import lexicon, link_tables
+from smartlib_server.services.chat import lexicon, link_tables, words
 
 _ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
 
@@ -135,7 +135,7 @@ def _negation_before(words: list[str], start: int) -> int | None:
     return None
 
 
-_DANGLING = re.compile(r"(?:^| )(?:but|and|or|please|mas|e|ou|porem|so que|por favor)$")
+_DANGLING = re.compile(rf"(?:^| )(?:{words.alternation(words.table('connectives')['dangling'])})$")  # data/words/connectives.yaml
 
 
 def _trim(text: str) -> str:

@@ -12,7 +12,7 @@ import dataclasses
 import re
 
 from smartlib_core.text import bare_title, fold, split_series
-from smartlib_server.services.chat import asides, constraints, lexicon, references, sides
+from smartlib_server.services.chat import asides, constraints, lexicon, references, sides, words
 from smartlib_server.services.chat.handlers.like_but import read_change
 from smartlib_server.services.chat.link_tables import ARTICLES, static_tables
 from smartlib_server.services.chat.linker import Entity
@@ -20,7 +20,7 @@ from smartlib_server.services.chat.request import Request
 from smartlib_server.services.chat.understand import Understanding, assign_roles, governed
 
 NAMED = ("title", "series", "author", "unknown_title")
-_STARS = re.compile(r"\s*(?:stars?|estrelas?|★)", re.I)
+_STARS = re.compile(rf"\s*(?:{words.alternation(words.table('units')['stars'])})", re.I)  # "4 stars" (data/words/units.yaml)
 # An unsure label, and the label that also answers it when the model ranks that one next: a
 # book's facts name it and its card first; a series in order shows what comes next too; one book
 # named is no comparison ("should i read <title> or is it just hype": its facts).

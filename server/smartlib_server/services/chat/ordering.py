@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 
 from smartlib_core.domain import Book
+from smartlib_server.services.chat import words
 
 # A rating means more with more raters: the average is shrunk toward PRIOR_MEAN as if
 # PRIOR_VOTES more readers had given it, so 4.6 from 40 readers ranks below 4.5 from 2M.
@@ -45,10 +46,9 @@ LIGHT_GENRES = frozenset({
     "Humor", "Comedy", "Childrens", "Picture Books", "Middle Grade", "Cozy Mystery", "Chick Lit", "Romance",
     "Contemporary Romance", "Fairy Tales", "Animals", "Feel Good", "Family", "Adventure",
 })
-_DARK_WORDS = re.compile(r"\b(?:murder\w*|kill\w*|death|dead|dark\w*|blood\w*|war|violen\w*|terror\w*|horr\w*|evil|"
-                         r"grief|tragic\w*|brutal\w*|haunt\w*|despair|torture\w*|monster\w*|nightmare\w*|revenge)\b", re.I)
-_LIGHT_WORDS = re.compile(r"\b(?:funny|humou?r\w*|hilarious|charming|heartwarming|delight\w*|whimsical|cozy|cosy|warm|"
-                          r"joy\w*|laugh\w*|comic\w*|sweet|hope\w*|friendship|gentle|uplifting)\b", re.I)
+# Words of a dark or a light tone in a description (data/words/themes.yaml)
+_DARK_WORDS = words.whole_words(words.table("themes")["dark"], re.I)
+_LIGHT_WORDS = words.whole_words(words.table("themes")["light"], re.I)
 
 
 def darkness(book: Book) -> float:

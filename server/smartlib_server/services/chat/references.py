@@ -5,27 +5,23 @@ from __future__ import annotations
 
 import re
 
-_ORDINALS = {
-    "first": 1, "1st": 1, "one": 1, "second": 2, "2nd": 2, "two": 2, "third": 3, "3rd": 3, "three": 3,
-    "fourth": 4, "4th": 4, "four": 4, "fifth": 5, "5th": 5, "five": 5, "last": -1,
-    "primeiro": 1, "primeira": 1, "1o": 1, "1a": 1, "um": 1, "segundo": 2, "segunda": 2, "2o": 2, "2a": 2,
-    "dois": 2, "terceiro": 3, "terceira": 3, "3o": 3, "3a": 3, "tres": 3, "quarto": 4, "quarta": 4, "4o": 4,
-    "quatro": 4, "quinto": 5, "quinta": 5, "5o": 5, "cinco": 5, "ultimo": -1, "ultima": -1,
-}
+from smartlib_server.services.chat import words
+
+_POINTING = words.table("pointing")  # data/words/pointing.yaml
+_PLACES = {word: n for language in _POINTING["places"].values() for word, n in language.items()}
+_ORDINALS = {**_PLACES, **{word: n for language in _POINTING["counts"].values() for word, n in language.items()}}
 _ORDINAL_WORD = "|".join(sorted(map(re.escape, _ORDINALS), key=len, reverse=True))
 # "the second one", "number 2", "#2", "o segundo", "a segunda opcao", "o numero 2"
 _ORDINAL = re.compile(
-    rf"^(?:the |o |a |os |as |that |esse |essa )?(?:(?:number|numero|n) ?)?(?P<n>{_ORDINAL_WORD}|[1-9])"
-    r"(?: (?:one|book|livro|opcao|option|item|ones))?$"
+    rf"^(?:(?:{words.alternation(_POINTING['place_openers'])}) )?(?:(?:{words.alternation(_POINTING['place_numbers'])}) ?)?"
+    rf"(?P<n>{_ORDINAL_WORD}|[1-9])(?: (?:{words.alternation(_POINTING['place_nouns'])}))?$"
 )
-_FOCUS = frozenset(["it", "that", "that one", "this", "this one", "this book", "that book", "esse", "essa", "este", "esta",
-                    "isso", "isto", "ele", "ela", "esse livro", "este livro"])
-SAME_AUTHOR = re.compile(r"^(?:the )?same (?:author|writer)$|^(?:o )?mesmo (?:autor|escritor)$|^(?:a )?mesma (?:autora|escritora)$|"
-                         r"^(?:him|her|them|ele|ela|this author|that author|esse autor|essa autora|este autor)$")
+_FOCUS = frozenset(words.phrases(_POINTING["focus"]))
+SAME_AUTHOR = re.compile(rf"^(?:{words.alternation(_POINTING['same_author'])})$")
 
 # A person pointed at with a pronoun ("anything else by her?", "e outros dele?"): with a book in
 # focus, the author of that book
-BY_PERSON = re.compile(r"\b(?:dele|dela|(?:by|from) (?:him|her))\b")
+BY_PERSON = words.whole_words(_POINTING["by_person"])
 
 
 def ordinal_of(phrase: str) -> int:
@@ -41,13 +37,21 @@ def ordinal_of(phrase: str) -> int:
 # primeiros, qual a diferenca?", "second vs fourth"): a word of comparing, then two places in the list.
 # Choosing one by place ("which is better, the first or the last?") stays a pick (docs/chat.md's
 # boundary decision), so "better"/"melhor" are no words of comparing here.
-_COMPARING = re.compile(r"\b(?:compar\w*|weigh\w*|versus|vs|differen\w*|diferen\w*)\b")
-_TWO = r"(?:two|2|dois|duas)"
-_FIRST_TWO = re.compile(rf"\b(?:(?:first|top) {_TWO}|{_TWO} first|(?:primeir[oa]s|top) {_TWO}|{_TWO} primeir[oa]s)\b")
-_LAST_TWO = re.compile(rf"\b(?:last {_TWO}|{_TWO} last|ultim[oa]s {_TWO}|{_TWO} ultim[oa]s)\b")
-# places written as places, never bare counts ("two", "um"), which say how many rather than which
-_PLACE = re.compile(r"\b(?:(?:number|numero|n) ?(?P<d>[1-9])\b|(?P<w>(?:fir|1)st|(?:seco|2)nd|(?:thi|3)rd|(?:four|fif|4|5)th|"
-                    r"primeir[oa]|segund[oa]|terceir[oa]|quart[oa]|quint[oa]|[1-5][oa]|last|ultim[oa])\b)")
+_COMPARING = re.compile(rf"\b(?:(?:{words.alternation(_POINTING['comparing_stems'])})\w*|{words.alternation(_POINTING['comparing'])})\b")
+_TWO = rf"(?:{words.alternation(_POINTING['two'])})"
+
+
+def _two(before: str, after: str) -> re.Pattern[str]:
+    """Two places said together, the place word before or after "two": "the first two", "os dois primeiros"."""
+    return re.compile(rf"\b(?:(?:{words.alternation(_POINTING[before])}) {_TWO}|{_TWO} (?:{words.alternation(_POINTING[after])}))\b")
+
+
+_FIRST_TWO = _two("first_before_two", "first_after_two")
+_LAST_TWO = _two("last_before_two", "last_after_two")
+# places written as places, never bare counts ("two", "um"), which say how many rather than which;
+# a digit with a Portuguese gender mark ("2a", "3o") is syntax
+_PLACE_WORDS = words.alternation([w for w in _PLACES if not (w[0].isdigit() and w[1:] in ("o", "a"))])
+_PLACE = re.compile(rf"\b(?:(?:{words.alternation(_POINTING['place_numbers'])}) ?(?P<d>[1-9])\b|(?P<w>{_PLACE_WORDS}|[1-5][oa])\b)")
 
 
 def shown_pair(folded: str) -> tuple[int, int] | None:

@@ -16,31 +16,26 @@ import numpy as np
 
 from smartlib_core.embedding import BLOCK_DIM, BLOCKS, QUERY_WEIGHTS
 from smartlib_core.text import fold
-from smartlib_server.services.chat import intent_model, language, lexicon, link_tables
+from smartlib_server.services.chat import intent_model, language, lexicon, link_tables, words
 from smartlib_server.services.chat.intent_model import IntentModel
 from smartlib_server.services.chat.link_tokens import tokens as _tokens
 from smartlib_server.services.chat.linker import WELL_READ, Entity, Linker, slotted
 
-# Words that open the part of a sentence that should differ: "like Dune but shorter".
-_BUT = re.compile(r"\b(?:but|though|only|except|just|yet|mas|porem|porém|so que|só que|contudo|apenas|sem|without)\b", re.I)
-# Words that turn a clause against what it names: "I love fantasy but hate romance".
-_AGAINST = re.compile(
-    r"\b(?:w/o|not|no|never|hate[sd]?|dislike[sd]?|detest|can'?t stand|cannot stand|don'?t|doesn'?t|didn'?t|won'?t|isn'?t|aren'?t|"
-    r"avoid|without|bore[sd]?|boring|sick of|tired of|nao|não|nunca|nem|odeio|odiei|detesto|detestei|sem|chato|chatos|sono|"
-    r"evito|cansei|cansado|cansada|nothing|none|nada|nenhum|nenhuma|zero|done with|fed up|had enough|enough of|had my fill|"
-    r"chega de|nao aguento|não aguento|nao suporto|não suporto|"
-    r"except|excluding|minus|skip|drop|remove|exclude|leave out|tira|tire|tirar|tirando|remova|exclua|excluindo|exceto|menos|pula|pule|"
-    r"fora de|deixando de fora|deixa de fora|sacando)\b", re.I)
+# Words that open the part of a sentence that should differ: "like Dune but shorter", and words
+# that turn a clause against what it names: "I love fantasy but hate romance" (data/words/).
+_BUT = words.whole_words(words.table("connectives")["but"], re.I)
+_NEGATION = words.table("negation")
+_AGAINST = words.whole_words(_NEGATION["against"], re.I)
 # Portuguese "no" is "in the" ("pra ler no fim de semana"), never a negation: a Portuguese message
 # is read without it.
-_AGAINST_PT = re.compile(_AGAINST.pattern.replace("|no|", "|", 1), re.I)
+_AGAINST_PT = words.whole_words([w for w in words.phrases(_NEGATION["against"]) if w not in _NEGATION["not_negation"]["pt"]], re.I)
 _ROLES = link_tables.load_yaml((link_tables.DATA / "roles.yaml").read_text(encoding="utf-8"))
 _ASKING = frozenset(fold(w) for w in _ROLES["asking_words"])
 _TIME = frozenset(fold(w) for w in _ROLES["time_words"])
 # A negation with a verb of having read after it: "never read", "nunca leu nada", "haven't tried".
-_UNREAD = re.compile(r"\b(?:not|never|n't|havent|haven't|hasnt|hasn't|didnt|didn't|nao|não|nunca|jamais|nem)\s+(?:\w+\s+)?(?:"
-                     + "|".join(map(re.escape, _ROLES["experience"])) + r")\b(?:\s+(?:nada|any|anything|none|nenhum|nenhuma))?", re.I)
-_CLAUSE = re.compile(r"\b(?:but|while|whereas|although|mas|porem|porém|enquanto|so que|só que)\b|[;,.]", re.I)
+_UNREAD = re.compile(rf"\b(?:{words.alternation(_NEGATION['unread'])})\s+(?:\w+\s+)?(?:"
+                     + words.alternation(_ROLES["experience"]) + rf")\b(?:\s+(?:{words.alternation(_NEGATION['unread_any'])}))?", re.I)
+_CLAUSE = re.compile(rf"\b(?:{words.alternation(words.table('connectives')['clause'])})\b|[;,.]", re.I)
 _ORDINALS = {
     "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
     "last": -1, "primeiro": 1, "primeira": 1, "segundo": 2, "segunda": 2, "terceiro": 3, "terceira": 3,
@@ -54,9 +49,9 @@ _NAMES = ("title", "series", "author", "unknown_title")
 # Readings of a message as naming no book at all: a title in everyday words may still be in it.
 _NO_BOOK = frozenset({"off_topic", "nonsense", "help"})
 # A number with a unit is a quantity, never a list position: "my 8 yr old", "10 anos", "300 pages".
-_QUANTITY = re.compile(r"\s*(?:-\s*)?(?:yo\b|y/o|yrs?\b|years?\b|anos\b|aninhos\b|meses\b|months?\b|pages?\b|paginas?\b|"
-                       r"páginas?\b|stars?\b|estrelas?\b|%|books\b|livros\b|minutes?\b|minutos\b|hours?\b|horas\b|"
-                       r"am\b|pm\b|a\.m\.|p\.m\.|h\b|hrs\b|o'?clock\b)", re.I)
+_UNITS = words.table("units")
+_QUANTITY = re.compile(rf"\s*(?:-\s*)?(?:(?:{words.alternation(_UNITS['quantity'])})\b|{words.alternation(_UNITS['quantity_marks'])})",
+                       re.I)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,7 +8,7 @@ import re
 
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold
-from smartlib_server.services.chat import wording as w
+from smartlib_server.services.chat import wording as w, words
 from smartlib_server.services.chat.handlers.books import act
 from smartlib_server.services.chat.lexicon import strip_article
 from smartlib_server.services.chat.references import SAME_AUTHOR, is_focus, ordinal_of
@@ -17,6 +17,8 @@ from smartlib_server.services.chat.resolver import Resolution
 from smartlib_server.services.chat.session import Draft
 from smartlib_server.services.chat.toolkit import Toolkit
 from smartlib_server.services.chat.wording import title
+
+_OF = re.compile(rf"^(?:{words.alternation(words.table('pointing')['author_of'])}) ")  # data/words/pointing.yaml
 
 
 def who_wrote(kit: Toolkit, ask: Request, out: Draft) -> None:
@@ -76,7 +78,7 @@ def resolve_author(kit: Toolkit, phrase: str) -> Resolution:
 def _reached(kit: Toolkit, phrase: str) -> tuple[Resolution, Book | None]:
     """resolve_author's answer, and the book it went through to the author (the book in focus,
     or the title named), None when the phrase names the author."""
-    phrase = re.sub(r"^(?:of|de|do|da|dos|das) ", "", phrase)  # "the author of Dune"
+    phrase = _OF.sub("", phrase)  # "the author of Dune"
     if SAME_AUTHOR.match(phrase) or is_focus(phrase):
         focus = kit.books.get(kit.ctx.focus)
         if focus is None and kit.ctx.shown:

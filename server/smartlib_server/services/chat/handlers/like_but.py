@@ -12,7 +12,7 @@ import re
 
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold
-from smartlib_server.services.chat import constraints, lexicon, wording as w
+from smartlib_server.services.chat import constraints, lexicon, wording as w, words
 from smartlib_server.services.chat.handlers.books import act, similar_plain, target
 from smartlib_server.services.chat.link_tables import DATA, load_yaml
 from smartlib_server.services.chat.ordering import darkness, length_proxy
@@ -23,32 +23,25 @@ from smartlib_server.services.chat.wording import title
 
 POOL = 8  # neighbours fetched per book shown, before the change is applied
 
-_SHORTER = re.compile(r"(?:^| )(?:shorter|short|quicker|quick|less long|not as long|not so long|smaller|brief|briefer|fewer pages|less pa"
-                      r"ges|thinner|"
-                      r"mais curt[oa]s?|curt[oa]s?|curtinh[oa]s?|menor(?:es)?|menos long[oa]s?|mais rapid[oa]s?|menos paginas|mais fin[oa"
-                      r"]s?|"
-                      r"nao tao long[oa]s?|pequen[oa]s?|mais pequen[oa]s?)(?: |$)")
-_LIGHTER = re.compile(r"(?:^| )(?:(?:less|not as|not so|not that|not too|nothing as) (?:dark|grim|sad|violent|heavy|scary|serious|bleak|d"
-                      r"epressing|intense|creepy|gory|disturbing)|"
-                      r"(?:nao tao|nem tao|menos) (?:sombri[oa]s?|pesad[oa]s?|triste|tristes|violent[oa]s?|assustador(?:es|a)?|seri[oa]s?"
-                      r"|dark|denso|densa|intens[oa]s?|depressiv[oa]s?|deprimente)|"
-                      r"mais (?:levinho|levinha|tranquil[oa]s?|fofinho|otimista)|levinh[oa]s?|lighter|light|happier|happy|more (?:fun|che"
-                      r"erful|uplifting|hopeful|upbeat|lighthearted)|"
-                      r"funnier|cozier|cosier|feel good|cheerful|upbeat|uplifting|"
-                      r"menos (?:sombri[oa]s?|pesad[oa]s?|triste|tristes|violent[oa]s?|assustador(?:es|a)?|seri[oa]s?|dark)|mais (?:leve|"
-                      r"leves|alegre|alegres|divertid[oa]s?|engracad[oa]s?|otimista|fofo|fofos)|leve|leves|alegre)(?: |$)")
-_DARKER = re.compile(r"(?:^| )(?:darker|dark|grimmer|grittier|scarier|more (?:serious|dark|grim|violent|intense)|mais (?:sombri[oa]s?|pes"
-                     r"ad[oa]s?|dark|assustador(?:es|a)?|seri[oa]s?|intens[oa]s?)|sombri[oa]s?)(?: |$)")
-_OTHER_AUTHOR = re.compile(r"(?:^| )(?:(?:by |from )?(?:another|a different|other|different) (?:author|writer)s?|(?:not|nothing) (?:by|fr"
-                           r"om)(?= )|"
-                           r"(?:que )?nao (?:seja |sejam )?(?:escrit[oa]s? )?(?:por|do|da|de)(?= (?!ficcao|fantasia|terror|romance|mister"
-                           r"io))|"
-                           r"(?:de |por )?(?:outro|outra|outros|outras) (?:autor|autora|autores|escritor|escritora)(?:es)?|de autor(?:es)"
-                           r"? diferente(?:s)?)(?: |$)")
+# The words of each change (data/words/changes.yaml), matched between spaces in folded text
+_CHANGES = words.table("changes")
+_SHORTER = words.spaced(_CHANGES["shorter"])
+_LIGHTER = words.spaced(words.combined(_CHANGES["softeners"], _CHANGES["heavy"]) + words.phrases(_CHANGES["lighter"]))
+_DARKER = words.spaced(_CHANGES["darker"])
 
 
-_FUNNIER = re.compile(r"(?:^| )(?:funnier|funny|more fun|more humou?r|humou?rous|hilarious|sillier|"
-                      r"mais engracad[oa]s?|engracad[oa]s?|mais divertid[oa]s?|divertid[oa]s?|com (?:mais )?humor)(?: |$)")
+def _not_by(parts: dict) -> str:
+    """A negated "by" ("not by", "que nao seja escrito por"), kept off the genres it must not precede."""
+    optional = "".join(rf"(?:(?:{words.alternation(parts[k])}) )?" for k in ("be", "written") if parts.get(k))
+    guard = rf"(?!{words.alternation(parts['not_before'])})" if parts.get("not_before") else ""
+    return rf"(?:{words.alternation(parts['negation'])}) {optional}(?:{words.alternation(parts['by'])})(?= {guard})"
+
+
+_OTHER_AUTHOR = re.compile(r"(?:^| )(?:" + "|".join([
+    words.alternation(words.combined(_CHANGES["others"], _CHANGES["authors"])),
+    *(_not_by(parts) for parts in _CHANGES["not_by"].values()),
+    words.alternation(_CHANGES["different_author"])]) + r")(?: |$)")
+_FUNNIER = words.spaced(_CHANGES["funnier"])
 YOUNG = ("Childrens", "Middle Grade", "Young Adult", "Teen", "Picture Books")  # left out of a book for grown-ups
 PAST = ("Classics", "Historical Fiction", "Historical", "Historical Romance")  # left out of a book of our time
 _ROLES = load_yaml((DATA / "roles.yaml").read_text(encoding="utf-8"))
