@@ -7,36 +7,30 @@ word negated, "don't hate" a disliked one), which slot kinds the message holds a
 clause, whether a slot follows a "but", list positions, and the sentence's form (question,
 first and last word). They are strings, hashed into their own block like the n-grams.
 
-The word lists are ours, written for these cues from how readers talk; they are not the
-old parser's lists and do not decide anything alone: the model weighs them.
+The word lists (data/lexicon/cue_words.yaml, inside the weights' hash) are ours, written for
+these cues from how readers talk; they are not the old parser's lists and do not decide
+anything alone: the model weighs them.
 """
 from __future__ import annotations
 
 import re
 
 from smartlib_core.text import fold
+from smartlib_server.services.chat.lexicon import LEXICON_DIR, load_yaml
 
-# Words that turn what follows them around: "not", "never", "não", "n" ("n gosto").
-NEGATORS = frozenset(
-    "not no never dont doesnt didnt cant cannot couldnt wont wouldnt isnt arent wasnt neither nor hardly "
-    "nao n nunca nem jamais".split())
-# Liking words; negated, they dislike ("can't stand", "never get into", "não aguento").
-POSITIVE = frozenset(
-    "like likes liked love loves loved loving enjoy enjoys enjoyed adore adored into fan fond favourite favorite "
-    "favourites favorites obsessed hooked addicted devour devoured prefer stand gosto gosta gostei gostava curto "
-    "curti amo amei adoro adorei fa favorito favorita favoritos favoritas viciado viciada apaixonado apaixonada "
-    "prefiro aguento suporto encaro".split())
-# Disliking words; negated, they like ("don't hate", "never get tired of", "não me canso").
-NEGATIVE = frozenset(
-    "hate hates hated dislike dislikes disliked detest detested loathe boring bores bored bore avoid avoids "
-    "tired sick enough overrated meh ugh yawn sleep disappoint disappoints disappointed disappointing decepciona decepcionou "
-    "decepcionante odeio odiei odeia detesto detestei chato chata chatos chatas "
-    "sono evito cansei canso cansa cansativo cansativos enjoei saco tedio".split())
-# Words that open a clause meant to differ from the one before.
-CONTRAST = frozenset("but though although except however yet whereas while mas porem contudo exceto entretanto".split())
-ORDINALS = frozenset(
-    "first second third fourth fifth last 1st 2nd 3rd primeiro primeira segundo segunda terceiro terceira "
-    "quarto quarta quinto quinta ultimo ultima".split())
+_CUE_WORDS = load_yaml((LEXICON_DIR / "cue_words.yaml").read_text(encoding="utf-8"))
+
+
+def _words(meaning: str) -> frozenset[str]:
+    """Every language's words for one meaning of data/lexicon/cue_words.yaml."""
+    return frozenset(word for words in _CUE_WORDS[meaning].values() for word in words.split())
+
+
+NEGATORS = _words("negators")  # turn what follows around: "not", "never", "não"
+POSITIVE = _words("positive")  # liking words; negated, they dislike ("can't stand")
+NEGATIVE = _words("negative")  # disliking words; negated, they like ("don't hate")
+CONTRAST = _words("contrast")  # open a clause meant to differ from the one before
+ORDINALS = _words("ordinals")
 _SLOT = re.compile(r"\{([A-Z]+)\}")
 _CLAUSE_BREAK = re.compile(r"[,;.!?:]|\s-\s")
 REACH = 3  # a negator governs this many words after it: "don't really like", "não curto muito"
