@@ -36,11 +36,8 @@ _TIME = frozenset(fold(w) for w in _ROLES["time_words"])
 _UNREAD = re.compile(rf"\b(?:{words.alternation(_NEGATION['unread'])})\s+(?:\w+\s+)?(?:"
                      + words.alternation(_ROLES["experience"]) + rf")\b(?:\s+(?:{words.alternation(_NEGATION['unread_any'])}))?", re.I)
 _CLAUSE = re.compile(rf"\b(?:{words.alternation(words.table('connectives')['clause'])})\b|[;,.]", re.I)
-_ORDINALS = {
-    "first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5, "5th": 5,
-    "last": -1, "primeiro": 1, "primeira": 1, "segundo": 2, "segunda": 2, "terceiro": 3, "terceira": 3,
-    "quarto": 4, "quarta": 4, "quinto": 5, "quinta": 5, "ultimo": -1, "ultima": -1, "último": -1, "última": -1,
-}
+# A place said as a word, read in the raw text (so with accents too): data/words/pointing.yaml
+_ORDINALS = {word: place for language in words.table("pointing")["ordinal_places"].values() for word, place in language.items()}
 _ORDINAL = re.compile(r"\b(" + "|".join(map(re.escape, _ORDINALS)) + r")\b", re.I)
 _WORD = re.compile(r"[^\W_]+", re.U)
 # Asks about one book: when they name none, a title in everyday words may be it.
