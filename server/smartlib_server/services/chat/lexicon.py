@@ -90,7 +90,12 @@ def audience(folded: str) -> str:
     return ""
 
 
-_ARTICLE = re.compile(r"^(the|a|an|o|a|os|as|um|uma)\s+")
+_NAME_WORDS = load_yaml((LEXICON_DIR.parent / "linker" / "name_words.yaml").read_text(encoding="utf-8"))
+# Articles a title may open with, name suffixes ("Jr", "Filho") and surname particles ("van", "da"): one word set each
+ARTICLES, NAME_SUFFIXES, NAME_PARTICLES = (
+    frozenset(word for words in (entry.values() if isinstance(entry, dict) else [entry]) for word in words)
+    for entry in (_NAME_WORDS["articles"], _NAME_WORDS["name_suffixes"], _NAME_WORDS["name_particles"]))
+_ARTICLE = re.compile(rf"^(?:{'|'.join(map(re.escape, sorted(ARTICLES)))})\s+")
 
 
 def strip_article(folded: str) -> str:

@@ -16,13 +16,12 @@ from pathlib import Path
 
 from smartlib_core.domain import Book
 from smartlib_core.text import bare_title, fold, split_series
-from smartlib_server.services.chat import lexicon, spelling, words as word_lists
+from smartlib_server.services.chat import lexicon, spelling
 from smartlib_server.services.chat.dominance import WELL_READ, stands_out
 from smartlib_server.services.chat.lexicon import load_yaml  # noqa: F401 (also read from here by other modules)
 
 DATA = Path(__file__).parent / "data"
-_NAMES = load_yaml((DATA / "linker" / "name_words.yaml").read_text(encoding="utf-8"))  # words around names
-ARTICLES, SUFFIXES, PARTICLES = (frozenset(word_lists.phrases(_NAMES[key])) for key in ("articles", "name_suffixes", "name_particles"))
+ARTICLES, SUFFIXES, PARTICLES = lexicon.ARTICLES, lexicon.NAME_SUFFIXES, lexicon.NAME_PARTICLES  # data/linker/name_words.yaml
 SLOT = re.compile(r"\{[A-Z]+\}")
 TOO_COMMON = 400  # a word in more catalog names than this seeds no fuzzy match
 # Words for books themselves ("novels", "livros"), from data/roles.yaml
