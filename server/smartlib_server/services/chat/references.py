@@ -8,8 +8,8 @@ import re
 from smartlib_server.services.chat import words
 
 _POINTING = words.table("pointing")  # data/words/pointing.yaml
-_PLACES = {word: n for language in _POINTING["places"].values() for word, n in language.items()}
-_ORDINALS = {**_PLACES, **{word: n for language in _POINTING["counts"].values() for word, n in language.items()}}
+_PLACES = words.merged(_POINTING["places"])
+_ORDINALS = {**_PLACES, **words.merged(_POINTING["counts"])}
 _ORDINAL_WORD = "|".join(sorted(map(re.escape, _ORDINALS), key=len, reverse=True))
 # "the second one", "number 2", "#2", "o segundo", "a segunda opcao", "o numero 2"
 _ORDINAL = re.compile(

@@ -37,7 +37,7 @@ _UNREAD = re.compile(rf"\b(?:{words.alternation(_NEGATION['unread'])})\s+(?:\w+\
                      + words.alternation(_ROLES["experience"]) + rf")\b(?:\s+(?:{words.alternation(_NEGATION['unread_any'])}))?", re.I)
 _CLAUSE = re.compile(rf"\b(?:{words.alternation(words.table('connectives')['clause'])})\b|[;,.]", re.I)
 # A place said as a word, read in the raw text (so with accents too): data/words/pointing.yaml
-_ORDINALS = {word: place for language in words.table("pointing")["ordinal_places"].values() for word, place in language.items()}
+_ORDINALS = words.merged(words.table("pointing")["ordinal_places"])
 _ORDINAL = re.compile(r"\b(" + "|".join(map(re.escape, _ORDINALS)) + r")\b", re.I)
 _WORD = re.compile(r"[^\W_]+", re.U)
 # Asks about one book: when they name none, a title in everyday words may be it.

@@ -32,6 +32,11 @@ def phrases(entry) -> list[str]:
     return [str(p) for p in entry]
 
 
+def merged(entry: dict) -> dict:
+    """Every language's mapping of a list ("second": 2, "segundo": 2) merged into one, in file order."""
+    return {word: value for language in entry.values() for word, value in language.items()}
+
+
 def combined(first: dict, second: dict) -> list[str]:
     """Each language's phrases of `first` followed by its phrases of `second` ("less" + "dark")."""
     return [f"{a} {b}" for language, words in first.items() for a in words for b in second.get(language, ())]
